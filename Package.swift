@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+import Foundation
+
+// Kernels are compiled for the build machine's own vector ISA (AVX2/AVX-512 on x86-64,
+// NEON/dotprod on arm64): Swift SIMD types only become wide vector code when the compiler
+// may use those instructions. Set LOOM_PORTABLE=1 to build a binary for any CPU of the arch.
+let portable = ProcessInfo.processInfo.environment["LOOM_PORTABLE"] == "1"
+let hostISA: [String] = portable ? [] : ["-target-cpu", "native"]
+
+/// Settings shared by every Loom target: host ISA everywhere, and in release builds no
+/// exclusivity or overflow checks on the hot paths (the kernels check bounds themselves,
+/// once per call rather than once per element).
+let fastSettings: [SwiftSetting] = [
+    .unsafeFlags(hostISA),
+    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Loom",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "loom", targets: ["loom"]),
+        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+    ],
+    targets: [
+        .target(name: "LoomKernels", swiftSettings: fastSettings),
+        .target(
+            name: "LoomFormats",
+            dependencies: ["LoomKernels", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: fastSettings),
+        .target(name: "LoomTokenizer", dependencies: ["LoomFormats"], swiftSettings: fastSettings),
+        .target(name: "LoomModels", dependencies: ["LoomKernels", "LoomFormats", "LoomTokenizer"], swiftSettings: fastSettings),
+        .target(name: "LoomGeneration", dependencies: ["LoomModels", "LoomTokenizer"], swiftSettings: fastSettings),
+        .executableTarget(
+            name: "loom",
+            dependencies: [
+                "LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: fastSettings),
+        .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomFormatsTests", dependencies: ["LoomFormats"], swiftSettings: fastSettings),
+        .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration"], swiftSettings: fastSettings),
+    ],
+    swiftLanguageModes: [.v5]
+)

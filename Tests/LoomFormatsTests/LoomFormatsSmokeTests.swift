@@ -1,0 +1,6 @@
+import XCTest
+@testable import LoomFormats
+
+final class LoomFormatsSmokeTests: XCTestCase {
+    func testModuleLoads() {}
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import LoomGeneration
+
+final class LoomGenerationSmokeTests: XCTestCase {
+    func testModuleLoads() {}
+}

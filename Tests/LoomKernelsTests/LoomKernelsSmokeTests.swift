@@ -1,0 +1,6 @@
+import XCTest
+@testable import LoomKernels
+
+final class LoomKernelsSmokeTests: XCTestCase {
+    func testModuleLoads() {}
+}

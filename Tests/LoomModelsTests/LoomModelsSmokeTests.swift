@@ -1,0 +1,6 @@
+import XCTest
+@testable import LoomModels
+
+final class LoomModelsSmokeTests: XCTestCase {
+    func testModuleLoads() {}
+}

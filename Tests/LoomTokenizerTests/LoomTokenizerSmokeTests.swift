@@ -1,0 +1,6 @@
+import XCTest
+@testable import LoomTokenizer
+
+final class LoomTokenizerSmokeTests: XCTestCase {
+    func testModuleLoads() {}
+}
