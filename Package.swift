@@ -25,13 +25,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         .target(name: "LoomKernels", swiftSettings: fastSettings),
         .target(
             name: "LoomFormats",
-            dependencies: ["LoomKernels", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LoomKernels"],
             swiftSettings: fastSettings),
         .target(name: "LoomTokenizer", dependencies: ["LoomFormats"], swiftSettings: fastSettings),
         .target(name: "LoomModels", dependencies: ["LoomKernels", "LoomFormats", "LoomTokenizer"], swiftSettings: fastSettings),
