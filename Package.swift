@@ -18,7 +18,7 @@ let fastSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "Loom",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "loom", targets: ["loom"]),
         .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration"]),

@@ -1,0 +1,103 @@
+/// Matrix products of stored weights with float activations, spread over a ``ThreadPool``.
+///
+/// Activations are row-major `[tokens × columns]`, outputs `[tokens × rows]`. With one token
+/// each output is a fused dequantise-and-dot over a stored row (decode is memory-bound, so
+/// the weights are read exactly once). With several tokens a tile of rows is dequantised
+/// once into per-worker scratch and dotted with every token, four rows at a time so each
+/// activation vector is loaded once per four rows.
+public enum MatMul {
+    /// Rows each worker claims at a time: large enough to amortise the claim, small enough
+    /// to balance two threads when one is slowed by another process.
+    @usableFromInline static let rowChunk = 16
+
+    /// `y = W·x` for `tokens` activation rows.
+    public static func multiply(
+        _ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int,
+        into y: UnsafeMutablePointer<Float>, pool: ThreadPool
+    ) {
+        multiply(MatMulTarget(w, y), nil, nil, x, tokens: tokens, pool: pool)
+    }
+
+    /// Several products that share one input, in a single dispatch (one barrier instead of
+    /// three for Q/K/V, two for gate/up).
+    public static func multiply(
+        _ a: MatMulTarget, _ b: MatMulTarget?, _ c: MatMulTarget?,
+        _ x: UnsafePointer<Float>, tokens: Int, pool: ThreadPool
+    ) {
+        let rowsA = a.matrix.rows
+        let rowsB = b?.matrix.rows ?? 0
+        let total = rowsA + rowsB + (c?.matrix.rows ?? 0)
+        let maxColumns = max(a.matrix.columns, b?.matrix.columns ?? 0, c?.matrix.columns ?? 0)
+        pool.parallelFor(count: total, chunk: rowChunk) { range, worker in
+            // Chunks may straddle two matrices: split at the boundaries.
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let target: MatMulTarget
+                let offset: Int
+                if start < rowsA { target = a; offset = 0 }
+                else if start < rowsA + rowsB { target = b!; offset = rowsA }
+                else { target = c!; offset = rowsA + rowsB }
+                let end = min(range.upperBound, offset + target.matrix.rows)
+                let local = (start - offset)..<(end - offset)
+                if tokens == 1 {
+                    multiplyRowsOneToken(target, local, x)
+                } else {
+                    let scratch = pool.scratch(worker: worker, count: rowChunk * maxColumns)
+                    multiplyRows(target, local, x, tokens: tokens, scratch: scratch)
+                }
+                start = end
+            }
+        }
+    }
+
+    @inlinable static func multiplyRowsOneToken(_ t: MatMulTarget, _ rows: Range<Int>, _ x: UnsafePointer<Float>) {
+        let w = t.matrix
+        for r in rows {
+            var v = RowKernels.dot(w.type, w.row(r), x, count: w.columns)
+            if let bias = t.bias { v += bias[r] }
+            t.output[r] = v
+        }
+    }
+
+    @inlinable static func multiplyRows(
+        _ t: MatMulTarget, _ rows: Range<Int>, _ x: UnsafePointer<Float>, tokens: Int,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        let w = t.matrix
+        let n = w.columns
+        let count = rows.count
+        for (i, r) in rows.enumerated() { w.dequantizeRow(r, into: scratch + i * n) }
+        let ldy = w.rows
+        for token in 0..<tokens {
+            let xt = x + token * n
+            let yt = t.output + token * ldy
+            var i = 0
+            while i + 4 <= count {
+                let d = VectorOps.dot4(scratch + i * n, scratch + (i + 1) * n, scratch + (i + 2) * n, scratch + (i + 3) * n, xt, count: n)
+                let r = rows.lowerBound + i
+                yt[r] = d.x; yt[r + 1] = d.y; yt[r + 2] = d.z; yt[r + 3] = d.w
+                i += 4
+            }
+            while i < count {
+                yt[rows.lowerBound + i] = RowKernels.dotF32(scratch + i * n, xt, count: n)
+                i += 1
+            }
+            if let bias = t.bias {
+                for r in rows { yt[r] += bias[r] }
+            }
+        }
+    }
+}
+
+/// One product of a ``MatMul`` dispatch: the weights, an optional bias and where to write.
+public struct MatMulTarget: @unchecked Sendable {
+    public let matrix: WeightMatrix
+    public let output: UnsafeMutablePointer<Float>
+    public let bias: UnsafePointer<Float>?
+
+    public init(_ matrix: WeightMatrix, _ output: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil) {
+        self.matrix = matrix
+        self.output = output
+        self.bias = bias
+    }
+}

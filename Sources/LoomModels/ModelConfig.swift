@@ -1,0 +1,105 @@
+import LoomFormats
+import LoomKernels
+
+/// Hyper-parameters of a decoder-only transformer, read from GGUF metadata.
+public struct ModelConfig: Sendable, Equatable {
+    /// The decoder families Loom runs. They share one forward pass and differ in biases and
+    /// in how RoPE pairs are laid out in the stored Q/K weights.
+    public enum Architecture: String, Sendable, CaseIterable {
+        case llama
+        case qwen2
+    }
+
+    public var architecture: Architecture
+    public var name: String
+    public var layerCount: Int
+    public var embeddingSize: Int
+    public var feedForwardSize: Int
+    public var headCount: Int
+    public var kvHeadCount: Int
+    public var headDim: Int
+    public var ropeDimensions: Int
+    public var ropeBase: Double
+    /// Linear RoPE position scale (1 / scaling factor); 1 when unscaled.
+    public var ropePositionScale: Double
+    public var rmsEpsilon: Float
+    /// Context length the model was trained with.
+    public var contextLength: Int
+    public var vocabularySize: Int
+
+    /// How the stored Q/K rows pair dimensions for RoPE (REFERENCE §1.6).
+    public var ropeLayout: RotaryEmbedding.PairLayout {
+        architecture == .llama ? .adjacent : .halfSplit
+    }
+
+    /// Reads the `<arch>.*` keys of a GGUF file, checking each value is usable.
+    public init(gguf file: GGUFFile) throws {
+        let path = file.path
+        guard let archName = file["general.architecture"]?.stringValue else {
+            throw ModelError.missingMetadata(key: "general.architecture", path: path)
+        }
+        guard let arch = Architecture(rawValue: archName) else {
+            throw ModelError.unsupportedArchitecture(archName, path: path)
+        }
+        func int(_ key: String, default value: Int? = nil) throws -> Int {
+            let full = "\(archName).\(key)"
+            guard let v = file[full]?.intValue ?? value else {
+                throw ModelError.missingMetadata(key: full, path: path)
+            }
+            guard v > 0, v < 1 << 28 else {
+                throw ModelError.invalidMetadata(key: full, reason: "\(v) is not a positive size", path: path)
+            }
+            return v
+        }
+        func double(_ key: String, default value: Double?) throws -> Double {
+            let full = "\(archName).\(key)"
+            guard let v = file[full]?.doubleValue ?? value else {
+                throw ModelError.missingMetadata(key: full, path: path)
+            }
+            guard v.isFinite, v > 0 else {
+                throw ModelError.invalidMetadata(key: full, reason: "\(v) is not a positive number", path: path)
+            }
+            return v
+        }
+        architecture = arch
+        name = file["general.name"]?.stringValue ?? archName
+        layerCount = try int("block_count")
+        embeddingSize = try int("embedding_length")
+        feedForwardSize = try int("feed_forward_length")
+        headCount = try int("attention.head_count")
+        kvHeadCount = try int("attention.head_count_kv", default: headCount)
+        guard headCount % kvHeadCount == 0 else {
+            throw ModelError.invalidMetadata(
+                key: "\(archName).attention.head_count_kv",
+                reason: "\(headCount) query heads cannot be shared evenly by \(kvHeadCount) KV heads", path: path)
+        }
+        guard embeddingSize % headCount == 0 || file["\(archName).attention.key_length"] != nil else {
+            throw ModelError.invalidMetadata(
+                key: "\(archName).attention.head_count",
+                reason: "embedding size \(embeddingSize) is not divisible by \(headCount) heads", path: path)
+        }
+        headDim = try int("attention.key_length", default: embeddingSize / headCount)
+        ropeDimensions = try int("rope.dimension_count", default: headDim)
+        guard ropeDimensions <= headDim, ropeDimensions % 2 == 0 else {
+            throw ModelError.invalidMetadata(
+                key: "\(archName).rope.dimension_count",
+                reason: "\(ropeDimensions) must be even and at most the head size \(headDim)", path: path)
+        }
+        ropeBase = try double("rope.freq_base", default: 10_000)
+        let scalingType = file["\(archName).rope.scaling.type"]?.stringValue ?? "none"
+        let factor = file["\(archName).rope.scaling.factor"]?.doubleValue
+            ?? file["\(archName).rope.scale_linear"]?.doubleValue ?? 1
+        switch scalingType {
+        case "none": ropePositionScale = 1
+        case "linear": ropePositionScale = factor > 0 ? 1 / factor : 1
+        default:
+            throw ModelError.invalidMetadata(
+                key: "\(archName).rope.scaling.type",
+                reason: "RoPE scaling '\(scalingType)' is not supported yet (none, linear)", path: path)
+        }
+        rmsEpsilon = Float(try double("attention.layer_norm_rms_epsilon", default: nil))
+        contextLength = try int("context_length", default: 2048)
+        let tokenCount = file["tokenizer.ggml.tokens"]?.arrayValue?.count
+        vocabularySize = try int("vocab_size", default: tokenCount)
+    }
+}
