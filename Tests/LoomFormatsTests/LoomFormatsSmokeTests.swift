@@ -1,6 +1,0 @@
-import XCTest
-@testable import LoomFormats
-
-final class LoomFormatsSmokeTests: XCTestCase {
-    func testModuleLoads() {}
-}
