@@ -43,7 +43,7 @@ let package = Package(
             ],
             swiftSettings: fastSettings),
         .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomFormatsTests", dependencies: ["LoomFormats"], swiftSettings: fastSettings),
+        .testTarget(name: "LoomFormatsTests", dependencies: ["LoomFormats"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration"], swiftSettings: fastSettings),

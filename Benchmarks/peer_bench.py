@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Loom vs llama.cpp on the same GGUF files, thread counts and machine, in one run.
+
+For every (model, threads) pair the two engines run ALTERNATELY, `--rounds` times each, so
+both see the same background load; each round is one llama-bench-style measurement:
+  pp  – one batch of `-p` tokens evaluated from an empty KV cache, tokens/s;
+  tg  – `-n` tokens decoded one at a time from an empty cache, tokens/s.
+The table reports medians and the ratio Loom ÷ llama.cpp (> 1 means Loom is faster).
+
+llama.cpp runs through the `llama-cpp-python` package, built once from PyPI with native CPU
+flags (`CMAKE_ARGS="-DGGML_NATIVE=ON" pip install llama-cpp-python==0.3.36`); this script calls
+its low-level C API (llama_decode on a batch) so Python overhead stays out of the timings.
+Loom runs as `loom bench --json` from a release build (`swift build -c release`).
+
+Usage:
+    swift build -c release
+    python3 Benchmarks/peer_bench.py [--models smollm2] [--threads 2] [-p 512] [-n 128] [--rounds 5]
+        [--markdown BENCHMARKS-table.md]
+"""
+import argparse
+import ctypes
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOOM = os.path.join(ROOT, ".build", "release", "loom")
+
+
+def loom_path(name):
+    """The cached file of a catalog model (Loom fetches it if needed)."""
+    out = subprocess.run([LOOM, "info", name], capture_output=True, text=True, check=True).stdout
+    return out.splitlines()[0].split(None, 1)[1].strip()
+
+
+def loom_round(path, threads, p, n):
+    out = subprocess.run([LOOM, "bench", "-m", path, "-t", str(threads), "-p", str(p), "-n", str(n),
+                          "-r", "1", "--json"], capture_output=True, text=True, check=True).stdout
+    j = json.loads(out)
+    return j["pp"]["median"], j["tg"]["median"], j["load_seconds"], j["peak_rss_bytes"]
+
+
+class LlamaCpp:
+    def __init__(self, path, threads, p, n):
+        import llama_cpp as L
+        self.L = L
+        L.llama_backend_init()
+        t0 = time.perf_counter()
+        mp = L.llama_model_default_params()
+        self.model = L.llama_model_load_from_file(path.encode(), mp)
+        self.load_seconds = time.perf_counter() - t0
+        cp = L.llama_context_default_params()
+        cp.n_ctx = p + n + 16
+        cp.n_batch = max(p, 1)
+        cp.n_ubatch = max(p, 1)
+        cp.n_threads = threads
+        cp.n_threads_batch = threads
+        self.ctx = L.llama_init_from_model(self.model, cp)
+        vocab = L.llama_n_vocab(L.llama_model_get_vocab(self.model))
+        rng = random.Random(1)
+        self.prompt = [rng.randrange(100, vocab // 2) for _ in range(max(p, 1))]
+        self.p, self.n = p, n
+
+    def clear(self):
+        self.L.llama_memory_clear(self.L.llama_get_memory(self.ctx), True)
+
+    def decode(self, ids):
+        arr = (self.L.llama_token * len(ids))(*ids)
+        rc = self.L.llama_decode(self.ctx, self.L.llama_batch_get_one(arr, len(ids)))
+        if rc != 0:
+            raise RuntimeError(f"llama_decode returned {rc}")
+        self.L.llama_synchronize(self.ctx)
+
+    def round(self):
+        self.clear()
+        t0 = time.perf_counter()
+        self.decode(self.prompt[: self.p])
+        pp = self.p / (time.perf_counter() - t0)
+        self.clear()
+        tok = self.prompt[0]
+        t0 = time.perf_counter()
+        for _ in range(self.n):
+            self.decode([tok])
+            tok = self.prompt[1]  # fixed next token: the sampler is not part of the test
+        tg = self.n / (time.perf_counter() - t0)
+        return pp, tg
+
+
+def peak_rss_llama(path, threads, p, n):
+    """llama.cpp's peak RSS measured in a child process (ours is polluted by earlier runs)."""
+    code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r});"
+            f"import peer_bench, resource; e = peer_bench.LlamaCpp({path!r}, {threads}, {p}, {n}); e.round();"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)")
+    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="smollm2")
+    ap.add_argument("--threads", default="2")
+    ap.add_argument("-p", type=int, default=512)
+    ap.add_argument("-n", type=int, default=128)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--markdown", help="write the table to this file too")
+    args = ap.parse_args()
+    if not os.path.exists(LOOM):
+        sys.exit("build Loom first: swift build -c release")
+    rows = []
+    for name in args.models.split(","):
+        path = name if os.path.exists(name) else loom_path(name)
+        for threads in [int(t) for t in args.threads.split(",")]:
+            engine = LlamaCpp(path, threads, args.p, args.n)
+            engine.round()  # warm-up
+            loom_pp, loom_tg, cpp_pp, cpp_tg, loom_load, rss = [], [], [], [], [], []
+            for _ in range(args.rounds):
+                a, b, load, r = loom_round(path, threads, args.p, args.n)
+                loom_pp.append(a); loom_tg.append(b); loom_load.append(load); rss.append(r)
+                c, d = engine.round()
+                cpp_pp.append(c); cpp_tg.append(d)
+            cpp_rss = peak_rss_llama(path, threads, args.p, args.n)
+            row = dict(model=os.path.basename(path), threads=threads,
+                       loom_pp=statistics.median(loom_pp), cpp_pp=statistics.median(cpp_pp),
+                       loom_tg=statistics.median(loom_tg), cpp_tg=statistics.median(cpp_tg),
+                       loom_load=statistics.median(loom_load), cpp_load=engine.load_seconds,
+                       loom_rss=max(rss), cpp_rss=cpp_rss)
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
+    head = (f"| model | threads | pp{args.p} Loom | pp{args.p} llama.cpp | pp ratio | tg{args.n} Loom | "
+            f"tg{args.n} llama.cpp | tg ratio | load Loom / llama.cpp (s) | peak RSS Loom / llama.cpp (MB) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n")
+    body = "".join(
+        f"| {r['model']} | {r['threads']} | {r['loom_pp']:.1f} | {r['cpp_pp']:.1f} | {r['loom_pp'] / r['cpp_pp']:.2f}× | "
+        f"{r['loom_tg']:.1f} | {r['cpp_tg']:.1f} | {r['loom_tg'] / r['cpp_tg']:.2f}× | "
+        f"{r['loom_load']:.2f} / {r['cpp_load']:.2f} | {r['loom_rss'] / 1e6:.0f} / {r['cpp_rss'] / 1e6:.0f} |\n"
+        for r in rows)
+    note = (f"\nMedians of {args.rounds} alternating rounds, tokens/s; {platform.machine()}, "
+            f"{os.cpu_count()} cores; llama.cpp via llama-cpp-python "
+            f"{__import__('llama_cpp').__version__}.\n")
+    print(head + body + note)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(head + body + note)
+
+
+if __name__ == "__main__":
+    main()

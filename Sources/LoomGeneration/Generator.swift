@@ -1,0 +1,161 @@
+import Foundation
+import LoomKernels
+import LoomModels
+import LoomTokenizer
+
+/// What to generate and when to stop.
+public struct GenerationOptions: Sendable {
+    /// Most tokens to generate; generation also stops when the context is full.
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    /// Strings that end generation; no part of them is ever emitted.
+    public var stopStrings: [String]
+    /// Whether end-of-generation tokens (EOS, EOT, `<|im_end|>`, …) end generation.
+    public var stopAtEndOfGeneration: Bool
+    /// Alternatives to report per token with its log-probability (0 = none).
+    public var topLogprobs: Int
+
+    public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(),
+                stopStrings: [String] = [], stopAtEndOfGeneration: Bool = true, topLogprobs: Int = 0) {
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stopStrings = stopStrings
+        self.stopAtEndOfGeneration = stopAtEndOfGeneration
+        self.topLogprobs = topLogprobs
+    }
+}
+
+/// Why generation ended, in OpenAI's terms.
+public enum FinishReason: String, Sendable, Codable {
+    /// An end-of-generation token or a stop string.
+    case stop
+    /// `maxTokens` reached or the context is full.
+    case length
+    /// The caller's callback asked to stop.
+    case cancelled
+}
+
+/// One generated token as the caller sees it.
+public struct GeneratedToken: Sendable {
+    public let id: Int
+    /// Text that became safe to show with this token (may be empty while a multi-byte
+    /// character or a possible stop string is pending; includes held-back text at the end).
+    public let text: String
+    /// The token's log-probability under the raw model distribution, when requested.
+    public let logprob: TokenLogprob?
+    public let topLogprobs: [TokenLogprob]
+    /// True for the end-of-generation token that ended the answer: it is not part of the
+    /// answer's tokens, and `text` carries only what was still pending.
+    public let isEndOfGeneration: Bool
+}
+
+/// The outcome of one ``Generator/generate(prompt:options:onToken:)`` call.
+public struct GenerationResult: Sendable {
+    public let tokens: [Int]
+    public let text: String
+    public let finishReason: FinishReason
+    public let promptTokenCount: Int
+    /// Seconds spent evaluating the prompt (time to first token, minus sampling).
+    public let promptSeconds: Double
+    /// Seconds spent generating after the prompt.
+    public let generationSeconds: Double
+}
+
+/// Runs the generate loop: prompt evaluation, sampling, UTF-8-safe detokenisation, stop rules.
+///
+/// ```swift
+/// let generator = Generator(session: try model.makeSession())
+/// let result = try generator.generate(prompt: model.tokenizer.encode("Hello"),
+///                                     options: GenerationOptions(maxTokens: 32)) { token in
+///     print(token.text, terminator: ""); return true
+/// }
+/// ```
+public final class Generator {
+    public let session: InferenceSession
+    public var model: LanguageModel { session.model }
+
+    public init(session: InferenceSession) {
+        self.session = session
+    }
+
+    /// Generates a continuation of `prompt` from an empty context. `onToken` is called for
+    /// every generated token; return `false` to stop early.
+    public func generate(
+        prompt: [Int], options: GenerationOptions, onToken: (GeneratedToken) -> Bool = { _ in true }
+    ) throws -> GenerationResult {
+        guard options.maxTokens >= 0 else {
+            throw GenerationError.invalidParameter("max tokens must be ≥ 0, got \(options.maxTokens)")
+        }
+        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
+        guard prompt.count <= session.capacity else {
+            throw GenerationError.promptTooLong(tokens: prompt.count, context: session.capacity)
+        }
+        var sampler = try Sampler(parameters: options.sampling.validated())
+        let tokenizer = model.tokenizer
+        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: true)
+        var stops = StopSequenceMatcher(stops: options.stopStrings)
+        var history = prompt
+        var generated: [Int] = []
+        var text = ""
+        var finish = FinishReason.length
+
+        session.reset()
+        let promptStart = Date()
+        var logits = try session.evaluate(prompt)
+        let promptSeconds = Date().timeIntervalSince(promptStart)
+        let genStart = Date()
+
+        while generated.count < options.maxTokens {
+            let id = sampler.sample(logits: logits, history: history)
+            var logprob: TokenLogprob?
+            var top: [TokenLogprob] = []
+            if options.topLogprobs > 0 {
+                let result = Logprobs.top(logits, chosen: id, n: options.topLogprobs)
+                logprob = result.chosen
+                top = result.top
+            }
+            if options.stopAtEndOfGeneration && tokenizer.endOfGenerationIDs.contains(id) {
+                // Text held back as a possible stop-string prefix can no longer become one.
+                let tail = stops.append(detokenizer.flush()).emit + stops.flush()
+                text += tail
+                _ = onToken(GeneratedToken(id: id, text: tail, logprob: logprob, topLogprobs: top, isEndOfGeneration: true))
+                finish = .stop
+                break
+            }
+            generated.append(id)
+            history.append(id)
+            let (emit, stopped) = stops.append(detokenizer.append(id))
+            var piece = emit
+            if stopped {
+                finish = .stop
+            } else if generated.count == options.maxTokens || session.position >= session.capacity {
+                piece += stops.append(detokenizer.flush()).emit + stops.flush()
+            }
+            text += piece
+            let keepGoing = onToken(GeneratedToken(id: id, text: piece, logprob: logprob, topLogprobs: top, isEndOfGeneration: false))
+            if stopped { break }
+            if !keepGoing { finish = .cancelled; break }
+            if generated.count == options.maxTokens || session.position >= session.capacity { break }
+            logits = try session.evaluate([id])
+        }
+        return GenerationResult(
+            tokens: generated, text: text, finishReason: finish, promptTokenCount: prompt.count,
+            promptSeconds: promptSeconds, generationSeconds: Date().timeIntervalSince(genStart))
+    }
+}
+
+/// Invalid generation requests.
+public enum GenerationError: Error, CustomStringConvertible, Equatable {
+    case emptyPrompt
+    case promptTooLong(tokens: Int, context: Int)
+    case invalidParameter(String)
+
+    public var description: String {
+        switch self {
+        case .emptyPrompt: return "the prompt is empty (no tokens to start from)"
+        case let .promptTooLong(tokens, context):
+            return "the prompt has \(tokens) tokens but the context holds \(context); shorten it or raise --ctx"
+        case let .invalidParameter(message): return message
+        }
+    }
+}

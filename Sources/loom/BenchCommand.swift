@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import LoomKernels
+import LoomModels
+
+/// `loom bench`: prompt-processing and generation speed, like llama-bench.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure prompt processing (pp) and generation (tg) tokens/s.",
+        discussion: """
+        pp: one batch of -p tokens evaluated from an empty cache. tg: -n tokens generated one \
+        at a time after nothing else (as llama-bench's tg test). Each is repeated -r times after \
+        one warm-up run; mean ± standard deviation and the median are reported.
+        """)
+
+    @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
+    var model: String?
+    @Option(name: .short, help: "Prompt tokens for the pp test (0 = skip).") var p = 512
+    @Option(name: .short, help: "Generated tokens for the tg test (0 = skip).") var n = 128
+    @Option(name: .short, help: "Threads (default: all cores).") var t: Int?
+    @Option(name: .short, help: "Repetitions.") var r = 5
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        guard p >= 0, n >= 0, p + n > 0 else { throw ValidationError("-p and -n must be ≥ 0 and not both 0") }
+        guard r >= 1 else { throw ValidationError("-r must be ≥ 1") }
+        if let t, t < 1 { throw ValidationError("-t must be ≥ 1") }
+    }
+
+    func run() throws {
+        let path = try ModelStore().resolve(model, progress: .terminal)
+        let loadStart = Date()
+        let lm = try LanguageModel(path: path)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let threads = t ?? ThreadPool.availableProcessors
+        let session = try lm.makeSession(contextLength: max(p, n) + 1, pool: ThreadPool(threadCount: threads))
+        // Deterministic pseudo-random tokens, avoiding ids that might be special.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let vocab = lm.config.vocabularySize
+        let prompt = (0..<max(p, 1)).map { _ -> Int in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(state >> 33) % (vocab / 2) + 100
+        }
+        func timePP() throws -> Double {
+            session.reset()
+            let start = Date()
+            try session.evaluate(Array(prompt.prefix(p)))
+            return Double(p) / Date().timeIntervalSince(start)
+        }
+        func timeTG() throws -> Double {
+            session.reset()
+            var token = prompt[0]
+            let start = Date()
+            for _ in 0..<n {
+                let logits = try session.evaluate([token])
+                token = VectorOps.argmax(logits.baseAddress!, count: logits.count)
+            }
+            return Double(n) / Date().timeIntervalSince(start)
+        }
+        var results: [String: Any] = [
+            "model": (path as NSString).lastPathComponent, "threads": threads, "load_seconds": loadSeconds,
+        ]
+        if p > 0 {
+            _ = try timePP()
+            results["pp"] = Stats(try (0..<r).map { _ in try timePP() }).dictionary(tokens: p)
+        }
+        if n > 0 {
+            _ = try timeTG()
+            results["tg"] = Stats(try (0..<r).map { _ in try timeTG() }).dictionary(tokens: n)
+        }
+        results["peak_rss_bytes"] = peakResidentBytes()
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys])
+            StandardOutput.write(String(decoding: data, as: UTF8.self) + "\n")
+        } else {
+            StandardOutput.write("model \(results["model"]!), \(threads) threads, load \(String(format: "%.2f", loadSeconds)) s, peak RSS \(peakResidentBytes() / 1_000_000) MB\n")
+            for key in ["pp", "tg"] {
+                if let s = results[key] as? [String: Any] {
+                    StandardOutput.write(String(format: "%@%d: %.2f ± %.2f tokens/s (median %.2f)\n", key, s["tokens"] as! Int,
+                                                s["mean"] as! Double, s["sd"] as! Double, s["median"] as! Double))
+                }
+            }
+        }
+    }
+}
+
+/// Mean, standard deviation and median of repeated measurements.
+struct Stats {
+    let samples: [Double]
+    init(_ samples: [Double]) { self.samples = samples }
+    var mean: Double { samples.reduce(0, +) / Double(samples.count) }
+    var sd: Double {
+        guard samples.count > 1 else { return 0 }
+        let m = mean
+        return (samples.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(samples.count - 1)).squareRoot()
+    }
+    var median: Double {
+        let s = samples.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+    func dictionary(tokens: Int) -> [String: Any] {
+        ["tokens": tokens, "mean": mean, "sd": sd, "median": median, "samples": samples]
+    }
+}
+
+/// The process's peak resident set size in bytes.
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    #if os(Linux)
+    return usage.ru_maxrss * 1024
+    #else
+    return usage.ru_maxrss
+    #endif
+}

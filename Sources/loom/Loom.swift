@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The `loom` command-line tool.
+@main
+struct Loom: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loom",
+        abstract: "Run, inspect and benchmark Llama-3 and Qwen2 language models on the CPU.",
+        discussion: """
+        MODEL is a GGUF file path or a known model name (smollm2, qwen2.5-0.5b); without -m the \
+        default model (SmolLM2-135M-Instruct) is fetched on first use and cached in ~/.cache/loom.
+        """,
+        subcommands: [RunCommand.self, TokenizeCommand.self, DetokenizeCommand.self, InfoCommand.self, BenchCommand.self],
+        defaultSubcommand: RunCommand.self)
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import LoomFormats
+import LoomKernels
+import LoomModels
+
+/// Options every model-using command shares.
+struct ModelOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
+    var model: String?
+
+    @Option(name: [.short, .customLong("threads")], help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .customLong("ctx"), help: "Context length in tokens (default: the model's, at most 4096).")
+    var contextLength: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 512 {
+            throw ValidationError("--threads must be between 1 and 512, got \(threads)")
+        }
+        if let contextLength, contextLength < 1 {
+            throw ValidationError("--ctx must be positive, got \(contextLength)")
+        }
+    }
+
+    /// Resolves the model name or path (fetching a named model on first use).
+    func resolvePath() throws -> String {
+        try ModelStore().resolve(model, progress: .terminal)
+    }
+
+    /// Loads the model and makes a session with the requested context and threads.
+    func load() throws -> (LanguageModel, InferenceSession) {
+        let model = try LanguageModel(path: try resolvePath())
+        if let contextLength, contextLength > model.config.contextLength {
+            StandardError.print("warning: --ctx \(contextLength) exceeds the trained context \(model.config.contextLength); quality may degrade")
+        }
+        let pool = ThreadPool(threadCount: threads ?? ThreadPool.availableProcessors)
+        return (model, try model.makeSession(contextLength: contextLength, pool: pool))
+    }
+}
+
+/// Writes diagnostics to standard error (standard output carries only results).
+enum StandardError {
+    static func print(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}
+
+/// Writes to standard output immediately (streamed tokens must appear as they come).
+enum StandardOutput {
+    static func write(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import LoomFormats
+import LoomTokenizer
+
+/// `loom tokenize`: show how a model's tokenizer splits text.
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize", abstract: "Print the token ids (and pieces) of a text.")
+
+    @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
+    var model: String?
+    @Flag(help: "Print a JSON array of {id, piece} objects.") var json = false
+    @Flag(help: "Do not add BOS/EOS even where the model's metadata asks for them.") var noSpecial = false
+    @Flag(help: "Treat special-token text like <|im_start|> as plain text.") var noParseSpecial = false
+    @Argument(help: "The text (use - to read standard input).") var text: String
+
+    func run() throws {
+        let input = text == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : text
+        let tokenizer = try BPETokenizer(gguf: GGUFFile(path: ModelStore().resolve(model, progress: .terminal)))
+        let ids = tokenizer.encode(input, addSpecial: !noSpecial, parseSpecial: !noParseSpecial)
+        if json {
+            let items = ids.map { ["id": $0 as Any, "piece": tokenizer.piece($0)] }
+            let data = try JSONSerialization.data(withJSONObject: items, options: [.sortedKeys, .withoutEscapingSlashes])
+            StandardOutput.write(String(decoding: data, as: UTF8.self) + "\n")
+        } else {
+            for id in ids {
+                StandardOutput.write("\(id)\t\(tokenizer.piece(id))\n")
+            }
+        }
+    }
+}
+
+/// `loom detokenize`: turn token ids back into text.
+struct DetokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "detokenize", abstract: "Print the text of token ids.")
+
+    @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
+    var model: String?
+    @Argument(help: "Token ids.") var ids: [Int]
+
+    func run() throws {
+        let tokenizer = try BPETokenizer(gguf: GGUFFile(path: ModelStore().resolve(model, progress: .terminal)))
+        if let bad = ids.first(where: { $0 < 0 || $0 >= tokenizer.vocabularySize }) {
+            throw ValidationError("token id \(bad) is outside the vocabulary (0..<\(tokenizer.vocabularySize))")
+        }
+        StandardOutput.write(tokenizer.decode(ids) + "\n")
+    }
+}

@@ -1,6 +1,0 @@
-import XCTest
-@testable import LoomModels
-
-final class LoomModelsSmokeTests: XCTestCase {
-    func testModuleLoads() {}
-}
