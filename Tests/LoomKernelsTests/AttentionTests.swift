@@ -1,0 +1,91 @@
+import Foundation
+import XCTest
+@testable import LoomKernels
+
+final class AttentionTests: XCTestCase {
+    func random(_ n: Int, _ seed: inout UInt64) -> [Float] {
+        (0..<n).map { _ in
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: seed >> 11) % 2001 - 1000) / 500
+        }
+    }
+
+    /// Causal GQA attention against a direct double-precision evaluation of its definition.
+    func testCausalGroupedAttentionMatchesDefinition() {
+        let heads = 6, kvHeads = 2, hd = 16, start = 3, tokens = 4
+        let positions = start + tokens
+        var seed: UInt64 = 17
+        let q = random(tokens * heads * hd, &seed)
+        let k = random(positions * kvHeads * hd, &seed)
+        let v = random(positions * kvHeads * hd, &seed)
+        var out = [Float](repeating: .nan, count: tokens * heads * hd)
+        Attention.causal(queries: q, keys: k, values: v, start: start, tokens: tokens, heads: heads,
+                         kvHeads: kvHeads, headDim: hd, output: &out, pool: ThreadPool(threadCount: 2))
+        for t in 0..<tokens {
+            for h in 0..<heads {
+                let g = h / (heads / kvHeads)
+                let visible = start + t + 1
+                var scores = (0..<visible).map { p -> Double in
+                    var s = 0.0
+                    for i in 0..<hd { s += Double(q[(t * heads + h) * hd + i]) * Double(k[(p * kvHeads + g) * hd + i]) }
+                    return s / Double(hd).squareRoot()
+                }
+                let m = scores.max()!
+                scores = scores.map { exp($0 - m) }
+                let z = scores.reduce(0, +)
+                for i in 0..<hd {
+                    var acc = 0.0
+                    for p in 0..<visible { acc += scores[p] / z * Double(v[(p * kvHeads + g) * hd + i]) }
+                    XCTAssertEqual(Double(out[(t * heads + h) * hd + i]), acc, accuracy: 1e-4, "t \(t) h \(h) i \(i)")
+                }
+            }
+        }
+    }
+
+    /// The two pair layouts agree once the rows are permuted as llama.cpp's converter does
+    /// (HF row half·(d/2)+i ↔ GGUF row 2i+half): the fact GGUF llama support rests on.
+    func testAdjacentLayoutEqualsHalfSplitOnPermutedHead() {
+        let hd = 8
+        var seed: UInt64 = 3
+        let hf = random(hd, &seed)
+        var gguf = [Float](repeating: 0, count: hd)
+        for half in 0..<2 { for i in 0..<hd / 2 { gguf[2 * i + half] = hf[half * hd / 2 + i] } }
+        let neox = RotaryEmbedding(layout: .halfSplit, dimensions: hd, base: 10_000)
+        let norm = RotaryEmbedding(layout: .adjacent, dimensions: hd, base: 10_000)
+        var table = [Float](repeating: 0, count: hd)
+        neox.fillTable(position: 7, into: &table)
+        var a = hf, b = gguf
+        neox.apply(&a, heads: 1, headDim: hd, table: table)
+        norm.apply(&b, heads: 1, headDim: hd, table: table)
+        for half in 0..<2 {
+            for i in 0..<hd / 2 { XCTAssertEqual(b[2 * i + half], a[half * hd / 2 + i], accuracy: 1e-5) }
+        }
+    }
+
+    /// RoPE angles: θ_i = pos · base^(-2i/d) / factor_i · scale.
+    func testRotaryTableFollowsFormula() {
+        let rope = RotaryEmbedding(layout: .halfSplit, dimensions: 8, base: 500_000, frequencyFactors: [1, 2, 4, 8], positionScale: 0.5)
+        var table = [Float](repeating: 0, count: 8)
+        rope.fillTable(position: 1000, into: &table)
+        for i in 0..<4 {
+            let angle = 1000 * pow(500_000, -2 * Double(i) / 8) / pow(2, Double(i)) * 0.5
+            XCTAssertEqual(Double(table[i]), cos(angle), accuracy: 1e-6)
+            XCTAssertEqual(Double(table[4 + i]), sin(angle), accuracy: 1e-6)
+        }
+    }
+
+    func testRMSNormAndSwiGLU() {
+        let x: [Float] = (0..<37).map { Float($0) - 18 }
+        let w: [Float] = (0..<37).map { 1 + Float($0) / 37 }
+        var out = [Float](repeating: 0, count: 37)
+        VectorOps.rmsNorm(x, weight: w, eps: 1e-5, into: &out, count: 37)
+        let rms = (x.reduce(0.0) { $0 + Double($1 * $1) } / 37 + 1e-5).squareRoot()
+        for i in 0..<37 { XCTAssertEqual(Double(out[i]), Double(x[i]) / rms * Double(w[i]), accuracy: 1e-5) }
+        var g: [Float] = [-3, -0.5, 0, 0.5, 3]
+        let u: [Float] = [1, 2, 3, 4, 5]
+        VectorOps.swiglu(&g, up: u, count: 5)
+        for (i, gi) in [-3.0, -0.5, 0, 0.5, 3].enumerated() {
+            XCTAssertEqual(Double(g[i]), gi / (1 + exp(-gi)) * Double(u[i]), accuracy: 1e-6)
+        }
+    }
+}
