@@ -154,14 +154,10 @@ enum GGUFFixture {
         let description: String
     }
 
-    /// The fixture directory. Located from this source file because the test target declares
-    /// no resources (Package.swift is not this helper's to change).
-    static var directory: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-    }
-
     static func load(_ name: String) throws -> [String: Any] {
-        let url = directory.appendingPathComponent(name + ".json")
+        guard let url = Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures") else {
+            throw Failure(description: "fixture \(name).json missing; run scripts/gen_gguf_fixtures.py")
+        }
         let data = try Data(contentsOf: url)
         guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw Failure(description: "\(url.path) is not a JSON object")

@@ -75,7 +75,7 @@ struct GGUFCursor {
         return String(validating: bytes, as: UTF8.self)
     }
 
-    /// Rounds the current position up to a multiple of `alignment` (a power of two), or
+    /// Rounds `value` up to a multiple of `alignment` (a power of two), or
     /// returns `nil` on overflow.
     static func padded(_ value: Int, to alignment: Int) -> Int? {
         let (sum, overflow) = value.addingReportingOverflow(alignment - 1)

@@ -259,11 +259,10 @@ struct GGUFParser {
             throw cursor.error("\(field) ne[0]", at: dimsOffset + 4,
                                "row length \(rowLength) is not a multiple of the \(type) block size \(type.blockSize)")
         }
-        let (byteCount, overflow) = (elementCount / type.blockSize).multipliedReportingOverflow(by: type.blockBytes)
-        guard !overflow else {
+        // Checked once here so that GGUFTensorInfo.byteCount can compute it unchecked later.
+        guard !(elementCount / type.blockSize).multipliedReportingOverflow(by: type.blockBytes).overflow else {
             throw cursor.error(field, at: infoOffset, "data size overflows 64 bits")
         }
-        _ = byteCount
 
         let offsetOffset = cursor.position
         let offset = try cursor.read(UInt64.self, "\(field) offset")
@@ -284,7 +283,7 @@ struct GGUFParser {
         let (start, overflowStart) = header.dataOffset.addingReportingOverflow(tensor.offset)
         let (end, overflowEnd) = start.addingReportingOverflow(tensor.byteCount)
         guard !overflowStart, !overflowEnd, end <= size else {
-            throw cursor.error("tensor '\(tensor.name)'", at: overflowStart ? nil : start,
+            throw cursor.error("tensor '\(tensor.name)'", at: overflowStart ? header.dataOffset : start,
                                "data runs past end of file (needs \(tensor.byteCount) bytes at data offset \(tensor.offset), up to byte \(overflowStart || overflowEnd ? "beyond 2^63" : String(end)); file has \(size))")
         }
     }
