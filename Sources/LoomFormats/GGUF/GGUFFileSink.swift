@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes a file atomically: into a uniquely named temporary file in the destination's
+/// directory, then `fsync` and `rename` over the destination. A crash or error midway leaves
+/// either the old file or none, never a truncated model that would later fail to load.
+struct GGUFFileSink {
+    private let fd: Int32
+    private let path: String
+    private var zeros = [UInt8](repeating: 0, count: 4096)
+
+    /// Creates the temporary file, runs `body` to fill it and publishes it at `path`.
+    static func writeAtomically(to path: String, _ body: (inout GGUFFileSink) throws -> Void) throws {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let temporary = "\(directory.isEmpty ? "" : directory)/.\(name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw failure(path, "cannot create temporary file \(temporary): \(errnoText())")
+        }
+        var sink = GGUFFileSink(fd: fd, path: path)
+        do {
+            try body(&sink)
+            guard fsync(fd) == 0 else { throw failure(path, "fsync failed: \(errnoText())") }
+            guard close(fd) == 0 else {
+                unlink(temporary)
+                throw failure(path, "close failed: \(errnoText())")
+            }
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let text = errnoText()
+            unlink(temporary)
+            throw failure(path, "rename from \(temporary) failed: \(text)")
+        }
+        // Persist the directory entry too; failure here is not fatal (some filesystems refuse
+        // to open or fsync directories) since the data itself is already durable.
+        let dirfd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_CLOEXEC)
+        if dirfd >= 0 {
+            _ = fsync(dirfd)
+            close(dirfd)
+        }
+    }
+
+    private init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    /// Writes all of `bytes`, retrying short writes and EINTR.
+    mutating func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let n = systemWrite(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw GGUFFileSink.failure(path, "write failed: \(GGUFFileSink.errnoText())")
+                }
+                done += n
+            }
+        }
+    }
+
+    /// Writes `count` zero bytes (alignment padding).
+    mutating func writeZeros(_ count: Int) throws {
+        var left = count
+        while left > 0 {
+            let chunk = min(left, zeros.count)
+            try write(chunk == zeros.count ? zeros : Array(zeros[..<chunk]))
+            left -= chunk
+        }
+    }
+
+    private static func failure(_ path: String, _ reason: String) -> GGUFError {
+        GGUFError(path: path, field: "file", offset: nil, reason: reason)
+    }
+
+    private static func errnoText() -> String {
+        String(cString: strerror(errno))
+    }
+}
+
+/// The C `write`, reachable under another name inside `GGUFFileSink.write`.
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    write(fd, buffer, count)
+}
