@@ -1,6 +1,0 @@
-import XCTest
-@testable import LoomTokenizer
-
-final class LoomTokenizerSmokeTests: XCTestCase {
-    func testModuleLoads() {}
-}
