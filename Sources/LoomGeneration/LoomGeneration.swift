@@ -1,1 +1,0 @@
-// LoomGeneration module.

@@ -1,6 +1,0 @@
-import XCTest
-@testable import LoomGeneration
-
-final class LoomGenerationSmokeTests: XCTestCase {
-    func testModuleLoads() {}
-}
