@@ -114,6 +114,11 @@ public struct SHA256: Sendable {
     /// costs ~10% at these speeds) and hashed in 16 MB slices, so memory stays flat for
     /// multi-GB models. `onProgress` (if given) receives the bytes hashed so far after each slice.
     public static func hash(fileAt path: String, onProgress: ((Int64) -> Void)? = nil) throws -> Digest {
+        try hash(fileAt: path, sliceBytes: 16 << 20, onProgress: onProgress)
+    }
+
+    /// `hash(fileAt:onProgress:)` with a chosen slice size (tests use small ones).
+    static func hash(fileAt path: String, sliceBytes: Int, onProgress: ((Int64) -> Void)?) throws -> Digest {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
             throw ModelStoreError.io(path: path, message: "cannot open for hashing: \(String(cString: strerror(errno)))")
@@ -134,7 +139,7 @@ public struct SHA256: Sendable {
         }
         defer { munmap(map, size) }
         _ = madvise(map, size, MADV_SEQUENTIAL)
-        let slice = 16 << 20
+        let slice = max(64, sliceBytes)
         var done = 0
         while done < size {
             let n = min(slice, size - done)
