@@ -119,12 +119,14 @@ STRINGS = [
     "<repo_name>loom<file_sep>main.swift",
     "[PAD151665]",
     "<<|im_end|>>",
+    "<s>struck</s> text",
     LONG_WORD,
     "supercalifragilisticexpialidocious",
     "pneumonoultramicroscopicsilicovolcanoconiosis" * 3,
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     "!!!???...,,,;;;:::",
     "\u0000\u0001\u007f control chars",
+    "bytes SmolLM2 lacks: \u0004\u0006\u0013\u0014\u0016\u001d \U00040000\U00080001 end",
     "Mixed: English, 中文, العربية, 😀 and 123.",
     "https://example.com/path?query=1&x=y#frag",
     "user@example.com",
@@ -253,20 +255,40 @@ def gguf_fixture(models_dir, file, pre, tiktoken_path):
     elif pre == "qwen2":
         print("  (no qwen.tiktoken given: tiktoken cross-check skipped)")
 
+    fixture = {"model": file, "pre": pre,
+               "reference": "HF tokenizers over the GGUF vocab (see scripts/gen_tokenizer_fixtures.py)"}
     llm = llama_cpp_vocab(path)
     if llm is not None:
+        # llama.cpp never NFC-normalises, so on Qwen it differs exactly where NFC changes the text.
         agree = 0
         for c in cases:
-            got = llm.tokenize(c["text"].encode(), add_bos=False, special=True)
-            if got == c["ids"]:
-                agree += 1
-            else:
-                print(f"  llama.cpp differs on {c['text'][:40]!r}: {got[:12]} vs {c['ids'][:12]}")
-        print(f"  llama.cpp agrees on {agree}/{len(cases)} strings")
+            for special, key in ((True, "ids"), (False, "ids_plain")):
+                want = c.get(key, c["ids"])
+                got = llm.tokenize(c["text"].encode(), add_bos=False, special=special)
+                if got == want:
+                    agree += 1
+                elif pre == "qwen2" and unicodedata.normalize("NFC", c["text"]) != c["text"]:
+                    pass
+                elif pre == "qwen2" and "</s>" in c["text"]:
+                    pass  # llama.cpp makes Qwen's ordinary "</s>" a control token; HF (and Loom) do not
+                else:
+                    raise AssertionError(f"llama.cpp differs on {c['text']!r} (special={special}): {got} vs {want}")
+        print(f"  llama.cpp agrees on {agree}/{2 * len(cases)} encodings (Qwen: the rest are non-NFC text or \"</s>\")")
+        import llama_cpp
+        vocab_ptr = llama_cpp.llama_model_get_vocab(llm.model)
+        n = llama_cpp.llama_vocab_n_tokens(vocab_ptr)
+        fixture["llama_cpp"] = {
+            "eog_ids": [i for i in range(n) if llama_cpp.llama_vocab_is_eog(vocab_ptr, i)],
+            "control_ids": [i for i in range(n) if llama_cpp.llama_vocab_is_control(vocab_ptr, i)],
+            "bos_id": llama_cpp.llama_vocab_bos(vocab_ptr),
+            "eos_id": llama_cpp.llama_vocab_eos(vocab_ptr),
+            "add_bos": bool(llama_cpp.llama_vocab_get_add_bos(vocab_ptr)),
+            "add_eos": bool(llama_cpp.llama_vocab_get_add_eos(vocab_ptr)),
+        }
     else:
         print("  (llama_cpp not installed: llama.cpp cross-check skipped)")
-    return {"model": file, "pre": pre, "reference": "HF tokenizers over the GGUF vocab (see scripts/gen_tokenizer_fixtures.py)",
-            "cases": cases}
+    fixture["cases"] = cases
+    return fixture
 
 
 def llama3_fixture(tokenizer_json):
@@ -301,14 +323,12 @@ def llama3_fixture(tokenizer_json):
     for s in strings:
         ids = tok.encode(s, add_special_tokens=False).ids
         cases.append({"text": s, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False)})
-    bos = tok.encode("Hi", add_special_tokens=True).ids
     return {
         "reference": "Meta Llama 3 tokenizer.json loaded by HF tokenizers",
         "vocab_size": len(vocab) + len(added),
         "vocab": keep_vocab,
         "merges": keep_merges,
         "added_tokens": [{"id": a["id"], "content": a["content"], "special": a["special"]} for a in added],
-        "bos_example": {"text": "Hi", "ids": bos},
         "cases": cases,
     }
 

@@ -16,7 +16,9 @@ public final class BPETokenizer: Sendable {
     public let eotID: Int?
     /// End-of-message token (`tokenizer.ggml.eom_token_id`), if the model declares one.
     public let eomID: Int?
-    /// Token that replaces bytes the vocabulary cannot represent, if any.
+    /// The model's unknown token (`tokenizer.ggml.unknown_token_id`), if declared. Encoding
+    /// never produces it: byte-level BPE represents every byte the vocabulary has a piece for
+    /// and drops the others, as llama.cpp and HF tokenizers do.
     public let unknownID: Int?
     /// Whether `encode(_:addSpecial: true)` prepends `bosID`.
     public let addsBOS: Bool
@@ -52,11 +54,16 @@ public final class BPETokenizer: Sendable {
 
     /// Token texts that llama.cpp treats as end of generation (and forces to control type).
     /// [llama.cpp src/llama-vocab.cpp, load: special_eog_ids and the FIM pad/rep/sep searches]
+    /// Deliberately missing: "</s>", which llama.cpp added for PaddleOCR. In Qwen2.5's
+    /// vocabulary it is an ordinary token (the HTML strike-through close tag); making it EOG and
+    /// control would stop generation inside HTML and tokenize "</s>" unlike Qwen's own tokenizer
+    /// (llama.cpp itself takes it back out for Gemma 4).
     static let endOfGenerationTexts: Set<String> = [
-        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>",
-        "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
+        "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
+        "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
         // FIM pad, repo and file-separator markers
-        "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>",
+        "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]",
         "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>",
         "<|file_sep|>",
     ]
@@ -127,15 +134,19 @@ public final class BPETokenizer: Sendable {
         // overrides the type of "control-looking" tokens the same way).
         var eog = Set<Int>()
         for i in 0 ..< n {
-            guard let first = tokens[i].utf8.first, first == UInt8(ascii: "<") || first == UInt8(ascii: "_") else { continue }
+            guard let first = tokens[i].utf8.first,
+                  first == UInt8(ascii: "<") || first == UInt8(ascii: "_") || first == UInt8(ascii: "[")
+            else { continue }
             if Self.endOfGenerationTexts.contains(tokens[i]) {
                 eog.insert(i)
                 types[i] = UInt8(TokenType.control.rawValue)
             }
         }
-        // gpt-oss (o200k_harmony) ends a turn with <|return|> or <|call|>; its <|end|> is not EOG.
+        // gpt-oss (o200k_harmony) and solar-open end a turn with <|return|>/<|call|> or
+        // <|calls|>/<|flush|>; their <|end|> is not EOG.
         let textIDs = Dictionary(eog.map { (tokens[$0], $0) }, uniquingKeysWith: { a, _ in a })
-        if textIDs["<|return|>"] != nil, textIDs["<|call|>"] != nil, let end = textIDs["<|end|>"] {
+        let hasCall = textIDs["<|call|>"] != nil || textIDs["<|calls|>"] != nil
+        if hasCall, textIDs["<|return|>"] != nil || textIDs["<|flush|>"] != nil, let end = textIDs["<|end|>"] {
             eog.remove(end)
             types[end] = UInt8(TokenType.userDefined.rawValue)
         }

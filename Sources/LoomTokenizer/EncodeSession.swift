@@ -104,8 +104,10 @@ struct EncodeSession {
         for i in 0 ..< n { emit(syms[i], into: &out) }
     }
 
-    /// Appends a final symbol: its id if it is a vocabulary entry, otherwise one token per byte
-    /// (the unknown token, or nothing, for a byte the vocabulary lacks — llama.cpp drops it).
+    /// Appends a final symbol: its id if it is a vocabulary entry, otherwise one token per byte.
+    /// A byte whose one-scalar piece the vocabulary lacks (SmolLM2 has none for 0x04, for
+    /// example) is dropped, as both llama.cpp and HF tokenizers do; emitting the unknown token
+    /// instead would put e.g. SmolLM2's `<|endoftext|>` into the prompt.
     @inline(__always)
     private func emit(_ symbol: Int32, into out: inout [Int]) {
         if Int(symbol) < tok.vocabularySize {
@@ -116,11 +118,7 @@ struct EncodeSession {
         for scalar in text.unicodeScalars {
             guard let b = ByteLevel.byte(for: scalar.value) else { continue }
             let s = Int(tok.byteSymbol[Int(b)])
-            if s < tok.vocabularySize {
-                out.append(s)
-            } else if let unk = tok.unknownID {
-                out.append(unk)
-            }
+            if s < tok.vocabularySize { out.append(s) }
         }
     }
 }
