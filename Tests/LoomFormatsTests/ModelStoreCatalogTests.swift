@@ -153,7 +153,6 @@ final class ModelStoreCatalogTests: XCTestCase {
         XCTAssertEqual(text, """
             Fetching X (98 MB) via pip…
               pip: Collecting x==1
-              Downloading x==1: 0 kB / 1.0 MB (0%)
               Downloading x==1: 250 kB / 1.0 MB (25%)
               Downloading x==1: 500 kB / 1.0 MB (50%)
               Downloading x==1: 750 kB / 1.0 MB (75%)

@@ -98,7 +98,8 @@ public struct ModelStore: Sendable {
     /// What `resolve` returns for `entry`: its file, or its directory for multi-file models.
     func location(of entry: ModelCatalogEntry) -> String {
         if let directory = entry.directory { return "\(modelsDirectory)/\(directory)" }
-        return path(of: entry.files[0], in: entry)
+        guard let file = entry.files.first else { return "\(modelsDirectory)/\(entry.name)" }
+        return path(of: file, in: entry)
     }
 
     func path(of file: ModelCatalogEntry.File, in entry: ModelCatalogEntry) -> String {
@@ -114,16 +115,17 @@ public struct ModelStore: Sendable {
             let path = path(of: file, in: entry)
             guard fileSize(path) == file.size else { return nil }
             let marker = path + ".sha256"
+            let expected = file.sha256.lowercased()
             if let recorded = try? String(contentsOfFile: marker, encoding: .utf8),
-               recorded.trimmingCharacters(in: .whitespacesAndNewlines) == file.sha256 {
+               recorded.trimmingCharacters(in: .whitespacesAndNewlines) == expected {
                 continue
             }
             progress.report(.phase("Verifying sha256 of \(file.name)…"))
             let digest = try SHA256.hash(fileAt: path) { done in
                 progress.report(.bytes(label: "Verifying \(file.name)", completed: done, total: file.size))
             }
-            guard digest.hex == file.sha256 else { return nil }
-            try? (file.sha256 + "\n").write(toFile: marker, atomically: true, encoding: .utf8)
+            guard digest.hex == expected else { return nil }
+            try? (expected + "\n").write(toFile: marker, atomically: true, encoding: .utf8)
         }
         return location(of: entry)
     }
@@ -195,8 +197,9 @@ public struct ModelStore: Sendable {
             let digest = try SHA256.hash(fileAt: partial) { done in
                 progress.report(.bytes(label: "Verifying \(file.name)", completed: done, total: file.size))
             }
-            guard digest.hex == file.sha256 else {
-                throw ModelStoreError.checksumMismatch(path: destination, expected: file.sha256, actual: digest.hex)
+            let expected = file.sha256.lowercased()
+            guard digest.hex == expected else {
+                throw ModelStoreError.checksumMismatch(path: destination, expected: expected, actual: digest.hex)
             }
             // Drop the old marker first so it can never vouch for a file it did not check.
             try? fm.removeItem(atPath: destination + ".sha256")
@@ -204,7 +207,7 @@ public struct ModelStore: Sendable {
                 throw ModelStoreError.io(path: destination, message: "cannot move the verified download into place: \(String(cString: strerror(errno)))")
             }
             keep = true
-            try? (file.sha256 + "\n").write(toFile: destination + ".sha256", atomically: true, encoding: .utf8)
+            try? (expected + "\n").write(toFile: destination + ".sha256", atomically: true, encoding: .utf8)
         }
     }
 

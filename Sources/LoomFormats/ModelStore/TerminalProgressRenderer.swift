@@ -10,7 +10,7 @@ final class TerminalProgressRenderer: @unchecked Sendable {
     /// True while a redrawable progress line (ending in no newline) is on screen.
     private var lineOpen = false
     private var lastLabel = ""
-    private var lastQuarter = -1
+    private var lastQuarter = 0
     private var lastDraw = Date.distantPast
     private let output: (String) -> Void
 
@@ -43,7 +43,7 @@ final class TerminalProgressRenderer: @unchecked Sendable {
         if label != lastLabel {
             closeLine()
             lastLabel = label
-            lastQuarter = -1
+            lastQuarter = 0
             lastDraw = .distantPast
         }
         let done = total.map { completed >= $0 } ?? false
@@ -61,7 +61,8 @@ final class TerminalProgressRenderer: @unchecked Sendable {
             lineOpen = true
             if done { closeLine() }
         } else {
-            // One line per quarter reached (or per 100 MB when the total is unknown).
+            // One line per quarter reached (or per 100 MB when the total is unknown); the
+            // step just started (quarter 0) is already announced by a phase or pip line.
             let quarter: Int
             if let total, total > 0 {
                 quarter = Int(min(4, completed * 4 / total))
