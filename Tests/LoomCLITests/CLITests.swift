@@ -1,0 +1,125 @@
+import Foundation
+import XCTest
+
+/// The `loom` executable as a user runs it: output, exit codes and error messages.
+final class CLITests: XCTestCase {
+    struct Output {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// The built `loom` next to this test bundle.
+    static var executable: URL {
+        var dir = Bundle(for: CLITests.self).bundleURL
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("loom").path), dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("loom")
+    }
+
+    func loom(_ arguments: String..., stdin: String? = nil) throws -> Output {
+        try loom(arguments, stdin: stdin)
+    }
+
+    /// Runs `loom` with `arguments`, feeding `stdin` (or nothing) and collecting both outputs.
+    func loom(_ arguments: [String], stdin: String? = nil) throws -> Output {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        // Read stderr on another thread so neither pipe can fill up and block the child.
+        let stderrBox = DataBox()
+        let reader = Thread { stderrBox.data = err.fileHandleForReading.readDataToEndOfFile() }
+        reader.start()
+        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while !reader.isFinished { usleep(1000) }
+        let stderrData = stderrBox.data
+        return Output(status: process.terminationStatus,
+                      stdout: String(decoding: stdoutData, as: UTF8.self),
+                      stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+
+    func testTokenizeAndDetokenizeRoundTrip() throws {
+        let t = try loom("tokenize", "--json", "Hello world 42")
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let items = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [[String: Any]])
+        let ids = items.compactMap { $0["id"] as? Int }
+        XCTAssertEqual(items.compactMap { $0["piece"] as? String }, ["Hello", "Ġworld", "Ġ", "4", "2"])
+        let d = try loom(["detokenize"] + ids.map(String.init))
+        XCTAssertEqual(d.status, 0, d.stderr)
+        XCTAssertEqual(d.stdout, "Hello world 42\n")
+    }
+
+    func testRawGreedyRunIsDeterministicAndStopsAtMaxTokens() throws {
+        let args = ["run", "--raw", "-p", "The capital of France is", "--temperature", "0", "--max-tokens", "6"]
+        let a = try loom(args), b = try loom(args)
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(a.stdout, b.stdout)
+        XCTAssertTrue(a.stdout.hasPrefix(" Paris"), a.stdout)
+    }
+
+    func testTopLogprobsPrintsJSONLines() throws {
+        let r = try loom("run", "--raw", "-p", "1, 2, 3,", "--temperature", "0", "--max-tokens", "3", "--top-logprobs", "2")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        for line in lines {
+            let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            XCTAssertNotNil(obj["id"] as? Int)
+            XCTAssertNotNil(obj["logprob"] as? Double)
+            XCTAssertEqual((obj["top"] as? [Any])?.count, 2)
+        }
+    }
+
+    func testInfoDescribesTheDefaultModel() throws {
+        let r = try loom("info")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for needle in ["architecture            llama", "layers                  30", "9 / 3, head size 64", "vocabulary              49152", "Q4_1", "pre 'smollm'"] {
+            XCTAssertTrue(r.stdout.contains(needle), "missing \(needle) in\n\(r.stdout)")
+        }
+    }
+
+    func testBadInputGivesClearErrors() throws {
+        let missing = try loom("run", "-m", "/no/such/model.gguf", "-p", "hi")
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("neither an existing file nor a known model name"), missing.stderr)
+
+        let garbage = FileManager.default.temporaryDirectory.appendingPathComponent("loom-garbage.gguf")
+        try Data(repeating: 0x41, count: 100).write(to: garbage)
+        let bad = try loom("info", garbage.path)
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("not a GGUF file"), bad.stderr)
+
+        let topP = try loom("run", "-p", "hi", "--top-p", "2")
+        XCTAssertNotEqual(topP.status, 0)
+        XCTAssertTrue(topP.stderr.contains("topP"), topP.stderr)
+
+        let ctx = try loom("run", "--raw", "-p", String(repeating: "word ", count: 50), "--ctx", "16")
+        XCTAssertNotEqual(ctx.status, 0)
+        XCTAssertTrue(ctx.stderr.contains("the context holds 16"), ctx.stderr)
+
+        let id = try loom("detokenize", "999999")
+        XCTAssertNotEqual(id.status, 0)
+        XCTAssertTrue(id.stderr.contains("outside the vocabulary"), id.stderr)
+    }
+
+    func testPromptFromStandardInput() throws {
+        let r = try loom("run", "--raw", "-p", "-", "--temperature", "0", "--max-tokens", "4", stdin: "The capital of France is")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix(" Paris"), r.stdout)
+    }
+}
+
+
+/// Holds what the stderr reader thread collected (read only after the thread finished).
+final class DataBox: @unchecked Sendable {
+    var data = Data()
+}
