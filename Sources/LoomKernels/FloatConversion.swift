@@ -126,7 +126,10 @@ func halvesToFloats(_ h: SIMD16<UInt16>) -> SIMD16<Float> {
     #endif
 }
 
-/// Vector form of `portableHalfToFloat`, lane for lane the same arithmetic.
+/// Vector form of `portableHalfToFloat`, lane for lane the same arithmetic. The select is
+/// written with an arithmetic all-ones/zero mask because both the generic
+/// `replacing(with:where:)` and the `.<` lane comparison of SIMD16<UInt32> compile to
+/// per-lane loops with branches.
 @inline(__always)
 func portableHalvesToFloats(_ h: SIMD16<UInt16>) -> SIMD16<Float> {
     var w = SIMD16<UInt32>()
@@ -136,8 +139,12 @@ func portableHalvesToFloats(_ h: SIMD16<UInt16>) -> SIMD16<Float> {
     let normalized = unsafeBitCast((twoW &>> 4) &+ (0xE0 << 23), to: SIMD16<Float>.self)
         * Float(bitPattern: 0x0780_0000)
     let denormalized = unsafeBitCast((twoW &>> 17) | (126 << 23), to: SIMD16<Float>.self) - 0.5
-    let magnitude = unsafeBitCast(normalized, to: SIMD16<UInt32>.self)
-        .replacing(with: unsafeBitCast(denormalized, to: SIMD16<UInt32>.self), where: twoW .< (1 << 27))
+    // twoW < 2^27 exactly when twoW >> 27 == 0; then (that − 1) has its sign bit set, and an
+    // arithmetic shift by 31 spreads it into an all-ones lane (zero otherwise).
+    let isDenormal = unsafeBitCast(unsafeBitCast((twoW &>> 27) &- 1, to: SIMD16<Int32>.self) &>> 31,
+                                   to: SIMD16<UInt32>.self)
+    let magnitude = (unsafeBitCast(denormalized, to: SIMD16<UInt32>.self) & isDenormal)
+        | (unsafeBitCast(normalized, to: SIMD16<UInt32>.self) & (isDenormal ^ 0xFFFF_FFFF))
     return unsafeBitCast(sign | magnitude, to: SIMD16<Float>.self)
 }
 

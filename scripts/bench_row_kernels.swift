@@ -1,0 +1,108 @@
+// Micro-benchmark of RowKernels: ns per 4096-element row for `dot` and `dequantize`, per type.
+//
+// Not part of the package (no speed assertions anywhere); it is compiled together with the
+// LoomKernels sources into one throwaway executable, with the package's release flags:
+//
+//   swiftc -Ounchecked -wmo -target-cpu native -enforce-exclusivity=unchecked -parse-as-library \
+//       -module-name LoomKernels Sources/LoomKernels/*.swift Sources/LoomKernels/BlockFormats/*.swift \
+//       scripts/bench_row_kernels.swift -o /tmp/bench_row_kernels && /tmp/bench_row_kernels [Q4_K ...]
+//
+// Each measurement walks 64 distinct rows (all in L2) so the loads are realistic for a
+// matvec over a cached slice of a weight matrix, repeated until ~0.2 s have passed; the
+// best of 5 such runs is reported. Time is this thread's CPU time, so other processes on a
+// busy machine inflate it less than wall time would. Memory bandwidth for a whole model is a
+// separate matter.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+@main
+enum BenchRowKernels {
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
+    }
+
+    /// Offsets of the fp16 scale fields in a block (kept sane: random bits could be inf/NaN).
+    static func halfOffsets(_ t: GGMLType) -> [Int] {
+        switch t {
+        case .f32, .f16, .bf16: return []
+        case .q4_0, .q5_0, .q8_0: return [0]
+        case .q4_1, .q5_1, .q4_K, .q5_K: return [0, 2]
+        case .q2_K: return [80, 82]
+        case .q3_K: return [108]
+        case .q6_K: return [208]
+        }
+    }
+
+    static func main() {
+        let n = 4096, rows = 64
+        var seed: UInt64 = 0x1234_5678
+        func rand() -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return seed >> 33 }
+        let x = (0..<n).map { _ in Float(Int(rand() % 2001) - 1000) / 1000 }
+        var out = [Float](repeating: 0, count: n)
+        // Optional arguments: type names to run (e.g. `Q4_K Q6_K`); default all.
+        let only = Set(CommandLine.arguments.dropFirst())
+        print("type   bytes/row   dot ns/row   dequant ns/row   dot GB/s")
+        for t in GGMLType.allCases where only.isEmpty || only.contains(t.description) {
+            let rowBytes = t.byteCount(elements: n)
+            var data = [UInt8](repeating: 0, count: rowBytes * rows)
+            for i in data.indices { data[i] = UInt8(truncatingIfNeeded: rand()) }
+            if t == .f32 || t == .f16 || t == .bf16 {
+                for r in 0..<rows * n {
+                    let f = Float(Int(rand() % 2001) - 1000) / 1000
+                    switch t {
+                    case .f32: withUnsafeBytes(of: f) { b in for k in 0..<4 { data[4 * r + k] = b[k] } }
+                    case .f16: let h = floatToHalf(f); data[2 * r] = UInt8(h & 0xFF); data[2 * r + 1] = UInt8(h >> 8)
+                    default: let h = floatToBF16(f); data[2 * r] = UInt8(h & 0xFF); data[2 * r + 1] = UInt8(h >> 8)
+                    }
+                }
+            } else {
+                let h = floatToHalf(0.01)
+                for b in 0..<rows * n / t.blockSize {
+                    for off in halfOffsets(t) {
+                        data[b * t.blockBytes + off] = UInt8(h & 0xFF)
+                        data[b * t.blockBytes + off + 1] = UInt8(h >> 8)
+                    }
+                }
+            }
+            var sink: Float = 0
+            func measure(_ body: (UnsafeRawPointer) -> Void) -> Double {
+                var best = Double.infinity
+                data.withUnsafeBytes { d in
+                    for _ in 0..<5 {
+                        var calls = 0
+                        let start = now()
+                        var elapsed = 0.0
+                        while elapsed < 0.2e9 {
+                            for r in 0..<rows { body(d.baseAddress! + r * rowBytes) }
+                            calls += rows
+                            elapsed = now() - start
+                        }
+                        best = min(best, elapsed / Double(calls))
+                    }
+                }
+                return best
+            }
+            let dotNs = x.withUnsafeBufferPointer { xp in
+                measure { sink += RowKernels.dot(t, $0, xp.baseAddress!, count: n) }
+            }
+            let deqNs = out.withUnsafeMutableBufferPointer { op in
+                measure { RowKernels.dequantize(t, $0, into: op.baseAddress!, count: n); sink += op[7] }
+            }
+            let name = t.description + String(repeating: " ", count: max(0, 6 - t.description.count))
+            print("\(name) \(pad(rowBytes, 10))   \(pad(Int(dotNs.rounded()), 10))   \(pad(Int(deqNs.rounded()), 14))   \(pad1(Double(rowBytes) / dotNs, 8))")
+            if sink.isNaN { print("(nan)") }
+        }
+    }
+
+    static func pad(_ v: Int, _ w: Int) -> String { String(repeating: " ", count: max(0, w - String(v).count)) + String(v) }
+    static func pad1(_ v: Double, _ w: Int) -> String {
+        let s = String(Double(Int(v * 10)) / 10)
+        return String(repeating: " ", count: max(0, w - s.count)) + s
+    }
+}
