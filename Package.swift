@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "LoomFormatsTests", dependencies: ["LoomFormats"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration"], swiftSettings: fastSettings),
+        .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer"], swiftSettings: fastSettings),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -105,7 +105,8 @@ public final class Generator {
         let promptSeconds = Date().timeIntervalSince(promptStart)
         let genStart = Date()
 
-        while generated.count < options.maxTokens {
+        // Prompt plus answer never exceed the context (OpenAI's and llama.cpp's rule).
+        while generated.count < options.maxTokens && history.count < session.capacity {
             let id = sampler.sample(logits: logits, history: history)
             var logprob: TokenLogprob?
             var top: [TokenLogprob] = []
@@ -128,14 +129,14 @@ public final class Generator {
             var piece = emit
             if stopped {
                 finish = .stop
-            } else if generated.count == options.maxTokens || session.position >= session.capacity {
+            } else if generated.count == options.maxTokens || history.count >= session.capacity {
                 piece += stops.append(detokenizer.flush()).emit + stops.flush()
             }
             text += piece
             let keepGoing = onToken(GeneratedToken(id: id, text: piece, logprob: logprob, topLogprobs: top, isEndOfGeneration: false))
             if stopped { break }
             if !keepGoing { finish = .cancelled; break }
-            if generated.count == options.maxTokens || session.position >= session.capacity { break }
+            if generated.count == options.maxTokens || history.count >= session.capacity { break }
             logits = try session.evaluate([id])
         }
         return GenerationResult(

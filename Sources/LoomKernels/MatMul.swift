@@ -59,7 +59,21 @@ public enum MatMul {
         }
     }
 
+    /// Rows of `t` for `tokens` activation rows, a tile of at most `rowChunk` rows at a time
+    /// (`scratch` holds one tile of dequantised rows).
     @inlinable static func multiplyRows(
+        _ t: MatMulTarget, _ rows: Range<Int>, _ x: UnsafePointer<Float>, tokens: Int,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        var tileStart = rows.lowerBound
+        while tileStart < rows.upperBound {
+            let tile = tileStart..<min(tileStart + rowChunk, rows.upperBound)
+            multiplyTile(t, tile, x, tokens: tokens, scratch: scratch)
+            tileStart = tile.upperBound
+        }
+    }
+
+    @inlinable static func multiplyTile(
         _ t: MatMulTarget, _ rows: Range<Int>, _ x: UnsafePointer<Float>, tokens: Int,
         scratch: UnsafeMutablePointer<Float>
     ) {

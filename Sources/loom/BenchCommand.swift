@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoomFormats
 import LoomKernels
 import LoomModels
 
@@ -107,10 +108,11 @@ struct Stats {
 /// The process's peak resident set size in bytes.
 func peakResidentBytes() -> Int {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
     #if os(Linux)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return usage.ru_maxrss * 1024
     #else
+    getrusage(RUSAGE_SELF, &usage)
     return usage.ru_maxrss
     #endif
 }

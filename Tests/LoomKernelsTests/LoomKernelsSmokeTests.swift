@@ -1,6 +1,0 @@
-import XCTest
-@testable import LoomKernels
-
-final class LoomKernelsSmokeTests: XCTestCase {
-    func testModuleLoads() {}
-}
