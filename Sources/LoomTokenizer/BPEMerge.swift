@@ -66,6 +66,11 @@ struct BPEMerge {
         }
     }
 
+    /// The heap algorithm for any length (tests compare it with the scan on short words).
+    mutating func mergeWithHeap(_ syms: inout [Int32], count: Int, pairs: PairTable) -> Int {
+        count < 2 ? count : heapMerge(&syms, count: count, pairs: pairs)
+    }
+
     private mutating func heapMerge(_ syms: inout [Int32], count n: Int, pairs: PairTable) -> Int {
         prev = (0 ..< n).map { Int32($0 - 1) }
         next = (0 ..< n).map { $0 + 1 < n ? Int32($0 + 1) : -1 }

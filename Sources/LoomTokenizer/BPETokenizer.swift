@@ -153,7 +153,7 @@ public final class BPETokenizer: Sendable {
         for id in [eosID, eotID, eomID] { if let id { eog.insert(id) } }
 
         // Pieces, decoded bytes, and the special-token matcher.
-        var symbols = SymbolTable(capacity: n + 2 * merges.count + 256)
+        var symbols = SymbolTable(capacity: n + 256)
         var decodedBytes = [UInt8]()
         decodedBytes.reserveCapacity(n * 8)
         var decodedOffsets = [Int]()
