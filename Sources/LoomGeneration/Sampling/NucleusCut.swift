@@ -8,8 +8,9 @@
 /// has a larger logit than everything after it, so it is in the prefix; only the crossing bucket
 /// is sorted (by the sampler's order: logit, then id) and walked token by token.
 ///
-/// The kept set is the same as the sorted walk's except when a cumulative sum lies within double
-/// rounding (~1e-16 relative) of the target, since the sums run in a different order.
+/// The kept set is the same as a sorted walk over the same float weights would keep, except when
+/// a cumulative sum lies within double rounding (~1e-16 relative) of the target, since the sums
+/// run in a different order.
 struct NucleusCut: Sendable {
     private static let bucketCount = 1024
     /// Up to this many candidates are simply sorted and walked.

@@ -22,11 +22,11 @@ import Darwin
 /// Deliberate differences from llama.cpp, none of which changes a well-defined distribution:
 /// ties in the sort order are broken by lower token id (llama.cpp leaves them to
 /// `std::partial_sort`, so which of two equal logits survives a top-k cut is unspecified there);
-/// top-p sums probabilities in double precision in bucket order (llama.cpp: float, sorted order)
-/// with a vectorised exp (``VectorExp``, ≤ 2 ulp), which can move the cut only when a cumulative
-/// sum lies within rounding of `topP`; and the draw uses
-/// xoshiro256** rather than `std::mt19937`, so the same seed gives different tokens than llama.cpp
-/// (but the same tokens on every platform Loom runs on).
+/// top-p weights come from a vectorised exp (``VectorExp``, ≤ 2 ulp) summed in double precision
+/// in bucket order (llama.cpp: libm `expf`, float sums in sorted order), which can move the cut
+/// only when a cumulative probability lies within about 1e-6 (relative) of `topP`; and the draw
+/// uses xoshiro256** rather than `std::mt19937`, so a seed gives different tokens than in
+/// llama.cpp (but the same tokens on every platform Loom runs on).
 ///
 /// Degenerate input: NaN logits count as `-inf` (never chosen) and `+inf` as the largest finite
 /// float. If bias and penalties leave every token at `-inf`, the sampler falls back to the
@@ -36,9 +36,9 @@ import Darwin
 ///
 /// Performance: the whole-vocabulary work is a sanitising copy into one reusable buffer, one max
 /// pass and one selection or threshold pass (plus one vectorised exp pass when top-p runs without
-/// top-k); only candidate lists are sorted, and large ones only within one histogram bucket (see
-/// ``NucleusCut``). No vocabulary-sized
-/// array is allocated per call: the scratch buffers are kept and reused across calls.
+/// top-k, or when no filter runs at all); only candidate lists are sorted, and large ones only
+/// within one histogram bucket (see ``NucleusCut``). No vocabulary-sized array is allocated per
+/// call: the scratch buffers are kept and reused across calls.
 public struct Sampler: Sendable {
     /// The validated parameters this sampler was built with.
     public let parameters: SamplingParameters
