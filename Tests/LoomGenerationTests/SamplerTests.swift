@@ -167,10 +167,13 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual(try support(p, handcrafted), [1, 3])
     }
 
-    /// The fast paths (heap top-k, min-p prefilter, top-p histogram threshold) against the
-    /// full-sort reference on large random vocabularies and many settings.
+    /// The fast paths (heap top-k, min-p prefilter, top-p threshold and bucketed cut) against the
+    /// full-sort reference on large random vocabularies and many settings. The top-p cut may
+    /// differ from exact arithmetic only where the cumulative probability lies within 1e-6
+    /// (relative) of p; such rounding-level alternatives are accepted, and counted.
     func testFiltersMatchFullSortReferenceOnRandomVocabularies() throws {
         var settings = 0
+        var exact = 0
         for (vocab, sd, seed) in [(5000, 1.0, 1), (20000, 3.0, 2), (3001, 0.2, 3), (40000, 8.0, 4)] as [(Int, Double, UInt64)] {
             var logits = SamplingReference.gaussianLogits(count: vocab, sd: sd, seed: seed)
             for i in stride(from: 13, to: vocab, by: 97) { logits[i] = -.infinity }  // banned tokens
@@ -180,14 +183,20 @@ final class SamplerTests: XCTestCase {
                     for minP in [0, 0.05, 0.3, 0.001] as [Float] {
                         let p = SamplingParameters(temperature: 1, topK: k, topP: topP, minP: minP)
                         var s = try Sampler(parameters: p)
-                        XCTAssertEqual(s.survivingTokens(logits, history: []), SamplingReference.survivors(logits, p),
-                                       "vocab \(vocab) sd \(sd) k \(k) topP \(topP) minP \(minP)")
+                        let got = s.survivingTokens(logits, history: [])
+                        let allowed = SamplingReference.acceptableSurvivors(logits, p, relativeTolerance: 1e-6)
+                        XCTAssertTrue(allowed.contains(got), "vocab \(vocab) sd \(sd) k \(k) topP \(topP) minP \(minP): "
+                            + "kept \(got.count), reference \(allowed.map(\.count))")
+                        if got == allowed[0] { exact += 1 }
                         settings += 1
                     }
                 }
             }
         }
         XCTAssertEqual(settings, 4 * 7 * 5 * 4)
+        print("filters vs full-sort reference: \(exact) of \(settings) settings exact")
+        // Rounding-level disagreements must stay rare, or the tolerance is hiding a real bug.
+        XCTAssertGreaterThanOrEqual(exact, settings - 8, "\(settings - exact) settings differ at rounding level")
     }
 
     func testSampledTokenIsAlwaysASurvivor() throws {

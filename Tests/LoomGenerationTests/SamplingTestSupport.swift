@@ -14,27 +14,46 @@ enum SamplingReference {
     /// The filters of the chain by their textbook definitions: full sort (logit desc, id asc),
     /// top-k prefix, top-p prefix on the renormalised softmax, min-p against the max probability.
     static func survivors(_ logits: [Float], _ p: SamplingParameters) -> [Int] {
+        acceptableSurvivors(logits, p, relativeTolerance: 0)[0]
+    }
+
+    /// Every survivor set the definitions allow when the top-p comparison `cumulative ≥ p` may
+    /// be off by `relativeTolerance` (float sums and a 2-ulp exp can move a cut whose cumulative
+    /// sum lies that close to p). The first entry is the exact-arithmetic answer.
+    static func acceptableSurvivors(_ logits: [Float], _ p: SamplingParameters, relativeTolerance eps: Double) -> [[Int]] {
         var order = logits.indices.filter { logits[$0] > -.infinity }
         order.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
         if p.topK > 0 && p.topK < logits.count { order = Array(order.prefix(p.topK)) }
+        let m = Double(logits[order[0]])
+        let e = order.map { exp(Double(logits[$0]) - m) }
+        var minPLength = order.count
+        if p.minP > 0 {
+            minPLength = e.firstIndex { $0 < Double(p.minP) } ?? order.count
+        }
+        var topPLengths = [order.count]
         if p.topP < 1 {
-            let m = Double(logits[order[0]])
-            let e = order.map { exp(Double(logits[$0]) - m) }
             let z = e.reduce(0, +)
-            var cumulative = 0.0
-            for i in order.indices {
-                cumulative += e[i] / z
-                if cumulative >= Double(p.topP) {
-                    order = Array(order.prefix(i + 1))
-                    break
-                }
+            var cumulative: [Double] = []
+            var running = 0.0
+            for w in e {
+                running += w / z
+                cumulative.append(running)
+            }
+            let target = Double(p.topP)
+            let exact = (cumulative.firstIndex { $0 >= target } ?? order.count - 1) + 1
+            topPLengths = [exact]
+            for length in 1...order.count where length != exact {
+                let reaches = cumulative[length - 1] >= target * (1 - eps)
+                let notBefore = length == 1 || cumulative[length - 2] < target * (1 + eps)
+                if reaches && notBefore { topPLengths.append(length) }
             }
         }
-        if p.minP > 0 {
-            let m = Double(logits[order[0]])
-            order = order.filter { exp(Double(logits[$0]) - m) >= Double(p.minP) }
+        var results: [[Int]] = []
+        for length in topPLengths {
+            let set = order.prefix(min(length, minPLength)).sorted()
+            if !results.contains(set) { results.append(set) }
         }
-        return order.sorted()
+        return results
     }
 
     /// Upper critical value of the chi-square distribution with `df` degrees of freedom at

@@ -39,6 +39,23 @@ enum LogitScan {
         return x == .infinity ? .greatestFiniteMagnitude : x
     }
 
+    /// Whether any value is NaN (one vector compare per 16 values).
+    static func containsNaN(_ values: UnsafeBufferPointer<Float>) -> Bool {
+        let n = values.count
+        guard n > 0, let p = values.baseAddress else { return false }
+        var i = 0
+        while i + 16 <= n {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+            if any(v .!= v) { return true }
+            i += 16
+        }
+        while i < n {
+            if p[i].isNaN { return true }
+            i += 1
+        }
+        return false
+    }
+
     /// Largest value, `-inf` for an empty buffer. Expects no NaN (see ``copySanitized(_:to:)``).
     static func maximum(_ values: UnsafeBufferPointer<Float>) -> Float {
         let n = values.count
@@ -46,7 +63,10 @@ enum LogitScan {
         var m16 = SIMD16<Float>(repeating: -.infinity)
         var i = 0
         while i + 16 <= n {
-            m16 = pointwiseMax(m16, UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self))
+            // Compare-and-blend rather than `pointwiseMax`, whose IEEE NaN rules make LLVM
+            // scalarise it (≈100× slower here); NaN cannot occur after sanitising.
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+            m16.replace(with: v, where: v .> m16)
             i += 16
         }
         var m = m16.max()
@@ -97,39 +117,135 @@ enum LogitScan {
         }
     }
 
-    /// The unnormalised probability the sampler's filters use for a logit: `expf(logit - max)`.
-    /// Every sum and every cumulative walk goes through this one function so that they agree
-    /// to the last bit.
+    /// The unnormalised probability the sampler's filters use for a logit: `exp(logit - max)`
+    /// with ``VectorExp``, the same function the whole-vocabulary sums use.
     @inline(__always)
     static func weight(_ logit: Float, max: Float) -> Double {
-        Double(expf(logit - max))
+        Double(VectorExp.exp(logit - max))
     }
 
-    /// Σ ``weight(_:max:)`` over all values (the softmax normaliser before temperature), and a
-    /// histogram of that mass by distance below `max` in buckets of `1 / bucketsPerNat` nats;
-    /// the last bucket collects everything further away. Used to find a logit threshold that
-    /// surely contains the top-p prefix without sorting the vocabulary.
-    static func massHistogram(
-        _ values: UnsafeBufferPointer<Float>, max: Float, bucketsPerNat: Float, into buckets: inout [Double]
-    ) -> Double {
-        for b in buckets.indices { buckets[b] = 0 }
-        let last = buckets.count - 1
-        let farthest = Float(last) / bucketsPerNat
+    /// Σ exp(value - max) over all values: the softmax normaliser before temperature.
+    ///
+    /// Lanes accumulate in float over blocks of 256 values, blocks in double, so the relative
+    /// error stays around 1e-7 for any vocabulary size.
+    static func sumOfExponentials(_ values: UnsafeBufferPointer<Float>, max: Float) -> Double {
+        let n = values.count
+        guard n > 0, let p = values.baseAddress else { return 0 }
+        let m16 = SIMD16<Float>(repeating: max)
         var total = 0.0
-        for l in values where l > -.infinity {
-            let w = weight(l, max: max)
-            let distance = max - l
-            let b = distance < farthest ? Int(distance * bucketsPerNat) : last
-            buckets[b] += w
-            total += w
+        var i = 0
+        while i < n {
+            let blockEnd = Swift.min(i + blockSize, n)
+            var acc = SIMD16<Float>()
+            while i + 16 <= blockEnd {
+                acc += VectorExp.exp(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) - m16)
+                i += 16
+            }
+            var block = Double(acc.sum())
+            while i < blockEnd {
+                block += weight(p[i], max: max)
+                i += 1
+            }
+            total += block
         }
         return total
     }
 
-    /// Σ ``weight(_:max:)`` over all values.
-    static func totalWeight(_ values: UnsafeBufferPointer<Float>, max: Float) -> Double {
+    /// Distances below the max (in nats) at which ``massProfile(_:max:)`` measures the mass.
+    static let profileDistances: [Float] = [1, 2, 3, 4, 6, 8, 12, 16]
+
+    /// In one pass: Σ exp(value - max) over all values, and for each of ``profileDistances`` the
+    /// part of that sum coming from values within that distance of the max. Top-p without top-k
+    /// uses it to pick the tightest logit threshold that holds the nucleus before collecting.
+    static func massProfile(_ values: UnsafeBufferPointer<Float>, max: Float) -> (total: Double, within: [Double]) {
+        var within = [Double](repeating: 0, count: profileDistances.count)
+        let n = values.count
+        guard n > 0, let p = values.baseAddress else { return (0, within) }
+        let m16 = SIMD16<Float>(repeating: max)
+        let zero = SIMD16<Float>()
+        let d = profileDistances.map { SIMD16<Float>(repeating: $0) }
+        let (d0, d1, d2, d3, d4, d5, d6, d7) = (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7])
         var total = 0.0
-        for l in values where l > -.infinity { total += weight(l, max: max) }
+        var i = 0
+        while i < n {
+            let blockEnd = Swift.min(i + blockSize, n)
+            var all = SIMD16<Float>()
+            var a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero
+            while i + 16 <= blockEnd {
+                let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+                let w = VectorExp.exp(v - m16)
+                let distance = m16 - v
+                all += w
+                a0 += w.replacing(with: zero, where: distance .> d0)
+                a1 += w.replacing(with: zero, where: distance .> d1)
+                a2 += w.replacing(with: zero, where: distance .> d2)
+                a3 += w.replacing(with: zero, where: distance .> d3)
+                a4 += w.replacing(with: zero, where: distance .> d4)
+                a5 += w.replacing(with: zero, where: distance .> d5)
+                a6 += w.replacing(with: zero, where: distance .> d6)
+                a7 += w.replacing(with: zero, where: distance .> d7)
+                i += 16
+            }
+            var block = Double(all.sum())
+            let sums = [a0, a1, a2, a3, a4, a5, a6, a7]
+            for j in 0..<8 { within[j] += Double(sums[j].sum()) }
+            while i < blockEnd {
+                let w = weight(p[i], max: max)
+                block += w
+                for j in 0..<8 where max - p[i] <= profileDistances[j] { within[j] += w }
+                i += 1
+            }
+            total += block
+        }
+        return (total, within)
+    }
+
+    /// Overwrites each value with its softmax weight at temperature `t`, `exp((value - max) / t)`,
+    /// and returns their total, summed block by block exactly as ``blockSum(_:_:_:)`` does
+    /// (so a walk over the block sums reproduces the total bit for bit). Dividing rather than
+    /// multiplying by 1/t keeps a tiny `t` from turning the max's `0 · inf` into NaN.
+    static func exponentiateInPlace(_ values: UnsafeMutableBufferPointer<Float>, max: Float, temperature t: Float) -> Double {
+        let n = values.count
+        guard n > 0, let p = values.baseAddress else { return 0 }
+        let m16 = SIMD16<Float>(repeating: max)
+        let t16 = SIMD16<Float>(repeating: t)
+        var i = 0
+        while i + 16 <= n {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(p + i).storeBytes(of: VectorExp.exp((v - m16) / t16), as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < n {
+            p[i] = VectorExp.exp((p[i] - max) / t)
+            i += 1
+        }
+        var total = 0.0
+        var start = 0
+        while start < n {
+            total += blockSum(UnsafeBufferPointer(values), start, Swift.min(start + blockSize, n))
+            start += blockSize
+        }
         return total
+    }
+
+    /// Values per block of the two-level sums.
+    static let blockSize = 256
+
+    /// Sum of `values[start..<end]` (at most one block): float lanes, then double.
+    @inline(__always)
+    static func blockSum(_ values: UnsafeBufferPointer<Float>, _ start: Int, _ end: Int) -> Double {
+        guard let p = values.baseAddress else { return 0 }
+        var acc = SIMD16<Float>()
+        var i = start
+        while i + 16 <= end {
+            acc += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+            i += 16
+        }
+        var sum = Double(acc.sum())
+        while i < end {
+            sum += Double(p[i])
+            i += 1
+        }
+        return sum
     }
 }

@@ -22,10 +22,11 @@ import Darwin
 /// Deliberate differences from llama.cpp, none of which changes a well-defined distribution:
 /// ties in the sort order are broken by lower token id (llama.cpp leaves them to
 /// `std::partial_sort`, so which of two equal logits survives a top-k cut is unspecified there);
-/// top-p sums probabilities in double precision (llama.cpp uses float), which can move the cut
-/// only when a cumulative sum lies within float rounding of `topP`; and the draw uses
-/// xoshiro256** rather than `std::mt19937`, so the same seed gives different tokens than llama.cpp
-/// (but the same tokens on every platform Loom runs on).
+/// top-p weights come from a vectorised exp (``VectorExp``, ≤ 2 ulp) summed in double precision
+/// in bucket order (llama.cpp: libm `expf`, float sums in sorted order), which can move the cut
+/// only when a cumulative probability lies within about 1e-6 (relative) of `topP`; and the draw
+/// uses xoshiro256** rather than `std::mt19937`, so a seed gives different tokens than in
+/// llama.cpp (but the same tokens on every platform Loom runs on).
 ///
 /// Degenerate input: NaN logits count as `-inf` (never chosen) and `+inf` as the largest finite
 /// float. If bias and penalties leave every token at `-inf`, the sampler falls back to the
@@ -34,8 +35,10 @@ import Darwin
 /// ignored (``SamplingParameters/validate(vocabularySize:)`` reports bias ids up front).
 ///
 /// Performance: the whole-vocabulary work is a sanitising copy into one reusable buffer, one max
-/// pass and one selection or threshold pass; only the few survivors are ever sorted. No
-/// vocabulary-sized array is allocated per call (buffers are kept and reused across calls).
+/// pass and one selection or threshold pass (plus one vectorised exp pass when top-p runs without
+/// top-k, or when no filter runs at all); only candidate lists are sorted, and large ones only
+/// within one histogram bucket (see ``NucleusCut``). No vocabulary-sized array is allocated per
+/// call: the scratch buffers are kept and reused across calls.
 public struct Sampler: Sendable {
     /// The validated parameters this sampler was built with.
     public let parameters: SamplingParameters
@@ -50,9 +53,8 @@ public struct Sampler: Sendable {
     private var candidates: [TokenCandidate] = []
     /// Occurrence counts of the penalty window, reused across calls.
     private var windowCounts: [Int: Int] = [:]
-    /// Top-p mass histogram (see ``LogitScan/massHistogram(_:max:bucketsPerNat:into:)``).
-    private var massBuckets = [Double](repeating: 0, count: 65)
-    private static let bucketsPerNat: Float = 2
+    /// Scratch of the top-p cut.
+    private var nucleus = NucleusCut()
 
     /// Creates a sampler; throws a ``SamplingError`` naming the field if `parameters` is invalid.
     public init(parameters: SamplingParameters) throws {
@@ -184,64 +186,41 @@ public struct Sampler: Sendable {
         let minPThreshold = maxLogit + logf(p.minP)
 
         if topKActive {
-            TopSelection.select(p.topK, from: scores, keepNegativeInfinity: false, into: &candidates)
+            TopSelection.select(p.topK, from: scores, keepNegativeInfinity: false, sorted: false, into: &candidates)
             if topPActive {
                 // llama.cpp renormalises over the top-k survivors before the top-p cut.
                 var total = 0.0
                 for c in candidates { total += LogitScan.weight(c.logit, max: maxLogit) }
-                _ = cutTopP(total: total, maxLogit: maxLogit)
+                _ = nucleus.cut(&candidates, target: Double(p.topP) * total, maxLogit: maxLogit)
             }
             if minPActive { cutMinP(threshold: minPThreshold) }
             return true
         }
         if minPActive {
             // Both filters keep a prefix of the same sorted order, so the result is the shorter
-            // prefix: collect the (usually tiny) min-p set and walk top-p inside it.
+            // prefix: collect the (usually small) min-p set and cut top-p inside it; if the set
+            // never reaches the top-p mass, all of it stays.
             LogitScan.collect(atLeast: minPThreshold, from: scores, into: &candidates)
             if topPActive {
-                candidates.sort(by: TokenCandidate.ranksBefore)
-                _ = cutTopP(total: LogitScan.totalWeight(scores, max: maxLogit), maxLogit: maxLogit)
+                let total = LogitScan.sumOfExponentials(scores, max: maxLogit)
+                _ = nucleus.cut(&candidates, target: Double(p.topP) * total, maxLogit: maxLogit)
             }
             return true
         }
         if topPActive {
-            // Find a logit threshold whose super-level set holds the top-p mass (one bucket of
-            // margin), sort only that set, and widen to every finite token if the walk falls short.
-            let total = LogitScan.massHistogram(
-                scores, max: maxLogit, bucketsPerNat: Self.bucketsPerNat, into: &massBuckets)
-            let target = Double(p.topP) * total
-            var cumulative = 0.0
-            var bucket = massBuckets.count - 1
-            for b in massBuckets.indices {
-                cumulative += massBuckets[b]
-                if cumulative >= target { bucket = b; break }
-            }
-            let catchAll = massBuckets.count - 1
-            let threshold = bucket + 1 < catchAll
-                ? maxLogit - Float(bucket + 2) / Self.bucketsPerNat
-                : -Float.greatestFiniteMagnitude
-            LogitScan.collect(atLeast: threshold, from: scores, into: &candidates)
-            candidates.sort(by: TokenCandidate.ranksBefore)
-            if !cutTopP(total: total, maxLogit: maxLogit) && threshold > -.greatestFiniteMagnitude {
-                LogitScan.collect(atLeast: -.greatestFiniteMagnitude, from: scores, into: &candidates)
-                candidates.sort(by: TokenCandidate.ranksBefore)
-                _ = cutTopP(total: total, maxLogit: maxLogit)
-            }
-            return true
-        }
-        return false
-    }
-
-    /// Top-p on sorted `candidates`: keeps the smallest prefix whose cumulative weight is
-    /// ≥ `topP · total`. Returns false (keeping everything) if the candidates never get there.
-    private mutating func cutTopP(total: Double, maxLogit: Float) -> Bool {
-        let target = Double(parameters.topP) * total
-        var cumulative = 0.0
-        for i in candidates.indices {
-            cumulative += LogitScan.weight(candidates[i].logit, max: maxLogit)
-            if cumulative >= target {
-                candidates.removeSubrange((i + 1)...)
-                return true
+            // Collect only the tokens within d nats of the max, for the smallest profiled d whose
+            // mass holds the nucleus (then widen step by step if rounding says otherwise); the
+            // last try takes every finite token, and if even those fall short they all stay.
+            let profile = LogitScan.massProfile(scores, max: maxLogit)
+            let target = Double(p.topP) * profile.total
+            let distances = LogitScan.profileDistances
+            var step = distances.indices.first { profile.within[$0] >= target } ?? distances.count
+            while true {
+                let everything = step >= distances.count
+                LogitScan.collect(atLeast: everything ? -.greatestFiniteMagnitude : maxLogit - distances[step],
+                                  from: scores, into: &candidates)
+                if nucleus.cut(&candidates, target: target, maxLogit: maxLogit) || everything { return true }
+                step += 1
             }
         }
         return false
@@ -272,24 +251,32 @@ public struct Sampler: Sendable {
     }
 
     /// Step 7 over the whole vocabulary (no filter active): the weights overwrite the scratch
-    /// buffer, so each exponential is computed once.
+    /// buffer, and the draw skips whole blocks by their sums (the same sums that make the total).
     private mutating func drawFromAll(_ scores: UnsafeMutableBufferPointer<Float>, maxLogit: Float) -> Int {
-        let invT = 1 / parameters.temperature
-        var total = 0.0
-        for i in scores.indices {
-            let w = expf((scores[i] - maxLogit) * invT)
-            scores[i] = w
-            total += Double(w)
-        }
+        let total = LogitScan.exponentiateInPlace(scores, max: maxLogit, temperature: parameters.temperature)
+        let weights = UnsafeBufferPointer(scores)
         let target = rng.nextUnitDouble() * total
+        let n = weights.count
         var cumulative = 0.0
-        var lastPositive = 0
-        for i in scores.indices where scores[i] > 0 {
-            cumulative += Double(scores[i])
-            lastPositive = i
-            if target < cumulative { return i }
+        var start = 0
+        while start < n {
+            let end = min(start + LogitScan.blockSize, n)
+            let block = LogitScan.blockSum(weights, start, end)
+            if cumulative + block <= target {
+                cumulative += block
+                start = end
+                continue
+            }
+            var lastPositive = start
+            for i in start..<end where weights[i] > 0 {
+                cumulative += Double(weights[i])
+                lastPositive = i
+                if target < cumulative { return i }
+            }
+            return lastPositive  // the in-block sum fell short of the block sum by rounding
         }
-        return lastPositive
+        // `target` rounded up to the total: the last token with any weight.
+        return weights.lastIndex { $0 > 0 } ?? 0
     }
 
     /// Every token is at `-inf` after bias and penalties: argmax of the caller's logits.

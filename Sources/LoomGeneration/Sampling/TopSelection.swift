@@ -6,11 +6,12 @@
 /// that cannot beat the root are skipped with one vector compare. Cost: O(V + k log k · log V)
 /// in the typical case, O(V log k) at worst.
 enum TopSelection {
-    /// Replaces the contents of `out` with the `k` best entries of `logits` in
-    /// ``TokenCandidate/ranksBefore(_:_:)`` order. NaN counts as `-inf`; `-inf` entries are kept
-    /// only when `keepNegativeInfinity` is true (they can fill the list, never displace others).
+    /// Replaces the contents of `out` with the `k` best entries of `logits`, in
+    /// ``TokenCandidate/ranksBefore(_:_:)`` order if `sorted`, else in heap order. NaN counts as
+    /// `-inf`; `-inf` entries are kept only when `keepNegativeInfinity` is true (they can fill the
+    /// list, never displace others).
     static func select(
-        _ k: Int, from logits: UnsafeBufferPointer<Float>, keepNegativeInfinity: Bool,
+        _ k: Int, from logits: UnsafeBufferPointer<Float>, keepNegativeInfinity: Bool, sorted: Bool,
         into out: inout [TokenCandidate]
     ) {
         out.removeAll(keepingCapacity: true)
@@ -29,19 +30,23 @@ enum TopSelection {
             i += 1
         }
         guard out.count == k else {
-            out.sort(by: TokenCandidate.ranksBefore)
+            if sorted { out.sort(by: TokenCandidate.ranksBefore) }
             return
         }
         var root = out[0].logit
         // Scan phase, vectorised: only a chunk holding some logit above the root needs a look.
+        // The splat is refreshed only when the root changes: building it inside the loop
+        // condition makes LLVM assemble it lane by lane on every chunk (30× slower).
+        var root16 = SIMD16<Float>(repeating: root)
         while i + 16 <= n {
             let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self)
-            if any(v .> SIMD16(repeating: root)) {
+            if any(v .> root16) {
                 for j in i..<(i + 16) where logits[j] > root {
                     out[0] = TokenCandidate(id: j, logit: logits[j])
                     siftDown(&out, 0)
                     root = out[0].logit
                 }
+                root16 = SIMD16(repeating: root)
             }
             i += 16
         }
@@ -53,7 +58,7 @@ enum TopSelection {
             }
             i += 1
         }
-        out.sort(by: TokenCandidate.ranksBefore)
+        if sorted { out.sort(by: TokenCandidate.ranksBefore) }
     }
 
     /// `a` is a worse token than `b` (the heap keeps the worst at the root).
