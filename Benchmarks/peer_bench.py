@@ -92,10 +92,11 @@ class LlamaCpp:
 
 
 def peak_rss_llama(path, threads, p, n):
-    """llama.cpp's peak RSS measured in a child process (ours is polluted by earlier runs)."""
+    """llama.cpp's peak RSS, measured as VmHWM in a fresh child process (getrusage's maxrss
+    would include this driver's own peak, which survives fork and exec)."""
     code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r});"
-            f"import peer_bench, resource; e = peer_bench.LlamaCpp({path!r}, {threads}, {p}, {n}); e.round();"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)")
+            f"import peer_bench; e = peer_bench.LlamaCpp({path!r}, {threads}, {p}, {n}); e.round();"
+            "print([int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmHWM:')][0])")
     return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1])
 
 

@@ -106,12 +106,22 @@ struct Stats {
 }
 
 /// The process's peak resident set size in bytes.
+///
+/// On Linux this is `VmHWM` from /proc/self/status: `getrusage`'s `ru_maxrss` survives
+/// fork and exec, so a process started by a large parent (a Python benchmark driver)
+/// would report the parent's peak instead of its own.
 func peakResidentBytes() -> Int {
-    var usage = rusage()
     #if os(Linux)
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kB = Int(line.split(separator: " ").dropFirst().first ?? "") {
+        return kB * 1024
+    }
+    var usage = rusage()
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return usage.ru_maxrss * 1024
     #else
+    var usage = rusage()
     getrusage(RUSAGE_SELF, &usage)
     return usage.ru_maxrss
     #endif
