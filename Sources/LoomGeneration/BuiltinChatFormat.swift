@@ -66,4 +66,21 @@ public struct BuiltinChatFormat: Sendable, Equatable {
             return s + "<|start_header_id|>user<|end_header_id|>\n\n\(user)<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
         }
     }
+
+    /// A whole conversation in this format.
+    func render(_ messages: [ChatMessage], addGenerationPrompt: Bool, bosToken: String) -> String {
+        var s = style == .llama3 ? bosToken : ""
+        var messages = messages
+        if messages.first?.role != "system", let defaultSystemPrompt { messages.insert(.system(defaultSystemPrompt), at: 0) }
+        for m in messages {
+            switch style {
+            case .chatML: s += "<|im_start|>\(m.role)\n\(m.content ?? "")<|im_end|>\n"
+            case .llama3: s += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(m.content ?? "")<|eot_id|>"
+            }
+        }
+        if addGenerationPrompt {
+            s += style == .chatML ? "<|im_start|>assistant\n" : "<|start_header_id|>assistant<|end_header_id|>\n\n"
+        }
+        return s
+    }
 }

@@ -71,15 +71,42 @@ public struct GenerationResult: Sendable {
 /// }
 /// ```
 public final class Generator {
+    /// The session this generator drives; it belongs to the generator (evaluating other
+    /// tokens in it directly makes the cached prefix meaningless: call ``resetCache()``).
     public let session: InferenceSession
     public var model: LanguageModel { session.model }
+    /// The tokens whose keys and values the session holds, in order: a new prompt that
+    /// starts with some of them (the next turn of a chat) evaluates only the rest.
+    public private(set) var cachedTokens: [Int] = []
 
     public init(session: InferenceSession) {
         self.session = session
     }
 
-    /// Generates a continuation of `prompt` from an empty context. `onToken` is called for
-    /// every generated token; return `false` to stop early.
+    /// Forgets the cached prefix (the next prompt is evaluated from scratch).
+    public func resetCache() {
+        cachedTokens = []
+        session.reset()
+    }
+
+    /// Moves the session to `prompt`, reusing the longest cached prefix, and returns the
+    /// logits after its last token. At least one token is always evaluated, since the
+    /// logits of the last prompt token are needed.
+    func evaluatePrompt(_ prompt: [Int]) throws -> UnsafeBufferPointer<Float> {
+        var shared = 0
+        let limit = min(cachedTokens.count, prompt.count - 1, session.position)
+        while shared < limit && cachedTokens[shared] == prompt[shared] { shared += 1 }
+        session.truncate(to: shared)
+        cachedTokens = Array(prompt[..<shared])
+        let logits = try session.evaluate(Array(prompt[shared...]))
+        cachedTokens = prompt
+        return logits
+    }
+
+    /// Generates a continuation of `prompt`. The session's cache is reused for the longest
+    /// prefix `prompt` shares with the previous call (so a chat's earlier turns are not
+    /// evaluated again). `onToken` is called for every generated token; return `false` to
+    /// stop early.
     public func generate(
         prompt: [Int], options: GenerationOptions, onToken: (GeneratedToken) -> Bool = { _ in true }
     ) throws -> GenerationResult {
@@ -99,9 +126,8 @@ public final class Generator {
         var text = ""
         var finish = FinishReason.length
 
-        session.reset()
         let promptStart = Date()
-        var logits = try session.evaluate(prompt)
+        var logits = try evaluatePrompt(prompt)
         let promptSeconds = Date().timeIntervalSince(promptStart)
         let genStart = Date()
 
@@ -138,6 +164,7 @@ public final class Generator {
             if !keepGoing { finish = .cancelled; break }
             if generated.count == options.maxTokens || history.count >= session.capacity { break }
             logits = try session.evaluate([id])
+            cachedTokens.append(id)
         }
         return GenerationResult(
             tokens: generated, text: text, finishReason: finish, promptTokenCount: prompt.count,
