@@ -21,10 +21,12 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "loom", targets: ["loom"]),
-        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration"]),
+        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval"]),
+        .library(name: "LoomServer", targets: ["LoomServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .target(name: "LoomKernels", swiftSettings: fastSettings),
@@ -35,10 +37,18 @@ let package = Package(
         .target(name: "LoomTokenizer", dependencies: ["LoomFormats"], swiftSettings: fastSettings),
         .target(name: "LoomModels", dependencies: ["LoomKernels", "LoomFormats", "LoomTokenizer"], swiftSettings: fastSettings),
         .target(name: "LoomGeneration", dependencies: ["LoomModels", "LoomTokenizer"], swiftSettings: fastSettings),
+        .target(name: "LoomEval", dependencies: ["LoomModels", "LoomGeneration", "LoomTokenizer", "LoomFormats", "LoomKernels"], swiftSettings: fastSettings),
+        .target(
+            name: "LoomServer",
+            dependencies: [
+                "LoomModels", "LoomGeneration", "LoomTokenizer", "LoomFormats", "LoomKernels",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: fastSettings),
         .executableTarget(
             name: "loom",
             dependencies: [
-                "LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration",
+                "LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastSettings),
@@ -47,6 +57,14 @@ let package = Package(
         .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomCLITests", dependencies: ["loom"], swiftSettings: fastSettings),
+        .testTarget(name: "LoomEvalTests", dependencies: ["LoomEval", "LoomModels", "LoomGeneration", "LoomFormats", "LoomTokenizer", "LoomKernels"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(
+            name: "LoomServerTests",
+            dependencies: [
+                "LoomServer", "LoomModels", "LoomGeneration", "LoomFormats",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: fastSettings),
         .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer"], swiftSettings: fastSettings),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,2 @@
+/// LoomServer serves a model over an OpenAI-compatible HTTP API (Hummingbird).
+public enum LoomServer {}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import LoomServer
+
+final class LoomServerModuleTests: XCTestCase {
+    func testModuleLinks() { XCTAssertNotNil(LoomServer.self as Any.Type?) }
+}
