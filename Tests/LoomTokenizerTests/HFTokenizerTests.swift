@@ -57,8 +57,9 @@ final class HFTokenizerTests: XCTestCase {
 
     func testLlama3MatchesHFTokenizers() throws {
         let fixture = try Fixtures.load("hf_tokenizer_llama3", as: HFLlama3Fixture.self)
+        let path = try Self.llama3Path.get()
         let start = Date()
-        let tokenizer = try BPETokenizer(huggingFace: Self.llama3Path.get())
+        let tokenizer = try BPETokenizer(huggingFace: path)
         print("llama3 tokenizer.json loaded in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
         XCTAssertGreaterThanOrEqual(fixture.cases.count, 100)
         XCTAssertEqual(tokenizer.vocabularySize, 128_256)

@@ -176,13 +176,17 @@ public struct HFTokenizerFile: Sendable {
             let left: String, right: String
             switch value {
             case .string(let rule):
-                // The pre-0.20 form: exactly one space separates the operands.
-                let parts = rule.split(separator: " ", omittingEmptySubsequences: false)
-                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                // The pre-0.20 form: exactly one space separates the two non-empty operands.
+                let u = rule.utf8
+                guard let space = u.firstIndex(of: 0x20), space != u.startIndex,
+                      case let rightStart = u.index(after: space), rightStart != u.endIndex,
+                      !u[rightStart...].contains(0x20)
+                else {
                     throw node.element(rank, value).failure("merge \(rule.debugDescription) is not two symbols separated by one space")
                 }
-                left = String(parts[0])
-                right = String(parts[1])
+                left = String(rule[..<space])
+                right = String(rule[rightStart...])
+                merges.append(rule)
             case .array(let pair):
                 guard pair.count == 2, case .string(let l) = pair[0], case .string(let r) = pair[1], !l.isEmpty, !r.isEmpty else {
                     throw node.element(rank, value).failure("expected a pair of non-empty strings")
@@ -194,13 +198,14 @@ public struct HFTokenizerFile: Sendable {
                 }
                 left = l
                 right = r
+                merges.append(l + " " + r)
             default:
                 throw node.element(rank, value).failure("expected a string or a pair, found \(value.kindDescription)")
             }
-            for symbol in [left, right, left + right] where vocab[symbol] == nil {
-                throw node.element(rank, value).failure("\(symbol.debugDescription) is not in model.vocab")
+            guard vocab[left] != nil, vocab[right] != nil, vocab[left + right] != nil else {
+                let missing = [left, right, left + right].first { vocab[$0] == nil }!
+                throw node.element(rank, value).failure("\(missing.debugDescription) is not in model.vocab")
             }
-            merges.append(left + " " + right)
         }
         return merges
     }

@@ -160,6 +160,18 @@ struct JSONParser {
 
     private mutating func parseString() throws -> String {
         position += 1  // opening quote
+        // Fast path: most strings have no escapes and are validated in place.
+        var end = position
+        while end < bytes.count && bytes[end] != UInt8(ascii: "\"") && bytes[end] != UInt8(ascii: "\\") && bytes[end] >= 0x20 {
+            end += 1
+        }
+        if end < bytes.count && bytes[end] == UInt8(ascii: "\"") {
+            guard let s = String(validating: bytes[position ..< end], as: UTF8.self) else {
+                throw error("string is not valid UTF-8")
+            }
+            position = end + 1
+            return s
+        }
         var out = [UInt8]()
         while true {
             guard position < bytes.count else { throw error("unterminated string") }
