@@ -20,17 +20,17 @@ public struct HFGenerationConfig: Sendable, Equatable {
 
     /// Reads a generation_config.json file.
     public init(path: String) throws {
-        try self.init(root: JSONNode.load(path: path, displayName: "generation_config.json"))
+        try self.init(root: HFJSONNode.load(path: path, displayName: "generation_config.json"))
     }
 
     /// Parses generation_config.json text held in memory; `fileName` is used in error messages.
     public init(bytes: [UInt8], fileName: String = "generation_config.json") throws {
-        try self.init(root: JSONNode.parse(bytes: bytes, displayName: fileName))
+        try self.init(root: HFJSONNode.parse(bytes: bytes, displayName: fileName))
     }
 
-    init(root: JSONNode) throws {
+    init(root: HFJSONNode) throws {
         _ = try root.object()
-        func nonNegativeID(_ node: JSONNode) throws -> Int {
+        func nonNegativeID(_ node: HFJSONNode) throws -> Int {
             let id = try node.int()
             guard id >= 0 else { throw node.failure("token id \(id) is negative") }
             return id

@@ -5,12 +5,12 @@ struct HFPostProcessor {
     var prefix: Int?
     var suffix: Int?
 
-    init(_ node: JSONNode?, vocabularySize: Int) throws {
+    init(_ node: HFJSONNode?, vocabularySize: Int) throws {
         guard let node else { return }
         try apply(node, vocabularySize: vocabularySize)
     }
 
-    private mutating func apply(_ node: JSONNode, vocabularySize: Int) throws {
+    private mutating func apply(_ node: HFJSONNode, vocabularySize: Int) throws {
         let type = try node.typeName()
         switch type {
         case "ByteLevel":
@@ -29,7 +29,7 @@ struct HFPostProcessor {
 
     /// `single`: `[SpecialToken]? Sequence(A) [SpecialToken]?`; each special token's entry in
     /// `special_tokens` must stand for exactly one id.
-    private mutating func applyTemplate(_ node: JSONNode, vocabularySize: Int) throws {
+    private mutating func applyTemplate(_ node: HFJSONNode, vocabularySize: Int) throws {
         let specials = try node.member("special_tokens")
         var sawSequence = false
         var before = [Int]()

@@ -34,7 +34,7 @@ enum HFPreTokenizerMapping {
     }
 
     /// The pre-tokenizer equivalent to `node` (the `pre_tokenizer` member of tokenizer.json).
-    static func preTokenizer(from node: JSONNode) throws -> PreTokenizer {
+    static func preTokenizer(from node: HFJSONNode) throws -> PreTokenizer {
         let steps = try flatten(node)
         switch steps {
         case [.byteLevel(useRegex: true)], [.split(.gpt2), .byteLevel(useRegex: false)]:
@@ -60,7 +60,7 @@ enum HFPreTokenizerMapping {
         }
     }
 
-    private static func flatten(_ node: JSONNode) throws -> [Step] {
+    private static func flatten(_ node: HFJSONNode) throws -> [Step] {
         let type = try node.typeName()
         switch type {
         case "Sequence":
@@ -101,7 +101,7 @@ enum HFPreTokenizerMapping {
     }
 
     /// Whether the `normalizer` member asks for NFC (nil node = no normalizer).
-    static func normalizesNFC(_ node: JSONNode?) throws -> Bool {
+    static func normalizesNFC(_ node: HFJSONNode?) throws -> Bool {
         guard let node else { return false }
         let type = try node.typeName()
         switch type {
@@ -118,14 +118,14 @@ enum HFPreTokenizerMapping {
 
     /// Checks that the `decoder` member of `root` is byte-level (the only decoding Loom
     /// implements; without a decoder HF would join tokens with spaces).
-    static func checkDecoder(in root: JSONNode) throws {
+    static func checkDecoder(in root: HFJSONNode) throws {
         guard let node = try root.optionalMember("decoder") else {
             throw root.failure(member: "decoder", "a ByteLevel decoder is required, found none")
         }
         try checkDecoder(node)
     }
 
-    private static func checkDecoder(_ node: JSONNode) throws {
+    private static func checkDecoder(_ node: HFJSONNode) throws {
         let type = try node.typeName()
         switch type {
         case "ByteLevel":

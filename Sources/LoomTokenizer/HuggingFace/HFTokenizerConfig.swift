@@ -24,15 +24,15 @@ public struct HFTokenizerConfig: Sendable, Equatable {
 
     /// Reads a tokenizer_config.json file.
     public init(path: String) throws {
-        try self.init(root: JSONNode.load(path: path, displayName: "tokenizer_config.json"))
+        try self.init(root: HFJSONNode.load(path: path, displayName: "tokenizer_config.json"))
     }
 
     /// Parses tokenizer_config.json text held in memory; `fileName` is used in error messages.
     public init(bytes: [UInt8], fileName: String = "tokenizer_config.json") throws {
-        try self.init(root: JSONNode.parse(bytes: bytes, displayName: fileName))
+        try self.init(root: HFJSONNode.parse(bytes: bytes, displayName: fileName))
     }
 
-    init(root: JSONNode) throws {
+    init(root: HFJSONNode) throws {
         _ = try root.object()
         var named = [String: String]()
         var template: String? = nil
@@ -78,7 +78,7 @@ public struct HFTokenizerConfig: Sendable, Equatable {
     }
 
     /// A token given as a string or as an AddedToken object with `content`.
-    private static func tokenText(_ root: JSONNode, _ key: String) throws -> String? {
+    private static func tokenText(_ root: HFJSONNode, _ key: String) throws -> String? {
         guard let node = try root.optionalMember(key) else { return nil }
         switch node.value {
         case .string(let s): return s

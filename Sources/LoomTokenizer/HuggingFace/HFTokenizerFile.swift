@@ -45,15 +45,15 @@ public struct HFTokenizerFile: Sendable {
 
     /// Reads and checks a tokenizer.json file.
     public init(path: String) throws {
-        try self.init(root: JSONNode.load(path: path, displayName: "tokenizer.json"))
+        try self.init(root: HFJSONNode.load(path: path, displayName: "tokenizer.json"))
     }
 
     /// Parses tokenizer.json text held in memory; `fileName` is used in error messages.
     public init(bytes: [UInt8], fileName: String = "tokenizer.json") throws {
-        try self.init(root: JSONNode.parse(bytes: bytes, displayName: fileName))
+        try self.init(root: HFJSONNode.parse(bytes: bytes, displayName: fileName))
     }
 
-    init(root: JSONNode) throws {
+    init(root: HFJSONNode) throws {
         fileName = root.file
         let model = try root.member("model")
         if let type = try model.optionalString("type"), type != "BPE" {
@@ -168,7 +168,7 @@ public struct HFTokenizerFile: Sendable {
 
     /// Merge rules in Loom's `"left right"` form. Like HF tokenizers, both operands and their
     /// concatenation must be vocabulary entries.
-    private static func parseMerges(_ node: JSONNode, vocab: [String: Int]) throws -> [String] {
+    private static func parseMerges(_ node: HFJSONNode, vocab: [String: Int]) throws -> [String] {
         guard case .array(let list) = node.value else { throw node.failure("expected an array, found \(node.value.kindDescription)") }
         var merges = [String]()
         merges.reserveCapacity(list.count)

@@ -3,15 +3,15 @@ import Foundation
 /// A JSON value together with the file it came from and its path inside that file, so that
 /// every type or range check can throw a `TokenizerError.invalidFile` that names both
 /// (e.g. `tokenizer.json: model.merges[12]: expected a string or a pair, found a number`).
-struct JSONNode {
-    let value: JSONValue
+struct HFJSONNode {
+    let value: HFJSONValue
     /// The file name shown in errors, e.g. "tokenizer.json".
     let file: String
     /// The JSON path, e.g. "model.vocab" or "added_tokens[3].id"; empty for the document root.
     let path: String
 
     /// Reads and parses a JSON file; unreadable files and syntax errors name `displayName`.
-    static func load(path filePath: String, displayName: String) throws -> JSONNode {
+    static func load(path filePath: String, displayName: String) throws -> HFJSONNode {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: filePath))
@@ -22,10 +22,10 @@ struct JSONNode {
     }
 
     /// Parses JSON text held in memory.
-    static func parse(bytes: [UInt8], displayName: String) throws -> JSONNode {
+    static func parse(bytes: [UInt8], displayName: String) throws -> HFJSONNode {
         do {
-            return JSONNode(value: try JSONParser.parse(bytes), file: displayName, path: "")
-        } catch let error as JSONSyntaxError {
+            return HFJSONNode(value: try HFJSONParser.parse(bytes), file: displayName, path: "")
+        } catch let error as HFJSONSyntaxError {
             throw TokenizerError.invalidFile(file: displayName, path: "", reason: error.description)
         }
     }
@@ -42,12 +42,12 @@ struct JSONNode {
 
     private func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    func child(_ key: String, _ value: JSONValue) -> JSONNode {
-        JSONNode(value: value, file: file, path: childPath(key))
+    func child(_ key: String, _ value: HFJSONValue) -> HFJSONNode {
+        HFJSONNode(value: value, file: file, path: childPath(key))
     }
 
-    func element(_ index: Int, _ value: JSONValue) -> JSONNode {
-        JSONNode(value: value, file: file, path: "\(path)[\(index)]")
+    func element(_ index: Int, _ value: HFJSONValue) -> HFJSONNode {
+        HFJSONNode(value: value, file: file, path: "\(path)[\(index)]")
     }
 
     private func expected(_ what: String) -> TokenizerError {
@@ -59,19 +59,19 @@ struct JSONNode {
     // MARK: - Typed access
 
     /// The members of an object.
-    func object() throws -> [String: JSONValue] {
+    func object() throws -> [String: HFJSONValue] {
         guard case .object(let o) = value else { throw expected("an object") }
         return o
     }
 
     /// Member `key`, which must be present and not null.
-    func member(_ key: String) throws -> JSONNode {
+    func member(_ key: String) throws -> HFJSONNode {
         guard let node = try optionalMember(key) else { throw failure(member: key, "required field is missing") }
         return node
     }
 
     /// Member `key`, or nil when it is absent or null.
-    func optionalMember(_ key: String) throws -> JSONNode? {
+    func optionalMember(_ key: String) throws -> HFJSONNode? {
         guard let v = try object()[key] else { return nil }
         if case .null = v { return nil }
         return child(key, v)
@@ -105,7 +105,7 @@ struct JSONNode {
         }
     }
 
-    func array() throws -> [JSONNode] {
+    func array() throws -> [HFJSONNode] {
         guard case .array(let a) = value else { throw expected("an array") }
         return a.enumerated().map { element($0.offset, $0.element) }
     }

@@ -1,37 +1,9 @@
-/// A parsed JSON value, as read from Hugging Face tokenizer and config files.
-///
-/// Integers without a fraction or exponent that fit in `Int` are kept exact (`.integer`); every
-/// other number is a `.number` (Double), so `1e30`-style limits such as `model_max_length`
-/// stay representable. Objects keep the last value of a repeated key, as Python's `json` and
-/// serde do.
-enum JSONValue: Sendable {
-    case null
-    case bool(Bool)
-    case integer(Int)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    /// A short name of the value's kind for error messages ("a string", "an object", …).
-    var kindDescription: String {
-        switch self {
-        case .null: return "null"
-        case .bool: return "a bool"
-        case .integer, .number: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
-        }
-    }
-}
-
 /// A strict RFC 8259 JSON parser over UTF-8 bytes.
 ///
 /// Hostile-input safe: nesting depth is bounded (no stack overflow), strings must be valid
 /// UTF-8 without raw control characters or lone surrogate escapes, and every failure is a
-/// `JSONSyntaxError` with the line and column of the offending byte.
-struct JSONParser {
+/// `HFJSONSyntaxError` with the line and column of the offending byte.
+struct HFJSONParser {
     /// Deeper nesting than any tokenizer or config file needs; bounded so that recursion
     /// cannot exhaust the stack.
     static let maximumDepth = 256
@@ -43,8 +15,8 @@ struct JSONParser {
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
     /// Parses one JSON document; only whitespace may follow it.
-    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
+    static func parse(_ bytes: [UInt8]) throws -> HFJSONValue {
+        var parser = HFJSONParser(bytes: bytes)
         // A UTF-8 byte order mark is tolerated, as Python's json.load of a utf-8-sig file does.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.position = 3 }
         parser.skipWhitespace()
@@ -56,7 +28,7 @@ struct JSONParser {
 
     // MARK: - Values
 
-    private mutating func parseValue() throws -> JSONValue {
+    private mutating func parseValue() throws -> HFJSONValue {
         guard position < bytes.count else { throw error("unexpected end of input, expected a value") }
         switch bytes[position] {
         case UInt8(ascii: "{"): return try parseObject()
@@ -75,11 +47,11 @@ struct JSONParser {
         guard depth <= Self.maximumDepth else { throw error("nesting deeper than \(Self.maximumDepth) levels") }
     }
 
-    private mutating func parseObject() throws -> JSONValue {
+    private mutating func parseObject() throws -> HFJSONValue {
         try enterContainer()
         defer { depth -= 1 }
         position += 1  // {
-        var object = [String: JSONValue]()
+        var object = [String: HFJSONValue]()
         skipWhitespace()
         if position < bytes.count && bytes[position] == UInt8(ascii: "}") {
             position += 1
@@ -103,11 +75,11 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseArray() throws -> JSONValue {
+    private mutating func parseArray() throws -> HFJSONValue {
         try enterContainer()
         defer { depth -= 1 }
         position += 1  // [
-        var array = [JSONValue]()
+        var array = [HFJSONValue]()
         skipWhitespace()
         if position < bytes.count && bytes[position] == UInt8(ascii: "]") {
             position += 1
@@ -124,7 +96,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseNumber() throws -> JSONValue {
+    private mutating func parseNumber() throws -> HFJSONValue {
         let start = position
         var isInteger = true
         if bytes[position] == UInt8(ascii: "-") { position += 1 }
@@ -279,7 +251,7 @@ struct JSONParser {
     }
 
     /// An error at the current position, with 1-based line and column (column in bytes).
-    private func error(_ message: String) -> JSONSyntaxError {
+    private func error(_ message: String) -> HFJSONSyntaxError {
         var line = 1
         var lineStart = 0
         let end = min(position, bytes.count)
@@ -287,12 +259,12 @@ struct JSONParser {
             line += 1
             lineStart = i + 1
         }
-        return JSONSyntaxError(message: message, line: line, column: end - lineStart + 1, offset: end)
+        return HFJSONSyntaxError(message: message, line: line, column: end - lineStart + 1, offset: end)
     }
 }
 
 /// Where and why a JSON document failed to parse.
-struct JSONSyntaxError: Error, CustomStringConvertible {
+struct HFJSONSyntaxError: Error, CustomStringConvertible {
     let message: String
     let line: Int
     let column: Int
