@@ -9,6 +9,10 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
     case unknownPreTokenizer(String)
     /// `tokenizer.ggml.model` names a tokenizer family other than byte-level BPE ("gpt2").
     case unsupportedModel(String)
+    /// A Hugging Face file (`tokenizer.json`, `tokenizer_config.json`, …) is unreadable, malformed
+    /// or uses a feature this library does not implement; `path` is the JSON path of the
+    /// offending value (e.g. `model.merges[12]`), empty when the whole file is at fault.
+    case invalidFile(file: String, path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -20,6 +24,8 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
             return "unknown pre-tokenizer '\(name)' (tokenizer.ggml.pre); supported: gpt-2, smollm, qwen2, llama-bpe and their aliases"
         case .unsupportedModel(let name):
             return "tokenizer.ggml.model '\(name)' is not supported; only byte-level BPE ('gpt2') is"
+        case .invalidFile(let file, let path, let reason):
+            return path.isEmpty ? "\(file): \(reason)" : "\(file): \(path): \(reason)"
         }
     }
 }
