@@ -83,6 +83,11 @@ public final class Generator {
         self.session = session
     }
 
+    /// Records tokens evaluated directly in the session after the cached ones.
+    func appendCached(_ tokens: [Int]) {
+        cachedTokens += tokens
+    }
+
     /// Forgets the cached prefix (the next prompt is evaluated from scratch).
     public func resetCache() {
         cachedTokens = []

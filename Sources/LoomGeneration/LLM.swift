@@ -92,6 +92,22 @@ public final class LLM: @unchecked Sendable {
                            options: options, onToken: { _ in })
     }
 
+    /// The log-probability the model gives `continuation` as the start of the assistant's
+    /// answer to `messages` (for ranking fixed answers, e.g. labels, without sampling).
+    public func logLikelihood(of continuation: String, after messages: [ChatMessage]) async throws -> Double {
+        try await perform { [self] generator in
+            let context = model.tokenizer.encode(try prompt(for: messages), addSpecial: false)
+            return try generator.logLikelihood(context: context, continuation: tokenize(continuation, addSpecial: false)).logprob
+        }
+    }
+
+    /// Runs `body` on the generation thread, after the requests made before it.
+    public func perform<T: Sendable>(_ body: @escaping @Sendable (Generator) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { [generator] in continuation.resume(with: Result { try body(generator) }) }
+        }
+    }
+
     /// Runs one request on the generation thread; `onToken` sees every token as it comes.
     /// Cancelling the calling task stops generation at the next token (finish reason
     /// `.cancelled`).

@@ -10,6 +10,8 @@ struct TokenizeCommand: ParsableCommand {
 
     @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
     var model: String?
+    @Option(help: "A Hugging Face tokenizer.json file or model directory to use instead of a model.")
+    var tokenizer: String?
     @Flag(help: "Print a JSON array of {id, piece} objects.") var json = false
     @Flag(help: "Do not add BOS/EOS even where the model's metadata asks for them.") var noSpecial = false
     @Flag(help: "Treat special-token text like <|im_start|> as plain text.") var noParseSpecial = false
@@ -17,7 +19,7 @@ struct TokenizeCommand: ParsableCommand {
 
     func run() throws {
         let input = text == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : text
-        let tokenizer = try BPETokenizer(gguf: GGUFFile(path: ModelStore().resolve(model, progress: .terminal)))
+        let tokenizer = try loadTokenizer(model: model, huggingFace: self.tokenizer)
         let ids = tokenizer.encode(input, addSpecial: !noSpecial, parseSpecial: !noParseSpecial)
         if json {
             let items = ids.map { ["id": $0 as Any, "piece": tokenizer.piece($0)] }
@@ -38,13 +40,25 @@ struct DetokenizeCommand: ParsableCommand {
 
     @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
     var model: String?
+    @Option(help: "A Hugging Face tokenizer.json file or model directory to use instead of a model.")
+    var tokenizer: String?
     @Argument(help: "Token ids.") var ids: [Int]
 
     func run() throws {
-        let tokenizer = try BPETokenizer(gguf: GGUFFile(path: ModelStore().resolve(model, progress: .terminal)))
+        let tokenizer = try loadTokenizer(model: model, huggingFace: self.tokenizer)
         if let bad = ids.first(where: { $0 < 0 || $0 >= tokenizer.vocabularySize }) {
             throw ValidationError("token id \(bad) is outside the vocabulary (0..<\(tokenizer.vocabularySize))")
         }
         StandardOutput.write(tokenizer.decode(ids) + "\n")
     }
+}
+
+/// The tokenizer of a GGUF model, or of a Hugging Face tokenizer.json / directory.
+func loadTokenizer(model: String?, huggingFace: String?) throws -> BPETokenizer {
+    if let huggingFace {
+        if model != nil { throw ValidationError("give either -m or --tokenizer, not both") }
+        // A catalog name (llama3-tokenizer) is fetched like a model.
+        return try HFTokenizerBundle.load(path: ModelStore().resolve(huggingFace, progress: .terminal)).tokenizer
+    }
+    return try BPETokenizer(gguf: GGUFFile(path: ModelStore().resolve(model, progress: .terminal)))
 }
