@@ -32,8 +32,8 @@ struct RunCommand: ParsableCommand {
         if raw {
             promptText = text
         } else {
-            let format = BuiltinChatFormat(template: model.chatTemplate)
-            promptText = format.prompt(user: text, system: system, bosToken: tokenizer.bosID.map { tokenizer.piece($0) })
+            let messages: [ChatMessage] = (system.map { [.system($0)] } ?? []) + [.user(text)]
+            promptText = try ChatFormatter(model: model).render(messages, addGenerationPrompt: true)
         }
         // A chat prompt already carries its own BOS where the format wants one.
         let ids = tokenizer.encode(promptText, addSpecial: raw)
