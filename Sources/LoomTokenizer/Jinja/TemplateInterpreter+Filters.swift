@@ -226,8 +226,18 @@ extension TemplateInterpreter {
             guard d.isFinite, Swift.abs(d) < 9.2e18 else { return fallback }
             return .int(Int(d))
         case .string(let s):
-            let t = PythonText.strip(s, chars: nil, leading: true, trailing: true).replacingOccurrences(of: "_", with: "")
-            if let i = Int(t, radix: base) { return .int(i) }
+            var t = PythonText.strip(s, chars: nil, leading: true, trailing: true).replacingOccurrences(of: "_", with: "")
+            var negative = false
+            if t.hasPrefix("-") || t.hasPrefix("+") { negative = t.hasPrefix("-"); t.removeFirst() }
+            // Python's int(s, base) accepts the matching 0x / 0o / 0b prefix; base 0 infers it.
+            var radix = base
+            let lower = t.lowercased()
+            for (prefix, r) in [("0x", 16), ("0o", 8), ("0b", 2)] where lower.hasPrefix(prefix) && (base == r || base == 0) {
+                radix = r
+                t.removeFirst(2)
+            }
+            if radix == 0 { radix = 10 }
+            if (2...36).contains(radix), !t.hasPrefix("-"), !t.hasPrefix("+"), let i = Int(t, radix: radix) { return .int(negative ? -i : i) }
             if base == 10, let d = Double(t), d.isFinite, Swift.abs(d) < 9.2e18 { return .int(Int(d)) }
             return fallback
         default:
@@ -288,6 +298,11 @@ extension TemplateInterpreter {
         case "ceil": rule = .up
         case "floor": rule = .down
         default: throw RuntimeFailure("method must be common, ceil or floor")
+        }
+        if method == "common" && precision > 0 && x.isFinite {
+            // Python rounds the exact binary value to `precision` decimals (2.675 -> 2.67);
+            // printf does the same correctly rounded decimal conversion.
+            return .float(Double(String(format: "%.\(min(precision, 340))f", x)) ?? x)
         }
         let r = precision == 0 ? x.rounded(rule) : (x * scale).rounded(rule) / scale
         return .float(r)

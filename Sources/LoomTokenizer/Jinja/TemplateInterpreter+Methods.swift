@@ -174,6 +174,11 @@ extension TemplateInterpreter {
 
     // MARK: - Globals
 
+    /// transformers' TemplateNamespace refuses underscore-prefixed attributes.
+    static func underscoreNamespaceMessage(_ name: String) -> String {
+        "Chat templates cannot store underscore-prefixed attributes on a namespace, but got \(PythonFormat.stringRepr(name)). Please rename the attribute."
+    }
+
     func callBuiltin(_ f: TemplateValue.BuiltinFunction, _ args: Arguments, location: SourceLocation) throws -> TemplateValue {
         switch f {
         case .raiseException:
@@ -218,6 +223,9 @@ extension TemplateInterpreter {
                 }
             }
             for (k, v) in args.keyword { d[k] = v }
+            if f == .namespace, let bad = d.keys.first(where: { $0.hasPrefix("_") }) {
+                throw RuntimeFailure(Self.underscoreNamespaceMessage(bad))
+            }
             return f == .dict ? .dict(d) : .namespace(TemplateNamespace(d))
         }
     }

@@ -26,7 +26,7 @@ extension TemplateInterpreter {
             if Self.unsafeDictMethods.contains(name) { return unsafe(name, obj) }
         case .list, .tuple:
             if Self.safeListMethods.contains(name) { return .method(obj, name) }
-            if Self.unsafeListMethods.contains(name) { return case_list(obj) ? unsafe(name, obj) : nil }
+            if case .list = obj, Self.unsafeListMethods.contains(name) { return unsafe(name, obj) }
         case .string:
             if Self.stringMethods.contains(name) { return .method(obj, name) }
         case .namespace(let ns):
@@ -39,11 +39,6 @@ extension TemplateInterpreter {
             break
         }
         return nil
-    }
-
-    private func case_list(_ v: TemplateValue) -> Bool {
-        if case .list = v { return true }
-        return false
     }
 
     private func missing(_ obj: TemplateValue, _ key: String) -> TemplateValue {

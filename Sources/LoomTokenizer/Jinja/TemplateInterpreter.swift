@@ -129,6 +129,7 @@ final class TemplateInterpreter {
             guard case .namespace(let ns) = scope.lookup(nsName) ?? .undefinedName(nsName) else {
                 throw RuntimeFailure("cannot assign attribute '\(attr)' on '\(nsName)': it is not a namespace object")
             }
+            if attr.hasPrefix("_") { throw RuntimeFailure(Self.underscoreNamespaceMessage(attr)) }
             ns.attributes[attr] = value
         case .tuple(let targets):
             let items = try iterate(value)

@@ -220,9 +220,10 @@ struct TemplateLexer {
                 throw error("missing end of \(isBlock ? "block tag '%}'" : "expression tag '}}'")", at: opened)
             }
             if brackets.isEmpty {
+                let endLocation = here
                 if isBlock {
                     if consumeBlockEnd("%}") {
-                        tokens.append(TemplateToken(kind: .blockEnd, location: here))
+                        tokens.append(TemplateToken(kind: .blockEnd, location: endLocation))
                         return
                     }
                 } else if matches("-}}", at: pos) {
@@ -230,12 +231,12 @@ struct TemplateLexer {
                     while end < src.count && PythonText.isSpace(src[end]) { end += 1 }
                     lineStarting = end > pos + 3 && src[end - 1] == "\n"
                     advance(to: end)
-                    tokens.append(TemplateToken(kind: .variableEnd, location: here))
+                    tokens.append(TemplateToken(kind: .variableEnd, location: endLocation))
                     return
                 } else if matches("}}", at: pos) {
                     advance(to: pos + 2)
                     lineStarting = false
-                    tokens.append(TemplateToken(kind: .variableEnd, location: here))
+                    tokens.append(TemplateToken(kind: .variableEnd, location: endLocation))
                     return
                 }
             }

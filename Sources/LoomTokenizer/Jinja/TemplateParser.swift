@@ -5,6 +5,8 @@ struct TemplateParser {
     private let tokens: [TemplateToken]
     private var index = 0
     private var depth = 0
+    /// Enclosing `for` bodies (macros reset it): `break` / `continue` need one.
+    private var loopDepth = 0
     /// Bound on nesting (parentheses, brackets, blocks): deep recursion would overflow the stack
     /// of a server thread long before Python's own recursion limit would stop jinja2.
     static let maxNesting = 64
@@ -76,6 +78,15 @@ struct TemplateParser {
 
     private mutating func leave() { depth -= 1 }
 
+    /// Left-associative chains (`a + b + …`) build trees as deep as they are long; bound them
+    /// so evaluation and deallocation stay within the stack.
+    static let maxChain = 256
+
+    private func checkChain(_ length: inout Int) throws {
+        length += 1
+        if length > Self.maxChain { throw fail("expression chain longer than \(Self.maxChain) operators") }
+    }
+
     // MARK: - Statements
 
     /// Parses statements until a block tag whose name is in `endTags`; returns the body and that
@@ -126,6 +137,7 @@ struct TemplateParser {
         case "set": return try parseSet(loc)
         case "macro": return try parseMacro(loc)
         case "break", "continue":
+            if loopDepth == 0 { throw fail("'\(tag)' outside of a for loop", at: loc) }
             try expectBlockEnd()
             return TemplateStatement(kind: tag == "break" ? .breakLoop : .continueLoop, location: loc)
         case "filter":
@@ -185,7 +197,9 @@ struct TemplateParser {
         if skipName("if") { filter = try parseExpression() }
         if isName("recursive") { throw fail("recursive for loops are not supported") }
         try expectBlockEnd()
+        loopDepth += 1
         let (body, end) = try subparse(until: ["endfor", "else"])
+        loopDepth -= 1
         var otherwise: [TemplateStatement] = []
         if end == "else" {
             try expectBlockEnd()
@@ -229,7 +243,10 @@ struct TemplateParser {
         }
         try expectOp(")")
         try expectBlockEnd()
+        let outerLoops = loopDepth
+        loopDepth = 0
         let (body, _) = try subparse(until: ["endmacro"])
+        loopDepth = outerLoops
         _ = skipName(name)
         try expectBlockEnd()
         return TemplateStatement(kind: .macro(name: name, parameters: parameters, body: body), location: loc)
@@ -312,7 +329,9 @@ struct TemplateParser {
 
     private mutating func parseOr() throws -> TemplateExpression {
         var left = try parseAnd()
+        var chain = 0
         while isName("or") {
+            try checkChain(&chain)
             let loc = next().location
             left = TemplateExpression(kind: .or(left, try parseAnd()), location: loc)
         }
@@ -321,7 +340,9 @@ struct TemplateParser {
 
     private mutating func parseAnd() throws -> TemplateExpression {
         var left = try parseNot()
+        var chain = 0
         while isName("and") {
+            try checkChain(&chain)
             let loc = next().location
             left = TemplateExpression(kind: .and(left, try parseNot()), location: loc)
         }
@@ -360,7 +381,9 @@ struct TemplateParser {
 
     private mutating func parseMath1() throws -> TemplateExpression {
         var left = try parseConcat()
+        var chain = 0
         while isOp("+") || isOp("-") {
+            try checkChain(&chain)
             let t = next()
             let op: TemplateExpression.BinaryOperator = isOp("+", t) ? .add : .subtract
             left = TemplateExpression(kind: .binary(op, left, try parseConcat()), location: t.location)
@@ -377,9 +400,11 @@ struct TemplateParser {
 
     private mutating func parseMath2() throws -> TemplateExpression {
         var left = try parsePow()
+        var chain = 0
         while true {
             let op: TemplateExpression.BinaryOperator
             if isOp("*") { op = .multiply } else if isOp("/") { op = .divide } else if isOp("//") { op = .floorDivide } else if isOp("%") { op = .modulo } else { break }
+            try checkChain(&chain)
             let loc = next().location
             left = TemplateExpression(kind: .binary(op, left, try parsePow()), location: loc)
         }
@@ -388,7 +413,9 @@ struct TemplateParser {
 
     private mutating func parsePow() throws -> TemplateExpression {
         var left = try parseUnary()
+        var chain = 0
         while isOp("**") {
+            try checkChain(&chain)
             let loc = next().location
             left = TemplateExpression(kind: .binary(.power, left, try parseUnary()), location: loc)
         }
@@ -486,8 +513,7 @@ struct TemplateParser {
             } else if isOp("[") {
                 node = try parseSubscript(node)
             } else if isOp("(") {
-                let loc = current.location
-                node = TemplateExpression(kind: .call(node, try parseCallArguments()), location: loc)
+                node = TemplateExpression(kind: .call(node, try parseCallArguments()), location: node.location)
             } else {
                 return node
             }
@@ -546,8 +572,7 @@ struct TemplateParser {
             } else if isName("is") {
                 node = try parseTest(node)
             } else if isOp("(") {
-                let loc = current.location
-                node = TemplateExpression(kind: .call(node, try parseCallArguments()), location: loc)
+                node = TemplateExpression(kind: .call(node, try parseCallArguments()), location: node.location)
             } else {
                 return node
             }
