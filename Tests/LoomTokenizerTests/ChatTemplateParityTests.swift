@@ -97,7 +97,7 @@ final class ChatTemplateParityTests: XCTestCase {
             }
         }
         for required in ["smollm2", "qwen2.5", "llama3", "llama3.1", "llama3.2", "hermes3", "mistral-nemo", "gemma2", "phi3.5",
-                         "deepseek-r1", "zephyr", "chatml"] {
+                         "deepseek-r1", "zephyr", "chatml", "qwen3", "gemma3"] {
             XCTAssertTrue(templatesSeen.contains(required), "fixture lacks template \(required)")
         }
         XCTAssertGreaterThan(raised, 5, "fixture should exercise raise_exception")
