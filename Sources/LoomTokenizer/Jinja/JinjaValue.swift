@@ -78,6 +78,11 @@ public enum JinjaValue: Sendable, Equatable {
         return .int(n.intValue)
     }
 
+    /// A chat message object `{"role": role, "content": content}`.
+    public static func message(role: String, content: String) -> JinjaValue {
+        .object([("role", .string(role)), ("content", .string(content))])
+    }
+
     /// Looks up a key of an object (nil for other values or a missing key).
     public subscript(key: String) -> JinjaValue? {
         guard case .object(let pairs) = self else { return nil }

@@ -39,11 +39,16 @@ enum PythonPercentFormat {
             case "r": text = PythonFormat.repr(v)
             case "d", "i":
                 guard let d = v.asDouble else { throw RuntimeFailure("%\(conv) format: a real number is required, not \(v.typeName)") }
-                text = v.asInt.map(String.init) ?? String(Int(d.rounded(.towardZero)))
+                if let i = v.asInt {
+                    text = String(i)
+                } else {
+                    guard d.isFinite, Swift.abs(d) < 9.2e18 else { throw RuntimeFailure("%\(conv) format: number out of range") }
+                    text = String(Int(d.rounded(.towardZero)))
+                }
                 if flags.contains("+") && !text.hasPrefix("-") { text = "+" + text }
             case "f", "F", "e", "g":
                 guard let d = v.asDouble else { throw RuntimeFailure("must be real number, not \(v.typeName)") }
-                text = String(format: "%\(flags.contains("+") ? "+" : "").\(precision ?? 6)\(conv == "F" ? "f" : String(conv))", d)
+                text = String(format: "%\(flags.contains("+") ? "+" : "").\(min(precision ?? 6, 400))\(conv == "F" ? "f" : String(conv))", d)
             case "x", "X", "o":
                 guard let n = v.asInt else { throw RuntimeFailure("%\(conv) format: an integer is required, not \(v.typeName)") }
                 text = String(n, radix: conv == "o" ? 8 : 16, uppercase: conv == "X")
@@ -51,6 +56,7 @@ enum PythonPercentFormat {
                 throw RuntimeFailure("unsupported format character '\(conv)'")
             }
             if conv == "s" || conv == "r", let precision { text = String(text.unicodeScalars.prefix(precision).map(Character.init)) }
+            if let w = Int(width), w > TemplateInterpreter.maxRepeatedLength { throw RuntimeFailure("format width too large") }
             if let w = Int(width), PythonText.length(text) < w {
                 let pad = w - PythonText.length(text)
                 if flags.contains("-") {

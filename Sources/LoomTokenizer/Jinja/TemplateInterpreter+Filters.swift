@@ -187,7 +187,9 @@ extension TemplateInterpreter {
     private func toJSON(_ value: TemplateValue, _ args: Arguments) throws -> String {
         var indent: String?
         switch args.value(1, "indent") {
-        case .int(let n)?: indent = String(repeating: " ", count: max(0, n))
+        case .int(let n)?:
+            if n > 4096 { throw RuntimeFailure("tojson indent too large") }
+            indent = String(repeating: " ", count: max(0, n))
         case .string(let s)?: indent = s
         case .none?, nil: indent = nil
         case let other?: throw RuntimeFailure("tojson indent must be an int or a string, got \(other.typeName)")
@@ -267,7 +269,7 @@ extension TemplateInterpreter {
     private func indent(_ s: String, _ args: Arguments) -> String {
         let width = args.value(0, "width")
         let indention: String
-        if case .string(let w)? = width { indention = w } else { indention = String(repeating: " ", count: max(0, width?.asInt ?? 4)) }
+        if case .string(let w)? = width { indention = w } else { indention = String(repeating: " ", count: min(max(0, width?.asInt ?? 4), 4096)) }
         let first = args.value(1, "first")?.truthy ?? false
         let blank = args.value(2, "blank")?.truthy ?? false
         let lines = PythonText.splitLines(s + "\n")

@@ -150,6 +150,7 @@ extension TemplateInterpreter {
             return .string(!p.isEmpty && PythonText.hasSuffix(s, p) ? PythonText.string(Array(s.utf8).dropLast(p.utf8.count)) : s)
         case "zfill", "center", "ljust", "rjust":
             guard let width = args.value(0, "width")?.asInt else { throw RuntimeFailure("\(name)() requires an integer width") }
+            if width > Self.maxRepeatedLength { throw RuntimeFailure("\(name)() width too large") }
             let n = PythonText.length(s)
             if width <= n { return .string(s) }
             let fill = name == "zfill" ? "0" : (try stringArgument(args, 1, "fillchar", method: name) ?? " ")
@@ -203,7 +204,9 @@ extension TemplateInterpreter {
             default: throw RuntimeFailure("range expected 1 to 3 arguments, got \(bounds.count)")
             }
             if step == 0 { throw RuntimeFailure("range() arg 3 must not be zero") }
-            let count = step > 0 ? (stop > start ? (stop - start + step - 1) / step : 0) : (start > stop ? (start - stop - step - 1) / -step : 0)
+            // Count in floating point first: the integer span can overflow for extreme bounds.
+            let span = (Double(stop) - Double(start)) / Double(step)
+            let count = span <= 0 ? 0 : Int(min(span.rounded(.up), Double(Self.maxRange + 1)))
             if count > Self.maxRange {
                 throw RuntimeFailure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (\(Self.maxRange)).")
             }

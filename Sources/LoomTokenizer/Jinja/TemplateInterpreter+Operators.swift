@@ -137,8 +137,10 @@ extension TemplateInterpreter {
         if let a = l.number, let b = r.number { return try arithmetic(op, a, b) }
         switch (op, l, r) {
         case (.add, .string(let a), .string(let b)):
+            if a.utf8.count + b.utf8.count > Self.maxRepeatedLength { throw RuntimeFailure("string result larger than \(Self.maxRepeatedLength) bytes") }
             return .string(a + b)
         case (.add, .list(let a), .list(let b)):
+            if a.count + b.count > Self.maxRepeatedLength { throw RuntimeFailure("list result too large") }
             return .list(a + b)
         case (.add, .tuple(let a), .tuple(let b)):
             return .tuple(a + b)

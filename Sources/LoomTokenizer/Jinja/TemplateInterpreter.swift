@@ -15,8 +15,13 @@ final class TemplateInterpreter {
     let root: TemplateScope
     let now: Date
     let timeZone: TimeZone
+    /// Statements one render may execute: loops are bounded by their data, but nested loops and
+    /// branching recursion can still be exponential; this keeps every render finite.
+    static let maxSteps = 5_000_000
+
     private var macroDepth = 0
     private var evaluationDepth = 0
+    private var steps = 0
 
     enum Flow { case normal, breakLoop, continueLoop }
 
@@ -40,6 +45,10 @@ final class TemplateInterpreter {
 
     func execute(_ body: [TemplateStatement], _ scope: TemplateScope, _ out: inout String) throws -> Flow {
         for statement in body {
+            steps += 1
+            if steps > Self.maxSteps {
+                throw TemplateError(.runtime, "template exceeded \(Self.maxSteps) execution steps", at: statement.location)
+            }
             switch statement.kind {
             case .text(let s):
                 out += s
@@ -228,6 +237,7 @@ final class TemplateInterpreter {
         case .concat(let items):
             var s = ""
             for item in items { s += PythonFormat.str(try evaluate(item, scope)) }
+            if s.utf8.count > Self.maxRepeatedLength { throw RuntimeFailure("string result larger than \(Self.maxRepeatedLength) bytes") }
             return .string(s)
         case .compare(let first, let rest):
             var left = try evaluate(first, scope)
