@@ -36,9 +36,9 @@ public struct TemplateError: Error, CustomStringConvertible, Equatable, Sendable
     }
 
     public var description: String {
-        let prefix = kind == .raised ? "template raised an exception" : "template"
-        if line == 0 { return "\(prefix): \(message)" }
-        return "\(prefix) line \(line), column \(column): \(message)"
+        let text = kind == .raised ? "raise_exception: \(message)" : message
+        if line == 0 { return "template: \(text)" }
+        return "template line \(line), column \(column): \(text)"
     }
 }
 
