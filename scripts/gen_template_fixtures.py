@@ -96,6 +96,18 @@ def smollm2_template():
     return bytes(field.parts[field.data[0]]).decode("utf-8")
 
 
+def qwen25_template():
+    """Qwen2.5-7B-Instruct's template from the shared collection; when the Qwen2.5-Coder test GGUF is
+    cached, check that it carries the identical template (it does)."""
+    source = shared("Qwen-Qwen2.5-7B-Instruct.jinja")
+    path = os.path.expanduser("~/.cache/loom/models/Qwen2.5-Coder-0.5B-Instruct.gguf")
+    if os.path.exists(path):
+        from gguf import GGUFReader
+        field = GGUFReader(path).fields["tokenizer.chat_template"]
+        assert bytes(field.parts[field.data[0]]).decode("utf-8") == source, "Qwen2.5 GGUF template differs"
+    return source
+
+
 def shared(name):
     with open(os.path.join(SHARED, name), encoding="utf-8") as f:
         return f.read()
@@ -418,7 +430,7 @@ def cases_for(template_name):
 def templates():
     return [
         ("smollm2", smollm2_template(), "<|im_start|>", "<|im_end|>"),
-        ("qwen2.5", shared("Qwen-Qwen2.5-7B-Instruct.jinja"), "", "<|im_end|>"),
+        ("qwen2.5", qwen25_template(), "", "<|im_end|>"),
         ("llama3", LLAMA3, "<|begin_of_text|>", "<|eot_id|>"),
         ("llama3.1", shared("meta-llama-Llama-3.1-8B-Instruct.jinja"), "<|begin_of_text|>", "<|eot_id|>"),
         ("llama3.2", shared("meta-llama-Llama-3.2-3B-Instruct.jinja"), "<|begin_of_text|>", "<|eot_id|>"),

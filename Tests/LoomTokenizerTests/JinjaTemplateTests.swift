@@ -199,6 +199,9 @@ final class JinjaTemplateTests: XCTestCase {
         guard case .array(let templates)? = fixture["templates"],
               let smol = templates.first(where: { $0["name"] == "smollm2" }) else { return XCTFail("fixture lacks smollm2") }
         XCTAssertEqual(smol["source"], .string(template.source))
+        let qwenGGUF = try GGUFFile(path: TestModels.path(TestModels.qwenCoder))
+        let qwen = try XCTUnwrap(try ChatTemplate(gguf: qwenGGUF))
+        XCTAssertEqual(templates.first(where: { $0["name"] == "qwen2.5" })?["source"], .string(qwen.source))
         XCTAssertEqual(try template.render(messages: [.message(role: "user", content: "Hi")], addGenerationPrompt: true),
                        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
                        + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
