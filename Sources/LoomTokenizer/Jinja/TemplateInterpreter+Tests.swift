@@ -38,8 +38,13 @@ extension TemplateInterpreter {
         case "divisibleby":
             guard let i = value.asInt, let d = try operand().asInt, d != 0 else { throw RuntimeFailure("divisibleby requires non-zero integers") }
             return i % d == 0
-        case "equalto", "eq", "==", "sameas":
+        case "equalto", "eq", "==":
             return Self.equal(value, try operand())
+        case "sameas":
+            // Python `is`: None/True/False are singletons; other values approximate identity by
+            // type and equality (CPython shares small ints and interned strings).
+            let other = try operand()
+            return value.typeName == other.typeName && Self.equal(value, other)
         case "ne", "!=":
             return !Self.equal(value, try operand())
         case "lt", "<", "lessthan":
@@ -54,10 +59,11 @@ extension TemplateInterpreter {
             return try Self.less(o, value) || Self.equal(value, o)
         case "in":
             return try contains(try operand(), value)
-        case "lower":
-            return PythonText.equal(PythonText.lower(PythonFormat.str(value)), PythonFormat.str(value))
-        case "upper":
-            return PythonText.equal(PythonText.upper(PythonFormat.str(value)), PythonFormat.str(value))
+        case "lower", "upper":
+            // str.islower() / str.isupper(): at least one cased character, none of the other case.
+            let s = PythonFormat.str(value)
+            let mapped = name == "lower" ? PythonText.lower(s) : PythonText.upper(s)
+            return s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(mapped, s)
         default:
             throw RuntimeFailure("unknown test '\(name)'")
         }
