@@ -65,10 +65,20 @@ def compile_template(source):
     return env.from_string(source), "jinja2 replica of transformers"
 
 
-def render(source, context):
-    """Returns {"expected": text} or {"error": {...}}; raised=True for raise_exception()."""
+def render(source, context, optimized=True):
+    """Returns {"expected": text} or {"error": {...}}; raised=True for raise_exception().
+
+    optimized=False compiles in the same environment with jinja2's constant folding off: folding
+    evaluates all-literal subexpressions with compile-time semantics (e.g. `(7)[:2]` folds to
+    Undefined although the same slice of a variable raises TypeError at run time). Loom follows
+    the run-time semantics, which is what templates see for message data. (An output expression
+    that is constant as a whole is still folded, so random cases make it depend on a variable.)"""
     try:
         template, _ = compile_template(source)
+        if not optimized:
+            env = template.environment.overlay()
+            env.optimized = False
+            template = env.from_string(source)
         return {"expected": template.render(**context)}
     except jinja2.exceptions.TemplateError as e:
         return {"error": {"type": type(e).__name__, "message": str(e) if e.message is not None else "",
@@ -552,14 +562,86 @@ def features_fixture():
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# Random expressions: a seeded grammar of literals, operators, filters, tests and methods, each
+# printed with {{ }}; catches semantic differences the hand-written cases miss.
+
+ATOMS = ["0", "1", "2", "7", "-3", "20", "0.5", "2.25", "-1.5", "1e-05", "3.0", "1e16", "''", "'a'", "'abc'",
+         "'Hello World'", "' pad '", "'a,b,c'", "\"it's\"", "'é🙂'", "[]", "[1, 2, 3]", "['b', 'a']", "[1, 'a', none]",
+         "{'a': 1, 'b': [2]}", "{}", "none", "true", "false", "x", "v", "n", "s", "l", "d"]
+BINOPS = ["+", "-", "*", "/", "//", "%", "~", "==", "!=", "<", "<=", ">", ">=", "and", "or", "in", "not in"]
+FILTERS = ["length", "string", "upper", "lower", "trim", "first", "last", "list", "join(', ')", "join", "tojson",
+           "unique | list", "sort | list", "default('d')", "int", "float", "abs", "round(1)", "round",
+           "capitalize", "title", "count", "sum", "min", "max", "items | list", "select('odd') | list",
+           "reject('even') | list", "map('string') | list", "tojson(indent=1)", "replace('a', 'Z')", "indent(2)",
+           "trim('a')", "default('d', true)", "float | round(2)", "batch(2) | list" if False else "wordcount",
+           "selectattr('a') | list", "map(attribute='a') | list"]
+TESTS = ["defined", "undefined", "none", "string", "number", "integer", "float", "mapping", "iterable", "sequence",
+         "boolean", "odd", "even", "true", "false", "in [1, 'a']", "eq 1", "gt 0", "lower", "upper", "sameas none"]
+METHODS = [".upper()", ".lower()", ".strip()", ".split(',')", ".split()", ".replace('a', 'b')", ".startswith('a')",
+           ".endswith('c')", ".title()", ".count('a')", ".find('b')", ".get('a')", ".get('z', 0)", ".items() | list",
+           ".keys() | list", ".values() | list", ".index(2)", ".lstrip('H')", ".rstrip('c')", ".capitalize()",
+           ".split(',', 1)", ".rsplit(',', 1)", ".join(['x', 'y'])", ".format(1, 2)", ".isdigit()", ".zfill(5)"]
+RANDOM_CONTEXT = {"t": True, "v": "var", "n": 4, "s": "a, B c", "l": [3, 1, 2, 1], "d": {"b": 1, "a": 2}}
+
+
+def random_expression(rng, depth):
+    if depth == 0 or rng.random() < 0.25:
+        return rng.choice(ATOMS)
+    kind = rng.randrange(8)
+    a = random_expression(rng, depth - 1)
+    if kind == 0:
+        return f"({a} {rng.choice(BINOPS)} {random_expression(rng, depth - 1)})"
+    if kind == 1:
+        return f"({rng.choice(['not ', '-'])}{a})"
+    if kind in (2, 3):
+        return f"({a} | {rng.choice(FILTERS)})"
+    if kind == 4:
+        return f"({a} is {rng.choice(['', 'not '])}{rng.choice(TESTS)})"
+    if kind == 5:
+        sub = rng.choice(["[0]", "[-1]", "[1:]", "[:2]", "[::-1]", "['a']", "[5]", "[1:-1]", ".a", "[::2]"])
+        return f"({a}){sub}"
+    if kind == 6:
+        return f"({a}){rng.choice(METHODS)}"
+    return f"({a} if {random_expression(rng, depth - 1)} else {random_expression(rng, depth - 1)})"
+
+
+UNMATCHABLE = ("object at 0x", "<generator", "dict_keys", "dict_values", "dict_items", "<built-in", "<bound method",
+               "reverseiterator", "<jinja2", "Markup")
+
+
+def random_fixture(count=600, seed=1234):
+    import random
+    rng = random.Random(seed)
+    out, seen = [], set()
+    while len(out) < count:
+        expr = random_expression(rng, rng.randrange(1, 4))
+        if expr in seen:
+            continue
+        seen.add(expr)
+        # `if t` keeps the printed expression from being folded as a whole (see render()).
+        template = "{{ " + expr + " if t else 'F' }}"
+        result = render(template, RANDOM_CONTEXT, optimized=False)
+        if "expected" in result and any(m in result["expected"] for m in UNMATCHABLE):
+            continue
+        if "error" in result and result["error"]["type"] in ("RecursionError", "MemoryError"):
+            continue
+        entry = {"template": template}
+        entry.update(result)
+        out.append(entry)
+    return out
+
+
 def main():
     _, env_name = compile_template("x")
     chat = {"generator": "scripts/gen_template_fixtures.py", "environment": env_name, "jinja2": jinja2.__version__,
             "now": FIXED_NOW.isoformat(), "templates": chat_fixture()}
     features = {"generator": "scripts/gen_template_fixtures.py", "environment": env_name, "jinja2": jinja2.__version__,
                 "now": FIXED_NOW.isoformat(), "cases": features_fixture()}
+    random_cases = {"generator": "scripts/gen_template_fixtures.py", "environment": env_name, "jinja2": jinja2.__version__,
+                    "context": RANDOM_CONTEXT, "cases": random_fixture()}
     os.makedirs(FIXTURES, exist_ok=True)
-    for fname, data in (("chat_templates.json", chat), ("jinja_features.json", features)):
+    for fname, data in (("chat_templates.json", chat), ("jinja_features.json", features), ("jinja_random.json", random_cases)):
         with open(os.path.join(FIXTURES, fname), "w", encoding="utf-8") as f:
             json.dump(data, f, ensure_ascii=False, indent=1)
             f.write("\n")
@@ -567,6 +649,8 @@ def main():
     errs = sum(1 for t in chat["templates"] for c in t["cases"] if "error" in c)
     print(f"chat_templates.json: {len(chat['templates'])} templates, {n} cases ({errs} errors); "
           f"jinja_features.json: {len(features['cases'])} cases; environment: {env_name}")
+    rerr = sum(1 for c in random_cases["cases"] if "error" in c)
+    print(f"jinja_random.json: {len(random_cases['cases'])} expressions ({rerr} errors)")
     for t in chat["templates"]:
         for c in t["cases"]:
             if "error" in c:

@@ -122,4 +122,20 @@ final class ChatTemplateParityTests: XCTestCase {
         XCTAssertEqual(passed, total)
         print("jinja feature parity: \(passed)/\(total) cases")
     }
+
+    /// Seeded random expressions (literals, operators, filters, tests, methods) printed with {{ }}.
+    func testRandomExpressionsMatchJinja2() throws {
+        let fixture = try Self.loadFixture("jinja_random")
+        var context: [String: JinjaValue] = [:]
+        if case .object(let pairs)? = fixture["context"] { for (k, v) in pairs { context[k] = v } }
+        var passed = 0, total = 0
+        for c in array(fixture["cases"]) {
+            total += 1
+            let source = string(c["template"])!
+            if check("random/\(source)", c, { try ChatTemplate(source: source).render(context: context) }) { passed += 1 }
+        }
+        XCTAssertGreaterThan(total, 500)
+        XCTAssertEqual(passed, total)
+        print("random expression parity: \(passed)/\(total) cases")
+    }
 }

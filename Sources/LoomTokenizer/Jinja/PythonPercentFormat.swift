@@ -70,9 +70,15 @@ enum PythonPercentFormat {
             }
             out += text
         }
-        if next < values.count, case .tuple = args {
+        // Python ignores an unused mapping operand, but not unused positional arguments.
+        if next < values.count, !isMapping(args) {
             throw RuntimeFailure("not all arguments converted during string formatting")
         }
         return out
+    }
+
+    private static func isMapping(_ v: TemplateValue) -> Bool {
+        if case .dict = v { return true }
+        return false
     }
 }

@@ -22,6 +22,9 @@ extension TemplateInterpreter {
             case .undefined: return .list([])
             default: throw RuntimeFailure("Can only get item pairs from a mapping.")
             }
+        case _ where ["selectattr", "rejectattr", "select", "reject", "map"].contains(name) && !value.truthy:
+            // jinja2 checks `if value:` before iterating, so falsy non-iterables give nothing.
+            return .list([])
         case "selectattr", "rejectattr":
             let select = name == "selectattr"
             guard let attr = args.value(0, "attribute") else { throw RuntimeFailure("\(name) requires an attribute name") }
@@ -99,7 +102,10 @@ extension TemplateInterpreter {
             let count = args.value(2, "count")?.asInt ?? -1
             return .string(PythonText.replace(PythonFormat.str(value), old, new, count: count))
         case "indent":
-            return .string(indent(PythonFormat.str(value), args))
+            guard case .string(let text) = value else {
+                throw RuntimeFailure("unsupported operand type(s) for +=: '\(value.typeName)' and 'str'")
+            }
+            return .string(indent(text, args))
         case "abs":
             switch value.number {
             case .int(let i): return .int(Swift.abs(i))
@@ -156,7 +162,14 @@ extension TemplateInterpreter {
         case "format":
             return .string(try PythonPercentFormat.format(PythonFormat.str(value), .tuple(args.positional)))
         case "wordcount":
-            return .int(PythonText.split(PythonFormat.str(value), separator: nil, maxSplit: -1).count)
+            // len(re.findall(r"\w+", str(value)))
+            var words = 0, inWord = false
+            for c in PythonFormat.str(value).unicodeScalars {
+                let isWord = c == "_" || c.properties.isAlphabetic || c.properties.numericType != nil
+                if isWord && !inWord { words += 1 }
+                inWord = isWord
+            }
+            return .int(words)
         default:
             throw RuntimeFailure("unknown filter '\(name)'")
         }

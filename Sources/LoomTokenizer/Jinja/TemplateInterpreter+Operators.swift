@@ -124,8 +124,11 @@ extension TemplateInterpreter {
             }
             let scalars = Array(s.unicodeScalars)
             return .string(PythonText.string(scalars: indices(scalars.count).map { scalars[$0] }))
+        case .dict:
+            // jinja2 compiles slices to a plain Python subscript (no Undefined fallback).
+            throw RuntimeFailure("unhashable type: 'slice'")
         default:
-            return .undefined(hint: "'\(obj.typeName)' object is not subscriptable")
+            throw RuntimeFailure("'\(obj.typeName)' object is not subscriptable")
         }
     }
 

@@ -33,8 +33,9 @@ extension TemplateInterpreter {
         case "callable":
             switch value { case .macro, .builtin, .method: return true; default: return false }
         case "odd", "even":
-            guard let i = value.asInt else { throw RuntimeFailure("test '\(name)' requires an integer, got \(value.typeName)") }
-            return (i & 1 == 1) == (name == "odd")
+            // jinja2: value % 2 == 1 / value % 2 == 0, so floats work too.
+            let remainder = try binary(.modulo, value, .int(2))
+            return Self.equal(remainder, .int(name == "odd" ? 1 : 0))
         case "divisibleby":
             guard let i = value.asInt, let d = try operand().asInt, d != 0 else { throw RuntimeFailure("divisibleby requires non-zero integers") }
             return i % d == 0
