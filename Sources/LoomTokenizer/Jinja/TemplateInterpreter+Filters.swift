@@ -75,6 +75,10 @@ extension TemplateInterpreter {
             return value
         case "string":
             return .string(PythonFormat.str(value))
+        case _ where (name == "int" || name == "float") && value.isUndefined:
+            // int(Undefined) / float(Undefined) raise in jinja2.
+            if case .undefined(let hint) = value { throw RuntimeFailure(hint) }
+            return value
         case "int":
             return toInt(value, fallback: args.value(0, "default") ?? .int(0), base: args.value(1, "base")?.asInt ?? 10)
         case "float":
