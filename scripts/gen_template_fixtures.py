@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 
 import jinja2
@@ -32,6 +33,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "Tests", "LoomTokenizerTests", "Fixtures")
 SHARED = "/work/shared/chat-templates"
 FIXED_NOW = _dt.datetime(2026, 3, 5, 14, 7, 9)
+# jinja2 compiles `7[:2]` literally; CPython warns about it at compile time.
+warnings.filterwarnings("ignore", category=SyntaxWarning)
 
 
 class _FixedDateTime(_dt.datetime):
@@ -607,6 +610,58 @@ def random_expression(rng, depth):
     return f"({a} if {random_expression(rng, depth - 1)} else {random_expression(rng, depth - 1)})"
 
 
+TEXTS = ["", " ", "  ", "\t", "\n", " \n", "\n  ", "a", "b c", "\n\n", "  x  \n", "\t\n ", "\r\n", "\u3000", " y\n\t"]
+CONDITIONS = ["true", "false", "n > 2", "v", "x is defined", "l | length == 4"]
+
+
+def random_layout(rng, depth):
+    """A random mix of text and tags with random whitespace control, for trim/lstrip parity."""
+    def ctl(plus=True):
+        return rng.choice(["", "", "-", "+"] if plus else ["", "", "-"])
+
+    def ws():
+        return rng.choice([" ", " ", "  ", "\n", "\t"])
+
+    def block(inner):
+        return "{%" + ctl() + ws() + inner + ws() + ctl() + "%}"
+
+    out = []
+    for _ in range(rng.randrange(1, 5)):
+        kind = rng.randrange(9 if depth > 0 else 5)
+        if kind <= 1:
+            out.append(rng.choice(TEXTS) + rng.choice(TEXTS))
+        elif kind == 2:
+            out.append("{{" + ctl() + ws() + rng.choice(["v", "n", "'q'", "l[0]", "x", "i"]) + ws() + ctl(False) + "}}")
+        elif kind == 3:
+            out.append("{#" + ctl() + rng.choice([" c ", "\n", ""]) + ctl() + "#}")
+        elif kind == 4:
+            out.append(block("set y = " + rng.choice(["1", "'s'", "n"])))
+        elif kind == 5:
+            out.append(block("raw") + rng.choice(TEXTS) + "{{ raw }}" + rng.choice(TEXTS) + block("endraw"))
+        elif kind in (6, 7):
+            body = block("if " + rng.choice(CONDITIONS)) + random_layout(rng, depth - 1)
+            if rng.random() < 0.5:
+                body += block("else") + random_layout(rng, depth - 1)
+            out.append(body + block("endif"))
+        else:
+            out.append(block("for i in " + rng.choice(["[1, 2]", "l", "[]"])) + random_layout(rng, depth - 1)
+                       + (block("else") + random_layout(rng, depth - 1) if rng.random() < 0.3 else "") + block("endfor"))
+        out.append(rng.choice(TEXTS))
+    return "".join(out)
+
+
+def random_layout_fixture(count=800, seed=777):
+    import random
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        template = random_layout(rng, 3)
+        entry = {"template": template}
+        entry.update(render(template, copy.deepcopy(RANDOM_CONTEXT)))
+        out.append(entry)
+    return out
+
+
 UNMATCHABLE = ("object at 0x", "<generator", "dict_keys", "dict_values", "dict_items", "<built-in", "<bound method",
                "reverseiterator", "<jinja2", "Markup")
 
@@ -641,7 +696,7 @@ def main():
     features = {"generator": "scripts/gen_template_fixtures.py", "environment": env_name, "jinja2": jinja2.__version__,
                 "now": FIXED_NOW.isoformat(), "cases": features_fixture()}
     random_cases = {"generator": "scripts/gen_template_fixtures.py", "environment": env_name, "jinja2": jinja2.__version__,
-                    "context": RANDOM_CONTEXT, "cases": random_fixture()}
+                    "context": RANDOM_CONTEXT, "cases": random_fixture() + random_layout_fixture()}
     os.makedirs(FIXTURES, exist_ok=True)
     for fname, data in (("chat_templates.json", chat), ("jinja_features.json", features), ("jinja_random.json", random_cases)):
         with open(os.path.join(FIXTURES, fname), "w", encoding="utf-8") as f:

@@ -80,7 +80,7 @@ enum PythonPercentFormat {
 
     private static func isMapping(_ v: TemplateValue) -> Bool {
         switch v {
-        case .dict, .list: return true
+        case .dict, .list, .undefined: return true
         default: return false
         }
     }

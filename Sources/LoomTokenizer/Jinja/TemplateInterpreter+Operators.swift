@@ -135,6 +135,8 @@ extension TemplateInterpreter {
     // MARK: - Arithmetic
 
     func binary(_ op: TemplateExpression.BinaryOperator, _ l: TemplateValue, _ r: TemplateValue) throws -> TemplateValue {
+        // str.__mod__ accepts any right operand, Undefined included.
+        if op == .modulo, case .string(let format) = l { return .string(try PythonPercentFormat.format(format, r)) }
         if case .undefined(let hint) = l { throw RuntimeFailure(hint) }
         if case .undefined(let hint) = r { throw RuntimeFailure(hint) }
         if let a = l.number, let b = r.number { return try arithmetic(op, a, b) }
@@ -155,8 +157,6 @@ extension TemplateInterpreter {
             return .list(try repeatedList(a, r.asInt!))
         case (.multiply, _, .list(let a)) where l.asInt != nil:
             return .list(try repeatedList(a, l.asInt!))
-        case (.modulo, .string(let format), _):
-            return .string(try PythonPercentFormat.format(format, r))
         default:
             if op == .add, case .string = l {
                 throw RuntimeFailure("can only concatenate str (not \"\(r.typeName)\") to str")
@@ -308,8 +308,11 @@ extension TemplateInterpreter {
         switch container {
         case .list(let a), .tuple(let a): return a.contains { Self.equal($0, item) }
         case .dict(let d):
-            if case .string(let k) = item { return d[k] != nil }
-            return false
+            switch item {
+            case .string(let k): return d[k] != nil
+            case .list, .dict, .namespace: throw RuntimeFailure("unhashable type: '\(item.typeName)'")
+            default: return false
+            }
         case .string(let s):
             guard case .string(let sub) = item else {
                 if case .undefined(let hint) = item { throw RuntimeFailure(hint) }
