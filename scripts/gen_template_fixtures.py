@@ -650,7 +650,7 @@ def random_layout(rng, depth):
     return "".join(out)
 
 
-def random_layout_fixture(count=800, seed=777):
+def random_layout_fixture(count=400, seed=777):
     import random
     rng = random.Random(seed)
     out = []
@@ -698,10 +698,20 @@ def main():
     random_cases = {"generator": "scripts/gen_template_fixtures.py", "environment": env_name, "jinja2": jinja2.__version__,
                     "context": RANDOM_CONTEXT, "cases": random_fixture() + random_layout_fixture()}
     os.makedirs(FIXTURES, exist_ok=True)
-    for fname, data in (("chat_templates.json", chat), ("jinja_features.json", features), ("jinja_random.json", random_cases)):
+    for fname, data in (("chat_templates.json", chat), ("jinja_features.json", features)):
         with open(os.path.join(FIXTURES, fname), "w", encoding="utf-8") as f:
             json.dump(data, f, ensure_ascii=False, indent=1)
             f.write("\n")
+    # Random cases: one per line, and only the type of ordinary errors (the test checks that Loom
+    # fails too, not the wording).
+    with open(os.path.join(FIXTURES, "jinja_random.json"), "w", encoding="utf-8") as f:
+        header = {k: v for k, v in random_cases.items() if k != "cases"}
+        f.write(json.dumps(header, ensure_ascii=False)[:-1] + ', "cases": [\n')
+        for i, c in enumerate(random_cases["cases"]):
+            if "error" in c and not c["error"]["raised"]:
+                c = {"template": c["template"], "error": {"type": c["error"]["type"], "raised": False}}
+            f.write(json.dumps(c, ensure_ascii=False) + (",\n" if i + 1 < len(random_cases["cases"]) else "\n"))
+        f.write("]}\n")
     n = sum(len(t["cases"]) for t in chat["templates"])
     errs = sum(1 for t in chat["templates"] for c in t["cases"] if "error" in c)
     print(f"chat_templates.json: {len(chat['templates'])} templates, {n} cases ({errs} errors); "

@@ -5,7 +5,7 @@ import Foundation
 /// `line` and `column` are 1-based and count Unicode scalars of the template source (after
 /// newline normalisation, as Jinja does). Errors raised by the template itself through
 /// `raise_exception(msg)` have kind `.raised` and carry the template's message verbatim.
-public struct TemplateError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct TemplateError: Error, LocalizedError, CustomStringConvertible, Equatable, Sendable {
     /// What stage failed.
     public enum Kind: String, Sendable {
         /// The template source is malformed (lexer or parser).
@@ -34,6 +34,8 @@ public struct TemplateError: Error, CustomStringConvertible, Equatable, Sendable
     init(_ kind: Kind, _ message: String, at location: SourceLocation) {
         self.init(kind, message, line: location.line, column: location.column)
     }
+
+    public var errorDescription: String? { description }
 
     public var description: String {
         let text = kind == .raised ? "raise_exception: \(message)" : message
