@@ -544,6 +544,7 @@ FEATURES = [
     ("content_none_checks", "{% for m in messages %}{{ m.content is none }} {{ m.content is defined }} {{ m.tool_calls is defined }} {{ 'tool_calls' in m }} {{ m.get('content') }};{% endfor %}", {"messages": [{"role": "assistant", "content": None, "tool_calls": []}, {"role": "user", "content": "x"}]}),
     ("json_numbers", "{{ d | tojson }} {{ d.big }} {{ d.neg }} {{ d.exp }} {{ d.small }}", {"d": {"big": 12345678901234, "neg": -0.0, "exp": 1.5e20, "small": 3e-7, "i": -7}}),
     ("string_repr_in_lists", "{{ ['a\\b', '\u00e9', '\x7f', '\u2028', 'tab\there', \"it's\"] }}", {}),
+    ("filters_dictsort_attr_batch_center", "{{ d | dictsort }} {{ d | dictsort(reverse=true) }} {{ d | dictsort(by='value') }} {{ d | dictsort(true) }} [{{ d | attr('b') }}] {{ (d | attr('items')) is defined }} {{ [1, 2, 3, 4, 5] | batch(2) | list }} {{ [1, 2, 3] | batch(2, 'x') | list }} [{{ 'ab' | center(7) }}]", {"d": {"b": 2, "A": 3, "c": 1}}),
     ("error_undefined_attr", "{{ nope.attr }}", {}),
     ("error_add_types", "{{ 'a' + 1 }}", {}),
     ("error_raise", "{{ raise_exception('custom failure: ' ~ 42) }}", {}),

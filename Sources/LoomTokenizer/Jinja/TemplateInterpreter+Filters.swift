@@ -165,6 +165,45 @@ extension TemplateInterpreter {
             return best?.1 ?? .undefined(hint: "No \(name) item, sequence was empty.")
         case "format":
             return .string(try PythonPercentFormat.format(PythonFormat.str(value), .tuple(args.positional)))
+        case "dictsort":
+            guard case .dict(let d) = value else { throw RuntimeFailure("You can only sort by either \"key\" or \"value\" of a dict") }
+            let caseSensitive = args.value(0, "case_sensitive")?.truthy ?? false
+            let byValue = (args.value(1, "by")?.asString ?? "key") == "value"
+            let reverse = args.value(2, "reverse")?.truthy ?? false
+            let pairs = d.pairs
+            let keys: [TemplateValue] = pairs.map { pair in
+                let k = byValue ? pair.1 : .string(pair.0)
+                if !caseSensitive, case .string(let s) = k { return .string(PythonText.lower(s)) }
+                return k
+            }
+            var order = Array(pairs.indices)
+            try stableSort(&order) { reverse ? try Self.less(keys[$1], keys[$0]) : try Self.less(keys[$0], keys[$1]) }
+            return .list(order.map { .tuple([.string(pairs[$0].0), pairs[$0].1]) })
+        case "attr":
+            // Attribute lookup only: unlike `.name`, no fallback to dict keys.
+            guard case .string(let attr)? = args.value(0, "name") else { throw RuntimeFailure("attr requires an attribute name") }
+            if case .undefined(let hint) = value { throw RuntimeFailure(hint) }
+            return attributeOnly(value, attr) ?? .undefined(hint: "'\(value.typeName) object' has no attribute '\(attr)'")
+        case "batch":
+            guard let size = args.value(0, "linecount")?.asInt, size > 0 else { throw RuntimeFailure("batch requires a positive size") }
+            let fill = args.value(1, "fill_with")
+            var batches: [TemplateValue] = []
+            var current: [TemplateValue] = []
+            for item in try iterate(value) {
+                current.append(item)
+                if current.count == size { batches.append(.list(current)); current = [] }
+            }
+            if !current.isEmpty {
+                if let fill, case .none = fill {} else if let fill {
+                    while current.count < size { current.append(fill) }
+                }
+                batches.append(.list(current))
+            }
+            return .list(batches)
+        case "center":
+            let width = args.value(0, "width")?.asInt ?? 80
+            if width > Self.maxRepeatedLength { throw RuntimeFailure("center() width too large") }
+            return try callMethod(.string(PythonFormat.str(value)), "center", Arguments(positional: [.int(width)], keyword: []))
         case "wordcount":
             // len(re.findall(r"\w+", str(value)))
             var words = 0, inWord = false
