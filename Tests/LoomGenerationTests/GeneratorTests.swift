@@ -16,7 +16,7 @@ final class GeneratorTests: XCTestCase {
     }
 
     func chatPrompt(_ generator: Generator, _ user: String) -> [Int] {
-        let text = BuiltinChatFormat(template: generator.model.chatTemplate).prompt(user: user)
+        let text = try! ChatFormatter(model: generator.model).render([.user(user)])
         return generator.model.tokenizer.encode(text, addSpecial: false)
     }
 
@@ -132,17 +132,24 @@ final class GeneratorTests: XCTestCase {
         }
     }
 
-    func testBuiltinChatFormatUsesTemplateDefaults() throws {
+    func testChatFormatterRunsTheModelsOwnTemplate() throws {
         let model = try XCTUnwrap(Self.model)
-        let format = BuiltinChatFormat(template: model.chatTemplate)
-        XCTAssertEqual(format.style, .chatML)
-        XCTAssertEqual(format.defaultSystemPrompt, "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
-        XCTAssertEqual(format.prompt(user: "hi", system: "S"),
-                       "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
-        let qwen = BuiltinChatFormat(template: "{%- else %}\n        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}<|im_start|>")
-        XCTAssertEqual(qwen.defaultSystemPrompt, "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.")
-        let llama = BuiltinChatFormat(template: "<|start_header_id|>")
-        XCTAssertEqual(llama.prompt(user: "U", bosToken: "<|begin_of_text|>"),
-                       "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nU<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+        let formatter = try ChatFormatter(model: model)
+        // SmolLM2's template inserts its default system prompt when there is none.
+        XCTAssertEqual(try formatter.render([.user("hi")]),
+                       "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
+        XCTAssertEqual(try formatter.render([.system("S"), .user("hi")], addGenerationPrompt: false),
+                       "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n")
+        let llama = try ChatFormatter(templateSource: "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n{{ m.content | trim }}<|eot_id|>{% endfor %}",
+                                      bosToken: "<|begin_of_text|>", eosToken: "<|eot_id|>")
+        XCTAssertEqual(try llama.render([.user(" U ")], addGenerationPrompt: false),
+                       "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nU<|eot_id|>")
+        XCTAssertThrowsError(try ChatFormatter(templateSource: "{% if %}", bosToken: "", eosToken: "")) { error in
+            XCTAssertTrue("\(error)".contains("line 1"), "\(error)")
+        }
+        let raising = try ChatFormatter(templateSource: "{{ raise_exception('roles must alternate') }}", bosToken: "", eosToken: "")
+        XCTAssertThrowsError(try raising.render([.user("x")])) { error in
+            XCTAssertTrue("\(error)".contains("roles must alternate"), "\(error)")
+        }
     }
 }

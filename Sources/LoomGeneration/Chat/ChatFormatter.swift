@@ -18,7 +18,7 @@ public struct ChatFormatter: Sendable {
     public let eosToken: String
     /// The date `strftime_now` prints (nil = today).
     public var date: Date?
-    private let builtin: BuiltinChatFormat
+    private let template: ChatTemplate
 
     /// Uses `template` if given, else the model's own.
     /// - Throws: ``ChatError/noTemplate(model:)`` when there is neither,
@@ -39,12 +39,32 @@ public struct ChatFormatter: Sendable {
         self.bosToken = bosToken
         self.eosToken = eosToken
         self.date = date
-        builtin = BuiltinChatFormat(template: templateSource)
+        do {
+            template = try ChatTemplate(source: templateSource)
+        } catch {
+            throw ChatError.templateFailed("\(error)")
+        }
     }
 
     /// Renders `messages` (and `tools`, a JSON array of tool definitions) to prompt text.
     /// With `addGenerationPrompt` the text ends where the assistant's answer begins.
+    /// - Throws: ``ChatError/templateFailed(_:)`` naming the template line and column (or the
+    ///   template's own `raise_exception` message), ``ChatError/invalidConversation(_:)`` for
+    ///   tools that are not a JSON array.
     public func render(_ messages: [ChatMessage], tools: Data? = nil, addGenerationPrompt: Bool = true) throws -> String {
-        builtin.render(messages, addGenerationPrompt: addGenerationPrompt, bosToken: bosToken)
+        var toolValues: [JinjaValue]?
+        if let tools {
+            guard case let .array(list)? = try? JinjaValue(jsonData: tools) else {
+                throw ChatError.invalidConversation("tools must be a JSON array of tool definitions")
+            }
+            toolValues = list
+        }
+        do {
+            return try template.render(messages: messages.map(\.jinjaValue), tools: toolValues,
+                                       addGenerationPrompt: addGenerationPrompt,
+                                       bosToken: bosToken, eosToken: eosToken, date: date)
+        } catch {
+            throw ChatError.templateFailed("\(error)")
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LoomTokenizer
 
 /// One message of a conversation, in the shape chat templates and OpenAI's API share.
 ///
@@ -46,6 +47,30 @@ public struct ChatMessage: Sendable, Equatable, Codable {
         case role, content, name
         case toolCalls = "tool_calls"
         case toolCallID = "tool_call_id"
+    }
+
+    /// The message as chat templates see it (same fields as ``templateObject``; tool-call
+    /// arguments keep their key order).
+    public var jinjaValue: JinjaValue {
+        var fields: [(String, JinjaValue)] = [("role", .string(role)), ("content", content.map(JinjaValue.string) ?? .null)]
+        if let toolCalls {
+            fields.append(("tool_calls", .array(toolCalls.map { call in
+                let arguments: JinjaValue
+                if let parsed = try? JinjaValue(jsonString: call.arguments), case .object = parsed {
+                    arguments = parsed
+                } else {
+                    arguments = .string(call.arguments)
+                }
+                var entry: [(String, JinjaValue)] = []
+                if let id = call.id { entry.append(("id", .string(id))) }
+                entry.append(("type", "function"))
+                entry.append(("function", .object([("name", .string(call.name)), ("arguments", arguments)])))
+                return .object(entry)
+            })))
+        }
+        if let toolCallID { fields.append(("tool_call_id", .string(toolCallID))) }
+        if let name { fields.append(("name", .string(name))) }
+        return .object(fields)
     }
 
     /// The message as a JSON object the way HF chat templates see it: `role`, `content`,
