@@ -54,6 +54,8 @@ public struct GGUFQuantizer {
     public var leaveOutputTensor = false
     public var allowRequantize = false
     public var pure = false
+    /// Order of the layer counters (see ``TensorTypeChooser/Order``).
+    public var counterOrder: TensorTypeChooser.Order = .loader
     public var threads: Int
 
     public init(fileType: QuantizationFileType, threads: Int = ThreadPool.availableProcessors) {
@@ -73,6 +75,7 @@ public struct GGUFQuantizer {
                                         is70B: arch == "llama" && layers == 80)
         chooser.leaveOutputTensor = leaveOutputTensor
         chooser.pure = pure
+        chooser.order = counterOrder
         return chooser
     }
 

@@ -13,9 +13,15 @@ import LoomKernels
 /// - a row length that is not a multiple of the chosen block falls back: Q2_K/Q3_K → Q4_0,
 ///   Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0, and F16 if even 32 does not divide it.
 ///
-/// Layer counters advance in llama.cpp's tensor order (layer number, then name), so callers
-/// must ask in that order: use ``chooseTypes(for:)``.
+/// The attn_v/ffn_down layer counters advance in the order tensors are visited: current
+/// llama.cpp sorts them by layer number, then name (``Order/loader``); releases before the
+/// sorted loader (2024) visited them in file order, which for files converted from HF
+/// (lexicographic names: blk.0, blk.1, blk.10, …) picks different layers (``Order/file``).
 public struct TensorTypeChooser: Sendable {
+    /// Which order the layer counters follow.
+    public enum Order: Sendable { case loader, file }
+    /// Default: current llama.cpp.
+    public var order: Order = .loader
     public let fileType: QuantizationFileType
     /// Keep `output.weight` as it is (`--leave-output-tensor`).
     public var leaveOutputTensor = false
@@ -108,7 +114,8 @@ public struct TensorTypeChooser: Sendable {
     public func chooseTypes(for tensors: [(name: String, dimensions: [Int], type: GGMLType)]) -> [String: GGMLType] {
         var counters = (attentionV: 0, ffnDown: 0)
         var result: [String: GGMLType] = [:]
-        for t in tensors.sorted(by: { Self.loaderOrder($0.name, $1.name) }) {
+        let visited = order == .file ? tensors : tensors.sorted(by: { Self.loaderOrder($0.name, $1.name) })
+        for t in visited {
             result[t.name] = choose(name: t.name, dimensions: t.dimensions, current: t.type, counters: &counters)
         }
         return result
