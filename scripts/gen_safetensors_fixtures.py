@@ -102,7 +102,7 @@ if __name__ == "__main__":
     ap.add_argument("--minilm", help="path to all-MiniLM-L6-v2 model.safetensors (default: the Loom model cache)")
     args = ap.parse_args()
     main()
-    hits = [args.minilm] if args.minilm else glob.glob(os.path.expanduser("~/.cache/loom/models/all-MiniLM-L6-v2/model.safetensors"))
+    hits = [args.minilm] if args.minilm else glob.glob(os.path.expanduser("~/.cache/loom/models/all-MiniLM-L6-v2.safetensors"))
     if hits:
         minilm(hits[0])
     else:

