@@ -44,4 +44,37 @@ final class RequantizedModelTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, tolerance)
         print("requantised Q8_0 SmolLM2: worst |Δ log-prob| over top-10 = \(worst)")
     }
+
+    /// `loom quantize` against llama.cpp's own quantiser (llama-cpp-python's
+    /// `llama_model_quantize`, scripts/gen_llamacpp_quantize_fixtures.py) on the real SmolLM2
+    /// weights: every tensor's type and SHA-256 must match, for legacy and K-quant mixes.
+    func testQuantizeMatchesLlamaCppByteForByte() throws {
+        struct Fixture: Decodable { let types: [String: [String: [String]]] }
+        let url = try XCTUnwrap(Bundle.module.url(forResource: "llamacpp_quantize_smollm2", withExtension: "json", subdirectory: "Fixtures"))
+        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+        XCTAssertEqual(fixture.types.count, 8)
+        let source = try TestModels.path("smollm2")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loom-llamacpp-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, expected) in fixture.types.sorted(by: { $0.key < $1.key }) {
+            var quantizer = GGUFQuantizer(fileType: try XCTUnwrap(QuantizationFileType(name: name)), threads: 2)
+            quantizer.allowRequantize = true
+            let out = dir + "/\(name).gguf"
+            try quantizer.quantize(input: source, output: out)
+            let file = try GGUFFile(path: out)
+            XCTAssertEqual(file.tensors.count, expected.count, name)
+            var mismatches = 0
+            for t in file.tensors {
+                guard let e = expected[t.name] else { XCTFail("\(name): unexpected tensor \(t.name)"); continue }
+                let hash = SHA256.hash(Array(file.bytes(for: t))).hex
+                if t.type.description != e[0] || hash != e[1] {
+                    mismatches += 1
+                    if mismatches <= 5 { XCTFail("\(name) \(t.name): \(t.type) vs llama.cpp \(e[0])\(hash != e[1] ? ", bytes differ" : "")") }
+                }
+            }
+            XCTAssertEqual(mismatches, 0, name)
+            try FileManager.default.removeItem(atPath: out)
+        }
+    }
 }
