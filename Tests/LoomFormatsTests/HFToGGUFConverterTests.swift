@@ -1,0 +1,87 @@
+import Foundation
+import XCTest
+import LoomKernels
+@testable import LoomFormats
+
+/// HF → GGUF conversion against `expected.gguf` files written by gguf-py with the tensors
+/// convert_hf_to_gguf.py produces (scripts/gen_hf_convert_fixtures.py): names, shapes, the
+/// llama Q/K permutation, F32 norms, llama3 rope_freqs, tied embeddings, shards.
+final class HFToGGUFConverterTests: XCTestCase {
+    private var directory = ""
+
+    override func setUpWithError() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("loom-convert-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        directory = url.path
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func fixture(_ arch: String) throws -> String {
+        try XCTUnwrap(Bundle.module.url(forResource: "hf_convert", withExtension: nil, subdirectory: "Fixtures")).appendingPathComponent(arch).path
+    }
+
+    func floats(_ file: GGUFFile, _ t: GGUFTensorInfo) -> [Float] {
+        var out = [Float](repeating: 0, count: t.elementCount)
+        out.withUnsafeMutableBufferPointer { RowKernels.dequantize(t.type, file.data(for: t), into: $0.baseAddress!, count: t.elementCount) }
+        return out
+    }
+
+    func check(_ arch: String, tensorCount: Int) throws {
+        let dir = try fixture(arch)
+        let expected = try GGUFFile(path: dir + "/expected.gguf")
+        let out = directory + "/\(arch).gguf"
+        XCTAssertEqual(try HFToGGUFConverter(outputType: .f32).convert(directory: dir, output: out), tensorCount)
+        let got = try GGUFFile(path: out)
+        XCTAssertEqual(Set(got.tensors.map(\.name)), Set(expected.tensors.map(\.name)))
+        for e in expected.tensors {
+            let g = try XCTUnwrap(got.tensor(named: e.name))
+            XCTAssertEqual(g.dimensions, e.dimensions, e.name)
+            XCTAssertEqual(g.type, .f32, e.name)
+            XCTAssertEqual(floats(got, g), floats(expected, e), e.name)
+        }
+        XCTAssertEqual(got["general.architecture"]?.stringValue, arch)
+        XCTAssertEqual(got["\(arch).block_count"]?.intValue, 2)
+        XCTAssertEqual(got["\(arch).attention.head_count_kv"]?.intValue, 2)
+        XCTAssertEqual(got["\(arch).embedding_length"]?.intValue, 32)
+
+        // F16 and Q8_0: matrices converted, 1-D tensors stay F32; Q8_0 blocks as gguf-py's.
+        let q = directory + "/\(arch)-q8.gguf"
+        try HFToGGUFConverter(outputType: .q8_0).convert(directory: dir, output: q)
+        let q8 = try GGUFFile(path: q)
+        for e in expected.tensors {
+            let g = try XCTUnwrap(q8.tensor(named: e.name))
+            let type: GGMLType = e.dimensions.count >= 2 ? .q8_0 : .f32
+            XCTAssertEqual(g.type, type, e.name)
+            XCTAssertEqual(Array(q8.bytes(for: g)), RowQuantizer.quantize(type, floats(expected, e)), e.name)
+        }
+        XCTAssertEqual(q8["general.file_type"]?.intValue, 7)
+    }
+
+    func testLlamaBF16WithLlama3RopeMatchesConvertHFToGGUF() throws {
+        try check("llama", tensorCount: 2 * 9 + 3 + 1)
+        let got = try GGUFFile(path: directory + "/llama.gguf")
+        XCTAssertEqual(got["llama.rope.freq_base"]?.doubleValue, 500000)
+        XCTAssertNotNil(got.tensor(named: "rope_freqs.weight"))
+    }
+
+    func testQwen2ShardedTiedMatchesConvertHFToGGUF() throws {
+        try check("qwen2", tensorCount: 2 * 12 + 2)
+        let got = try GGUFFile(path: directory + "/qwen2.gguf")
+        XCTAssertNil(got.tensor(named: "output.weight"), "tied embeddings: no output tensor")
+        XCTAssertNotNil(got.tensor(named: "blk.1.attn_q.bias"))
+    }
+
+    func testPermutationRoundTripsAndNames() {
+        let v = (0..<(16 * 3)).map(Float.init)
+        let p = HFTensorNaming.permuteForGGUF(v, rows: 16, heads: 2)
+        XCTAssertEqual(HFTensorNaming.unpermuteFromGGUF(p, rows: 16, heads: 2), v)
+        // Head 0 (rows 0..<8, hd 8, half 4): HF row 4 (half 1, i 0) becomes GGUF row 1.
+        XCTAssertEqual(Array(p[3..<6]), Array(v[12..<15]))
+        XCTAssertEqual(HFTensorNaming.ggufName(forHF: "model.layers.12.mlp.down_proj.weight"), "blk.12.ffn_down.weight")
+        XCTAssertEqual(HFTensorNaming.hfName(forGGUF: "blk.3.attn_k.bias"), "model.layers.3.self_attn.k_proj.bias")
+        XCTAssertNil(HFTensorNaming.ggufName(forHF: "model.layers.0.self_attn.rotary_emb.inv_freq"))
+    }
+}
