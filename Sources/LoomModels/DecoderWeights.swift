@@ -33,25 +33,30 @@ public struct DecoderWeights: @unchecked Sendable {
     public let ropeFrequencyFactors: [Float]?
 
     public init(file: GGUFFile, config c: ModelConfig) throws {
-        let loader = TensorBinder(file: file)
+        try self.init(binder: TensorBinder(gguf: file), config: c)
+    }
+
+    /// Binds the tensors `binder` finds under their GGUF names.
+    init(binder loader: TensorBinder, config c: ModelConfig, ropeFrequencyFactors factors: [Float]? = nil) throws {
+        let file = loader
         let qDim = c.headCount * c.headDim
         let kvDim = c.kvHeadCount * c.headDim
         tokenEmbedding = try loader.matrix("token_embd.weight", columns: c.embeddingSize, rows: c.vocabularySize)
         outputNorm = try loader.vector("output_norm.weight", count: c.embeddingSize)
-        if file.tensor(named: "output.weight") != nil {
+        if file.has("output.weight") {
             output = try loader.matrix("output.weight", columns: c.embeddingSize, rows: c.vocabularySize)
             tiedOutput = false
         } else {
             output = tokenEmbedding
             tiedOutput = true
         }
-        ropeFrequencyFactors = file.tensor(named: "rope_freqs.weight") != nil
-            ? try loader.vector("rope_freqs.weight", count: c.ropeDimensions / 2) : nil
+        ropeFrequencyFactors = try factors ?? (file.has("rope_freqs.weight")
+            ? loader.vector("rope_freqs.weight", count: c.ropeDimensions / 2) : nil)
         let biasesRequired = c.architecture == .qwen2
         layers = try (0..<c.layerCount).map { i in
             let p = "blk.\(i)."
             func bias(_ name: String, _ count: Int) throws -> [Float]? {
-                if biasesRequired || file.tensor(named: p + name) != nil {
+                if biasesRequired || file.has(p + name) {
                     return try loader.vector(p + name, count: count)
                 }
                 return nil
@@ -84,13 +89,51 @@ public struct DecoderWeights: @unchecked Sendable {
     }
 }
 
-/// Looks tensors up by name and checks their shape and type.
+/// Looks tensors up by their GGUF name, in a GGUF file or an HF checkpoint, and checks their
+/// shape and type.
 struct TensorBinder {
-    let file: GGUFFile
+    /// A tensor as the binder needs it: type, ggml-order dimensions (columns first), bytes.
+    struct Tensor {
+        let type: GGMLType
+        let dimensions: [Int]
+        let base: UnsafeRawPointer
+        var elementCount: Int { dimensions.reduce(1, *) }
+    }
 
-    func info(_ name: String) throws -> GGUFTensorInfo {
-        guard let t = file.tensor(named: name) else {
-            throw ModelError.missingTensor(name: name, path: file.path)
+    let path: String
+    let lookup: (String) throws -> Tensor?
+
+    init(gguf file: GGUFFile) {
+        path = file.path
+        lookup = { name in
+            file.tensor(named: name).map { Tensor(type: $0.type, dimensions: $0.dimensions, base: file.data(for: $0)) }
+        }
+    }
+
+    /// HF safetensors tensors under their GGUF names; F32/F16/BF16 are used in place.
+    init(checkpoint: SafetensorsCheckpoint, path: String) {
+        self.path = path
+        lookup = { name in
+            guard let hfName = HFTensorNaming.hfName(forGGUF: name), let (file, info) = checkpoint.tensor(named: hfName) else {
+                return nil
+            }
+            guard let type = info.dtype.ggmlType else {
+                throw ModelError.tensorType(name: hfName, type: info.dtype.rawValue, reason: "only F32, F16 and BF16 weights can be used", path: path)
+            }
+            guard let base = file.data(info).baseAddress else {
+                throw ModelError.tensorShape(name: hfName, expected: [], actual: info.shape, path: path)
+            }
+            return Tensor(type: type, dimensions: info.shape.reversed(), base: base)
+        }
+    }
+
+    func has(_ name: String) -> Bool {
+        ((try? lookup(name)) ?? nil) != nil
+    }
+
+    func info(_ name: String) throws -> Tensor {
+        guard let t = try lookup(name) else {
+            throw ModelError.missingTensor(name: name, path: path)
         }
         return t
     }
@@ -98,22 +141,22 @@ struct TensorBinder {
     func matrix(_ name: String, columns: Int, rows: Int) throws -> WeightMatrix {
         let t = try info(name)
         guard t.dimensions == [columns, rows] else {
-            throw ModelError.tensorShape(name: name, expected: [columns, rows], actual: t.dimensions, path: file.path)
+            throw ModelError.tensorShape(name: name, expected: [columns, rows], actual: t.dimensions, path: path)
         }
-        return WeightMatrix(type: t.type, rows: rows, columns: columns, base: file.data(for: t))
+        return WeightMatrix(type: t.type, rows: rows, columns: columns, base: t.base)
     }
 
     /// A small vector (norm weight, bias, RoPE factors) dequantised to floats.
     func vector(_ name: String, count: Int) throws -> [Float] {
         let t = try info(name)
         guard t.elementCount == count, t.dimensions.count == 1 else {
-            throw ModelError.tensorShape(name: name, expected: [count], actual: t.dimensions, path: file.path)
+            throw ModelError.tensorShape(name: name, expected: [count], actual: t.dimensions, path: path)
         }
         guard count % t.type.blockSize == 0 else {
-            throw ModelError.tensorType(name: name, type: "\(t.type)", reason: "a vector must be a float type", path: file.path)
+            throw ModelError.tensorType(name: name, type: "\(t.type)", reason: "a vector must be a float type", path: path)
         }
         return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            RowKernels.dequantize(t.type, file.data(for: t), into: buffer.baseAddress!, count: count)
+            RowKernels.dequantize(t.type, t.base, into: buffer.baseAddress!, count: count)
             initialized = count
         }
     }

@@ -1,35 +1,62 @@
+import Foundation
 import LoomFormats
 import LoomKernels
 import LoomTokenizer
 
-/// A decoder-only language model loaded from a GGUF file: config, weights (memory-mapped,
-/// multiplied in place), tokenizer and chat template. Immutable and shareable; evaluation
-/// state lives in ``InferenceSession``.
+/// A decoder-only language model loaded from a GGUF file or a Hugging Face directory
+/// (`config.json` + safetensors + `tokenizer.json`): config, weights (memory-mapped,
+/// multiplied in place — BF16/F16 included), tokenizer and chat template. Immutable and
+/// shareable; evaluation state lives in ``InferenceSession``.
 ///
 /// ```swift
-/// let model = try LanguageModel(path: "SmolLM2-135M-Instruct.Q4_1.gguf")
+/// let model = try LanguageModel(path: "SmolLM2-135M-Instruct.Q4_1.gguf")   // or an HF directory
 /// let session = try model.makeSession()
 /// let logits = try session.evaluate(model.tokenizer.encode("The capital of France is"))
 /// ```
 public final class LanguageModel: @unchecked Sendable {
-    public let file: GGUFFile
+    /// The GGUF file, when the model was loaded from one.
+    public let file: GGUFFile?
+    /// The safetensors checkpoint, when the model was loaded from an HF directory.
+    public let checkpoint: SafetensorsCheckpoint?
     public let config: ModelConfig
     public let weights: DecoderWeights
     public let tokenizer: BPETokenizer
     public let rope: RotaryEmbedding
+    /// The Jinja chat template the model ships, if any.
+    public let chatTemplate: String?
+    /// Sampling defaults from `generation_config.json` (HF directories only).
+    public let generationDefaults: HFGenerationConfig?
+    /// The file or directory the model was loaded from.
+    public let path: String
 
-    /// The Jinja chat template stored in the file, if any.
-    public var chatTemplate: String? { file["tokenizer.chat_template"]?.stringValue }
-
-    public var path: String { file.path }
-
-    /// Opens and checks a GGUF model; fails with a ``ModelError`` or `GGUFError` naming the
-    /// file and the offending key or tensor.
+    /// Opens and checks a GGUF file or an HF model directory; fails with a ``ModelError``,
+    /// `GGUFError`, `SafetensorsError`, `HFConfigError` or `TokenizerError` naming the file
+    /// and the offending key or tensor.
     public init(path: String) throws {
-        file = try GGUFFile(path: path)
-        config = try ModelConfig(gguf: file)
-        weights = try DecoderWeights(file: file, config: config)
-        tokenizer = try BPETokenizer(gguf: file)
+        self.path = path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            let hfConfig = try HFModelConfig(path: (path as NSString).appendingPathComponent("config.json"))
+            let checkpoint = try SafetensorsCheckpoint(directory: path)
+            let bundle = try HFTokenizerBundle.load(path: path)
+            file = nil
+            self.checkpoint = checkpoint
+            config = try ModelConfig(huggingFace: hfConfig, path: path)
+            weights = try DecoderWeights(binder: TensorBinder(checkpoint: checkpoint, path: path), config: config,
+                                         ropeFrequencyFactors: ModelConfig.ropeFrequencyFactors(for: hfConfig))
+            tokenizer = bundle.tokenizer
+            chatTemplate = bundle.chatTemplateSource
+            generationDefaults = bundle.generation
+        } else {
+            let file = try GGUFFile(path: path)
+            self.file = file
+            checkpoint = nil
+            config = try ModelConfig(gguf: file)
+            weights = try DecoderWeights(file: file, config: config)
+            tokenizer = try BPETokenizer(gguf: file)
+            chatTemplate = file["tokenizer.chat_template"]?.stringValue
+            generationDefaults = nil
+        }
         rope = RotaryEmbedding(
             layout: config.ropeLayout, dimensions: config.ropeDimensions, base: config.ropeBase,
             frequencyFactors: weights.ropeFrequencyFactors, positionScale: config.ropePositionScale)

@@ -27,10 +27,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var contextLength: Int
     public var vocabularySize: Int
 
-    /// How the stored Q/K rows pair dimensions for RoPE (REFERENCE §1.6).
-    public var ropeLayout: RotaryEmbedding.PairLayout {
-        architecture == .llama ? .adjacent : .halfSplit
-    }
+    /// How the stored Q/K rows pair dimensions for RoPE (REFERENCE §1.6): adjacent for GGUF
+    /// llama (its converter permutes Q/K), half-split for qwen2 and for every HF checkpoint.
+    public var ropeLayout: RotaryEmbedding.PairLayout
 
     /// Reads the `<arch>.*` keys of a GGUF file, checking each value is usable.
     public init(gguf file: GGUFFile) throws {
@@ -62,6 +61,7 @@ public struct ModelConfig: Sendable, Equatable {
             return v
         }
         architecture = arch
+        ropeLayout = arch == .llama ? .adjacent : .halfSplit
         name = file["general.name"]?.stringValue ?? archName
         layerCount = try int("block_count")
         embeddingSize = try int("embedding_length")

@@ -9,18 +9,19 @@ struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info", abstract: "Show a model's architecture, hyper-parameters, tokenizer, template and tensors.")
 
-    @Argument(help: "GGUF file or model name (default: smollm2).") var model: String?
+    @Argument(help: "GGUF file, HF model directory or model name (default: smollm2).") var model: String?
     @Flag(help: "Also list every metadata key and every tensor.") var verbose = false
 
     func run() throws {
         let path = try ModelStore().resolve(model, progress: .terminal)
         let lm = try LanguageModel(path: path)
-        let file = lm.file
+        let tensors = Self.tensors(of: lm)
         let c = lm.config
         var out = ""
         func line(_ key: String, _ value: Any) { out += key.padding(toLength: 24, withPad: " ", startingAt: 0) + "\(value)\n" }
         line("file", path)
-        line("size", String(format: "%.1f MB", Double(file.fileSize) / 1e6))
+        line("format", lm.file != nil ? "GGUF" : "Hugging Face (safetensors, \(lm.checkpoint?.files.count ?? 0) file(s))")
+        line("size", String(format: "%.1f MB of weights", Double(tensors.reduce(0) { $0 + $1.bytes }) / 1e6))
         line("name", c.name)
         line("architecture", c.architecture.rawValue)
         line("layers", c.layerCount)
@@ -35,15 +36,15 @@ struct InfoCommand: ParsableCommand {
         line("vocabulary", c.vocabularySize)
         line("output", lm.weights.tiedOutput ? "tied to token embedding" : "separate")
         let t = lm.tokenizer
-        line("tokenizer", "\(file["tokenizer.ggml.model"]?.stringValue ?? "?"), pre '\(file["tokenizer.ggml.pre"]?.stringValue ?? "default")'")
+        line("tokenizer", "byte-level BPE, pre '\(t.preTokenizer.rawValue)'")
         line("special tokens", "bos \(t.bosID.map { "\($0) \(t.piece($0))" } ?? "none"), eos \(t.eosID.map { "\($0) \(t.piece($0))" } ?? "none"), adds BOS: \(t.addsBOS)")
         line("end of generation", t.endOfGenerationIDs.sorted().map { "\($0) \(t.piece($0))" }.joined(separator: ", "))
-        var byType: [GGMLType: (count: Int, bytes: Int)] = [:]
-        for tensor in file.tensors { byType[tensor.type, default: (0, 0)].count += 1; byType[tensor.type]!.bytes += tensor.byteCount }
+        var byType: [String: (count: Int, bytes: Int)] = [:]
+        for tensor in tensors { byType[tensor.type, default: (0, 0)].count += 1; byType[tensor.type]!.bytes += tensor.bytes }
         let types = byType.sorted { $0.value.bytes > $1.value.bytes }
-            .map { String(format: "%@ ×%d (%.1f MB)", $0.key.description, $0.value.count, Double($0.value.bytes) / 1e6) }
-        line("tensors", "\(file.tensors.count): " + types.joined(separator: ", "))
-        let params = file.tensors.reduce(0) { $0 + $1.elementCount }
+            .map { String(format: "%@ ×%d (%.1f MB)", $0.key, $0.value.count, Double($0.value.bytes) / 1e6) }
+        line("tensors", "\(tensors.count): " + types.joined(separator: ", "))
+        let params = tensors.reduce(0) { $0 + $1.dimensions.reduce(1, *) }
         line("parameters", String(format: "%.1f M", Double(params) / 1e6))
         line("bytes per token", String(format: "%.1f MB read per generated token", Double(lm.weights.bytesPerToken) / 1e6))
         if let template = lm.chatTemplate {
@@ -52,7 +53,7 @@ struct InfoCommand: ParsableCommand {
         } else {
             line("chat template", "none")
         }
-        if verbose {
+        if verbose, let file = lm.file {
             out += "metadata:\n"
             for key in file.metadataKeys {
                 let value = file[key]!
@@ -60,11 +61,24 @@ struct InfoCommand: ParsableCommand {
                 if let array = value.arrayValue { shown = "array of \(array.count)" } else { shown = "\(value)".prefix(100).description }
                 out += "    \(key) = \(shown)\n"
             }
+        }
+        if verbose {
             out += "tensors:\n"
-            for tensor in file.tensors {
-                out += "    \(tensor.name) \(tensor.type) \(tensor.dimensions) \(tensor.byteCount) bytes\n"
+            for tensor in tensors {
+                out += "    \(tensor.name) \(tensor.type) \(tensor.dimensions) \(tensor.bytes) bytes\n"
             }
         }
         StandardOutput.write(out)
+    }
+
+    /// Name, type, ggml-order dimensions and size of every tensor, from either kind of input.
+    static func tensors(of lm: LanguageModel) -> [(name: String, type: String, dimensions: [Int], bytes: Int)] {
+        if let file = lm.file {
+            return file.tensors.map { ($0.name, $0.type.description, $0.dimensions, $0.byteCount) }
+        }
+        guard let checkpoint = lm.checkpoint else { return [] }
+        return checkpoint.tensorNames.compactMap { name in
+            checkpoint.tensor(named: name).map { (name, $0.info.dtype.rawValue.uppercased(), $0.info.shape.reversed(), $0.info.byteCount) }
+        }
     }
 }

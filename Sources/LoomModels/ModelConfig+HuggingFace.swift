@@ -1,0 +1,44 @@
+import LoomFormats
+import LoomKernels
+
+extension ModelConfig {
+    /// The config of an HF `LlamaForCausalLM` / `Qwen2ForCausalLM` directory. HF checkpoints
+    /// keep Q/K rows unpermuted, so RoPE pairs are half-split for both architectures.
+    /// Linear scaling maps to a position scale; llama3 scaling becomes per-pair frequency
+    /// factors (see ``ropeFrequencyFactors(for:)``); other scaling types are a clear error.
+    public init(huggingFace c: HFModelConfig, path: String) throws {
+        architecture = c.architecture == .llama ? .llama : .qwen2
+        ropeLayout = .halfSplit
+        name = c.modelType ?? c.architecture.rawValue
+        layerCount = c.numHiddenLayers
+        embeddingSize = c.hiddenSize
+        feedForwardSize = c.intermediateSize
+        headCount = c.numAttentionHeads
+        kvHeadCount = c.numKeyValueHeads
+        headDim = c.headDim
+        ropeDimensions = c.headDim
+        ropeBase = c.ropeTheta
+        rmsEpsilon = Float(c.rmsNormEps)
+        contextLength = c.maxPositionEmbeddings
+        vocabularySize = c.vocabSize
+        switch c.ropeScaling {
+        case nil, .llama3?: ropePositionScale = 1
+        case let .linear(factor)?: ropePositionScale = factor > 0 ? 1 / factor : 1
+        case let other?:
+            throw ModelError.invalidMetadata(
+                key: "rope_scaling", reason: "RoPE scaling '\(other.typeName)' is not supported yet (linear, llama3)", path: path)
+        }
+        guard headCount % kvHeadCount == 0 else {
+            throw ModelError.invalidMetadata(key: "num_key_value_heads",
+                reason: "\(headCount) query heads cannot be shared evenly by \(kvHeadCount) KV heads", path: path)
+        }
+    }
+
+    /// Llama 3.1-style per-pair RoPE divisors for an HF config with `rope_type: llama3`
+    /// (what GGUF stores as `rope_freqs.weight`), else nil.
+    public static func ropeFrequencyFactors(for c: HFModelConfig) -> [Float]? {
+        guard case let .llama3(factor, low, high, original)? = c.ropeScaling else { return nil }
+        return HFToGGUFConverter.llama3RopeFactors(base: c.ropeTheta, dim: c.headDim, factor: factor,
+                                                    lowFreqFactor: low, highFreqFactor: high, originalContext: original)
+    }
+}
