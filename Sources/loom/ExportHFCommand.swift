@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoomFormats
+import LoomTokenizer
 
 /// `loom export-hf IN.gguf -o DIR`: a llama/qwen2 GGUF as a Hugging Face directory.
 struct ExportHFCommand: ParsableCommand {
@@ -9,8 +10,7 @@ struct ExportHFCommand: ParsableCommand {
         abstract: "Export a llama/qwen2 GGUF model as a Hugging Face directory (safetensors + config).",
         discussion: """
         Writes model.safetensors (dequantised; llama q/k rows back in HF order), config.json, \
-        generation_config.json and tokenizer_config.json with the chat template. tokenizer.json is not \
-        written yet.
+        generation_config.json, tokenizer.json and tokenizer_config.json with the chat template.
         """)
 
     @Argument(help: "GGUF file or model name.") var input: String
@@ -22,6 +22,8 @@ struct ExportHFCommand: ParsableCommand {
         guard let d = types[dtype.lowercased()] else { throw ValidationError("--dtype must be f32, f16 or bf16") }
         let path = try ModelStore().resolve(input, progress: .terminal)
         let count = try GGUFToHFExporter(dtype: d).export(gguf: path, to: output)
+        let tokenizerJSON = try HFTokenizerJSONWriter.tokenizerJSON(gguf: GGUFFile(path: path))
+        try tokenizerJSON.write(to: URL(fileURLWithPath: output).appendingPathComponent("tokenizer.json"), options: .atomic)
         FileHandle.standardError.write(Data("exported \(count) tensors to \(output)\n".utf8))
     }
 }

@@ -36,10 +36,10 @@ final class ReferenceLogitsTests: XCTestCase {
     func testSmolLM2MatchesReference() throws { try check("smollm2") }
     func testQwen2MatchesReference() throws { try check("qwen2.5-0.5b") }
 
-    func check(_ name: String) throws {
+    func check(_ name: String, model loaded: LanguageModel? = nil) throws {
         let fixture = try Self.fixture(name)
         XCTAssertGreaterThanOrEqual(fixture.cases.count, 5)
-        let model = try LanguageModel(path: try TestModels.path(name))
+        let model = try loaded ?? LanguageModel(path: try TestModels.path(name))
         let session = try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2))
         for c in fixture.cases {
             session.reset()
