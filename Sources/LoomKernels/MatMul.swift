@@ -28,6 +28,11 @@ public enum MatMul {
         let rowsB = b?.matrix.rows ?? 0
         let total = rowsA + rowsB + (c?.matrix.rows ?? 0)
         let maxColumns = max(a.matrix.columns, b?.matrix.columns ?? 0, c?.matrix.columns ?? 0)
+        // Decode: quantise the activations once for every integer kernel of this dispatch.
+        let integer = tokens == 1 && useInt8Activations && maxColumns % 32 == 0
+            && [a, b, c].allSatisfy { $0.map { Int8RowKernels.supports($0.matrix.type) } ?? true }
+        let activations = pool.quantizedActivations
+        if integer { activations.quantize(x, count: maxColumns) }
         pool.parallelFor(count: total, chunk: rowChunk) { range, worker in
             // Chunks may straddle two matrices: split at the boundaries.
             var start = range.lowerBound
@@ -39,7 +44,9 @@ public enum MatMul {
                 else { target = c!; offset = rowsA + rowsB }
                 let end = min(range.upperBound, offset + target.matrix.rows)
                 let local = (start - offset)..<(end - offset)
-                if tokens == 1 {
+                if integer {
+                    multiplyRowsInt8(target, local, activations)
+                } else if tokens == 1 {
                     multiplyRowsOneToken(target, local, x)
                 } else {
                     let scratch = pool.scratch(worker: worker, count: rowChunk * maxColumns)
@@ -47,6 +54,20 @@ public enum MatMul {
                 }
                 start = end
             }
+        }
+    }
+
+    /// Whether single-token products quantise the activations to 8 bits and use the integer
+    /// kernels (``Int8RowKernels``) where the weight type has one. On by default; tests
+    /// switch it off to compare with the float path.
+    nonisolated(unsafe) public static var useInt8Activations = true
+
+    static func multiplyRowsInt8(_ t: MatMulTarget, _ rows: Range<Int>, _ a: QuantizedActivations) {
+        let w = t.matrix
+        for r in rows {
+            var v = Int8RowKernels.dot(w.type, w.row(r), a, count: w.columns)
+            if let bias = t.bias { v += bias[r] }
+            t.output[r] = v
         }
     }
 
