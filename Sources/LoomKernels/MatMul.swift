@@ -29,8 +29,8 @@ public enum MatMul {
         let total = rowsA + rowsB + (c?.matrix.rows ?? 0)
         let maxColumns = max(a.matrix.columns, b?.matrix.columns ?? 0, c?.matrix.columns ?? 0)
         // Decode: quantise the activations once for every integer kernel of this dispatch.
-        let integer = tokens == 1 && useInt8Activations && maxColumns % 32 == 0
-            && [a, b, c].allSatisfy { $0.map { Int8RowKernels.supports($0.matrix.type) } ?? true }
+        let integer = tokens == 1 && useIntegerActivations && maxColumns % QuantizedActivations.blockSize == 0
+            && [a, b, c].contains { $0.map { IntegerRowKernels.supports($0.matrix.type) } ?? false }
         let activations = pool.quantizedActivations
         if integer { activations.quantize(x, count: maxColumns) }
         pool.parallelFor(count: total, chunk: rowChunk) { range, worker in
@@ -44,8 +44,8 @@ public enum MatMul {
                 else { target = c!; offset = rowsA + rowsB }
                 let end = min(range.upperBound, offset + target.matrix.rows)
                 let local = (start - offset)..<(end - offset)
-                if integer {
-                    multiplyRowsInt8(target, local, activations)
+                if integer && IntegerRowKernels.supports(target.matrix.type) {
+                    multiplyRowsInteger(target, local, activations)
                 } else if tokens == 1 {
                     multiplyRowsOneToken(target, local, x)
                 } else {
@@ -57,15 +57,15 @@ public enum MatMul {
         }
     }
 
-    /// Whether single-token products quantise the activations to 8 bits and use the integer
-    /// kernels (``Int8RowKernels``) where the weight type has one. On by default; tests
+    /// Whether single-token products quantise the activations to integer codes and use the integer
+    /// kernels (``IntegerRowKernels``) where the weight type has one. On by default; tests
     /// switch it off to compare with the float path.
-    nonisolated(unsafe) public static var useInt8Activations = true
+    nonisolated(unsafe) public static var useIntegerActivations = true
 
-    static func multiplyRowsInt8(_ t: MatMulTarget, _ rows: Range<Int>, _ a: QuantizedActivations) {
+    static func multiplyRowsInteger(_ t: MatMulTarget, _ rows: Range<Int>, _ a: QuantizedActivations) {
         let w = t.matrix
         for r in rows {
-            var v = Int8RowKernels.dot(w.type, w.row(r), a, count: w.columns)
+            var v = IntegerRowKernels.dot(w.type, w.row(r), a, count: w.columns)
             if let bias = t.bias { v += bias[r] }
             t.output[r] = v
         }

@@ -29,7 +29,7 @@ public final class ThreadPool: @unchecked Sendable {
     private var job: ((Int) -> Void)?
     private var threads: [Thread] = []
     private let scratchSlots: UnsafeMutablePointer<(pointer: UnsafeMutablePointer<Float>?, capacity: Int)>
-    /// The 8-bit activation buffer single-token matrix products quantise into (used by the
+    /// The integer activation buffer single-token matrix products quantise into (used by the
     /// dispatching thread before each dispatch, read by all participants during it).
     public let quantizedActivations = QuantizedActivations(capacity: 4096)
     /// How many polls of the epoch a worker makes before it goes to sleep (≈ 50–100 µs).

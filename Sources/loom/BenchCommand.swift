@@ -22,7 +22,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .short, help: "Threads (default: all cores).") var t: Int?
     @Option(name: .short, help: "Repetitions.") var r = 5
     @Flag(help: "Print one JSON object.") var json = false
-    @Flag(help: "Keep decode activations in f32 (float kernels) instead of 8-bit codes, for comparison.")
+    @Flag(help: "Keep decode activations in f32 (float kernels) instead of integer codes, for comparison.")
     var floatActivations = false
 
     func validate() throws {
@@ -32,7 +32,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        MatMul.useInt8Activations = !floatActivations
+        MatMul.useIntegerActivations = !floatActivations
         let path = try ModelStore().resolve(model, progress: .terminal)
         let loadStart = Date()
         let lm = try LanguageModel(path: path)

@@ -1,15 +1,15 @@
 import XCTest
 @testable import LoomKernels
 
-/// The 8-bit activation quantiser and every integer row kernel against naive references on
+/// The activation quantiser and every integer row kernel against naive references on
 /// random inputs: codes and scales checked from their definition, dot products against a
 /// Double sum over the reference-dequantised row and the dequantised activations (the
 /// integer products are exact, so only float rounding may differ).
-final class Int8RowKernelsTests: XCTestCase {
-    static let integerTypes: [GGMLType] = GGMLType.allCases.filter { Int8RowKernels.supports($0) }
+final class IntegerRowKernelsTests: XCTestCase {
+    static let integerTypes: [GGMLType] = GGMLType.allCases.filter { IntegerRowKernels.supports($0) }
 
     func testSupportedTypes() {
-        XCTAssertEqual(Set(Self.integerTypes), [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K])
+        XCTAssertEqual(Set(Self.integerTypes), [.q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K])
     }
 
     /// The activations as the kernels see them: code · scale.
@@ -32,13 +32,13 @@ final class Int8RowKernelsTests: XCTestCase {
             for b in 0..<count / 32 {
                 let block = x[32 * b..<32 * b + 32]
                 let amax = block.map(abs).max()!
-                let d = amax / 127
+                let d = amax / Float(QuantizedActivations.codeLimit)
                 XCTAssertEqual(a.scales[b], d, "block \(b) scale")
                 var sum = 0
                 for i in 32 * b..<32 * b + 32 {
                     let code = Int(a.codes[i])
                     sum += code
-                    XCTAssertLessThanOrEqual(abs(code), 127)
+                    XCTAssertLessThanOrEqual(abs(code), QuantizedActivations.codeLimit)
                     let want = d > 0 ? (x[i] / d).rounded(.toNearestOrEven) : 0
                     XCTAssertEqual(Float(code), want, "element \(i)")
                 }
@@ -69,15 +69,15 @@ final class Int8RowKernelsTests: XCTestCase {
         // The row ends right before an unmapped page, so an over-read crashes.
         let row = GuardedBuffer(bytes: bytes.count)
         row.start.copyMemory(from: bytes, byteCount: bytes.count)
-        let got = Int8RowKernels.dot(type, row.start, a, count: count)
-        assertDot(got, referenceDot(weights, dequantized(a)), "\(type) int8 dot, \(count) elements, seed \(seed)")
+        let got = IntegerRowKernels.dot(type, row.start, a, count: count)
+        assertDot(got, referenceDot(weights, dequantized(a)), "\(type) integer dot, \(count) elements, seed \(seed)")
         // And it stays within the activation rounding of the exact-activation result: each
         // element moves by at most half a quantisation step of its block.
         let exact = referenceDot(weights, x)
         var bound = 0.0
         for i in 0..<count { bound += Double(abs(weights[i])) * Double(a.scales[i / 32]) / 2 }
         XCTAssert(abs(Double(got) - exact.sum) <= bound * 1.001 + 1e-5 * exact.magnitude,
-                  "\(type): int8 \(got) vs float \(exact.sum), bound \(bound)")
+                  "\(type): integer \(got) vs float \(exact.sum), bound \(bound)")
     }
 
     func testIntegerKernelsMatchReference() {
@@ -106,18 +106,18 @@ final class Int8RowKernelsTests: XCTestCase {
         a.quantize(x, count: 512)
         let bytes = TestData.randomRow(.q4_1, count: 256, &rng)
         let weights = ReferenceKernels.dequantize(.q4_1, bytes, count: 256)
-        let got = bytes.withUnsafeBytes { Int8RowKernels.dot(.q4_1, $0.baseAddress!, a, count: 256) }
+        let got = bytes.withUnsafeBytes { IntegerRowKernels.dot(.q4_1, $0.baseAddress!, a, count: 256) }
         assertDot(got, referenceDot(weights, Array(dequantized(a).prefix(256))), "prefix")
     }
 }
 
 /// Single-token matrix products through the integer path (grouped targets, biases, both
 /// thread counts) against a naive product with the dequantised weights and activations.
-final class MatMulInt8Tests: XCTestCase {
+final class MatMulIntegerTests: XCTestCase {
     func testOneTokenProductsUseIntegerKernels() {
         var rng = SplitMix64(seed: 2024)
         let columns = 512
-        let types: [GGMLType] = [.q4_1, .q8_0, .q6_K]
+        let types: [GGMLType] = [.q4_1, .q5_K, .q6_K]
         let rows = [37, 20, 45]
         let rowBytes = types.indices.map { TestData.randomRow(types[$0], count: rows[$0] * columns, &rng) }
         let bias = (0..<rows[1]).map { _ in Float.random(in: -1...1, using: &rng) }

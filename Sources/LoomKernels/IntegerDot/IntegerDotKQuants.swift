@@ -2,13 +2,13 @@
 // ``QuantizedActivations`` (blocks of 32, so eight activation blocks per super-block).
 //
 // Q4_K/Q5_K groups are 32 wide and line up with the activation blocks: per group the
-// 16-bit products of two 16-element halves are added (≤ 2·31·127, no overflow), converted
+// 16-bit products of two 16-element halves are added (≤ 2·31·511, no overflow), converted
 // once and scaled by d·sc·d_x; the minimum term dmin·m·(d_x·Σcodes_x) is accumulated
 // eight groups at a time. Q6_K groups are 16 wide with signed 8-bit scales: one 16-lane
-// product (≤ 32·127) per group, scaled by d·sc·d_x of the activation block it lies in.
+// product (≤ 32·511) per group, scaled by d·sc·d_x of the activation block it lies in.
 
 extension BlockQ4_K {
-    static func dotQ8(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
+    static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var offsets = SIMD8<Float>()
         for sb in 0..<blocks {
@@ -35,7 +35,7 @@ extension BlockQ4_K {
 }
 
 extension BlockQ5_K {
-    static func dotQ8(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
+    static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var offsets = SIMD8<Float>()
         for sb in 0..<blocks {
@@ -64,7 +64,7 @@ extension BlockQ5_K {
 }
 
 extension BlockQ6_K {
-    static func dotQ8(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
+    static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
         var acc = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
         for sb in 0..<blocks {
             let p = row + sb * bytes

@@ -1,9 +1,9 @@
 // Integer row·activation kernels for the 32-element block formats (Q4_0, Q4_1, Q5_0,
-// Q5_1, Q8_0) against ``QuantizedActivations``.
+// Q5_1) against ``QuantizedActivations``.
 //
 // Per block: weight codes are unpacked to bytes, widened to 16-bit lanes and multiplied
 // lane-wise with the 16-bit activation codes (`vpmullw`); the two 16-element halves are
-// added in 16 bits (worst case |2·128·127| = 32512 for Q8_0, so no overflow), converted to
+// added in 16 bits (worst case 2·31·511 = 31682 for Q5_1, so no overflow), converted to
 // float once and scaled by d_w·d_x with one fused multiply-add. Formats with an offset m
 // add m·(d_x·Σcodes_x), the block sum kept by the activations. Two blocks are in flight
 // per iteration with separate accumulators, so the loop is not bound by FMA latency.
@@ -38,7 +38,7 @@ func twoWayBlockLoop(blocks: Int, _ step: (Int, inout SIMD16<Float>, inout Float
 }
 
 extension BlockQ4_0 {
-    static func dotQ8(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
+    static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
         twoWayBlockLoop(blocks: blocks) { b, acc, _ in
             let p = row + b * bytes
             let x = a.codes + 32 * b
@@ -50,7 +50,7 @@ extension BlockQ4_0 {
 }
 
 extension BlockQ4_1 {
-    static func dotQ8(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
+    static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
         twoWayBlockLoop(blocks: blocks) { b, acc, off in
             let p = row + b * bytes
             let x = a.codes + 32 * b
@@ -64,7 +64,7 @@ extension BlockQ4_1 {
 }
 
 extension BlockQ5_0 {
-    static func dotQ8(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
+    static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
         twoWayBlockLoop(blocks: blocks) { b, acc, _ in
             let p = row + b * bytes
             let x = a.codes + 32 * b
@@ -76,7 +76,7 @@ extension BlockQ5_0 {
 }
 
 extension BlockQ5_1 {
-    static func dotQ8(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
+    static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
         twoWayBlockLoop(blocks: blocks) { b, acc, off in
             let p = row + b * bytes
             let x = a.codes + 32 * b
@@ -89,13 +89,6 @@ extension BlockQ5_1 {
     }
 }
 
-extension BlockQ8_0 {
-    static func dotQ8(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
-        twoWayBlockLoop(blocks: blocks) { b, acc, _ in
-            let p = row + b * bytes
-            let x = a.codes + 32 * b
-            let s = widenSigned(loadBytes16(p, 2)) &* loadCodes16(x) &+ widenSigned(loadBytes16(p, 18)) &* loadCodes16(x + 16)
-            acc.addProduct(floats(s), SIMD16(repeating: loadHalfPair(p, 0)[0] * a.scales[b]))
-        }
-    }
-}
+// Q8_0 has no integer kernel: 8-bit weight codes times 10-bit activation codes would
+// overflow 16-bit lanes, and its float kernel (one convert + FMA per 16 weights) measured
+// as fast as an 8×8-bit integer version.

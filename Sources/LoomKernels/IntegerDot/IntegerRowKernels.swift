@@ -1,0 +1,37 @@
+/// Row kernels that take the dot product of a stored weight row with activations
+/// quantised to small integers (``QuantizedActivations``) using 16-bit integer multiplies —
+/// ggml's approach to matrix-vector products: the weight codes are never converted to
+/// float, only one partial sum per block is.
+///
+/// Supported for the 4- to 6-bit block formats: Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K.
+/// Other types (F32, F16, BF16, Q8_0, Q2_K, Q3_K) keep the float kernels of ``RowKernels``.
+///
+/// The result equals Σ w[i]·x̂[i] up to float rounding, where w is the dequantised row and
+/// x̂ the dequantised activations; the integer products are exact.
+public enum IntegerRowKernels {
+    /// Whether `type` has an integer kernel.
+    @inlinable public static func supports(_ type: GGMLType) -> Bool {
+        switch type {
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K: return true
+        case .f32, .f16, .bf16, .q8_0, .q2_K, .q3_K: return false
+        }
+    }
+
+    /// Σ row[i]·x̂[i] over the first `count` elements of `activations` (`count` a multiple of
+    /// `type.blockSize`, at most `activations.count`). `type` must be supported.
+    public static func dot(_ type: GGMLType, _ row: UnsafeRawPointer, _ activations: QuantizedActivations, count: Int) -> Float {
+        if count > activations.count { rowLengthFailure(type, count, "IntegerRowKernels.dot (longer than the activations)") }
+        let a = ActivationBlocks(activations)
+        switch type {
+        case .q4_0: return BlockQ4_0.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 32, "integer dot"))
+        case .q4_1: return BlockQ4_1.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 32, "integer dot"))
+        case .q5_0: return BlockQ5_0.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 32, "integer dot"))
+        case .q5_1: return BlockQ5_1.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 32, "integer dot"))
+        case .q4_K: return BlockQ4_K.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 256, "integer dot"))
+        case .q5_K: return BlockQ5_K.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 256, "integer dot"))
+        case .q6_K: return BlockQ6_K.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 256, "integer dot"))
+        case .f32, .f16, .bf16, .q8_0, .q2_K, .q3_K:
+            fatalError("IntegerRowKernels.dot: no integer kernel for \(type)")
+        }
+    }
+}
