@@ -33,7 +33,10 @@ public enum MatMul {
             && [a, b, c].contains { $0.map { IntegerRowKernels.supports($0.matrix.type) } ?? false }
         let activations = pool.quantizedActivations
         if integer { activations.quantize(x, count: maxColumns) }
-        pool.parallelFor(count: total, chunk: rowChunk) { range, worker in
+        // Decode rows are cheap (≈ 0.1 µs): claim larger chunks so the shared counter is not
+        // contended, still eight per participant for balance. Batches keep tile-sized chunks.
+        let chunk = tokens == 1 ? max(rowChunk, total / (pool.threadCount * 8)) : rowChunk
+        pool.parallelFor(count: total, chunk: chunk) { range, worker in
             // Chunks may straddle two matrices: split at the boundaries.
             var start = range.lowerBound
             while start < range.upperBound {

@@ -16,7 +16,7 @@ extension BlockQ4_K {
             let xd = UnsafeRawPointer(a.scales + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
             let xs = UnsafeRawPointer(a.sums + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
             let (sc, m) = scalesAndMins(p, at: 4)
-            let dmin = loadHalfPair(p, 0)
+            let dmin = loadHalves8(p, 0)
             let multiplier = dmin[0] * unsignedFloats(sc) * xd
             offsets.addProduct(dmin[1] * unsignedFloats(m), xs)
             let x = a.codes + 256 * sb
@@ -43,7 +43,7 @@ extension BlockQ5_K {
             let xd = UnsafeRawPointer(a.scales + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
             let xs = UnsafeRawPointer(a.sums + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
             let (sc, m) = BlockQ4_K.scalesAndMins(p, at: 4)
-            let dmin = loadHalfPair(p, 0)
+            let dmin = loadHalves8(p, 0)
             let multiplier = dmin[0] * unsignedFloats(sc) * xd
             offsets.addProduct(dmin[1] * unsignedFloats(m), xs)
             let qh0 = loadBytes16(p, 16)
@@ -72,8 +72,8 @@ extension BlockQ6_K {
             // Group k (16 elements) lies in activation block k / 2.
             var xdPerGroup = SIMD16<Float>()
             for k in 0..<16 { xdPerGroup[k] = xd[k / 2] }
-            // d is the second half of the pair at 206 (a pair at 208 would read past the block).
-            let multiplier = loadHalfPair(p, 206)[1] * signedFloats(loadBytes16(p, 192)) * xdPerGroup
+            // d is the last of the eight halves at 194 (reading from 208 would pass the block end).
+            let multiplier = loadHalves8(p, 194)[7] * signedFloats(loadBytes16(p, 192)) * xdPerGroup
             let x = a.codes + 256 * sb
             for h in 0..<2 {
                 for g in 0..<2 {

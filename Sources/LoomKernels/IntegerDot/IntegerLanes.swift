@@ -41,21 +41,23 @@ func horizontalSum(_ v: SIMD8<Float>) -> Float {
     return s2.x + s2.y
 }
 
-/// The two little-endian fp16 fields at `base + offset` and `base + offset + 2`, as floats.
+/// The eight little-endian fp16 fields at `base + offset ..< base + offset + 16`, as floats
+/// (the block scales d and m sit at the start of every legacy block).
 ///
-/// One 4-byte load (`vmovss`, which zeroes the rest of the register) feeding the
-/// conversion. ``loadHalf`` compiles to `vpinsrw` into whatever register LLVM picks — in
-/// these loops often the accumulator — which chains every block's scale load to the
-/// previous block's FMA and made the integer kernels latency-bound (≈2.5× slower).
+/// Written as a vector load + lane conversion so it compiles to one `vcvtph2ps` with a
+/// memory operand. ``loadHalf`` compiles to `vpinsrw` into whatever register LLVM picks —
+/// in these loops often the accumulator — which chained every block's scale load to the
+/// previous block's FMA and made the integer kernels latency-bound (≈2× slower); a 32-bit
+/// load of the pair, or a 4-lane version of this one, was narrowed back to that form when
+/// only one half is used. Callers must have 16 readable bytes at `base + offset`.
 @inline(__always)
-func loadHalfPair(_ base: UnsafeRawPointer, _ offset: Int) -> SIMD2<Float> {
-    let bits = base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+func loadHalves8(_ base: UnsafeRawPointer, _ offset: Int) -> SIMD8<Float> {
     #if arch(x86_64) && os(macOS)
-    return SIMD2(halfToFloat(UInt16(truncatingIfNeeded: bits)), halfToFloat(UInt16(truncatingIfNeeded: bits >> 16)))
+    return SIMD8((0..<8).map { halfToFloat(base.loadUnaligned(fromByteOffset: offset + 2 * $0, as: UInt16.self)) })
     #else
-    let h = unsafeBitCast(bits, to: SIMD2<Float16>.self)
-    var r = SIMD2<Float>()
-    for i in 0..<2 { r[i] = Float(h[i]) }
+    let h = base.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float16>.self)
+    var r = SIMD8<Float>()
+    for i in 0..<8 { r[i] = Float(h[i]) }
     return r
     #endif
 }
