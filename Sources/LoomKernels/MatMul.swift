@@ -29,10 +29,11 @@ public enum MatMul {
         let total = rowsA + rowsB + (c?.matrix.rows ?? 0)
         let maxColumns = max(a.matrix.columns, b?.matrix.columns ?? 0, c?.matrix.columns ?? 0)
         // Decode: quantise the activations once for every integer kernel of this dispatch.
+        // Plain conditionals and a struct of pointers, not an array literal and the buffer
+        // object: the closure below then captures no class reference besides the pool.
         let integer = tokens == 1 && useIntegerActivations && maxColumns % QuantizedActivations.blockSize == 0
-            && [a, b, c].contains { $0.map { IntegerRowKernels.supports($0.matrix.type) } ?? false }
-        let activations = pool.quantizedActivations
-        if integer { activations.quantize(x, count: maxColumns) }
+            && (prefersInteger(a) || prefersInteger(b) || prefersInteger(c))
+        let activations = integer ? pool.quantizeActivations(x, count: maxColumns) : nil
         // Decode rows are cheap (≈ 0.1 µs): claim larger chunks so the shared counter is not
         // contended, still eight per participant for balance. Batches keep tile-sized chunks.
         let chunk = tokens == 1 ? max(rowChunk, total / (pool.threadCount * 8)) : rowChunk
@@ -47,7 +48,7 @@ public enum MatMul {
                 else { target = c!; offset = rowsA + rowsB }
                 let end = min(range.upperBound, offset + target.matrix.rows)
                 let local = (start - offset)..<(end - offset)
-                if integer && IntegerRowKernels.supports(target.matrix.type) {
+                if let activations, IntegerRowKernels.isPreferred(target.matrix.type) {
                     multiplyRowsInteger(target, local, activations)
                 } else if tokens == 1 {
                     multiplyRowsOneToken(target, local, x)
@@ -65,7 +66,12 @@ public enum MatMul {
     /// switch it off to compare with the float path.
     nonisolated(unsafe) public static var useIntegerActivations = true
 
-    static func multiplyRowsInteger(_ t: MatMulTarget, _ rows: Range<Int>, _ a: QuantizedActivations) {
+    static func prefersInteger(_ t: MatMulTarget?) -> Bool {
+        guard let t else { return false }
+        return IntegerRowKernels.isPreferred(t.matrix.type)
+    }
+
+    static func multiplyRowsInteger(_ t: MatMulTarget, _ rows: Range<Int>, _ a: ActivationBlocks) {
         let w = t.matrix
         for r in rows {
             var v = IntegerRowKernels.dot(w.type, w.row(r), a, count: w.columns)

@@ -42,9 +42,9 @@ public final class ThreadPool: @unchecked Sendable {
     private var job: ((Int) -> Void)?
     private var threads: [Thread] = []
     private let scratchSlots: UnsafeMutablePointer<(pointer: UnsafeMutablePointer<Float>?, capacity: Int)>
-    /// The integer activation buffer single-token matrix products quantise into (used by the
-    /// dispatching thread before each dispatch, read by all participants during it).
-    public let quantizedActivations = QuantizedActivations(capacity: 4096)
+    /// The integer activation buffer single-token matrix products quantise into (written by
+    /// the dispatching thread before each dispatch, read by all participants during it).
+    private let quantizedActivations = QuantizedActivations(capacity: 4096)
     /// How many polls of the ticket a worker makes before it goes to sleep (≈ 50–100 µs).
     private let spinLimit = 200_000
 
@@ -137,6 +137,13 @@ public final class ThreadPool: @unchecked Sendable {
                 body(start..<min(start + chunk, count), worker)
             }
         }, everyWorker: false)
+    }
+
+    /// Quantises `count` activations into the pool's shared buffer and returns pointers to
+    /// them, valid until the next call (callers hold no reference to the buffer object).
+    func quantizeActivations(_ x: UnsafePointer<Float>, count: Int) -> ActivationBlocks {
+        quantizedActivations.quantize(x, count: count)
+        return ActivationBlocks(quantizedActivations)
     }
 
     /// Per-participant float scratch of at least `count` elements, kept between jobs (it is

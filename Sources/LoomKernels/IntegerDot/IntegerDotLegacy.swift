@@ -13,8 +13,11 @@ struct ActivationBlocks {
     let codes: UnsafePointer<Int16>
     let scales: UnsafePointer<Float>
     let sums: UnsafePointer<Float>
+    /// 0x0000FFFF, read from memory so the optimiser cannot fold it (see `legacyIntegerDot`).
+    let lowHalfMask: UInt32
 
     init(_ a: QuantizedActivations, block: Int = 0) {
+        lowHalfMask = a.lowHalfMask
         codes = UnsafePointer(a.codes + 32 * block)
         scales = UnsafePointer(a.scales + block)
         sums = UnsafePointer(a.sums + block)
@@ -39,32 +42,57 @@ protocol LegacyIntegerBlock {
 func legacyIntegerDot<K: LegacyIntegerBlock>(_: K.Type, _ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
     var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
     var off0: Float = 0, off1: Float = 0
-    @inline(__always)
-    func step(_ b: Int, _ acc: inout SIMD16<Float>, _ off: inout Float) {
-        let p = row + b * K.bytes
-        let s = K.products(p, a.codes + 32 * b)
-        let dm = loadHalves8(p, 0)
-        acc.addProduct(floats(s), SIMD16(repeating: dm[0] * a.scales[b]))
-        if K.hasOffset { off.addProduct(dm[1], a.sums[b]) }
-    }
     var b = 0
     while b + 2 <= blocks {
-        step(b, &acc0, &off0)
-        step(b + 1, &acc1, &off1)
+        legacyIntegerStep(K.self, row, a, b, &acc0, &off0)
+        legacyIntegerStep(K.self, row, a, b + 1, &acc1, &off1)
         b += 2
     }
-    if b < blocks { step(b, &acc0, &off0) }
+    if b < blocks { legacyIntegerStep(K.self, row, a, b, &acc0, &off0) }
     return horizontalSum(acc0 + acc1) + (off0 + off1)
 }
 
-/// The fifth bits of a Q5 block for elements 0..<16 (`bits` = qh & 0xFFFF) or 16..<32
-/// (`bits` = qh >> 16), as 0 or 16 in 16-bit lanes: a broadcast, a per-lane variable
-/// shift (`vpsrlvw`), a mask and a shift — all in the 16-bit domain the products use.
+/// One block of ``legacyIntegerDot(_:_:_:blocks:)``.
 @inline(__always)
-func fifthBits16(_ bits: UInt16) -> SIMD16<Int16> {
-    let lane = SIMD16<UInt16>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-    let v = ((SIMD16<UInt16>(repeating: bits) &>> lane) & 1) &<< 4
-    return unsafeBitCast(v, to: SIMD16<Int16>.self)
+func legacyIntegerStep<K: LegacyIntegerBlock>(
+    _: K.Type, _ row: UnsafeRawPointer, _ a: ActivationBlocks, _ b: Int,
+    _ acc: inout SIMD16<Float>, _ off: inout Float
+) {
+    let p = row + b * K.bytes
+    let s = K.products(p, a.codes + 32 * b)
+    if K.hasOffset {
+        let dm = loadHalves8(p, 0)
+        acc.addProduct(floats(s), SIMD16(repeating: dm[0] * a.scales[b]))
+        off.addProduct(dm[1], a.sums[b])
+    } else {
+        // Only d is needed, and LLVM narrows any load of it back to a 16-bit `vpinsrw`
+        // that merges into the accumulator register (a false dependency chaining every
+        // block to the previous FMA). Masking the 32-bit word with a mask it cannot see is
+        // 0xFFFF keeps the load 32 bits wide (`vmovd`, no merge); the second half is then
+        // +0 and adding it changes nothing.
+        let bits = p.loadUnaligned(as: UInt32.self) & a.lowHalfMask
+        let dz = halfPairToFloats(bits)
+        acc.addProduct(floats(s), SIMD16(repeating: dz[0] * a.scales[b] + dz[1]))
+    }
+}
+
+/// The fifth bits of a Q5 block (`qh`, bit i for element i) as 0 or 16 per byte lane, for
+/// elements 0..<16 and 16..<32: the word broadcast to all lanes, a constant byte shuffle
+/// (`vpshufb`) giving lane i the byte holding its bit, and a test against the lane's bit.
+/// This replaces the multiply-based broadcast of `fifthBits`, whose four scalar
+/// multiplies and inserts per block dominated the integer Q5 loops.
+@inline(__always)
+func fifthBitsOfWord(_ qh: UInt32) -> (low: SIMD16<UInt8>, high: SIMD16<UInt8>) {
+    let bytes = unsafeBitCast(SIMD4<UInt32>(repeating: qh), to: SIMD16<UInt8>.self)
+    var low = SIMD16<UInt8>(), high = SIMD16<UInt8>()
+    for i in 0..<16 {
+        low[i] = bytes[i / 8]
+        high[i] = bytes[2 + i / 8]
+    }
+    let laneBit = SIMD16<UInt8>(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128)
+    let lowSet = unsafeBitCast((low & laneBit) .== laneBit, to: SIMD16<UInt8>.self)
+    let highSet = unsafeBitCast((high & laneBit) .== laneBit, to: SIMD16<UInt8>.self)
+    return (lowSet & 16, highSet & 16)
 }
 
 extension BlockQ4_0: LegacyIntegerBlock {
@@ -97,11 +125,10 @@ extension BlockQ5_0: LegacyIntegerBlock {
     static var hasOffset: Bool { false }
     @inline(__always)
     static func products(_ p: UnsafeRawPointer, _ x: UnsafePointer<Int16>) -> SIMD16<Int16> {
-        let qh = p.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+        let h = fifthBitsOfWord(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
         let qs = loadBytes16(p, 6)
-        let low = (widenUnsigned(qs & 0x0F) | fifthBits16(UInt16(truncatingIfNeeded: qh))) &- 16
-        let high = (widenUnsigned(qs &>> 4) | fifthBits16(UInt16(truncatingIfNeeded: qh >> 16))) &- 16
-        return low &* loadCodes16(x) &+ high &* loadCodes16(x + 16)
+        let low = ((qs & 0x0F) | h.low) &- 16, high = ((qs &>> 4) | h.high) &- 16
+        return widenSigned(low) &* loadCodes16(x) &+ widenSigned(high) &* loadCodes16(x + 16)
     }
 
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
@@ -113,11 +140,9 @@ extension BlockQ5_1: LegacyIntegerBlock {
     static var hasOffset: Bool { true }
     @inline(__always)
     static func products(_ p: UnsafeRawPointer, _ x: UnsafePointer<Int16>) -> SIMD16<Int16> {
-        let qh = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        let h = fifthBitsOfWord(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
         let qs = loadBytes16(p, 8)
-        let low = widenUnsigned(qs & 0x0F) | fifthBits16(UInt16(truncatingIfNeeded: qh))
-        let high = widenUnsigned(qs &>> 4) | fifthBits16(UInt16(truncatingIfNeeded: qh >> 16))
-        return low &* loadCodes16(x) &+ high &* loadCodes16(x + 16)
+        return widenUnsigned((qs & 0x0F) | h.low) &* loadCodes16(x) &+ widenUnsigned((qs &>> 4) | h.high) &* loadCodes16(x + 16)
     }
 
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {

@@ -61,3 +61,16 @@ func loadHalves8(_ base: UnsafeRawPointer, _ offset: Int) -> SIMD8<Float> {
     return r
     #endif
 }
+
+/// The two fp16 halves of a 32-bit word (low half first) as floats.
+@inline(__always)
+func halfPairToFloats(_ bits: UInt32) -> SIMD2<Float> {
+    #if arch(x86_64) && os(macOS)
+    return SIMD2(halfToFloat(UInt16(truncatingIfNeeded: bits)), halfToFloat(UInt16(truncatingIfNeeded: bits >> 16)))
+    #else
+    let h = unsafeBitCast(bits, to: SIMD2<Float16>.self)
+    var r = SIMD2<Float>()
+    for i in 0..<2 { r[i] = Float(h[i]) }
+    return r
+    #endif
+}

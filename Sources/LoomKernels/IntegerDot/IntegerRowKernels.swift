@@ -17,11 +17,24 @@ public enum IntegerRowKernels {
         }
     }
 
+    /// Whether matrix products should use the integer kernel for `type`: supported and
+    /// measured faster than the float kernel on an AVX-512 Zen 4 (rows of 1536, in L2:
+    /// Q4_0 16.0 vs 14.0, Q4_1 18.4 vs 10.6, Q5_0 11.5 vs 9.0, Q5_1 11.7 vs 7.5, Q4_K 18.2
+    /// vs 13.6, Q5_K 12.5 vs 9.5 elements/ns). Q6_K's integer kernel measured slightly
+    /// slower (13.1 vs 14.5), so it stays on the float kernel.
+    @inlinable public static func isPreferred(_ type: GGMLType) -> Bool {
+        supports(type) && type != .q6_K
+    }
+
     /// Σ row[i]·x̂[i] over the first `count` elements of `activations` (`count` a multiple of
     /// `type.blockSize`, at most `activations.count`). `type` must be supported.
     public static func dot(_ type: GGMLType, _ row: UnsafeRawPointer, _ activations: QuantizedActivations, count: Int) -> Float {
         if count > activations.count { rowLengthFailure(type, count, "IntegerRowKernels.dot (longer than the activations)") }
-        let a = ActivationBlocks(activations)
+        return dot(type, row, ActivationBlocks(activations), count: count)
+    }
+
+    /// ``dot(_:_:_:count:)`` on pointers into the activations (`count` already checked).
+    static func dot(_ type: GGMLType, _ row: UnsafeRawPointer, _ a: ActivationBlocks, count: Int) -> Float {
         switch type {
         case .q4_0: return BlockQ4_0.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 32, "integer dot"))
         case .q4_1: return BlockQ4_1.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 32, "integer dot"))

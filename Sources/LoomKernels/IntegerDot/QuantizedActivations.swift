@@ -28,6 +28,8 @@ public final class QuantizedActivations: @unchecked Sendable {
     public private(set) var scales: UnsafeMutablePointer<Float>
     public private(set) var sums: UnsafeMutablePointer<Float>
     private var capacity: Int
+    /// Always 0x0000FFFF; a stored property so kernels can use it as an opaque mask.
+    let lowHalfMask: UInt32 = 0x0000_FFFF
 
     /// Elements per quantisation block.
     public static let blockSize = 32
@@ -58,35 +60,51 @@ public final class QuantizedActivations: @unchecked Sendable {
             sums = .allocate(capacity: count / 32)
         }
         self.count = count
+        // Every step is a whole-vector operation: |x| and the maximum on the float bit
+        // patterns as integers (equal order for non-negative floats, and no NaN-aware
+        // `max`, which compiles to compare-and-blend chains), rounding by the 1.5·2²³
+        // trick (adding it leaves round-to-nearest-even(x) in the low mantissa bits, exact
+        // for |x| < 2²²), so nothing falls back to per-lane scalar conversions.
+        let magic = SIMD16<Float>(repeating: 12_582_912)
         for b in 0..<count / 32 {
             let v0 = loadFloats16(x + 32 * b), v1 = loadFloats16(x + 32 * b + 16)
-            var m = SIMD16<Float>()
-            for i in 0..<16 { m[i] = max(abs(v0[i]), abs(v1[i])) }
-            let amax = horizontalMax(m)
+            let magnitudeBits = (unsafeBitCast(v0, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF)
+            let magnitudeBits1 = (unsafeBitCast(v1, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF)
+            var m = SIMD16<UInt32>()
+            for i in 0..<16 { m[i] = Swift.max(magnitudeBits[i], magnitudeBits1[i]) }
+            let amax = Float(bitPattern: horizontalMax(m))
             let d = amax / Float(Self.codeLimit)
-            let inverse: Float = d > 0 ? 1 / d : 0
+            let inverse = SIMD16<Float>(repeating: d > 0 ? 1 / d : 0)
+            let r0 = unsafeBitCast(v0 * inverse + magic, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
+            let r1 = unsafeBitCast(v1 * inverse + magic, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
             var c0 = SIMD16<Int16>(), c1 = SIMD16<Int16>()
             for i in 0..<16 {
-                c0[i] = Int16(truncatingIfNeeded: Int32((v0[i] * inverse).rounded(.toNearestOrEven)))
-                c1[i] = Int16(truncatingIfNeeded: Int32((v1[i] * inverse).rounded(.toNearestOrEven)))
+                c0[i] = Int16(truncatingIfNeeded: r0[i])
+                c1[i] = Int16(truncatingIfNeeded: r1[i])
             }
             let raw = UnsafeMutableRawPointer(codes + 32 * b)
             raw.storeBytes(of: c0, as: SIMD16<Int16>.self)
             raw.storeBytes(of: c1, toByteOffset: 32, as: SIMD16<Int16>.self)
-            var s = SIMD16<Int32>()
-            for i in 0..<16 { s[i] = Int32(c0[i]) &+ Int32(c1[i]) }
             scales[b] = d
-            sums[b] = d * Float(s.wrappedSum())
+            sums[b] = d * Float(horizontalSum(r0 &+ r1))
         }
     }
 }
 
-/// Largest of sixteen lanes as a balanced tree.
+/// Largest of sixteen unsigned lanes as a balanced tree.
 @inline(__always)
-func horizontalMax(_ v: SIMD16<Float>) -> Float {
-    var a = SIMD8<Float>()
-    for i in 0..<8 { a[i] = max(v[i], v[i + 8]) }
-    var b = SIMD4<Float>()
-    for i in 0..<4 { b[i] = max(a[i], a[i + 4]) }
-    return max(max(b[0], b[1]), max(b[2], b[3]))
+func horizontalMax(_ v: SIMD16<UInt32>) -> UInt32 {
+    var a = SIMD8<UInt32>()
+    for i in 0..<8 { a[i] = Swift.max(v[i], v[i + 8]) }
+    var b = SIMD4<UInt32>()
+    for i in 0..<4 { b[i] = Swift.max(a[i], a[i + 4]) }
+    return Swift.max(Swift.max(b[0], b[1]), Swift.max(b[2], b[3]))
+}
+
+/// Sum of sixteen integer lanes as a balanced tree.
+@inline(__always)
+func horizontalSum(_ v: SIMD16<Int32>) -> Int32 {
+    let s8 = v.lowHalf &+ v.highHalf
+    let s4 = s8.lowHalf &+ s8.highHalf
+    return s4[0] &+ s4[1] &+ s4[2] &+ s4[3]
 }
