@@ -1,8 +1,9 @@
 /// Matrix products of stored weights with float activations, spread over a ``ThreadPool``.
 ///
 /// Activations are row-major `[tokens × columns]`, outputs `[tokens × rows]`. With one token
-/// each output is a fused dequantise-and-dot over a stored row (decode is memory-bound, so
-/// the weights are read exactly once). With several tokens a tile of rows is dequantised
+/// the activations are quantised once per dispatch (``QuantizedActivations``) and each output
+/// is an integer dot product over a stored row (``IntegerRowKernels``), or a fused
+/// dequantise-and-dot for formats without an integer kernel; the weights are read once. With several tokens a tile of rows is dequantised
 /// once into per-worker scratch and dotted with every token, four rows at a time so each
 /// activation vector is loaded once per four rows.
 public enum MatMul {
