@@ -4,8 +4,9 @@
 /// the activations are quantised once per dispatch (``QuantizedActivations``) and each output
 /// is an integer dot product over a stored row (``IntegerRowKernels``), or a fused
 /// dequantise-and-dot for formats without an integer kernel; the weights are read once.
-/// With several tokens a tile of rows is dequantised once into per-worker scratch and dotted with every token, four rows at a time so each
-/// activation vector is loaded once per four rows.
+/// With several tokens a tile of rows is dequantised once into per-worker scratch and
+/// dotted with every token, four rows at a time so each activation vector is loaded once
+/// per four rows.
 public enum MatMul {
     /// Rows each worker claims at a time: large enough to amortise the claim, small enough
     /// to balance two threads when one is slowed by another process.
