@@ -12,10 +12,21 @@ flags (`CMAKE_ARGS="-DGGML_NATIVE=ON" pip install llama-cpp-python==0.3.36`); th
 its low-level C API (llama_decode on a batch) so Python overhead stays out of the timings.
 Loom runs as `loom bench --json` from a release build (`swift build -c release`).
 
+Models: catalog names (`smollm2`, `qwen2.5-0.5b`), GGUF paths, or `smollm2:TYPE` for
+SmolLM2 requantised by llama.cpp's own quantiser (`llama_model_quantize`, TYPE one of Q8_0,
+Q4_0, Q4_1, F16, ...). Requantised files are made once from the shipped Q4_1 file and cached
+in `<loom cache>/bench/` (`$LOOM_CACHE`, else `$XDG_CACHE_HOME/loom`, else `~/.cache/loom`),
+never in the repository.
+
+Decode roofline: a generated token reads every weight once (the token embedding only as the
+LM head when the output matrix is tied to it), so tokens/s ≤ read bandwidth ÷ weight bytes.
+The bandwidth is measured here by a small probe (numpy sums over a 1 GiB array, one slice
+per thread), so the ceiling is this machine's, in this run.
+
 Usage:
     swift build -c release
-    python3 Benchmarks/peer_bench.py [--models smollm2] [--threads 2] [-p 512] [-n 128] [--rounds 5]
-        [--markdown BENCHMARKS-table.md]
+    python3 Benchmarks/peer_bench.py [--models smollm2,smollm2:Q8_0,smollm2:Q4_0,smollm2:F16,qwen2.5-0.5b]
+        [--threads 1,2] [-p 512] [-n 128] [--rounds 5] [--markdown BENCHMARKS-table.md]
 """
 import argparse
 import ctypes
@@ -26,6 +37,7 @@ import random
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,6 +48,75 @@ def loom_path(name):
     """The cached file of a catalog model (Loom fetches it if needed)."""
     out = subprocess.run([LOOM, "info", name], capture_output=True, text=True, check=True).stdout
     return out.splitlines()[0].split(None, 1)[1].strip()
+
+
+def loom_cache():
+    return os.environ.get("LOOM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "loom")
+
+
+def requantized(name, type_name):
+    """`name` requantised to `type_name` by llama.cpp's quantiser, cached under the Loom cache."""
+    import llama_cpp as L
+    source = loom_path(name)
+    stem = os.path.basename(source).split(".")[0]
+    out_dir = os.path.join(loom_cache(), "bench")
+    os.makedirs(out_dir, exist_ok=True)
+    out = os.path.join(out_dir, f"{stem}.{type_name}.gguf")
+    if os.path.exists(out):
+        return out
+    ftype = getattr(L, f"LLAMA_FTYPE_MOSTLY_{type_name.upper()}", None)
+    if ftype is None:
+        sys.exit(f"unknown llama.cpp file type {type_name}")
+    params = L.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.allow_requantize = True
+    params.nthread = os.cpu_count() or 1
+    tmp = out + ".tmp"
+    rc = L.llama_model_quantize(source.encode(), tmp.encode(), ctypes.byref(params))
+    if rc != 0:
+        sys.exit(f"llama_model_quantize({source} -> {type_name}) returned {rc}")
+    os.replace(tmp, out)
+    return out
+
+
+def model_file(spec):
+    if os.path.exists(spec):
+        return spec
+    if ":" in spec:
+        name, type_name = spec.split(":", 1)
+        return requantized(name, type_name)
+    return loom_path(spec)
+
+
+def weight_bytes_per_token(path):
+    """Bytes of weights one generated token reads: every tensor once, except the token
+    embedding, of which one row is read — unless the LM head is tied to it."""
+    import gguf
+    reader = gguf.GGUFReader(path)
+    sizes = {t.name: int(t.n_bytes) for t in reader.tensors}
+    total = sum(sizes.values())
+    if "output.weight" in sizes and "token_embd.weight" in sizes:
+        total -= sizes["token_embd.weight"]
+    return total
+
+
+def bandwidth_probe(threads, gib=1.0, repeats=5):
+    """Read bandwidth in bytes/s: `threads` numpy sums over disjoint slices of one array
+    (numpy releases the GIL in the reduction), best of `repeats`."""
+    import numpy as np
+    a = np.ones(int(gib * (1 << 30)) // 8, dtype=np.float64)
+    slices = np.array_split(a, threads)
+    best = float("inf")
+    for _ in range(repeats):
+        workers = [threading.Thread(target=np.sum, args=(s,)) for s in slices]
+        t0 = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        best = min(best, time.perf_counter() - t0)
+    return a.nbytes / best
 
 
 def loom_round(path, threads, p, n):
@@ -102,8 +183,8 @@ def peak_rss_llama(path, threads, p, n):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", default="smollm2")
-    ap.add_argument("--threads", default="2")
+    ap.add_argument("--models", default="smollm2,smollm2:Q8_0,smollm2:Q4_0,smollm2:F16,qwen2.5-0.5b")
+    ap.add_argument("--threads", default="1,2")
     ap.add_argument("-p", type=int, default=512)
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=5)
@@ -112,9 +193,13 @@ def main():
     if not os.path.exists(LOOM):
         sys.exit("build Loom first: swift build -c release")
     rows = []
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    bandwidth = {t: bandwidth_probe(t) for t in thread_counts}
+    print(json.dumps({"bandwidth_GBps": {t: round(b / 1e9, 1) for t, b in bandwidth.items()}}), file=sys.stderr)
     for name in args.models.split(","):
-        path = name if os.path.exists(name) else loom_path(name)
-        for threads in [int(t) for t in args.threads.split(",")]:
+        path = model_file(name)
+        per_token = weight_bytes_per_token(path)
+        for threads in thread_counts:
             engine = LlamaCpp(path, threads, args.p, args.n)
             engine.round()  # warm-up
             loom_pp, loom_tg, cpp_pp, cpp_tg, loom_load, rss = [], [], [], [], [], []
@@ -128,18 +213,24 @@ def main():
                        loom_pp=statistics.median(loom_pp), cpp_pp=statistics.median(cpp_pp),
                        loom_tg=statistics.median(loom_tg), cpp_tg=statistics.median(cpp_tg),
                        loom_load=statistics.median(loom_load), cpp_load=engine.load_seconds,
-                       loom_rss=max(rss), cpp_rss=cpp_rss)
+                       loom_rss=max(rss), cpp_rss=cpp_rss,
+                       weight_mb=per_token / 1e6, roofline=bandwidth[threads] / per_token)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
     head = (f"| model | threads | pp{args.p} Loom | pp{args.p} llama.cpp | pp ratio | tg{args.n} Loom | "
-            f"tg{args.n} llama.cpp | tg ratio | load Loom / llama.cpp (s) | peak RSS Loom / llama.cpp (MB) |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n")
+            f"tg{args.n} llama.cpp | tg ratio | roofline tg (Loom / llama.cpp % of it) | "
+            f"load Loom / llama.cpp (s) | peak RSS Loom / llama.cpp (MB) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|\n")
     body = "".join(
         f"| {r['model']} | {r['threads']} | {r['loom_pp']:.1f} | {r['cpp_pp']:.1f} | {r['loom_pp'] / r['cpp_pp']:.2f}× | "
         f"{r['loom_tg']:.1f} | {r['cpp_tg']:.1f} | {r['loom_tg'] / r['cpp_tg']:.2f}× | "
+        f"{r['roofline']:.0f} ({100 * r['loom_tg'] / r['roofline']:.0f} / {100 * r['cpp_tg'] / r['roofline']:.0f} %) | "
         f"{r['loom_load']:.2f} / {r['cpp_load']:.2f} | {r['loom_rss'] / 1e6:.0f} / {r['cpp_rss'] / 1e6:.0f} |\n"
         for r in rows)
-    note = (f"\nMedians of {args.rounds} alternating rounds, tokens/s; {platform.machine()}, "
+    bw = ", ".join(f"{t} thread{'s' if t > 1 else ''} {b / 1e9:.1f} GB/s" for t, b in bandwidth.items())
+    weights = ", ".join(sorted({f"{r['model']} {r['weight_mb']:.0f} MB" for r in rows}))
+    note = (f"\nRoofline = measured read bandwidth ({bw}) ÷ weight bytes read per token ({weights}).\n"
+            f"\nMedians of {args.rounds} alternating rounds, tokens/s; {platform.machine()}, "
             f"{os.cpu_count()} cores; llama.cpp via llama-cpp-python "
             f"{__import__('llama_cpp').__version__}.\n")
     print(head + body + note)

@@ -1,10 +1,12 @@
 /// Matrix products of stored weights with float activations, spread over a ``ThreadPool``.
 ///
 /// Activations are row-major `[tokens × columns]`, outputs `[tokens × rows]`. With one token
-/// each output is a fused dequantise-and-dot over a stored row (decode is memory-bound, so
-/// the weights are read exactly once). With several tokens a tile of rows is dequantised
-/// once into per-worker scratch and dotted with every token, four rows at a time so each
-/// activation vector is loaded once per four rows.
+/// the activations are quantised once per dispatch (``QuantizedActivations``) and each output
+/// is an integer dot product over a stored row (``IntegerRowKernels``), or a fused
+/// dequantise-and-dot for formats without an integer kernel; the weights are read once.
+/// With several tokens a tile of rows is dequantised once into per-worker scratch and
+/// dotted with every token, four rows at a time so each activation vector is loaded once
+/// per four rows.
 public enum MatMul {
     /// Rows each worker claims at a time: large enough to amortise the claim, small enough
     /// to balance two threads when one is slowed by another process.
@@ -28,7 +30,16 @@ public enum MatMul {
         let rowsB = b?.matrix.rows ?? 0
         let total = rowsA + rowsB + (c?.matrix.rows ?? 0)
         let maxColumns = max(a.matrix.columns, b?.matrix.columns ?? 0, c?.matrix.columns ?? 0)
-        pool.parallelFor(count: total, chunk: rowChunk) { range, worker in
+        // Decode: quantise the activations once for every integer kernel of this dispatch.
+        // Plain conditionals and a struct of pointers, not an array literal and the buffer
+        // object: the closure below then captures no class reference besides the pool.
+        let integer = tokens == 1 && useIntegerActivations && maxColumns % QuantizedActivations.blockSize == 0
+            && (prefersInteger(a) || prefersInteger(b) || prefersInteger(c))
+        let activations = integer ? pool.quantizeActivations(x, count: maxColumns) : nil
+        // Decode rows are cheap (≈ 0.1 µs): claim larger chunks so the shared counter is not
+        // contended, still eight per participant for balance. Batches keep tile-sized chunks.
+        let chunk = tokens == 1 ? max(rowChunk, total / (pool.threadCount * 8)) : rowChunk
+        pool.parallelFor(count: total, chunk: chunk) { range, worker in
             // Chunks may straddle two matrices: split at the boundaries.
             var start = range.lowerBound
             while start < range.upperBound {
@@ -39,7 +50,9 @@ public enum MatMul {
                 else { target = c!; offset = rowsA + rowsB }
                 let end = min(range.upperBound, offset + target.matrix.rows)
                 let local = (start - offset)..<(end - offset)
-                if tokens == 1 {
+                if let activations, IntegerRowKernels.isPreferred(target.matrix.type) {
+                    multiplyRowsInteger(target, local, activations)
+                } else if tokens == 1 {
                     multiplyRowsOneToken(target, local, x)
                 } else {
                     let scratch = pool.scratch(worker: worker, count: rowChunk * maxColumns)
@@ -47,6 +60,25 @@ public enum MatMul {
                 }
                 start = end
             }
+        }
+    }
+
+    /// Whether single-token products quantise the activations to integer codes and use the integer
+    /// kernels (``IntegerRowKernels``) where the weight type has one. On by default; tests
+    /// switch it off to compare with the float path.
+    nonisolated(unsafe) public static var useIntegerActivations = true
+
+    static func prefersInteger(_ t: MatMulTarget?) -> Bool {
+        guard let t else { return false }
+        return IntegerRowKernels.isPreferred(t.matrix.type)
+    }
+
+    static func multiplyRowsInteger(_ t: MatMulTarget, _ rows: Range<Int>, _ a: ActivationBlocks) {
+        let w = t.matrix
+        for r in rows {
+            var v = IntegerRowKernels.dot(w.type, w.row(r), a, count: w.columns)
+            if let bias = t.bias { v += bias[r] }
+            t.output[r] = v
         }
     }
 

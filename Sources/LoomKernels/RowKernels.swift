@@ -5,8 +5,9 @@
 /// These are the innermost calls of a matrix-vector product (one call per weight row), so
 /// each dispatches once on the type and then runs a SIMD loop specialised for that block
 /// layout: codes are unpacked into `SIMD16<UInt8>`, widened to `SIMD16<Float>` and combined
-/// with the activations by fused multiply-add. Activations stay `Float` (ggml instead
-/// quantises them to 8 bits; Loom trades that speed for accuracy and simplicity).
+/// with the activations by fused multiply-add. These float kernels serve prompt batches
+/// (through dequantised tiles), the formats without an integer kernel, and comparisons;
+/// single-token products of 4- to 6-bit formats use ``IntegerRowKernels`` instead.
 ///
 /// Row lengths must be whole blocks (``GGMLType/blockSize``); the GGUF reader guarantees it
 /// for tensor rows. A length that is not is a programming error and stops the process with

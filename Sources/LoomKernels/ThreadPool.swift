@@ -17,19 +17,35 @@ public final class ThreadPool: @unchecked Sendable {
     /// Threads taking part in each job, including the caller.
     public let threadCount: Int
 
-    private let epoch = Atomic<Int>(0)
-    private let remaining = Atomic<Int>(0)
+    // Job protocol. `ticket` is odd while a job is open for workers to join and even when
+    // it is closed; every job moves it by two (open, close). A worker joins by first
+    // incrementing `active` and only then reading `ticket`; the caller closes by moving
+    // `ticket` to even and only then waiting for `active` to drain. With sequentially
+    // consistent ordering on both sides, a worker either is counted in `active` before the
+    // caller's wait (and the caller waits for it) or sees the job closed and leaves it
+    // alone. So a worker that is descheduled by another process when a job starts never
+    // holds up the caller: the caller claims all the work of a `parallelFor` itself and
+    // returns. (The first version waited for every worker on every job; on this shared
+    // 2-vCPU machine a preempted worker then stalled decode for whole scheduler slices —
+    // 2 threads decoded 2× slower than 1.)
+    private let ticket = Atomic<Int>(0)
+    private let active = Atomic<Int>(0)
+    private let finished = Atomic<Int>(0)
+    private let alive = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let nextChunk = Atomic<Int>(0)
     private let shuttingDown = Atomic<Bool>(false)
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wakeUp = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// The job of the current epoch; only read by workers between the epoch bump and their
-    /// decrement of `remaining`, during which the dispatching call is blocked.
+    /// The open job; written only while no worker can be inside a job (ticket even and
+    /// `active` drained), read only by workers counted in `active` while the ticket is odd.
     private var job: ((Int) -> Void)?
     private var threads: [Thread] = []
     private let scratchSlots: UnsafeMutablePointer<(pointer: UnsafeMutablePointer<Float>?, capacity: Int)>
-    /// How many polls of the epoch a worker makes before it goes to sleep (≈ 50–100 µs).
+    /// The integer activation buffer single-token matrix products quantise into (written by
+    /// the dispatching thread before each dispatch, read by all participants during it).
+    private let quantizedActivations = QuantizedActivations(capacity: 4096)
+    /// How many polls of the ticket a worker makes before it goes to sleep (≈ 50–100 µs).
     private let spinLimit = 200_000
 
     /// The number of processors the OS lets this process use.
@@ -42,6 +58,7 @@ public final class ThreadPool: @unchecked Sendable {
         scratchSlots.initialize(repeating: (nil, 0), count: self.threadCount)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wakeUp, nil)
+        alive.store(self.threadCount - 1, ordering: .sequentiallyConsistent)
         for index in 1..<self.threadCount {
             let thread = Thread { [unowned(unsafe) self] in self.workerLoop(index: index) }
             thread.stackSize = 1 << 20
@@ -52,14 +69,13 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     deinit {
-        remaining.store(threadCount - 1, ordering: .sequentiallyConsistent)
         shuttingDown.store(true, ordering: .sequentiallyConsistent)
-        epoch.add(1, ordering: .sequentiallyConsistent)
+        ticket.add(1, ordering: .sequentiallyConsistent)
         pthread_mutex_lock(mutex)
         pthread_cond_broadcast(wakeUp)
         pthread_mutex_unlock(mutex)
-        // Each worker decrements `remaining` as it leaves its loop; wait for all before freeing.
-        while remaining.load(ordering: .acquiring) > 0 { sched_yield() }
+        // Each worker decrements `alive` as it leaves its loop; wait for all before freeing.
+        while alive.load(ordering: .acquiring) > 0 { sched_yield() }
         pthread_cond_destroy(wakeUp)
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
@@ -71,21 +87,36 @@ public final class ThreadPool: @unchecked Sendable {
     /// Runs `body(worker)` once on each of the `threadCount` participants and returns when
     /// all have finished. `worker` is in `0..<threadCount`; 0 is the calling thread.
     public func run(_ body: (Int) -> Void) {
+        dispatch(body, everyWorker: true)
+    }
+
+    /// Opens a job, runs it on the caller, and closes it: with `everyWorker` after every
+    /// worker has run it once, otherwise as soon as the caller is done (workers that joined
+    /// meanwhile are waited for; the rest skip the job).
+    private func dispatch(_ body: (Int) -> Void, everyWorker: Bool) {
         if threadCount == 1 { body(0); return }
         withoutActuallyEscaping(body) { body in
             job = body
-            remaining.store(threadCount - 1, ordering: .sequentiallyConsistent)
-            epoch.add(1, ordering: .sequentiallyConsistent)
+            finished.store(0, ordering: .relaxed)
+            ticket.add(1, ordering: .sequentiallyConsistent)  // odd: open
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(mutex)
                 pthread_cond_broadcast(wakeUp)
                 pthread_mutex_unlock(mutex)
             }
             body(0)
+            if everyWorker {
+                var polls = 0
+                while finished.load(ordering: .acquiring) < threadCount - 1 {
+                    polls += 1
+                    if polls > 2_000 { sched_yield() }
+                }
+            }
+            ticket.add(1, ordering: .sequentiallyConsistent)  // even: closed
             var polls = 0
-            while remaining.load(ordering: .acquiring) > 0 {
+            while active.load(ordering: .sequentiallyConsistent) > 0 {
                 polls += 1
-                if polls > 10_000 { sched_yield() }
+                if polls > 2_000 { sched_yield() }
             }
             job = nil
         }
@@ -99,13 +130,20 @@ public final class ThreadPool: @unchecked Sendable {
         let chunk = max(1, chunk)
         if threadCount == 1 || count <= chunk { body(0..<count, 0); return }
         nextChunk.store(0, ordering: .relaxed)
-        run { worker in
+        dispatch({ worker in
             while true {
                 let start = nextChunk.add(chunk, ordering: .relaxed).oldValue
                 if start >= count { break }
                 body(start..<min(start + chunk, count), worker)
             }
-        }
+        }, everyWorker: false)
+    }
+
+    /// Quantises `count` activations into the pool's shared buffer and returns pointers to
+    /// them, valid until the next call (callers hold no reference to the buffer object).
+    func quantizeActivations(_ x: UnsafePointer<Float>, count: Int) -> ActivationBlocks {
+        quantizedActivations.quantize(x, count: count)
+        return ActivationBlocks(quantizedActivations)
     }
 
     /// Per-participant float scratch of at least `count` elements, kept between jobs (it is
@@ -126,27 +164,35 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private func workerLoop(index: Int) {
-        var seen = 0
+        var joined = 0
+        /// A job this worker has not joined yet is open.
+        func newJob(_ t: Int) -> Bool { t & 1 == 1 && t != joined }
         while true {
             var polls = 0
-            while epoch.load(ordering: .acquiring) == seen {
+            while !newJob(ticket.load(ordering: .acquiring)) {
                 polls += 1
                 if polls < spinLimit { continue }
                 pthread_mutex_lock(mutex)
                 sleepers.add(1, ordering: .sequentiallyConsistent)
-                while epoch.load(ordering: .sequentiallyConsistent) == seen {
+                while !newJob(ticket.load(ordering: .sequentiallyConsistent)) {
                     pthread_cond_wait(wakeUp, mutex)
                 }
                 sleepers.subtract(1, ordering: .sequentiallyConsistent)
                 pthread_mutex_unlock(mutex)
+                polls = 0
             }
-            seen = epoch.load(ordering: .acquiring)
             if shuttingDown.load(ordering: .acquiring) {
-                remaining.subtract(1, ordering: .releasing)
+                alive.subtract(1, ordering: .releasing)
                 return
             }
-            job?(index)
-            remaining.subtract(1, ordering: .releasing)
+            active.add(1, ordering: .sequentiallyConsistent)
+            let t = ticket.load(ordering: .sequentiallyConsistent)
+            if newJob(t) {
+                job?(index)
+                joined = t
+                finished.add(1, ordering: .releasing)
+            }
+            active.subtract(1, ordering: .sequentiallyConsistent)
         }
     }
 }

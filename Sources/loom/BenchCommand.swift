@@ -22,6 +22,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .short, help: "Threads (default: all cores).") var t: Int?
     @Option(name: .short, help: "Repetitions.") var r = 5
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Keep decode activations in f32 (float kernels) instead of integer codes, for comparison.")
+    var floatActivations = false
 
     func validate() throws {
         guard p >= 0, n >= 0, p + n > 0 else { throw ValidationError("-p and -n must be ≥ 0 and not both 0") }
@@ -30,6 +32,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        MatMul.useIntegerActivations = !floatActivations
         let path = try ModelStore().resolve(model, progress: .terminal)
         let loadStart = Date()
         let lm = try LanguageModel(path: path)
