@@ -9,7 +9,7 @@ whole chat/completions requests with small max_tokens). Reports errors, leaked s
     python3 scripts/load_check.py --port 8080 --pid $(pgrep -n loom) --clients 16 --requests 200
 
 Throughput (--throughput 1,4,8): for each concurrency C, C clients stream completions of
---gen-tokens tokens at once (EOS banned so every stream runs to the end); reports aggregate
+--gen-tokens tokens at once (--ban'ned end tokens, so every stream runs to the end); reports aggregate
 generated tokens per second (median of --repeats runs).
 
 Standard library only.
@@ -131,7 +131,7 @@ def throughput(args, headers):
         rates = []
         for _ in range(args.repeats):
             counts = [0] * concurrency
-            ban = {str(args.eos): -100} if args.eos is not None else {}
+            ban = {t: -100 for t in args.ban.split(",")} if args.ban else {}
 
             def stream(k):
                 body = {"prompt": f"Story {k}: Once upon a time", "max_tokens": args.gen_tokens, "temperature": 0,
@@ -167,7 +167,7 @@ def main():
     p.add_argument("--throughput", help="comma-separated concurrencies, e.g. 1,4,8")
     p.add_argument("--gen-tokens", type=int, default=64)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--eos", type=int, default=None, help="EOS token id to ban in throughput runs")
+    p.add_argument("--ban", default="0,1,2", help="end-of-generation token ids to ban in throughput runs (SmolLM2: 0,1,2)")
     args = p.parse_args()
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
     sys.exit(throughput(args, headers) if args.throughput else load_check(args, headers))

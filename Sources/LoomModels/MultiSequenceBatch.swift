@@ -123,6 +123,12 @@ public final class MultiSequenceBatch {
             }
             n += s.tokens.count
         }
+        // Every batch row's slot and position, for attention.
+        var rows: [(slot: Int, position: Int)] = []
+        rows.reserveCapacity(n)
+        for s in segments {
+            for i in 0..<s.tokens.count { rows.append((s.slot, s.start + i)) }
+        }
         // K and V are projected into a batch-ordered staging area (the `attention` buffer is
         // free at that point only for Q-sized data, so use `gate`/`up`, which are larger),
         // then copied into each slot's cache rows.
@@ -156,14 +162,7 @@ public final class MultiSequenceBatch {
                     model.rope.apply(keys + i * kvDim, heads: c.kvHeadCount, headDim: c.headDim, table: table)
                 }
             }
-            for (s, segment) in segments.enumerated() {
-                let cache = caches[segment.slot]
-                let row = offsets[s]
-                Attention.causal(
-                    queries: queries + row * qDim, keys: cache.keys(layer: index), values: cache.values(layer: index),
-                    start: segment.start, tokens: segment.tokens.count, heads: c.headCount, kvHeads: c.kvHeadCount,
-                    headDim: c.headDim, output: attention + row * qDim, pool: pool)
-            }
+            attend(rows: rows, layer: index)
             MatMul.multiply(layer.attentionOutput, attention, tokens: n, into: normed, pool: pool)
             VectorOps.add(normed, into: x, count: n * d)
 
@@ -174,6 +173,48 @@ public final class MultiSequenceBatch {
             VectorOps.swiglu(gate, up: up, count: n * c.feedForwardSize)
             MatMul.multiply(layer.down, gate, tokens: n, into: normed, pool: pool)
             VectorOps.add(normed, into: x, count: n * d)
+        }
+    }
+
+    /// Causal attention of every batch row over its own slot's cache, as one parallel loop
+    /// over all (row, head) jobs (one dispatch per layer however many slots are busy). The
+    /// arithmetic per job is exactly `Attention.causal`'s.
+    private func attend(rows: [(slot: Int, position: Int)], layer: Int) {
+        let c = model.config
+        let heads = c.headCount, headDim = c.headDim
+        let group = heads / c.kvHeadCount
+        let kvStride = c.kvHeadCount * headDim
+        let scale = 1 / Float(headDim).squareRoot()
+        let jobs = rows.count * heads
+        let longest = rows.reduce(0) { max($0, $1.position + 1) }
+        let keys = caches.map { UnsafePointer($0.keys(layer: layer)) }
+        let values = caches.map { UnsafePointer($0.values(layer: layer)) }
+        let queries = UnsafePointer(self.queries), output = attention
+        rows.withUnsafeBufferPointer { rows in
+            keys.withUnsafeBufferPointer { keys in
+                values.withUnsafeBufferPointer { values in
+                    pool.parallelFor(count: jobs, chunk: max(1, jobs / (pool.threadCount * 8))) { range, worker in
+                        let scores = pool.scratch(worker: worker, count: longest)
+                        for job in range {
+                            let t = job / heads, h = job % heads
+                            let (slot, position) = rows[t]
+                            let k = keys[slot], v = values[slot]
+                            let positions = position + 1
+                            let q = queries + (t * heads + h) * headDim
+                            let kvOffset = (h / group) * headDim
+                            for p in 0..<positions {
+                                scores[p] = RowKernels.dotF32(q, k + p * kvStride + kvOffset, count: headDim) * scale
+                            }
+                            VectorOps.softmax(scores, count: positions)
+                            let out = output + (t * heads + h) * headDim
+                            out.initialize(repeating: 0, count: headDim)
+                            for p in 0..<positions {
+                                VectorOps.axpy(scores[p], v + p * kvStride + kvOffset, out, count: headDim)
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -48,7 +48,9 @@ struct ChatCompletionHandler {
         let head: [String: Any] = ["id": id, "created": created, "model": served.id, "system_fingerprint": Admission.fingerprint]
         if request.stream {
             return ServerSentEvents.response { send in
-                try await stream(group, request: request, head: head, promptTokens: prompt.count, send: send)
+                // A failed write means the client is gone: free its slots now.
+                do { try await stream(group, request: request, head: head, promptTokens: prompt.count, send: send) }
+                catch { group.cancelAll(); throw error }
             }
         }
         return try await collect(group, request: request, head: head, promptTokens: prompt.count)

@@ -39,7 +39,10 @@ struct CompletionHandler {
         let promptTokens = prompts.reduce(0) { $0 + $1.tokens.count }
         let context = Context(request: request, echo: echo, prompts: prompts, head: head, promptTokens: promptTokens)
         if request.stream {
-            return ServerSentEvents.response { send in try await stream(group, context, send: send) }
+            return ServerSentEvents.response { send in
+                // A failed write means the client is gone: free its slots now.
+                do { try await stream(group, context, send: send) } catch { group.cancelAll(); throw error }
+            }
         }
         return try await collect(group, context)
     }
