@@ -11,8 +11,9 @@ struct Loom: ParsableCommand {
         default model (SmolLM2-135M-Instruct) is fetched on first use and cached in ~/.cache/loom.
         """,
         subcommands: [
-            RunCommand.self, ChatCommand.self, TemplateCommand.self, TokenizeCommand.self, DetokenizeCommand.self,
-            InfoCommand.self, BenchCommand.self, QuantizeCommand.self, ConvertCommand.self, ExportHFCommand.self,
+            RunCommand.self, ChatCommand.self, TemplateCommand.self, ServeCommand.self, TokenizeCommand.self,
+            DetokenizeCommand.self, InfoCommand.self, BenchCommand.self, QuantizeCommand.self, ConvertCommand.self,
+            ExportHFCommand.self,
         ],
         defaultSubcommand: RunCommand.self)
 }

@@ -1,0 +1,185 @@
+import Foundation
+import LoomGeneration
+import LoomKernels
+import LoomModels
+import LoomTokenizer
+
+/// Continuous batching: up to `slots` jobs generate together, one batched forward pass
+/// (``MultiSequenceBatch``) per step for all of them; queued jobs join free slots between
+/// steps; each job keeps its own sampler, detokenizer, stop matcher and KV-cache slot.
+///
+/// A prompt is evaluated in chunks (at most ``promptChunk`` tokens of prefill per step, so
+/// running streams keep flowing while a long prompt is read). The loop runs on its own
+/// thread; ``submit(_:)`` and ``GenerationJob/cancel()`` may be called from any thread.
+public final class BatchScheduler: @unchecked Sendable {
+    public enum SubmitError: Error, Equatable {
+        /// The queue is full; try again later.
+        case queueFull
+        /// The scheduler is shutting down.
+        case stopped
+    }
+
+    public let model: LanguageModel
+    public let slotCount: Int
+    /// Positions each slot holds (prompt plus answer).
+    public let contextLength: Int
+    /// Most jobs waiting for a slot.
+    public let queueLimit: Int
+    /// Most prompt tokens evaluated per step.
+    public let promptChunk: Int
+    public let metrics: ServerMetrics
+
+    private let batch: MultiSequenceBatch
+    private let condition = NSCondition()
+    private var queue: [GenerationJob] = []
+    private var slots: [SlotState?]
+    private var stopping = false
+    private var thread: Thread?
+    private var finishedLoop = false
+
+    public init(model: LanguageModel, slots: Int, contextLength: Int, queueLimit: Int = 64,
+                promptChunk: Int = 256, threads: Int? = nil, metrics: ServerMetrics = ServerMetrics()) throws {
+        self.model = model
+        self.slotCount = slots
+        self.contextLength = contextLength
+        self.queueLimit = queueLimit
+        self.promptChunk = promptChunk
+        self.metrics = metrics
+        let pool = ThreadPool(threadCount: threads ?? ThreadPool.availableProcessors)
+        batch = try MultiSequenceBatch(model: model, slots: slots, capacity: contextLength,
+                                       maxTokens: promptChunk + slots, pool: pool)
+        self.slots = Array(repeating: nil, count: slots)
+    }
+
+    /// Starts the scheduling thread.
+    public func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "loom.scheduler"
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Queues `job`; throws ``SubmitError/queueFull`` when `queueLimit` jobs already wait.
+    public func submit(_ job: GenerationJob) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { throw SubmitError.stopped }
+        guard queue.count < queueLimit else { throw SubmitError.queueFull }
+        queue.append(job)
+        condition.signal()
+    }
+
+    /// Jobs generating now and jobs waiting.
+    public var load: (active: Int, queued: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (slots.compactMap { $0 }.count, queue.count)
+    }
+
+    /// Lets running and queued jobs finish, then ends the thread (waits for it).
+    public func drainAndStop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        while !finishedLoop && thread != nil { _ = condition.wait(until: Date().addingTimeInterval(0.05)) }
+        condition.unlock()
+    }
+
+    // MARK: - Loop
+
+    private func run() {
+        while true {
+            condition.lock()
+            admitQueuedJobs()
+            while slots.allSatisfy({ $0 == nil }) && queue.isEmpty {
+                if stopping { finishedLoop = true; condition.broadcast(); condition.unlock(); return }
+                publishGauges()
+                condition.wait()
+                admitQueuedJobs()
+            }
+            publishGauges()
+            condition.unlock()
+            step()
+        }
+    }
+
+    /// Moves queued jobs into free slots (called with the lock held).
+    private func admitQueuedJobs() {
+        for index in slots.indices where slots[index] == nil {
+            while !queue.isEmpty {
+                let job = queue.removeFirst()
+                if job.isCancelled { job.sink(.finished(.cancelled, completionTokens: 0)); continue }
+                do {
+                    slots[index] = try SlotState(job: job, slot: index, tokenizer: model.tokenizer, capacity: contextLength)
+                } catch {
+                    job.sink(.failed(error))
+                    continue
+                }
+                break
+            }
+        }
+    }
+
+    private func publishGauges() {
+        let active = slots.compactMap { $0 }
+        metrics.setGauges(queue: queue.count, active: active.count,
+                          kvTokens: active.reduce(0) { $0 + $1.position }, kvCapacity: slotCount * contextLength)
+    }
+
+    /// One batched forward pass over every busy slot, then sampling and event delivery.
+    private func step() {
+        // Drop cancelled jobs first: their slots are free for the next admission.
+        var active: [SlotState] = []
+        condition.lock()
+        for index in slots.indices {
+            guard let slot = slots[index] else { continue }
+            if slot.job.isCancelled {
+                slots[index] = nil
+                slot.job.sink(.finished(.cancelled, completionTokens: slot.generatedCount))
+            } else {
+                active.append(slot)
+            }
+        }
+        condition.unlock()
+        if active.isEmpty { return }
+
+        var segments: [MultiSequenceBatch.Segment] = []
+        var owners: [SlotState] = []
+        var promptBudget = promptChunk
+        var promptTokens = 0, decodeTokens = 0
+        for slot in active {
+            if let segment = slot.nextSegment(promptBudget: promptBudget) {
+                if slot.isPrefilling {
+                    promptBudget -= segment.tokens.count
+                    promptTokens += segment.tokens.count
+                } else {
+                    decodeTokens += 1
+                }
+                segments.append(segment)
+                owners.append(slot)
+            }
+        }
+        var finished: [SlotState] = []
+        if !segments.isEmpty {
+            let started = Date()
+            do {
+                try batch.evaluate(segments) { s, i, logits in
+                    owners[s].consume(logits: logits, at: segments[s].start + i)
+                }
+                for slot in owners { slot.advance() }
+            } catch {
+                for slot in owners { slot.fail(error) }
+            }
+            metrics.recordStep(promptTokens: promptTokens, generatedTokens: decodeTokens,
+                               seconds: Date().timeIntervalSince(started), busySlots: owners.count)
+        }
+        for slot in active where slot.isDone { finished.append(slot) }
+        if !finished.isEmpty {
+            condition.lock()
+            for slot in finished { slots[slot.slot] = nil }
+            admitQueuedJobs()
+            condition.unlock()
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Hummingbird
+import LoomGeneration
+
+/// `POST /v1/chat/completions`: the model's chat template applied to `messages`, answered
+/// whole or streamed as `chat.completion.chunk` events.
+struct ChatCompletionHandler {
+    let served: ServedModel
+
+    func handle(body: Data) async throws -> Response {
+        let fields = try JSONFields(body: body)
+        try served.checkModelName(try fields.string("model"))
+        guard fields.has("messages") else { throw APIError.invalid("messages", "is required") }
+        guard fields.raw("messages") is [Any] else {
+            throw APIError.invalid("messages", "expected an array of messages, got \(JSONFields.describe(fields.raw("messages")!))")
+        }
+        let messages: [ChatMessage]
+        do {
+            messages = try ChatMessage.conversation(fromJSON: body)
+        } catch {
+            throw APIError.invalid("messages", "\(error)")
+        }
+        guard !messages.isEmpty else { throw APIError.invalid("messages", "must contain at least one message") }
+        guard let formatter = served.formatter else {
+            throw APIError(.badRequest, "the model has no chat template; use /v1/completions", code: "no_chat_template")
+        }
+        var tools: Data?
+        if let t = fields.raw("tools") {
+            guard t is [Any] else { throw APIError.invalid("tools", "expected an array, got \(JSONFields.describe(t))") }
+            tools = JSON.encode(t)
+        }
+        let text: String
+        do {
+            text = try formatter.render(messages, tools: tools, addGenerationPrompt: true)
+        } catch {
+            throw APIError.invalid("messages", "the chat template failed: \(error)")
+        }
+        let prompt = served.tokenizer.encode(text, addSpecial: false)
+        let context = served.contextLength
+        let request = try GenerationRequest(fields, vocabularySize: served.model.config.vocabularySize,
+                                            defaultMaxTokens: max(0, context - prompt.count), chatLogprobs: true)
+        try Admission.checkLength(prompt: prompt.count, maxTokens: request.options.maxTokens, context: context)
+        let group = JobGroup((0..<request.n).map { (prompt, request.options(forChoice: $0), false) })
+        try Admission.submit(group, to: served.scheduler)
+
+        let id = "chatcmpl-" + Admission.randomID()
+        let created = Int(Date().timeIntervalSince1970)
+        let head: [String: Any] = ["id": id, "created": created, "model": served.id, "system_fingerprint": Admission.fingerprint]
+        if request.stream {
+            return ServerSentEvents.response { send in
+                // A failed write means the client is gone: free its slots now.
+                do { try await stream(group, request: request, head: head, promptTokens: prompt.count, send: send) }
+                catch { group.cancelAll(); throw error }
+            }
+        }
+        return try await collect(group, request: request, head: head, promptTokens: prompt.count)
+    }
+
+    private func logprobEntries(_ token: JobToken, _ request: GenerationRequest) -> [[String: Any]] {
+        guard let count = request.logprobs, let lp = token.logprob, !token.isEndOfGeneration else { return [] }
+        return [LogprobFormat.chatEntry(served, lp, token.topLogprobs, count: count)]
+    }
+
+    private func collect(_ group: JobGroup, request: GenerationRequest, head: [String: Any], promptTokens: Int) async throws -> Response {
+        var texts = Array(repeating: "", count: request.n)
+        var logprobs = Array(repeating: [[String: Any]](), count: request.n)
+        var finish = Array(repeating: "stop", count: request.n)
+        var completionTokens = 0
+        for await (index, event) in group.events {
+            switch event {
+            case .token(let token):
+                texts[index] += token.text
+                logprobs[index] += logprobEntries(token, request)
+            case .finished(let reason, let count):
+                finish[index] = reason == .length ? "length" : "stop"
+                completionTokens += count
+            case .failed(let error):
+                group.cancelAll()
+                throw Admission.generationFailure(error)
+            case .promptLogprobs:
+                break
+            }
+        }
+        var object = head
+        object["object"] = "chat.completion"
+        object["choices"] = (0..<request.n).map { i -> [String: Any] in
+            ["index": i, "message": ["role": "assistant", "content": texts[i]],
+             "logprobs": request.logprobs == nil ? NSNull() : ["content": logprobs[i]] as Any,
+             "finish_reason": finish[i]]
+        }
+        object["usage"] = Admission.usage(prompt: promptTokens, completion: completionTokens)
+        return JSON.response(object)
+    }
+
+    private func stream(_ group: JobGroup, request: GenerationRequest, head: [String: Any], promptTokens: Int,
+                        send: (ByteBuffer) async throws -> Void) async throws {
+        func chunk(_ choices: [[String: Any]]) -> [String: Any] {
+            var object = head
+            object["object"] = "chat.completion.chunk"
+            object["choices"] = choices
+            if request.includeUsage { object["usage"] = NSNull() }
+            return object
+        }
+        for i in 0..<request.n {
+            try await send(ServerSentEvents.event(chunk([["index": i, "delta": ["role": "assistant", "content": ""], "logprobs": NSNull(), "finish_reason": NSNull()]])))
+        }
+        var completionTokens = 0
+        for await (index, event) in group.events {
+            switch event {
+            case .token(let token):
+                let entries = logprobEntries(token, request)
+                if token.text.isEmpty && entries.isEmpty { continue }
+                try await send(ServerSentEvents.event(chunk([[
+                    "index": index, "delta": ["content": token.text],
+                    "logprobs": request.logprobs == nil ? NSNull() : ["content": entries] as Any,
+                    "finish_reason": NSNull()]])))
+            case .finished(let reason, let count):
+                completionTokens += count
+                if reason == .cancelled { continue }
+                try await send(ServerSentEvents.event(chunk([[
+                    "index": index, "delta": [String: Any](), "logprobs": NSNull(),
+                    "finish_reason": reason == .length ? "length" : "stop"]])))
+            case .failed(let error):
+                // Headers are sent: report in-band as llama.cpp does, then end the stream.
+                try await send(ServerSentEvents.event(Admission.generationFailure(error).body))
+                group.cancelAll()
+                return
+            case .promptLogprobs:
+                break
+            }
+        }
+        if request.includeUsage {
+            var object = head
+            object["object"] = "chat.completion.chunk"
+            object["choices"] = [Any]()
+            object["usage"] = Admission.usage(prompt: promptTokens, completion: completionTokens)
+            try await send(ServerSentEvents.event(object))
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import LoomGeneration
+
+/// One sequence to generate, as the scheduler runs it: prompt tokens, generation options,
+/// whether prompt-token logprobs are wanted (echo), and where events go.
+public final class GenerationJob: @unchecked Sendable {
+    /// What the scheduler reports about a job, in order: optionally `promptLogprobs`, then
+    /// `token`s, then exactly one `finished` or `failed`.
+    public enum Event: Sendable {
+        /// Logprob of every prompt token after the first (index 0 is the second token), with
+        /// alternatives when `topLogprobs > 0`.
+        case promptLogprobs([(TokenLogprob, [TokenLogprob])])
+        case token(JobToken)
+        case finished(FinishReason, completionTokens: Int)
+        case failed(Error)
+    }
+
+    public let prompt: [Int]
+    public let options: GenerationOptions
+    /// Report logprobs of the prompt tokens (OpenAI legacy `echo` + `logprobs`).
+    public let promptLogprobs: Bool
+    let sink: @Sendable (Event) -> Void
+    private let lock = NSLock()
+    private var cancelledFlag = false
+
+    public init(prompt: [Int], options: GenerationOptions, promptLogprobs: Bool = false, sink: @escaping @Sendable (Event) -> Void) {
+        self.prompt = prompt
+        self.options = options
+        self.promptLogprobs = promptLogprobs
+        self.sink = sink
+    }
+
+    /// Asks the scheduler to drop the job (client gone); its slot is freed before the next step.
+    public func cancel() { lock.withLock { cancelledFlag = true } }
+    public var isCancelled: Bool { lock.withLock { cancelledFlag } }
+}
+
+/// One generated token of a job.
+public struct JobToken: Sendable {
+    public let id: Int
+    /// Text that became safe to show with this token (see `GeneratedToken.text`).
+    public let text: String
+    public let logprob: TokenLogprob?
+    public let topLogprobs: [TokenLogprob]
+    /// The end-of-generation token that ended the answer (not part of it; `text` holds only
+    /// what was still pending).
+    public let isEndOfGeneration: Bool
+}
+
+/// The `n` jobs of one HTTP request (one per choice, or per prompt × choice), with their
+/// events merged into one stream tagged by job index. The stream ends once every job has
+/// finished; ending it early (client gone) cancels every job.
+final class JobGroup: @unchecked Sendable {
+    let jobs: [GenerationJob]
+    let events: AsyncStream<(Int, GenerationJob.Event)>
+
+    init(_ specs: [(prompt: [Int], options: GenerationOptions, promptLogprobs: Bool)]) {
+        var continuation: AsyncStream<(Int, GenerationJob.Event)>.Continuation!
+        events = AsyncStream(bufferingPolicy: .unbounded) { continuation = $0 }
+        let c = continuation!
+        let remaining = Counter(specs.count)
+        jobs = specs.enumerated().map { index, spec in
+            GenerationJob(prompt: spec.prompt, options: spec.options, promptLogprobs: spec.promptLogprobs) { event in
+                c.yield((index, event))
+                switch event {
+                case .finished, .failed:
+                    if remaining.decrement() == 0 { c.finish() }
+                default: break
+                }
+            }
+        }
+        let jobs = self.jobs
+        c.onTermination = { _ in jobs.forEach { $0.cancel() } }
+    }
+
+    func cancelAll() { jobs.forEach { $0.cancel() } }
+
+    /// A thread-safe countdown.
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: Int
+        init(_ value: Int) { self.value = value }
+        func decrement() -> Int { lock.withLock { value -= 1; return value } }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import LoomGeneration
+
+/// The fields `/v1/chat/completions` and `/v1/completions` share, checked and turned into
+/// generation options. Every bad value is a 400 naming the field.
+struct GenerationRequest {
+    var model: String?
+    var options: GenerationOptions
+    /// Number of choices (each an independent sequence in its own slot).
+    var n: Int
+    var stream: Bool
+    var includeUsage: Bool
+    /// Alternatives per token to report; nil when logprobs are off.
+    var logprobs: Int?
+
+    /// - Parameters:
+    ///   - defaultMaxTokens: used when neither max_tokens nor max_completion_tokens is given.
+    ///   - chatLogprobs: chat shape (`logprobs: bool`, `top_logprobs: int`) instead of the
+    ///     legacy `logprobs: int`.
+    init(_ f: JSONFields, vocabularySize: Int, defaultMaxTokens: Int, chatLogprobs: Bool) throws {
+        model = try f.string("model")
+        let maxTokens = try f.int("max_completion_tokens") ?? f.int("max_tokens") ?? f.int("n_predict")
+        if let maxTokens, maxTokens < 0 {
+            let field = f.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens"
+            throw APIError.invalid(field, "must be ≥ 0, got \(maxTokens)")
+        }
+        n = try f.int("n") ?? 1
+        guard (1...16).contains(n) else { throw APIError.invalid("n", "must be between 1 and 16, got \(n)") }
+        stream = try f.bool("stream") ?? false
+        includeUsage = try f.object("stream_options")?.bool("include_usage") ?? false
+
+        var sampling = SamplingParameters()
+        if let t = try f.double("temperature") {
+            guard t >= 0, t <= 2 else { throw APIError.invalid("temperature", "must be in [0, 2], got \(t)") }
+            sampling.temperature = Float(t)
+        }
+        if let p = try f.double("top_p") {
+            guard p > 0, p <= 1 else { throw APIError.invalid("top_p", "must be in (0, 1], got \(p)") }
+            sampling.topP = Float(p)
+        }
+        if let k = try f.int("top_k") {
+            guard k >= -1 else { throw APIError.invalid("top_k", "must be ≥ -1 (0 or -1 = off), got \(k)") }
+            sampling.topK = k
+        }
+        if let m = try f.double("min_p") {
+            guard m >= 0, m <= 1 else { throw APIError.invalid("min_p", "must be in [0, 1], got \(m)") }
+            sampling.minP = Float(m)
+        }
+        if let v = try f.double("presence_penalty") {
+            guard v >= -2, v <= 2 else { throw APIError.invalid("presence_penalty", "must be in [-2, 2], got \(v)") }
+            sampling.presencePenalty = Float(v)
+        }
+        if let v = try f.double("frequency_penalty") {
+            guard v >= -2, v <= 2 else { throw APIError.invalid("frequency_penalty", "must be in [-2, 2], got \(v)") }
+            sampling.frequencyPenalty = Float(v)
+        }
+        if let r = try f.double("repeat_penalty") {
+            guard r > 0 else { throw APIError.invalid("repeat_penalty", "must be > 0, got \(r)") }
+            sampling.repetitionPenalty = Float(r)
+        }
+        if let seed = try f.int("seed") {
+            sampling.seed = UInt64(bitPattern: Int64(seed))
+        }
+        if let bias = try f.object("logit_bias") {
+            var map: [Int: Float] = [:]
+            for (key, value) in bias.object {
+                guard let id = Int(key), id >= 0, id < vocabularySize else {
+                    throw APIError.invalid("logit_bias", "key '\(key)' is not a token id in 0..<\(vocabularySize)")
+                }
+                guard let v = JSONFields.number(value) else {
+                    throw APIError.invalid("logit_bias.\(key)", "expected a number, got \(JSONFields.describe(value))")
+                }
+                // OpenAI's range is [-100, 100]; -100 bans the token.
+                let clamped = max(-100, min(100, v))
+                map[id] = clamped <= -100 ? -.infinity : Float(clamped)
+            }
+            sampling.logitBias = map
+        }
+
+        if chatLogprobs {
+            let wanted = try f.bool("logprobs") ?? false
+            let top = try f.int("top_logprobs")
+            if let top {
+                guard (0...20).contains(top) else { throw APIError.invalid("top_logprobs", "must be between 0 and 20, got \(top)") }
+                guard wanted else { throw APIError.invalid("top_logprobs", "requires 'logprobs': true") }
+            }
+            logprobs = wanted ? (top ?? 0) : nil
+        } else {
+            if let l = try f.int("logprobs") {
+                guard (0...20).contains(l) else { throw APIError.invalid("logprobs", "must be between 0 and 20, got \(l)") }
+                logprobs = l
+            }
+        }
+        var stops = try f.strings("stop") ?? []
+        stops.removeAll { $0.isEmpty }
+        // Logprobs of the chosen token need the top-k pass; at least one alternative is
+        // computed and the extra ones are trimmed when answering.
+        options = GenerationOptions(maxTokens: maxTokens ?? defaultMaxTokens, sampling: sampling,
+                                    stopStrings: stops, topLogprobs: logprobs.map { max($0, 1) } ?? 0)
+    }
+
+    /// Options of choice `index`: with a seed, each choice gets its own (seed + index) so
+    /// `n > 1` gives different samples that are still reproducible.
+    func options(forChoice index: Int) -> GenerationOptions {
+        var o = options
+        if let seed = o.sampling.seed { o.sampling.seed = seed &+ UInt64(index) }
+        return o
+    }
+}

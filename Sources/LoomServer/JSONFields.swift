@@ -1,0 +1,112 @@
+import Foundation
+
+/// A JSON request object with typed field access: every getter returns nil for a missing or
+/// `null` field and throws a 400 ``APIError`` naming the field when its type is wrong.
+/// Unknown fields are ignored (clients send many optional OpenAI fields).
+struct JSONFields {
+    let object: [String: Any]
+    /// Prefix for nested fields in messages (e.g. `stream_options.`).
+    let path: String
+
+    init(object: [String: Any], path: String = "") {
+        self.object = object
+        self.path = path
+    }
+
+    /// Parses a request body; malformed JSON or a non-object is a 400 saying where.
+    init(body: Data) throws {
+        guard !body.isEmpty else { throw APIError(.badRequest, "the request body is empty; expected a JSON object", code: "invalid_json") }
+        let root: Any
+        do {
+            root = try JSONSerialization.jsonObject(with: body, options: [])
+        } catch {
+            let detail = (error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)"
+            throw APIError(.badRequest, "the request body is not valid JSON: \(detail)", code: "invalid_json")
+        }
+        guard let object = root as? [String: Any] else {
+            throw APIError(.badRequest, "the request body must be a JSON object", code: "invalid_json")
+        }
+        self.init(object: object)
+    }
+
+    func name(_ key: String) -> String { path + key }
+
+    func has(_ key: String) -> Bool { object[key] != nil && !(object[key] is NSNull) }
+
+    func raw(_ key: String) -> Any? {
+        guard let v = object[key], !(v is NSNull) else { return nil }
+        return v
+    }
+
+    static func isBool(_ value: Any) -> Bool {
+        guard let n = value as? NSNumber else { return false }
+        let type = String(cString: n.objCType)
+        return type == "c" || type == "B" || String(describing: Swift.type(of: value)).contains("Boolean")
+    }
+
+    static func integer(_ value: Any) -> Int? {
+        guard !isBool(value), let n = value as? NSNumber else { return nil }
+        let d = n.doubleValue
+        guard d.rounded() == d, abs(d) < 9.0e15 else { return nil }
+        return n.intValue
+    }
+
+    static func number(_ value: Any) -> Double? {
+        guard !isBool(value), let n = value as? NSNumber else { return nil }
+        return n.doubleValue
+    }
+
+    func string(_ key: String) throws -> String? {
+        guard let v = raw(key) else { return nil }
+        guard let s = v as? String else { throw APIError.invalid(name(key), "expected a string, got \(Self.describe(v))") }
+        return s
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        guard let v = raw(key) else { return nil }
+        guard Self.isBool(v), let b = v as? Bool else { throw APIError.invalid(name(key), "expected true or false, got \(Self.describe(v))") }
+        return b
+    }
+
+    func int(_ key: String) throws -> Int? {
+        guard let v = raw(key) else { return nil }
+        guard let i = Self.integer(v) else { throw APIError.invalid(name(key), "expected an integer, got \(Self.describe(v))") }
+        return i
+    }
+
+    func double(_ key: String) throws -> Double? {
+        guard let v = raw(key) else { return nil }
+        guard let d = Self.number(v), d.isFinite else { throw APIError.invalid(name(key), "expected a number, got \(Self.describe(v))") }
+        return d
+    }
+
+    func object(_ key: String) throws -> JSONFields? {
+        guard let v = raw(key) else { return nil }
+        guard let o = v as? [String: Any] else { throw APIError.invalid(name(key), "expected an object, got \(Self.describe(v))") }
+        return JSONFields(object: o, path: name(key) + ".")
+    }
+
+    /// A string or an array of strings (`stop`).
+    func strings(_ key: String) throws -> [String]? {
+        guard let v = raw(key) else { return nil }
+        if let s = v as? String { return [s] }
+        if let a = v as? [Any] {
+            return try a.enumerated().map { i, item in
+                guard let s = item as? String else { throw APIError.invalid("\(name(key))[\(i)]", "expected a string, got \(Self.describe(item))") }
+                return s
+            }
+        }
+        throw APIError.invalid(name(key), "expected a string or an array of strings, got \(Self.describe(v))")
+    }
+
+    /// A short name of a JSON value's type for error messages.
+    static func describe(_ value: Any) -> String {
+        if value is NSNull { return "null" }
+        if isBool(value) { return "a boolean" }
+        if value is NSNumber { return "a number" }
+        if value is String { return "a string" }
+        if value is [Any] { return "an array" }
+        if value is [String: Any] { return "an object" }
+        return "\(type(of: value))"
+    }
+}

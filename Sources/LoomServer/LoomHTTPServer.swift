@@ -1,0 +1,124 @@
+import Foundation
+import Hummingbird
+import LoomGeneration
+import LoomKernels
+import LoomModels
+
+/// Settings of `loom serve`.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    /// TCP port; 0 picks a free one (see ``LoomHTTPServer/listeningPort()``).
+    public var port: Int
+    /// When set, every route but `/health` needs `Authorization: Bearer <apiKey>`.
+    public var apiKey: String?
+    /// Sequences generated together (KV-cache slots).
+    public var parallel: Int
+    /// Positions per slot (prompt plus answer); nil = the model's trained context, at most 4096.
+    public var contextLength: Int?
+    /// Model id reported and accepted besides the file name.
+    public var alias: String?
+    /// Worker threads of the forward pass; nil = all cores.
+    public var threads: Int?
+    /// Requests waiting for a slot beyond which new ones get 503 + Retry-After.
+    public var queueLimit: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, parallel: Int = 4,
+                contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64) {
+        self.host = host
+        self.port = port
+        self.apiKey = apiKey
+        self.parallel = parallel
+        self.contextLength = contextLength
+        self.alias = alias
+        self.threads = threads
+        self.queueLimit = queueLimit
+    }
+}
+
+/// The OpenAI-compatible HTTP server: starts listening at once (health answers 503 while the
+/// model loads), then serves completions through a continuous-batching ``BatchScheduler``.
+/// On SIGINT/SIGTERM (``run(handleSignals:)``, Hummingbird's service lifecycle) it stops
+/// accepting connections, lets in-flight requests finish, then stops the scheduler;
+/// cancelling the task that runs it does the same.
+///
+/// ```swift
+/// let server = LoomHTTPServer(configuration: .init(port: 8080)) { try LanguageModel(path: path) }
+/// try await server.run()
+/// ```
+public final class LoomHTTPServer: @unchecked Sendable {
+    public let configuration: ServerConfiguration
+    public let metrics = ServerMetrics()
+    private let load: @Sendable () throws -> LanguageModel
+    let host = ModelHost()
+    private let portLock = NSCondition()
+    private var boundPort: Int?
+
+    /// - Parameter load: loads the model (runs on a background thread after the server starts).
+    public init(configuration: ServerConfiguration, load: @escaping @Sendable () throws -> LanguageModel) {
+        self.configuration = configuration
+        self.load = load
+    }
+
+    /// The served model once loaded.
+    public var servedModel: ServedModel? {
+        if case .ready(let model) = host.current { return model }
+        return nil
+    }
+
+    /// Waits until the server listens and returns its port (useful with port 0).
+    public func listeningPort(timeout: TimeInterval = 60) -> Int? {
+        portLock.lock()
+        defer { portLock.unlock() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while boundPort == nil && portLock.wait(until: deadline) {}
+        return boundPort
+    }
+
+    private func setBoundPort(_ port: Int?) {
+        portLock.lock()
+        boundPort = port
+        portLock.broadcast()
+        portLock.unlock()
+    }
+
+    /// Serves until SIGINT/SIGTERM (when `handleSignals`) or until the calling task is
+    /// cancelled, then drains in-flight requests and returns.
+    public func run(handleSignals: Bool = true) async throws {
+        let router = Router()
+        router.add(middleware: ErrorMiddleware(metrics: metrics))
+        if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
+        Routes(host: host, metrics: metrics).register(on: router)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "loom"),
+            onServerRunning: { [self] channel in setBoundPort(channel.localAddress?.port) })
+        startLoading()
+        if handleSignals {
+            try await app.runService()
+        } else {
+            try await app.runService(gracefulShutdownSignals: [])
+        }
+        // The HTTP server has drained its connections; finish whatever is still queued.
+        if case .ready(let served) = host.current { served.scheduler.drainAndStop() }
+    }
+
+    private func startLoading() {
+        let configuration = configuration
+        let thread = Thread { [self] in
+            do {
+                let model = try load()
+                let context = configuration.contextLength ?? min(model.config.contextLength, 4096)
+                let scheduler = try BatchScheduler(model: model, slots: configuration.parallel, contextLength: context,
+                                                   queueLimit: configuration.queueLimit, threads: configuration.threads,
+                                                   metrics: metrics)
+                scheduler.start()
+                host.set(.ready(ServedModel(model: model, scheduler: scheduler, alias: configuration.alias)))
+                FileHandle.standardError.write(Data("loom serve: model ready (\(model.path)), \(configuration.parallel) slots × \(context) tokens\n".utf8))
+            } catch {
+                host.set(.failed("\(error)"))
+                FileHandle.standardError.write(Data("loom serve: the model failed to load: \(error)\n".utf8))
+            }
+        }
+        thread.start()
+    }
+}

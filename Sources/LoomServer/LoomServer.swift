@@ -1,2 +1,0 @@
-/// LoomServer serves a model over an OpenAI-compatible HTTP API (Hummingbird).
-public enum LoomServer {}

@@ -1,0 +1,57 @@
+import Foundation
+import Hummingbird
+
+/// Requires `Authorization: Bearer <key>` on every route except the public ones (`/health`);
+/// a missing or wrong key is a 401 in OpenAI's error shape.
+struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let key: String
+    let publicPaths: Set<String> = ["/health"]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if publicPaths.contains(request.uri.path) { return try await next(request, context) }
+        guard let header = request.headers[.authorization] else {
+            throw APIError(.unauthorized, "Missing API key: send 'Authorization: Bearer <key>'",
+                           type: "authentication_error", code: "invalid_api_key")
+        }
+        let prefix = "Bearer "
+        guard header.hasPrefix(prefix), constantTimeEqual(String(header.dropFirst(prefix.count)), key) else {
+            throw APIError(.unauthorized, "Incorrect API key provided", type: "authentication_error", code: "invalid_api_key")
+        }
+        return try await next(request, context)
+    }
+
+    /// Compares without an early exit, so timing does not reveal how much of a guess matched.
+    private func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var diff = UInt8(x.count == y.count ? 0 : 1)
+        for i in 0..<max(x.count, y.count) {
+            diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+        }
+        return diff == 0
+    }
+}
+
+/// Outermost middleware: turns ``APIError``s (and Hummingbird's own HTTP errors, such as
+/// 404 for an unknown route or 413 for a huge body) into OpenAI-style JSON error bodies,
+/// and counts every answer by status for `/metrics`.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as APIError {
+            response = error.response()
+        } catch let error as HTTPResponseError {
+            let status = error.status
+            let type = status.code == 404 ? "not_found_error" : (status.code >= 500 ? "server_error" : "invalid_request_error")
+            let message = status.code == 404 ? "No route \(request.method) \(request.uri.path)" : "\(status.reasonPhrase): \(error)"
+            response = APIError(status, message, type: type, code: "\(status.code)").response()
+        } catch {
+            response = APIError(.internalServerError, "\(error)", type: "server_error", code: "internal_error").response()
+        }
+        metrics.recordRequest(status: response.status.code)
+        return response
+    }
+}

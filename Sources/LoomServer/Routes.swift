@@ -1,0 +1,108 @@
+import Foundation
+import Hummingbird
+import LoomGeneration
+
+/// The server's routes: OpenAI's (`/v1/chat/completions`, `/v1/completions`, `/v1/models`)
+/// and llama.cpp's extras (`/health`, `/metrics`, `/tokenize`, `/detokenize`,
+/// `/apply-template`), in their shapes.
+struct Routes {
+    let host: ModelHost
+    let metrics: ServerMetrics
+    /// Largest request body accepted (413 beyond).
+    static let maxBody = 32 << 20
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/health") { _, _ -> Response in
+            switch host.current {
+            case .ready: return JSON.response(["status": "ok"])
+            case .loading: throw APIError(.serviceUnavailable, "Loading model", type: "unavailable_error", code: "503", retryAfter: 1)
+            case .failed(let message): throw APIError(.internalServerError, "the model failed to load: \(message)", type: "server_error", code: "500")
+            }
+        }
+        router.get("/metrics") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+        }
+        for path in ["/v1/models", "/models"] {
+            router.get(RouterPath(path)) { _, _ -> Response in
+                let served = try host.ready()
+                let c = served.model.config
+                return JSON.response(["object": "list", "data": [[
+                    "id": served.id, "object": "model", "created": served.created, "owned_by": "loom",
+                    "meta": ["n_vocab": c.vocabularySize, "n_ctx_train": c.contextLength, "n_ctx": served.contextLength,
+                             "n_embd": c.embeddingSize, "n_layer": c.layerCount, "architecture": c.architecture.rawValue],
+                ]]])
+            }
+        }
+        post(router, ["/v1/chat/completions", "/chat/completions"]) { served, body in
+            try await ChatCompletionHandler(served: served).handle(body: body)
+        }
+        post(router, ["/v1/completions", "/completions"]) { served, body in
+            try await CompletionHandler(served: served).handle(body: body)
+        }
+        post(router, ["/tokenize"]) { served, body in try tokenize(served, body) }
+        post(router, ["/detokenize"]) { served, body in try detokenize(served, body) }
+        post(router, ["/apply-template"]) { served, body in try applyTemplate(served, body) }
+    }
+
+    /// Registers a POST route that reads the whole body and needs the loaded model.
+    private func post(_ router: Router<BasicRequestContext>, _ paths: [String],
+                      _ handler: @escaping @Sendable (ServedModel, Data) async throws -> Response) {
+        for path in paths {
+            router.post(RouterPath(path)) { request, _ -> Response in
+                var request = request
+                let buffer = try await request.collectBody(upTo: Self.maxBody)
+                let body = Data(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [])
+                return try await handler(try host.ready(), body)
+            }
+        }
+    }
+
+    /// `{content, add_special=false, with_pieces=false}` → `{"tokens": [ids]}` or
+    /// `{"tokens": [{"id", "piece"}]}` (piece as bytes when not valid UTF-8).
+    private func tokenize(_ served: ServedModel, _ body: Data) throws -> Response {
+        let f = try JSONFields(body: body)
+        guard let content = try f.string("content") else { throw APIError.invalid("content", "is required") }
+        let ids = served.tokenizer.encode(content, addSpecial: try f.bool("add_special") ?? false)
+        if try f.bool("with_pieces") ?? false {
+            return JSON.response(["tokens": ids.map { id -> [String: Any] in
+                let bytes = served.tokenizer.tokenBytes(id)
+                let piece: Any = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]).map { $0 as Any } ?? bytes.map { Int($0) }
+                return ["id": id, "piece": piece]
+            }])
+        }
+        return JSON.response(["tokens": ids])
+    }
+
+    /// `{tokens: [ids]}` → `{"content": text}`.
+    private func detokenize(_ served: ServedModel, _ body: Data) throws -> Response {
+        let f = try JSONFields(body: body)
+        guard let raw = f.raw("tokens") else { throw APIError.invalid("tokens", "is required") }
+        guard let array = raw as? [Any] else { throw APIError.invalid("tokens", "expected an array of token ids, got \(JSONFields.describe(raw))") }
+        let vocabulary = served.model.config.vocabularySize
+        let ids = try array.enumerated().map { i, item -> Int in
+            guard let id = JSONFields.integer(item), id >= 0, id < vocabulary else {
+                throw APIError.invalid("tokens[\(i)]", "expected a token id in 0..<\(vocabulary), got \(item)")
+            }
+            return id
+        }
+        return JSON.response(["content": served.tokenizer.decode(ids)])
+    }
+
+    /// `{messages}` → `{"prompt": text}` (the chat template with the generation prompt).
+    private func applyTemplate(_ served: ServedModel, _ body: Data) throws -> Response {
+        let f = try JSONFields(body: body)
+        guard f.raw("messages") is [Any] else { throw APIError.invalid("messages", "is required (an array of messages)") }
+        guard let formatter = served.formatter else {
+            throw APIError(.badRequest, "the model has no chat template", code: "no_chat_template")
+        }
+        let messages: [ChatMessage]
+        do { messages = try ChatMessage.conversation(fromJSON: body) } catch { throw APIError.invalid("messages", "\(error)") }
+        let tools = f.raw("tools").map { JSON.encode($0) }
+        do {
+            return JSON.response(["prompt": try formatter.render(messages, tools: tools, addGenerationPrompt: true)])
+        } catch {
+            throw APIError.invalid("messages", "the chat template failed: \(error)")
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import LoomGeneration
+import LoomModels
+import LoomTokenizer
+
+/// A loaded model ready to serve: the model, its chat formatter, the batching scheduler and
+/// the names clients may use for it.
+public final class ServedModel: @unchecked Sendable {
+    public let model: LanguageModel
+    public let formatter: ChatFormatter?
+    public let scheduler: BatchScheduler
+    /// The id reported by `/v1/models` (the alias, or the file name).
+    public let id: String
+    /// Every name a request's `model` field may carry.
+    public let acceptedNames: Set<String>
+    public let created = Int(Date().timeIntervalSince1970)
+
+    public init(model: LanguageModel, scheduler: BatchScheduler, alias: String?) {
+        self.model = model
+        self.scheduler = scheduler
+        formatter = model.chatTemplate != nil ? try? ChatFormatter(model: model) : nil
+        let file = (model.path as NSString).lastPathComponent
+        id = alias ?? file
+        var names: Set<String> = [file, (file as NSString).deletingPathExtension, model.path]
+        if let alias { names.insert(alias) }
+        acceptedNames = names
+    }
+
+    public var contextLength: Int { scheduler.contextLength }
+    var tokenizer: BPETokenizer { model.tokenizer }
+
+    /// Checks a request's `model` field (absent or empty means this model).
+    func checkModelName(_ name: String?) throws {
+        guard let name, !name.isEmpty, !acceptedNames.contains(name) else { return }
+        throw APIError(.notFound, "The model '\(name)' does not exist; this server serves '\(id)'",
+                       code: "model_not_found", param: "model")
+    }
+
+    /// The text of one token as OpenAI reports it (its bytes, decoded leniently).
+    func tokenText(_ id: Int) -> String { String(decoding: tokenizer.tokenBytes(id), as: UTF8.self) }
+}
+
+/// The server's model slot: loading, ready, or failed (health reports which).
+final class ModelHost: @unchecked Sendable {
+    enum State {
+        case loading
+        case ready(ServedModel)
+        case failed(String)
+    }
+
+    private let lock = NSLock()
+    private var state: State = .loading
+
+    var current: State { lock.withLock { state } }
+    func set(_ new: State) { lock.withLock { state = new } }
+
+    /// The served model, or a 503 while loading / 500 if loading failed.
+    func ready() throws -> ServedModel {
+        switch current {
+        case .ready(let model): return model
+        case .loading: throw APIError(.serviceUnavailable, "Loading model", type: "unavailable_error", code: "model_loading", retryAfter: 1)
+        case .failed(let message): throw APIError(.internalServerError, "the model failed to load: \(message)", type: "server_error", code: "model_load_failed")
+        }
+    }
+}

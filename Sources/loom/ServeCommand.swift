@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import LoomFormats
+import LoomModels
+import LoomServer
+
+/// `loom serve`: an OpenAI-compatible HTTP server with continuous batching.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a model over an OpenAI-compatible HTTP API (chat, completions, streaming, metrics).",
+        discussion: """
+        Routes: POST /v1/chat/completions, /v1/completions, /tokenize, /detokenize, /apply-template; \
+        GET /v1/models, /health, /metrics. Up to --parallel requests generate together in one batched \
+        forward pass per token; more wait in a queue (503 with Retry-After when it is full). \
+        SIGINT/SIGTERM finish in-flight requests, then exit.
+        """)
+
+    @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
+    var model: String?
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "TCP port (0 = any free port).") var port = 8080
+    @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' (except on /health).")
+    var apiKey: String?
+    @Option(help: "Sequences generated together (KV-cache slots).") var parallel = 4
+    @Option(name: .customLong("ctx"), help: "Context length per slot (default: the model's, at most 4096).")
+    var contextLength: Int?
+    @Option(help: "Model id to report and accept besides the file name.") var alias: String?
+    @Option(name: [.short, .customLong("threads")], help: "Worker threads (default: all cores).") var threads: Int?
+    @Option(name: .customLong("queue"), help: "Requests that may wait for a slot before 503.") var queueLimit = 64
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0…65535, got \(port)") }
+        guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be in 1…64, got \(parallel)") }
+        if let contextLength, contextLength < 8 { throw ValidationError("--ctx must be at least 8, got \(contextLength)") }
+        if let threads, threads < 1 || threads > 512 { throw ValidationError("--threads must be between 1 and 512, got \(threads)") }
+        guard queueLimit >= 0 else { throw ValidationError("--queue must be ≥ 0, got \(queueLimit)") }
+        if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
+    }
+
+    func run() throws {
+        // Resolve (and fetch) a named model before listening, so the fetch's errors are
+        // reported plainly; loading itself happens while /health answers 503.
+        let path = try ModelStore().resolve(model, progress: .terminal)
+        let configuration = ServerConfiguration(
+            host: host, port: port, apiKey: apiKey, parallel: parallel, contextLength: contextLength,
+            alias: alias, threads: threads, queueLimit: queueLimit)
+        let server = LoomHTTPServer(configuration: configuration) { try LanguageModel(path: path) }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = ServeOutcome()
+        Task.detached {
+            do { try await server.run(handleSignals: true) } catch { outcome.error = error }
+            done.signal()
+        }
+        if let bound = server.listeningPort() {
+            FileHandle.standardError.write(Data("loom serve: listening on http://\(host):\(bound)\n".utf8))
+        }
+        done.wait()
+        if let error = outcome.error { throw error }
+    }
+}
+
+/// The server task's error, handed back to the blocked main thread.
+private final class ServeOutcome: @unchecked Sendable {
+    var error: Error?
+}

@@ -1,0 +1,58 @@
+import Foundation
+import LoomFormats
+import LoomModels
+@testable import LoomServer
+
+/// A real `LoomHTTPServer` on an ephemeral loopback port with the smollm2 test model,
+/// started once per configuration and shared by the tests.
+final class TestServer: @unchecked Sendable {
+    let server: LoomHTTPServer
+    let port: Int
+    let client: RawHTTPClient
+    private let task: Task<Void, Error>
+    static let apiKey = "test-key-123"
+    static let auth = ["Authorization": "Bearer \(apiKey)"]
+
+    static func modelPath() throws -> String { try ModelStore().resolve("smollm2", progress: .silent) }
+
+    /// The server most tests share: 4 slots of 256 tokens, API key required.
+    static let shared: Result<TestServer, Error> = Result {
+        try TestServer(configuration: ServerConfiguration(port: 0, apiKey: apiKey, parallel: 4, contextLength: 256,
+                                                          alias: "smol", threads: 2, queueLimit: 16))
+    }
+
+    init(configuration: ServerConfiguration) throws {
+        let path = try Self.modelPath()
+        let server = LoomHTTPServer(configuration: configuration) { try LanguageModel(path: path) }
+        self.server = server
+        task = Task.detached { try await server.run(handleSignals: false) }
+        guard let port = server.listeningPort(timeout: 30) else {
+            throw NSError(domain: "TestServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "server did not start"])
+        }
+        self.port = port
+        client = RawHTTPClient(port: port)
+        // Wait for the model (health is 503 until then).
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let reply = try? client.get("/health"), reply.status == 200 { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw NSError(domain: "TestServer", code: 2, userInfo: [NSLocalizedDescriptionKey: "model did not load"])
+    }
+
+    /// Stops the server gracefully and waits for it.
+    func stop() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+
+    /// Polls until `condition` holds or `timeout` passes.
+    static func eventually(timeout: TimeInterval = 10, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return condition()
+    }
+}
