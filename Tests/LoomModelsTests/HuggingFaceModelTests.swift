@@ -31,7 +31,7 @@ final class HuggingFaceModelTests: XCTestCase {
         XCTAssertEqual(model.config.ropeLayout, .halfSplit, "HF q/k rows are not permuted")
         XCTAssertTrue(model.weights.tiedOutput)
         XCTAssertNotNil(model.chatTemplate)
-        try ReferenceLogitsTests().check("smollm2", model: model)
+        try ReferenceLogitsTests.check("smollm2", model: model)
     }
 
     func testDirectoryAndGGUFAgreeOnTokensAndConfig() throws {

@@ -20,7 +20,7 @@ final class ReferenceLogitsTests: XCTestCase {
     }
 
     /// Largest allowed |Δ log-prob| between Loom and the float reference (issue #2).
-    let tolerance = 0.05
+    static let tolerance = 0.05
 
     static func fixture(_ model: String) throws -> Fixture {
         let url = try XCTUnwrap(Bundle.module.url(forResource: "model_reference_\(model)", withExtension: "json", subdirectory: "Fixtures"))
@@ -33,10 +33,10 @@ final class ReferenceLogitsTests: XCTestCase {
         return logits.map { Double($0) - lse }
     }
 
-    func testSmolLM2MatchesReference() throws { try check("smollm2") }
-    func testQwen2MatchesReference() throws { try check("qwen2.5-0.5b") }
+    func testSmolLM2MatchesReference() throws { try Self.check("smollm2") }
+    func testQwen2MatchesReference() throws { try Self.check("qwen2.5-0.5b") }
 
-    func check(_ name: String, model loaded: LanguageModel? = nil) throws {
+    static func check(_ name: String, model loaded: LanguageModel? = nil) throws {
         let fixture = try Self.fixture(name)
         XCTAssertGreaterThanOrEqual(fixture.cases.count, 5)
         let model = try loaded ?? LanguageModel(path: try TestModels.path(name))
@@ -53,18 +53,18 @@ final class ReferenceLogitsTests: XCTestCase {
                     worst = max(worst, abs(lp[Int(pair[0])] - pair[1]))
                 }
             }
-            XCTAssertLessThanOrEqual(worst, tolerance, "\(name) '\(c.prompt)': prompt positions")
+            XCTAssertLessThanOrEqual(worst, Self.tolerance, "\(name) '\(c.prompt)': prompt positions")
             // The last position again through the plain path, against the top-10.
             session.reset()
             let last = Self.logSoftmax(try session.evaluate(c.ids))
             for pair in c.top10 {
-                XCTAssertEqual(last[Int(pair[0])], pair[1], accuracy: tolerance, "\(name) '\(c.prompt)' token \(Int(pair[0]))")
+                XCTAssertEqual(last[Int(pair[0])], pair[1], accuracy: Self.tolerance, "\(name) '\(c.prompt)' token \(Int(pair[0]))")
             }
             XCTAssertEqual(last.indices.max { last[$0] < last[$1] }, Int(c.top10[0][0]))
             // Greedy continuation, compared until the reference itself is nearly tied.
             var next = last.indices.max { last[$0] < last[$1] }!
             for step in 0..<c.greedy.count {
-                if c.gaps[step] < tolerance { break }
+                if c.gaps[step] < Self.tolerance { break }
                 XCTAssertEqual(next, c.greedy[step], "\(name) '\(c.prompt)': greedy step \(step)")
                 if next != c.greedy[step] { break }
                 let logits = try session.evaluate([next])
