@@ -10,6 +10,6 @@ struct Loom: ParsableCommand {
         MODEL is a GGUF file path or a known model name (smollm2, qwen2.5-0.5b); without -m the \
         default model (SmolLM2-135M-Instruct) is fetched on first use and cached in ~/.cache/loom.
         """,
-        subcommands: [RunCommand.self, ChatCommand.self, TemplateCommand.self, TokenizeCommand.self, DetokenizeCommand.self, InfoCommand.self, BenchCommand.self, PerplexityCommand.self],
+        subcommands: [RunCommand.self, ChatCommand.self, TemplateCommand.self, TokenizeCommand.self, DetokenizeCommand.self, InfoCommand.self, BenchCommand.self, PerplexityCommand.self, EvalCommand.self],
         defaultSubcommand: RunCommand.self)
 }
