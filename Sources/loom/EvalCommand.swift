@@ -8,7 +8,7 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Benchmark models: multiple choice by log-likelihood, needle in a haystack.",
-        subcommands: [EvalMultipleChoiceCommand.self, EvalNeedleCommand.self])
+        subcommands: [EvalMultipleChoiceCommand.self, EvalNeedleCommand.self, EvalQACommand.self])
 }
 
 /// `loom eval mc`.
