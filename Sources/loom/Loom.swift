@@ -12,8 +12,8 @@ struct Loom: ParsableCommand {
         """,
         subcommands: [
             RunCommand.self, ChatCommand.self, TemplateCommand.self, ServeCommand.self, TokenizeCommand.self,
-            DetokenizeCommand.self, InfoCommand.self, BenchCommand.self, QuantizeCommand.self, ConvertCommand.self,
-            ExportHFCommand.self,
+            DetokenizeCommand.self, InfoCommand.self, BenchCommand.self, PerplexityCommand.self, EvalCommand.self,
+            QuantizeCommand.self, ConvertCommand.self, ExportHFCommand.self,
         ],
         defaultSubcommand: RunCommand.self)
 }
