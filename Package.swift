@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(
             name: "LoomServerTests",
             dependencies: [
-                "LoomServer", "LoomModels", "LoomGeneration", "LoomFormats",
+                "LoomServer", "LoomModels", "LoomGeneration", "LoomFormats", "LoomKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: fastSettings),

@@ -95,11 +95,13 @@ public final class Generator {
     }
 
     /// Moves the session to `prompt`, reusing the longest cached prefix, and returns the
-    /// logits after its last token. At least one token is always evaluated, since the
-    /// logits of the last prompt token are needed.
+    /// logits after its last token. At least two tokens are evaluated (when the prompt has
+    /// two): a one-token step takes the integer decode kernels and a batch the float ones,
+    /// so keeping the prompt's tail on the batch path makes a repeated request give exactly
+    /// the logits of a fresh one.
     func evaluatePrompt(_ prompt: [Int]) throws -> UnsafeBufferPointer<Float> {
         var shared = 0
-        let limit = min(cachedTokens.count, prompt.count - 1, session.position)
+        let limit = min(cachedTokens.count, prompt.count - 2, session.position)
         while shared < limit && cachedTokens[shared] == prompt[shared] { shared += 1 }
         session.truncate(to: shared)
         cachedTokens = Array(prompt[..<shared])

@@ -13,6 +13,10 @@ final class MultiSequenceBatchTests: XCTestCase {
     }
 
     func testInterleavedSequencesMatchSingleSessions() throws {
+        // Exact comparison of the batching logic: single-token steps would otherwise take
+        // the integer kernels (tested on their own in LoomKernelsTests) and batches the float ones.
+        MatMul.useIntegerActivations = false
+        defer { MatMul.useIntegerActivations = true }
         let model = try LanguageModel(path: try TestModels.path("smollm2"))
         let pool = ThreadPool(threadCount: 2)
         let prompts = [
