@@ -1,15 +1,18 @@
 import ArgumentParser
 import LoomGeneration
+import LoomTokenizer
 
 /// Sampling flags shared by generating commands (llama.cpp's names and defaults).
 /// Flags that take negative numbers parse their value unconditionally, so `--top-k -1` works.
+/// A flag left out takes the model's `generation_config.json` value where it has one (HF
+/// directories), else llama.cpp's default.
 struct SamplingOptions: ParsableArguments {
-    @Option(help: "Most tokens to generate.") var maxTokens: Int = 256
-    @Option(parsing: .unconditional, help: "Sampling temperature; 0 = greedy.") var temperature: Float = 0.8
-    @Option(parsing: .unconditional, help: "Keep the K most likely tokens; 0 or -1 = off.") var topK: Int = 40
-    @Option(help: "Nucleus sampling mass; 1 = off.") var topP: Float = 0.95
+    @Option(help: "Most tokens to generate (default 256).") var maxTokens: Int?
+    @Option(parsing: .unconditional, help: "Sampling temperature; 0 = greedy (default 0.8).") var temperature: Float?
+    @Option(parsing: .unconditional, help: "Keep the K most likely tokens; 0 or -1 = off (default 40).") var topK: Int?
+    @Option(help: "Nucleus sampling mass; 1 = off (default 0.95).") var topP: Float?
     @Option(help: "Drop tokens below this fraction of the best one's probability; 0 = off.") var minP: Float = 0.05
-    @Option(help: "Penalty for repeating recent tokens; 1 = off.") var repeatPenalty: Float = 1
+    @Option(help: "Penalty for repeating recent tokens; 1 = off (default 1).") var repeatPenalty: Float?
     @Option(parsing: .unconditional, help: "Penalty for tokens present in the history.") var presencePenalty: Float = 0
     @Option(parsing: .unconditional, help: "Penalty per occurrence in the history.") var frequencyPenalty: Float = 0
     @Option(help: "Random seed (default: random).") var seed: UInt64?
@@ -17,24 +20,27 @@ struct SamplingOptions: ParsableArguments {
     var stop: [String] = []
 
     func validate() throws {
-        if maxTokens < 0 { throw ValidationError("--max-tokens must be ≥ 0, got \(maxTokens)") }
-        do { _ = try parameters.validated() } catch { throw ValidationError("\(error)") }
+        if let maxTokens, maxTokens < 0 { throw ValidationError("--max-tokens must be ≥ 0, got \(maxTokens)") }
+        do { _ = try parameters(defaults: nil).validated() } catch { throw ValidationError("\(error)") }
     }
 
-    var parameters: SamplingParameters {
+    /// The sampler settings: flags first, then the model's generation config, then llama.cpp's defaults.
+    func parameters(defaults: HFGenerationConfig?) -> SamplingParameters {
         var p = SamplingParameters()
-        p.temperature = temperature
-        p.topK = topK
-        p.topP = topP
+        let greedyByDefault = defaults?.doSample == false
+        p.temperature = temperature ?? (greedyByDefault ? 0 : defaults?.temperature.map(Float.init) ?? 0.8)
+        p.topK = topK ?? defaults?.topK ?? 40
+        p.topP = topP ?? defaults?.topP.map(Float.init) ?? 0.95
         p.minP = minP
-        p.repetitionPenalty = repeatPenalty
+        p.repetitionPenalty = repeatPenalty ?? defaults?.repetitionPenalty.map(Float.init) ?? 1
         p.presencePenalty = presencePenalty
         p.frequencyPenalty = frequencyPenalty
         p.seed = seed
         return p
     }
 
-    var generationOptions: GenerationOptions {
-        GenerationOptions(maxTokens: maxTokens, sampling: parameters, stopStrings: stop)
+    func generationOptions(defaults: HFGenerationConfig? = nil) -> GenerationOptions {
+        GenerationOptions(maxTokens: maxTokens ?? defaults?.maxNewTokens ?? 256,
+                          sampling: parameters(defaults: defaults), stopStrings: stop)
     }
 }
