@@ -32,8 +32,11 @@ public final class LanguageModel: @unchecked Sendable {
     /// Opens and checks a GGUF file or an HF model directory; fails with a ``ModelError``,
     /// `GGUFError`, `SafetensorsError`, `HFConfigError` or `TokenizerError` naming the file
     /// and the offending key or tensor.
-    public init(path: String) throws {
+    ///
+    /// `rope` overrides the stored RoPE θ and linear scale (long-context runs).
+    public init(path: String, rope overrides: RopeOverrides = RopeOverrides()) throws {
         self.path = path
+        try overrides.validate(path: path)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             let hfConfig = try HFModelConfig(path: (path as NSString).appendingPathComponent("config.json"))
@@ -41,7 +44,9 @@ public final class LanguageModel: @unchecked Sendable {
             let bundle = try HFTokenizerBundle.load(path: path)
             file = nil
             self.checkpoint = checkpoint
-            config = try ModelConfig(huggingFace: hfConfig, path: path)
+            var config = try ModelConfig(huggingFace: hfConfig, path: path)
+            overrides.apply(to: &config)
+            self.config = config
             weights = try DecoderWeights(binder: TensorBinder(checkpoint: checkpoint, path: path), config: config,
                                          ropeFrequencyFactors: ModelConfig.ropeFrequencyFactors(for: hfConfig))
             tokenizer = bundle.tokenizer
@@ -51,7 +56,9 @@ public final class LanguageModel: @unchecked Sendable {
             let file = try GGUFFile(path: path)
             self.file = file
             checkpoint = nil
-            config = try ModelConfig(gguf: file)
+            var config = try ModelConfig(gguf: file)
+            overrides.apply(to: &config)
+            self.config = config
             weights = try DecoderWeights(file: file, config: config)
             tokenizer = try BPETokenizer(gguf: file)
             chatTemplate = file["tokenizer.chat_template"]?.stringValue

@@ -18,6 +18,9 @@ struct EvalModelOptions: ParsableArguments {
     @Option(name: .customLong("markdown"), help: "Write the Markdown table to this file (it is always printed).")
     var markdownPath: String?
 
+    @Option(help: "Override the models' RoPE base frequency θ (long-context runs).") var ropeTheta: Double?
+    @Option(help: "Linear RoPE scaling factor: positions are divided by it (overrides the model's).") var ropeScale: Double?
+
     func validate() throws {
         if let threads, threads < 1 || threads > 512 {
             throw ValidationError("--threads must be between 1 and 512, got \(threads)")
@@ -33,7 +36,7 @@ struct EvalModelOptions: ParsableArguments {
         let path = try ModelStore().resolve(name, progress: .terminal)
         StandardError.print("loading \(path)")
         let label = name ?? (path as NSString).lastPathComponent
-        return (try LanguageModel(path: path), label)
+        return (try LanguageModel(path: path, rope: RopeOverrides(base: ropeTheta, linearFactor: ropeScale)), label)
     }
 
     /// Prints the Markdown table and writes the JSON/Markdown files when asked.

@@ -15,6 +15,11 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("ctx"), help: "Context length in tokens (default: the model's, at most 4096).")
     var contextLength: Int?
 
+    @Option(help: "Override the model's RoPE base frequency θ (long-context runs).") var ropeTheta: Double?
+    @Option(help: "Linear RoPE scaling factor: positions are divided by it (overrides the model's).") var ropeScale: Double?
+
+    var ropeOverrides: RopeOverrides { RopeOverrides(base: ropeTheta, linearFactor: ropeScale) }
+
     func validate() throws {
         if let threads, threads < 1 || threads > 512 {
             throw ValidationError("--threads must be between 1 and 512, got \(threads)")
@@ -31,7 +36,7 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads the model and makes a session with the requested context and threads.
     func load() throws -> (LanguageModel, InferenceSession) {
-        let model = try LanguageModel(path: try resolvePath())
+        let model = try LanguageModel(path: try resolvePath(), rope: ropeOverrides)
         if let contextLength, contextLength > model.config.contextLength {
             StandardError.print("warning: --ctx \(contextLength) exceeds the trained context \(model.config.contextLength); quality may degrade")
         }
