@@ -114,7 +114,34 @@ public enum MatMul {
         let count = rows.count
         for (i, r) in rows.enumerated() { w.dequantizeRow(r, into: scratch + i * n) }
         let ldy = w.rows
-        for token in 0..<tokens {
+        // Four tokens at a time through the 4×4 micro-kernel (same sums as dot4, half the loads).
+        var t0 = 0
+        while t0 + 4 <= tokens {
+            let x0 = x + t0 * n, x1 = x0 + n, x2 = x1 + n, x3 = x2 + n
+            let y0 = t.output + t0 * ldy, y1 = y0 + ldy, y2 = y1 + ldy, y3 = y2 + ldy
+            var i = 0
+            while i + 4 <= count {
+                let (d0, d1, d2, d3) = VectorOps.dot4x4(
+                    scratch + i * n, scratch + (i + 1) * n, scratch + (i + 2) * n, scratch + (i + 3) * n,
+                    x0, x1, x2, x3, count: n)
+                let r = rows.lowerBound + i
+                y0[r] = d0.x; y0[r + 1] = d0.y; y0[r + 2] = d0.z; y0[r + 3] = d0.w
+                y1[r] = d1.x; y1[r + 1] = d1.y; y1[r + 2] = d1.z; y1[r + 3] = d1.w
+                y2[r] = d2.x; y2[r + 1] = d2.y; y2[r + 2] = d2.z; y2[r + 3] = d2.w
+                y3[r] = d3.x; y3[r + 1] = d3.y; y3[r + 2] = d3.z; y3[r + 3] = d3.w
+                i += 4
+            }
+            for token in t0..<(t0 + 4) {
+                let xt = x + token * n
+                let yt = t.output + token * ldy
+                for j in i..<count { yt[rows.lowerBound + j] = RowKernels.dotF32(scratch + j * n, xt, count: n) }
+                if let bias = t.bias {
+                    for r in rows { yt[r] += bias[r] }
+                }
+            }
+            t0 += 4
+        }
+        for token in t0..<tokens {
             let xt = x + token * n
             let yt = t.output + token * ldy
             var i = 0

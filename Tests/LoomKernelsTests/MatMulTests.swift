@@ -48,6 +48,21 @@ final class MatMulTests: XCTestCase {
     func testOneToken() { check(rows: 37, columns: 96, tokens: 1, threads: 2, bias: false) }
     func testBatchWithRemainderRows() { check(rows: 53, columns: 64, tokens: 5, threads: 2, bias: true) }
     func testBatchSingleThread() { check(rows: 20, columns: 33, tokens: 3, threads: 1, bias: true) }
+    func testBatchOfEightTokensWithColumnTail() { check(rows: 45, columns: 52, tokens: 8, threads: 2, bias: true) }
+
+    /// The 4×4 micro-kernel gives exactly the sums of four dot4 calls (batched results must
+    /// not depend on how tokens are grouped).
+    func testDot4x4IsBitIdenticalToDot4() {
+        var seed: UInt64 = 7
+        for n in [16, 45, 576] {
+            let rows = (0..<4).map { _ in randomFloats(n, seed: &seed) }
+            let xs = (0..<4).map { _ in randomFloats(n, seed: &seed) }
+            let r = VectorOps.dot4x4(rows[0], rows[1], rows[2], rows[3], xs[0], xs[1], xs[2], xs[3], count: n)
+            for (t, got) in [r.0, r.1, r.2, r.3].enumerated() {
+                XCTAssertEqual(got, VectorOps.dot4(rows[0], rows[1], rows[2], rows[3], xs[t], count: n), "n \(n) token \(t)")
+            }
+        }
+    }
     func testManyRowsAcrossChunks() { check(rows: 300, columns: 128, tokens: 7, threads: 2, bias: false) }
 
     /// Three products in one dispatch write each output as three separate calls would.
