@@ -27,6 +27,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(name: "LoomKernels", swiftSettings: fastSettings),
@@ -43,6 +44,8 @@ let package = Package(
             dependencies: [
                 "LoomModels", "LoomGeneration", "LoomTokenizer", "LoomFormats", "LoomKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: fastSettings),
         .executableTarget(

@@ -7,7 +7,9 @@ import LoomGeneration
 struct ChatCompletionHandler {
     let served: ServedModel
 
-    func handle(body: Data) async throws -> Response {
+    /// Answers one request; `connection` is watched so a client that leaves before a
+    /// non-streamed answer is complete frees its slots at once.
+    func handle(body: Data, connection: ClientConnection) async throws -> Response {
         let fields = try JSONFields(body: body)
         try served.checkModelName(try fields.string("model"))
         guard fields.has("messages") else { throw APIError.invalid("messages", "is required") }
@@ -53,7 +55,9 @@ struct ChatCompletionHandler {
                 catch { group.cancelAll(); throw error }
             }
         }
-        return try await collect(group, request: request, head: head, promptTokens: prompt.count)
+        return try await connection.whileWatching(onDisconnect: group.cancelAll) {
+            try await collect(group, request: request, head: head, promptTokens: prompt.count)
+        }
     }
 
     private func logprobEntries(_ token: JobToken, _ request: GenerationRequest) -> [[String: Any]] {

@@ -15,7 +15,9 @@ struct CompletionHandler {
         let text: String
     }
 
-    func handle(body: Data) async throws -> Response {
+    /// Answers one request; `connection` is watched so a client that leaves before a
+    /// non-streamed answer is complete frees its slots at once.
+    func handle(body: Data, connection: ClientConnection) async throws -> Response {
         let fields = try JSONFields(body: body)
         try served.checkModelName(try fields.string("model"))
         let prompts = try parsePrompts(fields)
@@ -44,7 +46,9 @@ struct CompletionHandler {
                 do { try await stream(group, context, send: send) } catch { group.cancelAll(); throw error }
             }
         }
-        return try await collect(group, context)
+        return try await connection.whileWatching(onDisconnect: group.cancelAll) {
+            try await collect(group, context)
+        }
     }
 
     struct Context {

@@ -84,7 +84,7 @@ public final class LoomHTTPServer: @unchecked Sendable {
     /// Serves until SIGINT/SIGTERM (when `handleSignals`) or until the calling task is
     /// cancelled, then drains in-flight requests and returns.
     public func run(handleSignals: Bool = true) async throws {
-        let router = Router()
+        let router = Router(context: ServerRequestContext.self)
         router.add(middleware: ErrorMiddleware(metrics: metrics))
         if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
         Routes(host: host, metrics: metrics).register(on: router)

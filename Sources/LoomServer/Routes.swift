@@ -11,7 +11,7 @@ struct Routes {
     /// Largest request body accepted (413 beyond).
     static let maxBody = 32 << 20
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<ServerRequestContext>) {
         router.get("/health") { _, _ -> Response in
             switch host.current {
             case .ready: return JSON.response(["status": "ok"])
@@ -34,26 +34,26 @@ struct Routes {
                 ]]])
             }
         }
-        post(router, ["/v1/chat/completions", "/chat/completions"]) { served, body in
-            try await ChatCompletionHandler(served: served).handle(body: body)
+        post(router, ["/v1/chat/completions", "/chat/completions"]) { served, body, connection in
+            try await ChatCompletionHandler(served: served).handle(body: body, connection: connection)
         }
-        post(router, ["/v1/completions", "/completions"]) { served, body in
-            try await CompletionHandler(served: served).handle(body: body)
+        post(router, ["/v1/completions", "/completions"]) { served, body, connection in
+            try await CompletionHandler(served: served).handle(body: body, connection: connection)
         }
-        post(router, ["/tokenize"]) { served, body in try tokenize(served, body) }
-        post(router, ["/detokenize"]) { served, body in try detokenize(served, body) }
-        post(router, ["/apply-template"]) { served, body in try applyTemplate(served, body) }
+        post(router, ["/tokenize"]) { served, body, _ in try tokenize(served, body) }
+        post(router, ["/detokenize"]) { served, body, _ in try detokenize(served, body) }
+        post(router, ["/apply-template"]) { served, body, _ in try applyTemplate(served, body) }
     }
 
     /// Registers a POST route that reads the whole body and needs the loaded model.
-    private func post(_ router: Router<BasicRequestContext>, _ paths: [String],
-                      _ handler: @escaping @Sendable (ServedModel, Data) async throws -> Response) {
+    private func post(_ router: Router<ServerRequestContext>, _ paths: [String],
+                      _ handler: @escaping @Sendable (ServedModel, Data, ClientConnection) async throws -> Response) {
         for path in paths {
-            router.post(RouterPath(path)) { request, _ -> Response in
+            router.post(RouterPath(path)) { request, context -> Response in
                 var request = request
                 let buffer = try await request.collectBody(upTo: Self.maxBody)
                 let body = Data(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [])
-                return try await handler(try host.ready(), body)
+                return try await handler(try host.ready(), body, context.connection)
             }
         }
     }

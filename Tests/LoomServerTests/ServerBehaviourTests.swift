@@ -133,6 +133,30 @@ final class ServerBehaviourTests: XCTestCase {
         _ = before
     }
 
+    /// A client that leaves before a non-streamed answer is complete frees its slot too:
+    /// nothing is written until the end, so the server has to watch the connection itself.
+    func testDisconnectDuringNonStreamedAnswerFreesSlot() async throws {
+        // A long context so that, without the watch, the answer would run for many seconds
+        // (1,500 tokens) and the 3-second check below could not pass by luck.
+        let long = try TestServer(configuration: ServerConfiguration(port: 0, parallel: 1, contextLength: 2048, threads: 2))
+        let served = try XCTUnwrap(long.server.servedModel)
+        let body = try JSONSerialization.data(withJSONObject: [
+            "messages": [["role": "user", "content": "Count from one to a thousand."]],
+            "max_tokens": 1500, "temperature": 0,
+            "logit_bias": [String(served.tokenizer.eosID ?? 0): -100],
+        ])
+        let fd = try long.client.open("POST", "/v1/chat/completions", body: body)
+        let started = TestServer.eventually(timeout: 10) { served.scheduler.load.active == 1 }
+        XCTAssertTrue(started, "the request never started decoding")
+        close(fd)
+        let freed = TestServer.eventually(timeout: 3) { served.scheduler.load.active == 0 }
+        XCTAssertTrue(freed, "the slot was not freed after the client of a non-streamed request disconnected")
+        // The server still answers afterwards.
+        let reply = try long.client.post("/v1/completions", ["prompt": "Hi", "max_tokens": 2])
+        XCTAssertEqual(reply.status, 200)
+        await long.stop()
+    }
+
     /// With one slot and a queue of one, a third concurrent request gets 503 + Retry-After;
     /// dropped requests leave the queue and the slot; the server stops when asked.
     func testQueueFullAndGracefulShutdown() async throws {
