@@ -4,8 +4,8 @@ import XCTest
 
 /// The strict JSON reader behind the Hugging Face loaders, against values fixed by RFC 8259
 /// and against Foundation's JSONSerialization on the same text.
-final class HFJSONParserTests: XCTestCase {
-    private func parse(_ text: String) throws -> HFJSONValue { try HFJSONParser.parse(Array(text.utf8)) }
+final class JSONParserTests: XCTestCase {
+    private func parse(_ text: String) throws -> JSONValue { try JSONParser.parse(Array(text.utf8)) }
 
     func testScalarsAndEscapes() throws {
         let doc = #"{"s": "a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00\u0000", "raw": "é😀", "i": -42, "z": 0,"#
@@ -37,7 +37,7 @@ final class HFJSONParserTests: XCTestCase {
     func testMatchesFoundationOnRealFile() throws {
         let path = try TestModels.path("llama3-tokenizer")
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        guard case .object(let root) = try HFJSONParser.parse(Array(data)),
+        guard case .object(let root) = try JSONParser.parse(Array(data)),
               case .object(let model)? = root["model"], case .object(let vocab)? = model["vocab"] else {
             return XCTFail("no model.vocab")
         }

@@ -4,7 +4,7 @@ import Foundation
 /// every type or range check can throw a `TokenizerError.invalidFile` that names both
 /// (e.g. `tokenizer.json: model.merges[12]: expected a string or a pair, found a number`).
 struct HFJSONNode {
-    let value: HFJSONValue
+    let value: JSONValue
     /// The file name shown in errors, e.g. "tokenizer.json".
     let file: String
     /// The JSON path, e.g. "model.vocab" or "added_tokens[3].id"; empty for the document root.
@@ -24,8 +24,8 @@ struct HFJSONNode {
     /// Parses JSON text held in memory.
     static func parse(bytes: [UInt8], displayName: String) throws -> HFJSONNode {
         do {
-            return HFJSONNode(value: try HFJSONParser.parse(bytes), file: displayName, path: "")
-        } catch let error as HFJSONSyntaxError {
+            return HFJSONNode(value: try JSONParser.parse(bytes), file: displayName, path: "")
+        } catch let error as JSONSyntaxError {
             throw TokenizerError.invalidFile(file: displayName, path: "", reason: error.description)
         }
     }
@@ -42,11 +42,11 @@ struct HFJSONNode {
 
     private func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    func child(_ key: String, _ value: HFJSONValue) -> HFJSONNode {
+    func child(_ key: String, _ value: JSONValue) -> HFJSONNode {
         HFJSONNode(value: value, file: file, path: childPath(key))
     }
 
-    func element(_ index: Int, _ value: HFJSONValue) -> HFJSONNode {
+    func element(_ index: Int, _ value: JSONValue) -> HFJSONNode {
         HFJSONNode(value: value, file: file, path: "\(path)[\(index)]")
     }
 
@@ -59,7 +59,7 @@ struct HFJSONNode {
     // MARK: - Typed access
 
     /// The members of an object.
-    func object() throws -> [String: HFJSONValue] {
+    func object() throws -> JSONObject {
         guard case .object(let o) = value else { throw expected("an object") }
         return o
     }

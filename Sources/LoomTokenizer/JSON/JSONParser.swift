@@ -2,8 +2,8 @@
 ///
 /// Hostile-input safe: nesting depth is bounded (no stack overflow), strings must be valid
 /// UTF-8 without raw control characters or lone surrogate escapes, and every failure is a
-/// `HFJSONSyntaxError` with the line and column of the offending byte.
-struct HFJSONParser {
+/// `JSONSyntaxError` with the line and column of the offending byte.
+struct JSONParser {
     /// Deeper nesting than any tokenizer or config file needs; bounded so that recursion
     /// cannot exhaust the stack.
     static let maximumDepth = 256
@@ -15,8 +15,8 @@ struct HFJSONParser {
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
     /// Parses one JSON document; only whitespace may follow it.
-    static func parse(_ bytes: [UInt8]) throws -> HFJSONValue {
-        var parser = HFJSONParser(bytes: bytes)
+    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+        var parser = JSONParser(bytes: bytes)
         // A UTF-8 byte order mark is tolerated, as Python's json.load of a utf-8-sig file does.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.position = 3 }
         parser.skipWhitespace()
@@ -28,7 +28,7 @@ struct HFJSONParser {
 
     // MARK: - Values
 
-    private mutating func parseValue() throws -> HFJSONValue {
+    private mutating func parseValue() throws -> JSONValue {
         guard position < bytes.count else { throw error("unexpected end of input, expected a value") }
         switch bytes[position] {
         case UInt8(ascii: "{"): return try parseObject()
@@ -47,11 +47,11 @@ struct HFJSONParser {
         guard depth <= Self.maximumDepth else { throw error("nesting deeper than \(Self.maximumDepth) levels") }
     }
 
-    private mutating func parseObject() throws -> HFJSONValue {
+    private mutating func parseObject() throws -> JSONValue {
         try enterContainer()
         defer { depth -= 1 }
         position += 1  // {
-        var object = [String: HFJSONValue]()
+        var object = JSONObject()
         skipWhitespace()
         if position < bytes.count && bytes[position] == UInt8(ascii: "}") {
             position += 1
@@ -75,11 +75,11 @@ struct HFJSONParser {
         }
     }
 
-    private mutating func parseArray() throws -> HFJSONValue {
+    private mutating func parseArray() throws -> JSONValue {
         try enterContainer()
         defer { depth -= 1 }
         position += 1  // [
-        var array = [HFJSONValue]()
+        var array = [JSONValue]()
         skipWhitespace()
         if position < bytes.count && bytes[position] == UInt8(ascii: "]") {
             position += 1
@@ -96,7 +96,7 @@ struct HFJSONParser {
         }
     }
 
-    private mutating func parseNumber() throws -> HFJSONValue {
+    private mutating func parseNumber() throws -> JSONValue {
         let start = position
         var isInteger = true
         if bytes[position] == UInt8(ascii: "-") { position += 1 }
@@ -251,7 +251,7 @@ struct HFJSONParser {
     }
 
     /// An error at the current position, with 1-based line and column (column in bytes).
-    private func error(_ message: String) -> HFJSONSyntaxError {
+    private func error(_ message: String) -> JSONSyntaxError {
         var line = 1
         var lineStart = 0
         let end = min(position, bytes.count)
@@ -259,12 +259,12 @@ struct HFJSONParser {
             line += 1
             lineStart = i + 1
         }
-        return HFJSONSyntaxError(message: message, line: line, column: end - lineStart + 1, offset: end)
+        return JSONSyntaxError(message: message, line: line, column: end - lineStart + 1, offset: end)
     }
 }
 
 /// Where and why a JSON document failed to parse.
-struct HFJSONSyntaxError: Error, CustomStringConvertible {
+struct JSONSyntaxError: Error, CustomStringConvertible {
     let message: String
     let line: Int
     let column: Int

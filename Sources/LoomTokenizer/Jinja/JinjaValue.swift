@@ -32,12 +32,35 @@ public enum JinjaValue: Sendable, Equatable {
     /// Parses JSON text, keeping object key order. Integers without fraction or exponent become
     /// `.int` (as Python's `json` makes them `int`), other numbers `.double`.
     public init(jsonData: Data) throws {
-        self = try JinjaJSONParser.parse(Array(jsonData))
+        self = try JinjaValue.parseJSON(Array(jsonData))
     }
 
     /// Parses JSON text, keeping object key order.
     public init(jsonString: String) throws {
-        self = try JinjaJSONParser.parse(Array(jsonString.utf8))
+        self = try JinjaValue.parseJSON(Array(jsonString.utf8))
+    }
+
+    /// Parses with the strict shared ``JSONParser``; a syntax error becomes a runtime
+    /// ``TemplateError`` naming the line and column of the JSON text.
+    private static func parseJSON(_ bytes: [UInt8]) throws -> JinjaValue {
+        do {
+            return JinjaValue(json: try JSONParser.parse(bytes))
+        } catch let error as JSONSyntaxError {
+            throw TemplateError(.runtime, "invalid JSON at line \(error.line), column \(error.column): \(error.message)", line: 0, column: 0)
+        }
+    }
+
+    /// The template value of a parsed JSON value (objects keep their key order).
+    init(json: JSONValue) {
+        switch json {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .integer(let i): self = .int(i)
+        case .number(let d): self = .double(d)
+        case .string(let s): self = .string(s)
+        case .array(let a): self = .array(a.map(JinjaValue.init(json:)))
+        case .object(let o): self = .object(o.map { ($0.key, JinjaValue(json: $0.value)) })
+        }
     }
 
     /// Converts Foundation JSON objects (`JSONSerialization` output or Swift literals):

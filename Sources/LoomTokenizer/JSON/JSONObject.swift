@@ -1,0 +1,34 @@
+/// The members of a JSON object in document order.
+///
+/// Order matters for chat templates (`tojson` of a tool schema must print keys as written,
+/// as Python's `json` keeps them); lookups by key are hashed. A repeated key keeps its
+/// first position and its last value, as a Python `dict` built by `json.loads` does.
+struct JSONObject: Sendable, Sequence {
+    private(set) var keys: [String] = []
+    private var values: [String: JSONValue] = [:]
+
+    init() {}
+
+    var count: Int { keys.count }
+    var isEmpty: Bool { keys.isEmpty }
+
+    subscript(key: String) -> JSONValue? {
+        get { values[key] }
+        set {
+            if let newValue {
+                if values.updateValue(newValue, forKey: key) == nil { keys.append(key) }
+            } else if values.removeValue(forKey: key) != nil {
+                keys.removeAll { $0 == key }
+            }
+        }
+    }
+
+    func makeIterator() -> AnyIterator<(key: String, value: JSONValue)> {
+        var index = 0
+        return AnyIterator {
+            guard index < keys.count else { return nil }
+            defer { index += 1 }
+            return (keys[index], values[keys[index]]!)
+        }
+    }
+}
