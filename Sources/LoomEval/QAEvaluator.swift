@@ -157,6 +157,13 @@ public final class QAEvaluator {
             results.append(try score(item, generate: generate, bertScoring: bertScoring))
             progress(results.last!, results.count, items.count)
         }
+        // Final scores over the whole set at once, as bert_score.score(cands, refs) batches them
+        // (the per-item scores above are for progress; batching can only raise them slightly).
+        if generate, let bertScoring {
+            let batched = try bertScoring.scorer.score(candidates: results.map(\.generated), references: results.map(\.reference),
+                                                       idf: bertScoring.idf)
+            for i in results.indices { results[i].bertScore = batched[i] }
+        }
         let scored = results.compactMap(\.bertScore)
         let meanBERT = scored.isEmpty ? nil : BERTScore(
             precision: scored.reduce(0) { $0 + $1.precision } / Double(scored.count),

@@ -78,10 +78,12 @@ public struct BERTEmbedding: Sendable {
 /// (NaN → 0); an empty candidate or reference scores 0. An optional baseline rescales P, R
 /// and F1 afterwards.
 ///
-/// One deliberate difference: bert_score pads sentences in a batch and multiplies padded
-/// similarities by 0, so a token whose every real similarity is negative gets max 0 there
-/// when its partner is shorter than the batch's longest sentence. Here the maximum is over
-/// real tokens only (batch-independent); the parity fixture shows no case where it matters.
+/// Batches are reproduced too: bert_score pads the candidates and the references of each
+/// batch of `batchSize` (64) consecutive pairs to the batch's longest sentence and multiplies
+/// padded similarities by 0, so the maxima of a pair whose partner is shorter than the longest
+/// in its batch are clamped at 0 (visible when every real similarity of a token is negative,
+/// which happens in the upper layers). ``score(candidates:references:idf:batchSize:)`` does
+/// the same; ``score(candidate:reference:idf:)`` scores one pair as a batch of one.
 ///
 /// ```swift
 /// let scorer = try BERTScorer(path: ModelStore().resolve("minilm"), layer: 6)
@@ -147,17 +149,38 @@ public final class BERTScorer: @unchecked Sendable {
         IDFWeights(encodedReferences: references.map { tokenizer.encode($0) })
     }
 
-    /// Scores `candidates[i]` against `references[i]`; with `idf` the weights come from all
-    /// the references, as `bert_score.score(cands, refs, idf=True)` does.
-    public func score(candidates: [String], references: [String], idf: Bool = false) throws -> [BERTScore] {
+    /// Scores `candidates[i]` against `references[i]` exactly as
+    /// `bert_score.score(cands, refs, idf=…, batch_size=batchSize)`: with `idf` the weights
+    /// come from all the references, and the zero padding of each batch is reproduced.
+    public func score(candidates: [String], references: [String], idf: Bool = false, batchSize: Int = 64) throws -> [BERTScore] {
+        try score(candidates: candidates, references: references, idf: idf ? self.idf(references: references) : nil, batchSize: batchSize)
+    }
+
+    /// As above with given idf weights (nil: uniform).
+    public func score(candidates: [String], references: [String], idf: IDFWeights?, batchSize: Int = 64) throws -> [BERTScore] {
         guard candidates.count == references.count else {
             throw EvalError.invalidParameter("\(candidates.count) candidates but \(references.count) references")
         }
-        let weights = idf ? self.idf(references: references) : nil
-        return try zip(candidates, references).map { try score(candidate: $0, reference: $1, idf: weights) }
+        guard batchSize >= 1 else { throw EvalError.invalidParameter("BERTScore batch size must be ≥ 1, got \(batchSize)") }
+        let weight = weightFunction(idf)
+        var scores: [BERTScore] = []
+        for start in stride(from: 0, to: candidates.count, by: batchSize) {
+            let range = start..<min(start + batchSize, candidates.count)
+            let c = try range.map { try embed(candidates[$0]) }
+            let r = try range.map { try embed(references[$0]) }
+            let longestCandidate = c.map(\.ids.count).max() ?? 0
+            let longestReference = r.map(\.ids.count).max() ?? 0
+            for i in c.indices {
+                let raw = Self.greedyMatch(candidate: c[i], reference: r[i], weight: weight,
+                                           referencePadded: r[i].ids.count < longestReference,
+                                           candidatePadded: c[i].ids.count < longestCandidate)
+                scores.append(baseline?.rescale(raw) ?? raw)
+            }
+        }
+        return scores
     }
 
-    /// One pair; `idf` nil gives every token weight 1 (`[CLS]`/`[SEP]` 0).
+    /// One pair, as a batch of one; `idf` nil gives every token weight 1 (`[CLS]`/`[SEP]` 0).
     public func score(candidate: String, reference: String, idf: IDFWeights? = nil) throws -> BERTScore {
         let raw = Self.greedyMatch(candidate: try embed(candidate), reference: try embed(reference),
                                    weight: weightFunction(idf))
@@ -170,12 +193,14 @@ public final class BERTScorer: @unchecked Sendable {
         return { $0 == cls || $0 == sep ? 0 : 1 }
     }
 
-    /// bert_score's `greedy_cos_idf` for one pair of normalised embeddings.
-    static func greedyMatch(candidate c: BERTEmbedding, reference ref: BERTEmbedding, weight: (Int) -> Double) -> BERTScore {
+    /// bert_score's `greedy_cos_idf` for one pair of normalised embeddings. A padded partner
+    /// (shorter than the longest in its batch) contributes similarities of 0 to the maxima.
+    static func greedyMatch(candidate c: BERTEmbedding, reference ref: BERTEmbedding, weight: (Int) -> Double,
+                            referencePadded: Bool = false, candidatePadded: Bool = false) -> BERTScore {
         let d = c.dimension
         let m = c.ids.count, n = ref.ids.count
-        var bestForCandidate = [Float](repeating: -.infinity, count: m)
-        var bestForReference = [Float](repeating: -.infinity, count: n)
+        var bestForCandidate = [Float](repeating: referencePadded ? 0 : -.infinity, count: m)
+        var bestForReference = [Float](repeating: candidatePadded ? 0 : -.infinity, count: n)
         c.vectors.withUnsafeBufferPointer { cv in
             ref.vectors.withUnsafeBufferPointer { rv in
                 for i in 0..<m {
