@@ -64,7 +64,7 @@ public struct QAReport: Codable, Sendable {
     public var answerPerplexity: Double
     /// Mean of the per-answer perplexities.
     public var meanItemPerplexity: Double
-    /// Mean BERTScore P, R and F1 over the pairs (nil when not scored).
+    /// Mean BERTScore P, R and F1 over the pairs (nil when not scored; NaN components skipped).
     public var bertScore: BERTScore?
     public var bertSettings: BERTScoreSettings?
     public var results: [QAResult]
@@ -165,10 +165,14 @@ public final class QAEvaluator {
             for i in results.indices { results[i].bertScore = batched[i] }
         }
         let scored = results.compactMap(\.bertScore)
+        // P or R is NaN (as in bert_score) when idf gives a sentence zero total weight; such
+        // values are left out of that component's mean (F1 is then 0, as bert_score sets it).
+        func mean(_ values: [Double]) -> Double {
+            let finite = values.filter { !$0.isNaN }
+            return finite.isEmpty ? .nan : finite.reduce(0, +) / Double(finite.count)
+        }
         let meanBERT = scored.isEmpty ? nil : BERTScore(
-            precision: scored.reduce(0) { $0 + $1.precision } / Double(scored.count),
-            recall: scored.reduce(0) { $0 + $1.recall } / Double(scored.count),
-            f1: scored.reduce(0) { $0 + $1.f1 } / Double(scored.count))
+            precision: mean(scored.map(\.precision)), recall: mean(scored.map(\.recall)), f1: mean(scored.map(\.f1)))
         let totalNLL = results.reduce(0) { $0 + $1.answerNLL }
         let totalTokens = results.reduce(0) { $0 + $1.answerTokens }
         let itemPPL = results.map(\.answerPerplexity)
