@@ -101,6 +101,35 @@ final class IndependentHFDirectoryTests: XCTestCase {
         XCTAssertEqual(checkpoint.tensor(named: "lm_head.weight")?.info.dtype, .f16)
     }
 
+    /// A one-off check on a real model, run only when `LOOM_HF_CHECK_DIR` names a directory
+    /// made by scripts/check_hf_transformers_gguf.py (transformers loads a GGUF and
+    /// `save_pretrained`s it, with its own logits in reference_logits.json).
+    func testExternalDirectory() throws {
+        guard let dir = ProcessInfo.processInfo.environment["LOOM_HF_CHECK_DIR"] else {
+            throw XCTSkip("set LOOM_HF_CHECK_DIR to run")
+        }
+        struct Reference: Decodable { let cases: [Fixture.Case] }
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/reference_logits.json")))
+        let model = try LanguageModel(path: dir)
+        let session = try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2))
+        var worst = 0.0
+        var topAgree = 0, positions = 0
+        for c in reference.cases {
+            XCTAssertEqual(model.tokenizer.encode(c.text), c.ids, "tokenizer ids for '\(c.text)'")
+            session.reset()
+            try session.evaluate(c.ids) { index, logits in
+                let expected = c.logits[index]
+                for (a, b) in zip(logits, expected) { worst = max(worst, abs(Double(a) - b)) }
+                positions += 1
+                if VectorOps.argmax(logits.baseAddress!, count: logits.count) == expected.indices.max(by: { expected[$0] < expected[$1] }) {
+                    topAgree += 1
+                }
+            }
+        }
+        print("\(dir): max |Δ logit| vs transformers = \(worst); top-1 equal at \(topAgree)/\(positions) positions")
+        XCTAssertLessThanOrEqual(worst, 1e-2)
+    }
+
     /// Biases the forward pass does not apply (llama's o_proj bias, MLP biases) are refused
     /// by name instead of silently dropped.
     func testUnsupportedBiasesAreRefused() throws {
