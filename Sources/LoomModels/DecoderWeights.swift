@@ -61,6 +61,10 @@ public struct DecoderWeights: @unchecked Sendable {
                 }
                 return nil
             }
+            // The forward pass has no output-projection or MLP bias; refuse rather than ignore one.
+            for name in ["attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"] where file.has(p + name) {
+                throw ModelError.tensorType(name: p + name, type: "bias", reason: "this bias is not supported", path: loader.path)
+            }
             return Layer(
                 attentionNorm: try loader.vector(p + "attn_norm.weight", count: c.embeddingSize),
                 query: try loader.matrix(p + "attn_q.weight", columns: c.embeddingSize, rows: qDim),

@@ -28,6 +28,14 @@ extension ModelConfig {
             throw ModelError.invalidMetadata(
                 key: "rope_scaling", reason: "RoPE scaling '\(other.typeName)' is not supported yet (linear, llama3)", path: path)
         }
+        // The forward pass applies q/k/v biases only; refuse rather than silently drop others.
+        if c.mlpBias {
+            throw ModelError.invalidMetadata(key: "mlp_bias", reason: "MLP biases are not supported", path: path)
+        }
+        if c.architecture == .llama && c.attentionBias {
+            throw ModelError.invalidMetadata(
+                key: "attention_bias", reason: "llama attention_bias adds an o_proj bias, which is not supported", path: path)
+        }
         guard headCount % kvHeadCount == 0 else {
             throw ModelError.invalidMetadata(key: "num_key_value_heads",
                 reason: "\(headCount) query heads cannot be shared evenly by \(kvHeadCount) KV heads", path: path)

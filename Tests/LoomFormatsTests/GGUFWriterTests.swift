@@ -208,4 +208,39 @@ final class GGUFWriterTests: XCTestCase {
             XCTAssertTrue(String(describing: error).contains("cannot create temporary file"), "\(error)")
         }
     }
+
+    /// Tensors given as producers are written byte-identically to eager ones, produced one at
+    /// a time in order during `write` (not when added); a producer that throws or returns the
+    /// wrong byte count fails the write and leaves neither the old file's replacement nor a
+    /// temporary file behind.
+    func testStreamedTensorsMatchEagerOnesAndFailCleanly() throws {
+        let tensors: [(String, GGMLType, [Int], [UInt8])] = [
+            ("a", .f32, [3, 2], Self.bytes(24, seed: 1)), ("b", .q8_0, [64], Self.bytes(68, seed: 2)),
+            ("c", .f16, [5], Self.bytes(10, seed: 3))]
+        var eager = GGUFWriter(), streamed = GGUFWriter()
+        final class Log: @unchecked Sendable { var events: [String] = [] }
+        let log = Log()
+        for (name, type, dims, data) in tensors {
+            try eager.addTensor(name: name, type: type, dimensions: dims, data: data)
+            try streamed.addTensor(name: name, type: type, dimensions: dims) { log.events.append(name); return data }
+        }
+        XCTAssertEqual(log.events, [], "producers run during write, not when added")
+        try eager.write(to: directory + "/eager.gguf")
+        try streamed.write(to: directory + "/streamed.gguf")
+        XCTAssertEqual(log.events, ["a", "b", "c"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/eager.gguf")),
+                       try Data(contentsOf: URL(fileURLWithPath: directory + "/streamed.gguf")))
+
+        struct Boom: Error {}
+        let path = directory + "/model.gguf"
+        try Data("old contents".utf8).write(to: URL(fileURLWithPath: path))
+        var short = GGUFWriter()
+        try short.addTensor(name: "x", type: .f32, dimensions: [4]) { Self.bytes(12, seed: 0) }
+        XCTAssertThrowsError(try short.write(to: path)) { XCTAssertTrue("\($0)".contains("12 bytes"), "\($0)") }
+        var failing = GGUFWriter()
+        try failing.addTensor(name: "x", type: .f32, dimensions: [4]) { throw Boom() }
+        XCTAssertThrowsError(try failing.write(to: path)) { XCTAssertTrue($0 is Boom) }
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "old contents")
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: directory)), ["eager.gguf", "streamed.gguf", "model.gguf"])
+    }
 }

@@ -1,11 +1,13 @@
 import LoomKernels
 
-/// Builds a GGUF v3 file in memory and writes it atomically.
+/// Builds a GGUF v3 file and writes it atomically.
 ///
 /// The layout matches gguf-py's `GGUFWriter` byte for byte: header, metadata in insertion
 /// order, tensor infos, zero padding to the alignment, then each tensor's data padded to the
-/// alignment. Tensor offsets are assigned as they are added. Used by tests to build synthetic
-/// models and by converters.
+/// alignment. Tensor offsets are assigned as they are added (from the shapes alone), so a
+/// tensor's bytes can be supplied later by a producer closure that `write(to:)` calls while
+/// streaming: converters and the quantiser hold one output tensor in memory at a time, not
+/// the whole model. Used by tests to build synthetic models and by converters.
 public struct GGUFWriter {
     /// Alignment of the data section and of every tensor.
     public let alignment: Int
@@ -17,7 +19,7 @@ public struct GGUFWriter {
     private var values: [String: GGUFValue] = [:]
     private var emptyArrayTypes: [String: GGUFValueType] = [:]
     private var tensorInfos: [GGUFTensorInfo] = []
-    private var tensorData: [[UInt8]] = []
+    private var tensorSources: [() throws -> [UInt8]] = []
     private var tensorNames: Set<String> = []
     private var nextOffset = 0
 
@@ -51,6 +53,27 @@ public struct GGUFWriter {
     /// - Throws: `GGUFError` if the name is taken, the shape is invalid, or `data.count` is not
     ///   the exact byte size of the shape.
     public mutating func addTensor(name: String, type: GGMLType, dimensions: [Int], data: [UInt8]) throws {
+        let expected = try declareTensor(name: name, type: type, dimensions: dimensions)
+        guard data.count == expected else {
+            throw GGUFError(path: Self.errorPath, field: "tensor '\(name)'", offset: nil,
+                            reason: "data has \(data.count) bytes, but \(dimensions) of \(type) needs \(expected)")
+        }
+        commitTensor(name: name, type: type, dimensions: dimensions, byteCount: expected) { data }
+    }
+
+    /// Adds a tensor whose bytes `produce` returns when ``write(to:)`` reaches it (tensors are
+    /// produced one at a time, in the order they were added, so only one is held in memory).
+    ///
+    /// The shape is checked now; the byte count when the data is produced (a mismatch makes
+    /// `write` throw and leaves no file).
+    public mutating func addTensor(name: String, type: GGMLType, dimensions: [Int],
+                                   producer produce: @escaping () throws -> [UInt8]) throws {
+        let expected = try declareTensor(name: name, type: type, dimensions: dimensions)
+        commitTensor(name: name, type: type, dimensions: dimensions, byteCount: expected, produce)
+    }
+
+    /// Validates a new tensor's name and shape; returns its exact data size in bytes.
+    private func declareTensor(name: String, type: GGMLType, dimensions: [Int]) throws -> Int {
         let field = "tensor '\(name)'"
         func fail(_ reason: String) -> GGUFError {
             GGUFError(path: Self.errorPath, field: field, offset: nil, reason: reason)
@@ -73,26 +96,35 @@ public struct GGUFWriter {
         }
         let (expected, overflow) = (elements / type.blockSize).multipliedReportingOverflow(by: type.blockBytes)
         guard !overflow else { throw fail("data size overflows 64 bits") }
-        guard data.count == expected else {
-            throw fail("data has \(data.count) bytes, but \(dimensions) of \(type) needs \(expected)")
-        }
         let (unpadded, overflowEnd) = nextOffset.addingReportingOverflow(expected)
-        guard !overflowEnd, let end = GGUFCursor.padded(unpadded, to: alignment) else {
+        guard !overflowEnd, GGUFCursor.padded(unpadded, to: alignment) != nil else {
             throw fail("data offset overflows 64 bits")
         }
+        return expected
+    }
+
+    private mutating func commitTensor(name: String, type: GGMLType, dimensions: [Int], byteCount: Int,
+                                       _ produce: @escaping () throws -> [UInt8]) {
         tensorInfos.append(GGUFTensorInfo(name: name, dimensions: dimensions, type: type, offset: nextOffset))
-        tensorData.append(data)
+        tensorSources.append(produce)
         tensorNames.insert(name)
-        nextOffset = end
+        nextOffset = GGUFCursor.padded(nextOffset + byteCount, to: alignment)!
     }
 
     /// Writes the file to a temporary file in the same directory, fsyncs it and renames it
-    /// over `path`, so `path` never holds a half-written model.
+    /// over `path`, so `path` never holds a half-written model. Tensor producers run here, one
+    /// at a time in order; an error from one (or a wrong byte count) removes the temporary file.
     public func write(to path: String) throws {
         let header = try encodeHeader()
         try GGUFFileSink.writeAtomically(to: path) { sink in
             try sink.write(header)
-            for data in tensorData {
+            for (info, produce) in zip(tensorInfos, tensorSources) {
+                let data = try produce()
+                let expected = info.type.byteCount(elements: info.dimensions.reduce(1, *))
+                guard data.count == expected else {
+                    throw GGUFError(path: path, field: "tensor '\(info.name)'", offset: nil,
+                                    reason: "producer returned \(data.count) bytes, but \(info.dimensions) of \(info.type) needs \(expected)")
+                }
                 try sink.write(data)
                 try sink.writeZeros(GGUFCursor.padded(data.count, to: alignment)! - data.count)
             }

@@ -82,20 +82,25 @@ public struct HFToGGUFConverter {
             guard let ggufName = HFTensorNaming.ggufName(forHF: hfName) else { continue }
             if ggufName == "output.weight" && config.tieWordEmbeddings { continue }
             let (file, info) = weights.tensor(named: hfName)!
-            var values = try file.floats(info)
             let shape = info.shape
+            var permuteHeads: Int?
             if config.architecture == .llama, let heads = ggufName.contains("attn_q.") ? config.numAttentionHeads
                 : ggufName.contains("attn_k.") ? config.numKeyValueHeads : nil {
                 let rows = shape.first ?? 1
                 guard rows % (2 * heads) == 0 else {
                     throw HFConfigError(path: file.path, field: hfName, reason: "\(rows) rows cannot be split into \(heads) heads of RoPE pairs")
                 }
-                values = HFTensorNaming.permuteForGGUF(values, rows: rows, heads: heads)
+                permuteHeads = heads
             }
             let dims = Array(shape.reversed())
             var type: GGMLType = dims.count >= 2 ? outputType : .f32
             if !RowQuantizer.canQuantize(type, count: dims.first ?? 1) { type = .f16 }
-            try w.addTensor(name: ggufName, type: type, dimensions: dims.isEmpty ? [1] : dims, data: RowQuantizer.quantize(type, values))
+            // Read, permute and convert when the writer streams this tensor (one in memory at a time).
+            try w.addTensor(name: ggufName, type: type, dimensions: dims.isEmpty ? [1] : dims) { [type] in
+                var values = try file.floats(info)
+                if let heads = permuteHeads { values = HFTensorNaming.permuteForGGUF(values, rows: shape.first ?? 1, heads: heads) }
+                return RowQuantizer.quantize(type, values)
+            }
             count += 1
         }
         if case .llama3(let factor, let low, let high, let original)? = config.ropeScaling, config.architecture == .llama {

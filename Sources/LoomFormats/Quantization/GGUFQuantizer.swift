@@ -113,22 +113,26 @@ public struct GGUFQuantizer {
         let pool = ThreadPool(threadCount: threads)
         var typeCounts: [GGMLType: Int] = [:]
         var outBytes = 0
-        for (index, tensor) in file.tensors.enumerated() {
-            let tensorStart = Date()
-            let target = plan[tensor.name] ?? tensor.type
-            let data: [UInt8]
-            if target == tensor.type {
-                data = Array(file.bytes(for: tensor))
-            } else {
-                data = Self.convert(file: file, tensor: tensor, to: target, pool: pool)
+        // Each tensor is converted when the writer streams it out, so only one output tensor
+        // is in memory at a time; progress is reported as each one is written.
+        try withoutActuallyEscaping(progress) { progress in
+            // A local copy holds the producers (which capture `progress`) and dies with this block.
+            var writer = writer
+            for (index, tensor) in file.tensors.enumerated() {
+                let target = plan[tensor.name] ?? tensor.type
+                try writer.addTensor(name: tensor.name, type: target, dimensions: tensor.dimensions) {
+                    let tensorStart = Date()
+                    let data = target == tensor.type
+                        ? Array(file.bytes(for: tensor)) : Self.convert(file: file, tensor: tensor, to: target, pool: pool)
+                    progress(Progress(index: index, count: file.tensors.count, name: tensor.name, dimensions: tensor.dimensions,
+                                      from: tensor.type, to: target, seconds: Date().timeIntervalSince(tensorStart)))
+                    return data
+                }
+                typeCounts[target, default: 0] += 1
+                outBytes += target.byteCount(elements: tensor.dimensions.reduce(1, *))
             }
-            try writer.addTensor(name: tensor.name, type: target, dimensions: tensor.dimensions, data: data)
-            typeCounts[target, default: 0] += 1
-            outBytes += data.count
-            progress(Progress(index: index, count: file.tensors.count, name: tensor.name, dimensions: tensor.dimensions,
-                              from: tensor.type, to: target, seconds: Date().timeIntervalSince(tensorStart)))
+            try writer.write(to: output)
         }
-        try writer.write(to: output)
         return Summary(tensorCount: file.tensors.count, inputBytes: file.fileSize, outputTensorBytes: outBytes,
                        typeCounts: typeCounts, seconds: Date().timeIntervalSince(start))
     }

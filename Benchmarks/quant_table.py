@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""The quantisation table of BENCHMARKS.md: SmolLM2-135M from an F16 GGUF quantised by
+`loom quantize` to each type, with file size, bits per weight, quantise time and
+`loom perplexity` on the shipped haystack text (the same --ctx and chunks for every row).
+
+The F16 source is ~/.cache/loom/bench/SmolLM2-135M-Instruct.F16.gguf, made by llama.cpp's
+quantiser from the catalog Q4_1 file (Benchmarks/peer_bench.py smollm2:F16); it is made here
+the same way if missing. Bits per weight = tensor data bits / weight count (metadata excluded,
+like llama.cpp's "BPW"). Quantise time is the median of --repeat runs of `loom quantize -t 2`.
+
+    swift build -c release
+    python3 Benchmarks/quant_table.py [--types Q8_0,Q4_K_M] [--ctx 512] [--threads 2] [--repeat 3]
+pip install gguf numpy llama-cpp-python
+"""
+import argparse, ctypes, os, re, statistics, subprocess, sys, tempfile, time
+
+from gguf import GGUFReader
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), ".."))
+LOOM = os.environ.get("LOOM_BIN", os.path.join(ROOT, ".build", "release", "loom"))
+HAYSTACK = os.path.join(ROOT, "Datasets", "haystack.txt")
+SOURCE = os.path.expanduser("~/.cache/loom/bench/SmolLM2-135M-Instruct.F16.gguf")
+CATALOG = os.path.expanduser("~/.cache/loom/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+TYPES = ["Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_1", "Q4_0", "Q3_K_L", "Q3_K_M",
+         "Q3_K_S", "Q2_K"]
+
+
+def make_source():
+    import llama_cpp
+    os.makedirs(os.path.dirname(SOURCE), exist_ok=True)
+    p = llama_cpp.llama_model_quantize_default_params()
+    p.ftype, p.allow_requantize, p.nthread = 1, True, 2  # LLAMA_FTYPE_MOSTLY_F16
+    tmp = SOURCE + ".tmp"
+    assert llama_cpp.llama_model_quantize(CATALOG.encode(), tmp.encode(), ctypes.byref(p)) == 0
+    os.replace(tmp, SOURCE)
+
+
+def bits_per_weight(path):
+    r = GGUFReader(path)
+    nbytes = sum(int(t.n_bytes) for t in r.tensors)
+    elements = sum(int(t.n_elements) for t in r.tensors)
+    return nbytes * 8 / elements
+
+
+def perplexity(path, ctx, threads):
+    out = subprocess.run([LOOM, "perplexity", "-m", path, "-f", HAYSTACK, "--ctx", str(ctx), "-t", str(threads)],
+                         capture_output=True, text=True, check=True)
+    m = re.search(r"Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+)", out.stderr + out.stdout)
+    chunks = re.search(r"(\d+) tokens, (\d+) chunks", out.stderr)
+    if not m:
+        sys.exit("no PPL in loom perplexity output:\n" + out.stderr[-2000:])
+    return float(m.group(1)), float(m.group(2)), chunks.groups() if chunks else ("?", "?")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--types", default=",".join(TYPES))
+    ap.add_argument("--ctx", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    if not os.path.exists(SOURCE):
+        make_source()
+    work = tempfile.mkdtemp(prefix="loom-quant-table-")
+    rows = []
+    ppl, err, (tokens, chunks) = perplexity(SOURCE, args.ctx, args.threads)
+    rows.append(("F16 (source)", os.path.getsize(SOURCE), bits_per_weight(SOURCE), None, ppl, err))
+    print(f"source: {tokens} tokens, {chunks} chunks of {args.ctx}", file=sys.stderr)
+    for t in args.types.split(","):
+        out = os.path.join(work, t + ".gguf")
+        times = []
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            subprocess.run([LOOM, "quantize", SOURCE, out, t, "-t", str(args.threads)], check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+        ppl, err, _ = perplexity(out, args.ctx, args.threads)
+        rows.append((t, os.path.getsize(out), bits_per_weight(out), statistics.median(times), ppl, err))
+        print(f"{t}: done", file=sys.stderr)
+        os.remove(out)
+    os.rmdir(work)
+    print(f"| type | size (MB) | bits/weight | quantise time (s, {args.threads} threads) | PPL (haystack, ctx {args.ctx}) |")
+    print("|---|---|---|---|---|")
+    for name, size, bpw, secs, ppl, err in rows:
+        print(f"| {name} | {size / 1e6:.1f} | {bpw:.2f} | {'—' if secs is None else f'{secs:.2f}'} | {ppl:.3f} ± {err:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+import Foundation
+import XCTest
+import LoomFormats
+import LoomKernels
+import LoomTokenizer
+@testable import LoomModels
+
+/// Hugging Face directories written by an independent tool: tiny random models that
+/// transformers built and saved with `save_pretrained(safe_serialization=True)`
+/// (scripts/gen_hf_independent_fixtures.py). Loom loads each directory as shipped and its
+/// logits at every position must equal the float32 logits transformers computed from the same
+/// directory. The reference upcasts BF16/F16 weights exactly to F32, so every model gets the
+/// same tight tolerance; what remains is float summation order.
+final class IndependentHFDirectoryTests: XCTestCase {
+    struct Fixture: Decodable {
+        struct Case: Decodable {
+            let text: String
+            let ids: [Int]
+            let logits: [[Double]]
+        }
+        struct Model: Decodable {
+            let dtype: String
+            let cases: [Case]
+            let without_rope_scaling_max_diff: Double?
+        }
+        let transformers: String
+        let models: [String: Model]
+    }
+
+    /// Largest allowed |Δ logit| (logits are O(1–10); the fixture rounds to 1e-5).
+    static let tolerance = 1e-4
+
+    static func root() throws -> URL {
+        try XCTUnwrap(Bundle.module.url(forResource: "hf_independent", withExtension: nil, subdirectory: "Fixtures"))
+    }
+
+    static let fixture: Result<Fixture, Error> = Result {
+        try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: root().appendingPathComponent("reference_logits.json")))
+    }
+
+    /// Loads directory `name`, checks tokenizer ids and all-position logits; returns the model
+    /// and the largest difference seen.
+    @discardableResult
+    func check(_ name: String) throws -> (LanguageModel, Double) {
+        let reference = try XCTUnwrap(try Self.fixture.get().models[name], name)
+        let model = try LanguageModel(path: try Self.root().appendingPathComponent(name).path)
+        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2))
+        var worst = 0.0
+        XCTAssertGreaterThanOrEqual(reference.cases.count, 2)
+        for c in reference.cases {
+            XCTAssertEqual(model.tokenizer.encode(c.text), c.ids, "\(name): tokenizer ids for '\(c.text)'")
+            session.reset()
+            var seen = 0
+            try session.evaluate(c.ids) { index, logits in
+                seen += 1
+                let expected = c.logits[index]
+                XCTAssertEqual(logits.count, expected.count, name)
+                for (a, b) in zip(logits, expected) { worst = max(worst, abs(Double(a) - b)) }
+            }
+            XCTAssertEqual(seen, c.ids.count, name)
+        }
+        XCTAssertLessThanOrEqual(worst, Self.tolerance, "\(name): max |Δ logit| vs transformers")
+        print("\(name) (\(reference.dtype)): max |Δ logit| vs transformers \(try Self.fixture.get().transformers) = \(worst)")
+        return (model, worst)
+    }
+
+    func testLlamaF32UntiedWithWideHeads() throws {
+        let (model, _) = try check("llama_f32_untied")
+        XCTAssertFalse(model.weights.tiedOutput)
+        XCTAssertEqual(model.config.headDim, 16, "head_dim 16 with hidden 32 and 4 heads")
+        XCTAssertEqual(model.config.ropeLayout, .halfSplit)
+        // transformers 5 writes the chat template to chat_template.jinja.
+        XCTAssertEqual(model.chatTemplate?.contains("<|begin|>assistant"), true)
+        let generation = try XCTUnwrap(model.generationDefaults)
+        XCTAssertEqual(generation.temperature, 0.7)
+        XCTAssertEqual(generation.topK, 20)
+        XCTAssertEqual(generation.eosTokenIDs, [1])
+        XCTAssertTrue(model.tokenizer.endOfGenerationIDs.contains(1))
+    }
+
+    func testQwen2TiedWithBiases() throws {
+        let (model, _) = try check("qwen2_tied_bias")
+        XCTAssertEqual(model.config.architecture, .qwen2)
+        XCTAssertTrue(model.weights.tiedOutput)
+    }
+
+    func testLlama3RopeScalingInBF16() throws {
+        let reference = try XCTUnwrap(try Self.fixture.get().models["llama3_rope_bf16"])
+        // The fixture is only a test of the scaling if dropping it moves the logits a lot.
+        XCTAssertGreaterThan(try XCTUnwrap(reference.without_rope_scaling_max_diff), 100 * Self.tolerance)
+        let (model, _) = try check("llama3_rope_bf16")
+        XCTAssertNotNil(model.weights.ropeFrequencyFactors)
+        let checkpoint = try XCTUnwrap(model.checkpoint)
+        XCTAssertEqual(checkpoint.tensor(named: "model.layers.0.mlp.up_proj.weight")?.info.dtype, .bf16)
+    }
+
+    func testShardedF16() throws {
+        let (model, _) = try check("llama_sharded_f16")
+        let checkpoint = try XCTUnwrap(model.checkpoint)
+        XCTAssertGreaterThan(checkpoint.files.count, 1, "saved with a small max_shard_size")
+        XCTAssertEqual(checkpoint.tensor(named: "lm_head.weight")?.info.dtype, .f16)
+    }
+
+    /// A one-off check on a real model, run only when `LOOM_HF_CHECK_DIR` names a directory
+    /// made by scripts/check_hf_transformers_gguf.py (transformers loads a GGUF and
+    /// `save_pretrained`s it, with its own logits in reference_logits.json).
+    func testExternalDirectory() throws {
+        guard let dir = ProcessInfo.processInfo.environment["LOOM_HF_CHECK_DIR"] else {
+            throw XCTSkip("set LOOM_HF_CHECK_DIR to run")
+        }
+        struct Reference: Decodable { let cases: [Fixture.Case] }
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/reference_logits.json")))
+        let model = try LanguageModel(path: dir)
+        let session = try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2))
+        var worst = 0.0
+        var topAgree = 0, positions = 0
+        for c in reference.cases {
+            XCTAssertEqual(model.tokenizer.encode(c.text), c.ids, "tokenizer ids for '\(c.text)'")
+            session.reset()
+            try session.evaluate(c.ids) { index, logits in
+                let expected = c.logits[index]
+                for (a, b) in zip(logits, expected) { worst = max(worst, abs(Double(a) - b)) }
+                positions += 1
+                if VectorOps.argmax(logits.baseAddress!, count: logits.count) == expected.indices.max(by: { expected[$0] < expected[$1] }) {
+                    topAgree += 1
+                }
+            }
+        }
+        print("\(dir): max |Δ logit| vs transformers = \(worst); top-1 equal at \(topAgree)/\(positions) positions")
+        XCTAssertLessThanOrEqual(worst, 1e-2)
+    }
+
+    /// Biases the forward pass does not apply (llama's o_proj bias, MLP biases) are refused
+    /// by name instead of silently dropped.
+    func testUnsupportedBiasesAreRefused() throws {
+        let source = try Self.root().appendingPathComponent("llama_f32_untied")
+        for key in ["attention_bias", "mlp_bias"] {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loom-hf-bias-\(UUID().uuidString)")
+            try FileManager.default.copyItem(at: source, to: dir)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let configURL = dir.appendingPathComponent("config.json")
+            var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+            config[key] = true
+            try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+            XCTAssertThrowsError(try LanguageModel(path: dir.path)) { XCTAssertTrue("\($0)".contains(key), "\($0)") }
+        }
+    }
+}
