@@ -1,8 +1,10 @@
 /// Causal multi-head attention with grouped KV heads over a KV cache.
 ///
-/// Each (token, head) pair is one job: scores against every cached position up to the
-/// token's own, softmax, weighted sum of values. Scores live in a per-worker scratch row of
-/// context length, so memory grows linearly with the context, never as tokens × context.
+/// Each (token, head) pair is one job — or, for prompts, four consecutive tokens of a head
+/// (``attendFourTokens``), which share every key and value load: scores against every
+/// cached position up to the token's own, softmax, weighted sum of values. Scores live in
+/// per-worker scratch rows of context length, so memory grows linearly with the context,
+/// never as tokens × context.
 public enum Attention {
     /// - Parameters:
     ///   - queries: `[tokens × heads × headDim]`, already rotated.
@@ -17,12 +19,28 @@ public enum Attention {
     ) {
         let group = heads / kvHeads
         let kvStride = kvHeads * headDim
+        let rowStride = heads * headDim
         let scale = 1 / Float(headDim).squareRoot()
-        let jobs = tokens * heads
+        // Prompts: jobs of four consecutive tokens of one head first (see BlockedAttention),
+        // then the remaining tokens one (token, head) at a time.
+        let blocks = canBlock(headDim: headDim) ? tokens / 4 : 0
+        let blockJobs = blocks * heads
+        let jobs = blockJobs + (tokens - 4 * blocks) * heads
         pool.parallelFor(count: jobs, chunk: max(1, jobs / (pool.threadCount * 8))) { range, worker in
-            let scores = pool.scratch(worker: worker, count: start + tokens)
+            let scores = pool.scratch(worker: worker, count: 4 * (start + tokens))
             for job in range {
-                let t = job / heads, h = job % heads
+                if job < blockJobs {
+                    let t = 4 * (job / heads), h = job % heads
+                    let kvOffset = (h / group) * headDim
+                    attendFourTokens(
+                        query: queries + (t * heads + h) * headDim, rowStride: rowStride,
+                        keys: keys + kvOffset, values: values + kvOffset, kvStride: kvStride,
+                        visible: start + t + 1, headDim: headDim, scale: scale,
+                        scores: scores, output: output + (t * heads + h) * headDim)
+                    continue
+                }
+                let single = job - blockJobs
+                let t = 4 * blocks + single / heads, h = single % heads
                 let positions = start + t + 1
                 let q = queries + (t * heads + h) * headDim
                 let kvOffset = (h / group) * headDim

@@ -12,7 +12,20 @@ final class AttentionTests: XCTestCase {
 
     /// Causal GQA attention against a direct double-precision evaluation of its definition.
     func testCausalGroupedAttentionMatchesDefinition() {
-        let heads = 6, kvHeads = 2, hd = 16, start = 3, tokens = 4
+        checkAttention(heads: 6, kvHeads: 2, hd: 16, start: 3, tokens: 4)
+    }
+
+    /// The four-token blocked path with a remainder (11 = 2 blocks + 3 single tokens), Qwen's
+    /// grouping (7 query heads per KV head), a head size of 64 and a non-empty cache; a
+    /// head size that is not a multiple of 16 (the single-token path only); one token.
+    func testBlockedPromptAttentionMatchesDefinition() {
+        checkAttention(heads: 14, kvHeads: 2, hd: 64, start: 37, tokens: 11)
+        checkAttention(heads: 4, kvHeads: 4, hd: 32, start: 0, tokens: 8)
+        checkAttention(heads: 4, kvHeads: 2, hd: 24, start: 5, tokens: 6)
+        checkAttention(heads: 4, kvHeads: 1, hd: 16, start: 9, tokens: 1)
+    }
+
+    func checkAttention(heads: Int, kvHeads: Int, hd: Int, start: Int, tokens: Int, file: StaticString = #filePath, line: UInt = #line) {
         let positions = start + tokens
         var seed: UInt64 = 17
         let q = random(tokens * heads * hd, &seed)
@@ -36,7 +49,7 @@ final class AttentionTests: XCTestCase {
                 for i in 0..<hd {
                     var acc = 0.0
                     for p in 0..<visible { acc += scores[p] / z * Double(v[(p * kvHeads + g) * hd + i]) }
-                    XCTAssertEqual(Double(out[(t * heads + h) * hd + i]), acc, accuracy: 1e-4, "t \(t) h \(h) i \(i)")
+                    XCTAssertEqual(Double(out[(t * heads + h) * hd + i]), acc, accuracy: 1e-4, "t \(t) h \(h) i \(i)", file: file, line: line)
                 }
             }
         }
