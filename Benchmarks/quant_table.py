@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The quantisation table of BENCHMARKS.md: SmolLM2-135M from an F16 GGUF quantised by
 `loom quantize` to each type, with file size, bits per weight, quantise time and
-`loom perplexity` on the shipped haystack text (the same --ctx and chunks for every row).
+`loom perplexity` on the shipped haystack text (Datasets/haystack.txt; the same --ctx and chunks
+for every row) plus the KL-divergence of each type's next-token distributions from the F16 source's
+(llama-perplexity's --kl-divergence method, `loom perplexity --kl-divergence`).
 
 The F16 source is ~/.cache/loom/bench/SmolLM2-135M-Instruct.F16.gguf, made by llama.cpp's
 quantiser from the catalog Q4_1 file (Benchmarks/peer_bench.py smollm2:F16); it is made here
@@ -12,7 +14,7 @@ like llama.cpp's "BPW"). Quantise time is the median of --repeat runs of `loom q
     python3 Benchmarks/quant_table.py [--types Q8_0,Q4_K_M] [--ctx 512] [--threads 2] [--repeat 3]
 pip install gguf numpy llama-cpp-python
 """
-import argparse, ctypes, os, re, statistics, subprocess, sys, tempfile, time
+import argparse, ctypes, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 from gguf import GGUFReader
 
@@ -21,8 +23,7 @@ LOOM = os.environ.get("LOOM_BIN", os.path.join(ROOT, ".build", "release", "loom"
 HAYSTACK = os.path.join(ROOT, "Datasets", "haystack.txt")
 SOURCE = os.path.expanduser("~/.cache/loom/bench/SmolLM2-135M-Instruct.F16.gguf")
 CATALOG = os.path.expanduser("~/.cache/loom/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-TYPES = ["Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_1", "Q4_0", "Q3_K_L", "Q3_K_M",
-         "Q3_K_S", "Q2_K"]
+TYPES = ["Q8_0", "Q6_K", "Q5_K_M", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_1", "Q4_0", "Q3_K_M", "Q2_K"]
 
 
 def make_source():
@@ -42,14 +43,16 @@ def bits_per_weight(path):
     return nbytes * 8 / elements
 
 
-def perplexity(path, ctx, threads):
-    out = subprocess.run([LOOM, "perplexity", "-m", path, "-f", HAYSTACK, "--ctx", str(ctx), "-t", str(threads)],
-                         capture_output=True, text=True, check=True)
-    m = re.search(r"Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+)", out.stderr + out.stdout)
-    chunks = re.search(r"(\d+) tokens, (\d+) chunks", out.stderr)
-    if not m:
-        sys.exit("no PPL in loom perplexity output:\n" + out.stderr[-2000:])
-    return float(m.group(1)), float(m.group(2)), chunks.groups() if chunks else ("?", "?")
+def perplexity(path, ctx, threads, work, base=None, save_base=None):
+    """`loom perplexity` on the haystack (or against saved base log-probs); the JSON report."""
+    out = os.path.join(work, "report.json")
+    cmd = [LOOM, "perplexity", "-m", path, "--ctx", str(ctx), "-t", str(threads), "--json", out]
+    cmd += ["--kl-divergence", base] if base else ["-f", HAYSTACK]
+    if save_base:
+        cmd += ["--kl-divergence-base", save_base]
+    subprocess.run(cmd, capture_output=True, text=True, check=True)
+    with open(out) as f:
+        return json.load(f)[0]
 
 
 def main():
@@ -62,10 +65,10 @@ def main():
     if not os.path.exists(SOURCE):
         make_source()
     work = tempfile.mkdtemp(prefix="loom-quant-table-")
-    rows = []
-    ppl, err, (tokens, chunks) = perplexity(SOURCE, args.ctx, args.threads)
-    rows.append(("F16 (source)", os.path.getsize(SOURCE), bits_per_weight(SOURCE), None, ppl, err))
-    print(f"source: {tokens} tokens, {chunks} chunks of {args.ctx}", file=sys.stderr)
+    base = os.path.join(work, "f16.kld")
+    r = perplexity(SOURCE, args.ctx, args.threads, work, save_base=base)
+    rows = [("F16 (source)", os.path.getsize(SOURCE), bits_per_weight(SOURCE), None, r, None)]
+    print(f"source: {r['textTokens']} tokens, {r['chunks']} chunks of {args.ctx}, {r['scoredTokens']} scored", file=sys.stderr)
     for t in args.types.split(","):
         out = os.path.join(work, t + ".gguf")
         times = []
@@ -73,16 +76,18 @@ def main():
             start = time.perf_counter()
             subprocess.run([LOOM, "quantize", SOURCE, out, t, "-t", str(args.threads)], check=True, capture_output=True)
             times.append(time.perf_counter() - start)
-        ppl, err, _ = perplexity(out, args.ctx, args.threads)
-        rows.append((t, os.path.getsize(out), bits_per_weight(out), statistics.median(times), ppl, err))
-        print(f"{t}: done", file=sys.stderr)
+        r = perplexity(out, args.ctx, args.threads, work, base=base)
+        rows.append((t, os.path.getsize(out), bits_per_weight(out), statistics.median(times), r, r["kld"]))
+        print(f"{t}: {times}", file=sys.stderr)
         os.remove(out)
-    os.rmdir(work)
-    print(f"| type | size (MB) | bits/weight | quantise time (s, {args.threads} threads) | PPL (haystack, ctx {args.ctx}) |")
-    print("|---|---|---|---|---|")
-    for name, size, bpw, secs, ppl, err in rows:
-        print(f"| {name} | {size / 1e6:.1f} | {bpw:.2f} | {'—' if secs is None else f'{secs:.2f}'} | {ppl:.3f} ± {err:.3f} |")
-
+    shutil.rmtree(work)
+    print(f"| type | size (MB) | bits/weight | quantise (s) | PPL | mean KLD vs F16 | same top token |")
+    print("|---|---|---|---|---|---|---|")
+    for name, size, bpw, secs, r, k in rows:
+        kld = "—" if k is None else "%.4f ± %.4f" % (k["meanKLD"], k["meanKLDError"])
+        same = "—" if k is None else "%.1f %%" % (100 * k["sameTopRate"])
+        secs = "—" if secs is None else "%.2f" % secs
+        print(f"| {name} | {size / 1e6:.1f} | {bpw:.2f} | {secs} | {r['perplexity']:.3f} ± {r['perplexityError']:.3f} | {kld} | {same} |")
 
 if __name__ == "__main__":
     main()
