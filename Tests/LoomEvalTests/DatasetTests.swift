@@ -14,6 +14,7 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(Set(items.map(\.id)).count, items.count, "ids must be unique")
         XCTAssertEqual(Set(items.map(\.category)).count, 6)
         var longestIsCorrect = 0, shortestIsCorrect = 0
+        var lengthRanks = [Int](repeating: 0, count: 4)
         var letters = [Int](repeating: 0, count: 4)
         for item in items {
             XCTAssertEqual(item.choices.count, 4, item.id)
@@ -22,6 +23,12 @@ final class DatasetTests: XCTestCase {
             if lengths[item.answer] == lengths.max() { longestIsCorrect += 1 }
             if lengths[item.answer] == lengths.min() { shortestIsCorrect += 1 }
             letters[item.answer] += 1
+            lengthRanks[lengths.filter { $0 > lengths[item.answer] }.count] += 1
+        }
+        // Raw log-likelihood favours short choices, acc_norm long ones: the correct choice's
+        // length rank must be spread so neither heuristic beats chance by much.
+        for (rank, count) in lengthRanks.enumerated() {
+            XCTAssertLessThanOrEqual(Double(count) / Double(items.count), 0.35, "the correct choice has length rank \(rank) in \(count) questions")
         }
         let n = Double(items.count)
         XCTAssertLessThanOrEqual(Double(longestIsCorrect) / n, 0.30, "the correct choice is the longest in \(longestIsCorrect) of \(items.count)")
