@@ -39,6 +39,19 @@ public enum MatMul {
         // Decode rows are cheap (≈ 0.1 µs): claim larger chunks so the shared counter is not
         // contended, still eight per participant for balance. Batches keep tile-sized chunks.
         let chunk = tokens == 1 ? max(rowChunk, total / (pool.threadCount * 8)) : rowChunk
+        // Batches: the activations transposed once into blocks of tokens (``BatchMicroKernel``),
+        // kept behind the calling participant's tile scratch (worker 0 asks for the same size
+        // inside the job, so it gets the same buffer back).
+        let tileCount = rowChunk * maxColumns
+        let lanes = BatchMicroKernel.lanes(tokens: tokens)
+        var transposed: UnsafePointer<Float>? = nil
+        if tokens > 1 {
+            let count = BatchMicroKernel.transposedCount(tokens: tokens, columns: maxColumns, lanes: lanes)
+            let xt = pool.scratch(worker: 0, count: tileCount + count) + tileCount
+            BatchMicroKernel.transpose(x, tokens: tokens, columns: maxColumns, lanes: lanes, into: xt)
+            transposed = UnsafePointer(xt)
+        }
+        let scratchCount = tokens > 1 ? tileCount + BatchMicroKernel.transposedCount(tokens: tokens, columns: maxColumns, lanes: lanes) : tileCount
         pool.parallelFor(count: total, chunk: chunk) { range, worker in
             // Chunks may straddle two matrices: split at the boundaries.
             var start = range.lowerBound
@@ -55,8 +68,8 @@ public enum MatMul {
                 } else if tokens == 1 {
                     multiplyRowsOneToken(target, local, x)
                 } else {
-                    let scratch = pool.scratch(worker: worker, count: rowChunk * maxColumns)
-                    multiplyRows(target, local, x, tokens: tokens, scratch: scratch)
+                    let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
+                    multiplyRows(target, local, transposed!, lanes: lanes, tokens: tokens, scratch: scratch)
                 }
                 start = end
             }
@@ -91,71 +104,46 @@ public enum MatMul {
         }
     }
 
-    /// Rows of `t` for `tokens` activation rows, a tile of at most `rowChunk` rows at a time
-    /// (`scratch` holds one tile of dequantised rows).
-    @inlinable static func multiplyRows(
-        _ t: MatMulTarget, _ rows: Range<Int>, _ x: UnsafePointer<Float>, tokens: Int,
+    /// Rows of `t` for `tokens` activation rows (transposed into blocks of `lanes` tokens at
+    /// `xt`), a tile of at most `rowChunk` rows at a time (`scratch` holds one tile of
+    /// dequantised rows).
+    static func multiplyRows(
+        _ t: MatMulTarget, _ rows: Range<Int>, _ xt: UnsafePointer<Float>, lanes: Int, tokens: Int,
         scratch: UnsafeMutablePointer<Float>
     ) {
         var tileStart = rows.lowerBound
         while tileStart < rows.upperBound {
             let tile = tileStart..<min(tileStart + rowChunk, rows.upperBound)
-            multiplyTile(t, tile, x, tokens: tokens, scratch: scratch)
+            multiplyTile(t, tile, xt, lanes: lanes, tokens: tokens, scratch: scratch)
             tileStart = tile.upperBound
         }
     }
 
-    @inlinable static func multiplyTile(
-        _ t: MatMulTarget, _ rows: Range<Int>, _ x: UnsafePointer<Float>, tokens: Int,
+    static func multiplyTile(
+        _ t: MatMulTarget, _ rows: Range<Int>, _ xt: UnsafePointer<Float>, lanes: Int, tokens: Int,
         scratch: UnsafeMutablePointer<Float>
     ) {
         let w = t.matrix
         let n = w.columns
         let count = rows.count
         for (i, r) in rows.enumerated() { w.dequantizeRow(r, into: scratch + i * n) }
-        let ldy = w.rows
-        // Four tokens at a time through the 4×4 micro-kernel (same sums as dot4, half the loads).
-        var t0 = 0
-        while t0 + 4 <= tokens {
-            let x0 = x + t0 * n, x1 = x0 + n, x2 = x1 + n, x3 = x2 + n
-            let y0 = t.output + t0 * ldy, y1 = y0 + ldy, y2 = y1 + ldy, y3 = y2 + ldy
-            var i = 0
-            while i + 4 <= count {
-                let (d0, d1, d2, d3) = VectorOps.dot4x4(
-                    scratch + i * n, scratch + (i + 1) * n, scratch + (i + 2) * n, scratch + (i + 3) * n,
-                    x0, x1, x2, x3, count: n)
-                let r = rows.lowerBound + i
-                y0[r] = d0.x; y0[r + 1] = d0.y; y0[r + 2] = d0.z; y0[r + 3] = d0.w
-                y1[r] = d1.x; y1[r + 1] = d1.y; y1[r + 2] = d1.z; y1[r + 3] = d1.w
-                y2[r] = d2.x; y2[r + 1] = d2.y; y2[r + 2] = d2.z; y2[r + 3] = d2.w
-                y3[r] = d3.x; y3[r + 1] = d3.y; y3[r + 2] = d3.z; y3[r + 3] = d3.w
-                i += 4
+        // Eight rows × one block of tokens (two blocks of 16 when more remain) per call.
+        var r0 = 0
+        while r0 < count {
+            let rowCount = min(BatchMicroKernel.rowBlock, count - r0)
+            var t0 = 0
+            while t0 < tokens {
+                let take = min(tokens - t0, lanes == 16 ? 32 : lanes)
+                BatchMicroKernel.multiply(
+                    scratch + r0 * n, rows: rowCount, columns: n, xt + t0 * n, lanes: lanes, tokens: take,
+                    into: t.output, ldy: w.rows, firstRow: rows.lowerBound + r0, firstToken: t0)
+                t0 += take
             }
-            for token in t0..<(t0 + 4) {
-                let xt = x + token * n
-                let yt = t.output + token * ldy
-                for j in i..<count { yt[rows.lowerBound + j] = RowKernels.dotF32(scratch + j * n, xt, count: n) }
-                if let bias = t.bias {
-                    for r in rows { yt[r] += bias[r] }
-                }
-            }
-            t0 += 4
+            r0 += rowCount
         }
-        for token in t0..<tokens {
-            let xt = x + token * n
-            let yt = t.output + token * ldy
-            var i = 0
-            while i + 4 <= count {
-                let d = VectorOps.dot4(scratch + i * n, scratch + (i + 1) * n, scratch + (i + 2) * n, scratch + (i + 3) * n, xt, count: n)
-                let r = rows.lowerBound + i
-                yt[r] = d.x; yt[r + 1] = d.y; yt[r + 2] = d.z; yt[r + 3] = d.w
-                i += 4
-            }
-            while i < count {
-                yt[rows.lowerBound + i] = RowKernels.dotF32(scratch + i * n, xt, count: n)
-                i += 1
-            }
-            if let bias = t.bias {
+        if let bias = t.bias {
+            for token in 0..<tokens {
+                let yt = t.output + token * w.rows
                 for r in rows { yt[r] += bias[r] }
             }
         }
