@@ -49,8 +49,10 @@ enum BatchMicroKernel {
     }
 
     /// `y[t][firstRow + r] = Σₖ w[r·columns + k] · x[t][k]` for the `rows` (1…8) rows at `w`
-    /// and the tokens `firstToken ..< firstToken + tokens` of the transposed block(s) at
-    /// `xt` (one block of `lanes`, or two consecutive blocks of 16 when `tokens` > 16).
+    /// and the tokens `firstToken ..< firstToken + tokens` (at most `lanes`) of the
+    /// transposed block at `xt`. (Two blocks per call, 16 accumulators, ran 2–3× slower:
+    /// the eight row pointers and two block pointers no longer fit the general registers and
+    /// were reloaded from the stack every column.)
     @inline(__always)
     static func multiply(
         _ w: UnsafePointer<Float>, rows: Int, columns: Int,
@@ -59,8 +61,6 @@ enum BatchMicroKernel {
     ) {
         if lanes == 8 {
             block(SIMD8<Float>.self, w, rows: rows, columns: columns, xt, tokens: tokens, y, ldy, firstRow, firstToken)
-        } else if tokens > 16 {
-            block2(w, rows: rows, columns: columns, xt, tokens: tokens, y, ldy, firstRow, firstToken)
         } else {
             block(SIMD16<Float>.self, w, rows: rows, columns: columns, xt, tokens: tokens, y, ldy, firstRow, firstToken)
         }
@@ -93,39 +93,6 @@ enum BatchMicroKernel {
             p += step
         }
         store((a0, a1, a2, a3, a4, a5, a6, a7), rows: rows, tokens: tokens, y, ldy, firstRow, firstToken)
-    }
-
-    /// Two blocks of 16 tokens × up to 8 rows (16 accumulators, each weight broadcast once
-    /// for 32 tokens).
-    @inline(__always)
-    static func block2(
-        _ w: UnsafePointer<Float>, rows: Int, columns: Int,
-        _ xt: UnsafePointer<Float>, tokens: Int,
-        _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ firstRow: Int, _ firstToken: Int
-    ) {
-        typealias L = SIMD16<Float>
-        let n = columns
-        let w0 = w, w1 = w + min(1, rows - 1) * n, w2 = w + min(2, rows - 1) * n, w3 = w + min(3, rows - 1) * n
-        let w4 = w + min(4, rows - 1) * n, w5 = w + min(5, rows - 1) * n, w6 = w + min(6, rows - 1) * n, w7 = w + min(7, rows - 1) * n
-        var a0 = L(), a1 = L(), a2 = L(), a3 = L(), a4 = L(), a5 = L(), a6 = L(), a7 = L()
-        var b0 = L(), b1 = L(), b2 = L(), b3 = L(), b4 = L(), b5 = L(), b6 = L(), b7 = L()
-        var p = UnsafeRawPointer(xt)
-        var q = UnsafeRawPointer(xt + 16 * n)
-        for k in 0..<n {
-            let v = p.loadUnaligned(as: L.self), u = q.loadUnaligned(as: L.self)
-            var s = L(repeating: w0[k]); a0.addProduct(s, v); b0.addProduct(s, u)
-            s = L(repeating: w1[k]); a1.addProduct(s, v); b1.addProduct(s, u)
-            s = L(repeating: w2[k]); a2.addProduct(s, v); b2.addProduct(s, u)
-            s = L(repeating: w3[k]); a3.addProduct(s, v); b3.addProduct(s, u)
-            s = L(repeating: w4[k]); a4.addProduct(s, v); b4.addProduct(s, u)
-            s = L(repeating: w5[k]); a5.addProduct(s, v); b5.addProduct(s, u)
-            s = L(repeating: w6[k]); a6.addProduct(s, v); b6.addProduct(s, u)
-            s = L(repeating: w7[k]); a7.addProduct(s, v); b7.addProduct(s, u)
-            p += 64
-            q += 64
-        }
-        store((a0, a1, a2, a3, a4, a5, a6, a7), rows: rows, tokens: 16, y, ldy, firstRow, firstToken)
-        store((b0, b1, b2, b3, b4, b5, b6, b7), rows: rows, tokens: tokens - 16, y, ldy, firstRow, firstToken + 16)
     }
 
     /// Writes accumulator r's lane l to `y[(firstToken + l)·ldy + firstRow + r]` for the real

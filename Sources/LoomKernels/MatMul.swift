@@ -127,13 +127,13 @@ public enum MatMul {
         let n = w.columns
         let count = rows.count
         for (i, r) in rows.enumerated() { w.dequantizeRow(r, into: scratch + i * n) }
-        // Eight rows × one block of tokens (two blocks of 16 when more remain) per call.
+        // Eight rows × one block of tokens per call.
         var r0 = 0
         while r0 < count {
             let rowCount = min(BatchMicroKernel.rowBlock, count - r0)
             var t0 = 0
             while t0 < tokens {
-                let take = min(tokens - t0, lanes == 16 ? 32 : lanes)
+                let take = min(tokens - t0, lanes)
                 BatchMicroKernel.multiply(
                     scratch + r0 * n, rows: rowCount, columns: n, xt + t0 * n, lanes: lanes, tokens: take,
                     into: t.output, ldy: w.rows, firstRow: rows.lowerBound + r0, firstToken: t0)

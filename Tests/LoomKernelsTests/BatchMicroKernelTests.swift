@@ -3,7 +3,7 @@ import XCTest
 
 /// The batched-product micro-kernel (tokens in lanes, weights broadcast) against a naive
 /// double-precision product on random data, for every row count of a register block, both
-/// lane widths, one and two token blocks and partial blocks.
+/// lane widths, several token blocks and partial blocks.
 final class BatchMicroKernelTests: XCTestCase {
     func randomFloats(_ n: Int, seed: inout UInt64) -> [Float] {
         (0..<n).map { _ in
@@ -12,8 +12,7 @@ final class BatchMicroKernelTests: XCTestCase {
         }
     }
 
-    /// Runs the kernel over all `tokens` (as ``MatMul`` does: blocks of `lanes`, pairs of
-    /// 16-blocks) and returns y[t][r] (rows of width `ldy`, unwritten entries NaN).
+    /// Runs the kernel over all `tokens` (as ``MatMul`` does, a block of `lanes` at a time) and returns y[t][r] (rows of width `ldy`, unwritten entries NaN).
     func run(_ w: [Float], rows: Int, columns: Int, _ x: [Float], tokens: Int, lanes: Int, ldy: Int, firstRow: Int) -> [Float] {
         var xt = [Float](repeating: .nan, count: BatchMicroKernel.transposedCount(tokens: tokens, columns: columns, lanes: lanes))
         var y = [Float](repeating: .nan, count: tokens * ldy)
@@ -25,7 +24,7 @@ final class BatchMicroKernelTests: XCTestCase {
                 y.withUnsafeMutableBufferPointer { yb in
                     var t0 = 0
                     while t0 < tokens {
-                        let take = min(tokens - t0, lanes == 16 ? 32 : lanes)
+                        let take = min(tokens - t0, lanes)
                         BatchMicroKernel.multiply(
                             wb.baseAddress!, rows: rows, columns: columns, xtb.baseAddress! + t0 * columns, lanes: lanes,
                             tokens: take, into: yb.baseAddress!, ldy: ldy, firstRow: firstRow, firstToken: t0)
@@ -65,7 +64,7 @@ final class BatchMicroKernelTests: XCTestCase {
     }
 
     /// A token's outputs are bit-identical whether it is evaluated alone, in a block of 8
-    /// or in a pair of 16-blocks (batched results must not depend on the batch).
+    /// or in a block of 16 (batched results must not depend on the batch).
     func testResultsDoNotDependOnBatchComposition() {
         var seed: UInt64 = 9
         let columns = 200, rows = 8, tokens = 37
