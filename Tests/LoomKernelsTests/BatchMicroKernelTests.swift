@@ -92,4 +92,39 @@ final class BatchMicroKernelTests: XCTestCase {
             }
         }
     }
+
+    /// Through ``MatMul``: batches of 16 or more tokens take this kernel; grouped targets
+    /// with biases, rows not a multiple of 8, several chunks and both thread counts.
+    func testMatMulLargeBatchesAgainstNaive() {
+        var seed: UInt64 = 77
+        for (rows, columns, tokens, threads) in [(45, 96, 16, 2), (70, 64, 37, 2), (19, 48, 20, 1)] {
+            let w = randomFloats(rows * columns, seed: &seed)
+            let w2 = randomFloats(24 * columns, seed: &seed)
+            let bias = randomFloats(rows, seed: &seed)
+            let x = randomFloats(tokens * columns, seed: &seed)
+            var y = [Float](repeating: .nan, count: tokens * rows)
+            var y2 = [Float](repeating: .nan, count: tokens * 24)
+            let pool = ThreadPool(threadCount: threads)
+            w.withUnsafeBytes { wb in w2.withUnsafeBytes { w2b in bias.withUnsafeBufferPointer { bb in
+                y.withUnsafeMutableBufferPointer { yb in y2.withUnsafeMutableBufferPointer { y2b in
+                    MatMul.multiply(
+                        MatMulTarget(WeightMatrix(type: .f32, rows: rows, columns: columns, base: wb.baseAddress!), yb.baseAddress!, bias: bb.baseAddress!),
+                        MatMulTarget(WeightMatrix(type: .f32, rows: 24, columns: columns, base: w2b.baseAddress!), y2b.baseAddress!),
+                        nil, x, tokens: tokens, pool: pool)
+                }}
+            }}}
+            for t in 0..<tokens {
+                for r in 0..<rows {
+                    var s = Double(bias[r])
+                    for k in 0..<columns { s += Double(w[r * columns + k]) * Double(x[t * columns + k]) }
+                    XCTAssertEqual(Double(y[t * rows + r]), s, accuracy: 1e-5 * Double(columns), "tokens \(tokens) token \(t) row \(r)")
+                }
+                for r in 0..<24 {
+                    var s = 0.0
+                    for k in 0..<columns { s += Double(w2[r * columns + k]) * Double(x[t * columns + k]) }
+                    XCTAssertEqual(Double(y2[t * 24 + r]), s, accuracy: 1e-5 * Double(columns), "second target, token \(t) row \(r)")
+                }
+            }
+        }
+    }
 }
