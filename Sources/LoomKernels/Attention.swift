@@ -41,18 +41,11 @@ public enum Attention {
                 }
                 let single = job - blockJobs
                 let t = 4 * blocks + single / heads, h = single % heads
-                let positions = start + t + 1
-                let q = queries + (t * heads + h) * headDim
                 let kvOffset = (h / group) * headDim
-                for p in 0..<positions {
-                    scores[p] = RowKernels.dotF32(q, keys + p * kvStride + kvOffset, count: headDim) * scale
-                }
-                VectorOps.softmax(scores, count: positions)
-                let out = output + (t * heads + h) * headDim
-                out.initialize(repeating: 0, count: headDim)
-                for p in 0..<positions {
-                    VectorOps.axpy(scores[p], values + p * kvStride + kvOffset, out, count: headDim)
-                }
+                attendOne(
+                    query: queries + (t * heads + h) * headDim, keys: keys + kvOffset, values: values + kvOffset,
+                    kvStride: kvStride, positions: start + t + 1, headDim: headDim, scale: scale,
+                    scores: scores, output: output + (t * heads + h) * headDim)
             }
         }
     }

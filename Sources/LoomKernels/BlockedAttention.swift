@@ -8,6 +8,43 @@
 // weighted values with four accumulators per 16-lane chunk.
 
 extension Attention {
+    /// `q·k` with the arithmetic of one pair of ``VectorOps/dot4x4(_:_:_:_:_:_:_:_:count:)``
+    /// and ``VectorOps/dot4(_:_:_:_:_:count:)`` (one 16-lane accumulator in order, then its
+    /// sum). The single-token path uses it so that a token's attention is bit-identical
+    /// whether it was evaluated alone or inside a four-token block: a repeated request that
+    /// re-evaluates the end of its prompt must get exactly the logits of a fresh one.
+    @inline(__always)
+    static func score(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, headDim: Int) -> Float {
+        var acc = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= headDim {
+            acc.addProduct(VectorOps.load(k + i), VectorOps.load(q + i))
+            i += 16
+        }
+        var s = acc.sum()
+        while i < headDim { s += k[i] * q[i]; i += 1 }
+        return s
+    }
+
+    /// One (token, head) job: scores of `query` against the first `positions` cached rows of
+    /// its KV head (`keys`/`values` already offset to it, rows `kvStride` apart), softmax,
+    /// and the weighted sum of values into `output` (`headDim` floats). `scores` holds at
+    /// least `positions` floats.
+    public static func attendOne(
+        query: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        positions: Int, headDim: Int, scale: Float,
+        scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
+    ) {
+        for p in 0..<positions {
+            scores[p] = score(query, keys + p * kvStride, headDim: headDim) * scale
+        }
+        VectorOps.softmax(scores, count: positions)
+        output.initialize(repeating: 0, count: headDim)
+        for p in 0..<positions {
+            VectorOps.axpy(scores[p], values + p * kvStride, output, count: headDim)
+        }
+    }
+
     /// Whether the four-token kernel applies (whole 16-lane chunks per head).
     static func canBlock(headDim: Int) -> Bool { headDim % 16 == 0 }
 

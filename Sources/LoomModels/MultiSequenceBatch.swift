@@ -177,8 +177,8 @@ public final class MultiSequenceBatch {
     }
 
     /// Causal attention of every batch row over its own slot's cache, as one parallel loop
-    /// over all (row, head) jobs (one dispatch per layer however many slots are busy). The
-    /// arithmetic per job is exactly `Attention.causal`'s.
+    /// over all (row, head) jobs (one dispatch per layer however many slots are busy). Each job
+    /// is `Attention.attendOne`, the arithmetic of `Attention.causal`.
     private func attend(rows: [(slot: Int, position: Int)], layer: Int) {
         let c = model.config
         let heads = c.headCount, headDim = c.headDim
@@ -199,18 +199,11 @@ public final class MultiSequenceBatch {
                             let t = job / heads, h = job % heads
                             let (slot, position) = rows[t]
                             let k = keys[slot], v = values[slot]
-                            let positions = position + 1
-                            let q = queries + (t * heads + h) * headDim
                             let kvOffset = (h / group) * headDim
-                            for p in 0..<positions {
-                                scores[p] = RowKernels.dotF32(q, k + p * kvStride + kvOffset, count: headDim) * scale
-                            }
-                            VectorOps.softmax(scores, count: positions)
-                            let out = output + (t * heads + h) * headDim
-                            out.initialize(repeating: 0, count: headDim)
-                            for p in 0..<positions {
-                                VectorOps.axpy(scores[p], v + p * kvStride + kvOffset, out, count: headDim)
-                            }
+                            Attention.attendOne(
+                                query: queries + (t * heads + h) * headDim, keys: k + kvOffset, values: v + kvOffset,
+                                kvStride: kvStride, positions: position + 1, headDim: headDim, scale: scale,
+                                scores: scores, output: output + (t * heads + h) * headDim)
                         }
                     }
                 }
