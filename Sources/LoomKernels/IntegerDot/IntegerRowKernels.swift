@@ -20,8 +20,8 @@ public enum IntegerRowKernels {
     /// Whether matrix products should use the integer kernel for `type`: supported and
     /// measured faster than the float kernel on an AVX-512 Zen 4 (rows of 1536, in L2:
     /// Q4_0 16.0 vs 14.0, Q4_1 18.4 vs 10.6, Q5_0 11.5 vs 9.0, Q5_1 11.7 vs 7.5, Q4_K 18.2
-    /// vs 13.6, Q5_K 12.5 vs 9.5 elements/ns; with pairwise 32-bit products Q4_0 17.1,
-    /// Q5_0 11.3, Q8_0 23.5 vs 14.5). Q6_K's integer kernel measured slightly slower (13.1
+    /// vs 13.6, Q5_K 12.5 vs 9.5 elements/ns; with pairwise 32-bit products Q4_0 19.7,
+    /// Q5_0 13.3, Q8_0 23.9 vs 14.5). Q6_K's integer kernel measured slightly slower (13.1
     /// vs 14.5), so it stays on the float kernel.
     @inlinable public static func isPreferred(_ type: GGMLType) -> Bool {
         supports(type) && type != .q6_K
