@@ -189,8 +189,11 @@ def main():
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--markdown", help="write the table to this file too")
+    ap.add_argument("--loom", default=LOOM, help="the loom binary to run (default: this checkout's release build), "
+                    "e.g. a saved copy for a before/after comparison in the same session")
     args = ap.parse_args()
-    if not os.path.exists(LOOM):
+    globals()["LOOM"] = args.loom
+    if not os.path.exists(args.loom):
         sys.exit("build Loom first: swift build -c release")
     rows = []
     thread_counts = [int(t) for t in args.threads.split(",")]

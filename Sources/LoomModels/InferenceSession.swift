@@ -135,8 +135,13 @@ public final class InferenceSession {
             for i in 0..<n {
                 VectorOps.rmsNorm(x + i * d, weight: layer.feedForwardNorm, eps: c.rmsEpsilon, into: normed + i * d, count: d)
             }
-            MatMul.multiply(MatMulTarget(layer.gate, gate), MatMulTarget(layer.up, up), nil, normed, tokens: n, pool: pool)
-            VectorOps.swiglu(gate, up: up, count: n * c.feedForwardSize)
+            if n == 1 {
+                // Decode: SwiGLU applied by the workers as the rows come out (one dispatch).
+                GatedFeedForward.multiply(gate: layer.gate, up: layer.up, normed, into: gate, pool: pool)
+            } else {
+                MatMul.multiply(MatMulTarget(layer.gate, gate), MatMulTarget(layer.up, up), nil, normed, tokens: n, pool: pool)
+                VectorOps.swiglu(gate, up: up, count: n * c.feedForwardSize)
+            }
             MatMul.multiply(layer.down, gate, tokens: n, into: normed, pool: pool)
             VectorOps.add(normed, into: x, count: n * d)
         }

@@ -9,7 +9,7 @@ final class IntegerRowKernelsTests: XCTestCase {
     static let integerTypes: [GGMLType] = GGMLType.allCases.filter { IntegerRowKernels.supports($0) }
 
     func testSupportedTypes() {
-        XCTAssertEqual(Set(Self.integerTypes), [.q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K])
+        XCTAssertEqual(Set(Self.integerTypes), [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K])
     }
 
     /// The activations as the kernels see them: code · scale.

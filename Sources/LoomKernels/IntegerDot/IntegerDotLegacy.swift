@@ -1,5 +1,6 @@
-// Integer row·activation kernels for the 32-element block formats (Q4_0, Q4_1, Q5_0,
-// Q5_1) against ``QuantizedActivations``.
+// Integer row·activation kernels for the 32-element block formats with an offset (Q4_1,
+// Q5_1) against ``QuantizedActivations``; the generic step below also handles formats
+// without one.
 //
 // Per block: weight codes are unpacked to bytes, widened to 16-bit lanes and multiplied
 // lane-wise with the 16-bit activation codes (`vpmullw`); the two 16-element halves are
@@ -95,40 +96,12 @@ func fifthBitsOfWord(_ qh: UInt32) -> (low: SIMD16<UInt8>, high: SIMD16<UInt8>) 
     return (lowSet & 16, highSet & 16)
 }
 
-extension BlockQ4_0: LegacyIntegerBlock {
-    static var hasOffset: Bool { false }
-    @inline(__always)
-    static func products(_ p: UnsafeRawPointer, _ x: UnsafePointer<Int16>) -> SIMD16<Int16> {
-        let qs = loadBytes16(p, 2)
-        return widenSigned((qs & 0x0F) &- 8) &* loadCodes16(x) &+ widenSigned((qs &>> 4) &- 8) &* loadCodes16(x + 16)
-    }
-
-    static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
-        legacyIntegerDot(Self.self, row, a, blocks: blocks)
-    }
-}
-
 extension BlockQ4_1: LegacyIntegerBlock {
     static var hasOffset: Bool { true }
     @inline(__always)
     static func products(_ p: UnsafeRawPointer, _ x: UnsafePointer<Int16>) -> SIMD16<Int16> {
         let qs = loadBytes16(p, 4)
         return widenUnsigned(qs & 0x0F) &* loadCodes16(x) &+ widenUnsigned(qs &>> 4) &* loadCodes16(x + 16)
-    }
-
-    static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
-        legacyIntegerDot(Self.self, row, a, blocks: blocks)
-    }
-}
-
-extension BlockQ5_0: LegacyIntegerBlock {
-    static var hasOffset: Bool { false }
-    @inline(__always)
-    static func products(_ p: UnsafeRawPointer, _ x: UnsafePointer<Int16>) -> SIMD16<Int16> {
-        let h = fifthBitsOfWord(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
-        let qs = loadBytes16(p, 6)
-        let low = ((qs & 0x0F) | h.low) &- 16, high = ((qs &>> 4) | h.high) &- 16
-        return widenSigned(low) &* loadCodes16(x) &+ widenSigned(high) &* loadCodes16(x + 16)
     }
 
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
@@ -150,6 +123,5 @@ extension BlockQ5_1: LegacyIntegerBlock {
     }
 }
 
-// Q8_0 has no integer kernel: 8-bit weight codes times 10-bit activation codes would
-// overflow 16-bit lanes, and its float kernel (one convert + FMA per 16 weights) measured
-// as fast as an 8×8-bit integer version.
+// Q4_0, Q5_0 and Q8_0 use the 32-bit pairwise products of IntegerDotPairwise.swift, which
+// measured faster for them; Q4_1 and Q5_1 measured faster with these 16-bit lanes.

@@ -33,6 +33,20 @@ func floats(_ v: SIMD16<Int16>) -> SIMD16<Float> {
     return r
 }
 
+/// 32-bit integer lanes -> floats.
+@inline(__always)
+func floats(_ v: SIMD4<Int32>) -> SIMD4<Float> {
+    var r = SIMD4<Float>()
+    for i in 0..<4 { r[i] = Float(v[i]) }
+    return r
+}
+
+/// Sum of four lanes as a balanced tree.
+@inline(__always)
+func horizontalSum(_ v: SIMD4<Float>) -> Float {
+    (v[0] + v[1]) + (v[2] + v[3])
+}
+
 /// Sum of eight lanes as a balanced tree.
 @inline(__always)
 func horizontalSum(_ v: SIMD8<Float>) -> Float {
