@@ -25,6 +25,28 @@ final class AttentionTests: XCTestCase {
         checkAttention(heads: 4, kvHeads: 1, hd: 16, start: 9, tokens: 1)
     }
 
+    /// A token's output is bit-identical whether it is attended inside a four-token block or
+    /// alone (what makes a re-evaluated prompt tail give exactly a fresh request's logits).
+    func testBlockedAndSingleTokenPathsAreBitIdentical() {
+        let heads = 14, kvHeads = 2, hd = 64, start = 5, tokens = 9
+        var seed: UInt64 = 99
+        let q = random(tokens * heads * hd, &seed)
+        let k = random((start + tokens) * kvHeads * hd, &seed)
+        let v = random((start + tokens) * kvHeads * hd, &seed)
+        let pool = ThreadPool(threadCount: 2)
+        var batched = [Float](repeating: .nan, count: tokens * heads * hd)
+        Attention.causal(queries: q, keys: k, values: v, start: start, tokens: tokens, heads: heads,
+                         kvHeads: kvHeads, headDim: hd, output: &batched, pool: pool)
+        for t in 0..<tokens {
+            var single = [Float](repeating: .nan, count: heads * hd)
+            q.withUnsafeBufferPointer { qb in
+                Attention.causal(queries: qb.baseAddress! + t * heads * hd, keys: k, values: v, start: start + t, tokens: 1,
+                                 heads: heads, kvHeads: kvHeads, headDim: hd, output: &single, pool: pool)
+            }
+            XCTAssertEqual(single.map(\.bitPattern), batched[(t * heads * hd)..<((t + 1) * heads * hd)].map(\.bitPattern), "token \(t)")
+        }
+    }
+
     func checkAttention(heads: Int, kvHeads: Int, hd: Int, start: Int, tokens: Int, file: StaticString = #filePath, line: UInt = #line) {
         let positions = start + tokens
         var seed: UInt64 = 17
