@@ -47,4 +47,29 @@ final class GGUFToHFExporterTests: XCTestCase {
         }
         XCTAssertEqual(roundTrip["llama.rope.freq_base"]?.doubleValue, original["llama.rope.freq_base"]?.doubleValue)
     }
+
+    /// The F16 round trip: `export-hf --dtype f16` then `convert --type f16` gives every
+    /// matrix as the original's values rounded once to fp16 (and 1-D tensors, kept in F32 by
+    /// both tools as convert_hf_to_gguf does, unchanged), in the original's layout.
+    func testSmolLM2F16RoundTripKeepsEveryTensor() throws {
+        let source = try TestModels.path(TestModels.smolLM2)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loom-export16-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let hf = dir + "/hf", back = dir + "/back.gguf"
+        _ = try GGUFToHFExporter(dtype: .f16).export(gguf: source, to: hf)
+        try HFToGGUFConverter(outputType: .f16).convert(directory: hf, output: back)
+        let original = try GGUFFile(path: source)
+        let roundTrip = try GGUFFile(path: back)
+        XCTAssertEqual(Set(roundTrip.tensors.map(\.name)), Set(original.tensors.map(\.name)))
+        for t in original.tensors {
+            let r = try XCTUnwrap(roundTrip.tensor(named: t.name))
+            XCTAssertEqual(r.dimensions, t.dimensions, t.name)
+            XCTAssertEqual(r.type, t.dimensions.count >= 2 ? .f16 : .f32, t.name)
+            var a = [Float](repeating: 0, count: t.elementCount), b = a
+            a.withUnsafeMutableBufferPointer { RowKernels.dequantize(t.type, original.data(for: t), into: $0.baseAddress!, count: t.elementCount) }
+            b.withUnsafeMutableBufferPointer { RowKernels.dequantize(r.type, roundTrip.data(for: r), into: $0.baseAddress!, count: r.elementCount) }
+            let expected = t.dimensions.count >= 2 ? a.map { halfToFloat(floatToHalf($0)) } : a
+            XCTAssertTrue(expected == b, t.name)
+        }
+    }
 }
