@@ -7,6 +7,7 @@ writer and an independent forward pass.
   llama_f32_untied/   LlamaForCausalLM, F32, untied lm_head, head_dim 16 != hidden/heads
   qwen2_tied_bias/    Qwen2ForCausalLM, F32, q/k/v biases, tie_word_embeddings
   llama3_rope_bf16/   LlamaForCausalLM, rope_scaling llama3, saved in bfloat16
+  qwen2_yarn/         Qwen2ForCausalLM, rope_scaling yarn (factor 4, original context 16)
   llama_sharded_f16/  LlamaForCausalLM, F16, saved in shards (model.safetensors.index.json)
 
 Each directory gets a byte-level BPE tokenizer trained here with the `tokenizers` package
@@ -155,6 +156,23 @@ def main():
     assert diff > 0.01, "rope scaling does not affect these logits; the fixture would not test it"
     result["models"]["llama3_rope_bf16"] = {"dtype": "bfloat16", "cases": encode(cases),
                                             "without_rope_scaling_max_diff": round(diff, 6)}
+
+    # YaRN as Qwen2.5's long-context configs use it, with a tiny original context so the ramp
+    # and the attention factor both change positions 0..10 measurably.
+    scaling = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16}
+    config = Qwen2Config(**common(tie_word_embeddings=True, rope_theta=10000.0, use_sliding_window=False,
+                                  rope_scaling=scaling))
+    directory, tokenizer, cases = build("qwen2_yarn", Qwen2ForCausalLM, config, 5, torch.float32, QWEN2_REGEX)
+    plain = AutoModelForCausalLM.from_pretrained(directory).config
+    plain.rope_scaling = None
+    if hasattr(plain, "rope_parameters"):
+        plain.rope_parameters = {"rope_type": "default", "rope_theta": 10000.0}
+    unscaled = logits_for(directory, tokenizer, plain)
+    diff = max(float((a["logits"] - b["logits"]).abs().max()) for a, b in zip(cases, unscaled))
+    print(f"qwen2_yarn: max |logit change| without rope scaling = {diff:.4f}")
+    assert diff > 0.01, "yarn does not affect these logits; the fixture would not test it"
+    result["models"]["qwen2_yarn"] = {"dtype": "float32", "cases": encode(cases),
+                                      "without_rope_scaling_max_diff": round(diff, 6)}
 
     config = LlamaConfig(**common(tie_word_embeddings=False, rope_theta=500000.0))
     directory, _, cases = build("llama_sharded_f16", LlamaForCausalLM, config, 4, torch.float16, LLAMA3_REGEX,

@@ -19,13 +19,18 @@ public struct RotaryEmbedding: Sendable {
     public let dimensions: Int
     /// Angle per position for pair i: base^(-2i/dims) / freqFactor[i] × positionScale.
     public let inverseFrequencies: [Double]
+    /// Factor on cos and sin (YaRN's attention factor); 1 otherwise.
+    public let magnitude: Float
 
     /// - Parameters:
     ///   - base: θ, `rope.freq_base` / `rope_theta`.
     ///   - frequencyFactors: llama3-style per-pair divisors (`rope_freqs`), if any.
     ///   - positionScale: linear scaling (1/factor), 1 for none.
-    public init(layout: PairLayout, dimensions: Int, base: Double, frequencyFactors: [Float]? = nil, positionScale: Double = 1) {
+    ///   - magnitude: factor on cos and sin (YaRN), 1 for none.
+    public init(layout: PairLayout, dimensions: Int, base: Double, frequencyFactors: [Float]? = nil, positionScale: Double = 1,
+                magnitude: Float = 1) {
         self.layout = layout
+        self.magnitude = magnitude
         self.dimensions = dimensions
         inverseFrequencies = (0..<dimensions / 2).map { i in
             let factor = frequencyFactors.map { Double($0[i]) } ?? 1
@@ -39,8 +44,8 @@ public struct RotaryEmbedding: Sendable {
         let half = dimensions / 2
         for i in 0..<half {
             let angle = Double(position) * inverseFrequencies[i]
-            table[i] = Float(cos(angle))
-            table[half + i] = Float(sin(angle))
+            table[i] = Float(cos(angle)) * magnitude
+            table[half + i] = Float(sin(angle)) * magnitude
         }
     }
 

@@ -66,7 +66,9 @@ public final class LanguageModel: @unchecked Sendable {
         }
         rope = RotaryEmbedding(
             layout: config.ropeLayout, dimensions: config.ropeDimensions, base: config.ropeBase,
-            frequencyFactors: weights.ropeFrequencyFactors, positionScale: config.ropePositionScale)
+            frequencyFactors: config.ropeYarn?.frequencyDivisors(base: config.ropeBase, dimensions: config.ropeDimensions)
+                ?? weights.ropeFrequencyFactors,
+            positionScale: config.ropePositionScale, magnitude: Float(config.ropeYarn?.magnitude ?? 1))
     }
 
     /// A fresh evaluation state (KV cache and scratch) of `contextLength` positions

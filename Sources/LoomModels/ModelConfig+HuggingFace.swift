@@ -24,9 +24,14 @@ extension ModelConfig {
         switch c.ropeScaling {
         case nil, .llama3?: ropePositionScale = 1
         case let .linear(factor)?: ropePositionScale = factor > 0 ? 1 / factor : 1
+        case let .yarn(factor, original, attention, betaFast, betaSlow, mscale, mscaleAllDim)?:
+            ropePositionScale = 1
+            ropeYarn = YarnScaling(factor: factor, originalContext: original ?? c.maxPositionEmbeddings,
+                                   attentionFactor: attention, betaFast: betaFast, betaSlow: betaSlow,
+                                   mscale: mscale, mscaleAllDim: mscaleAllDim)
         case let other?:
             throw ModelError.invalidMetadata(
-                key: "rope_scaling", reason: "RoPE scaling '\(other.typeName)' is not supported yet (linear, llama3)", path: path)
+                key: "rope_scaling", reason: "RoPE scaling '\(other.typeName)' is not supported yet (linear, llama3, yarn)", path: path)
         }
         // The forward pass applies q/k/v biases only; refuse rather than silently drop others.
         if c.mlpBias {

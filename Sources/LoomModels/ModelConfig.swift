@@ -22,6 +22,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var ropeBase: Double
     /// Linear RoPE position scale (1 / scaling factor); 1 when unscaled.
     public var ropePositionScale: Double
+    /// YaRN scaling (per-pair frequencies and a cos/sin magnitude), if the model uses it.
+    public var ropeYarn: YarnScaling? = nil
     public var rmsEpsilon: Float
     /// Context length the model was trained with.
     public var contextLength: Int
@@ -92,10 +94,21 @@ public struct ModelConfig: Sendable, Equatable {
         switch scalingType {
         case "none": ropePositionScale = 1
         case "linear": ropePositionScale = factor > 0 ? 1 / factor : 1
+        case "yarn":
+            // The keys `loom convert` and convert_hf_to_gguf write for an HF yarn config.
+            ropePositionScale = 1
+            guard factor > 0 else {
+                throw ModelError.invalidMetadata(key: "\(archName).rope.scaling.factor", reason: "YaRN needs a positive factor", path: path)
+            }
+            let original = try int("rope.scaling.original_context_length", default: nil)
+            ropeYarn = YarnScaling(factor: factor, originalContext: original,
+                                   attentionFactor: file["\(archName).rope.scaling.attn_factor"]?.doubleValue,
+                                   betaFast: file["\(archName).rope.scaling.yarn_beta_fast"]?.doubleValue,
+                                   betaSlow: file["\(archName).rope.scaling.yarn_beta_slow"]?.doubleValue)
         default:
             throw ModelError.invalidMetadata(
                 key: "\(archName).rope.scaling.type",
-                reason: "RoPE scaling '\(scalingType)' is not supported yet (none, linear)", path: path)
+                reason: "RoPE scaling '\(scalingType)' is not supported yet (none, linear, yarn)", path: path)
         }
         rmsEpsilon = Float(try double("attention.layer_norm_rms_epsilon", default: nil))
         contextLength = try int("context_length", default: 2048)

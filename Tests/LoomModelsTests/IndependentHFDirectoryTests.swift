@@ -94,6 +94,39 @@ final class IndependentHFDirectoryTests: XCTestCase {
         XCTAssertEqual(checkpoint.tensor(named: "model.layers.0.mlp.up_proj.weight")?.info.dtype, .bf16)
     }
 
+    /// YaRN (Qwen2.5's long-context scaling): per-pair frequency ramp and the cos/sin
+    /// attention factor, against transformers' own `_compute_yarn_parameters`.
+    func testQwen2YarnRopeScaling() throws {
+        let reference = try XCTUnwrap(try Self.fixture.get().models["qwen2_yarn"])
+        XCTAssertGreaterThan(try XCTUnwrap(reference.without_rope_scaling_max_diff), 100 * Self.tolerance)
+        let (model, _) = try check("qwen2_yarn")
+        let yarn = try XCTUnwrap(model.config.ropeYarn)
+        XCTAssertEqual(yarn.factor, 4)
+        XCTAssertEqual(yarn.originalContext, 16)
+        XCTAssertEqual(yarn.magnitude, 0.1 * log(4) + 1, accuracy: 1e-12)
+    }
+
+    /// `loom convert` writes the yarn keys (as convert_hf_to_gguf does) and the GGUF path reads
+    /// them back: the converted file gives transformers' logits too.
+    func testYarnSurvivesConversionToGGUF() throws {
+        let reference = try XCTUnwrap(try Self.fixture.get().models["qwen2_yarn"])
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("loom-yarn-\(UUID().uuidString).gguf").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        _ = try HFToGGUFConverter(outputType: .f32).convert(directory: try Self.root().appendingPathComponent("qwen2_yarn").path, output: out)
+        let model = try LanguageModel(path: out)
+        XCTAssertEqual(model.config.ropeYarn?.factor, 4)
+        XCTAssertEqual(model.config.ropeYarn?.originalContext, 16)
+        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2))
+        var worst = 0.0
+        for c in reference.cases {
+            session.reset()
+            try session.evaluate(c.ids) { index, logits in
+                for (a, b) in zip(logits, c.logits[index]) { worst = max(worst, abs(Double(a) - b)) }
+            }
+        }
+        XCTAssertLessThanOrEqual(worst, Self.tolerance, "converted yarn model vs transformers")
+    }
+
     func testShardedF16() throws {
         let (model, _) = try check("llama_sharded_f16")
         let checkpoint = try XCTUnwrap(model.checkpoint)
