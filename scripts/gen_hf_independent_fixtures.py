@@ -129,6 +129,20 @@ def encode(cases):
             for c in cases]
 
 
+def scaled_entry(name, dtype, directory, tokenizer, cases):
+    """Fixture entry of a RoPE-scaled model, with how far its logits move without the scaling
+    (asserted large, else the fixture would not test the scaling)."""
+    plain = AutoModelForCausalLM.from_pretrained(directory).config
+    plain.rope_scaling = None
+    if hasattr(plain, "rope_parameters"):
+        plain.rope_parameters = {"rope_type": "default", "rope_theta": plain.rope_theta if hasattr(plain, "rope_theta") else 10000.0}
+    unscaled = logits_for(directory, tokenizer, plain)
+    diff = max(float((a["logits"] - b["logits"]).abs().max()) for a, b in zip(cases, unscaled))
+    print(f"{name}: max |logit change| without rope scaling = {diff:.4f}")
+    assert diff > 0.01, f"{name}: rope scaling does not affect these logits; the fixture would not test it"
+    return {"dtype": dtype, "cases": encode(cases), "without_rope_scaling_max_diff": round(diff, 6)}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     result = {"transformers": transformers.__version__, "torch": torch.__version__, "models": {}}
@@ -146,16 +160,7 @@ def main():
                "original_max_position_embeddings": 64}
     config = LlamaConfig(**common(head_dim=16, tie_word_embeddings=False, rope_theta=10000.0, rope_scaling=scaling))
     directory, tokenizer, cases = build("llama3_rope_bf16", LlamaForCausalLM, config, 3, torch.bfloat16, LLAMA3_REGEX)
-    plain = AutoModelForCausalLM.from_pretrained(directory).config
-    plain.rope_scaling = None
-    if hasattr(plain, "rope_parameters"):
-        plain.rope_parameters = {"rope_type": "default", "rope_theta": 10000.0}
-    unscaled = logits_for(directory, tokenizer, plain)
-    diff = max(float((a["logits"] - b["logits"]).abs().max()) for a, b in zip(cases, unscaled))
-    print(f"llama3_rope_bf16: max |logit change| without rope scaling = {diff:.4f}")
-    assert diff > 0.01, "rope scaling does not affect these logits; the fixture would not test it"
-    result["models"]["llama3_rope_bf16"] = {"dtype": "bfloat16", "cases": encode(cases),
-                                            "without_rope_scaling_max_diff": round(diff, 6)}
+    result["models"]["llama3_rope_bf16"] = scaled_entry("llama3_rope_bf16", "bfloat16", directory, tokenizer, cases)
 
     # YaRN as Qwen2.5's long-context configs use it, with a tiny original context so the ramp
     # and the attention factor both change positions 0..10 measurably.
@@ -163,16 +168,7 @@ def main():
     config = Qwen2Config(**common(tie_word_embeddings=True, rope_theta=10000.0, use_sliding_window=False,
                                   rope_scaling=scaling))
     directory, tokenizer, cases = build("qwen2_yarn", Qwen2ForCausalLM, config, 5, torch.float32, QWEN2_REGEX)
-    plain = AutoModelForCausalLM.from_pretrained(directory).config
-    plain.rope_scaling = None
-    if hasattr(plain, "rope_parameters"):
-        plain.rope_parameters = {"rope_type": "default", "rope_theta": 10000.0}
-    unscaled = logits_for(directory, tokenizer, plain)
-    diff = max(float((a["logits"] - b["logits"]).abs().max()) for a, b in zip(cases, unscaled))
-    print(f"qwen2_yarn: max |logit change| without rope scaling = {diff:.4f}")
-    assert diff > 0.01, "yarn does not affect these logits; the fixture would not test it"
-    result["models"]["qwen2_yarn"] = {"dtype": "float32", "cases": encode(cases),
-                                      "without_rope_scaling_max_diff": round(diff, 6)}
+    result["models"]["qwen2_yarn"] = scaled_entry("qwen2_yarn", "float32", directory, tokenizer, cases)
 
     config = LlamaConfig(**common(tie_word_embeddings=False, rope_theta=500000.0))
     directory, _, cases = build("llama_sharded_f16", LlamaForCausalLM, config, 4, torch.float16, LLAMA3_REGEX,
