@@ -47,14 +47,31 @@ public enum MatMul {
         let tileCount = rowChunk * maxColumns
         let lanes = BatchMicroKernel.lanes(tokens: tokens)
         let broadcast = tokens >= broadcastMinimumTokens
+        // Prompts: integer codes for the formats with an integer prompt kernel (all products
+        // of the dispatch must share the column count, as the prepared activations do), the
+        // transposed floats for the others.
+        let integerPrompt = broadcast && useIntegerActivations && useIntegerPrompt && maxColumns % QuantizedActivations.blockSize == 0
+            && (integerPromptTarget(a, maxColumns) || integerPromptTarget(b, maxColumns) || integerPromptTarget(c, maxColumns))
+        let floatBroadcast = broadcast && !(integerPrompt && integerPromptTarget(a, maxColumns)
+            && (b == nil || integerPromptTarget(b, maxColumns)) && (c == nil || integerPromptTarget(c, maxColumns)))
+        let transposedCount = floatBroadcast ? BatchMicroKernel.transposedCount(tokens: tokens, columns: maxColumns, lanes: lanes) : 0
+        let preparedCount = integerPrompt ? IntegerPromptKernel.preparedWords(tokens: tokens, columns: maxColumns) : 0
+        let scratchCount = tileCount + transposedCount + preparedCount
         var transposed: UnsafePointer<Float>? = nil
+        var prepared: UnsafeRawPointer? = nil
         if broadcast {
-            let count = BatchMicroKernel.transposedCount(tokens: tokens, columns: maxColumns, lanes: lanes)
-            let xt = pool.scratch(worker: 0, count: tileCount + count) + tileCount
-            BatchMicroKernel.transpose(x, tokens: tokens, columns: maxColumns, lanes: lanes, into: xt)
-            transposed = UnsafePointer(xt)
+            let scratch0 = pool.scratch(worker: 0, count: scratchCount)
+            if floatBroadcast {
+                let xt = scratch0 + tileCount
+                BatchMicroKernel.transpose(x, tokens: tokens, columns: maxColumns, lanes: lanes, into: xt)
+                transposed = UnsafePointer(xt)
+            }
+            if integerPrompt {
+                let xp = UnsafeMutableRawPointer(scratch0 + tileCount + transposedCount)
+                IntegerPromptKernel.prepare(x, tokens: tokens, columns: maxColumns, into: xp)
+                prepared = UnsafeRawPointer(xp)
+            }
         }
-        let scratchCount = broadcast ? tileCount + BatchMicroKernel.transposedCount(tokens: tokens, columns: maxColumns, lanes: lanes) : tileCount
         pool.parallelFor(count: total, chunk: chunk) { range, worker in
             // Chunks may straddle two matrices: split at the boundaries.
             var start = range.lowerBound
@@ -68,6 +85,9 @@ public enum MatMul {
                 let local = (start - offset)..<(end - offset)
                 if let activations, IntegerRowKernels.isPreferred(target.matrix.type) {
                     multiplyRowsInteger(target, local, activations)
+                } else if let prepared, integerPromptTarget(target, maxColumns) {
+                    let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
+                    multiplyRowsIntegerPrompt(target, local, prepared, tokens: tokens, scratch: UnsafeMutableRawPointer(scratch))
                 } else if tokens == 1 {
                     multiplyRowsOneToken(target, local, x)
                 } else {
@@ -88,6 +108,35 @@ public enum MatMul {
     /// kernels (``IntegerRowKernels``) where the weight type has one. On by default; tests
     /// switch it off to compare with the float path.
     nonisolated(unsafe) public static var useIntegerActivations = true
+
+    /// Whether prompts (16+ tokens) quantise the activations and use ``IntegerPromptKernel``
+    /// for the formats it prefers (with ``useIntegerActivations``; bit-identical to feeding
+    /// the tokens one at a time). On by default; benchmarks switch it off to compare.
+    nonisolated(unsafe) public static var useIntegerPrompt = true
+
+    /// Whether `t` takes the integer prompt kernel in a dispatch whose input has `columns` columns.
+    static func integerPromptTarget(_ t: MatMulTarget?, _ columns: Int) -> Bool {
+        guard let t else { return false }
+        return IntegerPromptKernel.isPreferred(t.matrix.type) && t.matrix.columns == columns
+    }
+
+    /// Rows of `t` for the prepared integer activations of `tokens` tokens
+    /// (``IntegerPromptKernel/prepare(_:tokens:columns:into:)``), a tile of at most `rowChunk`
+    /// rows unpacked at a time into `scratch`.
+    static func multiplyRowsIntegerPrompt(
+        _ t: MatMulTarget, _ rows: Range<Int>, _ prepared: UnsafeRawPointer, tokens: Int, scratch: UnsafeMutableRawPointer
+    ) {
+        let w = t.matrix
+        var tileStart = rows.lowerBound
+        while tileStart < rows.upperBound {
+            let tile = tileStart..<min(tileStart + rowChunk, rows.upperBound)
+            IntegerPromptKernel.unpack(w, rows: tile, into: scratch)
+            IntegerPromptKernel.multiplyTile(
+                UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, prepared, tokens: tokens,
+                into: t.output, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)
+            tileStart = tile.upperBound
+        }
+    }
 
     static func prefersInteger(_ t: MatMulTarget?) -> Bool {
         guard let t else { return false }

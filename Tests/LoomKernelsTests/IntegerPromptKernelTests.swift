@@ -1,0 +1,121 @@
+import XCTest
+@testable import LoomKernels
+
+/// Prompt-sized products (16+ tokens) through ``IntegerPromptKernel``: every output must be
+/// bit-identical to the single-token integer kernel on that token alone (so a prompt gives the
+/// logits of feeding its tokens one at a time), and close to a naive Double product of the
+/// reference-dequantised weights with the dequantised activation codes.
+final class IntegerPromptKernelTests: XCTestCase {
+    static let types: [GGMLType] = [.q4_0, .q5_0, .q8_0]
+
+    /// Random rows of `type` in a 64-byte aligned buffer (freed by the caller).
+    func matrix(_ type: GGMLType, rows: Int, columns: Int, _ rng: inout SplitMix64) -> (WeightMatrix, [UInt8], UnsafeMutableRawPointer) {
+        let bytes = TestData.randomRow(type, count: rows * columns, &rng)
+        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+        p.copyMemory(from: bytes, byteCount: bytes.count)
+        return (WeightMatrix(type: type, rows: rows, columns: columns, base: p), bytes, p)
+    }
+
+    /// y = W·x for `tokens` rows of x through ``MatMul`` (threads 1 or 2), optional bias.
+    func product(_ targets: [(WeightMatrix, [Float]?)], _ x: [Float], tokens: Int, threads: Int) -> [[Float]] {
+        let pool = ThreadPool(threadCount: threads)
+        var outs = targets.map { [Float](repeating: .nan, count: tokens * $0.0.rows) }
+        let biases = targets.map { $0.1 }
+        x.withUnsafeBufferPointer { xb in
+            let o0 = UnsafeMutablePointer<Float>.allocate(capacity: outs[0].count)
+            let o1 = targets.count > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: outs[1].count) : nil
+            let b0 = biases[0].map { b -> UnsafeMutablePointer<Float> in
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: b.count); p.initialize(from: b, count: b.count); return p }
+            defer { o0.deallocate(); o1?.deallocate(); b0?.deallocate() }
+            o0.initialize(repeating: .nan, count: outs[0].count)
+            o1?.initialize(repeating: .nan, count: outs[1].count)
+            let a = MatMulTarget(targets[0].0, o0, bias: b0.map { UnsafePointer($0) })
+            let b = o1.map { MatMulTarget(targets[1].0, $0) }
+            MatMul.multiply(a, b, nil, xb.baseAddress!, tokens: tokens, pool: pool)
+            outs[0] = Array(UnsafeBufferPointer(start: o0, count: outs[0].count))
+            if let o1 { outs[1] = Array(UnsafeBufferPointer(start: o1, count: outs[1].count)) }
+        }
+        return outs
+    }
+
+    func check(_ type: GGMLType, rows: Int, columns: Int, tokens: Int, bias: Bool, threads: Int, seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        let (w, bytes, buffer) = matrix(type, rows: rows, columns: columns, &rng)
+        defer { buffer.deallocate() }
+        let x = TestData.randomFloats(tokens * columns, &rng)
+        let b: [Float]? = bias ? (0..<rows).map { _ in Float.random(in: -1...1, using: &rng) } : nil
+        let y = product([(w, b)], x, tokens: tokens, threads: threads)[0]
+        let weights = ReferenceKernels.dequantize(type, bytes, count: rows * columns)
+        let a = QuantizedActivations()
+        for t in 0..<tokens {
+            x.withUnsafeBufferPointer { a.quantize($0.baseAddress! + t * columns, count: columns) }
+            let xq = (0..<columns).map { Float(a.codes[$0]) * a.scales[$0 / 32] }
+            for r in 0..<rows {
+                var single = IntegerRowKernels.dot(type, w.row(r), a, count: columns)
+                if let b { single += b[r] }
+                let got = y[t * rows + r]
+                XCTAssertEqual(got.bitPattern, single.bitPattern,
+                               "\(type) \(rows)×\(columns), \(tokens) tokens: token \(t) row \(r): \(got) vs one token \(single)")
+                var want = referenceDot(Array(weights[r * columns..<(r + 1) * columns]), xq)
+                if let b { want.sum += Double(b[r]); want.magnitude += Double(abs(b[r])) }
+                assertDot(got, want, "\(type) token \(t) row \(r)")
+            }
+        }
+    }
+
+    func testMatchesSingleTokenKernelsExactly() {
+        var seed: UInt64 = 1
+        for type in Self.types {
+            // Blocks per row 1…5 (tails after whole groups of four), realistic widths;
+            // row counts around the register block (4) and tile (16); partial token groups.
+            for (rows, columns, tokens) in [(1, 32, 16), (3, 64, 17), (4, 96, 23), (5, 128, 16), (9, 160, 31),
+                                            (16, 576, 16), (37, 576, 40), (21, 1536, 19)] {
+                check(type, rows: rows, columns: columns, tokens: tokens, bias: seed % 2 == 0, threads: 1 + Int(seed % 2), seed: seed)
+                seed += 1
+            }
+        }
+    }
+
+    /// One dispatch with an integer-kernel format and one without (Q4_1 takes the f32
+    /// broadcast kernel): both share the scratch, each must match its own path.
+    func testMixedDispatch() {
+        var rng = SplitMix64(seed: 77)
+        let columns = 256, tokens = 33
+        let (w0, _, p0) = matrix(.q4_0, rows: 24, columns: columns, &rng)
+        let (w1, bytes1, p1) = matrix(.q4_1, rows: 19, columns: columns, &rng)
+        defer { p0.deallocate(); p1.deallocate() }
+        let x = TestData.randomFloats(tokens * columns, &rng)
+        let outs = product([(w0, nil), (w1, nil)], x, tokens: tokens, threads: 2)
+        let ref1 = ReferenceKernels.dequantize(.q4_1, bytes1, count: 19 * columns)
+        let a = QuantizedActivations()
+        for t in 0..<tokens {
+            let xt = Array(x[t * columns..<(t + 1) * columns])
+            a.quantize(xt, count: columns)
+            for r in 0..<24 {
+                XCTAssertEqual(outs[0][t * 24 + r].bitPattern, IntegerRowKernels.dot(.q4_0, w0.row(r), a, count: columns).bitPattern)
+            }
+            for r in 0..<19 {
+                assertDot(outs[1][t * 19 + r], referenceDot(Array(ref1[r * columns..<(r + 1) * columns]), xt), "q4_1 token \(t) row \(r)")
+            }
+        }
+    }
+
+    /// With the switch off the f32 path runs: close to the float reference, not to the codes.
+    func testSwitchOffUsesFloatPath() {
+        MatMul.useIntegerPrompt = false
+        defer { MatMul.useIntegerPrompt = true }
+        var rng = SplitMix64(seed: 5)
+        let columns = 128, rows = 8, tokens = 16
+        let (w, bytes, p) = matrix(.q4_0, rows: rows, columns: columns, &rng)
+        defer { p.deallocate() }
+        let x = TestData.randomFloats(tokens * columns, &rng)
+        let y = product([(w, nil)], x, tokens: tokens, threads: 1)[0]
+        let weights = ReferenceKernels.dequantize(.q4_0, bytes, count: rows * columns)
+        for t in 0..<tokens {
+            for r in 0..<rows {
+                assertDot(y[t * rows + r], referenceDot(Array(weights[r * columns..<(r + 1) * columns]), Array(x[t * columns..<(t + 1) * columns])),
+                          "float path token \(t) row \(r)")
+            }
+        }
+    }
+}
