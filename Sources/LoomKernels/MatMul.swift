@@ -68,7 +68,7 @@ public enum MatMul {
             }
             if integerPrompt {
                 let xp = UnsafeMutableRawPointer(scratch0 + tileCount + transposedCount)
-                IntegerPromptKernel.prepare(x, tokens: tokens, columns: maxColumns, into: xp)
+                IntegerPromptKernel.prepare(x, tokens: tokens, columns: maxColumns, into: xp, pool: pool)
                 prepared = UnsafeRawPointer(xp)
             }
         }
