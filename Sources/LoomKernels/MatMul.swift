@@ -8,7 +8,9 @@
 /// multiplied with every token: for small batches (a server decode step) as dot products,
 /// four rows × four tokens at a time; for 16 tokens or more (prompts) with the activations
 /// transposed once per dispatch and the weights broadcast (``BatchMicroKernel``), which
-/// needs no horizontal sums and far fewer loads per multiply-add.
+/// needs no horizontal sums and far fewer loads per multiply-add. Prompts of Q4_0, Q5_0 and
+/// Q8_0 weights take the same shape on integer codes instead (``IntegerPromptKernel``:
+/// 16-bit pair products, bit-identical to the single-token integer kernels).
 public enum MatMul {
     /// Rows each worker claims at a time: large enough to amortise the claim, small enough
     /// to balance two threads when one is slowed by another process.
