@@ -22,7 +22,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .short, help: "Threads (default: all cores).") var t: Int?
     @Option(name: .short, help: "Repetitions.") var r = 5
     @Flag(help: "Print one JSON object.") var json = false
-    @Flag(help: "Keep decode activations in f32 (float kernels) instead of integer codes, for comparison.")
+    @Flag(help: "Keep activations in f32 (float kernels) instead of 10-bit integer codes, for decode and prompts, for comparison.")
     var floatActivations = false
 
     func validate() throws {
