@@ -38,6 +38,12 @@ public enum MatMul {
         let integer = tokens == 1 && useIntegerActivations && maxColumns % QuantizedActivations.blockSize == 0
             && (prefersInteger(a) || prefersInteger(b) || prefersInteger(c))
         let activations = integer ? pool.quantizeActivations(x, count: maxColumns) : nil
+        // Small batches (a server decode step): every token quantised once, integer batch
+        // kernels for the formats that have one (``IntegerBatchKernels``).
+        let integerBatch = tokens > 1 && tokens < broadcastMinimumTokens && useIntegerBatch
+            && maxColumns % QuantizedActivations.blockSize == 0
+            && (prefersIntegerBatch(a, maxColumns) || prefersIntegerBatch(b, maxColumns) || prefersIntegerBatch(c, maxColumns))
+        let batchActivations = integerBatch ? pool.quantizeActivationBatch(x, columns: maxColumns, tokens: tokens) : nil
         // Decode rows are cheap (≈ 0.1 µs): claim larger chunks so the shared counter is not
         // contended, still eight per participant for balance. Batches keep tile-sized chunks.
         let chunk = tokens == 1 ? max(rowChunk, total / (pool.threadCount * 8)) : rowChunk
@@ -70,6 +76,12 @@ public enum MatMul {
                     multiplyRowsInteger(target, local, activations)
                 } else if tokens == 1 {
                     multiplyRowsOneToken(target, local, x)
+                } else if let batchActivations, prefersIntegerBatch(target, maxColumns) {
+                    let w = target.matrix
+                    let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
+                    IntegerBatchKernels.multiply(
+                        w.type, w, rows: local, batchActivations, into: target.output, ldy: w.rows, bias: target.bias,
+                        scratch: UnsafeMutableRawPointer(scratch))
                 } else {
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
                     multiplyRows(target, local, x, transposed, lanes: lanes, tokens: tokens, scratch: scratch)
@@ -88,6 +100,15 @@ public enum MatMul {
     /// kernels (``IntegerRowKernels``) where the weight type has one. On by default; tests
     /// switch it off to compare with the float path.
     nonisolated(unsafe) public static var useIntegerActivations = true
+
+    /// Whether batches of 2–15 tokens use ``IntegerBatchKernels`` where the weight type has
+    /// one. On by default; tests and benchmarks switch it off to compare with the float path.
+    nonisolated(unsafe) public static var useIntegerBatch = true
+
+    static func prefersIntegerBatch(_ t: MatMulTarget?, _ columns: Int) -> Bool {
+        guard let t else { return false }
+        return IntegerBatchKernels.supports(t.matrix.type) && t.matrix.columns == columns
+    }
 
     static func prefersInteger(_ t: MatMulTarget?) -> Bool {
         guard let t else { return false }
