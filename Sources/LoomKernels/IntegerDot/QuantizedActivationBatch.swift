@@ -1,6 +1,6 @@
 /// The activations of several tokens quantised for ``IntegerBatchKernels``: each token
-/// exactly as ``QuantizedActivations`` quantises it (same codes, scales and sums, so the
-/// batch kernels reproduce the single-token results bit for bit), plus a copy of the codes
+/// exactly as ``QuantizedActivations`` quantises it (same codes, scales and sums as the
+/// single-token kernels see), plus a copy of the codes
 /// in pair order — within each block of 32, code j followed by code j + 16 — the order in
 /// which the batch kernels unpack weight codes.
 ///
@@ -16,11 +16,15 @@ public final class QuantizedActivationBatch: @unchecked Sendable {
     public let plain = QuantizedActivations()
     /// Codes in pair order, token after token.
     public private(set) var pairs: UnsafeMutablePointer<Int16>
-    /// Scales and sums again, block-major (`[block][token]`), so the kernels load a group of
-    /// tokens' values for one block as one vector (strided loads became a slow gather).
+    /// Scales and sums again, block-major (`[block][token]`, ``stride`` per block, zeros past
+    /// the last token), so the kernels load a group of tokens' values for one block as one
+    /// vector (strided loads became a slow gather).
     public private(set) var scalesByBlock: UnsafeMutablePointer<Float>
     public private(set) var sumsByBlock: UnsafeMutablePointer<Float>
     private var capacity = 0
+    private var byBlockCapacity = 0
+    /// Entries per block in ``scalesByBlock`` / ``sumsByBlock`` (tokens + 8).
+    public private(set) var stride = 0
     /// Elements per token (a multiple of 32).
     public private(set) var columns = 0
     /// Tokens held.
@@ -44,11 +48,17 @@ public final class QuantizedActivationBatch: @unchecked Sendable {
         let count = columns * tokens
         plain.quantize(x, count: count)
         if count > capacity {
-            pairs.deallocate(); scalesByBlock.deallocate(); sumsByBlock.deallocate()
+            pairs.deallocate()
             capacity = count
             pairs = .allocate(capacity: count)
-            scalesByBlock = .allocate(capacity: count / 32)
-            sumsByBlock = .allocate(capacity: count / 32)
+        }
+        let blocks = columns / 32
+        stride = tokens + 8
+        if blocks * stride > byBlockCapacity {
+            scalesByBlock.deallocate(); sumsByBlock.deallocate()
+            byBlockCapacity = blocks * stride
+            scalesByBlock = .allocate(capacity: byBlockCapacity)
+            sumsByBlock = .allocate(capacity: byBlockCapacity)
         }
         self.columns = columns
         self.tokens = tokens
@@ -63,11 +73,12 @@ public final class QuantizedActivationBatch: @unchecked Sendable {
             }
             UnsafeMutableRawPointer(pairs + 32 * b).storeBytes(of: even, as: SIMD32<Int16>.self)
         }
-        let blocks = columns / 32
+        scalesByBlock.update(repeating: 0, count: blocks * stride)
+        sumsByBlock.update(repeating: 0, count: blocks * stride)
         for t in 0..<tokens {
             for b in 0..<blocks {
-                scalesByBlock[b * tokens + t] = plain.scales[t * blocks + b]
-                sumsByBlock[b * tokens + t] = plain.sums[t * blocks + b]
+                scalesByBlock[b * stride + t] = plain.scales[t * blocks + b]
+                sumsByBlock[b * stride + t] = plain.sums[t * blocks + b]
             }
         }
     }
@@ -75,8 +86,7 @@ public final class QuantizedActivationBatch: @unchecked Sendable {
     /// Pointers for the kernels.
     var blocks: BatchActivationBlocks {
         BatchActivationBlocks(
-            pairs: UnsafePointer(pairs), scales: UnsafePointer(plain.scales), sums: UnsafePointer(plain.sums),
-            scalesByBlock: UnsafePointer(scalesByBlock), sumsByBlock: UnsafePointer(sumsByBlock),
-            columns: columns, tokens: tokens, plain: ActivationBlocks(plain))
+            pairs: UnsafePointer(pairs), scalesByBlock: UnsafePointer(scalesByBlock), sumsByBlock: UnsafePointer(sumsByBlock),
+            columns: columns, tokens: tokens, stride: stride)
     }
 }
