@@ -26,6 +26,14 @@
 //   + four products per lane (vpmaddwd + vpdpwssd)           35.5 / 34.5
 //   + eight tokens per pass                                  38.5 / 36.6
 //   + d_x as broadcast operand, d shared                     35.4 / 39.2
+// Final, weights out of cache (float path → integer batch): Q4_1 29.0 → 38.5, Q8_0 25.2 →
+// 38.5, Q4_0 30.6 → 38.5, Q5_0 24.5 → 34.1, Q5_1 23.2 → 33.0; Q4_1 with 2 / 3 / 4 / 12 / 15
+// tokens 10.0 → 15.4, 12.2 → 22.5, 20.4 → 30.2, 32.1 → 33.6, 29.0 → 31.3 (never slower).
+// The loop is now close to the load-port limit (≈ 3 loads per block and token). Two rows ×
+// four tokens per pass would share the activation loads, but LLVM then no longer forms
+// `vpmaddwd` from ``quadProducts(_:_:)`` (vpmulld + shuffles, 2× slower), so it is not done.
+// In `loom serve --parallel 8` (SmolLM2 Q4_1, 8 streams) these kernels are ≈ 67 % of the
+// time (Q4_1 layers 51 %, the Q8_0 LM head 16 %); attention is 5 %.
 
 /// Pointers into a ``QuantizedActivationBatch``: token t's codes (in pair order) start at
 /// `pairs + t·columns`; its scale and code sum (d_x·Σ codes) of block b are at
