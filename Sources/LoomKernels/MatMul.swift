@@ -40,7 +40,7 @@ public enum MatMul {
         let activations = integer ? pool.quantizeActivations(x, count: maxColumns) : nil
         // Small batches (a server decode step): every token quantised once, integer batch
         // kernels for the formats that have one (``IntegerBatchKernels``).
-        let integerBatch = tokens > 1 && tokens < broadcastMinimumTokens && useIntegerBatch
+        let integerBatch = tokens > 1 && tokens < broadcastMinimumTokens && useIntegerActivations && useIntegerBatch
             && maxColumns % QuantizedActivations.blockSize == 0
             && (prefersIntegerBatch(a, maxColumns) || prefersIntegerBatch(b, maxColumns) || prefersIntegerBatch(c, maxColumns))
         let batchActivations = integerBatch ? pool.quantizeActivationBatch(x, columns: maxColumns, tokens: tokens) : nil
@@ -97,12 +97,15 @@ public enum MatMul {
     static let broadcastMinimumTokens = 16
 
     /// Whether single-token products quantise the activations to integer codes and use the integer
-    /// kernels (``IntegerRowKernels``) where the weight type has one. On by default; tests
-    /// switch it off to compare with the float path.
+    /// kernels (``IntegerRowKernels``) where the weight type has one, and small batches the
+    /// integer batch kernels (see ``useIntegerBatch``). On by default; tests switch it off to
+    /// compare with the float path.
     nonisolated(unsafe) public static var useIntegerActivations = true
 
     /// Whether batches of 2–15 tokens use ``IntegerBatchKernels`` where the weight type has
-    /// one. On by default; tests and benchmarks switch it off to compare with the float path.
+    /// one (only while ``useIntegerActivations`` is on too, so switching that off gives the
+    /// float path everywhere). On by default; tests and benchmarks switch it off to compare
+    /// with the float path.
     nonisolated(unsafe) public static var useIntegerBatch = true
 
     static func prefersIntegerBatch(_ t: MatMulTarget?, _ columns: Int) -> Bool {
