@@ -79,7 +79,7 @@ enum BenchBatchKernels {
                         MatMul.useIntegerBatch = false
                         let old = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool) }
                         MatMul.useIntegerBatch = true
-                        let new = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool) }
+                        let new = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true) }
                         let single = measure {
                             let w = matrix()
                             for k in 0..<tokens { MatMul.multiply(w, xp.baseAddress! + k * columns, tokens: 1, into: yp.baseAddress! + k * rows, pool: pool) }

@@ -127,6 +127,26 @@ final class IntegerBatchKernelsTests: XCTestCase {
 /// with a bias, one and two threads, integer batch kernels and a float-only format in one
 /// dispatch, against a naive product with the dequantised weights and activations.
 final class MatMulIntegerBatchTests: XCTestCase {
+    /// Without `integerBatch` (prompts) small batches keep the float path: exact activations.
+    func testSmallBatchesStayFloatUnlessAsked() {
+        var rng = SplitMix64(seed: 78)
+        let columns = 64, rows = 9, tokens = 5
+        let bytes = TestData.randomRow(.q4_1, count: rows * columns, &rng)
+        let x = TestData.randomFloats(columns * tokens, &rng)
+        let dense = ReferenceKernels.dequantize(.q4_1, bytes, count: rows * columns)
+        var y = [Float](repeating: .nan, count: rows * tokens)
+        bytes.withUnsafeBytes { b in
+            let w = WeightMatrix(type: .q4_1, rows: rows, columns: columns, base: b.baseAddress!)
+            MatMul.multiply(w, x, tokens: tokens, into: &y, pool: ThreadPool(threadCount: 1))
+        }
+        for t in 0..<tokens {
+            for r in 0..<rows {
+                assertDot(y[t * rows + r], referenceDot(Array(dense[r * columns..<(r + 1) * columns]), Array(x[t * columns..<(t + 1) * columns])),
+                          "float path, token \(t) row \(r)")
+            }
+        }
+    }
+
     func testSmallBatchProductsUseIntegerBatchKernels() {
         var rng = SplitMix64(seed: 77)
         let columns = 512  // a whole number of Q6_K super-blocks
@@ -151,7 +171,7 @@ final class MatMulIntegerBatchTests: XCTestCase {
                 for m in types.indices { outs[m].initialize(repeating: .nan, count: rows[m] * tokens) }
                 bias.withUnsafeBufferPointer { b in
                     MatMul.multiply(MatMulTarget(matrices[0], outs[0]), MatMulTarget(matrices[1], outs[1], bias: b.baseAddress),
-                                    MatMulTarget(matrices[2], outs[2]), x, tokens: tokens, pool: pool)
+                                    MatMulTarget(matrices[2], outs[2]), x, tokens: tokens, pool: pool, integerBatch: true)
                 }
                 for t in 0..<tokens {
                     let single = QuantizedActivations()

@@ -95,11 +95,7 @@ final class MatMulTests: XCTestCase {
     }
 
     /// Quantised weights take the dequantise-tile path; compare with dequantise-then-naive.
-    /// (Q8_0 batches of 2–15 tokens would take the integer batch kernels, tested in
-    /// IntegerBatchKernelsTests with quantised activations; this checks the float path.)
     func testQuantizedBatchMatchesDequantized() {
-        MatMul.useIntegerBatch = false
-        defer { MatMul.useIntegerBatch = true }
         let rows = 24, columns = 64, tokens = 6
         var seed: UInt64 = 5
         // Q8_0 blocks: fp16 scale 0.01 then 32 int8 values.
