@@ -32,8 +32,12 @@
 // The loop is now close to the load-port limit (≈ 3 loads per block and token). Two rows ×
 // four tokens per pass would share the activation loads, but LLVM then no longer forms
 // `vpmaddwd` from ``quadProducts(_:_:)`` (vpmulld + shuffles, 2× slower), so it is not done.
-// In `loom serve --parallel 8` (SmolLM2 Q4_1, 8 streams) these kernels are ≈ 67 % of the
-// time (Q4_1 layers 51 %, the Q8_0 LM head 16 %); attention is 5 %.
+// In `loom serve --parallel 8` (SmolLM2 Q4_1, 8 streams) these kernels are ≈ 63 % of the
+// time (Q4_1 layers 49 %, the Q8_0 LM head 14 %); idle workers 10 %, attention 6 %.
+// load_check --throughput 1,4,8 on the busy shared machine (load 4–5, medians of four
+// alternating old/new runs): 8 streams 110 → 132 tokens/s, 4 streams 78 → 102; server CPU
+// per generated token at 8 streams −10…15 %. Used only where `MatMul.multiply` is called
+// with `integerBatch: true` (decode steps; see there why not prompts).
 
 /// Pointers into a ``QuantizedActivationBatch``: token t's codes (in pair order) start at
 /// `pairs + t·columns`; its scale and code sum (d_x·Σ codes) of block b are at
