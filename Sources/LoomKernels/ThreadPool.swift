@@ -45,6 +45,8 @@ public final class ThreadPool: @unchecked Sendable {
     /// The integer activation buffer single-token matrix products quantise into (written by
     /// the dispatching thread before each dispatch, read by all participants during it).
     private let quantizedActivations = QuantizedActivations(capacity: 4096)
+    /// The same for small-batch products (``IntegerBatchKernels``).
+    private let quantizedBatch = QuantizedActivationBatch()
     /// How many polls of the ticket a worker makes before it goes to sleep (≈ 50–100 µs).
     private let spinLimit = 200_000
 
@@ -144,6 +146,13 @@ public final class ThreadPool: @unchecked Sendable {
     func quantizeActivations(_ x: UnsafePointer<Float>, count: Int) -> ActivationBlocks {
         quantizedActivations.quantize(x, count: count)
         return ActivationBlocks(quantizedActivations)
+    }
+
+    /// Quantises `tokens` rows of `columns` activations into the pool's shared batch buffer
+    /// and returns pointers to them, valid until the next call.
+    func quantizeActivationBatch(_ x: UnsafePointer<Float>, columns: Int, tokens: Int) -> BatchActivationBlocks {
+        quantizedBatch.quantize(x, columns: columns, tokens: tokens)
+        return quantizedBatch.blocks
     }
 
     /// Per-participant float scratch of at least `count` elements, kept between jobs (it is

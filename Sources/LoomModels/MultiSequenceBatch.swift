@@ -133,6 +133,9 @@ public final class MultiSequenceBatch {
         // free at that point only for Q-sized data, so use `gate`/`up`, which are larger),
         // then copied into each slot's cache rows.
         let stagedKeys = gate, stagedValues = up
+        // A pure decode step (one token per sequence): integer batch kernels, the accuracy of
+        // single-token decode (not for prompts, see `MatMul.multiply(..., integerBatch:)`).
+        let decodeStep = segments.allSatisfy { $0.tokens.count == 1 }
         for (index, layer) in w.layers.enumerated() {
             for i in 0..<n {
                 VectorOps.rmsNorm(x + i * d, weight: layer.attentionNorm, eps: c.rmsEpsilon, into: normed + i * d, count: d)
@@ -144,7 +147,7 @@ public final class MultiSequenceBatch {
                             MatMulTarget(layer.query, queries, bias: qb),
                             MatMulTarget(layer.key, stagedKeys, bias: kb),
                             MatMulTarget(layer.value, stagedValues, bias: vb),
-                            normed, tokens: n, pool: pool)
+                            normed, tokens: n, pool: pool, integerBatch: decodeStep)
                     }
                 }
             }
@@ -163,15 +166,15 @@ public final class MultiSequenceBatch {
                 }
             }
             attend(rows: rows, layer: index)
-            MatMul.multiply(layer.attentionOutput, attention, tokens: n, into: normed, pool: pool)
+            MatMul.multiply(layer.attentionOutput, attention, tokens: n, into: normed, pool: pool, integerBatch: decodeStep)
             VectorOps.add(normed, into: x, count: n * d)
 
             for i in 0..<n {
                 VectorOps.rmsNorm(x + i * d, weight: layer.feedForwardNorm, eps: c.rmsEpsilon, into: normed + i * d, count: d)
             }
-            MatMul.multiply(MatMulTarget(layer.gate, gate), MatMulTarget(layer.up, up), nil, normed, tokens: n, pool: pool)
+            MatMul.multiply(MatMulTarget(layer.gate, gate), MatMulTarget(layer.up, up), nil, normed, tokens: n, pool: pool, integerBatch: decodeStep)
             VectorOps.swiglu(gate, up: up, count: n * c.feedForwardSize)
-            MatMul.multiply(layer.down, gate, tokens: n, into: normed, pool: pool)
+            MatMul.multiply(layer.down, gate, tokens: n, into: normed, pool: pool, integerBatch: decodeStep)
             VectorOps.add(normed, into: x, count: n * d)
         }
     }
@@ -228,13 +231,15 @@ public final class MultiSequenceBatch {
             }
             row += count
         }
+        // Pure decode steps: integer batch kernels (as in `forward`).
+        let decodeStep = segments.allSatisfy { $0.tokens.count == 1 }
         var next = 0
         while next < wanted.count {
             let rows = min(Self.logitRows, wanted.count - next)
             for i in 0..<rows {
                 VectorOps.rmsNorm(x + wanted[next + i].2 * d, weight: model.weights.outputNorm, eps: c.rmsEpsilon, into: normed + i * d, count: d)
             }
-            MatMul.multiply(model.weights.output, normed, tokens: rows, into: logitBlock, pool: pool)
+            MatMul.multiply(model.weights.output, normed, tokens: rows, into: logitBlock, pool: pool, integerBatch: decodeStep)
             for i in 0..<rows {
                 body(wanted[next + i].0, wanted[next + i].1, UnsafeBufferPointer(start: logitBlock + i * vocab, count: vocab))
             }
