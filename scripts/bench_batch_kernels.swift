@@ -79,13 +79,16 @@ enum BenchBatchKernels {
                         MatMul.useIntegerBatch = false
                         let old = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool) }
                         MatMul.useIntegerBatch = true
+                        MatMul.useLaneBatch = false
                         let new = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true) }
+                        MatMul.useLaneBatch = true
+                        let lane = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true) }
                         let single = measure {
                             let w = matrix()
                             for k in 0..<tokens { MatMul.multiply(w, xp.baseAddress! + k * columns, tokens: 1, into: yp.baseAddress! + k * rows, pool: pool) }
                         }
                         func f(_ v: (Double, Double)) -> String { "\(fmt(v.0)) / \(fmt(v.1))" }
-                        print("\(t)  float \(f(old))   integer batch \(f(new))   \(tokens)× single-token \(f(single))")
+                        print("\(t)  float \(f(old))   integer batch \(f(new))   lanes \(f(lane))   \(tokens)× single-token \(f(single))")
                     }
                 }
             }

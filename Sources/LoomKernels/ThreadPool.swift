@@ -148,6 +148,12 @@ public final class ThreadPool: @unchecked Sendable {
         return ActivationBlocks(quantizedActivations)
     }
 
+    /// Quantises `tokens` (≤ 8) rows of `columns` activations into `words`, laid out for
+    /// ``IntegerLaneBatchKernel`` (the pool's single-token buffer is the per-token scratch).
+    func prepareLaneBatch(_ x: UnsafePointer<Float>, tokens: Int, columns: Int, into words: UnsafeMutableRawPointer) {
+        IntegerLaneBatchKernel.prepare(x, tokens: tokens, columns: columns, into: words, scratch: quantizedActivations)
+    }
+
     /// Quantises `tokens` rows of `columns` activations into the pool's shared batch buffer
     /// and returns pointers to them, valid until the next call.
     func quantizeActivationBatch(_ x: UnsafePointer<Float>, columns: Int, tokens: Int) -> BatchActivationBlocks {
