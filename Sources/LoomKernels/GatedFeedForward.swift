@@ -23,7 +23,7 @@ public enum GatedFeedForward {
         let integerUp = MatMul.useIntegerActivations && IntegerRowKernels.isPreferred(up.type) && columns % QuantizedActivations.blockSize == 0
         let activations = integerGate || integerUp ? pool.quantizeActivations(x, count: columns) : nil
         let chunk = max(MatMul.rowChunk, gate.rows / (pool.threadCount * 8))
-        pool.parallelFor(count: gate.rows, chunk: chunk) { range, _ in
+        pool.parallelFor(count: gate.rows, chunk: chunk, minimumChunk: MatMul.rowChunk / 2) { range, _ in
             for r in range {
                 let g: Float, u: Float
                 if integerGate, let activations {

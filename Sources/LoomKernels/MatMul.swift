@@ -55,7 +55,8 @@ public enum MatMul {
             transposed = UnsafePointer(xt)
         }
         let scratchCount = broadcast ? tileCount + BatchMicroKernel.transposedCount(tokens: tokens, columns: maxColumns, lanes: lanes) : tileCount
-        pool.parallelFor(count: total, chunk: chunk) { range, worker in
+        // Decode: chunks taper to half a tile at the end of the job (see ThreadPool.parallelFor).
+        pool.parallelFor(count: total, chunk: chunk, minimumChunk: tokens == 1 ? rowChunk / 2 : nil) { range, worker in
             // Chunks may straddle two matrices: split at the boundaries.
             var start = range.lowerBound
             while start < range.upperBound {
