@@ -113,14 +113,15 @@ public enum MatMul {
         }
     }
 
-    /// Decode rows are visited as this many interleaved runs (see ``interleaved(_:_:)``).
+    /// Decode rows are visited as this many interleaved runs (see ``interleaved(_:_:)``);
+    /// 1 is plain row order.
     ///
-    /// Measured on the 2-core Zen 4 (user CPU time of `loom bench -p 0 -n 64 -r 2 -t 1`,
-    /// medians of 3–4 alternating runs on a shared machine): Qwen2.5-Coder-0.5B 7.51 s with
-    /// one run per chunk (gate/up already alternating two matrices) → 7.10 s with two
-    /// (−5 %), 8.23 s with four; SmolLM2 F16 −9 to −11 % with two in two of three
-    /// comparisons. The weights come from DRAM, and two streams keep more of them in flight.
-    nonisolated(unsafe) public static var decodeStreams = 2
+    /// Left at 1 because the effect could not be shown on the shared 2-core Zen 4 (user CPU
+    /// time of `loom bench -p 0 -n 64 -r 2 -t 1`, medians of 3–4 alternating runs, 2 vs 1
+    /// runs): Qwen2.5-Coder-0.5B −5 %, −4 %, then +5 % while a build was running; SmolLM2
+    /// F16 −9 %, then +10 % and +12 %. Weights come from DRAM and two streams may keep more
+    /// of them in flight, but that needs a quiet machine to decide.
+    nonisolated(unsafe) public static var decodeStreams = 1
 
     /// Calls `body` for every row of `rows`, split into ``decodeStreams`` equal runs visited
     /// in turn (r₀, r₀+p, r₀+2p, …, r₀+1, r₀+1+p, …), so each participant reads several
