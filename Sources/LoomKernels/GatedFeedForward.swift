@@ -10,6 +10,11 @@ import Foundation
 /// computed with the same row kernels and the same scalar expression as
 /// `MatMul.multiply` followed by ``VectorOps/swiglu(_:up:count:)``, so the results are
 /// bit-identical to that sequence.
+///
+/// Each participant's chunk of rows is visited in ``MatMul/decodeStreams`` interleaved runs
+/// (``MatMul/interleaved(_:_:)``; one by default, i.e. plain order). Reading a chunk's gate
+/// rows and then its up rows (one matrix at a time) instead of alternating measured 3–7 %
+/// more CPU time for Qwen2.5-Coder-0.5B and SmolLM2 F16 decode.
 public enum GatedFeedForward {
     /// `out[r] = silu(gate_r · x) · (up_r · x)` for every row r; `gate` and `up` must have
     /// the same shape. `out` needs `gate.rows` floats.
@@ -23,8 +28,8 @@ public enum GatedFeedForward {
         let integerUp = MatMul.useIntegerActivations && IntegerRowKernels.isPreferred(up.type) && columns % QuantizedActivations.blockSize == 0
         let activations = integerGate || integerUp ? pool.quantizeActivations(x, count: columns) : nil
         let chunk = max(MatMul.rowChunk, gate.rows / (pool.threadCount * 8))
-        pool.parallelFor(count: gate.rows, chunk: chunk) { range, _ in
-            for r in range {
+        pool.parallelFor(count: gate.rows, chunk: chunk, minimumChunk: MatMul.rowChunk / 2) { range, _ in
+            MatMul.interleaved(range) { r in
                 let g: Float, u: Float
                 if integerGate, let activations {
                     g = IntegerRowKernels.dot(gate.type, gate.row(r), activations, count: columns)

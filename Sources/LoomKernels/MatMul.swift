@@ -102,7 +102,8 @@ public enum MatMul {
                 prepared = UnsafeRawPointer(xp)
             }
         }
-        pool.parallelFor(count: total, chunk: chunk) { range, worker in
+        // Decode: chunks taper to half a tile at the end of the job (see ThreadPool.parallelFor).
+        pool.parallelFor(count: total, chunk: chunk, minimumChunk: tokens == 1 ? rowChunk / 2 : nil) { range, worker in
             // Chunks may straddle two matrices: split at the boundaries.
             var start = range.lowerBound
             while start < range.upperBound {
@@ -223,7 +224,7 @@ public enum MatMul {
 
     static func multiplyRowsInteger(_ t: MatMulTarget, _ rows: Range<Int>, _ a: ActivationBlocks) {
         let w = t.matrix
-        for r in rows {
+        interleaved(rows) { r in
             var v = IntegerRowKernels.dot(w.type, w.row(r), a, count: w.columns)
             if let bias = t.bias { v += bias[r] }
             t.output[r] = v
@@ -232,10 +233,33 @@ public enum MatMul {
 
     @inlinable static func multiplyRowsOneToken(_ t: MatMulTarget, _ rows: Range<Int>, _ x: UnsafePointer<Float>) {
         let w = t.matrix
-        for r in rows {
+        interleaved(rows) { r in
             var v = RowKernels.dot(w.type, w.row(r), x, count: w.columns)
             if let bias = t.bias { v += bias[r] }
             t.output[r] = v
+        }
+    }
+
+    /// Decode rows are visited as this many interleaved runs (see ``interleaved(_:_:)``);
+    /// 1 is plain row order.
+    ///
+    /// Left at 1 because the effect could not be shown on the shared 2-core Zen 4 (user CPU
+    /// time of `loom bench -p 0 -n 64 -r 2 -t 1`, medians of 3–4 alternating runs, 2 vs 1
+    /// runs): Qwen2.5-Coder-0.5B −5 %, −4 %, then +5 % while a build was running; SmolLM2
+    /// F16 −9 %, then +10 % and +12 %. Weights come from DRAM and two streams may keep more
+    /// of them in flight, but that needs a quiet machine to decide.
+    nonisolated(unsafe) public static var decodeStreams = 1
+
+    /// Calls `body` for every row of `rows`, split into ``decodeStreams`` equal runs visited
+    /// in turn (r₀, r₀+p, r₀+2p, …, r₀+1, r₀+1+p, …), so each participant reads several
+    /// regions of the matrix at once. Every output is computed independently, so the order
+    /// does not change any result.
+    @inlinable static func interleaved(_ rows: Range<Int>, _ body: (Int) -> Void) {
+        let streams = max(1, decodeStreams)
+        let part = (rows.count + streams - 1) / streams
+        for k in 0..<part {
+            var r = rows.lowerBound + k
+            while r < rows.upperBound { body(r); r += part }
         }
     }
 

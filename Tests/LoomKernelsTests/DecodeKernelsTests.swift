@@ -55,6 +55,47 @@ final class DecodeKernelsTests: XCTestCase {
         }
     }
 
+    /// The decode row order (``MatMul/decodeStreams`` interleaved runs per chunk) does not
+    /// change any output: grouped Q/K/V-style products with a bias and the fused gate/up
+    /// dispatch give the same bits with 1, 2, 3 and 5 runs (row counts not divisible by
+    /// them), one and two threads, integer and float kernels.
+    func testDecodeRowOrderDoesNotChangeResults() {
+        var rng = SplitMix64(seed: 9)
+        let columns = 256
+        let x = TestData.randomFloats(columns, &rng)
+        let bias = TestData.randomFloats(131, &rng)
+        let saved = MatMul.decodeStreams
+        defer { MatMul.decodeStreams = saved }
+        for type in [GGMLType.q5_0, .q4_K, .f16, .q6_K] {
+            let (a, ap) = matrix(type, rows: 131, columns: columns, &rng)
+            let (b, bp) = matrix(type, rows: 29, columns: columns, &rng)
+            let (g, gp) = matrix(type, rows: 77, columns: columns, &rng)
+            let (u, up) = matrix(type, rows: 77, columns: columns, &rng)
+            defer { ap.deallocate(); bp.deallocate(); gp.deallocate(); up.deallocate() }
+            for threads in [1, 2] {
+                let pool = ThreadPool(threadCount: threads)
+                var reference: [Float] = []
+                for streams in [1, 2, 3, 5] {
+                    MatMul.decodeStreams = streams
+                    var ya = [Float](repeating: .nan, count: 131), yb = [Float](repeating: .nan, count: 29)
+                    var yg = [Float](repeating: .nan, count: 77)
+                    bias.withUnsafeBufferPointer { bb in
+                        ya.withUnsafeMutableBufferPointer { pa in
+                            yb.withUnsafeMutableBufferPointer { pb in
+                                MatMul.multiply(MatMulTarget(a, pa.baseAddress!, bias: bb.baseAddress!), MatMulTarget(b, pb.baseAddress!), nil,
+                                                x, tokens: 1, pool: pool)
+                            }
+                        }
+                    }
+                    yg.withUnsafeMutableBufferPointer { GatedFeedForward.multiply(gate: g, up: u, x, into: $0.baseAddress!, pool: pool) }
+                    let all = ya + yb + yg
+                    XCTAssertFalse(all.contains { $0.isNaN }, "\(type), \(streams) runs: a row was skipped")
+                    if streams == 1 { reference = all } else { assertBitwiseEqual(all, reference, "\(type), \(threads) threads, \(streams) runs") }
+                }
+            }
+        }
+    }
+
     /// Q8_0 codes of −128 and 127 against activation codes of ±511: products and their
     /// pairwise sums that overflow 16 bits must come out exact.
     func testQ8_0IntegerKernelAtExtremeCodes() {

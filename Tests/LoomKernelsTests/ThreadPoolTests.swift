@@ -18,6 +18,31 @@ final class ThreadPoolTests: XCTestCase {
         }
     }
 
+    /// Tapered chunks (`minimumChunk`): every index exactly once, each chunk at most `chunk`
+    /// and, except a job's last one, at least `minimumChunk` items; with two and three threads.
+    func testTaperedParallelForVisitsEachIndexOnceWithinChunkBounds() {
+        for threads in [2, 3] {
+            let pool = ThreadPool(threadCount: threads)
+            for round in 0..<1500 {
+                let count = 1 + (round * 37) % 1201
+                let chunk = 1 + round % 97
+                let minimum = 1 + round % 13
+                let hits = UnsafeMutablePointer<Int>.allocate(capacity: count)
+                hits.initialize(repeating: 0, count: count)
+                let badChunks = Atomic<Int>(0)
+                pool.parallelFor(count: count, chunk: chunk, minimumChunk: minimum) { range, _ in
+                    for i in range { hits[i] += 1 }
+                    let tooLarge = range.count > max(1, chunk)
+                    let tooSmall = range.count < min(minimum, chunk) && range.upperBound != count
+                    if range.isEmpty || tooLarge || tooSmall { badChunks.add(1, ordering: .relaxed) }
+                }
+                for i in 0..<count { XCTAssertEqual(hits[i], 1, "\(threads) threads, round \(round) index \(i)") }
+                XCTAssertEqual(badChunks.load(ordering: .relaxed), 0, "\(threads) threads, round \(round): chunk outside [\(minimum), \(chunk)]")
+                hits.deallocate()
+            }
+        }
+    }
+
     /// Every participant runs once per `run`, and workers woken from sleep still do.
     func testRunReachesEveryWorkerAfterSleeping() {
         let pool = ThreadPool(threadCount: 2)
