@@ -117,25 +117,6 @@ func packPairs(_ low: SIMD16<UInt32>, _ high: SIMD16<UInt32>) -> SIMD16<UInt32> 
     (low & 0xFFFF) | (high &<< 16)
 }
 
-/// Bit j and bit j + 16 of a Q5 block's `qh` word as 0 or 16 in byte lane j: the word
-/// broadcast, a constant byte shuffle giving lane j the byte holding its bit, and a test
-/// against the lane's bit (the idea of `fifthBitsOfWord` in IntegerDotLegacy.swift; 32-bit
-/// variable shifts compiled to a long shuffle sequence and made the Q5 kernels slower than
-/// the float path).
-@inline(__always)
-func fifthBitBytes(_ qh: UInt32) -> (low: SIMD16<UInt8>, high: SIMD16<UInt8>) {
-    let bytes = unsafeBitCast(SIMD4<UInt32>(repeating: qh), to: SIMD16<UInt8>.self)
-    var low = SIMD16<UInt8>(), high = SIMD16<UInt8>()
-    for i in 0..<16 {
-        low[i] = bytes[i / 8]
-        high[i] = bytes[2 + i / 8]
-    }
-    let laneBit = SIMD16<UInt8>(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128)
-    let lowSet = unsafeBitCast((low & laneBit) .== laneBit, to: SIMD16<UInt8>.self)
-    let highSet = unsafeBitCast((high & laneBit) .== laneBit, to: SIMD16<UInt8>.self)
-    return (lowSet & 16, highSet & 16)
-}
-
 extension BlockQ4_1: BatchIntegerBlock {
     static var batchHasOffset: Bool { true }
     @inline(__always)
@@ -149,7 +130,7 @@ extension BlockQ5_1: BatchIntegerBlock {
     static var batchHasOffset: Bool { true }
     @inline(__always)
     static func pairedCodes(_ p: UnsafeRawPointer) -> SIMD16<UInt32> {
-        let h = fifthBitBytes(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let h = fifthBitsOfWord(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
         let qs = loadBytes16(p, 8)
         return widenToWords((qs & 0x0F) | h.low) | (widenToWords((qs &>> 4) | h.high) &<< 16)
     }
@@ -168,7 +149,7 @@ extension BlockQ5_0: BatchIntegerBlock {
     static var batchHasOffset: Bool { false }
     @inline(__always)
     static func pairedCodes(_ p: UnsafeRawPointer) -> SIMD16<UInt32> {
-        let h = fifthBitBytes(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
+        let h = fifthBitsOfWord(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
         let qs = loadBytes16(p, 6)
         return packPairs(widenToWords((qs & 0x0F) | h.low) &- 16, widenToWords((qs &>> 4) | h.high) &- 16)
     }
@@ -218,15 +199,6 @@ func unpackPairs<K: BatchIntegerBlock>(_: K.Type, _ row: UnsafeRawPointer, block
     for b in 0..<blocks {
         raw.storeBytes(of: K.pairedCodes(row + b * K.bytes), toByteOffset: 64 * b, as: SIMD16<UInt32>.self)
     }
-}
-
-
-/// 32-bit integer lanes → floats.
-@inline(__always)
-func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
-    var r = SIMD8<Float>()
-    for i in 0..<8 { r[i] = Float(v[i]) }
-    return r
 }
 
 /// Eight tokens' float accumulators (separate values so they live in registers).

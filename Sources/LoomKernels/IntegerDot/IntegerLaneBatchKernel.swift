@@ -104,8 +104,8 @@ enum IntegerLaneBatchKernel {
             unpackPairs(K.self, row, blocks: blocks, into: codes + i * n)
             for b in 0..<blocks {
                 let p = row + K.bytes * b
-                scales[i * blocks + b] = halfBitsToFloat(p.loadUnaligned(as: UInt16.self))
-                offsets[i * blocks + b] = K.batchHasOffset ? halfBitsToFloat(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) : 0
+                scales[i * blocks + b] = halfToFloat(p.loadUnaligned(as: UInt16.self))
+                offsets[i * blocks + b] = K.batchHasOffset ? halfToFloat(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) : 0
             }
         }
     }
@@ -169,10 +169,10 @@ enum IntegerLaneBatchKernel {
             }
             let d = UnsafeRawPointer(xScales + b).loadUnaligned(as: F.self)
             @inline(__always) func s(_ i: Int) -> F { F(repeating: wScales[blocks * rowIndex(i) + b]) * d }
-            f0.addProduct(floats8(a0), s(0)); f1.addProduct(floats8(a1), s(1))
-            f2.addProduct(floats8(a2), s(2)); f3.addProduct(floats8(a3), s(3))
-            f4.addProduct(floats8(a4), s(4)); f5.addProduct(floats8(a5), s(5))
-            f6.addProduct(floats8(a6), s(6)); f7.addProduct(floats8(a7), s(7))
+            f0.addProduct(floats(a0), s(0)); f1.addProduct(floats(a1), s(1))
+            f2.addProduct(floats(a2), s(2)); f3.addProduct(floats(a3), s(3))
+            f4.addProduct(floats(a4), s(4)); f5.addProduct(floats(a5), s(5))
+            f6.addProduct(floats(a6), s(6)); f7.addProduct(floats(a7), s(7))
             if let wOffsets {
                 // Offset formats: + m·Σx of the block (Σx = d_x·Σ codes, prepared per token).
                 let sx = UnsafeRawPointer(xSums + b).loadUnaligned(as: F.self)

@@ -41,6 +41,14 @@ func floats(_ v: SIMD4<Int32>) -> SIMD4<Float> {
     return r
 }
 
+/// 32-bit integer lanes -> floats.
+@inline(__always)
+func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+    var r = SIMD8<Float>()
+    for i in 0..<8 { r[i] = Float(v[i]) }
+    return r
+}
+
 /// Sum of four lanes as a balanced tree.
 @inline(__always)
 func horizontalSum(_ v: SIMD4<Float>) -> Float {

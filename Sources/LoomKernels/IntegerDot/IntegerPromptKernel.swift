@@ -119,7 +119,7 @@ enum IntegerPromptKernel {
                 switch w.type {
                 case .q4_0:
                     let p = row + 18 * b
-                    scales[i * blocks + b] = halfBitsToFloat(p.loadUnaligned(as: UInt16.self))
+                    scales[i * blocks + b] = halfToFloat(p.loadUnaligned(as: UInt16.self))
                     for j in 0..<16 {
                         let byte = p.load(fromByteOffset: 2 + j, as: UInt8.self)
                         q[j] = Int16(byte & 0x0F) &- 8
@@ -127,7 +127,7 @@ enum IntegerPromptKernel {
                     }
                 case .q5_0:
                     let p = row + 22 * b
-                    scales[i * blocks + b] = halfBitsToFloat(p.loadUnaligned(as: UInt16.self))
+                    scales[i * blocks + b] = halfToFloat(p.loadUnaligned(as: UInt16.self))
                     let qh = p.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
                     for j in 0..<16 {
                         let byte = p.load(fromByteOffset: 6 + j, as: UInt8.self)
@@ -136,7 +136,7 @@ enum IntegerPromptKernel {
                     }
                 case .q8_0:
                     let p = row + 34 * b
-                    scales[i * blocks + b] = halfBitsToFloat(p.loadUnaligned(as: UInt16.self))
+                    scales[i * blocks + b] = halfToFloat(p.loadUnaligned(as: UInt16.self))
                     for j in 0..<32 { q[j] = Int16(p.load(fromByteOffset: 2 + j, as: Int8.self)) }
                 default:
                     fatalError("IntegerPromptKernel: no prompt kernel for \(w.type)")
@@ -213,25 +213,25 @@ enum IntegerPromptKernel {
                 let d0 = UnsafeRawPointer(xs0 + b).loadUnaligned(as: F.self), d1 = UnsafeRawPointer(xs1 + b).loadUnaligned(as: F.self)
                 if b < whole {
                     let j = b & 3
-                    acc[0 + j].addProduct(floats8(a00), F(repeating: s0[b]) * d0)
-                    acc[4 + j].addProduct(floats8(a01), F(repeating: s0[b]) * d1)
-                    acc[8 + j].addProduct(floats8(a10), F(repeating: s1[b]) * d0)
-                    acc[12 + j].addProduct(floats8(a11), F(repeating: s1[b]) * d1)
-                    acc[16 + j].addProduct(floats8(a20), F(repeating: s2[b]) * d0)
-                    acc[20 + j].addProduct(floats8(a21), F(repeating: s2[b]) * d1)
-                    acc[24 + j].addProduct(floats8(a30), F(repeating: s3[b]) * d0)
-                    acc[28 + j].addProduct(floats8(a31), F(repeating: s3[b]) * d1)
+                    acc[0 + j].addProduct(floats(a00), F(repeating: s0[b]) * d0)
+                    acc[4 + j].addProduct(floats(a01), F(repeating: s0[b]) * d1)
+                    acc[8 + j].addProduct(floats(a10), F(repeating: s1[b]) * d0)
+                    acc[12 + j].addProduct(floats(a11), F(repeating: s1[b]) * d1)
+                    acc[16 + j].addProduct(floats(a20), F(repeating: s2[b]) * d0)
+                    acc[20 + j].addProduct(floats(a21), F(repeating: s2[b]) * d1)
+                    acc[24 + j].addProduct(floats(a30), F(repeating: s3[b]) * d0)
+                    acc[28 + j].addProduct(floats(a31), F(repeating: s3[b]) * d1)
                 } else {
                     // ``pairwiseStep``: Float(t)·(d·d_x + 0), added after the four-way sum.
                     if b == whole { tail = sums(acc) }
-                    tail.0 = tail.0 + floats8(a00) * (F(repeating: s0[b]) * d0 + 0)
-                    tail.1 = tail.1 + floats8(a01) * (F(repeating: s0[b]) * d1 + 0)
-                    tail.2 = tail.2 + floats8(a10) * (F(repeating: s1[b]) * d0 + 0)
-                    tail.3 = tail.3 + floats8(a11) * (F(repeating: s1[b]) * d1 + 0)
-                    tail.4 = tail.4 + floats8(a20) * (F(repeating: s2[b]) * d0 + 0)
-                    tail.5 = tail.5 + floats8(a21) * (F(repeating: s2[b]) * d1 + 0)
-                    tail.6 = tail.6 + floats8(a30) * (F(repeating: s3[b]) * d0 + 0)
-                    tail.7 = tail.7 + floats8(a31) * (F(repeating: s3[b]) * d1 + 0)
+                    tail.0 = tail.0 + floats(a00) * (F(repeating: s0[b]) * d0 + 0)
+                    tail.1 = tail.1 + floats(a01) * (F(repeating: s0[b]) * d1 + 0)
+                    tail.2 = tail.2 + floats(a10) * (F(repeating: s1[b]) * d0 + 0)
+                    tail.3 = tail.3 + floats(a11) * (F(repeating: s1[b]) * d1 + 0)
+                    tail.4 = tail.4 + floats(a20) * (F(repeating: s2[b]) * d0 + 0)
+                    tail.5 = tail.5 + floats(a21) * (F(repeating: s2[b]) * d1 + 0)
+                    tail.6 = tail.6 + floats(a30) * (F(repeating: s3[b]) * d0 + 0)
+                    tail.7 = tail.7 + floats(a31) * (F(repeating: s3[b]) * d1 + 0)
                 }
             }
             if whole == blocks { tail = sums(acc) }
@@ -295,22 +295,4 @@ func pairProducts(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<Int32> {
     }
     let m = wa &* wb
     return m.evenHalf &+ m.oddHalf
-}
-
-/// 32-bit integer lanes -> floats.
-@inline(__always)
-func floats8(_ v: SIMD8<Int32>) -> SIMD8<Float> {
-    var r = SIMD8<Float>()
-    for i in 0..<8 { r[i] = Float(v[i]) }
-    return r
-}
-
-/// An fp16 bit pattern as a float (exact).
-@inline(__always)
-func halfBitsToFloat(_ bits: UInt16) -> Float {
-    #if arch(x86_64) && os(macOS)
-    return halfToFloat(bits)
-    #else
-    return Float(Float16(bitPattern: bits))
-    #endif
 }
