@@ -168,14 +168,22 @@ public enum MatMul {
         _ t: MatMulTarget, _ rows: Range<Int>, _ prepared: UnsafeRawPointer, tokens: Int, scratch: UnsafeMutableRawPointer
     ) {
         let w = t.matrix
-        var tileStart = rows.lowerBound
-        while tileStart < rows.upperBound {
-            let tile = tileStart..<min(tileStart + rowChunk, rows.upperBound)
+        forEachTile(rows) { tile in
             IntegerPromptKernel.unpack(w, rows: tile, into: scratch)
             IntegerPromptKernel.multiplyTile(
                 UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, prepared, tokens: tokens,
                 into: t.output, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)
-            tileStart = tile.upperBound
+        }
+    }
+
+    /// Calls `body` for consecutive tiles of at most ``rowChunk`` rows covering `rows`.
+    @inline(__always)
+    static func forEachTile(_ rows: Range<Int>, _ body: (Range<Int>) -> Void) {
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            let tile = start..<min(start + rowChunk, rows.upperBound)
+            body(tile)
+            start = tile.upperBound
         }
     }
 
@@ -201,14 +209,11 @@ public enum MatMul {
     ) {
         let w = t.matrix
         let hasOffsets = w.type == .q4_1 || w.type == .q5_1
-        var tileStart = rows.lowerBound
-        while tileStart < rows.upperBound {
-            let tile = tileStart..<min(tileStart + rowChunk, rows.upperBound)
+        forEachTile(rows) { tile in
             IntegerLaneBatchKernel.unpack(w, rows: tile, into: scratch)
             IntegerLaneBatchKernel.multiplyTile(
                 UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, hasOffsets: hasOffsets, prepared,
                 tokens: tokens, into: t.output, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)
-            tileStart = tile.upperBound
         }
     }
 
@@ -271,16 +276,13 @@ public enum MatMul {
         lanes: Int, tokens: Int, scratch: UnsafeMutablePointer<Float>
     ) {
         let w = t.matrix
-        var tileStart = rows.lowerBound
-        while tileStart < rows.upperBound {
-            let tile = tileStart..<min(tileStart + rowChunk, rows.upperBound)
+        forEachTile(rows) { tile in
             for (i, r) in tile.enumerated() { w.dequantizeRow(r, into: scratch + i * w.columns) }
             if let xt {
                 multiplyTile(t, tile, xt, lanes: lanes, tokens: tokens, scratch: scratch)
             } else {
                 multiplyTileDotForm(t, tile, x, tokens: tokens, scratch: scratch)
             }
-            tileStart = tile.upperBound
         }
     }
 
