@@ -60,14 +60,14 @@ public enum MatMul {
         let batchActivations = integerBatch && !laneBatch ? pool.quantizeActivationBatch(x, columns: maxColumns, tokens: tokens) : nil
         // Decode rows are cheap (≈ 0.1 µs): claim larger chunks so the shared counter is not
         // contended, still eight per participant for balance. Batches keep tile-sized chunks.
-        // Lane-kernel decode steps too: their rows stream from memory, and longer runs per
-        // claim keep each thread's reads sequential for the hardware prefetcher (`loom serve`,
-        // 8 streams, two alternating runs: 310 / 327 against 288 / 315 tokens/s).
-        let chunk = tokens == 1 || laneBatch ? max(rowChunk, total / (pool.threadCount * 8)) : rowChunk
+        // Lane-kernel decode steps too, and at least one whole ``laneTileRows`` tile: their
+        // rows stream from memory, and longer runs per claim keep each thread's reads
+        // sequential for the hardware prefetcher.
+        let chunk = laneBatch ? max(laneTileRows, total / (pool.threadCount * 8)) : tokens == 1 ? max(rowChunk, total / (pool.threadCount * 8)) : rowChunk
         // Batches: the activations transposed once into blocks of tokens (``BatchMicroKernel``),
         // kept behind the calling participant's tile scratch (worker 0 asks for the same size
         // inside the job, so it gets the same buffer back).
-        let tileCount = rowChunk * maxColumns
+        let tileCount = laneBatch ? max(rowChunk * maxColumns, IntegerLaneBatchKernel.tileWords(rows: laneTileRows, columns: maxColumns)) : rowChunk * maxColumns
         let lanes = BatchMicroKernel.lanes(tokens: tokens)
         let broadcast = tokens >= broadcastMinimumTokens
         // Prompts: integer codes for the formats with an integer prompt kernel (all products
@@ -178,10 +178,10 @@ public enum MatMul {
 
     /// Calls `body` for consecutive tiles of at most ``rowChunk`` rows covering `rows`.
     @inline(__always)
-    static func forEachTile(_ rows: Range<Int>, _ body: (Range<Int>) -> Void) {
+    static func forEachTile(_ rows: Range<Int>, size: Int = rowChunk, _ body: (Range<Int>) -> Void) {
         var start = rows.lowerBound
         while start < rows.upperBound {
-            let tile = start..<min(start + rowChunk, rows.upperBound)
+            let tile = start..<min(start + size, rows.upperBound)
             body(tile)
             start = tile.upperBound
         }
@@ -197,6 +197,14 @@ public enum MatMul {
     /// ``useIntegerBatch``); benchmarks and tests switch it off to compare.
     nonisolated(unsafe) public static var useLaneBatch = true
 
+    /// Rows a lane-kernel step unpacks per tile (and the smallest chunk a thread claims).
+    /// Its weights stream from memory, and the unpacking stalls on them (`perf annotate`);
+    /// longer contiguous runs keep the hardware prefetcher ahead. `loom serve`, 8 streams of
+    /// 128 tokens, medians of 3 (two alternating runs): 16 rows 248 / 255 tokens/s, 32 rows
+    /// 295 / 321, 64 rows 312 / 307, 128 rows (4 claims per thread) 317 / 288. The 64-row
+    /// tile (≈ 74 KB of 16-bit codes at 576 columns) stays in L2.
+    static let laneTileRows = 64
+
     static func laneBatchTarget(_ t: MatMulTarget?, _ columns: Int) -> Bool {
         guard let t else { return false }
         return IntegerLaneBatchKernel.supports(t.matrix.type) && t.matrix.columns == columns
@@ -209,7 +217,7 @@ public enum MatMul {
     ) {
         let w = t.matrix
         let hasOffsets = w.type == .q4_1 || w.type == .q5_1
-        forEachTile(rows) { tile in
+        forEachTile(rows, size: laneTileRows) { tile in
             IntegerLaneBatchKernel.unpack(w, rows: tile, into: scratch)
             IntegerLaneBatchKernel.multiplyTile(
                 UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, hasOffsets: hasOffsets, prepared,
