@@ -21,6 +21,12 @@ public enum Attention {
         let kvStride = kvHeads * headDim
         let rowStride = heads * headDim
         let scale = 1 / Float(headDim).squareRoot()
+        // Decode (and prompts too short for a block): query heads of a KV head together.
+        if tokens < 4 {
+            decode(queries: queries, tokens: tokens, heads: heads, kvHeads: kvHeads, headDim: headDim,
+                   cache: { (keys, values, start + $0 + 1) }, longest: start + tokens, output: output, pool: pool)
+            return
+        }
         // Prompts: jobs of four consecutive tokens of one head first (see BlockedAttention),
         // then the remaining tokens one (token, head) at a time.
         let blocks = canBlock(headDim: headDim) ? tokens / 4 : 0

@@ -39,9 +39,25 @@ extension Attention {
             scores[p] = score(query, keys + p * kvStride, headDim: headDim) * scale
         }
         VectorOps.softmax(scores, count: positions)
-        output.initialize(repeating: 0, count: headDim)
-        for p in 0..<positions {
-            VectorOps.axpy(scores[p], values + p * kvStride, output, count: headDim)
+        guard canBlock(headDim: headDim) else {
+            output.initialize(repeating: 0, count: headDim)
+            for p in 0..<positions {
+                VectorOps.axpy(scores[p], values + p * kvStride, output, count: headDim)
+            }
+            return
+        }
+        // The `axpy` per position above, with each 16-lane chunk of the sum kept in a
+        // register over all positions (the same fused multiply-adds in the same order).
+        var c = 0
+        while c < headDim {
+            var a = SIMD16<Float>()
+            var v = values + c
+            for p in 0..<positions {
+                a.addProduct(SIMD16(repeating: scores[p]), VectorOps.load(v))
+                v += kvStride
+            }
+            VectorOps.store(a, output + c)
+            c += 16
         }
     }
 

@@ -180,35 +180,21 @@ public final class MultiSequenceBatch {
     }
 
     /// Causal attention of every batch row over its own slot's cache, as one parallel loop
-    /// over all (row, head) jobs (one dispatch per layer however many slots are busy). Each job
-    /// is `Attention.attendOne`, the arithmetic of `Attention.causal`.
+    /// (one dispatch per layer however many slots are busy): ``Attention/decode``, each row a
+    /// single query over the positions up to its own, with the arithmetic of
+    /// `Attention.causal`.
     private func attend(rows: [(slot: Int, position: Int)], layer: Int) {
         let c = model.config
-        let heads = c.headCount, headDim = c.headDim
-        let group = heads / c.kvHeadCount
-        let kvStride = c.kvHeadCount * headDim
-        let scale = 1 / Float(headDim).squareRoot()
-        let jobs = rows.count * heads
         let longest = rows.reduce(0) { max($0, $1.position + 1) }
         let keys = caches.map { UnsafePointer($0.keys(layer: layer)) }
         let values = caches.map { UnsafePointer($0.values(layer: layer)) }
-        let queries = UnsafePointer(self.queries), output = attention
         rows.withUnsafeBufferPointer { rows in
             keys.withUnsafeBufferPointer { keys in
                 values.withUnsafeBufferPointer { values in
-                    pool.parallelFor(count: jobs, chunk: max(1, jobs / (pool.threadCount * 8))) { range, worker in
-                        let scores = pool.scratch(worker: worker, count: longest)
-                        for job in range {
-                            let t = job / heads, h = job % heads
-                            let (slot, position) = rows[t]
-                            let k = keys[slot], v = values[slot]
-                            let kvOffset = (h / group) * headDim
-                            Attention.attendOne(
-                                query: queries + (t * heads + h) * headDim, keys: k + kvOffset, values: v + kvOffset,
-                                kvStride: kvStride, positions: position + 1, headDim: headDim, scale: scale,
-                                scores: scores, output: output + (t * heads + h) * headDim)
-                        }
-                    }
+                    Attention.decode(
+                        queries: queries, tokens: rows.count, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                        cache: { t in (keys[rows[t].slot], values[rows[t].slot], rows[t].position + 1) },
+                        longest: longest, output: attention, pool: pool)
                 }
             }
         }

@@ -47,6 +47,63 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    /// Decode jobs of several query heads per KV head (``Attention/decode``, as a server step
+    /// of several sequences runs them) give, bit for bit, what one head at a time gives
+    /// (``Attention/attendOne``), for groups of 3 (SmolLM2), 4 and 7 (Qwen2.5) heads, each
+    /// token over its own cache and length.
+    func testGroupedDecodeMatchesOneHeadAtATime() {
+        for (heads, kvHeads) in [(9, 3), (8, 2), (14, 2)] {
+            let hd = 64, tokens = 8, capacity = 40
+            var seed: UInt64 = UInt64(heads * 31 + kvHeads)
+            let q = random(tokens * heads * hd, &seed)
+            let kvStride = kvHeads * hd
+            let caches = (0..<tokens).map { _ in (random(capacity * kvStride, &seed), random(capacity * kvStride, &seed)) }
+            let positions = (0..<tokens).map { 1 + (7 * $0 + 3) % capacity }
+            let group = heads / kvHeads
+            XCTAssertGreaterThan(Attention.headsPerJob(tokens: tokens, kvHeads: kvHeads, group: group, threads: 2, headDim: hd), 2)
+            var grouped = [Float](repeating: .nan, count: tokens * heads * hd)
+            do {
+                let k = caches.map { $0.0 }.map { a -> UnsafeMutablePointer<Float> in
+                    let p = UnsafeMutablePointer<Float>.allocate(capacity: a.count); p.initialize(from: a, count: a.count); return p
+                }
+                let v = caches.map { $0.1 }.map { a -> UnsafeMutablePointer<Float> in
+                    let p = UnsafeMutablePointer<Float>.allocate(capacity: a.count); p.initialize(from: a, count: a.count); return p
+                }
+                defer { (k + v).forEach { $0.deallocate() } }
+                q.withUnsafeBufferPointer { qb in
+                    grouped.withUnsafeMutableBufferPointer { out in
+                        Attention.decode(queries: qb.baseAddress!, tokens: tokens, heads: heads, kvHeads: kvHeads, headDim: hd,
+                                         cache: { (UnsafePointer(k[$0]), UnsafePointer(v[$0]), positions[$0]) },
+                                         longest: capacity, output: out.baseAddress!, pool: ThreadPool(threadCount: 2))
+                    }
+                    var scores = [Float](repeating: 0, count: capacity)
+                    var single = [Float](repeating: .nan, count: hd)
+                    for t in 0..<tokens {
+                        for h in 0..<heads {
+                            let offset = (h / group) * hd
+                            Attention.attendOne(query: qb.baseAddress! + (t * heads + h) * hd, keys: k[t] + offset, values: v[t] + offset,
+                                                kvStride: kvStride, positions: positions[t], headDim: hd, scale: 1 / Float(hd).squareRoot(),
+                                                scores: &scores, output: &single)
+                            let base = (t * heads + h) * hd
+                            XCTAssertEqual(single.map(\.bitPattern), grouped[base..<(base + hd)].map(\.bitPattern), "\(heads)/\(kvHeads) t \(t) h \(h)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One token alone keeps enough jobs for two threads (one head per job for 3 KV heads
+    /// of 3); a step of eight tokens takes whole groups of up to four; head sizes the 16-lane
+    /// kernel cannot take stay at one.
+    func testHeadsPerJobKeepsThreadsBusy() {
+        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 3, group: 3, threads: 2, headDim: 64), 1)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 8, kvHeads: 3, group: 3, threads: 2, headDim: 64), 3)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 2, group: 7, threads: 2, headDim: 64), 2)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 8, kvHeads: 2, group: 7, threads: 2, headDim: 64), 4)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 8, kvHeads: 2, group: 7, threads: 2, headDim: 24), 1)
+    }
+
     func checkAttention(heads: Int, kvHeads: Int, hd: Int, start: Int, tokens: Int, file: StaticString = #filePath, line: UInt = #line) {
         let positions = start + tokens
         var seed: UInt64 = 17
