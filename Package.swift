@@ -30,7 +30,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
-        .target(name: "LoomKernels", swiftSettings: fastSettings),
+        // Header-only C shim for the one CPU hint Swift cannot express (a prefetch).
+        .target(name: "LoomIntrinsics"),
+        .target(name: "LoomKernels", dependencies: ["LoomIntrinsics"], swiftSettings: fastSettings),
         .target(
             name: "LoomFormats",
             dependencies: ["LoomKernels"],

@@ -1,18 +1,22 @@
 // Micro-benchmark of small-batch matrix products (a server decode step): `MatMul.multiply`
 // of one weight matrix with 1…15 tokens on one thread, the float path (dequantised tile ×
-// `dot4x4`) against the integer batch kernels (``IntegerBatchKernels``), and for scale the
-// single-token integer kernel run once per token.
+// `dot4x4`) against the integer batch kernels (``IntegerBatchKernels``) and the lane kernel
+// (``IntegerLaneBatchKernel``), and for scale the single-token integer kernel run once per
+// token; the last two without and with software prefetch of the weights (WeightPrefetch.swift;
+// compiled without `-I Sources/LoomIntrinsics/include` there is no prefetch, and both agree).
 //
 // Not part of the package (no speed assertions anywhere); compiled together with the
 // LoomKernels sources, with the package's release flags:
 //
 //   swiftc -Ounchecked -wmo -target-cpu native -enforce-exclusivity=unchecked -parse-as-library \
-//       -module-name LoomKernels Sources/LoomKernels/*.swift Sources/LoomKernels/BlockFormats/*.swift \
+//       -I Sources/LoomIntrinsics/include -module-name LoomKernels Sources/LoomKernels/*.swift Sources/LoomKernels/BlockFormats/*.swift \
 //       Sources/LoomKernels/IntegerDot/*.swift Sources/LoomKernels/Quantize/*.swift \
-//       scripts/bench_batch_kernels.swift -o /tmp/bench_batch && /tmp/bench_batch [Q4_1 ...] [tokens=8] [rows=1536] [columns=576]
+//       scripts/bench_batch_kernels.swift -o /tmp/bench_batch && /tmp/bench_batch [Q4_1 ...] [tokens=8] [rows=1536] [columns=576] \
+//       [copies=1] [threads=1]
 //
-// Prints MAC/ns (rows·columns·tokens per ns of this thread's CPU time), min and median of
-// 15 passes of ≥ 50 ms each.
+// Prints MAC/ns (rows·columns·tokens per ns of this thread's CPU time; of wall time with
+// threads=2 or more), max and median of 15 passes of ≥ 50 ms each. copies=40 cycles through
+// 40 distinct matrices, so the weights come from memory as in a real decode step.
 
 #if canImport(Glibc)
 import Glibc
@@ -22,20 +26,24 @@ import Darwin
 
 @main
 enum BenchBatchKernels {
+    /// This thread's CPU time, or wall time when the products run on several threads.
+    nonisolated(unsafe) static var wallClock = false
+
     static func now() -> Double {
         var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        clock_gettime(wallClock ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts)
         return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
     }
 
     static func main() {
         var types: [GGMLType] = []
-        var tokens = 8, rows = 1536, columns = 576, copies = 1
+        var tokens = 8, rows = 1536, columns = 576, copies = 1, threads = 1
         for arg in CommandLine.arguments.dropFirst() {
             if arg.hasPrefix("tokens=") { tokens = Int(arg.dropFirst(7))! }
             else if arg.hasPrefix("rows=") { rows = Int(arg.dropFirst(5))! }
             else if arg.hasPrefix("columns=") { columns = Int(arg.dropFirst(8))! }
             else if arg.hasPrefix("copies=") { copies = Int(arg.dropFirst(7))! }
+            else if arg.hasPrefix("threads=") { threads = Int(arg.dropFirst(8))! }
             else if let t = GGMLType.allCases.first(where: { $0.description == arg }) { types.append(t) }
         }
         if types.isEmpty { types = [.q4_1, .q8_0, .q4_0, .q5_0, .q5_1] }
@@ -43,8 +51,9 @@ enum BenchBatchKernels {
         func rand() -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return seed >> 33 }
         let x = (0..<tokens * columns).map { _ in Float(Int(rand() % 2001) - 1000) / 1000 }
         var y = [Float](repeating: 0, count: tokens * rows)
-        let pool = ThreadPool(threadCount: 1)
-        print("\(rows)×\(columns) × \(tokens) tokens, \(copies) copies, MAC/ns max / median")
+        let pool = ThreadPool(threadCount: threads)
+        wallClock = threads > 1
+        print("\(rows)×\(columns) × \(tokens) tokens, \(copies) copies, \(threads) thread(s), MAC/ns max / median")
         for t in types {
             let src = (0..<rows * columns).map { _ in Float(Int(rand() % 2001) - 1000) / 1000 }
             // `copies` distinct matrices cycled through (copies=40 ≈ a model that does not fit in cache).
@@ -82,13 +91,23 @@ enum BenchBatchKernels {
                         MatMul.useLaneBatch = false
                         let new = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true) }
                         MatMul.useLaneBatch = true
+                        // The lane kernel and the single-token kernel without and with
+                        // software prefetch of the weight rows (WeightPrefetch.swift).
+                        let (laneDistance, decodeDistance) = (WeightMatrix.lanePrefetchDistance, WeightMatrix.decodePrefetchDistance)
+                        WeightMatrix.lanePrefetchDistance = 0
+                        WeightMatrix.decodePrefetchDistance = 0
                         let lane = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true) }
-                        let single = measure {
+                        func singles() {
                             let w = matrix()
                             for k in 0..<tokens { MatMul.multiply(w, xp.baseAddress! + k * columns, tokens: 1, into: yp.baseAddress! + k * rows, pool: pool) }
                         }
+                        let single = measure(singles)
+                        WeightMatrix.lanePrefetchDistance = laneDistance
+                        WeightMatrix.decodePrefetchDistance = decodeDistance
+                        let lanePrefetched = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true) }
+                        let singlePrefetched = measure(singles)
                         func f(_ v: (Double, Double)) -> String { "\(fmt(v.0)) / \(fmt(v.1))" }
-                        print("\(t)  float \(f(old))   integer batch \(f(new))   lanes \(f(lane))   \(tokens)× single-token \(f(single))")
+                        print("\(t)  float \(f(old))   integer batch \(f(new))   lanes \(f(lane)), prefetched \(f(lanePrefetched))   \(tokens)× single-token \(f(single)), prefetched \(f(singlePrefetched))")
                     }
                 }
             }

@@ -28,8 +28,11 @@ public enum GatedFeedForward {
         let integerUp = MatMul.useIntegerActivations && IntegerRowKernels.isPreferred(up.type) && columns % QuantizedActivations.blockSize == 0
         let activations = integerGate || integerUp ? pool.quantizeActivations(x, count: columns) : nil
         let chunk = max(MatMul.rowChunk, gate.rows / (pool.threadCount * 8))
+        let distance = WeightMatrix.decodePrefetchDistance
         pool.parallelFor(count: gate.rows, chunk: chunk, minimumChunk: MatMul.rowChunk / 2) { range, _ in
             MatMul.interleaved(range) { r in
+                gate.prefetch(aheadOf: r, limit: range.upperBound, distance: distance)
+                up.prefetch(aheadOf: r, limit: range.upperBound, distance: distance)
                 let g: Float, u: Float
                 if integerGate, let activations {
                     g = IntegerRowKernels.dot(gate.type, gate.row(r), activations, count: columns)

@@ -218,7 +218,7 @@ public enum MatMul {
         let w = t.matrix
         let hasOffsets = w.type == .q4_1 || w.type == .q5_1
         forEachTile(rows, size: laneTileRows) { tile in
-            IntegerLaneBatchKernel.unpack(w, rows: tile, into: scratch)
+            IntegerLaneBatchKernel.unpack(w, rows: tile, prefetchLimit: rows.upperBound, into: scratch)
             IntegerLaneBatchKernel.multiplyTile(
                 UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, hasOffsets: hasOffsets, prepared,
                 tokens: tokens, into: t.output, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)
@@ -237,7 +237,9 @@ public enum MatMul {
 
     static func multiplyRowsInteger(_ t: MatMulTarget, _ rows: Range<Int>, _ a: ActivationBlocks) {
         let w = t.matrix
+        let distance = WeightMatrix.decodePrefetchDistance
         interleaved(rows) { r in
+            w.prefetch(aheadOf: r, limit: rows.upperBound, distance: distance)
             var v = IntegerRowKernels.dot(w.type, w.row(r), a, count: w.columns)
             if let bias = t.bias { v += bias[r] }
             t.output[r] = v
@@ -246,7 +248,9 @@ public enum MatMul {
 
     @inlinable static func multiplyRowsOneToken(_ t: MatMulTarget, _ rows: Range<Int>, _ x: UnsafePointer<Float>) {
         let w = t.matrix
+        let distance = WeightMatrix.decodePrefetchDistance
         interleaved(rows) { r in
+            w.prefetch(aheadOf: r, limit: rows.upperBound, distance: distance)
             var v = RowKernels.dot(w.type, w.row(r), x, count: w.columns)
             if let bias = t.bias { v += bias[r] }
             t.output[r] = v

@@ -4,7 +4,8 @@ import XCTest
 /// Decode steps of 2–8 tokens through ``IntegerLaneBatchKernel`` (via `MatMul`, as the server
 /// runs them): every token's outputs against a Double sum over the reference-dequantised row
 /// and that token's dequantised 10-bit activation codes, for every format the kernel takes,
-/// with row counts that leave partial register blocks and tiles, a bias, one and two threads.
+/// with row counts that leave partial register blocks and tiles (700 rows: several 64-row
+/// tiles per claimed chunk), a bias, one and two threads.
 final class IntegerLaneBatchKernelTests: XCTestCase {
     func testSupportedTypes() {
         XCTAssertEqual(Set(GGMLType.allCases.filter { IntegerLaneBatchKernel.supports($0) }), [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0])
@@ -13,7 +14,7 @@ final class IntegerLaneBatchKernelTests: XCTestCase {
     func testDecodeStepsMatchReference() {
         var rng = SplitMix64(seed: 91)
         for type in [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0] {
-            for (rows, columns) in [(37, 64), (21, 160), (8, 576)] {
+            for (rows, columns) in [(37, 64), (21, 160), (8, 576), (700, 64)] {
                 let bytes = TestData.randomRow(type, count: rows * columns, &rng)
                 let dense = ReferenceKernels.dequantize(type, bytes, count: rows * columns)
                 let bias = (0..<rows).map { _ in Float.random(in: -1...1, using: &rng) }
@@ -71,5 +72,30 @@ final class IntegerLaneBatchKernelTests: XCTestCase {
             if lane[i] != batch[i] { differ = true }
         }
         XCTAssertTrue(differ, "the two paths should differ in float summation order somewhere")
+    }
+
+    /// Software prefetch of the weight rows is only a hint: lane-kernel steps and
+    /// single-token products give bit-identical outputs with it switched off.
+    func testPrefetchDoesNotChangeResults() {
+        var rng = SplitMix64(seed: 93)
+        let rows = 1100, columns = 256
+        for type in [GGMLType.q4_1, .q8_0, .f16] {
+            let bytes = TestData.randomRow(type, count: rows * columns, &rng)
+            for tokens in [1, 8] {
+                let x = TestData.randomFloats(columns * tokens, &rng)
+                func run(prefetch: Bool) -> [Float] {
+                    let saved = (WeightMatrix.lanePrefetchDistance, WeightMatrix.decodePrefetchDistance)
+                    if !prefetch { (WeightMatrix.lanePrefetchDistance, WeightMatrix.decodePrefetchDistance) = (0, 0) }
+                    defer { (WeightMatrix.lanePrefetchDistance, WeightMatrix.decodePrefetchDistance) = saved }
+                    var y = [Float](repeating: .nan, count: rows * tokens)
+                    bytes.withUnsafeBytes { raw in
+                        let w = WeightMatrix(type: type, rows: rows, columns: columns, base: raw.baseAddress!)
+                        MatMul.multiply(w, x, tokens: tokens, into: &y, pool: ThreadPool(threadCount: 2), integerBatch: true)
+                    }
+                    return y
+                }
+                XCTAssertEqual(run(prefetch: true).map(\.bitPattern), run(prefetch: false).map(\.bitPattern), "\(type), \(tokens) tokens")
+            }
+        }
     }
 }
