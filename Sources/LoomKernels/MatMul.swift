@@ -46,17 +46,17 @@ public enum MatMul {
         // Plain conditionals and a struct of pointers, not an array literal and the buffer
         // object: the closure below then captures no class reference besides the pool.
         let integer = tokens == 1 && useIntegerActivations && maxColumns % QuantizedActivations.blockSize == 0
-            && (prefersInteger(a) || prefersInteger(b) || prefersInteger(c))
+            && anyTakes(a, b, c, columns: nil, IntegerRowKernels.isPreferred)
         let activations = integer ? pool.quantizeActivations(x, count: maxColumns) : nil
         // Small batches (a server decode step): every token quantised once, integer batch
         // kernels for the formats that have one (``IntegerBatchKernels``).
         let integerBatch = integerBatch && tokens > 1 && tokens < broadcastMinimumTokens && useIntegerActivations && useIntegerBatch
             && maxColumns % QuantizedActivations.blockSize == 0
-            && (prefersIntegerBatch(a, maxColumns) || prefersIntegerBatch(b, maxColumns) || prefersIntegerBatch(c, maxColumns))
+            && anyTakes(a, b, c, columns: maxColumns, IntegerBatchKernels.supports)
         // Up to 8 tokens (one lane group) take the tokens-in-lanes kernel instead when every
         // product of the dispatch has one (``IntegerLaneBatchKernel``, ≈ 2× the batch kernels).
         let laneBatch = integerBatch && useLaneBatch && tokens <= IntegerLaneBatchKernel.maxTokens
-            && laneBatchTarget(a, maxColumns) && (b == nil || laneBatchTarget(b, maxColumns)) && (c == nil || laneBatchTarget(c, maxColumns))
+            && allTake(a, b, c, columns: maxColumns, IntegerLaneBatchKernel.supports)
         let batchActivations = integerBatch && !laneBatch ? pool.quantizeActivationBatch(x, columns: maxColumns, tokens: tokens) : nil
         // Decode rows are cheap (≈ 0.1 µs): claim larger chunks so the shared counter is not
         // contended, still eight per participant for balance. Batches keep tile-sized chunks.
@@ -74,9 +74,8 @@ public enum MatMul {
         // of the dispatch must share the column count, as the prepared activations do), the
         // transposed floats for the others.
         let integerPrompt = broadcast && useIntegerActivations && useIntegerPrompt && maxColumns % QuantizedActivations.blockSize == 0
-            && (integerPromptTarget(a, maxColumns) || integerPromptTarget(b, maxColumns) || integerPromptTarget(c, maxColumns))
-        let floatBroadcast = broadcast && !(integerPrompt && integerPromptTarget(a, maxColumns)
-            && (b == nil || integerPromptTarget(b, maxColumns)) && (c == nil || integerPromptTarget(c, maxColumns)))
+            && anyTakes(a, b, c, columns: maxColumns, IntegerPromptKernel.isPreferred)
+        let floatBroadcast = broadcast && !(integerPrompt && allTake(a, b, c, columns: maxColumns, IntegerPromptKernel.isPreferred))
         let transposedCount = floatBroadcast ? BatchMicroKernel.transposedCount(tokens: tokens, columns: maxColumns, lanes: lanes) : 0
         let preparedCount = integerPrompt ? IntegerPromptKernel.preparedWords(tokens: tokens, columns: maxColumns) : 0
         let laneCount = laneBatch ? IntegerLaneBatchKernel.preparedWords(columns: maxColumns) : 0
@@ -116,7 +115,7 @@ public enum MatMul {
                 let local = (start - offset)..<(end - offset)
                 if let activations, IntegerRowKernels.isPreferred(target.matrix.type) {
                     multiplyRowsInteger(target, local, activations)
-                } else if let prepared, integerPromptTarget(target, maxColumns) {
+                } else if let prepared, takes(target, columns: maxColumns, IntegerPromptKernel.isPreferred) {
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
                     multiplyRowsIntegerPrompt(target, local, prepared, tokens: tokens, scratch: UnsafeMutableRawPointer(scratch))
                 } else if tokens == 1 {
@@ -124,7 +123,7 @@ public enum MatMul {
                 } else if let laneActivations {
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
                     multiplyRowsLaneBatch(target, local, laneActivations, tokens: tokens, scratch: UnsafeMutableRawPointer(scratch))
-                } else if let batchActivations, prefersIntegerBatch(target, maxColumns) {
+                } else if let batchActivations, takes(target, columns: maxColumns, IntegerBatchKernels.supports) {
                     let w = target.matrix
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
                     IntegerBatchKernels.multiply(
@@ -137,6 +136,23 @@ public enum MatMul {
                 start = end
             }
         }
+    }
+
+    /// Whether target `t` exists and goes to a kernel that takes its type (`kernel`, one of
+    /// the integer kernels' type tests) with activations of `columns` columns (nil: any).
+    static func takes(_ t: MatMulTarget?, columns: Int?, _ kernel: (GGMLType) -> Bool) -> Bool {
+        guard let t else { return false }
+        return kernel(t.matrix.type) && (columns == nil || t.matrix.columns == columns)
+    }
+
+    /// Whether any of a dispatch's targets ``takes(_:columns:_:)`` the kernel.
+    static func anyTakes(_ a: MatMulTarget, _ b: MatMulTarget?, _ c: MatMulTarget?, columns: Int?, _ kernel: (GGMLType) -> Bool) -> Bool {
+        takes(a, columns: columns, kernel) || takes(b, columns: columns, kernel) || takes(c, columns: columns, kernel)
+    }
+
+    /// Whether every target of a dispatch (`b` and `c` where present) takes the kernel.
+    static func allTake(_ a: MatMulTarget, _ b: MatMulTarget?, _ c: MatMulTarget?, columns: Int?, _ kernel: (GGMLType) -> Bool) -> Bool {
+        takes(a, columns: columns, kernel) && (b == nil || takes(b, columns: columns, kernel)) && (c == nil || takes(c, columns: columns, kernel))
     }
 
     /// Batches of at least this many tokens take the transposed (tokens-in-lanes) kernel;
@@ -154,12 +170,6 @@ public enum MatMul {
     /// for the formats it prefers (with ``useIntegerActivations``; bit-identical to feeding
     /// the tokens one at a time). On by default; benchmarks switch it off to compare.
     nonisolated(unsafe) public static var useIntegerPrompt = true
-
-    /// Whether `t` takes the integer prompt kernel in a dispatch whose input has `columns` columns.
-    static func integerPromptTarget(_ t: MatMulTarget?, _ columns: Int) -> Bool {
-        guard let t else { return false }
-        return IntegerPromptKernel.isPreferred(t.matrix.type) && t.matrix.columns == columns
-    }
 
     /// Rows of `t` for the prepared integer activations of `tokens` tokens
     /// (``IntegerPromptKernel/prepare(_:tokens:columns:into:)``), a tile of at most `rowChunk`
@@ -205,11 +215,6 @@ public enum MatMul {
     /// tile (≈ 74 KB of 16-bit codes at 576 columns) stays in L2.
     static let laneTileRows = 64
 
-    static func laneBatchTarget(_ t: MatMulTarget?, _ columns: Int) -> Bool {
-        guard let t else { return false }
-        return IntegerLaneBatchKernel.supports(t.matrix.type) && t.matrix.columns == columns
-    }
-
     /// Rows of `t` for the lane-prepared activations of `tokens` tokens, a tile of at most
     /// `rowChunk` rows unpacked at a time into `scratch`.
     static func multiplyRowsLaneBatch(
@@ -223,16 +228,6 @@ public enum MatMul {
                 UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, hasOffsets: hasOffsets, prepared,
                 tokens: tokens, into: t.output, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)
         }
-    }
-
-    static func prefersIntegerBatch(_ t: MatMulTarget?, _ columns: Int) -> Bool {
-        guard let t else { return false }
-        return IntegerBatchKernels.supports(t.matrix.type) && t.matrix.columns == columns
-    }
-
-    static func prefersInteger(_ t: MatMulTarget?) -> Bool {
-        guard let t else { return false }
-        return IntegerRowKernels.isPreferred(t.matrix.type)
     }
 
     static func multiplyRowsInteger(_ t: MatMulTarget, _ rows: Range<Int>, _ a: ActivationBlocks) {
