@@ -106,12 +106,27 @@ extension Attention {
             VectorOps.softmax(row, count: visible + i)
             (row + visible + i).update(repeating: 0, count: 3 - i)
         }
-        let o0 = output, o1 = o0 + rowStride, o2 = o1 + rowStride, o3 = o2 + rowStride
+        weightedValues(UnsafePointer(s0), UnsafePointer(s1), UnsafePointer(s2), UnsafePointer(s3), positions: n,
+                       values: values, kvStride: kvStride, headDim: headDim, output: output, outputStride: rowStride, count: 4)
+    }
+
+    /// `output_j = Σ_p s_j[p] · value row p` for the four score rows `s0…s3` (`positions`
+    /// each) over the value rows at `values` (`kvStride` floats apart), 16 lanes at a time with
+    /// one register accumulator per score row, one fused multiply-add per position in order
+    /// (the arithmetic of an `axpy` per position). Stores the first `count` outputs, rows
+    /// `outputStride` floats apart.
+    @inline(__always)
+    static func weightedValues(
+        _ s0: UnsafePointer<Float>, _ s1: UnsafePointer<Float>, _ s2: UnsafePointer<Float>, _ s3: UnsafePointer<Float>,
+        positions: Int, values: UnsafePointer<Float>, kvStride: Int, headDim: Int,
+        output: UnsafeMutablePointer<Float>, outputStride: Int, count: Int
+    ) {
+        let o0 = output, o1 = o0 + outputStride, o2 = o1 + outputStride, o3 = o2 + outputStride
         var c = 0
         while c < headDim {
             var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
             var v = values + c
-            for p in 0..<n {
+            for p in 0..<positions {
                 let row = VectorOps.load(v)
                 a0.addProduct(SIMD16(repeating: s0[p]), row)
                 a1.addProduct(SIMD16(repeating: s1[p]), row)
@@ -119,8 +134,10 @@ extension Attention {
                 a3.addProduct(SIMD16(repeating: s3[p]), row)
                 v += kvStride
             }
-            VectorOps.store(a0, o0 + c); VectorOps.store(a1, o1 + c)
-            VectorOps.store(a2, o2 + c); VectorOps.store(a3, o3 + c)
+            VectorOps.store(a0, o0 + c)
+            if count > 1 { VectorOps.store(a1, o1 + c) }
+            if count > 2 { VectorOps.store(a2, o2 + c) }
+            if count > 3 { VectorOps.store(a3, o3 + c) }
             c += 16
         }
     }

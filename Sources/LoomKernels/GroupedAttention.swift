@@ -49,25 +49,8 @@ extension Attention {
             s0[p] = r[0] * scale; s1[p] = r[1] * scale; s2[p] = r[2] * scale; s3[p] = r[3] * scale
         }
         for j in 0..<count { VectorOps.softmax(scores + j * positions, count: positions) }
-        let o0 = output, o1 = o0 + headDim, o2 = o1 + headDim, o3 = o2 + headDim
-        var c = 0
-        while c < headDim {
-            var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-            var v = values + c
-            for p in 0..<positions {
-                let row = VectorOps.load(v)
-                a0.addProduct(SIMD16(repeating: s0[p]), row)
-                a1.addProduct(SIMD16(repeating: s1[p]), row)
-                a2.addProduct(SIMD16(repeating: s2[p]), row)
-                a3.addProduct(SIMD16(repeating: s3[p]), row)
-                v += kvStride
-            }
-            VectorOps.store(a0, o0 + c)
-            if count > 1 { VectorOps.store(a1, o1 + c) }
-            if count > 2 { VectorOps.store(a2, o2 + c) }
-            if count > 3 { VectorOps.store(a3, o3 + c) }
-            c += 16
-        }
+        weightedValues(UnsafePointer(s0), UnsafePointer(s1), UnsafePointer(s2), UnsafePointer(s3), positions: positions,
+                       values: values, kvStride: kvStride, headDim: headDim, output: output, outputStride: headDim, count: count)
     }
 
     /// Decode attention of `tokens` single tokens, each over its own cache, as one parallel
