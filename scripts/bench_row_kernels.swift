@@ -1,11 +1,14 @@
-// Micro-benchmark of RowKernels: ns per 4096-element row for `dot` and `dequantize`, per type.
+// Micro-benchmark of the row kernels: ns per 4096-element row for the float `dot` and
+// `dequantize` of RowKernels, per type, and for the integer dot of IntegerRowKernels
+// (activations quantised once), as used for decode.
 //
 // Not part of the package (no speed assertions anywhere); it is compiled together with the
 // LoomKernels sources into one throwaway executable, with the package's release flags:
 //
 //   swiftc -Ounchecked -wmo -target-cpu native -enforce-exclusivity=unchecked -parse-as-library \
-//       -module-name LoomKernels Sources/LoomKernels/*.swift Sources/LoomKernels/BlockFormats/*.swift \
-//       scripts/bench_row_kernels.swift -o /tmp/bench_row_kernels && /tmp/bench_row_kernels [Q4_K ...]
+//       -I Sources/LoomIntrinsics/include -module-name LoomKernels Sources/LoomKernels/*.swift \
+//       Sources/LoomKernels/BlockFormats/*.swift Sources/LoomKernels/IntegerDot/*.swift \
+//       Sources/LoomKernels/Quantize/*.swift scripts/bench_row_kernels.swift -o /tmp/bench_row_kernels && /tmp/bench_row_kernels [Q4_K ...]
 //
 // Each measurement walks 64 distinct rows (all in L2) so the loads are realistic for a
 // matvec over a cached slice of a weight matrix, repeated until ~0.2 s have passed; the
@@ -47,7 +50,9 @@ enum BenchRowKernels {
         var out = [Float](repeating: 0, count: n)
         // Optional arguments: type names to run (e.g. `Q4_K Q6_K`); default all.
         let only = Set(CommandLine.arguments.dropFirst())
-        print("type   bytes/row   dot ns/row   dequant ns/row   dot GB/s")
+        let quantized = QuantizedActivations(capacity: n)
+        x.withUnsafeBufferPointer { quantized.quantize($0.baseAddress!, count: n) }
+        print("type   bytes/row   dot ns/row   dequant ns/row   dot GB/s   int ns/row   int GB/s")
         for t in GGMLType.allCases where only.isEmpty || only.contains(t.description) {
             let rowBytes = t.byteCount(elements: n)
             var data = [UInt8](repeating: 0, count: rowBytes * rows)
@@ -94,8 +99,10 @@ enum BenchRowKernels {
             let deqNs = out.withUnsafeMutableBufferPointer { op in
                 measure { RowKernels.dequantize(t, $0, into: op.baseAddress!, count: n); sink += op[7] }
             }
+            let intNs = IntegerRowKernels.supports(t) ? measure { sink += IntegerRowKernels.dot(t, $0, quantized, count: n) } : .nan
             let name = t.description + String(repeating: " ", count: max(0, 6 - t.description.count))
-            print("\(name) \(pad(rowBytes, 10))   \(pad(Int(dotNs.rounded()), 10))   \(pad(Int(deqNs.rounded()), 14))   \(pad1(Double(rowBytes) / dotNs, 8))")
+            let intText = intNs.isNaN ? "" : "   \(pad(Int(intNs.rounded()), 10))   \(pad1(Double(rowBytes) / intNs, 8))"
+            print("\(name) \(pad(rowBytes, 10))   \(pad(Int(dotNs.rounded()), 10))   \(pad(Int(deqNs.rounded()), 14))   \(pad1(Double(rowBytes) / dotNs, 8))" + intText)
             if sink.isNaN { print("(nan)") }
         }
     }

@@ -72,25 +72,6 @@ func horizontalSum(_ v: SIMD16<Float>) -> Float {
     return s2.x + s2.y
 }
 
-/// Bit i of the 16-bit `bits`, for lanes i = 0..<16, as 0 or 16 (the fifth bit of a
-/// Q5_0/Q5_1 code, stored one bit per element in a 32-bit word).
-///
-/// Byte lanes hold the low byte of `bits` eight times, then the high byte eight times; a
-/// lane is set when its own bit survives the mask (`vpcmpeqb`/`cmeq`). This measured
-/// fastest among the forms tried: 32-bit lanes with `vpsrlvd` (wide ops are costly), an
-/// add-based "nonzero -> 16" trick, `pointwiseMin`, and the generic
-/// `replacing(with:where:)`, which compiles to a per-lane loop with branches.
-@inline(__always)
-func fifthBits(_ bits: UInt16) -> SIMD16<UInt8> {
-    let lanes = unsafeBitCast(SIMD2<UInt64>(UInt64(bits & 0xFF) &* 0x0101_0101_0101_0101,
-                                            UInt64(bits >> 8) &* 0x0101_0101_0101_0101), to: SIMD16<UInt8>.self)
-    let laneBit = SIMD16<UInt8>(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128)
-    // SIMDMask<SIMD16<Int8>> is a frozen wrapper around one SIMD16<Int8> of 0 / −1 lanes, so
-    // its bits can be reused directly as a byte mask.
-    let isSet = unsafeBitCast((lanes & laneBit) .== laneBit, to: SIMD16<UInt8>.self)
-    return isSet & 16
-}
-
 /// Fails loudly (in every build mode, unlike `precondition` under -Ounchecked) when a row
 /// length is not a whole number of blocks; returns the number of blocks.
 ///

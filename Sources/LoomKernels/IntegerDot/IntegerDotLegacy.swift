@@ -14,6 +14,7 @@ struct ActivationBlocks {
     let codes: UnsafePointer<Int16>
     let scales: UnsafePointer<Float>
     let sums: UnsafePointer<Float>
+    let codeSums: UnsafePointer<Int32>
     /// 0x0000FFFF, read from memory so the optimiser cannot fold it (see `legacyIntegerDot`).
     let lowHalfMask: UInt32
 
@@ -22,6 +23,7 @@ struct ActivationBlocks {
         codes = UnsafePointer(a.codes + 32 * block)
         scales = UnsafePointer(a.scales + block)
         sums = UnsafePointer(a.sums + block)
+        codeSums = UnsafePointer(a.codeSums + block)
     }
 }
 
@@ -75,25 +77,6 @@ func legacyIntegerStep<K: LegacyIntegerBlock>(
         let dz = halfPairToFloats(bits)
         acc.addProduct(floats(s), SIMD16(repeating: dz[0] * a.scales[b] + dz[1]))
     }
-}
-
-/// The fifth bits of a Q5 block (`qh`, bit i for element i) as 0 or 16 per byte lane, for
-/// elements 0..<16 and 16..<32: the word broadcast to all lanes, a constant byte shuffle
-/// (`vpshufb`) giving lane i the byte holding its bit, and a test against the lane's bit.
-/// This replaces the multiply-based broadcast of `fifthBits`, whose four scalar
-/// multiplies and inserts per block dominated the integer Q5 loops.
-@inline(__always)
-func fifthBitsOfWord(_ qh: UInt32) -> (low: SIMD16<UInt8>, high: SIMD16<UInt8>) {
-    let bytes = unsafeBitCast(SIMD4<UInt32>(repeating: qh), to: SIMD16<UInt8>.self)
-    var low = SIMD16<UInt8>(), high = SIMD16<UInt8>()
-    for i in 0..<16 {
-        low[i] = bytes[i / 8]
-        high[i] = bytes[2 + i / 8]
-    }
-    let laneBit = SIMD16<UInt8>(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128)
-    let lowSet = unsafeBitCast((low & laneBit) .== laneBit, to: SIMD16<UInt8>.self)
-    let highSet = unsafeBitCast((high & laneBit) .== laneBit, to: SIMD16<UInt8>.self)
-    return (lowSet & 16, highSet & 16)
 }
 
 extension BlockQ4_1: LegacyIntegerBlock {

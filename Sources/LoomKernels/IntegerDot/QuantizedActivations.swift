@@ -4,7 +4,8 @@
 ///
 /// For block b, `scales[b] = max|x| / 511` and `codes[32b + i] = round(x[32b + i] / scales[b])`
 /// (so |code| ≤ ``codeLimit``); `sums[b] = scales[b] · Σ codes` feeds the offset (`m`,
-/// `dmin`) terms of the formats that have one. Codes are stored as `Int16` and the kernels
+/// `dmin`) terms of the formats that have one, and `codeSums[b] = Σ codes` the constant
+/// code offsets of Q4_0 and Q5_0 (Σ (q − c)·x = Σ q·x − c·Σ x, exactly in integers). Codes are stored as `Int16` and the kernels
 /// multiply in 16-bit lanes, so the range is chosen as large as those lanes allow: two
 /// products of a code with a weight code of up to 5 bits (|q| ≤ 31) sum to at most
 /// 2·31·511 = 31682 < 2¹⁵. ggml uses 8-bit codes (±127); 10 bits cost nothing extra here
@@ -27,6 +28,7 @@ public final class QuantizedActivations: @unchecked Sendable {
     public private(set) var codes: UnsafeMutablePointer<Int16>
     public private(set) var scales: UnsafeMutablePointer<Float>
     public private(set) var sums: UnsafeMutablePointer<Float>
+    public private(set) var codeSums: UnsafeMutablePointer<Int32>
     private var capacity: Int
     /// Always 0x0000FFFF; a stored property so kernels can use it as an opaque mask.
     let lowHalfMask: UInt32 = 0x0000_FFFF
@@ -41,23 +43,26 @@ public final class QuantizedActivations: @unchecked Sendable {
         codes = .allocate(capacity: self.capacity)
         scales = .allocate(capacity: self.capacity / 32)
         sums = .allocate(capacity: self.capacity / 32)
+        codeSums = .allocate(capacity: self.capacity / 32)
     }
 
     deinit {
         codes.deallocate()
         scales.deallocate()
         sums.deallocate()
+        codeSums.deallocate()
     }
 
     /// Quantises `count` floats (a multiple of 32) from `x`.
     public func quantize(_ x: UnsafePointer<Float>, count: Int) {
         precondition(count >= 0 && count % 32 == 0, "QuantizedActivations: \(count) is not a multiple of 32")
         if count > capacity {
-            codes.deallocate(); scales.deallocate(); sums.deallocate()
+            codes.deallocate(); scales.deallocate(); sums.deallocate(); codeSums.deallocate()
             capacity = count
             codes = .allocate(capacity: count)
             scales = .allocate(capacity: count / 32)
             sums = .allocate(capacity: count / 32)
+            codeSums = .allocate(capacity: count / 32)
         }
         self.count = count
         // Every step is a whole-vector operation: |x| and the maximum on the float bit
@@ -85,8 +90,10 @@ public final class QuantizedActivations: @unchecked Sendable {
             let raw = UnsafeMutableRawPointer(codes + 32 * b)
             raw.storeBytes(of: c0, as: SIMD16<Int16>.self)
             raw.storeBytes(of: c1, toByteOffset: 32, as: SIMD16<Int16>.self)
+            let codeSum = horizontalSum(r0 &+ r1)
             scales[b] = d
-            sums[b] = d * Float(horizontalSum(r0 &+ r1))
+            sums[b] = d * Float(codeSum)
+            codeSums[b] = codeSum
         }
     }
 }
