@@ -128,12 +128,11 @@ enum IntegerPromptKernel {
                 case .q5_0:
                     let p = row + 22 * b
                     scales[i * blocks + b] = halfToFloat(p.loadUnaligned(as: UInt16.self))
-                    let qh = p.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
-                    for j in 0..<16 {
-                        let byte = p.load(fromByteOffset: 6 + j, as: UInt8.self)
-                        q[j] = Int16(UInt32(byte & 0x0F) | ((qh &>> UInt32(j)) & 1) &<< 4) &- 16
-                        q[j + 16] = Int16(UInt32(byte &>> 4) | ((qh &>> UInt32(j + 16)) & 1) &<< 4) &- 16
-                    }
+                    let h = fifthBitsOfWord(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
+                    let qs = loadBytes16(p, 6)
+                    let out = UnsafeMutableRawPointer(q)
+                    out.storeBytes(of: widenSigned(((qs & 0x0F) | h.low) &- 16), as: SIMD16<Int16>.self)
+                    out.storeBytes(of: widenSigned(((qs &>> 4) | h.high) &- 16), toByteOffset: 32, as: SIMD16<Int16>.self)
                 case .q8_0:
                     let p = row + 34 * b
                     scales[i * blocks + b] = halfToFloat(p.loadUnaligned(as: UInt16.self))
