@@ -24,7 +24,8 @@ typedef unsigned char loom_u8x32 __attribute__((ext_vector_type(32)));
 #define LOOM_HAS_BIT_SELECT 0
 #endif
 
-/// Lane i = bit i of `bits` ? ifSet[i] : ifClear[i], for 16 byte lanes.
+/// Lane i = bit i of `bits` ? ifSet[i] : ifClear[i], for 16 byte lanes. (Its own function
+/// rather than the low half of the 32-lane one: that form made the Q5_1 float dot 13 % slower.)
 static inline __attribute__((always_inline)) loom_u8x16 loom_select_bytes16(unsigned short bits, loom_u8x16 ifSet, loom_u8x16 ifClear) {
 #if LOOM_HAS_BIT_SELECT
     typedef char v16qi __attribute__((vector_size(16)));
