@@ -5,7 +5,8 @@
 /// For block b, `scales[b] = max|x| / 511` and `codes[32b + i] = round(x[32b + i] / scales[b])`
 /// (so |code| ≤ ``codeLimit``); `sums[b] = scales[b] · Σ codes` feeds the offset (`m`,
 /// `dmin`) terms of the formats that have one, and `codeSums[b] = Σ codes` the constant
-/// code offsets of Q4_0 and Q5_0 (Σ (q − c)·x = Σ q·x − c·Σ x, exactly in integers). Codes are stored as `Int16` and the kernels
+/// code offsets of Q4_0 and Q5_0 (Σ (q − c)·x = Σ q·x − c·Σ x, exactly in integers).
+/// Codes are stored as `Int16` and the kernels
 /// multiply in 16-bit lanes, so the range is chosen as large as those lanes allow: two
 /// products of a code with a weight code of up to 5 bits (|q| ≤ 31) sum to at most
 /// 2·31·511 = 31682 < 2¹⁵. ggml uses 8-bit codes (±127); 10 bits cost nothing extra here
