@@ -17,21 +17,19 @@ enum Admission {
         }
     }
 
-    /// Queues every job of `group`; a full queue cancels the ones already queued and
-    /// answers 503 with Retry-After.
+    /// Queues every job of `group` at once (``BatchScheduler/submit(_:)-([GenerationJob])``);
+    /// a full queue cancels the group and answers 503 with Retry-After.
     static func submit(_ group: JobGroup, to scheduler: BatchScheduler) throws {
-        for job in group.jobs {
-            do {
-                try scheduler.submit(job)
-            } catch let error as BatchScheduler.SubmitError {
-                group.cancelAll()
-                switch error {
-                case .queueFull:
-                    throw APIError(.serviceUnavailable, "The server is busy (\(scheduler.queueLimit) requests waiting); retry later",
-                                   type: "server_error", code: "queue_full", retryAfter: 1)
-                case .stopped:
-                    throw APIError(.serviceUnavailable, "The server is shutting down", type: "server_error", code: "shutting_down", retryAfter: 5)
-                }
+        do {
+            try scheduler.submit(group.jobs)
+        } catch let error as BatchScheduler.SubmitError {
+            group.cancelAll()
+            switch error {
+            case .queueFull:
+                throw APIError(.serviceUnavailable, "The server is busy (\(scheduler.queueLimit) requests waiting); retry later",
+                               type: "server_error", code: "queue_full", retryAfter: 1)
+            case .stopped:
+                throw APIError(.serviceUnavailable, "The server is shutting down", type: "server_error", code: "shutting_down", retryAfter: 5)
             }
         }
     }

@@ -62,11 +62,23 @@ public final class BatchScheduler: @unchecked Sendable {
 
     /// Queues `job`; throws ``SubmitError/queueFull`` when `queueLimit` jobs already wait.
     public func submit(_ job: GenerationJob) throws {
+        try submit([job])
+    }
+
+    /// Queues `jobs` (the `n` choices of one request) together, or none of them: throws
+    /// ``SubmitError/queueFull`` when more than `queueLimit` jobs would then wait for a slot.
+    ///
+    /// One lock hold for the whole group, so the scheduler admits its jobs in the same step.
+    /// Queued one by one, the scheduler could wake between them and prefill the first choice
+    /// alone; the next steps then batch different token counts (other kernels, other float
+    /// rounding), and a seeded request with `n` > 1 sampled differently from run to run.
+    public func submit(_ jobs: [GenerationJob]) throws {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { throw SubmitError.stopped }
-        guard queue.count < queueLimit else { throw SubmitError.queueFull }
-        queue.append(job)
+        let freeSlots = slots.reduce(0) { $0 + ($1 == nil ? 1 : 0) }
+        guard queue.count + jobs.count - freeSlots <= queueLimit else { throw SubmitError.queueFull }
+        queue.append(contentsOf: jobs)
         condition.signal()
     }
 
