@@ -1,6 +1,7 @@
 // Micro-benchmark of the row kernels: ns per 4096-element row for the float `dot` and
 // `dequantize` of RowKernels, per type, and for the integer dot of IntegerRowKernels
-// (activations quantised once), as used for decode.
+// (activations quantised once), as used for decode; for Q4_0 and Q8_0 also the 16-bit
+// integer kernel (`pairwiseDot`) that the byte-dot kernel replaces where it is native.
 //
 // Not part of the package (no speed assertions anywhere); it is compiled together with the
 // LoomKernels sources into one throwaway executable, with the package's release flags:
@@ -52,7 +53,7 @@ enum BenchRowKernels {
         let only = Set(CommandLine.arguments.dropFirst())
         let quantized = QuantizedActivations(capacity: n)
         x.withUnsafeBufferPointer { quantized.quantize($0.baseAddress!, count: n) }
-        print("type   bytes/row   dot ns/row   dequant ns/row   dot GB/s   int ns/row   int GB/s")
+        print("type   bytes/row   dot ns/row   dequant ns/row   dot GB/s   int ns/row   int GB/s   16-bit ns/row")
         for t in GGMLType.allCases where only.isEmpty || only.contains(t.description) {
             let rowBytes = t.byteCount(elements: n)
             var data = [UInt8](repeating: 0, count: rowBytes * rows)
@@ -100,9 +101,14 @@ enum BenchRowKernels {
                 measure { RowKernels.dequantize(t, $0, into: op.baseAddress!, count: n); sink += op[7] }
             }
             let intNs = IntegerRowKernels.supports(t) ? measure { sink += IntegerRowKernels.dot(t, $0, quantized, count: n) } : .nan
+            // Q4_0 and Q8_0: also the 16-bit kernel, which the byte-dot one replaces on VNNI hosts.
+            let blocks = ActivationBlocks(quantized)
+            let pairwiseNs = t == .q4_0 ? measure { sink += pairwiseDot(BlockQ4_0.self, $0, blocks, blocks: n / 32) }
+                : t == .q8_0 ? measure { sink += pairwiseDot(BlockQ8_0.self, $0, blocks, blocks: n / 32) } : .nan
             let name = t.description + String(repeating: " ", count: max(0, 6 - t.description.count))
             let intText = intNs.isNaN ? "" : "   \(pad(Int(intNs.rounded()), 10))   \(pad1(Double(rowBytes) / intNs, 8))"
-            print("\(name) \(pad(rowBytes, 10))   \(pad(Int(dotNs.rounded()), 10))   \(pad(Int(deqNs.rounded()), 14))   \(pad1(Double(rowBytes) / dotNs, 8))" + intText)
+            let pairwiseText = pairwiseNs.isNaN ? "" : "   \(pad(Int(pairwiseNs.rounded()), 13))"
+            print("\(name) \(pad(rowBytes, 10))   \(pad(Int(dotNs.rounded()), 10))   \(pad(Int(deqNs.rounded()), 14))   \(pad1(Double(rowBytes) / dotNs, 8))" + intText + pairwiseText)
             if sink.isNaN { print("(nan)") }
         }
     }

@@ -2,10 +2,17 @@ import XCTest
 @testable import LoomKernels
 
 /// Prompt-sized products (16+ tokens) through ``IntegerPromptKernel``: every output must be
-/// bit-identical to the single-token integer kernel on that token alone (so a prompt gives the
-/// logits of feeding its tokens one at a time), and close to a naive Double product of the
-/// reference-dequantised weights with the dequantised activation codes.
+/// bit-identical to the 16-bit single-token integer kernel on that token alone (so a prompt
+/// gives the logits of feeding its tokens one at a time; on hosts with a native byte dot,
+/// Q4_0 decode uses ``byteDotRow(_:_:_:blocks:)`` instead, the same integers with different
+/// float rounding, checked against this kernel in ``IntegerDotBytesTests``), and close to a
+/// naive Double product of the reference-dequantised weights with the dequantised codes.
 final class IntegerPromptKernelTests: XCTestCase {
+    /// The 16-bit single-token kernel the prompt kernel reproduces bit for bit.
+    func sixteenBitDot(_ type: GGMLType, _ row: UnsafeRawPointer, _ a: QuantizedActivations, count: Int) -> Float {
+        type == .q4_0 ? pairwiseDot(BlockQ4_0.self, row, ActivationBlocks(a), blocks: count / 32) : IntegerRowKernels.dot(type, row, a, count: count)
+    }
+
     static let types: [GGMLType] = [.q4_0, .q5_0, .q8_0]
 
     /// Random rows of `type` in a 64-byte aligned buffer (freed by the caller).
@@ -51,7 +58,7 @@ final class IntegerPromptKernelTests: XCTestCase {
             x.withUnsafeBufferPointer { a.quantize($0.baseAddress! + t * columns, count: columns) }
             let xq = (0..<columns).map { Float(a.codes[$0]) * a.scales[$0 / 32] }
             for r in 0..<rows {
-                var single = IntegerRowKernels.dot(type, w.row(r), a, count: columns)
+                var single = sixteenBitDot(type, w.row(r), a, count: columns)
                 if let b { single += b[r] }
                 let got = y[t * rows + r]
                 XCTAssertEqual(got.bitPattern, single.bitPattern,
@@ -92,7 +99,7 @@ final class IntegerPromptKernelTests: XCTestCase {
             let xt = Array(x[t * columns..<(t + 1) * columns])
             a.quantize(xt, count: columns)
             for r in 0..<24 {
-                XCTAssertEqual(outs[0][t * 24 + r].bitPattern, IntegerRowKernels.dot(.q4_0, w0.row(r), a, count: columns).bitPattern)
+                XCTAssertEqual(outs[0][t * 24 + r].bitPattern, sixteenBitDot(.q4_0, w0.row(r), a, count: columns).bitPattern)
             }
             for r in 0..<19 {
                 assertDot(outs[1][t * 19 + r], referenceDot(Array(ref1[r * columns..<(r + 1) * columns]), xt), "q4_1 token \(t) row \(r)")

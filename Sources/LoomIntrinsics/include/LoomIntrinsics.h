@@ -49,4 +49,64 @@ static inline __attribute__((always_inline)) loom_u8x32 loom_select_bytes32(unsi
 #endif
 }
 
+/// Vectors of 32 signed bytes and 8 32-bit integers (`SIMD32<Int8>`, `SIMD8<Int32>` in Swift).
+typedef signed char loom_i8x32 __attribute__((ext_vector_type(32)));
+typedef int loom_i32x8 __attribute__((ext_vector_type(8)));
+
+/// 1 where ``loom_dot_bytes`` is one `vpdpbusd` (AVX-512 VNNI with VL, or AVX-VNNI), 0 where
+/// it is the portable lane loop below (same integers, slower).
+#if (defined(__AVX512VNNI__) && defined(__AVX512VL__)) || defined(__AVXVNNI__)
+#define LOOM_HAS_BYTE_DOT 1
+#else
+#define LOOM_HAS_BYTE_DOT 0
+#endif
+
+/// Lane i = acc[i] + Σ_{k<4} u[4i+k]·s[4i+k]: unsigned bytes times signed bytes, four
+/// products per 32-bit lane, exact (no saturation). Swift's SIMD types cannot express it, and
+/// LLVM does not form `vpdpbusd` from the scalar loop (it widens to 16 bits and uses `vpmaddwd`,
+/// which does 16 products per instruction where this does 32).
+static inline __attribute__((always_inline)) loom_i32x8 loom_dot_bytes(loom_i32x8 acc, loom_u8x32 u, loom_i8x32 s) {
+#if LOOM_HAS_BYTE_DOT
+    typedef int v8si __attribute__((vector_size(32)));
+    return (loom_i32x8)__builtin_ia32_vpdpbusd256((v8si)acc, (v8si)u, (v8si)s);
+#else
+    for (int i = 0; i < 8; i++) {
+        int t = 0;
+        for (int k = 0; k < 4; k++) t += (int)u[4 * i + k] * (int)s[4 * i + k];
+        acc[i] += t;
+    }
+    return acc;
+#endif
+}
+
+/// 1 where ``loom_affine_bytes32`` is one `vgf2p8affineqb` (GFNI with AVX), 0 where it is
+/// the portable bit loop below.
+#if defined(__GFNI__) && defined(__AVX__)
+#define LOOM_HAS_BYTE_AFFINE 1
+#else
+#define LOOM_HAS_BYTE_AFFINE 0
+#endif
+
+/// Each byte x of `x` mapped through the 8×8 bit matrix of its 64-bit lane in `matrices`
+/// (GF(2); bit i of the result is the parity of x AND byte 7 − i of the lane's matrix): any
+/// per-lane combination of shifts and masks within a byte, in one instruction. Swift has no
+/// spelling for it; LLVM emits it only for uniform byte shifts.
+static inline __attribute__((always_inline)) loom_u8x32 loom_affine_bytes32(loom_u8x32 x, loom_u8x32 matrices) {
+#if LOOM_HAS_BYTE_AFFINE
+    typedef char v32qi __attribute__((vector_size(32)));
+    return (loom_u8x32)__builtin_ia32_vgf2p8affineqb_v32qi((v32qi)x, (v32qi)matrices, 0);
+#else
+    loom_u8x32 r;
+    for (int j = 0; j < 32; j++) {
+        unsigned char out = 0;
+        for (int i = 0; i < 8; i++) {
+            unsigned char row = matrices[(j & ~7) + 7 - i];
+            out |= (unsigned char)((__builtin_popcount(row & x[j]) & 1) << i);
+        }
+        r[j] = out;
+    }
+    return r;
+#endif
+}
+
 #endif

@@ -15,6 +15,8 @@ struct ActivationBlocks {
     let scales: UnsafePointer<Float>
     let sums: UnsafePointer<Float>
     let codeSums: UnsafePointer<Int32>
+    let highCodes: UnsafePointer<Int8>
+    let lowCodes: UnsafePointer<Int8>
     /// 0x0000FFFF, read from memory so the optimiser cannot fold it (see `legacyIntegerDot`).
     let lowHalfMask: UInt32
 
@@ -24,6 +26,8 @@ struct ActivationBlocks {
         scales = UnsafePointer(a.scales + block)
         sums = UnsafePointer(a.sums + block)
         codeSums = UnsafePointer(a.codeSums + block)
+        highCodes = UnsafePointer(a.highCodes + 32 * block)
+        lowCodes = UnsafePointer(a.lowCodes + 32 * block)
     }
 }
 

@@ -126,7 +126,7 @@ extension BlockQ4_0: PairwiseIntegerBlock {
     }
 
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
-        pairwiseDot(Self.self, row, a, blocks: blocks)
+        IntegerDotBytes.isNative ? byteDotRow(Self.self, row, a, blocks: blocks) : pairwiseDot(Self.self, row, a, blocks: blocks)
     }
 }
 

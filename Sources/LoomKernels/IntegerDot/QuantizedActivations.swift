@@ -30,6 +30,11 @@ public final class QuantizedActivations: @unchecked Sendable {
     public private(set) var scales: UnsafeMutablePointer<Float>
     public private(set) var sums: UnsafeMutablePointer<Float>
     public private(set) var codeSums: UnsafeMutablePointer<Int32>
+    /// The codes split as `code = 4·highCodes + lowCodes` with `highCodes = code >> 2`
+    /// (−128...127) and `lowCodes = code & 3` (0...3): two byte planes for the byte-dot
+    /// kernels (``IntegerDotBytes``), which multiply bytes only.
+    public private(set) var highCodes: UnsafeMutablePointer<Int8>
+    public private(set) var lowCodes: UnsafeMutablePointer<Int8>
     private var capacity: Int
     /// Always 0x0000FFFF; a stored property so kernels can use it as an opaque mask.
     let lowHalfMask: UInt32 = 0x0000_FFFF
@@ -45,6 +50,8 @@ public final class QuantizedActivations: @unchecked Sendable {
         scales = .allocate(capacity: self.capacity / 32)
         sums = .allocate(capacity: self.capacity / 32)
         codeSums = .allocate(capacity: self.capacity / 32)
+        highCodes = .allocate(capacity: self.capacity)
+        lowCodes = .allocate(capacity: self.capacity)
     }
 
     deinit {
@@ -52,18 +59,27 @@ public final class QuantizedActivations: @unchecked Sendable {
         scales.deallocate()
         sums.deallocate()
         codeSums.deallocate()
+        highCodes.deallocate()
+        lowCodes.deallocate()
     }
+
+    /// Whether ``quantize(_:count:)`` fills ``highCodes`` and ``lowCodes`` (only where the
+    /// byte-dot kernels run: the byte dot is one instruction).
+    let splitsCodes = IntegerDotBytes.isNative
 
     /// Quantises `count` floats (a multiple of 32) from `x`.
     public func quantize(_ x: UnsafePointer<Float>, count: Int) {
         precondition(count >= 0 && count % 32 == 0, "QuantizedActivations: \(count) is not a multiple of 32")
         if count > capacity {
             codes.deallocate(); scales.deallocate(); sums.deallocate(); codeSums.deallocate()
+            highCodes.deallocate(); lowCodes.deallocate()
             capacity = count
             codes = .allocate(capacity: count)
             scales = .allocate(capacity: count / 32)
             sums = .allocate(capacity: count / 32)
             codeSums = .allocate(capacity: count / 32)
+            highCodes = .allocate(capacity: count)
+            lowCodes = .allocate(capacity: count)
         }
         self.count = count
         // Every step is a whole-vector operation: |x| and the maximum on the float bit
@@ -91,6 +107,20 @@ public final class QuantizedActivations: @unchecked Sendable {
             let raw = UnsafeMutableRawPointer(codes + 32 * b)
             raw.storeBytes(of: c0, as: SIMD16<Int16>.self)
             raw.storeBytes(of: c1, toByteOffset: 32, as: SIMD16<Int16>.self)
+            if splitsCodes {
+                var h0 = SIMD16<Int8>(), h1 = SIMD16<Int8>(), l0 = SIMD16<Int8>(), l1 = SIMD16<Int8>()
+                for i in 0..<16 {
+                    h0[i] = Int8(truncatingIfNeeded: r0[i] &>> 2)
+                    h1[i] = Int8(truncatingIfNeeded: r1[i] &>> 2)
+                    l0[i] = Int8(truncatingIfNeeded: r0[i] & 3)
+                    l1[i] = Int8(truncatingIfNeeded: r1[i] & 3)
+                }
+                let high = UnsafeMutableRawPointer(highCodes + 32 * b), low = UnsafeMutableRawPointer(lowCodes + 32 * b)
+                high.storeBytes(of: h0, as: SIMD16<Int8>.self)
+                high.storeBytes(of: h1, toByteOffset: 16, as: SIMD16<Int8>.self)
+                low.storeBytes(of: l0, as: SIMD16<Int8>.self)
+                low.storeBytes(of: l1, toByteOffset: 16, as: SIMD16<Int8>.self)
+            }
             let codeSum = horizontalSum(r0 &+ r1)
             scales[b] = d
             sums[b] = d * Float(codeSum)
