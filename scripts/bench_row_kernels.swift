@@ -1,7 +1,8 @@
 // Micro-benchmark of the row kernels: ns per 4096-element row for the float `dot` and
 // `dequantize` of RowKernels, per type, and for the integer dot of IntegerRowKernels
-// (activations quantised once), as used for decode; for Q4_0 and Q8_0 also the 16-bit
-// integer kernel (`pairwiseDot`) that the byte-dot kernel replaces where it is native.
+// (activations quantised once), as used for decode; for the 32-element formats also the
+// 16-bit integer kernel and (on hosts with a native byte dot) the byte-dot kernel on their
+// own, whichever of the two `dot` uses.
 //
 // Not part of the package (no speed assertions anywhere); it is compiled together with the
 // LoomKernels sources into one throwaway executable, with the package's release flags:
@@ -53,7 +54,7 @@ enum BenchRowKernels {
         let only = Set(CommandLine.arguments.dropFirst())
         let quantized = QuantizedActivations(capacity: n)
         x.withUnsafeBufferPointer { quantized.quantize($0.baseAddress!, count: n) }
-        print("type   bytes/row   dot ns/row   dequant ns/row   dot GB/s   int ns/row   int GB/s   16-bit ns/row")
+        print("type   bytes/row   dot ns/row   dequant ns/row   dot GB/s   int ns/row   int GB/s   16-bit ns/row   byte ns/row")
         for t in GGMLType.allCases where only.isEmpty || only.contains(t.description) {
             let rowBytes = t.byteCount(elements: n)
             var data = [UInt8](repeating: 0, count: rowBytes * rows)
@@ -101,13 +102,34 @@ enum BenchRowKernels {
                 measure { RowKernels.dequantize(t, $0, into: op.baseAddress!, count: n); sink += op[7] }
             }
             let intNs = IntegerRowKernels.supports(t) ? measure { sink += IntegerRowKernels.dot(t, $0, quantized, count: n) } : .nan
-            // Q4_0 and Q8_0: also the 16-bit kernel, which the byte-dot one replaces on VNNI hosts.
+            // The 32-element formats: the 16-bit integer kernel and the byte-dot kernel
+            // separately, whichever of them `dot` dispatches to on this host.
             let blocks = ActivationBlocks(quantized)
-            let pairwiseNs = t == .q4_0 ? measure { sink += pairwiseDot(BlockQ4_0.self, $0, blocks, blocks: n / 32) }
-                : t == .q8_0 ? measure { sink += pairwiseDot(BlockQ8_0.self, $0, blocks, blocks: n / 32) } : .nan
+            let sixteenBitNs: Double, byteNs: Double
+            switch t {
+            case .q4_0:
+                sixteenBitNs = measure { sink += pairwiseDot(BlockQ4_0.self, $0, blocks, blocks: n / 32) }
+                byteNs = measure { sink += byteDotRow(BlockQ4_0.self, $0, blocks, blocks: n / 32) }
+            case .q4_1:
+                sixteenBitNs = measure { sink += legacyIntegerDot(BlockQ4_1.self, $0, blocks, blocks: n / 32) }
+                byteNs = measure { sink += byteDotRow(BlockQ4_1.self, $0, blocks, blocks: n / 32) }
+            case .q5_0:
+                sixteenBitNs = measure { sink += pairwiseDot(BlockQ5_0.self, $0, blocks, blocks: n / 32) }
+                byteNs = measure { sink += byteDotRow(BlockQ5_0.self, $0, blocks, blocks: n / 32) }
+            case .q5_1:
+                sixteenBitNs = measure { sink += legacyIntegerDot(BlockQ5_1.self, $0, blocks, blocks: n / 32) }
+                byteNs = measure { sink += byteDotRow(BlockQ5_1.self, $0, blocks, blocks: n / 32) }
+            case .q8_0:
+                sixteenBitNs = measure { sink += pairwiseDot(BlockQ8_0.self, $0, blocks, blocks: n / 32) }
+                byteNs = .nan
+            default:
+                sixteenBitNs = .nan
+                byteNs = .nan
+            }
             let name = t.description + String(repeating: " ", count: max(0, 6 - t.description.count))
             let intText = intNs.isNaN ? "" : "   \(pad(Int(intNs.rounded()), 10))   \(pad1(Double(rowBytes) / intNs, 8))"
-            let pairwiseText = pairwiseNs.isNaN ? "" : "   \(pad(Int(pairwiseNs.rounded()), 13))"
+            let pairwiseText = (sixteenBitNs.isNaN ? "" : "   \(pad(Int(sixteenBitNs.rounded()), 13))")
+                + (byteNs.isNaN || !IntegerDotBytes.isNative ? "" : "   \(pad(Int(byteNs.rounded()), 11))")
             print("\(name) \(pad(rowBytes, 10))   \(pad(Int(dotNs.rounded()), 10))   \(pad(Int(deqNs.rounded()), 14))   \(pad1(Double(rowBytes) / dotNs, 8))" + intText + pairwiseText)
             if sink.isNaN { print("(nan)") }
         }

@@ -1,10 +1,10 @@
 import XCTest
 @testable import LoomKernels
 
-/// The byte-dot Q4_0 decode kernel (``byteDotRow(_:_:_:blocks:)``) and its parts against
-/// their definitions and the 16-bit kernel it replaces on VNNI hosts. (The kernel is also
-/// what `IntegerRowKernels.dot(.q4_0, …)` runs there, so ``IntegerRowKernelsTests`` checks it
-/// against the naive reference too.)
+/// The byte-dot decode kernel (``byteDotRow(_:_:_:blocks:)``, Q4_0/Q4_1/Q5_0/Q5_1) and its
+/// parts against their definitions, the naive reference and the 16-bit kernels it replaces
+/// on VNNI hosts. (It is also what `IntegerRowKernels.dot` runs there for those formats, so
+/// ``IntegerRowKernelsTests`` checks it against the reference too.)
 final class IntegerDotBytesTests: XCTestCase {
     func testActivationCodesSplitIntoBytePlanes() throws {
         let a = QuantizedActivations()
@@ -20,38 +20,90 @@ final class IntegerDotBytesTests: XCTestCase {
         }
     }
 
-    func testByteDotRowMatchesTheSixteenBitKernel() throws {
+    /// The byte kernel and the 16-bit kernel it replaces, per format.
+    func byteAndSixteenBitDots(_ type: GGMLType, _ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> (Float, Float) {
+        switch type {
+        case .q4_0: return (byteDotRow(BlockQ4_0.self, row, a, blocks: blocks), pairwiseDot(BlockQ4_0.self, row, a, blocks: blocks))
+        case .q4_1: return (byteDotRow(BlockQ4_1.self, row, a, blocks: blocks), legacyIntegerDot(BlockQ4_1.self, row, a, blocks: blocks))
+        case .q5_0: return (byteDotRow(BlockQ5_0.self, row, a, blocks: blocks), pairwiseDot(BlockQ5_0.self, row, a, blocks: blocks))
+        case .q5_1: return (byteDotRow(BlockQ5_1.self, row, a, blocks: blocks), legacyIntegerDot(BlockQ5_1.self, row, a, blocks: blocks))
+        default: fatalError("\(type) has no byte kernel")
+        }
+    }
+
+    static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1]
+
+    func testByteDotRowMatchesTheSixteenBitKernelAndTheReference() throws {
         try XCTSkipUnless(IntegerDotBytes.isNative, "no native byte dot in this build")
-        for blocks in [1, 3, 4, 5, 8, 18, 152] {
-            for trial in 0..<4 {
-                var rng = SplitMix64(seed: UInt64(blocks) << 8 | UInt64(trial))
-                let count = 32 * blocks
-                let bytes = TestData.randomRow(.q4_0, count: count, &rng)
-                let a = QuantizedActivations()
-                a.quantize(TestData.randomFloats(count, &rng), count: count)
-                let row = GuardedBuffer(bytes: bytes.count)  // an over-read crashes
-                row.start.copyMemory(from: bytes, byteCount: bytes.count)
-                let blocksView = ActivationBlocks(a)
-                let got = byteDotRow(BlockQ4_0.self, row.start, blocksView, blocks: blocks)
-                let want = pairwiseDot(BlockQ4_0.self, row.start, blocksView, blocks: blocks)
-                let weights = ReferenceKernels.dequantize(.q4_0, bytes, count: count)
-                let xq = (0..<count).map { Float(a.codes[$0]) * a.scales[$0 / 32] }
-                let magnitude = referenceDot(weights, xq).magnitude
-                XCTAssertEqual(Double(got), Double(want), accuracy: 1e-5 * magnitude, "\(blocks) blocks, trial \(trial)")
+        for type in Self.types {
+            for blocks in [1, 3, 4, 5, 8, 18, 152] {
+                for trial in 0..<4 {
+                    var rng = SplitMix64(seed: UInt64(blocks) << 8 | UInt64(trial))
+                    let count = 32 * blocks
+                    let bytes = TestData.randomRow(type, count: count, &rng)
+                    let a = QuantizedActivations()
+                    a.quantize(TestData.randomFloats(count, &rng), count: count)
+                    let row = GuardedBuffer(bytes: bytes.count)  // an over-read crashes
+                    row.start.copyMemory(from: bytes, byteCount: bytes.count)
+                    let (got, sixteenBit) = byteAndSixteenBitDots(type, row.start, ActivationBlocks(a), blocks: blocks)
+                    let weights = ReferenceKernels.dequantize(type, bytes, count: count)
+                    let xq = (0..<count).map { Float(a.codes[$0]) * a.scales[$0 / 32] }
+                    let want = referenceDot(weights, xq)
+                    // Both kernels sum the same exact integers per block; the bias terms
+                    // (m, or −o·d, times d_x·Σx) and the float sums round differently.
+                    let label = "\(type), \(blocks) blocks, trial \(trial)"
+                    XCTAssertEqual(Double(got), Double(sixteenBit), accuracy: 1e-5 * want.magnitude, label)
+                    XCTAssertEqual(Double(got), want.sum, accuracy: 1e-5 * want.magnitude, label)
+                }
             }
         }
     }
 
-    func testUnsignedCodesAreTheStoredNibbles() {
-        var rng = SplitMix64(seed: 11)
-        for _ in 0..<50 {
-            let block = TestData.randomRow(.q4_0, count: 32, &rng)
-            let u = block.withUnsafeBytes { BlockQ4_0.unsignedCodes($0.baseAddress!) }
-            for i in 0..<16 {
-                XCTAssertEqual(u[i], block[2 + i] & 0x0F, "element \(i)")
-                XCTAssertEqual(u[16 + i], block[2 + i] >> 4, "element \(16 + i)")
+    /// d·(u − o) + m from ``ByteDotBlock/unsignedCodes(_:)`` and the block's scales is the
+    /// reference dequantisation, element for element.
+    func testUnsignedCodesDequantiseToTheReference() {
+        func check<K: ByteDotBlock>(_: K.Type, _ type: GGMLType) {
+            var rng = SplitMix64(seed: 11)
+            for trial in 0..<100 {
+                let block = TestData.randomRow(type, count: 32, &rng)
+                let want = ReferenceKernels.dequantize(type, block, count: 32)
+                block.withUnsafeBytes { p in
+                    let u = K.unsignedCodes(p.baseAddress!)
+                    let dm = halfPairToFloats(p.loadUnaligned(as: UInt32.self))
+                    let m = K.hasMinimum ? dm[1] : 0
+                    for i in 0..<32 {
+                        let value = dm[0] * (Float(u[i]) - K.unsignedOffset) + m
+                        XCTAssertEqual(value, want[i], accuracy: 1e-6 * max(1, want[i].magnitude),
+                                       "\(type) trial \(trial) element \(i): u \(u[i])")
+                    }
+                }
             }
         }
+        check(BlockQ4_0.self, .q4_0)
+        check(BlockQ4_1.self, .q4_1)
+        check(BlockQ5_0.self, .q5_0)
+        check(BlockQ5_1.self, .q5_1)
+    }
+
+    /// The scales of four blocks (one masked word each, converted together) against each
+    /// block's own fields.
+    func testScalesAndBiasesOfFourBlocks() {
+        func check<K: ByteDotBlock>(_: K.Type, _ type: GGMLType) {
+            var rng = SplitMix64(seed: 5)
+            let bytes = TestData.randomRow(type, count: 128, &rng)
+            bytes.withUnsafeBytes { p in
+                let (d, c) = scalesAndBiases(K.self, p.baseAddress!, K.hasMinimum ? ~0 : 0x0000_FFFF)
+                for k in 0..<4 {
+                    let dm = halfPairToFloats(p.loadUnaligned(fromByteOffset: k * K.bytes, as: UInt32.self))
+                    XCTAssertEqual(d[k], dm[0], "\(type) block \(k)")
+                    XCTAssertEqual(c[k], (K.hasMinimum ? dm[1] : 0) - K.unsignedOffset * dm[0], "\(type) block \(k)")
+                }
+            }
+        }
+        check(BlockQ4_0.self, .q4_0)
+        check(BlockQ4_1.self, .q4_1)
+        check(BlockQ5_0.self, .q5_0)
+        check(BlockQ5_1.self, .q5_1)
     }
 
     func testPortableByteDotMatchesBuild() {

@@ -4,13 +4,17 @@ import XCTest
 /// Prompt-sized products (16+ tokens) through ``IntegerPromptKernel``: every output must be
 /// bit-identical to the 16-bit single-token integer kernel on that token alone (so a prompt
 /// gives the logits of feeding its tokens one at a time; on hosts with a native byte dot,
-/// Q4_0 decode uses ``byteDotRow(_:_:_:blocks:)`` instead, the same integers with different
-/// float rounding, checked against this kernel in ``IntegerDotBytesTests``), and close to a
+/// Q4_0 and Q5_0 decode use ``byteDotRow(_:_:_:blocks:)`` instead, the same integers with
+/// different float rounding, checked against the 16-bit kernels in ``IntegerDotBytesTests``), and close to a
 /// naive Double product of the reference-dequantised weights with the dequantised codes.
 final class IntegerPromptKernelTests: XCTestCase {
     /// The 16-bit single-token kernel the prompt kernel reproduces bit for bit.
     func sixteenBitDot(_ type: GGMLType, _ row: UnsafeRawPointer, _ a: QuantizedActivations, count: Int) -> Float {
-        type == .q4_0 ? pairwiseDot(BlockQ4_0.self, row, ActivationBlocks(a), blocks: count / 32) : IntegerRowKernels.dot(type, row, a, count: count)
+        switch type {
+        case .q4_0: return pairwiseDot(BlockQ4_0.self, row, ActivationBlocks(a), blocks: count / 32)
+        case .q5_0: return pairwiseDot(BlockQ5_0.self, row, ActivationBlocks(a), blocks: count / 32)
+        default: return IntegerRowKernels.dot(type, row, a, count: count)
+        }
     }
 
     static let types: [GGMLType] = [.q4_0, .q5_0, .q8_0]

@@ -1,19 +1,21 @@
-// Q4_0 decode rows with the unsigned×signed byte dot `vpdpbusd` (`loom_dot_bytes` of
-// LoomIntrinsics; AVX-512 VNNI or AVX-VNNI) on the same 10-bit activation codes as
-// ``pairwiseDot(_:_:_:blocks:)``: the same integer per block, float rounding aside.
+// Decode rows of Q4_0, Q4_1, Q5_0 and Q5_1 with the unsigned×signed byte dot `vpdpbusd`
+// (`loom_dot_bytes` of LoomIntrinsics; AVX-512 VNNI or AVX-VNNI) on the same 10-bit
+// activation codes as the 16-bit kernels: the same integer per block, float rounding aside.
 //
 // The byte dot multiplies 32 byte pairs per instruction (twice `vpdpwssd`), but one side
-// must be unsigned and both are bytes. So the weight codes are fed unsigned (Q4_0's stored
-// nibbles are q + 8), and each 10-bit activation code x = 4·h + l comes as two byte planes of the activations
+// must be unsigned and both are bytes. So the weight codes are fed unsigned (the stored
+// codes: q + 8 for Q4_0, q + 16 for Q5_0, as they are for Q4_1/Q5_1), and each 10-bit
+// activation code x = 4·h + l comes as two byte planes of the activations
 // (``QuantizedActivations/highCodes``, ``QuantizedActivations/lowCodes``): the block's sum is
-// 4·dot(u, h) + dot(u, l), two byte dots with a shift between them. The integer per block
-// is Σ (q + o)·x − o·Σx, the integer of the 16-bit kernel; each block's 8 integer lanes are
-// converted and scaled into float accumulators, and o·d·(d_x·Σx) is taken off per 4 blocks.
+// 4·dot(u, h) + dot(u, l), two byte dots with a shift between them. Each block's 8 integer
+// lanes are converted and scaled into float accumulators; the per-block constant
+// (m, or −o·d) times d_x·Σx is added four blocks at a time.
 //
-// One core, 64 rows of 4096 in L2 (scripts/bench_row_kernels.swift), ns per row, three runs:
-// Q4_0 133 / 133 / 133 against the 16-bit kernel's 184 / 184 / 183 (1.38×). The same kernel for
-// Q8_0 (codes + 128 by flipping the top bit) measured 139–140 against 154 (1.10×): below the
-// 1.3× the project asks of a C intrinsic, so Q8_0 keeps the 16-bit kernel.
+// One core, 64 rows of 4096 in L2 (scripts/bench_row_kernels.swift), ns per row, two runs,
+// against the 16-bit kernel each replaces: Q4_0 134 / 134 vs 183 / 184 (1.37×), Q4_1 137 / 137
+// vs 221 / 222 (1.61×), Q5_0 158 / 158 vs 240 / 242 (1.52×), Q5_1 160 / 160 vs 275 / 276
+// (1.72×). The same kernel for Q8_0 (codes + 128) measured 133 vs 156 (1.17×): below the 1.3×
+// the project asks of a C intrinsic's kernel, so Q8_0 keeps the 16-bit kernel.
 #if canImport(LoomIntrinsics)
 import LoomIntrinsics
 #endif
@@ -31,45 +33,112 @@ enum IntegerDotBytes {
     }
 }
 
-/// A 32-element ``PairwiseIntegerBlock`` whose codes can be fed to the byte dot as unsigned
-/// bytes q + ``byteOffset``.
-protocol ByteDotBlock: PairwiseIntegerBlock {
-    static var byteOffset: Int32 { get }
-    /// The block's 32 codes plus ``byteOffset``, as unsigned bytes in element order.
+/// A 32-element block format whose codes go to the byte dot as unsigned bytes u: `half d`
+/// at byte 0 and, when ``hasMinimum``, `half m` at byte 2; value = d·(u − ``unsignedOffset``) + m
+/// (m = 0 without it). Q4_0 and Q5_0 store q + 8 and q + 16, Q4_1 and Q5_1 have m.
+protocol ByteDotBlock {
+    static var bytes: Int { get }
+    static var unsignedOffset: Float { get }
+    static var hasMinimum: Bool { get }
+    /// The block's 32 unsigned codes u, as bytes in element order.
     static func unsignedCodes(_ p: UnsafeRawPointer) -> SIMD32<UInt8>
 }
 
-extension BlockQ4_0: ByteDotBlock {
-    static var byteOffset: Int32 { 8 }
+extension ByteDotBlock {
+    /// The mask applied to each block's first 32-bit word: all of it (d, m), or d alone
+    /// through the activations' opaque 0x0000FFFF (see ``scalesAndBiases(_:_:)``).
     @inline(__always)
-    static func unsignedCodes(_ p: UnsafeRawPointer) -> SIMD32<UInt8> {
-        let qs = loadBytes16(p, 2)
-        #if canImport(LoomIntrinsics)
-        if LOOM_HAS_BYTE_AFFINE != 0 {
-            // The 16 bytes in both halves (a broadcast load), then one affine byte map whose
-            // GF(2) matrix (per 64-bit lane; byte 7 − i selects the input bits of output bit
-            // i) keeps the low nibble in the lower half and moves the high nibble down in the
-            // upper: one instruction for 32 codes, where mask, shift and insert are three.
-            let matrices = SIMD4<UInt64>(0x0102_0408_0000_0000, 0x0102_0408_0000_0000, 0x1020_4080_0000_0000, 0x1020_4080_0000_0000)
-            return loom_affine_bytes32(unsafeBitCast((qs, qs), to: SIMD32<UInt8>.self), unsafeBitCast(matrices, to: SIMD32<UInt8>.self))
-        }
-        #endif
-        return unsafeBitCast((qs & 0x0F, qs &>> 4), to: SIMD32<UInt8>.self)
+    static func wordMask(_ a: ActivationBlocks) -> UInt32 { hasMinimum ? ~0 : a.lowHalfMask }
+}
+
+/// d and c = m − o·d (the per-block constant of value = d·u + c) for the four blocks at
+/// `p + k·K.bytes`. One 32-bit load per block, converted together; the word is masked
+/// to d alone for formats without m with a mask the optimiser cannot see: with a visible
+/// one, or with 16-bit loads, LLVM gathered the scales with a `vpinsrw` that merged into an
+/// accumulator register and chained every iteration to the previous one's FMA (Q5_0,
+/// whose four 22-byte blocks span more than one 64-byte load: 211 → … ns per 4096 row).
+@inline(__always)
+func scalesAndBiases<K: ByteDotBlock>(_: K.Type, _ p: UnsafeRawPointer, _ mask: UInt32) -> (d: SIMD4<Float>, c: SIMD4<Float>) {
+    var words = SIMD4<UInt32>()
+    for k in 0..<4 { words[k] = p.loadUnaligned(fromByteOffset: k * K.bytes, as: UInt32.self) }
+    let f = halvesToFloats(unsafeBitCast(words & SIMD4(repeating: mask), to: SIMD8<UInt16>.self))
+    let d = SIMD4(f[0], f[2], f[4], f[6])
+    return (d, SIMD4(f[1], f[3], f[5], f[7]) - K.unsignedOffset * d)
+}
+
+/// The 16 bytes at `p` as 32 unsigned nibble codes, low nibbles first (Q4_0/Q4_1 order).
+@inline(__always)
+func nibbleCodes(_ p: UnsafeRawPointer) -> SIMD32<UInt8> {
+    let qs = p.loadUnaligned(as: SIMD16<UInt8>.self)
+    #if canImport(LoomIntrinsics)
+    if LOOM_HAS_BYTE_AFFINE != 0 {
+        // The 16 bytes in both halves (a broadcast load), then one affine byte map whose
+        // GF(2) matrix (per 64-bit lane; byte 7 − i selects the input bits of output bit
+        // i) keeps the low nibble in the lower half and moves the high nibble down in the
+        // upper: one instruction for 32 codes, where mask, shift and insert are three. (The
+        // matrices must stay a local constant: as a global they cost a `swift_once` check
+        // per block.)
+        let matrices = SIMD4<UInt64>(0x0102_0408_0000_0000, 0x0102_0408_0000_0000, 0x1020_4080_0000_0000, 0x1020_4080_0000_0000)
+        return loom_affine_bytes32(unsafeBitCast((qs, qs), to: SIMD32<UInt8>.self), unsafeBitCast(matrices, to: SIMD32<UInt8>.self))
+    }
+    #endif
+    return unsafeBitCast((qs & 0x0F, qs &>> 4), to: SIMD32<UInt8>.self)
+}
+
+/// The five-bit codes of a Q5 block: the nibbles at `qs` with bit i of `qh` as 16.
+/// (Added, not OR-ed: the bits are disjoint, and Swift's `|`, `&` on `SIMD32<UInt8>` are
+/// lane-by-lane loops, where `&+` is one `vpaddb`; SIMD16 and SIMD8<UInt32> are fine.)
+@inline(__always)
+func fiveBitCodes(_ qs: UnsafeRawPointer, _ qh: UInt32) -> SIMD32<UInt8> {
+    let nibbles = nibbleCodes(qs)
+    #if canImport(LoomIntrinsics)
+    if LOOM_HAS_BIT_SELECT != 0 { return loom_select_bytes32(qh, nibbles &+ SIMD32(repeating: 16), nibbles) }
+    #endif
+    let h = portableFifthBitsOfWord(qh)
+    return nibbles &+ unsafeBitCast((h.low, h.high), to: SIMD32<UInt8>.self)
+}
+
+extension BlockQ4_0: ByteDotBlock {
+    static var unsignedOffset: Float { 8 }
+    static var hasMinimum: Bool { false }
+    @inline(__always) static func unsignedCodes(_ p: UnsafeRawPointer) -> SIMD32<UInt8> { nibbleCodes(p + 2) }
+}
+
+extension BlockQ4_1: ByteDotBlock {
+    static var unsignedOffset: Float { 0 }
+    static var hasMinimum: Bool { true }
+    @inline(__always) static func unsignedCodes(_ p: UnsafeRawPointer) -> SIMD32<UInt8> { nibbleCodes(p + 4) }
+}
+
+extension BlockQ5_0: ByteDotBlock {
+    static var unsignedOffset: Float { 16 }
+    static var hasMinimum: Bool { false }
+    @inline(__always) static func unsignedCodes(_ p: UnsafeRawPointer) -> SIMD32<UInt8> {
+        fiveBitCodes(p + 6, p.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
     }
 }
 
-/// Σ_blocks d·(d_x·Σ (q + o)·x − o·d_x·Σx) over a row. Each block's integer vector is
-/// converted and scaled into 8-lane float accumulators (no per-block horizontal sum); the
-/// offset terms o·d·(d_x·Σx) are taken off four blocks at a time as one 4-lane product.
+extension BlockQ5_1: ByteDotBlock {
+    static var unsignedOffset: Float { 0 }
+    static var hasMinimum: Bool { true }
+    @inline(__always) static func unsignedCodes(_ p: UnsafeRawPointer) -> SIMD32<UInt8> {
+        fiveBitCodes(p + 8, p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+    }
+}
+
+/// Σ_blocks (d·d_x·Σ u·x + c·d_x·Σx) over a row. Each block's integer vector is converted
+/// and scaled into 8-lane float accumulators (no per-block horizontal sum); the bias terms
+/// c·(d_x·Σx) are added four blocks at a time as one 4-lane product.
 @inline(__always)
 func byteDotRow<K: ByteDotBlock>(_: K.Type, _ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
     var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
-    var offsets = SIMD4<Float>()
+    var biases = SIMD4<Float>()
+    let mask = K.wordMask(a)
     var b = 0
     while b + 4 <= blocks {
         let p = row + K.bytes * b
-        let d = loadHalves4(p, stride: K.bytes, offset: 0)
-        offsets.addProduct(d, UnsafeRawPointer(a.sums + b).loadUnaligned(as: SIMD4<Float>.self))
+        let (d, c) = scalesAndBiases(K.self, p, mask)
+        biases.addProduct(c, UnsafeRawPointer(a.sums + b).loadUnaligned(as: SIMD4<Float>.self))
         let scales = d * UnsafeRawPointer(a.scales + b).loadUnaligned(as: SIMD4<Float>.self)
         acc0.addProduct(floats(byteBlockSum(K.self, p, a, b)), SIMD8(repeating: scales[0]))
         acc1.addProduct(floats(byteBlockSum(K.self, p + K.bytes, a, b + 1)), SIMD8(repeating: scales[1]))
@@ -77,15 +146,17 @@ func byteDotRow<K: ByteDotBlock>(_: K.Type, _ row: UnsafeRawPointer, _ a: Activa
         acc3.addProduct(floats(byteBlockSum(K.self, p + 3 * K.bytes, a, b + 3)), SIMD8(repeating: scales[3]))
         b += 4
     }
-    var sum = horizontalSum((acc0 + acc1) + (acc2 + acc3)) - Float(K.byteOffset) * horizontalSum(offsets)
+    var sum = horizontalSum((acc0 + acc1) + (acc2 + acc3)) + horizontalSum(biases)
     while b < blocks {
-        sum += pairwiseStep(K.self, row, a, b)
+        let p = row + K.bytes * b
+        let dm = halfPairToFloats(p.loadUnaligned(as: UInt32.self) & mask)
+        sum += Float(byteBlockSum(K.self, p, a, b).wrappedSum()) * (dm[0] * a.scales[b]) + (dm[1] - K.unsignedOffset * dm[0]) * a.sums[b]
         b += 1
     }
     return sum
 }
 
-/// Σ (q + o)·x over block `b`, spread over 8 lanes: 4·dot(u, h) + dot(u, l).
+/// Σ u·x over block `b`, spread over 8 lanes: 4·dot(u, h) + dot(u, l).
 @inline(__always)
 func byteBlockSum<K: ByteDotBlock>(_: K.Type, _ p: UnsafeRawPointer, _ a: ActivationBlocks, _ b: Int) -> SIMD8<Int32> {
     let u = K.unsignedCodes(p)

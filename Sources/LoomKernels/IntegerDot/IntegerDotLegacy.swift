@@ -92,7 +92,7 @@ extension BlockQ4_1: LegacyIntegerBlock {
     }
 
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
-        legacyIntegerDot(Self.self, row, a, blocks: blocks)
+        IntegerDotBytes.isNative ? byteDotRow(Self.self, row, a, blocks: blocks) : legacyIntegerDot(Self.self, row, a, blocks: blocks)
     }
 }
 
@@ -106,9 +106,10 @@ extension BlockQ5_1: LegacyIntegerBlock {
     }
 
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
-        legacyIntegerDot(Self.self, row, a, blocks: blocks)
+        IntegerDotBytes.isNative ? byteDotRow(Self.self, row, a, blocks: blocks) : legacyIntegerDot(Self.self, row, a, blocks: blocks)
     }
 }
 
 // Q4_0, Q5_0 and Q8_0 use the 32-bit pairwise products of IntegerDotPairwise.swift, which
-// measured faster for them; Q4_1 and Q5_1 measured faster with these 16-bit lanes.
+// measured faster for them; Q4_1 and Q5_1 measured faster with these 16-bit lanes. Where the
+// byte dot is native (IntegerDotBytes.swift), all but Q8_0 decode with it instead.

@@ -146,6 +146,6 @@ extension BlockQ5_0: PairwiseIntegerBlock {
     }
 
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
-        pairwiseDot(Self.self, row, a, blocks: blocks)
+        IntegerDotBytes.isNative ? byteDotRow(Self.self, row, a, blocks: blocks) : pairwiseDot(Self.self, row, a, blocks: blocks)
     }
 }

@@ -84,6 +84,19 @@ func loadHalves8(_ base: UnsafeRawPointer, _ offset: Int) -> SIMD8<Float> {
     #endif
 }
 
+/// Eight fp16 bit patterns as floats (one `vcvtph2ps`).
+@inline(__always)
+func halvesToFloats(_ h: SIMD8<UInt16>) -> SIMD8<Float> {
+    var r = SIMD8<Float>()
+    #if arch(x86_64) && os(macOS)
+    for i in 0..<8 { r[i] = halfToFloat(h[i]) }
+    #else
+    let f = unsafeBitCast(h, to: SIMD8<Float16>.self)
+    for i in 0..<8 { r[i] = Float(f[i]) }
+    #endif
+    return r
+}
+
 /// The two fp16 halves of a 32-bit word (low half first) as floats.
 @inline(__always)
 func halfPairToFloats(_ bits: UInt32) -> SIMD2<Float> {
