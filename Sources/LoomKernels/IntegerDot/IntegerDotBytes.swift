@@ -46,7 +46,7 @@ protocol ByteDotBlock {
 
 extension ByteDotBlock {
     /// The mask applied to each block's first 32-bit word: all of it (d, m), or d alone
-    /// through the activations' opaque 0x0000FFFF (see ``scalesAndBiases(_:_:)``).
+    /// through the activations' opaque 0x0000FFFF (see ``scalesAndBiases(_:_:_:)``).
     @inline(__always)
     static func wordMask(_ a: ActivationBlocks) -> UInt32 { hasMinimum ? ~0 : a.lowHalfMask }
 }
@@ -56,7 +56,7 @@ extension ByteDotBlock {
 /// to d alone for formats without m with a mask the optimiser cannot see: with a visible
 /// one, or with 16-bit loads, LLVM gathered the scales with a `vpinsrw` that merged into an
 /// accumulator register and chained every iteration to the previous one's FMA (Q5_0,
-/// whose four 22-byte blocks span more than one 64-byte load: 211 → … ns per 4096 row).
+/// whose four 22-byte blocks span more than one 64-byte load: 211 → 158 ns per 4096 row).
 @inline(__always)
 func scalesAndBiases<K: ByteDotBlock>(_: K.Type, _ p: UnsafeRawPointer, _ mask: UInt32) -> (d: SIMD4<Float>, c: SIMD4<Float>) {
     var words = SIMD4<UInt32>()

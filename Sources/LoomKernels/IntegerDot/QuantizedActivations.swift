@@ -14,8 +14,8 @@
 /// test models by up to 0.08 against the float64 reference at the prompt-path fixture
 /// positions, 10 bits keep them within the float path's 0.05; token-by-token decode with
 /// these codes was measured at up to 0.147 (SmolLM2) and 0.073 (Qwen2.5) from the float64
-/// fixtures, llama.cpp's own 8-bit decode at 0.60 and 0.43). Scales stay `Float` (ggml rounds them to fp16), so the only error
-/// added to a dot product is the rounding of each activation to 1/1022 of its block's range.
+/// fixtures, llama.cpp's own 8-bit decode at 0.60 and 0.43). Scales stay `Float` (ggml
+/// rounds them to fp16), so the only error added to a dot product is the rounding of each activation to 1/1022 of its block's range.
 ///
 /// One buffer is reused for every product of a forward pass: ``quantize(_:count:)`` grows it
 /// only when a longer vector than ever before arrives.
