@@ -2,7 +2,8 @@
 // `dequantize` of RowKernels, per type, and for the integer dot of IntegerRowKernels
 // (activations quantised once), as used for decode; for the 32-element formats also the
 // 16-bit integer kernel and (on hosts with a native byte dot) the byte-dot kernel on their
-// own, whichever of the two `dot` uses.
+// own, whichever of the two `dot` uses, and the four-row byte kernel decode uses (per row).
+// LOOM_BENCH_COLUMNS sets the row length (default 4096).
 //
 // Not part of the package (no speed assertions anywhere); it is compiled together with the
 // LoomKernels sources into one throwaway executable, with the package's release flags:
@@ -45,7 +46,9 @@ enum BenchRowKernels {
     }
 
     static func main() {
-        let n = 4096, rows = 64
+        // LOOM_BENCH_COLUMNS: the row length (default 4096; SmolLM2's rows are 576 and 1536).
+        let n = getenv("LOOM_BENCH_COLUMNS").flatMap { Int(String(cString: $0)) } ?? 4096
+        let rows = 64
         var seed: UInt64 = 0x1234_5678
         func rand() -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return seed >> 33 }
         let x = (0..<n).map { _ in Float(Int(rand() % 2001) - 1000) / 1000 }
@@ -54,7 +57,7 @@ enum BenchRowKernels {
         let only = Set(CommandLine.arguments.dropFirst())
         let quantized = QuantizedActivations(capacity: n)
         x.withUnsafeBufferPointer { quantized.quantize($0.baseAddress!, count: n) }
-        print("type   bytes/row   dot ns/row   dequant ns/row   dot GB/s   int ns/row   int GB/s   16-bit ns/row   byte ns/row")
+        print("type   bytes/row   dot ns/row   dequant ns/row   dot GB/s   int ns/row   int GB/s   16-bit ns/row   byte ns/row   4-row ns/row")
         for t in GGMLType.allCases where only.isEmpty || only.contains(t.description) {
             let rowBytes = t.byteCount(elements: n)
             var data = [UInt8](repeating: 0, count: rowBytes * rows)
@@ -106,19 +109,32 @@ enum BenchRowKernels {
             // separately, whichever of them `dot` dispatches to on this host.
             let blocks = ActivationBlocks(quantized)
             let sixteenBitNs: Double, byteNs: Double
+            var fourRowNs = Double.nan
+            func fourRows<K: ByteDotBlock>(_: K.Type) -> Double {
+                var r = 0
+                return measure { row in
+                    // `measure` walks rows in order: every fourth call takes four rows.
+                    if r & 3 == 0 { sink += byteDotFourRows(K.self, row, rowBytes: rowBytes, blocks, blocks: n / 32)[1] }
+                    r += 1
+                }
+            }
             switch t {
             case .q4_0:
                 sixteenBitNs = measure { sink += pairwiseDot(BlockQ4_0.self, $0, blocks, blocks: n / 32) }
                 byteNs = measure { sink += byteDotRow(BlockQ4_0.self, $0, blocks, blocks: n / 32) }
+                fourRowNs = fourRows(BlockQ4_0.self)
             case .q4_1:
                 sixteenBitNs = measure { sink += legacyIntegerDot(BlockQ4_1.self, $0, blocks, blocks: n / 32) }
                 byteNs = measure { sink += byteDotRow(BlockQ4_1.self, $0, blocks, blocks: n / 32) }
+                fourRowNs = fourRows(BlockQ4_1.self)
             case .q5_0:
                 sixteenBitNs = measure { sink += pairwiseDot(BlockQ5_0.self, $0, blocks, blocks: n / 32) }
                 byteNs = measure { sink += byteDotRow(BlockQ5_0.self, $0, blocks, blocks: n / 32) }
+                fourRowNs = fourRows(BlockQ5_0.self)
             case .q5_1:
                 sixteenBitNs = measure { sink += legacyIntegerDot(BlockQ5_1.self, $0, blocks, blocks: n / 32) }
                 byteNs = measure { sink += byteDotRow(BlockQ5_1.self, $0, blocks, blocks: n / 32) }
+                fourRowNs = fourRows(BlockQ5_1.self)
             case .q8_0:
                 sixteenBitNs = measure { sink += pairwiseDot(BlockQ8_0.self, $0, blocks, blocks: n / 32) }
                 byteNs = .nan
@@ -129,7 +145,7 @@ enum BenchRowKernels {
             let name = t.description + String(repeating: " ", count: max(0, 6 - t.description.count))
             let intText = intNs.isNaN ? "" : "   \(pad(Int(intNs.rounded()), 10))   \(pad1(Double(rowBytes) / intNs, 8))"
             let pairwiseText = (sixteenBitNs.isNaN ? "" : "   \(pad(Int(sixteenBitNs.rounded()), 13))")
-                + (byteNs.isNaN || !IntegerDotBytes.isNative ? "" : "   \(pad(Int(byteNs.rounded()), 11))")
+                + (byteNs.isNaN || !IntegerDotBytes.isNative ? "" : "   \(pad(Int(byteNs.rounded()), 11))   \(pad(Int(fourRowNs.rounded()), 12))")
             print("\(name) \(pad(rowBytes, 10))   \(pad(Int(dotNs.rounded()), 10))   \(pad(Int(deqNs.rounded()), 14))   \(pad1(Double(rowBytes) / dotNs, 8))" + intText + pairwiseText)
             if sink.isNaN { print("(nan)") }
         }

@@ -58,12 +58,11 @@ public enum MatMul {
         let laneBatch = integerBatch && useLaneBatch && tokens <= IntegerLaneBatchKernel.maxTokens
             && allTake(a, b, c, columns: maxColumns, IntegerLaneBatchKernel.supports)
         let batchActivations = integerBatch && !laneBatch ? pool.quantizeActivationBatch(x, columns: maxColumns, tokens: tokens) : nil
-        // Decode rows are cheap (≈ 0.1 µs): claim larger chunks so the shared counter is not
-        // contended, still eight per participant for balance. Batches keep tile-sized chunks.
-        // Lane-kernel decode steps too, and at least one whole ``laneTileRows`` tile: their
-        // rows stream from memory, and longer runs per claim keep each thread's reads
-        // sequential for the hardware prefetcher.
-        let chunk = laneBatch ? max(laneTileRows, total / (pool.threadCount * 8)) : tokens == 1 ? max(rowChunk, total / (pool.threadCount * 8)) : rowChunk
+        // Decode rows are cheap (≈ 0.1 µs): claim long runs (``decodeChunk(rows:_:)``).
+        // Batches keep tile-sized chunks. Lane-kernel decode steps claim eight per participant,
+        // at least one whole ``laneTileRows`` tile: their rows stream from memory, and longer
+        // runs per claim keep each thread's reads sequential for the hardware prefetcher.
+        let chunk = laneBatch ? max(laneTileRows, total / (pool.threadCount * 8)) : tokens == 1 ? decodeChunk(rows: total, pool) : rowChunk
         // Batches: the activations transposed once into blocks of tokens (``BatchMicroKernel``),
         // kept behind the calling participant's tile scratch (worker 0 asks for the same size
         // inside the job, so it gets the same buffer back).
@@ -227,51 +226,6 @@ public enum MatMul {
             IntegerLaneBatchKernel.multiplyTile(
                 UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, hasOffsets: hasOffsets, prepared,
                 tokens: tokens, into: t.output, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)
-        }
-    }
-
-    static func multiplyRowsInteger(_ t: MatMulTarget, _ rows: Range<Int>, _ a: ActivationBlocks) {
-        let w = t.matrix
-        let distance = WeightMatrix.decodePrefetchDistance
-        interleaved(rows) { r in
-            w.prefetch(aheadOf: r, limit: rows.upperBound, distance: distance)
-            var v = IntegerRowKernels.dot(w.type, w.row(r), a, count: w.columns)
-            if let bias = t.bias { v += bias[r] }
-            t.output[r] = v
-        }
-    }
-
-    @inlinable static func multiplyRowsOneToken(_ t: MatMulTarget, _ rows: Range<Int>, _ x: UnsafePointer<Float>) {
-        let w = t.matrix
-        let distance = WeightMatrix.decodePrefetchDistance
-        interleaved(rows) { r in
-            w.prefetch(aheadOf: r, limit: rows.upperBound, distance: distance)
-            var v = RowKernels.dot(w.type, w.row(r), x, count: w.columns)
-            if let bias = t.bias { v += bias[r] }
-            t.output[r] = v
-        }
-    }
-
-    /// Decode rows are visited as this many interleaved runs (see ``interleaved(_:_:)``);
-    /// 1 is plain row order.
-    ///
-    /// Left at 1 because the effect could not be shown on the shared 2-core Zen 4 (user CPU
-    /// time of `loom bench -p 0 -n 64 -r 2 -t 1`, medians of 3–4 alternating runs, 2 vs 1
-    /// runs): Qwen2.5-Coder-0.5B −5 %, −4 %, then +5 % while a build was running; SmolLM2
-    /// F16 −9 %, then +10 % and +12 %. Weights come from DRAM and two streams may keep more
-    /// of them in flight, but that needs a quiet machine to decide.
-    nonisolated(unsafe) public static var decodeStreams = 1
-
-    /// Calls `body` for every row of `rows`, split into ``decodeStreams`` equal runs visited
-    /// in turn (r₀, r₀+p, r₀+2p, …, r₀+1, r₀+1+p, …), so each participant reads several
-    /// regions of the matrix at once. Every output is computed independently, so the order
-    /// does not change any result.
-    @inlinable static func interleaved(_ rows: Range<Int>, _ body: (Int) -> Void) {
-        let streams = max(1, decodeStreams)
-        let part = (rows.count + streams - 1) / streams
-        for k in 0..<part {
-            var r = rows.lowerBound + k
-            while r < rows.upperBound { body(r); r += part }
         }
     }
 

@@ -2,7 +2,8 @@ import XCTest
 @testable import LoomKernels
 
 /// Decode-path kernels added for issue #4: the fused gate/up/SwiGLU dispatch against the
-/// unfused sequence it replaces, and the pairwise integer kernels at their extreme codes.
+/// unfused sequence it replaces, decode results independent of how rows are split between
+/// threads, and the pairwise integer kernels at their extreme codes.
 final class DecodeKernelsTests: XCTestCase {
     /// Random weights of `type` in their own buffer (freed by the caller).
     func matrix(_ type: GGMLType, rows: Int, columns: Int, _ rng: inout SplitMix64) -> (WeightMatrix, UnsafeMutableRawPointer) {
@@ -55,43 +56,45 @@ final class DecodeKernelsTests: XCTestCase {
         }
     }
 
-    /// The decode row order (``MatMul/decodeStreams`` interleaved runs per chunk) does not
-    /// change any output: grouped Q/K/V-style products with a bias and the fused gate/up
-    /// dispatch give the same bits with 1, 2, 3 and 5 runs (row counts not divisible by
-    /// them), one and two threads, integer and float kernels.
-    func testDecodeRowOrderDoesNotChangeResults() {
+    /// Where a decode dispatch's runs of rows start and end (thread count, runs per thread)
+    /// does not change any output: the four-row kernels read a run's last one to three rows
+    /// as the tail of a group of four, and every lane computes alike. Grouped Q/K/V-style
+    /// products with a bias and the fused gate/up dispatch, row counts not divisible by
+    /// four, a matrix of three rows, four-row formats and others.
+    func testDecodeRunBoundariesDoNotChangeResults() {
         var rng = SplitMix64(seed: 9)
         let columns = 256
         let x = TestData.randomFloats(columns, &rng)
         let bias = TestData.randomFloats(131, &rng)
-        let saved = MatMul.decodeStreams
-        defer { MatMul.decodeStreams = saved }
-        for type in [GGMLType.q5_0, .q4_K, .f16, .q6_K] {
+        let saved = MatMul.decodeChunksPerThread
+        defer { MatMul.decodeChunksPerThread = saved }
+        for type in [GGMLType.q4_0, .q5_1, .q5_0, .q8_0, .q4_K, .f16, .q6_K] {
             let (a, ap) = matrix(type, rows: 131, columns: columns, &rng)
             let (b, bp) = matrix(type, rows: 29, columns: columns, &rng)
+            let (c, cp) = matrix(type, rows: 3, columns: columns, &rng)
             let (g, gp) = matrix(type, rows: 77, columns: columns, &rng)
             let (u, up) = matrix(type, rows: 77, columns: columns, &rng)
-            defer { ap.deallocate(); bp.deallocate(); gp.deallocate(); up.deallocate() }
-            for threads in [1, 2] {
+            defer { ap.deallocate(); bp.deallocate(); cp.deallocate(); gp.deallocate(); up.deallocate() }
+            var reference: [Float] = []
+            for (threads, runs) in [(1, 4), (2, 1), (2, 3), (2, 4), (2, 8), (3, 5)] {
+                MatMul.decodeChunksPerThread = runs
                 let pool = ThreadPool(threadCount: threads)
-                var reference: [Float] = []
-                for streams in [1, 2, 3, 5] {
-                    MatMul.decodeStreams = streams
-                    var ya = [Float](repeating: .nan, count: 131), yb = [Float](repeating: .nan, count: 29)
-                    var yg = [Float](repeating: .nan, count: 77)
-                    bias.withUnsafeBufferPointer { bb in
-                        ya.withUnsafeMutableBufferPointer { pa in
-                            yb.withUnsafeMutableBufferPointer { pb in
-                                MatMul.multiply(MatMulTarget(a, pa.baseAddress!, bias: bb.baseAddress!), MatMulTarget(b, pb.baseAddress!), nil,
-                                                x, tokens: 1, pool: pool)
+                var ya = [Float](repeating: .nan, count: 131), yb = [Float](repeating: .nan, count: 29)
+                var yc = [Float](repeating: .nan, count: 3), yg = [Float](repeating: .nan, count: 77)
+                bias.withUnsafeBufferPointer { bb in
+                    ya.withUnsafeMutableBufferPointer { pa in
+                        yb.withUnsafeMutableBufferPointer { pb in
+                            yc.withUnsafeMutableBufferPointer { pc in
+                                MatMul.multiply(MatMulTarget(a, pa.baseAddress!, bias: bb.baseAddress!), MatMulTarget(b, pb.baseAddress!),
+                                                MatMulTarget(c, pc.baseAddress!), x, tokens: 1, pool: pool)
                             }
                         }
                     }
-                    yg.withUnsafeMutableBufferPointer { GatedFeedForward.multiply(gate: g, up: u, x, into: $0.baseAddress!, pool: pool) }
-                    let all = ya + yb + yg
-                    XCTAssertFalse(all.contains { $0.isNaN }, "\(type), \(streams) runs: a row was skipped")
-                    if streams == 1 { reference = all } else { assertBitwiseEqual(all, reference, "\(type), \(threads) threads, \(streams) runs") }
                 }
+                yg.withUnsafeMutableBufferPointer { GatedFeedForward.multiply(gate: g, up: u, x, into: $0.baseAddress!, pool: pool) }
+                let all = ya + yb + yc + yg
+                XCTAssertFalse(all.contains { $0.isNaN }, "\(type), \(threads) threads, \(runs) runs: a row was skipped")
+                if reference.isEmpty { reference = all } else { assertBitwiseEqual(all, reference, "\(type), \(threads) threads, \(runs) runs per thread") }
             }
         }
     }

@@ -1,8 +1,8 @@
 import XCTest
 @testable import LoomKernels
 
-/// The byte-dot decode kernel (``byteDotRow(_:_:_:blocks:)``, Q4_0/Q4_1/Q5_0/Q5_1) and its
-/// parts against their definitions, the naive reference and the 16-bit kernels it replaces
+/// The byte-dot decode kernels (``byteDotRow(_:_:_:blocks:)`` and ``byteDotFourRows``,
+/// Q4_0/Q4_1/Q5_0/Q5_1) and their parts against their definitions, the naive reference and the 16-bit kernels it replaces
 /// on VNNI hosts. (It is also what `IntegerRowKernels.dot` runs there for those formats, so
 /// ``IntegerRowKernelsTests`` checks it against the reference too.)
 final class IntegerDotBytesTests: XCTestCase {
@@ -54,6 +54,39 @@ final class IntegerDotBytesTests: XCTestCase {
                     let label = "\(type), \(blocks) blocks, trial \(trial)"
                     XCTAssertEqual(Double(got), Double(sixteenBit), accuracy: 1e-5 * want.magnitude, label)
                     XCTAssertEqual(Double(got), want.sum, accuracy: 1e-5 * want.magnitude, label)
+                }
+            }
+        }
+    }
+
+    /// The four-row kernel against the one-row byte kernel and the naive reference on each
+    /// of its rows, and each lane alone (`rowBytes` 0: one row four times) bit for bit
+    /// against the same row in a group: what lets decode read any row in any group.
+    func testByteDotFourRowsMatchesRowsAndIsTheSameInEveryLane() throws {
+        try XCTSkipUnless(IntegerDotBytes.isNative, "no native byte dot in this build")
+        for type in Self.types {
+            for blocks in [1, 3, 4, 18, 48] {
+                var rng = SplitMix64(seed: UInt64(blocks) << 4 | 7)
+                let count = 32 * blocks
+                let rowBytes = type.byteCount(elements: count)
+                let bytes = TestData.randomRow(type, count: 4 * count, &rng)
+                let a = QuantizedActivations()
+                a.quantize(TestData.randomFloats(count, &rng), count: count)
+                let rows = GuardedBuffer(bytes: bytes.count)  // an over-read crashes
+                rows.start.copyMemory(from: bytes, byteCount: bytes.count)
+                let blocksA = ActivationBlocks(a)
+                let four = IntegerRowKernels.dotFourRows(type, rows.start, rowBytes: rowBytes, blocksA, count: count)
+                let weights = ReferenceKernels.dequantize(type, bytes, count: 4 * count)
+                let xq = (0..<count).map { Float(a.codes[$0]) * a.scales[$0 / 32] }
+                for k in 0..<4 {
+                    let label = "\(type), \(blocks) blocks, row \(k)"
+                    let row = rows.start + k * rowBytes
+                    let want = referenceDot(Array(weights[k * count..<(k + 1) * count]), xq)
+                    let (one, _) = byteAndSixteenBitDots(type, row, blocksA, blocks: blocks)
+                    XCTAssertEqual(Double(four[k]), want.sum, accuracy: 1e-5 * want.magnitude, label)
+                    XCTAssertEqual(Double(four[k]), Double(one), accuracy: 1e-5 * want.magnitude, label)
+                    let alone = IntegerRowKernels.dotFourRows(type, row, rowBytes: 0, blocksA, count: count)
+                    for lane in 0..<4 { XCTAssertEqual(alone[lane].bitPattern, four[k].bitPattern, "\(label), alone in lane \(lane)") }
                 }
             }
         }

@@ -59,8 +59,15 @@ extension ByteDotBlock {
 /// whose four 22-byte blocks span more than one 64-byte load: 211 → 158 ns per 4096 row).
 @inline(__always)
 func scalesAndBiases<K: ByteDotBlock>(_: K.Type, _ p: UnsafeRawPointer, _ mask: UInt32) -> (d: SIMD4<Float>, c: SIMD4<Float>) {
+    scalesAndBiases(K.self, p, stride: K.bytes, mask)
+}
+
+/// ``scalesAndBiases(_:_:_:)`` for blocks `stride` bytes apart (the same block of four
+/// consecutive rows: `stride` = the row's bytes).
+@inline(__always)
+func scalesAndBiases<K: ByteDotBlock>(_: K.Type, _ p: UnsafeRawPointer, stride: Int, _ mask: UInt32) -> (d: SIMD4<Float>, c: SIMD4<Float>) {
     var words = SIMD4<UInt32>()
-    for k in 0..<4 { words[k] = p.loadUnaligned(fromByteOffset: k * K.bytes, as: UInt32.self) }
+    for k in 0..<4 { words[k] = p.loadUnaligned(fromByteOffset: k * stride, as: UInt32.self) }
     let f = halvesToFloats(unsafeBitCast(words & SIMD4(repeating: mask), to: SIMD8<UInt16>.self))
     let d = SIMD4(f[0], f[2], f[4], f[6])
     return (d, SIMD4(f[1], f[3], f[5], f[7]) - K.unsignedOffset * d)
@@ -159,10 +166,9 @@ func byteDotRow<K: ByteDotBlock>(_: K.Type, _ row: UnsafeRawPointer, _ a: Activa
 /// Σ u·x over block `b`, spread over 8 lanes: 4·dot(u, h) + dot(u, l).
 @inline(__always)
 func byteBlockSum<K: ByteDotBlock>(_: K.Type, _ p: UnsafeRawPointer, _ a: ActivationBlocks, _ b: Int) -> SIMD8<Int32> {
-    let u = K.unsignedCodes(p)
     let high = UnsafeRawPointer(a.highCodes + 32 * b).loadUnaligned(as: SIMD32<Int8>.self)
     let low = UnsafeRawPointer(a.lowCodes + 32 * b).loadUnaligned(as: SIMD32<Int8>.self)
-    return byteDot32(byteDot32(SIMD8<Int32>(), u, high) &<< 2, u, low)
+    return splitCodeDot(K.unsignedCodes(p), high, low)
 }
 
 /// acc + the byte dot of `u` and `s` (see `loom_dot_bytes`).
