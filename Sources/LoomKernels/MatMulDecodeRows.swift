@@ -7,9 +7,9 @@
 // - the formats with a four-row kernel read four rows at a time (``integerDots(_:_:count:_:limit:distance:)``);
 // - every run asks for its first `distance` bytes as soon as it is claimed (the prefetch
 //   ahead of each row never covers them): SmolLM2 Q4_0 at 2 threads with four-row kernels
-//   ×1.065 (and ×1.27 at an 8 KB distance, where the uncovered head is larger);
+//   ×1.065 (×1.16 at an 8 KB distance, where the uncovered head is larger);
 // - runs are longer: four per participant instead of eight (fewer uncovered heads and
-//   claims): ×1.058 Q4_0, ×1.10–1.12 Q4_1, ×1.02 Qwen2.5 at 2 threads.
+//   claims): ×1.058 Q4_0, ×1.01 Q4_1, ×1.04 Qwen2.5 at 2 threads.
 
 extension MatMul {
     /// Runs per participant a decode dispatch aims for (the last ones taper, see

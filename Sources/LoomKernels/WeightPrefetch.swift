@@ -49,9 +49,7 @@ extension WeightMatrix {
         }
         #endif
     }
-}
 
-extension WeightMatrix {
     /// Asks for the first `distance` bytes of `rows`, at the start of a run of rows: the part
     /// the prefetch `distance` ahead of each row never covers.
     @inline(__always)
