@@ -80,8 +80,49 @@ final class IntegerPromptKernelTests: XCTestCase {
             // Blocks per row 1…5 (tails after whole groups of four), realistic widths;
             // row counts around the register block (4) and tile (16); partial token groups.
             for (rows, columns, tokens) in [(1, 32, 16), (3, 64, 17), (4, 96, 23), (5, 128, 16), (9, 160, 31),
-                                            (16, 576, 16), (37, 576, 40), (21, 1536, 19)] {
+                                            (16, 576, 16), (37, 576, 40), (21, 1536, 19), (7, 64, 70)] {
                 check(type, rows: rows, columns: columns, tokens: tokens, bias: seed % 2 == 0, threads: 1 + Int(seed % 2), seed: seed)
+                seed += 1
+            }
+        }
+    }
+
+    /// Both lane widths (8 and 16 tokens per group) on any host, whichever this build's
+    /// ``MatMul`` takes: without AVX-512 VNNI the 16-lane dot is the intrinsic's portable
+    /// loop, with it the 8-lane one is still plain Swift. Each must give every token the
+    /// single-token kernel's bits.
+    func testBothLaneWidthsMatchSingleTokenKernels() {
+        func run<G: PromptLaneGroup>(_: G.Type, _ type: GGMLType, rows: Int, columns: Int, tokens: Int, seed: UInt64) {
+            var rng = SplitMix64(seed: seed)
+            let (w, _, buffer) = matrix(type, rows: rows, columns: columns, &rng)
+            let words = IntegerPromptKernel.preparedWords(tokens: tokens, columns: columns, lanes: G.lanes)
+            let prepared = UnsafeMutableRawPointer.allocate(byteCount: 4 * words, alignment: 64)
+            let tile = UnsafeMutableRawPointer.allocate(byteCount: 4 * IntegerPromptKernel.tileWords(rows: rows, columns: columns), alignment: 64)
+            defer { buffer.deallocate(); prepared.deallocate(); tile.deallocate() }
+            let x = TestData.randomFloats(tokens * columns, &rng)
+            x.withUnsafeBufferPointer {
+                IntegerPromptKernel.prepare($0.baseAddress!, tokens: tokens, columns: columns, into: prepared, lanes: G.lanes)
+            }
+            IntegerPromptKernel.unpack(w, rows: 0..<rows, into: tile)
+            var y = [Float](repeating: .nan, count: tokens * rows)
+            y.withUnsafeMutableBufferPointer {
+                IntegerPromptKernel.multiplyTile(G.self, tile, rows: rows, columns: columns, prepared, tokens: tokens,
+                                                 into: $0.baseAddress!, ldy: rows, firstRow: 0, bias: nil)
+            }
+            let a = QuantizedActivations()
+            for t in 0..<tokens {
+                x.withUnsafeBufferPointer { a.quantize($0.baseAddress! + t * columns, count: columns) }
+                for r in 0..<rows {
+                    XCTAssertEqual(y[t * rows + r].bitPattern, sixteenBitDot(type, w.row(r), a, count: columns).bitPattern,
+                                   "\(G.lanes) lanes, \(type) \(rows)×\(columns), \(tokens) tokens: token \(t) row \(r)")
+                }
+            }
+        }
+        var seed: UInt64 = 100
+        for type in Self.types {
+            for (rows, columns, tokens) in [(5, 160, 16), (8, 576, 33), (6, 96, 50)] {
+                run(NarrowPromptLanes.self, type, rows: rows, columns: columns, tokens: tokens, seed: seed)
+                run(WidePromptLanes.self, type, rows: rows, columns: columns, tokens: tokens, seed: seed)
                 seed += 1
             }
         }

@@ -109,4 +109,29 @@ static inline __attribute__((always_inline)) loom_u8x32 loom_affine_bytes32(loom
 #endif
 }
 
+/// Vectors of 32 16-bit integers and 16 32-bit integers (`SIMD32<Int16>`, `SIMD16<Int32>`).
+typedef short loom_i16x32 __attribute__((ext_vector_type(32)));
+typedef int loom_i32x16 __attribute__((ext_vector_type(16)));
+
+/// 1 where ``loom_dot_words16`` is one 512-bit `vpdpwssd` (AVX-512 VNNI), 0 where it is the
+/// portable lane loop below (same integers, slower: callers keep 256-bit Swift forms there).
+#if defined(__AVX512VNNI__) && defined(__AVX512F__)
+#define LOOM_HAS_WIDE_WORD_DOT 1
+#else
+#define LOOM_HAS_WIDE_WORD_DOT 0
+#endif
+
+/// Lane i = acc[i] + a[2i]·b[2i] + a[2i+1]·b[2i+1], 16-bit signed products summed in 32 bits
+/// (exact for the 10-bit codes used here), for 16 lanes. Swift can express the 256-bit form
+/// (``pairProducts``), but its 512-bit form spills through the stack.
+static inline __attribute__((always_inline)) loom_i32x16 loom_dot_words16(loom_i32x16 acc, loom_i16x32 a, loom_i16x32 b) {
+#if LOOM_HAS_WIDE_WORD_DOT
+    typedef int v16si __attribute__((vector_size(64)));
+    return (loom_i32x16)__builtin_ia32_vpdpwssd512((v16si)acc, (v16si)a, (v16si)b);
+#else
+    for (int i = 0; i < 16; i++) acc[i] += (int)a[2 * i] * (int)b[2 * i] + (int)a[2 * i + 1] * (int)b[2 * i + 1];
+    return acc;
+#endif
+}
+
 #endif

@@ -35,7 +35,7 @@
 /// (`integerBatch`) of at most ``maxTokens`` tokens.
 enum IntegerLaneBatchKernel {
     /// Most tokens per product (one lane group).
-    static let maxTokens = IntegerPromptKernel.groupLanes
+    static let maxTokens = 8
     /// Rows per register block.
     static let rowBlock = 8
 

@@ -5,18 +5,19 @@
 //
 // Shape: tokens in lanes, weights broadcast, as ``BatchMicroKernel`` — but on integer codes.
 // Each token's activations are quantised to 10-bit codes (``QuantizedActivations``) and laid
-// out for groups of 8 tokens as pairs: one 32-bit lane per token holding the codes of columns
-// k and k+1. A tile of weight rows is unpacked once to 16-bit signed codes, and for each pair
-// of columns the row's two codes are broadcast to all lanes and multiplied pairwise with the
-// tokens' pairs, summed into 32-bit lanes: one `vpdpwssd` (16 multiply-adds on 256 bits).
+// out for groups of 8 tokens (16 with AVX-512 VNNI: PromptLaneGroup.swift) as pairs: one
+// 32-bit lane per token holding the codes of columns k and k+1. A tile of weight rows is
+// unpacked once to 16-bit signed codes, and for each pair of columns the row's two codes are
+// broadcast to all lanes and multiplied pairwise with the tokens' pairs, summed into 32-bit
+// lanes: one `vpdpwssd` (16 multiply-adds on 256 bits, 32 on 512).
 //
 // Swift has no intrinsic for it. The formulation LLVM turns into `vpmaddwd` (and, added to
 // an accumulator, `vpdpwssd`) is ``pairProducts(_:_:)``: a `SIMD16<Int32>` product of the
 // widened codes whose even and odd lanes are added (`evenHalf &+ oddHalf`); the same on
-// `SIMD32` (512 bits) spills through the stack, and scalar loops over lanes compile to
-// truncations and `vpmulld`.
+// `SIMD32` (512 bits) spills through the stack (hence the C intrinsic for 16 lanes), and
+// scalar loops over lanes compile to truncations and `vpmulld`.
 //
-// After each block the eight 32-bit sums per row and group are converted to float and added
+// After each block the 32-bit sums per row and group are converted to float and added
 // into one of four float accumulators (block index mod 4) with d_w·d_x by a fused multiply-
 // add, the remaining blocks and the final sum exactly as ``pairwiseDot`` orders them.
 //
@@ -32,8 +33,8 @@
 /// header. ``MatMul`` uses it for prompts when ``MatMul/useIntegerActivations`` and
 /// ``MatMul/useIntegerPrompt`` are set and the format ``isPreferred(_:)``.
 enum IntegerPromptKernel {
-    /// Tokens per lane group (8 × 32-bit lanes = 256 bits).
-    static let groupLanes = 8
+    /// Tokens per lane group: 16 (512 bits) with AVX-512 VNNI, else 8 (see PromptLaneGroup.swift).
+    static var groupLanes: Int { isWide ? WidePromptLanes.lanes : NarrowPromptLanes.lanes }
     /// Rows per register block.
     static let rowBlock = 4
 
@@ -47,13 +48,13 @@ enum IntegerPromptKernel {
     /// dequantising to f32).
     static func isPreferred(_ type: GGMLType) -> Bool { supports(type) }
 
-    /// Groups of ``groupLanes`` tokens for `tokens` tokens.
-    static func groups(tokens: Int) -> Int { (tokens + groupLanes - 1) / groupLanes }
+    /// Groups of `lanes` (by default ``groupLanes``) tokens for `tokens` tokens.
+    static func groups(tokens: Int, lanes: Int = groupLanes) -> Int { (tokens + lanes - 1) / lanes }
 
-    /// 4-byte words ``prepare(_:tokens:columns:into:)`` writes: per group `columns / 2`
-    /// code pairs and `columns / 32` scales, for each of the 8 lanes.
-    static func preparedWords(tokens: Int, columns: Int) -> Int {
-        groups(tokens: tokens) * groupLanes * (columns / 2 + columns / 32)
+    /// 4-byte words ``prepare(_:tokens:columns:into:lanes:)`` writes: per group `columns / 2`
+    /// code pairs and `columns / 32` scales, for each of the group's lanes.
+    static func preparedWords(tokens: Int, columns: Int, lanes: Int = groupLanes) -> Int {
+        groups(tokens: tokens, lanes: lanes) * lanes * (columns / 2 + columns / 32)
     }
 
     /// 4-byte words of a weight tile of `rows` rows: 16-bit codes and one float scale per block.
@@ -61,10 +62,11 @@ enum IntegerPromptKernel {
 
     /// Quantises every token row of `x` (`tokens × columns`, `columns` a multiple of 32) as
     /// ``QuantizedActivations`` does for one token, and stores the codes as pairs per lane
-    /// group: word `(g·columns/2 + p)·8 + l` holds codes 2p, 2p+1 of token 8g + l; then the
-    /// scales, float `(g·columns/32 + b)·8 + l`. Lanes past the last token are zero.
-    static func prepare(_ x: UnsafePointer<Float>, tokens: Int, columns: Int, into words: UnsafeMutableRawPointer) {
-        prepare(x, tokens: tokens, columns: columns, groups: 0..<groups(tokens: tokens), into: words)
+    /// group of L = `lanes` tokens: word `(g·columns/2 + p)·L + l` holds codes 2p, 2p+1 of
+    /// token L·g + l; then the scales, float `(g·columns/32 + b)·L + l`. Lanes past the last
+    /// token are zero.
+    static func prepare(_ x: UnsafePointer<Float>, tokens: Int, columns: Int, into words: UnsafeMutableRawPointer, lanes: Int = groupLanes) {
+        prepare(x, tokens: tokens, columns: columns, groups: 0..<groups(tokens: tokens, lanes: lanes), into: words, lanes: lanes)
     }
 
     /// ``prepare(_:tokens:columns:into:)`` on all workers of `pool`, a few groups each (the
@@ -78,10 +80,13 @@ enum IntegerPromptKernel {
         }
     }
 
-    /// The groups `groupRange` of ``prepare(_:tokens:columns:into:)``.
-    static func prepare(_ x: UnsafePointer<Float>, tokens: Int, columns: Int, groups groupRange: Range<Int>, into words: UnsafeMutableRawPointer) {
-        let groupCount = groups(tokens: tokens)
-        let pairs = words.bindMemory(to: UInt32.self, capacity: preparedWords(tokens: tokens, columns: columns))
+    /// The groups `groupRange` of ``prepare(_:tokens:columns:into:lanes:)``.
+    static func prepare(
+        _ x: UnsafePointer<Float>, tokens: Int, columns: Int, groups groupRange: Range<Int>, into words: UnsafeMutableRawPointer,
+        lanes groupLanes: Int = groupLanes
+    ) {
+        let groupCount = groups(tokens: tokens, lanes: groupLanes)
+        let pairs = words.bindMemory(to: UInt32.self, capacity: preparedWords(tokens: tokens, columns: columns, lanes: groupLanes))
         let pairCount = groupCount * groupLanes * columns / 2
         let scales = UnsafeMutableRawPointer(pairs + pairCount).assumingMemoryBound(to: Float.self)
         let blocks = columns / 32
@@ -151,21 +156,37 @@ enum IntegerPromptKernel {
         _ tile: UnsafeRawPointer, rows: Int, columns: Int, _ xp: UnsafeRawPointer, tokens: Int,
         into y: UnsafeMutablePointer<Float>, ldy: Int, firstRow: Int, bias: UnsafePointer<Float>?
     ) {
+        if isWide {
+            multiplyTile(WidePromptLanes.self, tile, rows: rows, columns: columns, xp, tokens: tokens, into: y, ldy: ldy, firstRow: firstRow, bias: bias)
+        } else {
+            multiplyTile(NarrowPromptLanes.self, tile, rows: rows, columns: columns, xp, tokens: tokens, into: y, ldy: ldy, firstRow: firstRow, bias: bias)
+        }
+    }
+
+    /// ``multiplyTile(_:rows:columns:_:tokens:into:ldy:firstRow:bias:)`` with groups of `G`
+    /// (activations prepared with `lanes: G.lanes`).
+    @inline(__always)
+    static func multiplyTile<G: PromptLaneGroup>(
+        _: G.Type, _ tile: UnsafeRawPointer, rows: Int, columns: Int, _ xp: UnsafeRawPointer, tokens: Int,
+        into y: UnsafeMutablePointer<Float>, ldy: Int, firstRow: Int, bias: UnsafePointer<Float>?
+    ) {
+        let groupLanes = G.lanes
         let n = columns
         let blocks = n / 32
-        let groupCount = groups(tokens: tokens)
+        let groupCount = groups(tokens: tokens, lanes: groupLanes)
         let codes = tile.assumingMemoryBound(to: Int16.self)
         let scales = UnsafeRawPointer(codes + rows * n).assumingMemoryBound(to: Float.self)
-        let pairs = xp.assumingMemoryBound(to: SIMD16<Int16>.self)
-        let xScales = UnsafeRawPointer(pairs + groupCount * n / 2).assumingMemoryBound(to: SIMD8<Float>.self)
+        // Pair p of group g at (g·n/2 + p)·lanes 32-bit words, then the scales.
+        let pairs = xp
+        let xScales = (xp + 4 * groupCount * groupLanes * n / 2).assumingMemoryBound(to: Float.self)
         var r0 = 0
         while r0 < rows {
             let rowCount = min(rowBlock, rows - r0)
             var g0 = 0
             while g0 < groupCount {
                 let groupPair = min(2, groupCount - g0)
-                block(codes + r0 * n, scales + r0 * blocks, rows: rowCount, columns: n,
-                      pairs + g0 * n / 2, xScales + g0 * blocks, groups: groupPair, tokens: min(tokens - g0 * groupLanes, 2 * groupLanes),
+                block(G.self, codes + r0 * n, scales + r0 * blocks, rows: rowCount, columns: n,
+                      pairs + 4 * g0 * groupLanes * n / 2, xScales + g0 * groupLanes * blocks, groups: groupPair, tokens: min(tokens - g0 * groupLanes, 2 * groupLanes),
                       y + g0 * groupLanes * ldy, ldy: ldy, firstRow: firstRow + r0, bias: bias)
                 g0 += groupPair
             }
@@ -173,23 +194,24 @@ enum IntegerPromptKernel {
         }
     }
 
-    /// Up to 4 rows × up to 2 groups of 8 tokens (`tokens` real ones, at most 16).
+    /// Up to 4 rows × up to 2 groups of `G.lanes` tokens (`tokens` real ones, at most 2·`G.lanes`).
     @inline(__always)
-    static func block(
-        _ codes: UnsafePointer<Int16>, _ wScales: UnsafePointer<Float>, rows: Int, columns n: Int,
-        _ pairs: UnsafePointer<SIMD16<Int16>>, _ xScales: UnsafePointer<SIMD8<Float>>, groups: Int, tokens: Int,
+    static func block<G: PromptLaneGroup>(
+        _: G.Type, _ codes: UnsafePointer<Int16>, _ wScales: UnsafePointer<Float>, rows: Int, columns n: Int,
+        _ pairs: UnsafeRawPointer, _ xScales: UnsafePointer<Float>, groups: Int, tokens: Int,
         _ y: UnsafeMutablePointer<Float>, ldy: Int, firstRow: Int, bias: UnsafePointer<Float>?
     ) {
+        let groupLanes = G.lanes
         let blocks = n / 32
         // Missing rows and groups repeat the last real one (their results are not stored).
         let w0 = UnsafeRawPointer(codes), w1 = w0 + 2 * n * min(1, rows - 1)
         let w2 = w0 + 2 * n * min(2, rows - 1), w3 = w0 + 2 * n * min(3, rows - 1)
         let s0 = wScales, s1 = wScales + blocks * min(1, rows - 1)
         let s2 = wScales + blocks * min(2, rows - 1), s3 = wScales + blocks * min(3, rows - 1)
-        let x0 = pairs, x1 = pairs + (groups - 1) * n / 2
-        let xs0 = xScales, xs1 = xScales + (groups - 1) * blocks
+        let x0 = pairs, x1 = pairs + 4 * (groups - 1) * groupLanes * n / 2
+        let xs0 = UnsafeRawPointer(xScales), xs1 = UnsafeRawPointer(xScales + (groups - 1) * groupLanes * blocks)
         // Float accumulators [row][group][block mod 4] as in ``pairwiseDot``.
-        typealias F = SIMD8<Float>
+        typealias F = G.Floats
         var f = (F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(),
                  F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F())
         // Sums of every block after the last whole group of four, [row][group].
@@ -198,39 +220,42 @@ enum IntegerPromptKernel {
         withUnsafeMutableBytes(of: &f) { fb in
             let acc = fb.baseAddress!.assumingMemoryBound(to: F.self)
             for b in 0..<blocks {
-                var a00 = SIMD8<Int32>(), a01 = SIMD8<Int32>(), a10 = SIMD8<Int32>(), a11 = SIMD8<Int32>()
-                var a20 = SIMD8<Int32>(), a21 = SIMD8<Int32>(), a30 = SIMD8<Int32>(), a31 = SIMD8<Int32>()
+                var a00 = G.Sums(), a01 = G.Sums(), a10 = G.Sums(), a11 = G.Sums()
+                var a20 = G.Sums(), a21 = G.Sums(), a30 = G.Sums(), a31 = G.Sums()
                 for p in (16 * b)..<(16 * b + 16) {
-                    let v0 = loadPair(x0, p), v1 = loadPair(x1, p)
-                    let q0 = broadcastPair(w0, p), q1 = broadcastPair(w1, p)
-                    let q2 = broadcastPair(w2, p), q3 = broadcastPair(w3, p)
-                    a00 &+= pairProducts(v0, q0); a01 &+= pairProducts(v1, q0)
-                    a10 &+= pairProducts(v0, q1); a11 &+= pairProducts(v1, q1)
-                    a20 &+= pairProducts(v0, q2); a21 &+= pairProducts(v1, q2)
-                    a30 &+= pairProducts(v0, q3); a31 &+= pairProducts(v1, q3)
+                    let v0 = G.load(x0 + 4 * groupLanes * p), v1 = G.load(x1 + 4 * groupLanes * p)
+                    let q0 = G.broadcast(w0.loadUnaligned(fromByteOffset: 4 * p, as: UInt32.self))
+                    let q1 = G.broadcast(w1.loadUnaligned(fromByteOffset: 4 * p, as: UInt32.self))
+                    let q2 = G.broadcast(w2.loadUnaligned(fromByteOffset: 4 * p, as: UInt32.self))
+                    let q3 = G.broadcast(w3.loadUnaligned(fromByteOffset: 4 * p, as: UInt32.self))
+                    a00 = G.dot(a00, v0, q0); a01 = G.dot(a01, v1, q0)
+                    a10 = G.dot(a10, v0, q1); a11 = G.dot(a11, v1, q1)
+                    a20 = G.dot(a20, v0, q2); a21 = G.dot(a21, v1, q2)
+                    a30 = G.dot(a30, v0, q3); a31 = G.dot(a31, v1, q3)
                 }
-                let d0 = UnsafeRawPointer(xs0 + b).loadUnaligned(as: F.self), d1 = UnsafeRawPointer(xs1 + b).loadUnaligned(as: F.self)
+                let d0 = xs0.loadUnaligned(fromByteOffset: 4 * groupLanes * b, as: F.self)
+                let d1 = xs1.loadUnaligned(fromByteOffset: 4 * groupLanes * b, as: F.self)
                 if b < whole {
                     let j = b & 3
-                    acc[0 + j].addProduct(floats(a00), F(repeating: s0[b]) * d0)
-                    acc[4 + j].addProduct(floats(a01), F(repeating: s0[b]) * d1)
-                    acc[8 + j].addProduct(floats(a10), F(repeating: s1[b]) * d0)
-                    acc[12 + j].addProduct(floats(a11), F(repeating: s1[b]) * d1)
-                    acc[16 + j].addProduct(floats(a20), F(repeating: s2[b]) * d0)
-                    acc[20 + j].addProduct(floats(a21), F(repeating: s2[b]) * d1)
-                    acc[24 + j].addProduct(floats(a30), F(repeating: s3[b]) * d0)
-                    acc[28 + j].addProduct(floats(a31), F(repeating: s3[b]) * d1)
+                    acc[0 + j].addProduct(G.floats(a00), F(repeating: s0[b]) * d0)
+                    acc[4 + j].addProduct(G.floats(a01), F(repeating: s0[b]) * d1)
+                    acc[8 + j].addProduct(G.floats(a10), F(repeating: s1[b]) * d0)
+                    acc[12 + j].addProduct(G.floats(a11), F(repeating: s1[b]) * d1)
+                    acc[16 + j].addProduct(G.floats(a20), F(repeating: s2[b]) * d0)
+                    acc[20 + j].addProduct(G.floats(a21), F(repeating: s2[b]) * d1)
+                    acc[24 + j].addProduct(G.floats(a30), F(repeating: s3[b]) * d0)
+                    acc[28 + j].addProduct(G.floats(a31), F(repeating: s3[b]) * d1)
                 } else {
                     // ``pairwiseStep``: Float(t)·(d·d_x + 0), added after the four-way sum.
                     if b == whole { tail = sums(acc) }
-                    tail.0 = tail.0 + floats(a00) * (F(repeating: s0[b]) * d0 + 0)
-                    tail.1 = tail.1 + floats(a01) * (F(repeating: s0[b]) * d1 + 0)
-                    tail.2 = tail.2 + floats(a10) * (F(repeating: s1[b]) * d0 + 0)
-                    tail.3 = tail.3 + floats(a11) * (F(repeating: s1[b]) * d1 + 0)
-                    tail.4 = tail.4 + floats(a20) * (F(repeating: s2[b]) * d0 + 0)
-                    tail.5 = tail.5 + floats(a21) * (F(repeating: s2[b]) * d1 + 0)
-                    tail.6 = tail.6 + floats(a30) * (F(repeating: s3[b]) * d0 + 0)
-                    tail.7 = tail.7 + floats(a31) * (F(repeating: s3[b]) * d1 + 0)
+                    tail.0 = tail.0 + G.floats(a00) * (F(repeating: s0[b]) * d0 + 0)
+                    tail.1 = tail.1 + G.floats(a01) * (F(repeating: s0[b]) * d1 + 0)
+                    tail.2 = tail.2 + G.floats(a10) * (F(repeating: s1[b]) * d0 + 0)
+                    tail.3 = tail.3 + G.floats(a11) * (F(repeating: s1[b]) * d1 + 0)
+                    tail.4 = tail.4 + G.floats(a20) * (F(repeating: s2[b]) * d0 + 0)
+                    tail.5 = tail.5 + G.floats(a21) * (F(repeating: s2[b]) * d1 + 0)
+                    tail.6 = tail.6 + G.floats(a30) * (F(repeating: s3[b]) * d0 + 0)
+                    tail.7 = tail.7 + G.floats(a31) * (F(repeating: s3[b]) * d1 + 0)
                 }
             }
             if whole == blocks { tail = sums(acc) }
@@ -263,9 +288,8 @@ enum IntegerPromptKernel {
 
     /// `(acc₀ + acc₁) + (acc₂ + acc₃)` per row and group, as ``horizontalSum(_:)-(SIMD4<Float>)``.
     @inline(__always)
-    static func sums(_ acc: UnsafeMutablePointer<SIMD8<Float>>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
-                                                                    SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        @inline(__always) func s(_ i: Int) -> SIMD8<Float> { (acc[4 * i] + acc[4 * i + 1]) + (acc[4 * i + 2] + acc[4 * i + 3]) }
+    static func sums<F: SIMD>(_ acc: UnsafeMutablePointer<F>) -> (F, F, F, F, F, F, F, F) where F.Scalar == Float {
+        @inline(__always) func s(_ i: Int) -> F { (acc[4 * i] + acc[4 * i + 1]) + (acc[4 * i + 2] + acc[4 * i + 3]) }
         return (s(0), s(1), s(2), s(3), s(4), s(5), s(6), s(7))
     }
 }
