@@ -96,6 +96,7 @@ enum IntegerPromptKernel {
             for b in 0..<blocks { (scales + (g * blocks + b) * groupLanes).initialize(repeating: 0, count: groupLanes) }
         }
         let a = QuantizedActivations(capacity: columns)
+        a.splitsCodes = false  // the prompt kernel reads the 16-bit codes only
         for t in (groupRange.lowerBound * groupLanes)..<min(tokens, groupRange.upperBound * groupLanes) {
             a.quantize(x + t * columns, count: columns)
             let g = t / groupLanes, l = t % groupLanes

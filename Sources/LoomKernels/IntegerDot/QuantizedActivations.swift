@@ -66,8 +66,9 @@ public final class QuantizedActivations: @unchecked Sendable {
     }
 
     /// Whether ``quantize(_:count:)`` fills ``highCodes`` and ``lowCodes`` (only where the
-    /// byte-dot kernels run: the byte dot is one instruction).
-    let splitsCodes = IntegerDotBytes.isNative
+    /// byte-dot kernels run: the byte dot is one instruction). Users of ``codes`` alone (the
+    /// prompt kernel's preparation) switch it off.
+    var splitsCodes = IntegerDotBytes.isNative
 
     /// Quantises `count` floats (a multiple of 32) from `x`.
     public func quantize(_ x: UnsafePointer<Float>, count: Int) {
