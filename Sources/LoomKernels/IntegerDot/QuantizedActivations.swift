@@ -48,12 +48,12 @@ public final class QuantizedActivations: @unchecked Sendable {
 
     public init(capacity: Int = 0) {
         self.capacity = max(32, (capacity + 31) / 32 * 32)
-        codes = .allocate(capacity: self.capacity)
+        codes = cacheLineAligned(Int16.self, self.capacity)
         scales = .allocate(capacity: self.capacity / 32)
         sums = .allocate(capacity: self.capacity / 32)
         codeSums = .allocate(capacity: self.capacity / 32)
-        highCodes = .allocate(capacity: self.capacity)
-        lowCodes = .allocate(capacity: self.capacity)
+        highCodes = cacheLineAligned(Int8.self, self.capacity)
+        lowCodes = cacheLineAligned(Int8.self, self.capacity)
     }
 
     deinit {
@@ -77,12 +77,12 @@ public final class QuantizedActivations: @unchecked Sendable {
             codes.deallocate(); scales.deallocate(); sums.deallocate(); codeSums.deallocate()
             highCodes.deallocate(); lowCodes.deallocate()
             capacity = count
-            codes = .allocate(capacity: count)
+            codes = cacheLineAligned(Int16.self, count)
             scales = .allocate(capacity: count / 32)
             sums = .allocate(capacity: count / 32)
             codeSums = .allocate(capacity: count / 32)
-            highCodes = .allocate(capacity: count)
-            lowCodes = .allocate(capacity: count)
+            highCodes = cacheLineAligned(Int8.self, count)
+            lowCodes = cacheLineAligned(Int8.self, count)
         }
         self.count = count
         // Every step is a whole-vector operation: |x| and the maximum on the float bit
@@ -130,6 +130,13 @@ public final class QuantizedActivations: @unchecked Sendable {
             codeSums[b] = codeSum
         }
     }
+}
+
+/// `count` uninitialised elements at a 64-byte boundary: the decode kernels load the codes
+/// in 32- and 64-byte vectors, which straddle two cache lines at malloc's 16-byte alignment
+/// (measured: SmolLM2 Q4_0 decode ×1.00 at 1 thread, ≈ ×1.015 at 2, A/B medians).
+func cacheLineAligned<T>(_: T.Type, _ count: Int) -> UnsafeMutablePointer<T> {
+    UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<T>.stride, alignment: 64).bindMemory(to: T.self, capacity: count)
 }
 
 /// Largest of sixteen unsigned lanes as a balanced tree.
