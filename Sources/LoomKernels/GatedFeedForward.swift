@@ -37,9 +37,17 @@ public enum GatedFeedForward {
                 let n = min(4, range.upperBound - r)
                 let g = MatMul.decodeDots(gate, r, count: n, integerGate ? activations : nil, x, limit: range.upperBound, distance: distance)
                 let u = MatMul.decodeDots(up, r, count: n, integerUp ? activations : nil, x, limit: range.upperBound, distance: distance)
-                for k in 0..<n { out[r + k] = g[k] / (1 + exp(-g[k])) * u[k] }
+                let y = Self.swiglu(g, u)
+                for k in 0..<n { out[r + k] = y[k] }
                 r += n
             }
         }
+    }
+
+    /// silu(g)·u with the prompt path's exponential (``VectorOps/swiglu(_:up:count:)``), lane for
+    /// lane. Out of line: inlined into the row loop it made decode ≈ 3 % slower.
+    @inline(never)
+    static func swiglu(_ g: SIMD4<Float>, _ u: SIMD4<Float>) -> SIMD4<Float> {
+        g / (1 + VectorOps.exponential(-g)) * u
     }
 }

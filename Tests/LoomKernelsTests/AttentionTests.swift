@@ -180,4 +180,41 @@ final class AttentionTests: XCTestCase {
             XCTAssertEqual(Double(g[i]), gi / (1 + exp(-gi)) * Double(u[i]), accuracy: 1e-6)
         }
     }
+
+    /// The vector exponential against double-precision `exp` on random inputs over its whole
+    /// range (≤ 2 ulp of the float result), the clamped ends, and softmax / SwiGLU of every
+    /// length 1…40 (vector body and padded tail) against the definitions.
+    func testVectorExponentialSoftmaxAndSwiGLUMatchDefinitions() {
+        var rng = SplitMix64(seed: 31)
+        for _ in 0..<2000 {
+            var v = SIMD16<Float>()
+            for k in 0..<16 { v[k] = Float.random(in: -87...88, using: &rng) }
+            let e = VectorOps.exponential(v)
+            for k in 0..<16 {
+                let want = exp(Double(v[k]))
+                XCTAssertLessThanOrEqual(abs(Double(e[k]) - want), 2 * Double(Float(want).ulp), "e^\(v[k])")
+            }
+        }
+        XCTAssertEqual(VectorOps.exponential(SIMD16<Float>())[3], 1)
+        XCTAssertLessThan(VectorOps.exponential(SIMD16<Float>(repeating: -.infinity))[0], 1e-37)
+        XCTAssertTrue(VectorOps.exponential(SIMD16<Float>(repeating: 500))[0].isFinite)
+        let four = VectorOps.exponential(SIMD4<Float>(-1, 0, 1, 2))
+        for (k, x) in [-1.0, 0, 1, 2].enumerated() { XCTAssertEqual(Double(four[k]), exp(x), accuracy: 2 * Double(Float(exp(x)).ulp)) }
+        for count in 1...40 {
+            let x = (0..<count).map { _ in Float.random(in: -20...20, using: &rng) }
+            var p = x
+            VectorOps.softmax(&p, count: count)
+            let m = Double(x.max()!)
+            let total = x.reduce(0.0) { $0 + exp(Double($1) - m) }
+            for i in 0..<count { XCTAssertEqual(Double(p[i]), exp(Double(x[i]) - m) / total, accuracy: 1e-6, "softmax \(count) [\(i)]") }
+            var g = (0..<count).map { _ in Float.random(in: -10...10, using: &rng) }
+            let g0 = g
+            let u = (0..<count).map { _ in Float.random(in: -2...2, using: &rng) }
+            VectorOps.swiglu(&g, up: u, count: count)
+            for i in 0..<count {
+                let gi = Double(g0[i])
+                XCTAssertEqual(Double(g[i]), gi / (1 + exp(-gi)) * Double(u[i]), accuracy: 1e-5, "swiglu \(count) [\(i)]")
+            }
+        }
+    }
 }
