@@ -5,6 +5,9 @@ For every (model, threads) pair the two engines run ALTERNATELY, `--rounds` time
 both see the same background load; each round is one llama-bench-style measurement:
   pp  – one batch of `-p` tokens evaluated from an empty KV cache, tokens/s;
   tg  – `-n` tokens decoded one at a time from an empty cache, tokens/s.
+With `--depth N` both tests start with N tokens already in the cache instead (llama-bench's
+`-d`): each engine evaluates them once, untimed, and cuts its cache back to them before
+every test.
 The table reports medians and the ratio Loom ÷ llama.cpp (> 1 means Loom is faster).
 
 llama.cpp runs through the `llama-cpp-python` package, built once from PyPI with native CPU
@@ -119,15 +122,15 @@ def bandwidth_probe(threads, gib=1.0, repeats=5):
     return a.nbytes / best
 
 
-def loom_round(path, threads, p, n):
+def loom_round(path, threads, p, n, depth=0):
     out = subprocess.run([LOOM, "bench", "-m", path, "-t", str(threads), "-p", str(p), "-n", str(n),
-                          "-r", "1", "--json"], capture_output=True, text=True, check=True).stdout
+                          "-d", str(depth), "-r", "1", "--json"], capture_output=True, text=True, check=True).stdout
     j = json.loads(out)
     return j["pp"]["median"], j["tg"]["median"], j["load_seconds"], j["peak_rss_bytes"]
 
 
 class LlamaCpp:
-    def __init__(self, path, threads, p, n):
+    def __init__(self, path, threads, p, n, depth=0):
         import llama_cpp as L
         self.L = L
         L.llama_backend_init()
@@ -136,19 +139,26 @@ class LlamaCpp:
         self.model = L.llama_model_load_from_file(path.encode(), mp)
         self.load_seconds = time.perf_counter() - t0
         cp = L.llama_context_default_params()
-        cp.n_ctx = p + n + 16
-        cp.n_batch = max(p, 1)
-        cp.n_ubatch = max(p, 1)
+        cp.n_ctx = depth + p + n + 16
+        cp.n_batch = max(p, depth, 1)
+        cp.n_ubatch = max(p, depth, 1)
         cp.n_threads = threads
         cp.n_threads_batch = threads
         self.ctx = L.llama_init_from_model(self.model, cp)
         vocab = L.llama_n_vocab(L.llama_model_get_vocab(self.model))
         rng = random.Random(1)
         self.prompt = [rng.randrange(100, vocab // 2) for _ in range(max(p, 1))]
-        self.p, self.n = p, n
+        self.p, self.n, self.depth = p, n, depth
+        if depth > 0:
+            self.decode([rng.randrange(100, vocab // 2) for _ in range(depth)])
 
     def clear(self):
-        self.L.llama_memory_clear(self.L.llama_get_memory(self.ctx), True)
+        """Back to the `depth` untimed context tokens (an empty cache without --depth)."""
+        memory = self.L.llama_get_memory(self.ctx)
+        if self.depth > 0:
+            self.L.llama_memory_seq_rm(memory, 0, self.depth, -1)
+        else:
+            self.L.llama_memory_clear(memory, True)
 
     def decode(self, ids):
         arr = (self.L.llama_token * len(ids))(*ids)
@@ -172,11 +182,11 @@ class LlamaCpp:
         return pp, tg
 
 
-def peak_rss_llama(path, threads, p, n):
+def peak_rss_llama(path, threads, p, n, depth=0):
     """llama.cpp's peak RSS, measured as VmHWM in a fresh child process (getrusage's maxrss
     would include this driver's own peak, which survives fork and exec)."""
     code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r});"
-            f"import peer_bench; e = peer_bench.LlamaCpp({path!r}, {threads}, {p}, {n}); e.round();"
+            f"import peer_bench; e = peer_bench.LlamaCpp({path!r}, {threads}, {p}, {n}, {depth}); e.round();"
             "print([int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmHWM:')][0])")
     return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1])
 
@@ -187,6 +197,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("-p", type=int, default=512)
     ap.add_argument("-n", type=int, default=128)
+    ap.add_argument("-d", "--depth", type=int, default=0, help="tokens already in the cache when each test starts")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--markdown", help="write the table to this file too")
     ap.add_argument("--loom", default=LOOM, help="the loom binary to run (default: this checkout's release build), "
@@ -203,16 +214,16 @@ def main():
         path = model_file(name)
         per_token = weight_bytes_per_token(path)
         for threads in thread_counts:
-            engine = LlamaCpp(path, threads, args.p, args.n)
+            engine = LlamaCpp(path, threads, args.p, args.n, args.depth)
             engine.round()  # warm-up
             loom_pp, loom_tg, cpp_pp, cpp_tg, loom_load, rss = [], [], [], [], [], []
             for _ in range(args.rounds):
-                a, b, load, r = loom_round(path, threads, args.p, args.n)
+                a, b, load, r = loom_round(path, threads, args.p, args.n, args.depth)
                 loom_pp.append(a); loom_tg.append(b); loom_load.append(load); rss.append(r)
                 c, d = engine.round()
                 cpp_pp.append(c); cpp_tg.append(d)
-            cpp_rss = peak_rss_llama(path, threads, args.p, args.n)
-            row = dict(model=os.path.basename(path), threads=threads,
+            cpp_rss = peak_rss_llama(path, threads, args.p, args.n, args.depth)
+            row = dict(model=os.path.basename(path), threads=threads, depth=args.depth,
                        loom_pp=statistics.median(loom_pp), cpp_pp=statistics.median(cpp_pp),
                        loom_tg=statistics.median(loom_tg), cpp_tg=statistics.median(cpp_tg),
                        loom_load=statistics.median(loom_load), cpp_load=engine.load_seconds,
@@ -220,8 +231,9 @@ def main():
                        weight_mb=per_token / 1e6, roofline=bandwidth[threads] / per_token)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
-    head = (f"| model | threads | pp{args.p} Loom | pp{args.p} llama.cpp | pp ratio | tg{args.n} Loom | "
-            f"tg{args.n} llama.cpp | tg ratio | roofline tg (Loom / llama.cpp % of it) | "
+    at = f" @ d{args.depth}" if args.depth else ""
+    head = (f"| model | threads | pp{args.p}{at} Loom | pp{args.p}{at} llama.cpp | pp ratio | tg{args.n}{at} Loom | "
+            f"tg{args.n}{at} llama.cpp | tg ratio | roofline tg (Loom / llama.cpp % of it) | "
             f"load Loom / llama.cpp (s) | peak RSS Loom / llama.cpp (MB) |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|\n")
     body = "".join(
@@ -232,7 +244,8 @@ def main():
         for r in rows)
     bw = ", ".join(f"{t} thread{'s' if t > 1 else ''} {b / 1e9:.1f} GB/s" for t, b in bandwidth.items())
     weights = ", ".join(sorted({f"{r['model']} {r['weight_mb']:.0f} MB" for r in rows}))
-    note = (f"\nRoofline = measured read bandwidth ({bw}) ÷ weight bytes read per token ({weights}).\n"
+    note = (f"\nRoofline = measured read bandwidth ({bw}) ÷ weight bytes read per token ({weights})"
+            f"{'; with --depth the cached keys and values are read too and are not counted' if args.depth else ''}.\n"
             f"\nMedians of {args.rounds} alternating rounds, tokens/s; {platform.machine()}, "
             f"{os.cpu_count()} cores; llama.cpp via llama-cpp-python "
             f"{__import__('llama_cpp').__version__}.\n")

@@ -72,6 +72,7 @@ public final class InferenceSession {
         guard position + tokens.count <= capacity else {
             throw ModelError.contextFull(needed: position + tokens.count, capacity: capacity)
         }
+        cache.reserve(positions: position + tokens.count)
         var start = 0
         while start < tokens.count {
             let count = min(batch, tokens.count - start)

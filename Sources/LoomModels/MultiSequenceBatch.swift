@@ -153,6 +153,7 @@ public final class MultiSequenceBatch {
             }
             for (s, segment) in segments.enumerated() {
                 let cache = caches[segment.slot]
+                if index == 0 { cache.reserve(positions: segment.start + segment.tokens.count) }
                 let keys = cache.keys(layer: index) + segment.start * kvDim
                 let values = cache.values(layer: index) + segment.start * kvDim
                 let count = segment.tokens.count

@@ -11,8 +11,10 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure prompt processing (pp) and generation (tg) tokens/s.",
         discussion: """
         pp: one batch of -p tokens evaluated from an empty cache. tg: -n tokens generated one \
-        at a time after nothing else (as llama-bench's tg test). Each is repeated -r times after \
-        one warm-up run; mean ± standard deviation and the median are reported.
+        at a time after nothing else (as llama-bench's tg test). With -d N both start with N \
+        tokens already in the cache instead (llama-bench's -d; the N tokens are evaluated once, \
+        untimed, and the cache is cut back to them before every run). Each test is repeated -r \
+        times after one warm-up run; mean ± standard deviation and the median are reported.
         """)
 
     @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
@@ -20,40 +22,55 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .short, help: "Prompt tokens for the pp test (0 = skip).") var p = 512
     @Option(name: .short, help: "Generated tokens for the tg test (0 = skip).") var n = 128
     @Option(name: .short, help: "Threads (default: all cores).") var t: Int?
+    @Option(name: [.short, .customLong("depth")], help: "Tokens already in the cache when each test starts.") var d = 0
     @Option(name: .short, help: "Repetitions.") var r = 5
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Keep activations in f32 (float kernels) instead of 10-bit integer codes, for decode and prompts, for comparison.")
     var floatActivations = false
+    @Option(help: .hidden) var decodePrefetch: Int?
+    @Option(help: .hidden) var longRunPrefetch: Int?
 
     func validate() throws {
         guard p >= 0, n >= 0, p + n > 0 else { throw ValidationError("-p and -n must be ≥ 0 and not both 0") }
+        guard d >= 0 else { throw ValidationError("-d must be ≥ 0") }
         guard r >= 1 else { throw ValidationError("-r must be ≥ 1") }
         if let t, t < 1 { throw ValidationError("-t must be ≥ 1") }
     }
 
     func run() throws {
         MatMul.useIntegerActivations = !floatActivations
+        // Tuning knobs for the decode prefetch distances (bytes; 0 = off), hidden from help.
+        if let decodePrefetch { WeightMatrix.decodePrefetchDistance = max(0, decodePrefetch) }
+        if let longRunPrefetch { WeightMatrix.longRunPrefetchDistance = max(0, longRunPrefetch) }
         let path = try ModelStore().resolve(model, progress: .terminal)
         let loadStart = Date()
         let lm = try LanguageModel(path: path)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let threads = t ?? ThreadPool.availableProcessors
-        let session = try lm.makeSession(contextLength: max(p, n) + 1, pool: ThreadPool(threadCount: threads))
+        let contextLength = d + max(p, n) + 1
+        guard contextLength <= lm.config.contextLength else {
+            throw ValidationError("-d + max(-p, -n) = \(contextLength - 1) tokens exceed the model's context of \(lm.config.contextLength)")
+        }
+        let session = try lm.makeSession(contextLength: contextLength, pool: ThreadPool(threadCount: threads))
         // Deterministic pseudo-random tokens, avoiding ids that might be special.
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         let vocab = lm.config.vocabularySize
-        let prompt = (0..<max(p, 1)).map { _ -> Int in
+        let tokens = (0..<(d + max(p, 1))).map { _ -> Int in
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int(state >> 33) % (vocab / 2) + 100
         }
+        let prompt = Array(tokens[d...])
+        if d > 0 { try session.evaluate(Array(tokens[..<d])) }
+        /// Back to the `d` untimed context tokens (none without -d).
+        func rewind() { session.truncate(to: d) }
         func timePP() throws -> Double {
-            session.reset()
+            rewind()
             let start = Date()
             try session.evaluate(Array(prompt.prefix(p)))
             return Double(p) / Date().timeIntervalSince(start)
         }
         func timeTG() throws -> Double {
-            session.reset()
+            rewind()
             var token = prompt[0]
             let start = Date()
             for _ in 0..<n {
@@ -63,7 +80,7 @@ struct BenchCommand: ParsableCommand {
             return Double(n) / Date().timeIntervalSince(start)
         }
         var results: [String: Any] = [
-            "model": (path as NSString).lastPathComponent, "threads": threads, "load_seconds": loadSeconds,
+            "model": (path as NSString).lastPathComponent, "threads": threads, "load_seconds": loadSeconds, "depth": d,
         ]
         if p > 0 {
             _ = try timePP()
@@ -81,8 +98,9 @@ struct BenchCommand: ParsableCommand {
             StandardOutput.write("model \(results["model"]!), \(threads) threads, load \(String(format: "%.2f", loadSeconds)) s, peak RSS \(peakResidentBytes() / 1_000_000) MB\n")
             for key in ["pp", "tg"] {
                 if let s = results[key] as? [String: Any] {
-                    StandardOutput.write(String(format: "%@%d: %.2f ± %.2f tokens/s (median %.2f)\n", key, s["tokens"] as! Int,
-                                                s["mean"] as! Double, s["sd"] as! Double, s["median"] as! Double))
+                    let depth = d > 0 ? " @ d\(d)" : ""
+                    StandardOutput.write(String(format: "%@%d%@: %.2f ± %.2f tokens/s (median %.2f)\n", key, s["tokens"] as! Int,
+                                                depth, s["mean"] as! Double, s["sd"] as! Double, s["median"] as! Double))
                 }
             }
         }

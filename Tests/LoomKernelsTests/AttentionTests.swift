@@ -93,14 +93,18 @@ final class AttentionTests: XCTestCase {
         }
     }
 
-    /// One token alone keeps enough jobs for two threads (one head per job for 3 KV heads
-    /// of 3); a step of eight tokens takes whole groups of up to four; head sizes the 16-lane
-    /// kernel cannot take stay at one.
-    func testHeadsPerJobKeepsThreadsBusy() {
-        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 3, group: 3, threads: 2, headDim: 64), 1)
+    /// Jobs take whole groups of up to four heads as long as every thread still gets a job;
+    /// head sizes the 16-lane kernel cannot take stay at one.
+    func testHeadsPerJobTakesLargeGroupsWhileEveryThreadHasAJob() {
+        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 3, group: 3, threads: 1, headDim: 64), 3)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 3, group: 3, threads: 2, headDim: 64), 3)
         XCTAssertEqual(Attention.headsPerJob(tokens: 8, kvHeads: 3, group: 3, threads: 2, headDim: 64), 3)
-        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 2, group: 7, threads: 2, headDim: 64), 2)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 2, group: 7, threads: 2, headDim: 64), 4)
         XCTAssertEqual(Attention.headsPerJob(tokens: 8, kvHeads: 2, group: 7, threads: 2, headDim: 64), 4)
+        // One KV head of four: four threads need one head per job; two threads get jobs of
+        // three and one heads (the largest size that still makes two jobs).
+        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 1, group: 4, threads: 4, headDim: 64), 1)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 1, group: 4, threads: 2, headDim: 64), 3)
         XCTAssertEqual(Attention.headsPerJob(tokens: 8, kvHeads: 2, group: 7, threads: 2, headDim: 24), 1)
     }
 

@@ -12,6 +12,15 @@ static inline __attribute__((always_inline)) void loom_prefetch(const void *p) {
     __builtin_prefetch(p, 0, 2);
 }
 
+/// 1 where the compiler targets 512-bit vectors (AVX-512F): 32 vector registers that each
+/// hold a `SIMD16<Float>`, so kernels can keep 16 such accumulators without spilling. Not an
+/// instruction, a fact about the target Swift cannot ask the compiler directly.
+#if defined(__AVX512F__)
+#define LOOM_HAS_512_BIT_VECTORS 1
+#else
+#define LOOM_HAS_512_BIT_VECTORS 0
+#endif
+
 /// Vectors of 16 and 32 bytes; Swift imports them as `SIMD16<UInt8>` and `SIMD32<UInt8>`.
 typedef unsigned char loom_u8x16 __attribute__((ext_vector_type(16)));
 typedef unsigned char loom_u8x32 __attribute__((ext_vector_type(32)));

@@ -1,0 +1,46 @@
+import XCTest
+@testable import LoomModels
+
+final class KVCacheTests: XCTestCase {
+    /// Every layer's keys and values are their own `capacity × rowSize` floats of the one
+    /// block: writing each with its own pattern and reading all back finds every pattern
+    /// intact (no region overlaps another).
+    func testLayersKeysAndValuesDoNotOverlap() {
+        let cache = KVCache(layers: 3, capacity: 5, rowSize: 7)
+        let n = 5 * 7
+        for layer in 0..<3 {
+            for i in 0..<n {
+                cache.keys(layer: layer)[i] = Float(1000 * layer + i)
+                cache.values(layer: layer)[i] = -Float(1000 * layer + i)
+            }
+        }
+        for layer in 0..<3 {
+            for i in 0..<n {
+                XCTAssertEqual(cache.keys(layer: layer)[i], Float(1000 * layer + i))
+                XCTAssertEqual(cache.values(layer: layer)[i], -Float(1000 * layer + i))
+            }
+        }
+        XCTAssertEqual(cache.byteCount, 2 * 3 * n * 4)
+    }
+
+    /// Huge pages are asked for only once each layer holds 2 MB of rows, or half the
+    /// capacity of a smaller cache: a short exchange in a long context stays in 4 KB pages.
+    func testHugePagesOnlyOnceTheCacheIsFullEnough() {
+        // SmolLM2's rows: 3 KV heads × 64 = 192 floats = 768 bytes; 2 MB is 2731 rows.
+        let long = KVCache(layers: 2, capacity: 8192, rowSize: 192)
+        long.reserve(positions: 300)
+        XCTAssertFalse(long.usesHugePages)
+        long.reserve(positions: 2730)
+        XCTAssertFalse(long.usesHugePages)
+        long.reserve(positions: 2731)
+        XCTAssertTrue(long.usesHugePages)
+        let short = KVCache(layers: 2, capacity: 1057, rowSize: 192)
+        short.reserve(positions: 528)
+        XCTAssertFalse(short.usesHugePages)
+        short.reserve(positions: 529)
+        XCTAssertTrue(short.usesHugePages)
+        // The block stays usable after the advice.
+        short.keys(layer: 1)[1056 * 192 + 191] = 3
+        XCTAssertEqual(short.keys(layer: 1)[1056 * 192 + 191], 3)
+    }
+}
