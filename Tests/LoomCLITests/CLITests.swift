@@ -111,6 +111,27 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(id.stderr.contains("outside the vocabulary"), id.stderr)
     }
 
+    /// `loom bench` with cached context (`-d`, llama-bench's depth): one JSON object with
+    /// both tests and the depth; a depth past the model's context and a negative one are
+    /// refused with messages that name them.
+    func testBenchWithDepthReportsJSONAndRejectsBadDepths() throws {
+        let r = try loom("bench", "-p", "8", "-n", "4", "-d", "16", "-r", "1", "-t", "1", "--json")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        XCTAssertEqual(json["depth"] as? Int, 16)
+        let pp = try XCTUnwrap(json["pp"] as? [String: Any]), tg = try XCTUnwrap(json["tg"] as? [String: Any])
+        XCTAssertEqual(pp["tokens"] as? Int, 8)
+        XCTAssertEqual(tg["tokens"] as? Int, 4)
+        XCTAssertGreaterThan(try XCTUnwrap(tg["median"] as? Double), 0)
+
+        let deep = try loom("bench", "-p", "8", "-n", "4", "-d", "100000")
+        XCTAssertNotEqual(deep.status, 0)
+        XCTAssertTrue(deep.stderr.contains("exceed the model's context"), deep.stderr)
+        let negative = try loom("bench", "-d=-3")
+        XCTAssertNotEqual(negative.status, 0)
+        XCTAssertTrue(negative.stderr.contains("-d must be ≥ 0"), negative.stderr)
+    }
+
     func testPromptFromStandardInput() throws {
         let r = try loom("run", "--raw", "-p", "-", "--temperature", "0", "--max-tokens", "4", stdin: "The capital of France is")
         XCTAssertEqual(r.status, 0, r.stderr)
