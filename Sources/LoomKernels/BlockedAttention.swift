@@ -211,9 +211,5 @@ extension Attention {
 /// Asks for `bytes` bytes of each of `rows` rows starting at `first`, `stride` floats apart.
 @inline(__always)
 func prefetchRows(_ first: UnsafePointer<Float>, rows: Int, stride: Int, bytes: Int) {
-    for r in 0..<rows {
-        let row = UnsafeRawPointer(first + r * stride)
-        var offset = 0
-        while offset < bytes { prefetchLine(row + offset); offset += 64 }
-    }
+    for r in 0..<rows { prefetchLines(UnsafeRawPointer(first + r * stride), bytes: bytes) }
 }

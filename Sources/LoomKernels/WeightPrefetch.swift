@@ -55,10 +55,15 @@ extension WeightMatrix {
     @inline(__always)
     func prefetchHead(of rows: Range<Int>, distance: Int) {
         let start = rows.lowerBound * rowBytes
-        let end = min(start + distance, rows.upperBound * rowBytes)
-        var offset = start
-        while offset < end { prefetchLine(base + offset); offset += 64 }
+        prefetchLines(base + start, bytes: min(distance, rows.upperBound * rowBytes - start))
     }
+}
+
+/// Asks for the cache lines of the `bytes` bytes from `p`, one request per 64 bytes.
+@inline(__always)
+func prefetchLines(_ p: UnsafeRawPointer, bytes: Int) {
+    var offset = 0
+    while offset < bytes { prefetchLine(p + offset); offset += 64 }
 }
 
 /// Asks for the cache line at `p` (see `loom_prefetch`); nothing without LoomIntrinsics.

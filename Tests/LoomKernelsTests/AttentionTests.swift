@@ -25,6 +25,14 @@ final class AttentionTests: XCTestCase {
         checkAttention(heads: 4, kvHeads: 1, hd: 16, start: 9, tokens: 1)
     }
 
+    /// Decode (one token) of SmolLM2's shape against the definition: groups of three heads
+    /// per job, scores in 4-position blocks plus a tail, the one-pass value sum for 64-float
+    /// heads, and more positions than the prefetch lead.
+    func testDecodeAttentionMatchesDefinition() {
+        checkAttention(heads: 9, kvHeads: 3, hd: 64, start: 41, tokens: 1)
+        checkAttention(heads: 14, kvHeads: 2, hd: 64, start: 2, tokens: 1)
+    }
+
     /// A token's output is bit-identical whether it is attended inside a four-token block or
     /// alone (what makes a re-evaluated prompt tail give exactly a fresh request's logits).
     func testBlockedAndSingleTokenPathsAreBitIdentical() {
