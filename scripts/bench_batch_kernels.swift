@@ -85,27 +85,22 @@ enum BenchBatchKernels {
                 }
                 x.withUnsafeBufferPointer { xp in
                     y.withUnsafeMutableBufferPointer { yp in
-                        MatMul.useIntegerBatch = false
-                        let old = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool) }
-                        MatMul.useIntegerBatch = true
-                        MatMul.useLaneBatch = false
-                        let new = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true) }
-                        MatMul.useLaneBatch = true
+                        var float = KernelOptions(); float.integerBatch = false
+                        var noLane = KernelOptions(); noLane.laneBatch = false
                         // The lane kernel and the single-token kernel without and with
                         // software prefetch of the weight rows (WeightPrefetch.swift).
-                        let (laneDistance, decodeDistance) = (WeightMatrix.lanePrefetchDistance, WeightMatrix.decodePrefetchDistance)
-                        WeightMatrix.lanePrefetchDistance = 0
-                        WeightMatrix.decodePrefetchDistance = 0
-                        let lane = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true) }
-                        func singles() {
+                        var noPrefetch = KernelOptions()
+                        (noPrefetch.lanePrefetchDistance, noPrefetch.decodePrefetchDistance, noPrefetch.longRunPrefetchDistance) = (0, 0, 0)
+                        let old = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, options: float) }
+                        let new = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true, options: noLane) }
+                        let lane = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true, options: noPrefetch) }
+                        func singles(_ options: KernelOptions) {
                             let w = matrix()
-                            for k in 0..<tokens { MatMul.multiply(w, xp.baseAddress! + k * columns, tokens: 1, into: yp.baseAddress! + k * rows, pool: pool) }
+                            for k in 0..<tokens { MatMul.multiply(w, xp.baseAddress! + k * columns, tokens: 1, into: yp.baseAddress! + k * rows, pool: pool, options: options) }
                         }
-                        let single = measure(singles)
-                        WeightMatrix.lanePrefetchDistance = laneDistance
-                        WeightMatrix.decodePrefetchDistance = decodeDistance
+                        let single = measure { singles(noPrefetch) }
                         let lanePrefetched = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true) }
-                        let singlePrefetched = measure(singles)
+                        let singlePrefetched = measure { singles(.default) }
                         func f(_ v: (Double, Double)) -> String { "\(fmt(v.0)) / \(fmt(v.1))" }
                         print("\(t)  float \(f(old))   integer batch \(f(new))   lanes \(f(lane)), prefetched \(f(lanePrefetched))   \(tokens)× single-token \(f(single)), prefetched \(f(singlePrefetched))")
                     }

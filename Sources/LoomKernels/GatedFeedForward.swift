@@ -21,15 +21,15 @@ public enum GatedFeedForward {
     /// the same shape. `out` needs `gate.rows` floats.
     public static func multiply(
         gate: WeightMatrix, up: WeightMatrix, _ x: UnsafePointer<Float>,
-        into out: UnsafeMutablePointer<Float>, pool: ThreadPool
+        into out: UnsafeMutablePointer<Float>, pool: ThreadPool, options: KernelOptions = .default
     ) {
         precondition(gate.rows == up.rows && gate.columns == up.columns, "GatedFeedForward: gate \(gate.rows)×\(gate.columns) and up \(up.rows)×\(up.columns) differ")
         let columns = gate.columns
-        let integerGate = MatMul.useIntegerActivations && IntegerRowKernels.isPreferred(gate.type) && columns % QuantizedActivations.blockSize == 0
-        let integerUp = MatMul.useIntegerActivations && IntegerRowKernels.isPreferred(up.type) && columns % QuantizedActivations.blockSize == 0
+        let integerGate = options.integerActivations && IntegerRowKernels.isPreferred(gate.type) && columns % QuantizedActivations.blockSize == 0
+        let integerUp = options.integerActivations && IntegerRowKernels.isPreferred(up.type) && columns % QuantizedActivations.blockSize == 0
         let activations = integerGate || integerUp ? pool.quantizeActivations(x, count: columns) : nil
-        let distance = WeightMatrix.decodePrefetchDistance
-        pool.parallelFor(count: gate.rows, chunk: MatMul.decodeChunk(rows: gate.rows, pool), minimumChunk: MatMul.rowChunk / 2) { range, _ in
+        let distance = max(0, options.decodePrefetchDistance)
+        pool.parallelFor(count: gate.rows, chunk: MatMul.decodeChunk(rows: gate.rows, pool, options), minimumChunk: MatMul.rowChunk / 2) { range, _ in
             gate.prefetchHead(of: range, distance: distance)
             up.prefetchHead(of: range, distance: distance)
             var r = range.lowerBound

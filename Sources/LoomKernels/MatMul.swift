@@ -19,9 +19,9 @@ public enum MatMul {
     /// `y = W·x` for `tokens` activation rows. `integerBatch`: see the grouped variant.
     public static func multiply(
         _ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int,
-        into y: UnsafeMutablePointer<Float>, pool: ThreadPool, integerBatch: Bool = false
+        into y: UnsafeMutablePointer<Float>, pool: ThreadPool, integerBatch: Bool = false, options: KernelOptions = .default
     ) {
-        multiply(MatMulTarget(w, y), nil, nil, x, tokens: tokens, pool: pool, integerBatch: integerBatch)
+        multiply(MatMulTarget(w, y), nil, nil, x, tokens: tokens, pool: pool, integerBatch: integerBatch, options: options)
     }
 
     /// Several products that share one input, in a single dispatch (one barrier instead of
@@ -34,9 +34,12 @@ public enum MatMul {
     /// prompts: quantising every prompt position's activations in every layer moved
     /// SmolLM2's prompt log-probs by up to 0.14 against the float64 reference (the float
     /// path stays within 0.05).
+    ///
+    /// `options` picks among kernels that compute the same products (see ``KernelOptions``).
     public static func multiply(
         _ a: MatMulTarget, _ b: MatMulTarget?, _ c: MatMulTarget?,
-        _ x: UnsafePointer<Float>, tokens: Int, pool: ThreadPool, integerBatch: Bool = false
+        _ x: UnsafePointer<Float>, tokens: Int, pool: ThreadPool, integerBatch: Bool = false,
+        options: KernelOptions = .default
     ) {
         let rowsA = a.matrix.rows
         let rowsB = b?.matrix.rows ?? 0
@@ -45,24 +48,24 @@ public enum MatMul {
         // Decode: quantise the activations once for every integer kernel of this dispatch.
         // Plain conditionals and a struct of pointers, not an array literal and the buffer
         // object: the closure below then captures no class reference besides the pool.
-        let integer = tokens == 1 && useIntegerActivations && maxColumns % QuantizedActivations.blockSize == 0
+        let integer = tokens == 1 && options.integerActivations && maxColumns % QuantizedActivations.blockSize == 0
             && anyTakes(a, b, c, columns: nil, IntegerRowKernels.isPreferred)
         let activations = integer ? pool.quantizeActivations(x, count: maxColumns) : nil
         // Small batches (a server decode step): every token quantised once, integer batch
         // kernels for the formats that have one (``IntegerBatchKernels``).
-        let integerBatch = integerBatch && tokens > 1 && tokens < broadcastMinimumTokens && useIntegerActivations && useIntegerBatch
+        let integerBatch = integerBatch && tokens > 1 && tokens < broadcastMinimumTokens && options.integerActivations && options.integerBatch
             && maxColumns % QuantizedActivations.blockSize == 0
             && anyTakes(a, b, c, columns: maxColumns, IntegerBatchKernels.supports)
         // Up to 8 tokens (one lane group) take the tokens-in-lanes kernel instead when every
         // product of the dispatch has one (``IntegerLaneBatchKernel``, ≈ 2× the batch kernels).
-        let laneBatch = integerBatch && useLaneBatch && tokens <= IntegerLaneBatchKernel.maxTokens
+        let laneBatch = integerBatch && options.laneBatch && tokens <= IntegerLaneBatchKernel.maxTokens
             && allTake(a, b, c, columns: maxColumns, IntegerLaneBatchKernel.supports)
         let batchActivations = integerBatch && !laneBatch ? pool.quantizeActivationBatch(x, columns: maxColumns, tokens: tokens) : nil
         // Decode rows are cheap (≈ 0.1 µs): claim long runs (``decodeChunk(rows:_:)``).
         // Batches keep tile-sized chunks. Lane-kernel decode steps claim eight per participant,
         // at least one whole ``laneTileRows`` tile: their rows stream from memory, and longer
         // runs per claim keep each thread's reads sequential for the hardware prefetcher.
-        let chunk = laneBatch ? max(laneTileRows, total / (pool.threadCount * 8)) : tokens == 1 ? decodeChunk(rows: total, pool) : rowChunk
+        let chunk = laneBatch ? max(laneTileRows, total / (pool.threadCount * 8)) : tokens == 1 ? decodeChunk(rows: total, pool, options) : rowChunk
         // Batches: the activations transposed once into blocks of tokens (``BatchMicroKernel``),
         // kept behind the calling participant's tile scratch (worker 0 asks for the same size
         // inside the job, so it gets the same buffer back).
@@ -72,7 +75,7 @@ public enum MatMul {
         // Prompts: integer codes for the formats with an integer prompt kernel (all products
         // of the dispatch must share the column count, as the prepared activations do), the
         // transposed floats for the others.
-        let integerPrompt = broadcast && useIntegerActivations && useIntegerPrompt && maxColumns % QuantizedActivations.blockSize == 0
+        let integerPrompt = broadcast && options.integerActivations && options.integerPrompt && maxColumns % QuantizedActivations.blockSize == 0
             && anyTakes(a, b, c, columns: maxColumns, IntegerPromptKernel.isPreferred)
         let floatBroadcast = broadcast && !(integerPrompt && allTake(a, b, c, columns: maxColumns, IntegerPromptKernel.isPreferred))
         let transposedCount = floatBroadcast ? BatchMicroKernel.transposedCount(tokens: tokens, columns: maxColumns, lanes: lanes) : 0
@@ -113,15 +116,15 @@ public enum MatMul {
                 let end = min(range.upperBound, offset + target.matrix.rows)
                 let local = (start - offset)..<(end - offset)
                 if let activations, IntegerRowKernels.isPreferred(target.matrix.type) {
-                    multiplyRowsInteger(target, local, activations)
+                    multiplyRowsInteger(target, local, activations, options)
                 } else if let prepared, takes(target, columns: maxColumns, IntegerPromptKernel.isPreferred) {
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
                     multiplyRowsIntegerPrompt(target, local, prepared, tokens: tokens, scratch: UnsafeMutableRawPointer(scratch))
                 } else if tokens == 1 {
-                    multiplyRowsOneToken(target, local, x)
+                    multiplyRowsOneToken(target, local, x, options)
                 } else if let laneActivations {
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
-                    multiplyRowsLaneBatch(target, local, laneActivations, tokens: tokens, scratch: UnsafeMutableRawPointer(scratch))
+                    multiplyRowsLaneBatch(target, local, laneActivations, tokens: tokens, prefetchDistance: options.lanePrefetchDistance, scratch: UnsafeMutableRawPointer(scratch))
                 } else if let batchActivations, takes(target, columns: maxColumns, IntegerBatchKernels.supports) {
                     let w = target.matrix
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
@@ -159,17 +162,6 @@ public enum MatMul {
     /// step) in a `perf` profile of `loom serve`, and does not waste lanes on 9–15 tokens.
     static let broadcastMinimumTokens = 16
 
-    /// Whether single-token products quantise the activations to integer codes and use the integer
-    /// kernels (``IntegerRowKernels``) where the weight type has one, and small batches the
-    /// integer batch kernels (see ``useIntegerBatch``). On by default; tests switch it off to
-    /// compare with the float path.
-    nonisolated(unsafe) public static var useIntegerActivations = true
-
-    /// Whether prompts (16+ tokens) quantise the activations and use ``IntegerPromptKernel``
-    /// for the formats it prefers (with ``useIntegerActivations``; bit-identical to feeding
-    /// the tokens one at a time). On by default; benchmarks switch it off to compare.
-    nonisolated(unsafe) public static var useIntegerPrompt = true
-
     /// Rows of `t` for the prepared integer activations of `tokens` tokens
     /// (``IntegerPromptKernel/prepare(_:tokens:columns:into:)``), a tile of at most `rowChunk`
     /// rows unpacked at a time into `scratch`.
@@ -196,16 +188,6 @@ public enum MatMul {
         }
     }
 
-    /// Whether batches of 2–15 tokens use ``IntegerBatchKernels`` where the weight type has
-    /// one (only while ``useIntegerActivations`` is on too, so switching that off gives the
-    /// float path everywhere). On by default; tests and benchmarks switch it off to compare
-    /// with the float path.
-    nonisolated(unsafe) public static var useIntegerBatch = true
-
-    /// Whether decode steps of up to 8 tokens use ``IntegerLaneBatchKernel`` (with
-    /// ``useIntegerBatch``); benchmarks and tests switch it off to compare.
-    nonisolated(unsafe) public static var useLaneBatch = true
-
     /// Rows a lane-kernel step unpacks per tile (and the smallest chunk a thread claims).
     /// Its weights stream from memory, and the unpacking stalls on them (`perf annotate`);
     /// longer contiguous runs keep the hardware prefetcher ahead. `loom serve`, 8 streams of
@@ -217,12 +199,13 @@ public enum MatMul {
     /// Rows of `t` for the lane-prepared activations of `tokens` tokens, a tile of at most
     /// `rowChunk` rows unpacked at a time into `scratch`.
     static func multiplyRowsLaneBatch(
-        _ t: MatMulTarget, _ rows: Range<Int>, _ prepared: UnsafeRawPointer, tokens: Int, scratch: UnsafeMutableRawPointer
+        _ t: MatMulTarget, _ rows: Range<Int>, _ prepared: UnsafeRawPointer, tokens: Int, prefetchDistance: Int,
+        scratch: UnsafeMutableRawPointer
     ) {
         let w = t.matrix
         let hasOffsets = w.type == .q4_1 || w.type == .q5_1
         forEachTile(rows, size: laneTileRows) { tile in
-            IntegerLaneBatchKernel.unpack(w, rows: tile, prefetchLimit: rows.upperBound, into: scratch)
+            IntegerLaneBatchKernel.unpack(w, rows: tile, prefetchLimit: rows.upperBound, prefetchDistance: prefetchDistance, into: scratch)
             IntegerLaneBatchKernel.multiplyTile(
                 UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, hasOffsets: hasOffsets, prepared,
                 tokens: tokens, into: t.output, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)

@@ -12,28 +12,25 @@
 //   claims): ×1.058 Q4_0, ×1.01 Q4_1, ×1.04 Qwen2.5 at 2 threads.
 
 extension MatMul {
-    /// Runs per participant a decode dispatch aims for (the last ones taper, see
-    /// ``ThreadPool/parallelFor(count:chunk:minimumChunk:_:)``). Tests vary it to move the
-    /// run boundaries.
-    nonisolated(unsafe) public static var decodeChunksPerThread = 4
-
-    /// The rows a participant claims at a time in a decode dispatch of `rows` rows.
+    /// The rows a participant claims at a time in a decode dispatch of `rows` rows
+    /// (``KernelOptions/decodeChunksPerThread`` runs each; the last ones taper, see
+    /// ``ThreadPool/parallelFor(count:chunk:minimumChunk:_:)``).
     @inline(__always)
-    static func decodeChunk(rows: Int, _ pool: ThreadPool) -> Int {
-        max(rowChunk, rows / (pool.threadCount * max(1, decodeChunksPerThread)))
+    static func decodeChunk(rows: Int, _ pool: ThreadPool, _ options: KernelOptions) -> Int {
+        max(rowChunk, rows / (pool.threadCount * max(1, options.decodeChunksPerThread)))
     }
 
     /// The prefetch distance for a run of `rows` of `w`: longer for runs of a megabyte or more
     /// (the LM head's), where the lead is not lost at the start of every short run. SmolLM2
     /// Q4_0 (Q8_0 LM head, 49152 rows): 8 KB there ×1.077 at 1 thread, ×1.045 at 2.
     @inline(__always)
-    static func decodePrefetchDistance(_ w: WeightMatrix, rows: Range<Int>) -> Int {
-        rows.count * w.rowBytes >= 1 << 20 ? WeightMatrix.longRunPrefetchDistance : WeightMatrix.decodePrefetchDistance
+    static func decodePrefetchDistance(_ w: WeightMatrix, rows: Range<Int>, _ options: KernelOptions) -> Int {
+        max(0, rows.count * w.rowBytes >= 1 << 20 ? options.longRunPrefetchDistance : options.decodePrefetchDistance)
     }
 
-    static func multiplyRowsInteger(_ t: MatMulTarget, _ rows: Range<Int>, _ a: ActivationBlocks) {
+    static func multiplyRowsInteger(_ t: MatMulTarget, _ rows: Range<Int>, _ a: ActivationBlocks, _ options: KernelOptions) {
         let w = t.matrix
-        let distance = decodePrefetchDistance(w, rows: rows)
+        let distance = decodePrefetchDistance(w, rows: rows, options)
         w.prefetchHead(of: rows, distance: distance)
         var r = rows.lowerBound
         while r < rows.upperBound {
@@ -45,9 +42,9 @@ extension MatMul {
         }
     }
 
-    static func multiplyRowsOneToken(_ t: MatMulTarget, _ rows: Range<Int>, _ x: UnsafePointer<Float>) {
+    static func multiplyRowsOneToken(_ t: MatMulTarget, _ rows: Range<Int>, _ x: UnsafePointer<Float>, _ options: KernelOptions) {
         let w = t.matrix
-        let distance = decodePrefetchDistance(w, rows: rows)
+        let distance = decodePrefetchDistance(w, rows: rows, options)
         w.prefetchHead(of: rows, distance: distance)
         for r in rows {
             w.prefetch(aheadOf: r, limit: rows.upperBound, distance: distance)

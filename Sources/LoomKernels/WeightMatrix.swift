@@ -28,4 +28,11 @@ public struct WeightMatrix: @unchecked Sendable {
     @inlinable public func dequantizeRow(_ r: Int, into destination: UnsafeMutablePointer<Float>) {
         RowKernels.dequantize(type, row(r), into: destination, count: columns)
     }
+
+    /// Rows `range` as a matrix of their own, in place (a fused tensor's parts: Phi-3's
+    /// `qkv_proj` holds Q, K and V one after the other).
+    public func rows(_ range: Range<Int>) -> WeightMatrix {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) outside 0..<\(rows)")
+        return WeightMatrix(type: type, rows: range.count, columns: columns, base: base + range.lowerBound * rowBytes)
+    }
 }

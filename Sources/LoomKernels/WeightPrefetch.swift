@@ -15,24 +15,6 @@ import LoomIntrinsics
 #endif
 
 extension WeightMatrix {
-    /// Bytes ahead of the row being unpacked that lane-kernel steps (``IntegerLaneBatchKernel``)
-    /// ask for; 0 switches the prefetch off. `loom serve -m smollm2 --parallel 8`, 8 streams of
-    /// 64 tokens, medians of 5, two alternating runs: none 314 / 334, 3 KB 390 / 406, 6 KB
-    /// 402 / 400, 12 KB 395 / 379 tokens/s.
-    nonisolated(unsafe) public static var lanePrefetchDistance = 6144
-
-    /// Bytes ahead of the row being read that single-token decode loops ask for; 0 switches
-    /// the prefetch off. `loom bench -m smollm2 -p 0 -n 64 -r 3`, three alternating runs:
-    /// none 124 / 126 / 140, 4 KB 143 / 150 / 155 tokens/s (1, 2 and 8 KB: 116–125, 122–140,
-    /// 141–144). Qwen2.5's decode, compute-bound in its Q5_0 kernel, is unchanged.
-    nonisolated(unsafe) public static var decodePrefetchDistance = 4096
-
-    /// ``decodePrefetchDistance`` for runs of a megabyte or more (see
-    /// `MatMul.decodePrefetchDistance(_:rows:)`). Measured on the 49152-row LM head; a kernel
-    /// micro-benchmark streaming 256 MB of Q8_0 rows from DRAM: 4 KB 17.7, 8 KB 20.1, 16 KB
-    /// 19.8 GB/s.
-    nonisolated(unsafe) public static var longRunPrefetchDistance = 8192
-
     /// Asks for the bytes `distance` ahead of row `r` (`rows` rows' worth, one request per
     /// 64-byte line), not past the start of row `limit` (the end of the caller's run of rows).
     @usableFromInline @inline(__always)

@@ -1,33 +1,33 @@
 import LoomFormats
 import LoomKernels
 
-/// The tensors of a Llama/Qwen2 decoder, bound in place to the memory-mapped GGUF file.
+/// The tensors of a decoder (any ``Architecture``), bound in place to the memory-mapped GGUF file.
 ///
 /// Matrices stay in their stored block format; only the small norm and bias vectors are
 /// copied out as floats. Every tensor's shape is checked against the config at load, so a
 /// mismatched file fails here with the tensor's name instead of misbehaving later.
 public struct DecoderWeights: @unchecked Sendable {
-    /// One transformer block.
+    /// One transformer block. Shapes are `[rows × columns]` of the stored matrices.
     public struct Layer: @unchecked Sendable {
-        public let attentionNorm: [Float]
-        public let query: WeightMatrix
-        public let key: WeightMatrix
-        public let value: WeightMatrix
-        public let queryBias: [Float]?
-        public let keyBias: [Float]?
-        public let valueBias: [Float]?
-        public let attentionOutput: WeightMatrix
-        public let feedForwardNorm: [Float]
-        public let gate: WeightMatrix
-        public let up: WeightMatrix
-        public let down: WeightMatrix
+        public let attentionNorm: [Float]          // [d]
+        public var query: Projection               // [qDim × d] (+ bias [qDim])
+        public var key: Projection                 // [kvDim × d] (+ bias [kvDim])
+        public var value: Projection               // [kvDim × d] (+ bias [kvDim])
+        public var attentionOutput: Projection     // [d × qDim]
+        public let feedForwardNorm: [Float]        // [d]
+        public var gate: Projection                // [ffn × d]
+        public var up: Projection                  // [ffn × d]
+        public var down: Projection                // [d × ffn]
+
+        /// The seven projections, in the order q, k, v, o, gate, up, down.
+        public var projections: [Projection] { [query, key, value, attentionOutput, gate, up, down] }
     }
 
-    public let tokenEmbedding: WeightMatrix
-    public let layers: [Layer]
-    public let outputNorm: [Float]
-    /// The LM head; the token embedding itself when the model ties them.
-    public let output: WeightMatrix
+    public let tokenEmbedding: WeightMatrix        // [vocab × d]
+    public var layers: [Layer]
+    public let outputNorm: [Float]                 // [d]
+    /// The LM head `[vocab × d]`; the token embedding itself when the model ties them.
+    public var output: Projection
     public let tiedOutput: Bool
     /// Per-pair RoPE divisors (`rope_freqs.weight`, llama3-style scaling), if present.
     public let ropeFrequencyFactors: [Float]?
@@ -44,48 +44,74 @@ public struct DecoderWeights: @unchecked Sendable {
         tokenEmbedding = try loader.matrix("token_embd.weight", columns: c.embeddingSize, rows: c.vocabularySize)
         outputNorm = try loader.vector("output_norm.weight", count: c.embeddingSize)
         if file.has("output.weight") {
-            output = try loader.matrix("output.weight", columns: c.embeddingSize, rows: c.vocabularySize)
+            output = Projection(weight: try loader.matrix("output.weight", columns: c.embeddingSize, rows: c.vocabularySize))
             tiedOutput = false
         } else {
-            output = tokenEmbedding
+            output = Projection(weight: tokenEmbedding)
             tiedOutput = true
         }
         ropeFrequencyFactors = try factors ?? (file.has("rope_freqs.weight")
             ? loader.vector("rope_freqs.weight", count: c.ropeDimensions / 2) : nil)
-        let biasesRequired = c.architecture == .qwen2
+        let arch = c.architecture
+        // Phi-3's LongRoPE stores per-pair factors as tensors (llama.cpp `rope_factors_long`).
+        for name in ["rope_factors_long.weight", "rope_factors_short.weight"] where file.has(name) {
+            throw ModelError.tensorType(name: name, type: "RoPE factors", reason: "LongRoPE scaling is not supported yet", path: loader.path)
+        }
         layers = try (0..<c.layerCount).map { i in
             let p = "blk.\(i)."
-            func bias(_ name: String, _ count: Int) throws -> [Float]? {
-                if biasesRequired || file.has(p + name) {
-                    return try loader.vector(p + name, count: count)
+            func bias(_ name: String, _ count: Int) throws -> FloatVector? {
+                switch arch.qkvBias {
+                case .always: return FloatVector(try loader.vector(p + name, count: count))
+                case .configured where file.has(p + name): return FloatVector(try loader.vector(p + name, count: count))
+                case .none where file.has(p + name):
+                    throw ModelError.tensorType(name: p + name, type: "bias", reason: "\(arch) has no q/k/v biases", path: loader.path)
+                default: return nil
                 }
-                return nil
+            }
+            func matrix(_ name: String, columns: Int, rows: Int, bias biasName: String? = nil) throws -> Projection {
+                Projection(weight: try loader.matrix(p + name, columns: columns, rows: rows),
+                           bias: try biasName.flatMap { try bias($0, rows) })
             }
             // The forward pass has no output-projection or MLP bias; refuse rather than ignore one.
             for name in ["attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"] where file.has(p + name) {
                 throw ModelError.tensorType(name: p + name, type: "bias", reason: "this bias is not supported", path: loader.path)
             }
+            let query, key, value, gate, up: Projection
+            if arch.fusedQKV {
+                // [qDim + 2·kvDim, d]: Q rows, then K, then V (HF Phi3Attention's qkv_proj split).
+                let qkv = try loader.matrix(p + "attn_qkv.weight", columns: c.embeddingSize, rows: qDim + 2 * kvDim)
+                query = Projection(weight: qkv.rows(0..<qDim))
+                key = Projection(weight: qkv.rows(qDim..<qDim + kvDim))
+                value = Projection(weight: qkv.rows(qDim + kvDim..<qDim + 2 * kvDim))
+            } else {
+                query = try matrix("attn_q.weight", columns: c.embeddingSize, rows: qDim, bias: "attn_q.bias")
+                key = try matrix("attn_k.weight", columns: c.embeddingSize, rows: kvDim, bias: "attn_k.bias")
+                value = try matrix("attn_v.weight", columns: c.embeddingSize, rows: kvDim, bias: "attn_v.bias")
+            }
+            if arch.fusedGateUp {
+                // [2·ffn, d]: gate rows, then up (`gate, up = gate_up_proj(x).chunk(2, dim=-1)`).
+                let fused = try loader.matrix(p + "ffn_up.weight", columns: c.embeddingSize, rows: 2 * c.feedForwardSize)
+                gate = Projection(weight: fused.rows(0..<c.feedForwardSize))
+                up = Projection(weight: fused.rows(c.feedForwardSize..<2 * c.feedForwardSize))
+            } else {
+                gate = try matrix("ffn_gate.weight", columns: c.embeddingSize, rows: c.feedForwardSize)
+                up = try matrix("ffn_up.weight", columns: c.embeddingSize, rows: c.feedForwardSize)
+            }
             return Layer(
                 attentionNorm: try loader.vector(p + "attn_norm.weight", count: c.embeddingSize),
-                query: try loader.matrix(p + "attn_q.weight", columns: c.embeddingSize, rows: qDim),
-                key: try loader.matrix(p + "attn_k.weight", columns: c.embeddingSize, rows: kvDim),
-                value: try loader.matrix(p + "attn_v.weight", columns: c.embeddingSize, rows: kvDim),
-                queryBias: try bias("attn_q.bias", qDim),
-                keyBias: try bias("attn_k.bias", kvDim),
-                valueBias: try bias("attn_v.bias", kvDim),
-                attentionOutput: try loader.matrix(p + "attn_output.weight", columns: qDim, rows: c.embeddingSize),
+                query: query, key: key, value: value,
+                attentionOutput: try matrix("attn_output.weight", columns: qDim, rows: c.embeddingSize),
                 feedForwardNorm: try loader.vector(p + "ffn_norm.weight", count: c.embeddingSize),
-                gate: try loader.matrix(p + "ffn_gate.weight", columns: c.embeddingSize, rows: c.feedForwardSize),
-                up: try loader.matrix(p + "ffn_up.weight", columns: c.embeddingSize, rows: c.feedForwardSize),
-                down: try loader.matrix(p + "ffn_down.weight", columns: c.feedForwardSize, rows: c.embeddingSize))
+                gate: gate, up: up,
+                down: try matrix("ffn_down.weight", columns: c.feedForwardSize, rows: c.embeddingSize))
         }
     }
 
     /// Bytes of weights read to generate one token (every matrix once, plus one embedding row).
     public var bytesPerToken: Int {
-        var total = output.rows * output.rowBytes + tokenEmbedding.rowBytes
+        var total = output.weight.rows * output.weight.rowBytes + tokenEmbedding.rowBytes
         for l in layers {
-            for m in [l.query, l.key, l.value, l.attentionOutput, l.gate, l.up, l.down] {
+            for m in l.projections.map(\.weight) {
                 total += m.rows * m.rowBytes
             }
         }
@@ -93,75 +119,3 @@ public struct DecoderWeights: @unchecked Sendable {
     }
 }
 
-/// Looks tensors up by their GGUF name, in a GGUF file or an HF checkpoint, and checks their
-/// shape and type.
-struct TensorBinder {
-    /// A tensor as the binder needs it: type, ggml-order dimensions (columns first), bytes.
-    struct Tensor {
-        let type: GGMLType
-        let dimensions: [Int]
-        let base: UnsafeRawPointer
-        var elementCount: Int { dimensions.reduce(1, *) }
-    }
-
-    let path: String
-    let lookup: (String) throws -> Tensor?
-
-    init(gguf file: GGUFFile) {
-        path = file.path
-        lookup = { name in
-            file.tensor(named: name).map { Tensor(type: $0.type, dimensions: $0.dimensions, base: file.data(for: $0)) }
-        }
-    }
-
-    /// HF safetensors tensors under their GGUF names; F32/F16/BF16 are used in place.
-    init(checkpoint: SafetensorsCheckpoint, path: String) {
-        self.path = path
-        lookup = { name in
-            guard let hfName = HFTensorNaming.hfName(forGGUF: name), let (file, info) = checkpoint.tensor(named: hfName) else {
-                return nil
-            }
-            guard let type = info.dtype.ggmlType else {
-                throw ModelError.tensorType(name: hfName, type: info.dtype.rawValue, reason: "only F32, F16 and BF16 weights can be used", path: path)
-            }
-            guard let base = file.data(info).baseAddress else {
-                throw ModelError.tensorShape(name: hfName, expected: [], actual: info.shape, path: path)
-            }
-            return Tensor(type: type, dimensions: info.shape.reversed(), base: base)
-        }
-    }
-
-    func has(_ name: String) -> Bool {
-        ((try? lookup(name)) ?? nil) != nil
-    }
-
-    func info(_ name: String) throws -> Tensor {
-        guard let t = try lookup(name) else {
-            throw ModelError.missingTensor(name: name, path: path)
-        }
-        return t
-    }
-
-    func matrix(_ name: String, columns: Int, rows: Int) throws -> WeightMatrix {
-        let t = try info(name)
-        guard t.dimensions == [columns, rows] else {
-            throw ModelError.tensorShape(name: name, expected: [columns, rows], actual: t.dimensions, path: path)
-        }
-        return WeightMatrix(type: t.type, rows: rows, columns: columns, base: t.base)
-    }
-
-    /// A small vector (norm weight, bias, RoPE factors) dequantised to floats.
-    func vector(_ name: String, count: Int) throws -> [Float] {
-        let t = try info(name)
-        guard t.elementCount == count, t.dimensions.count == 1 else {
-            throw ModelError.tensorShape(name: name, expected: [count], actual: t.dimensions, path: path)
-        }
-        guard count % t.type.blockSize == 0 else {
-            throw ModelError.tensorType(name: name, type: "\(t.type)", reason: "a vector must be a float type", path: path)
-        }
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            RowKernels.dequantize(t.type, t.base, into: buffer.baseAddress!, count: count)
-            initialized = count
-        }
-    }
-}

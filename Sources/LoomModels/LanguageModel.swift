@@ -19,7 +19,8 @@ public final class LanguageModel: @unchecked Sendable {
     /// The safetensors checkpoint, when the model was loaded from an HF directory.
     public let checkpoint: SafetensorsCheckpoint?
     public let config: ModelConfig
-    public let weights: DecoderWeights
+    /// The weights, with whatever adapters are attached to their projections.
+    public private(set) var weights: DecoderWeights
     public let tokenizer: BPETokenizer
     public let rope: RotaryEmbedding
     /// The Jinja chat template the model ships, if any.
@@ -47,7 +48,7 @@ public final class LanguageModel: @unchecked Sendable {
             var config = try ModelConfig(huggingFace: hfConfig, path: path)
             overrides.apply(to: &config)
             self.config = config
-            weights = try DecoderWeights(binder: TensorBinder(checkpoint: checkpoint, path: path), config: config,
+            weights = try DecoderWeights(binder: TensorBinder(checkpoint: checkpoint, naming: config.architecture.tensorNames, path: path), config: config,
                                          ropeFrequencyFactors: ModelConfig.ropeFrequencyFactors(for: hfConfig))
             tokenizer = bundle.tokenizer
             chatTemplate = bundle.chatTemplateSource
@@ -71,13 +72,22 @@ public final class LanguageModel: @unchecked Sendable {
             positionScale: config.ropePositionScale, magnitude: Float(config.ropeYarn?.magnitude ?? 1))
     }
 
+    /// Changes the model's projections in place — attaches or detaches adapters
+    /// (``Projection/adapters``) without reloading the base weights. Call it while no session
+    /// of this model is evaluating: sessions read the projections on every step.
+    public func updateProjections(_ body: (inout DecoderWeights) throws -> Void) rethrows {
+        try body(&weights)
+    }
+
     /// A fresh evaluation state (KV cache and scratch) of `contextLength` positions
-    /// (default: the trained context, capped at 4096 to bound memory).
-    public func makeSession(contextLength: Int? = nil, pool: ThreadPool = ThreadPool()) throws -> InferenceSession {
+    /// (default: the trained context, capped at 4096 to bound memory). `options` picks
+    /// kernels (``KernelOptions``); the defaults are the measured fastest.
+    public func makeSession(contextLength: Int? = nil, pool: ThreadPool = ThreadPool(),
+                            options: KernelOptions = .default) throws -> InferenceSession {
         let capacity = contextLength ?? min(config.contextLength, 4096)
         guard capacity > 0 else {
             throw ModelError.invalidMetadata(key: "context length", reason: "\(capacity) must be positive", path: path)
         }
-        return InferenceSession(model: self, capacity: capacity, pool: pool)
+        return InferenceSession(model: self, capacity: capacity, pool: pool, options: options)
     }
 }

@@ -2,24 +2,25 @@ import LoomFormats
 import LoomKernels
 
 extension ModelConfig {
-    /// The config of an HF `LlamaForCausalLM` / `Qwen2ForCausalLM` directory. HF checkpoints
-    /// keep Q/K rows unpermuted, so RoPE pairs are half-split for both architectures.
+    /// The config of an HF directory of one of the ``ArchitectureRegistry``'s architectures.
+    /// HF checkpoints keep Q/K rows unpermuted, so RoPE pairs are half-split for all of them.
     /// Linear scaling maps to a position scale; llama3 scaling becomes per-pair frequency
     /// factors (see ``ropeFrequencyFactors(for:)``); other scaling types are a clear error.
     public init(huggingFace c: HFModelConfig, path: String) throws {
-        architecture = c.architecture == .llama ? .llama : .qwen2
+        architecture = c.architecture
         ropeLayout = .halfSplit
-        name = c.modelType ?? c.architecture.rawValue
+        name = c.modelType ?? c.architecture.name
         layerCount = c.numHiddenLayers
         embeddingSize = c.hiddenSize
         feedForwardSize = c.intermediateSize
         headCount = c.numAttentionHeads
         kvHeadCount = c.numKeyValueHeads
         headDim = c.headDim
-        ropeDimensions = c.headDim
+        ropeDimensions = c.ropeDimensions
         ropeBase = c.ropeTheta
         rmsEpsilon = Float(c.rmsNormEps)
         contextLength = c.maxPositionEmbeddings
+        slidingWindow = c.slidingWindow
         vocabularySize = c.vocabSize
         switch c.ropeScaling {
         case nil, .llama3?: ropePositionScale = 1
@@ -37,9 +38,9 @@ extension ModelConfig {
         if c.mlpBias {
             throw ModelError.invalidMetadata(key: "mlp_bias", reason: "MLP biases are not supported", path: path)
         }
-        if c.architecture == .llama && c.attentionBias {
+        if c.architecture.qkvBias == .configured && c.attentionBias {
             throw ModelError.invalidMetadata(
-                key: "attention_bias", reason: "llama attention_bias adds an o_proj bias, which is not supported", path: path)
+                key: "attention_bias", reason: "\(c.architecture) attention_bias adds an o_proj bias, which is not supported", path: path)
         }
         guard headCount % kvHeadCount == 0 else {
             throw ModelError.invalidMetadata(key: "num_key_value_heads",

@@ -3,13 +3,7 @@ import LoomKernels
 
 /// Hyper-parameters of a decoder-only transformer, read from GGUF metadata.
 public struct ModelConfig: Sendable, Equatable {
-    /// The decoder families Loom runs. They share one forward pass and differ in biases and
-    /// in how RoPE pairs are laid out in the stored Q/K weights.
-    public enum Architecture: String, Sendable, CaseIterable {
-        case llama
-        case qwen2
-    }
-
+    /// The decoder family (``ArchitectureRegistry``): what differs from the shared forward pass.
     public var architecture: Architecture
     public var name: String
     public var layerCount: Int
@@ -27,6 +21,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var rmsEpsilon: Float
     /// Context length the model was trained with.
     public var contextLength: Int
+    /// Positions each token attends back to, itself included; nil for full causal attention
+    /// (Mistral's and Phi-3's `sliding_window`).
+    public var slidingWindow: Int? = nil
     public var vocabularySize: Int
 
     /// How the stored Q/K rows pair dimensions for RoPE (REFERENCE §1.6): adjacent for GGUF
@@ -39,7 +36,7 @@ public struct ModelConfig: Sendable, Equatable {
         guard let archName = file["general.architecture"]?.stringValue else {
             throw ModelError.missingMetadata(key: "general.architecture", path: path)
         }
-        guard let arch = Architecture(rawValue: archName) else {
+        guard let arch = ArchitectureRegistry.all.first(where: { $0.name == archName }) else {
             throw ModelError.unsupportedArchitecture(archName, path: path)
         }
         func int(_ key: String, default value: Int? = nil) throws -> Int {
@@ -63,7 +60,7 @@ public struct ModelConfig: Sendable, Equatable {
             return v
         }
         architecture = arch
-        ropeLayout = arch == .llama ? .adjacent : .halfSplit
+        ropeLayout = arch.ggufPairLayout
         name = file["general.name"]?.stringValue ?? archName
         layerCount = try int("block_count")
         embeddingSize = try int("embedding_length")
@@ -112,6 +109,11 @@ public struct ModelConfig: Sendable, Equatable {
         }
         rmsEpsilon = Float(try double("attention.layer_norm_rms_epsilon", default: nil))
         contextLength = try int("context_length", default: 2048)
+        // Read for every architecture: Loom writes Mistral's window into `llama` files.
+        // llama.cpp writes `phi3.attention.sliding_window` 0 for "no window" (convert_hf_to_gguf).
+        if let window = file["\(archName).attention.sliding_window"]?.intValue, window != 0 {
+            slidingWindow = try int("attention.sliding_window")
+        }
         let tokenCount = file["tokenizer.ggml.tokens"]?.arrayValue?.count
         vocabularySize = try int("vocab_size", default: tokenCount)
     }

@@ -1,3 +1,5 @@
+import LoomFormats
+
 /// Why a model could not be loaded or run. Every case names the file or value at fault.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     case unsupportedArchitecture(String, path: String)
@@ -13,7 +15,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .unsupportedArchitecture(arch, path):
-            return "\(path): architecture '\(arch)' is not supported (supported: llama, qwen2)"
+            return "\(path): architecture '\(arch)' is not supported (supported: \(ArchitectureRegistry.all.map(\.name).joined(separator: ", ")))"
         case let .missingMetadata(key, path):
             return "\(path): required metadata key '\(key)' is missing"
         case let .invalidMetadata(key, reason, path):

@@ -38,7 +38,8 @@ public final class BatchScheduler: @unchecked Sendable {
     private var finishedLoop = false
 
     public init(model: LanguageModel, slots: Int, contextLength: Int, queueLimit: Int = 64,
-                promptChunk: Int = 256, threads: Int? = nil, metrics: ServerMetrics = ServerMetrics()) throws {
+                promptChunk: Int = 256, threads: Int? = nil, metrics: ServerMetrics = ServerMetrics(),
+                kernelOptions: KernelOptions = .default) throws {
         self.model = model
         self.slotCount = slots
         self.contextLength = contextLength
@@ -47,7 +48,7 @@ public final class BatchScheduler: @unchecked Sendable {
         self.metrics = metrics
         let pool = ThreadPool(threadCount: threads ?? ThreadPool.availableProcessors)
         batch = try MultiSequenceBatch(model: model, slots: slots, capacity: contextLength,
-                                       maxTokens: promptChunk + slots, pool: pool)
+                                       maxTokens: promptChunk + slots, pool: pool, options: kernelOptions)
         self.slots = Array(repeating: nil, count: slots)
     }
 

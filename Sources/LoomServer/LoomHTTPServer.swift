@@ -21,9 +21,12 @@ public struct ServerConfiguration: Sendable {
     public var threads: Int?
     /// Requests waiting for a slot beyond which new ones get 503 + Retry-After.
     public var queueLimit: Int
+    /// Kernel choices of the forward pass (tests compare paths with it).
+    public var kernelOptions: KernelOptions
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, parallel: Int = 4,
-                contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64) {
+                contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64,
+                kernelOptions: KernelOptions = .default) {
         self.host = host
         self.port = port
         self.apiKey = apiKey
@@ -32,6 +35,7 @@ public struct ServerConfiguration: Sendable {
         self.alias = alias
         self.threads = threads
         self.queueLimit = queueLimit
+        self.kernelOptions = kernelOptions
     }
 }
 
@@ -110,7 +114,7 @@ public final class LoomHTTPServer: @unchecked Sendable {
                 let context = configuration.contextLength ?? min(model.config.contextLength, 4096)
                 let scheduler = try BatchScheduler(model: model, slots: configuration.parallel, contextLength: context,
                                                    queueLimit: configuration.queueLimit, threads: configuration.threads,
-                                                   metrics: metrics)
+                                                   metrics: metrics, kernelOptions: configuration.kernelOptions)
                 scheduler.start()
                 host.set(.ready(ServedModel(model: model, scheduler: scheduler, alias: configuration.alias)))
                 FileHandle.standardError.write(Data("loom serve: model ready (\(model.path)), \(configuration.parallel) slots × \(context) tokens\n".utf8))

@@ -30,7 +30,7 @@ struct Routes {
                 return JSON.response(["object": "list", "data": [[
                     "id": served.id, "object": "model", "created": served.created, "owned_by": "loom",
                     "meta": ["n_vocab": c.vocabularySize, "n_ctx_train": c.contextLength, "n_ctx": served.contextLength,
-                             "n_embd": c.embeddingSize, "n_layer": c.layerCount, "architecture": c.architecture.rawValue],
+                             "n_embd": c.embeddingSize, "n_layer": c.layerCount, "architecture": c.architecture.name],
                 ]]])
             }
         }

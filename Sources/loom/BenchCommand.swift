@@ -38,10 +38,11 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        MatMul.useIntegerActivations = !floatActivations
+        var options = KernelOptions()
+        options.integerActivations = !floatActivations
         // Tuning knobs for the decode prefetch distances (bytes; 0 = off), hidden from help.
-        if let decodePrefetch { WeightMatrix.decodePrefetchDistance = max(0, decodePrefetch) }
-        if let longRunPrefetch { WeightMatrix.longRunPrefetchDistance = max(0, longRunPrefetch) }
+        if let decodePrefetch { options.decodePrefetchDistance = max(0, decodePrefetch) }
+        if let longRunPrefetch { options.longRunPrefetchDistance = max(0, longRunPrefetch) }
         let path = try ModelStore().resolve(model, progress: .terminal)
         let loadStart = Date()
         let lm = try LanguageModel(path: path)
@@ -51,7 +52,7 @@ struct BenchCommand: ParsableCommand {
         guard contextLength <= lm.config.contextLength else {
             throw ValidationError("-d + max(-p, -n) = \(contextLength - 1) tokens exceed the model's context of \(lm.config.contextLength)")
         }
-        let session = try lm.makeSession(contextLength: contextLength, pool: ThreadPool(threadCount: threads))
+        let session = try lm.makeSession(contextLength: contextLength, pool: ThreadPool(threadCount: threads), options: options)
         // Deterministic pseudo-random tokens, avoiding ids that might be special.
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         let vocab = lm.config.vocabularySize

@@ -23,7 +23,7 @@ struct InfoCommand: ParsableCommand {
         line("format", lm.file != nil ? "GGUF" : "Hugging Face (safetensors, \(lm.checkpoint?.files.count ?? 0) file(s))")
         line("size", String(format: "%.1f MB of weights", Double(tensors.reduce(0) { $0 + $1.bytes }) / 1e6))
         line("name", c.name)
-        line("architecture", c.architecture.rawValue)
+        line("architecture", c.architecture.name)
         line("layers", c.layerCount)
         line("embedding", c.embeddingSize)
         line("feed-forward", c.feedForwardSize)

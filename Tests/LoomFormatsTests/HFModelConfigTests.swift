@@ -29,7 +29,7 @@ final class HFModelConfigTests: XCTestCase {
         XCTAssertEqual(expected.count, 15)
         for (file, e) in expected {
             let c = try HFModelConfig(path: dir.appendingPathComponent(file).path)
-            XCTAssertEqual(c.architecture.rawValue, e.architecture, file)
+            XCTAssertEqual(c.className, e.architecture, file)
             XCTAssertEqual(c.hiddenSize, e.hidden_size, file)
             XCTAssertEqual(c.intermediateSize, e.intermediate_size, file)
             XCTAssertEqual(c.numHiddenLayers, e.num_hidden_layers, file)
@@ -46,7 +46,7 @@ final class HFModelConfigTests: XCTestCase {
             XCTAssertEqual(c.bosTokenId, e.bos_token_id, file)
             XCTAssertEqual(c.eosTokenIds, e.eos_token_ids, file)
             XCTAssertEqual(c.torchDtype, e.torch_dtype, file)
-            XCTAssertEqual(c.attentionBias, c.architecture == .qwen2, file)
+            XCTAssertEqual(c.attentionBias, c.architecture.qkvBias == .always, file)
         }
     }
 

@@ -80,8 +80,11 @@ final class HFToGGUFConverterTests: XCTestCase {
         XCTAssertEqual(HFTensorNaming.unpermuteFromGGUF(p, rows: 16, heads: 2), v)
         // Head 0 (rows 0..<8, hd 8, half 4): HF row 4 (half 1, i 0) becomes GGUF row 1.
         XCTAssertEqual(Array(p[3..<6]), Array(v[12..<15]))
-        XCTAssertEqual(HFTensorNaming.ggufName(forHF: "model.layers.12.mlp.down_proj.weight"), "blk.12.ffn_down.weight")
-        XCTAssertEqual(HFTensorNaming.hfName(forGGUF: "blk.3.attn_k.bias"), "model.layers.3.self_attn.k_proj.bias")
-        XCTAssertNil(HFTensorNaming.ggufName(forHF: "model.layers.0.self_attn.rotary_emb.inv_freq"))
+        XCTAssertEqual(HFTensorNaming.llamaFamily.ggufName(forHF: "model.layers.12.mlp.down_proj.weight"), "blk.12.ffn_down.weight")
+        XCTAssertEqual(HFTensorNaming.llamaFamily.hfName(forGGUF: "blk.3.attn_k.bias"), "model.layers.3.self_attn.k_proj.bias")
+        XCTAssertNil(HFTensorNaming.llamaFamily.ggufName(forHF: "model.layers.0.self_attn.rotary_emb.inv_freq"))
+        XCTAssertEqual(Architecture.phi3.tensorNames.ggufName(forHF: "model.layers.2.self_attn.qkv_proj.weight"), "blk.2.attn_qkv.weight")
+        XCTAssertEqual(Architecture.phi3.tensorNames.hfName(forGGUF: "blk.0.ffn_up.weight"), "model.layers.0.mlp.gate_up_proj.weight")
+        XCTAssertNil(Architecture.phi3.tensorNames.hfName(forGGUF: "blk.0.ffn_gate.weight"))
     }
 }

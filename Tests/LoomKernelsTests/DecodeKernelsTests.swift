@@ -66,8 +66,6 @@ final class DecodeKernelsTests: XCTestCase {
         let columns = 256
         let x = TestData.randomFloats(columns, &rng)
         let bias = TestData.randomFloats(131, &rng)
-        let saved = MatMul.decodeChunksPerThread
-        defer { MatMul.decodeChunksPerThread = saved }
         for type in [GGMLType.q4_0, .q5_1, .q5_0, .q8_0, .q4_K, .f16, .q6_K] {
             let (a, ap) = matrix(type, rows: 131, columns: columns, &rng)
             let (b, bp) = matrix(type, rows: 29, columns: columns, &rng)
@@ -77,7 +75,8 @@ final class DecodeKernelsTests: XCTestCase {
             defer { ap.deallocate(); bp.deallocate(); cp.deallocate(); gp.deallocate(); up.deallocate() }
             var reference: [Float] = []
             for (threads, runs) in [(1, 4), (2, 1), (2, 3), (2, 4), (2, 8), (3, 5)] {
-                MatMul.decodeChunksPerThread = runs
+                var options = KernelOptions()
+                options.decodeChunksPerThread = runs
                 let pool = ThreadPool(threadCount: threads)
                 var ya = [Float](repeating: .nan, count: 131), yb = [Float](repeating: .nan, count: 29)
                 var yc = [Float](repeating: .nan, count: 3), yg = [Float](repeating: .nan, count: 77)
@@ -86,12 +85,12 @@ final class DecodeKernelsTests: XCTestCase {
                         yb.withUnsafeMutableBufferPointer { pb in
                             yc.withUnsafeMutableBufferPointer { pc in
                                 MatMul.multiply(MatMulTarget(a, pa.baseAddress!, bias: bb.baseAddress!), MatMulTarget(b, pb.baseAddress!),
-                                                MatMulTarget(c, pc.baseAddress!), x, tokens: 1, pool: pool)
+                                                MatMulTarget(c, pc.baseAddress!), x, tokens: 1, pool: pool, options: options)
                             }
                         }
                     }
                 }
-                yg.withUnsafeMutableBufferPointer { GatedFeedForward.multiply(gate: g, up: u, x, into: $0.baseAddress!, pool: pool) }
+                yg.withUnsafeMutableBufferPointer { GatedFeedForward.multiply(gate: g, up: u, x, into: $0.baseAddress!, pool: pool, options: options) }
                 let all = ya + yb + yc + yg
                 XCTAssertFalse(all.contains { $0.isNaN }, "\(type), \(threads) threads, \(runs) runs: a row was skipped")
                 if reference.isEmpty { reference = all } else { assertBitwiseEqual(all, reference, "\(type), \(threads) threads, \(runs) runs per thread") }

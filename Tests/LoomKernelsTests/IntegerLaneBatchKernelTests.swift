@@ -55,13 +55,12 @@ final class IntegerLaneBatchKernelTests: XCTestCase {
         let bytes = TestData.randomRow(.q4_1, count: rows * columns, &rng)
         let x = TestData.randomFloats(columns * tokens, &rng)
         func run(lane: Bool) -> [Float] {
-            let saved = MatMul.useLaneBatch
-            MatMul.useLaneBatch = lane
-            defer { MatMul.useLaneBatch = saved }
+            var options = KernelOptions()
+            options.laneBatch = lane
             var y = [Float](repeating: .nan, count: rows * tokens)
             bytes.withUnsafeBytes { raw in
                 let w = WeightMatrix(type: .q4_1, rows: rows, columns: columns, base: raw.baseAddress!)
-                MatMul.multiply(w, x, tokens: tokens, into: &y, pool: ThreadPool(threadCount: 2), integerBatch: true)
+                MatMul.multiply(w, x, tokens: tokens, into: &y, pool: ThreadPool(threadCount: 2), integerBatch: true, options: options)
             }
             return y
         }
@@ -84,13 +83,12 @@ final class IntegerLaneBatchKernelTests: XCTestCase {
             for tokens in [1, 8] {
                 let x = TestData.randomFloats(columns * tokens, &rng)
                 func run(prefetch: Bool) -> [Float] {
-                    let saved = (WeightMatrix.lanePrefetchDistance, WeightMatrix.decodePrefetchDistance)
-                    if !prefetch { (WeightMatrix.lanePrefetchDistance, WeightMatrix.decodePrefetchDistance) = (0, 0) }
-                    defer { (WeightMatrix.lanePrefetchDistance, WeightMatrix.decodePrefetchDistance) = saved }
+                    var options = KernelOptions()
+                    if !prefetch { (options.lanePrefetchDistance, options.decodePrefetchDistance, options.longRunPrefetchDistance) = (0, 0, 0) }
                     var y = [Float](repeating: .nan, count: rows * tokens)
                     bytes.withUnsafeBytes { raw in
                         let w = WeightMatrix(type: type, rows: rows, columns: columns, base: raw.baseAddress!)
-                        MatMul.multiply(w, x, tokens: tokens, into: &y, pool: ThreadPool(threadCount: 2), integerBatch: true)
+                        MatMul.multiply(w, x, tokens: tokens, into: &y, pool: ThreadPool(threadCount: 2), integerBatch: true, options: options)
                     }
                     return y
                 }

@@ -28,7 +28,8 @@ final class IntegerPromptKernelTests: XCTestCase {
     }
 
     /// y = W·x for `tokens` rows of x through ``MatMul`` (threads 1 or 2), optional bias.
-    func product(_ targets: [(WeightMatrix, [Float]?)], _ x: [Float], tokens: Int, threads: Int) -> [[Float]] {
+    func product(_ targets: [(WeightMatrix, [Float]?)], _ x: [Float], tokens: Int, threads: Int,
+                 options: KernelOptions = .default) -> [[Float]] {
         let pool = ThreadPool(threadCount: threads)
         var outs = targets.map { [Float](repeating: .nan, count: tokens * $0.0.rows) }
         let biases = targets.map { $0.1 }
@@ -42,7 +43,7 @@ final class IntegerPromptKernelTests: XCTestCase {
             o1?.initialize(repeating: .nan, count: outs[1].count)
             let a = MatMulTarget(targets[0].0, o0, bias: b0.map { UnsafePointer($0) })
             let b = o1.map { MatMulTarget(targets[1].0, $0) }
-            MatMul.multiply(a, b, nil, xb.baseAddress!, tokens: tokens, pool: pool)
+            MatMul.multiply(a, b, nil, xb.baseAddress!, tokens: tokens, pool: pool, options: options)
             outs[0] = Array(UnsafeBufferPointer(start: o0, count: outs[0].count))
             if let o1 { outs[1] = Array(UnsafeBufferPointer(start: o1, count: outs[1].count)) }
         }
@@ -154,14 +155,14 @@ final class IntegerPromptKernelTests: XCTestCase {
 
     /// With the switch off the f32 path runs: close to the float reference, not to the codes.
     func testSwitchOffUsesFloatPath() {
-        MatMul.useIntegerPrompt = false
-        defer { MatMul.useIntegerPrompt = true }
+        var options = KernelOptions()
+        options.integerPrompt = false
         var rng = SplitMix64(seed: 5)
         let columns = 128, rows = 8, tokens = 16
         let (w, bytes, p) = matrix(.q4_0, rows: rows, columns: columns, &rng)
         defer { p.deallocate() }
         let x = TestData.randomFloats(tokens * columns, &rng)
-        let y = product([(w, nil)], x, tokens: tokens, threads: 1)[0]
+        let y = product([(w, nil)], x, tokens: tokens, threads: 1, options: options)[0]
         let weights = ReferenceKernels.dequantize(.q4_0, bytes, count: rows * columns)
         for t in 0..<tokens {
             for r in 0..<rows {

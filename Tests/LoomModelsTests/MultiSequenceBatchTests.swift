@@ -15,8 +15,8 @@ final class MultiSequenceBatchTests: XCTestCase {
     func testInterleavedSequencesMatchSingleSessions() throws {
         // Exact comparison of the batching logic: single-token steps would otherwise take
         // the integer kernels (tested on their own in LoomKernelsTests) and batches the float ones.
-        MatMul.useIntegerActivations = false
-        defer { MatMul.useIntegerActivations = true }
+        var floatPath = KernelOptions()
+        floatPath.integerActivations = false
         let model = try LanguageModel(path: try TestModels.path("smollm2"))
         let pool = ThreadPool(threadCount: 2)
         let prompts = [
@@ -30,13 +30,13 @@ final class MultiSequenceBatchTests: XCTestCase {
         // Reference: each full sequence alone, logits at every position.
         var expected: [[[Float]]] = []
         for (p, c) in zip(prompts, continuations) {
-            let session = try model.makeSession(contextLength: 128, pool: pool)
+            let session = try model.makeSession(contextLength: 128, pool: pool, options: floatPath)
             var rows: [[Float]] = []
             try session.evaluate(p + c) { _, logits in rows.append(Array(logits)) }
             expected.append(rows)
         }
 
-        let batch = try MultiSequenceBatch(model: model, slots: 4, capacity: 128, maxTokens: 64, pool: pool)
+        let batch = try MultiSequenceBatch(model: model, slots: 4, capacity: 128, maxTokens: 64, pool: pool, options: floatPath)
         var worst: Float = 0
         var checked = 0
         // Step 1: prompt of sequence 0 (all logits) and of sequence 2 (last only) together.

@@ -19,6 +19,9 @@ struct SyntheticModel {
     var omit: Set<String> = []
     var reshape: [String: [Int]] = [:]
     var extraMetadata: [String: GGUFValue] = [:]
+    /// Changes applied to a tensor's random values before they are written (row-major
+    /// `[rows × columns]` for a matrix), e.g. a merged adapter delta.
+    var transform: [String: ([Float]) -> [Float]] = [:]
 
     /// 256 byte tokens in GPT-2's byte-to-unicode order plus two control tokens.
     static let tokens: [String] = {
@@ -66,7 +69,8 @@ struct SyntheticModel {
         func add(_ name: String, _ dims: [Int]) throws {
             if omit.contains(name) { return }
             let shape = reshape[name] ?? dims
-            let values = random(shape.reduce(1, *))
+            var values = random(shape.reduce(1, *))
+            if let change = transform[name] { values = change(values) }
             try w.addTensor(name: name, type: .f32, dimensions: shape, data: values.withUnsafeBytes { Array($0) })
         }
         try add("token_embd.weight", [embedding, vocabulary])

@@ -18,9 +18,9 @@ final class CompletionEndpointTests: XCTestCase {
     }
 
     /// Greedy continuation of `prompt` through the plain Generator (context 256 like the server).
-    func referenceGreedy(_ prompt: [Int], maxTokens: Int) throws -> GenerationResult {
+    func referenceGreedy(_ prompt: [Int], maxTokens: Int, options: KernelOptions = .default) throws -> GenerationResult {
         let model = try XCTUnwrap(server.server.servedModel).model
-        let generator = Generator(session: try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2)))
+        let generator = Generator(session: try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2), options: options))
         return try generator.generate(prompt: prompt, options: GenerationOptions(maxTokens: maxTokens, sampling: .greedy))
     }
 
@@ -169,19 +169,20 @@ final class CompletionEndpointTests: XCTestCase {
     /// the last bits like llama.cpp's; the float path for both makes the comparison exact,
     /// which is what this test is about (scheduling, slots, per-sequence state).
     func testConcurrentRequestsMatchSequentialAnswers() throws {
-        MatMul.useIntegerActivations = false
-        defer { MatMul.useIntegerActivations = true }
+        let floatServer = try TestServer.floatPath.get()
+        var floatOptions = KernelOptions()
+        floatOptions.integerActivations = false
         let prompts = ["The sky is", "My favourite food is", "In 1492,", "def fibonacci(n):"]
         var answers = [String?](repeating: nil, count: prompts.count)
         let lock = NSLock()
         DispatchQueue.concurrentPerform(iterations: prompts.count) { i in
-            let reply = try? client.post("/v1/completions", ["prompt": prompts[i], "max_tokens": 12, "temperature": 0], headers: auth)
+            let reply = try? floatServer.client.post("/v1/completions", ["prompt": prompts[i], "max_tokens": 12, "temperature": 0], headers: auth)
             let text = ((try? reply?.json())?["choices"] as? [[String: Any]])?.first?["text"] as? String
             lock.withLock { answers[i] = text }
         }
-        let served = try XCTUnwrap(server.server.servedModel)
+        let served = try XCTUnwrap(floatServer.server.servedModel)
         for (i, p) in prompts.enumerated() {
-            let expected = try referenceGreedy(served.tokenizer.encode(p, addSpecial: true), maxTokens: 12).text
+            let expected = try referenceGreedy(served.tokenizer.encode(p, addSpecial: true), maxTokens: 12, options: floatOptions).text
             XCTAssertEqual(answers[i], expected, "prompt \(i) '\(p)'")
         }
         XCTAssertTrue(TestServer.eventually { served.scheduler.load.active == 0 })

@@ -1,5 +1,6 @@
 import Foundation
 import LoomFormats
+import LoomKernels
 import LoomModels
 @testable import LoomServer
 
@@ -19,6 +20,15 @@ final class TestServer: @unchecked Sendable {
     static let shared: Result<TestServer, Error> = Result {
         try TestServer(configuration: ServerConfiguration(port: 0, apiKey: apiKey, parallel: 4, contextLength: 256,
                                                           alias: "smol", threads: 2, queueLimit: 16))
+    }
+
+    /// A server like ``shared`` whose kernels keep activations in f32 everywhere, so its
+    /// batched answers can be compared exactly with a float-path single-sequence session.
+    static let floatPath: Result<TestServer, Error> = Result {
+        var options = KernelOptions()
+        options.integerActivations = false
+        return try TestServer(configuration: ServerConfiguration(port: 0, apiKey: apiKey, parallel: 4, contextLength: 256,
+                                                                 alias: "smol", threads: 2, queueLimit: 16, kernelOptions: options))
     }
 
     init(configuration: ServerConfiguration) throws {

@@ -28,8 +28,15 @@ public struct GGUFToHFExporter {
         }
         let file = try GGUFFile(path: path)
         func fail(_ reason: String) -> HFConfigError { HFConfigError(path: path, field: nil, reason: reason) }
-        guard let arch = file["general.architecture"]?.stringValue, arch == "llama" || arch == "qwen2" else {
-            throw fail("general.architecture is not llama or qwen2")
+        guard let arch = file["general.architecture"]?.stringValue else { throw fail("general.architecture is missing") }
+        var architecture = try ArchitectureRegistry.gguf(arch, path: path)
+        let window = file["\(arch).attention.sliding_window"]?.intValue
+        if window != nil, !architecture.usesSlidingWindow {
+            // A `llama` file with a window is a Mistral as Loom writes it: export the class that has one.
+            guard let windowed = ArchitectureRegistry.all.first(where: { $0.ggufWriteName == arch && $0.usesSlidingWindow }) else {
+                throw fail("\(arch).attention.sliding_window is set, but \(arch) has no sliding window in transformers")
+            }
+            architecture = windowed
         }
         func int(_ key: String) throws -> Int {
             guard let v = file["\(arch).\(key)"]?.intValue, v > 0 else { throw fail("\(arch).\(key) is missing or not positive") }
@@ -47,8 +54,8 @@ public struct GGUFToHFExporter {
         let headDim = file["\(arch).attention.key_length"]?.intValue ?? hidden / heads
 
         var config: [String: Any] = [
-            "architectures": [arch == "llama" ? "LlamaForCausalLM" : "Qwen2ForCausalLM"],
-            "model_type": arch,
+            "architectures": [architecture.hfClassNames[0]],
+            "model_type": architecture.hfModelType,
             "hidden_size": hidden,
             "intermediate_size": try int("feed_forward_length"),
             "num_hidden_layers": try int("block_count"),
@@ -63,10 +70,11 @@ public struct GGUFToHFExporter {
             "torch_dtype": dtype == .f32 ? "float32" : dtype == .f16 ? "float16" : "bfloat16",
             "hidden_act": "silu",
         ]
-        if arch == "llama" {
+        if architecture.qkvBias == .configured {
             config["attention_bias"] = file.tensor(named: "blk.0.attn_q.bias") != nil
             config["mlp_bias"] = false
         }
+        if let window { config["sliding_window"] = window }
         if let type = file["\(arch).rope.scaling.type"]?.stringValue, type == "linear" || type == "yarn",
            let factor = file["\(arch).rope.scaling.factor"]?.doubleValue {
             var scaling: [String: Any] = ["rope_type": type, "factor": factor]
@@ -84,11 +92,11 @@ public struct GGUFToHFExporter {
         writer.metadata["format"] = "pt"
         var count = 0
         for t in file.tensors {
-            guard let hfName = HFTensorNaming.hfName(forGGUF: t.name) else { continue }
+            guard let hfName = architecture.tensorNames.hfName(forGGUF: t.name) else { continue }
             var values = [Float](repeating: 0, count: t.elementCount)
             values.withUnsafeMutableBufferPointer { RowKernels.dequantize(t.type, file.data(for: t), into: $0.baseAddress!, count: t.elementCount) }
             let rows = t.dimensions.count >= 2 ? t.dimensions[1] : t.dimensions[0]
-            if arch == "llama", let h = t.name.contains("attn_q.") ? heads : t.name.contains("attn_k.") ? kvHeads : nil {
+            if architecture.permutesQK, let h = t.name.contains("attn_q.") ? heads : t.name.contains("attn_k.") ? kvHeads : nil {
                 guard rows % (2 * h) == 0 else { throw fail("\(t.name): \(rows) rows do not split into \(h) heads of RoPE pairs") }
                 values = HFTensorNaming.unpermuteFromGGUF(values, rows: rows, heads: h)
             }

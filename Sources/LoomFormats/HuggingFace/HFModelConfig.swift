@@ -1,12 +1,12 @@
 import Foundation
 
-/// The parts of a Hugging Face `config.json` Loom needs to run or convert a
-/// `LlamaForCausalLM` or `Qwen2ForCausalLM` checkpoint, validated.
+/// The parts of a Hugging Face `config.json` Loom needs to run or convert a checkpoint of
+/// one of the ``ArchitectureRegistry``'s architectures, validated.
 ///
 /// Defaults follow transformers' `LlamaConfig` / `Qwen2Config` for keys a file omits
 /// (`num_key_value_heads` = heads, `head_dim` = hidden / heads, `rope_theta` 10000,
-/// `tie_word_embeddings` false, `attention_bias` false for llama; Qwen2 always has q/k/v
-/// biases). RoPE parameters are read from `rope_scaling` + `rope_theta`, or from the
+/// `tie_word_embeddings` false, `attention_bias` false; the architecture decides whether
+/// q/k/v biases exist at all, e.g. always for Qwen2). RoPE parameters are read from `rope_scaling` + `rope_theta`, or from the
 /// transformers 5 `rope_parameters` object.
 ///
 /// ```swift
@@ -14,16 +14,10 @@ import Foundation
 /// if case .llama3(let factor, _, _, let original)? = config.ropeScaling { … }
 /// ```
 public struct HFModelConfig: Sendable, Equatable {
-    /// The supported `architectures[0]` values.
-    public enum Architecture: String, Sendable, CaseIterable {
-        case llama = "LlamaForCausalLM"
-        case qwen2 = "Qwen2ForCausalLM"
-
-        /// The GGUF `general.architecture` name.
-        public var ggufName: String { self == .llama ? "llama" : "qwen2" }
-    }
-
+    /// The family named by `architectures[0]`.
     public var architecture: Architecture
+    /// `architectures[0]` as written (e.g. "LlamaForCausalLM").
+    public var className: String
     /// `model_type` (e.g. "llama", "qwen2"), if present.
     public var modelType: String?
     public var hiddenSize: Int
@@ -32,6 +26,9 @@ public struct HFModelConfig: Sendable, Equatable {
     public var numAttentionHeads: Int
     public var numKeyValueHeads: Int
     public var headDim: Int
+    /// Dimensions of each head that RoPE rotates: `head_dim × partial_rotary_factor`
+    /// (transformers' `partial_rotary_factor`, top level or in `rope_parameters`; 1 when absent).
+    public var ropeDimensions: Int
     public var rmsNormEps: Double
     public var ropeTheta: Double
     /// nil when the model uses plain RoPE.
@@ -49,6 +46,9 @@ public struct HFModelConfig: Sendable, Equatable {
     public var attentionBias: Bool
     /// `mlp_bias` (llama only; false when absent).
     public var mlpBias: Bool
+    /// Positions each token attends back to, itself included (`sliding_window`), for
+    /// architectures that use one; nil for full causal attention.
+    public var slidingWindow: Int?
 
     /// Reads and validates `path`.
     public init(path: String) throws {
@@ -65,10 +65,12 @@ public struct HFModelConfig: Sendable, Equatable {
         guard let archs = r.present("architectures") as? [Any], let first = archs.first as? String else {
             throw r.fail("architectures", "missing or not a list of strings")
         }
-        guard let arch = Architecture(rawValue: first) else {
-            throw r.fail("architectures", "'\(first)' is not supported (supported: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")))")
+        let arch: Architecture
+        do { arch = try ArchitectureRegistry.huggingFace(className: first, path: path) } catch let e as ArchitectureError {
+            throw r.fail("architectures", "'\(first)' is not supported (supported: \(e.known.joined(separator: ", ")))")
         }
         architecture = arch
+        className = first
         modelType = try r.string("model_type")
         hiddenSize = try r.positiveInt("hidden_size", required: true)!
         intermediateSize = try r.positiveInt("intermediate_size", required: true)!
@@ -99,13 +101,33 @@ public struct HFModelConfig: Sendable, Equatable {
         for (key, ids) in [("bos_token_id", bosTokenId.map { [$0] } ?? []), ("eos_token_id", eosTokenIds)] {
             if let bad = ids.first(where: { $0 >= vocab }) { throw r.fail(key, "\(bad) is not below vocab_size \(vocab)") }
         }
-        attentionBias = arch == .qwen2 ? true : (try r.bool("attention_bias") ?? false)
+        switch arch.qkvBias {
+        case .always: attentionBias = true
+        case .configured: attentionBias = try r.bool("attention_bias") ?? false
+        case .none:
+            attentionBias = false
+            if try r.bool("attention_bias") == true { throw r.fail("attention_bias", "\(arch) has no attention biases") }
+        }
         mlpBias = try r.bool("mlp_bias") ?? false
+        // The shared block is SwiGLU: any other activation would silently change the model.
+        if let act = try r.string("hidden_act"), act != "silu" {
+            throw r.fail("hidden_act", "'\(act)' is not supported (\(arch) runs silu, the SwiGLU feed-forward)")
+        }
+        if arch.usesSlidingWindow {
+            slidingWindow = try r.positiveInt("sliding_window")
+        } else {
+            slidingWindow = nil
+            if try r.bool("use_sliding_window") == true {
+                throw r.fail("use_sliding_window", "sliding-window attention is not supported for \(arch)")
+            }
+        }
 
         // RoPE: transformers 5 nests theta and scaling in rope_parameters; older files use
         // rope_theta + rope_scaling (null or absent for plain RoPE).
+        var partialRotary = try r.positiveDouble("partial_rotary_factor")
         if let params = try r.objectValue("rope_parameters") {
             let p = HFJSONReader(object: params, path: path, prefix: "rope_parameters.")
+            partialRotary = try p.positiveDouble("partial_rotary_factor") ?? partialRotary
             let nested = try p.positiveDouble("rope_theta")
             let topLevel = try r.positiveDouble("rope_theta")
             ropeTheta = nested ?? topLevel ?? 10_000
@@ -119,6 +141,11 @@ public struct HFModelConfig: Sendable, Equatable {
                 ropeScaling = nil
             }
         }
+        let rotated = Double(headDim) * (partialRotary ?? 1)
+        guard partialRotary ?? 1 <= 1, rotated.rounded() == rotated, Int(rotated) % 2 == 0 else {
+            throw r.fail("partial_rotary_factor", "\(partialRotary ?? 1) × head_dim \(headDim) is not an even number of dimensions")
+        }
+        ropeDimensions = Int(rotated)
         if case .longrope(let short, let long, _, _, _)? = ropeScaling {
             for (key, list) in [("short_factor", short), ("long_factor", long)] where list.count != headDim / 2 {
                 throw HFConfigError(path: path, field: "rope_scaling.\(key)", reason: "has \(list.count) entries, head_dim/2 is \(headDim / 2)")

@@ -1,24 +1,42 @@
-/// Hugging Face ↔ GGUF tensor names for llama/qwen2 (REFERENCE §1.4) and the Q/K row
-/// permutation llama.cpp's converter applies to llama (§1.6).
-public enum HFTensorNaming {
-    static let layerSuffixes: [(hf: String, gguf: String)] = [
-        ("input_layernorm.weight", "attn_norm.weight"),
-        ("post_attention_layernorm.weight", "ffn_norm.weight"),
-        ("self_attn.q_proj.weight", "attn_q.weight"), ("self_attn.q_proj.bias", "attn_q.bias"),
-        ("self_attn.k_proj.weight", "attn_k.weight"), ("self_attn.k_proj.bias", "attn_k.bias"),
-        ("self_attn.v_proj.weight", "attn_v.weight"), ("self_attn.v_proj.bias", "attn_v.bias"),
-        ("self_attn.o_proj.weight", "attn_output.weight"), ("self_attn.o_proj.bias", "attn_output.bias"),
-        ("mlp.gate_proj.weight", "ffn_gate.weight"), ("mlp.up_proj.weight", "ffn_up.weight"),
-        ("mlp.down_proj.weight", "ffn_down.weight"),
-    ]
-    static let globals: [(hf: String, gguf: String)] = [
-        ("model.embed_tokens.weight", "token_embd.weight"), ("model.norm.weight", "output_norm.weight"),
-        ("lm_head.weight", "output.weight"),
-    ]
+/// Hugging Face ↔ GGUF tensor names of one architecture (REFERENCE: llama.cpp
+/// `gguf-py/gguf/tensor_mapping.py`), and the Q/K row permutation llama.cpp's converter
+/// applies to llama-style models.
+public struct HFTensorNaming: Sendable {
+    /// Per-layer names: HF suffix after `model.layers.N.`, GGUF suffix after `blk.N.`.
+    public let layerSuffixes: [(hf: String, gguf: String)]
+    /// Whole-model names.
+    public let globals: [(hf: String, gguf: String)]
+
+    public init(layerSuffixes: [(hf: String, gguf: String)], globals: [(hf: String, gguf: String)]) {
+        self.layerSuffixes = layerSuffixes
+        self.globals = globals
+    }
+
+    /// Llama, Qwen2 and Mistral: separate q/k/v and gate/up, optional q/k/v/o biases.
+    public static let llamaFamily = HFTensorNaming(
+        layerSuffixes: [
+            ("input_layernorm.weight", "attn_norm.weight"),
+            ("post_attention_layernorm.weight", "ffn_norm.weight"),
+            ("self_attn.q_proj.weight", "attn_q.weight"), ("self_attn.q_proj.bias", "attn_q.bias"),
+            ("self_attn.k_proj.weight", "attn_k.weight"), ("self_attn.k_proj.bias", "attn_k.bias"),
+            ("self_attn.v_proj.weight", "attn_v.weight"), ("self_attn.v_proj.bias", "attn_v.bias"),
+            ("self_attn.o_proj.weight", "attn_output.weight"), ("self_attn.o_proj.bias", "attn_output.bias"),
+            ("mlp.gate_proj.weight", "ffn_gate.weight"), ("mlp.up_proj.weight", "ffn_up.weight"),
+            ("mlp.down_proj.weight", "ffn_down.weight"),
+        ],
+        globals: [
+            ("model.embed_tokens.weight", "token_embd.weight"), ("model.norm.weight", "output_norm.weight"),
+            ("lm_head.weight", "output.weight"),
+        ])
+
+    /// This naming without the layer entries whose GGUF suffix is in `removing`, plus `added`.
+    public func replacing(_ added: [(hf: String, gguf: String)], removing: Set<String>) -> HFTensorNaming {
+        HFTensorNaming(layerSuffixes: layerSuffixes.filter { !removing.contains($0.gguf) } + added, globals: globals)
+    }
 
     /// The GGUF name of HF tensor `name`, or nil for tensors GGUF does not store
     /// (e.g. `rotary_emb.inv_freq`).
-    public static func ggufName(forHF name: String) -> String? {
+    public func ggufName(forHF name: String) -> String? {
         if let g = globals.first(where: { $0.hf == name }) { return g.gguf }
         guard name.hasPrefix("model.layers.") else { return nil }
         let rest = name.dropFirst("model.layers.".count)
@@ -28,7 +46,7 @@ public enum HFTensorNaming {
     }
 
     /// The HF name of GGUF tensor `name`, or nil (e.g. `rope_freqs.weight`).
-    public static func hfName(forGGUF name: String) -> String? {
+    public func hfName(forGGUF name: String) -> String? {
         if let g = globals.first(where: { $0.gguf == name }) { return g.hf }
         guard name.hasPrefix("blk.") else { return nil }
         let rest = name.dropFirst(4)

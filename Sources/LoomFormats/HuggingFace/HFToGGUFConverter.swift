@@ -1,9 +1,10 @@
 import Foundation
 import LoomKernels
 
-/// Converts a Hugging Face `LlamaForCausalLM` / `Qwen2ForCausalLM` directory (config.json,
+/// Converts a Hugging Face directory of any ``ArchitectureRegistry`` architecture (config.json,
 /// safetensors, optionally tokenizer.json + tokenizer_config.json) into a GGUF file the way
-/// llama.cpp's `convert_hf_to_gguf.py` does: GGUF tensor names, Q/K rows permuted for llama,
+/// llama.cpp's `convert_hf_to_gguf.py` does: GGUF tensor names, Q/K rows permuted where the
+/// architecture says (``Architecture/permutesQK``),
 /// 1-D tensors (norms, biases) in F32, matrices in the output type (Q8_0 falling back to F16
 /// for rows that are not whole blocks, bytes identical to gguf-py's quantiser), the model
 /// hyper-parameters as `<arch>.*` keys and, for Llama 3.1 style `llama3` RoPE scaling, the
@@ -43,7 +44,8 @@ public struct HFToGGUFConverter {
         }
         let config = try HFModelConfig(path: (directory as NSString).appendingPathComponent("config.json"))
         let weights = try SafetensorsCheckpoint(directory: directory)
-        let arch = config.architecture.ggufName
+        let architecture = config.architecture
+        let arch = architecture.ggufWriteName
         var w = GGUFWriter()
         w.setMetadata("general.architecture", .string(arch))
         w.setMetadata("general.type", .string("model"))
@@ -56,11 +58,14 @@ public struct HFToGGUFConverter {
         w.setMetadata("\(arch).attention.head_count_kv", .uint32(UInt32(config.numKeyValueHeads)))
         w.setMetadata("\(arch).rope.freq_base", .float32(Float(config.ropeTheta)))
         w.setMetadata("\(arch).attention.layer_norm_rms_epsilon", .float32(Float(config.rmsNormEps)))
+        if let window = config.slidingWindow {
+            w.setMetadata("\(arch).attention.sliding_window", .uint32(UInt32(window)))
+        }
         if config.headDim != config.hiddenSize / config.numAttentionHeads {
             w.setMetadata("\(arch).attention.key_length", .uint32(UInt32(config.headDim)))
             w.setMetadata("\(arch).attention.value_length", .uint32(UInt32(config.headDim)))
         }
-        w.setMetadata("\(arch).rope.dimension_count", .uint32(UInt32(config.headDim)))
+        w.setMetadata("\(arch).rope.dimension_count", .uint32(UInt32(config.ropeDimensions)))
         w.setMetadata("\(arch).vocab_size", .uint32(UInt32(config.vocabSize)))
         w.setMetadata("general.file_type", .uint32(Self.fileType(outputType)))
         if outputType == .q8_0 { w.setMetadata("general.quantization_version", .uint32(2)) }
@@ -79,12 +84,12 @@ public struct HFToGGUFConverter {
 
         var count = 0
         for hfName in weights.tensorNames {
-            guard let ggufName = HFTensorNaming.ggufName(forHF: hfName) else { continue }
+            guard let ggufName = architecture.tensorNames.ggufName(forHF: hfName) else { continue }
             if ggufName == "output.weight" && config.tieWordEmbeddings { continue }
             let (file, info) = weights.tensor(named: hfName)!
             let shape = info.shape
             var permuteHeads: Int?
-            if config.architecture == .llama, let heads = ggufName.contains("attn_q.") ? config.numAttentionHeads
+            if architecture.permutesQK, let heads = ggufName.contains("attn_q.") ? config.numAttentionHeads
                 : ggufName.contains("attn_k.") ? config.numKeyValueHeads : nil {
                 let rows = shape.first ?? 1
                 guard rows % (2 * heads) == 0 else {
@@ -103,7 +108,7 @@ public struct HFToGGUFConverter {
             }
             count += 1
         }
-        if case .llama3(let factor, let low, let high, let original)? = config.ropeScaling, config.architecture == .llama {
+        if case .llama3(let factor, let low, let high, let original)? = config.ropeScaling {
             let factors = Self.llama3RopeFactors(base: config.ropeTheta, dim: config.headDim, factor: factor,
                                                  lowFreqFactor: low, highFreqFactor: high, originalContext: original)
             try w.addTensor(name: "rope_freqs.weight", type: .f32, dimensions: [factors.count], data: RowQuantizer.quantize(.f32, factors))
@@ -134,7 +139,7 @@ public struct HFToGGUFConverter {
         guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("tokenizer.json")) else { return }
         let t = try HFTokenizerMetadata(directory: directory)
         w.setMetadata("tokenizer.ggml.model", .string("gpt2"))
-        let pre = preTokenizer ?? (config.architecture == .qwen2 ? "qwen2" : config.vocabSize >= 128_000 ? "llama-bpe" : "gpt-2")
+        let pre = preTokenizer ?? config.architecture.defaultPreTokenizer(config.vocabSize)
         w.setMetadata("tokenizer.ggml.pre", .string(pre))
         w.setMetadata("tokenizer.ggml.tokens", .array(t.tokens.map { .string($0) }))
         w.setMetadata("tokenizer.ggml.token_type", .array(t.tokenTypes.map { .int32($0) }))

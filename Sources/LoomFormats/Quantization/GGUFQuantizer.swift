@@ -72,7 +72,7 @@ public struct GGUFQuantizer {
         let vCount = file.tensors.filter { TensorTypeChooser.isAttentionVLike(TensorTypeChooser.category($0.name)) }.count
         var chooser = TensorTypeChooser(fileType: fileType, layerCount: layers, gqa: kvHeads > 0 ? heads / kvHeads : 1,
                                         tiedEmbeddings: file.tensor(named: "output.weight") == nil, attentionVCount: vCount,
-                                        is70B: arch == "llama" && layers == 80)
+                                        is70B: ArchitectureRegistry.all.first { $0.name == arch }?.isSeventyBillionClass(layers) ?? false)
         chooser.leaveOutputTensor = leaveOutputTensor
         chooser.pure = pure
         chooser.order = counterOrder

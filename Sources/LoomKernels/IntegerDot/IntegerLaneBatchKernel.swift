@@ -84,25 +84,24 @@ enum IntegerLaneBatchKernel {
     /// Unpacks rows `rows` of `w` into `tile`: codes as `Int16` in the pair order of
     /// ``BatchIntegerBlock`` (signed formats centred, offset formats as stored), then per row
     /// and block the scale `d`, then the offset `m` (0 for formats without one).
-    static func unpack(_ w: WeightMatrix, rows: Range<Int>, prefetchLimit: Int, into tile: UnsafeMutableRawPointer) {
+    static func unpack(_ w: WeightMatrix, rows: Range<Int>, prefetchLimit: Int, prefetchDistance: Int = KernelOptions.default.lanePrefetchDistance, into tile: UnsafeMutableRawPointer) {
         switch w.type {
-        case .q4_0: unpack(BlockQ4_0.self, w, rows: rows, prefetchLimit: prefetchLimit, into: tile)
-        case .q4_1: unpack(BlockQ4_1.self, w, rows: rows, prefetchLimit: prefetchLimit, into: tile)
-        case .q5_0: unpack(BlockQ5_0.self, w, rows: rows, prefetchLimit: prefetchLimit, into: tile)
-        case .q5_1: unpack(BlockQ5_1.self, w, rows: rows, prefetchLimit: prefetchLimit, into: tile)
-        case .q8_0: unpack(BlockQ8_0.self, w, rows: rows, prefetchLimit: prefetchLimit, into: tile)
+        case .q4_0: unpack(BlockQ4_0.self, w, rows: rows, prefetchLimit: prefetchLimit, prefetchDistance: max(0, prefetchDistance), into: tile)
+        case .q4_1: unpack(BlockQ4_1.self, w, rows: rows, prefetchLimit: prefetchLimit, prefetchDistance: max(0, prefetchDistance), into: tile)
+        case .q5_0: unpack(BlockQ5_0.self, w, rows: rows, prefetchLimit: prefetchLimit, prefetchDistance: max(0, prefetchDistance), into: tile)
+        case .q5_1: unpack(BlockQ5_1.self, w, rows: rows, prefetchLimit: prefetchLimit, prefetchDistance: max(0, prefetchDistance), into: tile)
+        case .q8_0: unpack(BlockQ8_0.self, w, rows: rows, prefetchLimit: prefetchLimit, prefetchDistance: max(0, prefetchDistance), into: tile)
         default: fatalError("IntegerLaneBatchKernel: no kernel for \(w.type)")
         }
     }
 
     @inline(__always)
-    static func unpack<K: BatchIntegerBlock>(_: K.Type, _ w: WeightMatrix, rows: Range<Int>, prefetchLimit: Int, into tile: UnsafeMutableRawPointer) {
+    static func unpack<K: BatchIntegerBlock>(_: K.Type, _ w: WeightMatrix, rows: Range<Int>, prefetchLimit: Int, prefetchDistance distance: Int, into tile: UnsafeMutableRawPointer) {
         let n = w.columns
         let blocks = n / 32
         let codes = tile.bindMemory(to: Int16.self, capacity: rows.count * n)
         let scales = UnsafeMutableRawPointer(codes + rows.count * n).bindMemory(to: Float.self, capacity: 2 * rows.count * blocks)
         let offsets = scales + rows.count * blocks
-        let distance = WeightMatrix.lanePrefetchDistance
         for (i, r) in rows.enumerated() {
             let row = w.row(r)
             w.prefetch(aheadOf: r, limit: prefetchLimit, distance: distance)

@@ -30,8 +30,8 @@
 // 6.86 → 5.51 s (1.25×), Q5_0 6.68 → 5.20 s (1.28×). The kernel is ≈ 2/3 of a prompt's time.
 
 /// Products of 16+ tokens with Q4_0, Q5_0 or Q8_0 weights on integer codes; see the file
-/// header. ``MatMul`` uses it for prompts when ``MatMul/useIntegerActivations`` and
-/// ``MatMul/useIntegerPrompt`` are set and the format ``isPreferred(_:)``.
+/// header. ``MatMul`` uses it for prompts when ``KernelOptions/integerActivations`` and
+/// ``KernelOptions/integerPrompt`` are set and the format ``isPreferred(_:)``.
 enum IntegerPromptKernel {
     /// Tokens per lane group: 16 (512 bits) with AVX-512 VNNI, else 8 (see PromptLaneGroup.swift).
     static var groupLanes: Int { isWide ? WidePromptLanes.lanes : NarrowPromptLanes.lanes }
