@@ -11,69 +11,23 @@ import LoomKernels
 /// `loom convert` to GGUF, so the converter's names, Q/K permutation and window metadata are
 /// covered too.
 final class ArchitectureParityTests: XCTestCase {
-    struct Fixture: Decodable {
-        struct Case: Decodable {
-            let text: String
-            let ids: [Int]
-            let logits: [[Double]]
-        }
-        struct Model: Decodable {
-            let cases: [Case]
-            let without_sliding_window_max_diff: Double?
-        }
-        let transformers: String
-        let models: [String: Model]
-    }
-
     static let tolerance = 1e-4
-
-    static func root() throws -> URL {
-        try XCTUnwrap(Bundle.module.url(forResource: "hf_arch", withExtension: nil, subdirectory: "Fixtures"))
-    }
-
-    static let fixture: Result<Fixture, Error> = Result {
-        try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: root().appendingPathComponent("reference_logits.json")))
-    }
-
-    /// Largest |Δ logit| of `model` against the fixture's cases for `name`.
-    func worstDifference(_ model: LanguageModel, _ name: String) throws -> Double {
-        let reference = try XCTUnwrap(try Self.fixture.get().models[name], name)
-        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2))
-        var worst = 0.0
-        XCTAssertGreaterThanOrEqual(reference.cases.count, 1)
-        for c in reference.cases {
-            XCTAssertEqual(model.tokenizer.encode(c.text), c.ids, "\(name): tokenizer ids for '\(c.text)'")
-            session.reset()
-            var seen = 0
-            try session.evaluate(c.ids) { index, logits in
-                seen += 1
-                for (a, b) in zip(logits, c.logits[index]) { worst = max(worst, abs(Double(a) - b)) }
-            }
-            XCTAssertEqual(seen, c.ids.count)
-            // The decode path too: the last token again, one at a time, after the others.
-            session.reset()
-            if c.ids.count > 1 {
-                try session.evaluate(Array(c.ids.dropLast()))
-                let last = try session.evaluate([c.ids.last!])
-                for (a, b) in zip(last, c.logits[c.ids.count - 1]) { worst = max(worst, abs(Double(a) - b)) }
-            }
-        }
-        return worst
-    }
+    static let loaded = Result { try TransformersLogitsFixture.load("hf_arch") }
 
     /// The HF directory, and its `loom convert` GGUF (F32), both against transformers.
     func check(_ name: String) throws -> (hf: LanguageModel, gguf: LanguageModel) {
-        let directory = try Self.root().appendingPathComponent(name).path
+        let (root, fixture) = try Self.loaded.get()
+        let directory = root.appendingPathComponent(name).path
         let hf = try LanguageModel(path: directory)
-        let hfWorst = try worstDifference(hf, name)
+        let hfWorst = try fixture.worstDifference(hf, name, decodeToo: true)
         XCTAssertLessThanOrEqual(hfWorst, Self.tolerance, "\(name) (HF directory): max |Δ logit| vs transformers")
         let gguf = FileManager.default.temporaryDirectory.appendingPathComponent("loom-\(name)-\(UUID().uuidString).gguf").path
         defer { try? FileManager.default.removeItem(atPath: gguf) }
         try HFToGGUFConverter(outputType: .f32).convert(directory: directory, output: gguf)
         let converted = try LanguageModel(path: gguf)
-        let ggufWorst = try worstDifference(converted, name)
+        let ggufWorst = try fixture.worstDifference(converted, name, decodeToo: true)
         XCTAssertLessThanOrEqual(ggufWorst, Self.tolerance, "\(name) (converted GGUF): max |Δ logit| vs transformers")
-        print("\(name): max |Δ logit| vs transformers \(try Self.fixture.get().transformers): HF \(hfWorst), GGUF \(ggufWorst)")
+        print("\(name): max |Δ logit| vs transformers \(fixture.transformers): HF \(hfWorst), GGUF \(ggufWorst)")
         return (hf, converted)
     }
 
@@ -89,7 +43,7 @@ final class ArchitectureParityTests: XCTestCase {
     }
 
     func testMistralSlidingWindow() throws {
-        let reference = try XCTUnwrap(try Self.fixture.get().models["mistral"])
+        let reference = try XCTUnwrap(try Self.loaded.get().fixture.models["mistral"])
         let window = try XCTUnwrap(reference.without_sliding_window_max_diff)
         XCTAssertGreaterThan(window, 1e-2, "the fixture's prompts must be longer than the window for the test to mean anything")
         let (hf, gguf) = try check("mistral")

@@ -12,31 +12,12 @@ import LoomTokenizer
 /// directory. The reference upcasts BF16/F16 weights exactly to F32, so every model gets the
 /// same tight tolerance; what remains is float summation order.
 final class IndependentHFDirectoryTests: XCTestCase {
-    struct Fixture: Decodable {
-        struct Case: Decodable {
-            let text: String
-            let ids: [Int]
-            let logits: [[Double]]
-        }
-        struct Model: Decodable {
-            let dtype: String
-            let cases: [Case]
-            let without_rope_scaling_max_diff: Double?
-        }
-        let transformers: String
-        let models: [String: Model]
-    }
-
     /// Largest allowed |Δ logit| (logits are O(1–10); the fixture rounds to 1e-5).
     static let tolerance = 1e-4
 
-    static func root() throws -> URL {
-        try XCTUnwrap(Bundle.module.url(forResource: "hf_independent", withExtension: nil, subdirectory: "Fixtures"))
-    }
-
-    static let fixture: Result<Fixture, Error> = Result {
-        try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: root().appendingPathComponent("reference_logits.json")))
-    }
+    static let loaded = Result { try TransformersLogitsFixture.load("hf_independent") }
+    static func root() throws -> URL { try loaded.get().root }
+    static var fixture: Result<TransformersLogitsFixture, Error> { loaded.map(\.fixture) }
 
     /// Loads directory `name`, checks tokenizer ids and all-position logits; returns the model
     /// and the largest difference seen.
@@ -44,23 +25,9 @@ final class IndependentHFDirectoryTests: XCTestCase {
     func check(_ name: String) throws -> (LanguageModel, Double) {
         let reference = try XCTUnwrap(try Self.fixture.get().models[name], name)
         let model = try LanguageModel(path: try Self.root().appendingPathComponent(name).path)
-        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2))
-        var worst = 0.0
-        XCTAssertGreaterThanOrEqual(reference.cases.count, 2)
-        for c in reference.cases {
-            XCTAssertEqual(model.tokenizer.encode(c.text), c.ids, "\(name): tokenizer ids for '\(c.text)'")
-            session.reset()
-            var seen = 0
-            try session.evaluate(c.ids) { index, logits in
-                seen += 1
-                let expected = c.logits[index]
-                XCTAssertEqual(logits.count, expected.count, name)
-                for (a, b) in zip(logits, expected) { worst = max(worst, abs(Double(a) - b)) }
-            }
-            XCTAssertEqual(seen, c.ids.count, name)
-        }
+        let worst = try Self.fixture.get().worstDifference(model, name)
         XCTAssertLessThanOrEqual(worst, Self.tolerance, "\(name): max |Δ logit| vs transformers")
-        print("\(name) (\(reference.dtype)): max |Δ logit| vs transformers \(try Self.fixture.get().transformers) = \(worst)")
+        print("\(name) (\(reference.dtype ?? "?")): max |Δ logit| vs transformers \(try Self.fixture.get().transformers) = \(worst)")
         return (model, worst)
     }
 
@@ -141,7 +108,7 @@ final class IndependentHFDirectoryTests: XCTestCase {
         guard let dir = ProcessInfo.processInfo.environment["LOOM_HF_CHECK_DIR"] else {
             throw XCTSkip("set LOOM_HF_CHECK_DIR to run")
         }
-        struct Reference: Decodable { let cases: [Fixture.Case] }
+        struct Reference: Decodable { let cases: [TransformersLogitsFixture.Case] }
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/reference_logits.json")))
         let model = try LanguageModel(path: dir)
         let session = try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2))
