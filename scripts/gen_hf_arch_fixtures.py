@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Writes Tests/LoomModelsTests/Fixtures/hf_arch/: tiny RANDOM Hugging Face model directories of
+architectures beyond Llama/Qwen2, saved by transformers itself (save_pretrained, safetensors),
+plus the float32 logits transformers computes for them.
+
+  phi3/     Phi3ForCausalLM, F32, untied. Fused weights: self_attn.qkv_proj.weight is
+            [q rows; k rows; v rows] (heads*hd + 2*kv_heads*hd rows) and mlp.gate_up_proj.weight
+            is [gate rows; up rows] (modeling_phi3.py: `gate, up_states = up_states.chunk(2,
+            dim=-1)`, then `up_states * silu(gate)`). RoPE on rotate_half (NEOX) pairs,
+            partial_rotary_factor 1.0, no rope_scaling, no sliding window.
+  mistral/  MistralForCausalLM, F32, untied, sliding_window 4: every text is longer than the
+            window, so the window changes the logits. A query at position q attends to keys
+            q-3..q (masking_utils.sliding_window_overlay: kv_idx > q_idx - sliding_window).
+
+The byte-level BPE tokenizer, the O(1)-scale random weights and the shape of
+reference_logits.json are those of gen_hf_independent_fixtures.py (imported from it).
+Reference logits come from reloading each saved directory with from_pretrained(dtype=float32,
+attn_implementation="eager").
+
+reference_logits.json: {"transformers", "torch", "models": {model: {"dtype", "cases": [{"text",
+"ids", "logits": [[vocab floats] per position]}], ...}}}; mistral also has
+"without_sliding_window_max_diff" (max |logit change| with sliding_window=None, asserted large)
+and "sliding_window".
+
+pip install torch transformers tokenizers safetensors
+"""
+import json, os, shutil, sys
+
+import torch
+import transformers
+from transformers import (AutoModelForCausalLM, AutoTokenizer, GenerationConfig, MistralConfig, MistralForCausalLM,
+                          Phi3Config, Phi3ForCausalLM)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_hf_independent_fixtures import LLAMA3_REGEX, VOCAB, encode, randomize, train_tokenizer  # noqa: E402
+
+OUT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "Tests", "LoomModelsTests", "Fixtures", "hf_arch"))
+# Both texts are well over the Mistral window (asserted below).
+TEXTS = ["the cat sat on the mat and the dog sat on the log",
+         "print('hello world') # 12"]
+WINDOW = 4
+
+
+def common(**extra):
+    return dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-5, bos_token_id=0, eos_token_id=1,
+                pad_token_id=1, tie_word_embeddings=False, rope_theta=10000.0, **extra)
+
+
+def logits_for(directory, tokenizer, config_override=None):
+    kwargs = dict(dtype=torch.float32, attn_implementation="eager")
+    if config_override is not None:
+        kwargs["config"] = config_override
+    model = AutoModelForCausalLM.from_pretrained(directory, **kwargs).eval()
+    assert model.config._attn_implementation == "eager", model.config._attn_implementation
+    cases = []
+    with torch.no_grad():
+        for text in TEXTS:
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            out = model(torch.tensor([ids])).logits[0].float()
+            cases.append({"text": text, "ids": ids, "logits": out})
+    return cases
+
+
+def build(name, model_class, config, seed):
+    directory = os.path.join(OUT, name)
+    shutil.rmtree(directory, ignore_errors=True)
+    torch.manual_seed(seed)
+    model = model_class(config)
+    randomize(model, seed)
+    model.generation_config = GenerationConfig(bos_token_id=0, eos_token_id=1, do_sample=True, temperature=0.7,
+                                               top_p=0.9, top_k=20)
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer = train_tokenizer(LLAMA3_REGEX)
+    tokenizer.save_pretrained(directory)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    cases = logits_for(directory, tokenizer)
+    files = sorted(os.listdir(directory))
+    size = sum(os.path.getsize(os.path.join(directory, f)) for f in files)
+    print(f"{name}: {size // 1024} KB, files {files}")
+    return directory, tokenizer, cases
+
+
+def tensor_names(directory):
+    from safetensors import safe_open
+    with safe_open(os.path.join(directory, "model.safetensors"), "pt") as f:
+        return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    result = {"transformers": transformers.__version__, "torch": torch.__version__, "models": {}}
+
+    config = Phi3Config(**common())
+    assert config.num_key_value_heads == 2 and config.sliding_window is None
+    assert config.rope_parameters.get("partial_rotary_factor", 1.0) == 1.0, config.rope_parameters
+    directory, _, cases = build("phi3", Phi3ForCausalLM, config, 11)
+    names = tensor_names(directory)
+    hd = 64 // 4
+    assert names["model.layers.0.self_attn.qkv_proj.weight"] == (4 * hd + 2 * 2 * hd, 64), names
+    assert names["model.layers.0.mlp.gate_up_proj.weight"] == (2 * 96, 64), names
+    assert not any(".q_proj." in k or ".gate_proj." in k for k in names), "expected fused tensors only"
+    result["models"]["phi3"] = {"dtype": "float32", "cases": encode(cases)}
+
+    config = MistralConfig(**common(sliding_window=WINDOW))
+    directory, tokenizer, cases = build("mistral", MistralForCausalLM, config, 12)
+    with open(os.path.join(directory, "config.json")) as f:
+        assert json.load(f)["sliding_window"] == WINDOW
+    assert all(len(c["ids"]) >= 10 and len(c["ids"]) > WINDOW for c in cases), [len(c["ids"]) for c in cases]
+    plain = AutoModelForCausalLM.from_pretrained(directory).config
+    plain.sliding_window = None
+    unwindowed = logits_for(directory, tokenizer, plain)
+    diff = max(float((a["logits"] - b["logits"]).abs().max()) for a, b in zip(cases, unwindowed))
+    # The first WINDOW positions see every earlier key either way; position WINDOW is the first
+    # to lose one (key 0): this pins the window's off-by-one (q attends to q-WINDOW+1 ... q).
+    inside = max(float((a["logits"][:WINDOW] - b["logits"][:WINDOW]).abs().max()) for a, b in zip(cases, unwindowed))
+    first = min(float((a["logits"][WINDOW] - b["logits"][WINDOW]).abs().max()) for a, b in zip(cases, unwindowed))
+    print(f"mistral: max |logit change| without sliding window = {diff:.4f}; "
+          f"positions < {WINDOW}: {inside:.2e}; position {WINDOW}: {first:.4f}")
+    assert diff > 0.1, "the sliding window does not affect these logits; the fixture would not test it"
+    assert inside < 1e-5 and first > 1e-3, "unexpected sliding-window semantics"
+    result["models"]["mistral"] = {"dtype": "float32", "sliding_window": WINDOW, "cases": encode(cases),
+                                   "without_sliding_window_max_diff": round(diff, 6)}
+
+    path = os.path.join(OUT, "reference_logits.json")
+    with open(path, "w") as f:
+        json.dump(result, f, separators=(",", ":"))
+    print("wrote", path, os.path.getsize(path) // 1024, "KB")
+
+
+if __name__ == "__main__":
+    main()
