@@ -150,9 +150,12 @@ fi
 log="$work/build.log"
 echo "building $app (-c $config${flags[*]:+ ${flags[*]}}) ..."
 if ! (cd "$app" && swift build -c "$config" "${flags[@]}" -v) > "$log" 2>&1; then
-    grep -E "error|warning: .*unsafe" "$log" | head -20 >&2
+    grep -E "error|warning: .*unsafe" "$log" | head -20 >&2 || true
+    if [ "$keep" != 1 ]; then
+        cp "$log" "${TMPDIR:-/tmp}/loom-dependent-build.log"
+        log="${TMPDIR:-/tmp}/loom-dependent-build.log"
+    fi
     echo "FAIL: the dependent package did not build (log: $log)" >&2
-    [ "$keep" = 1 ] || cp "$log" "${TMPDIR:-/tmp}/loom-dependent-build.log"
     exit 1
 fi
 kernels=$(grep -E -- "-module-name LoomKernels( |$)" "$log" | head -1 || true)
