@@ -5,13 +5,26 @@ import Foundation
 // Kernels are compiled for the build machine's own vector ISA (AVX2/AVX-512 on x86-64,
 // NEON/dotprod on arm64): Swift SIMD types only become wide vector code when the compiler
 // may use those instructions. Set LOOM_PORTABLE=1 to build a binary for any CPU of the arch.
-let portable = ProcessInfo.processInfo.environment["LOOM_PORTABLE"] == "1"
+let environment = ProcessInfo.processInfo.environment
+let portable = environment["LOOM_PORTABLE"] == "1"
+
+/// True when SwiftPM evaluates this manifest for a package that depends on Loom rather than
+/// for Loom's own checkout. SwiftPM refuses `unsafeFlags` in a package depended on by version
+/// ("the target 'LoomKernels' in product 'Loom' contains unsafe build flags"), so then the
+/// targets carry no unsafe flags and a dependent opts in to the fast path with its own
+/// `-Xswiftc -target-cpu -Xswiftc native -Xswiftc -Ounchecked` (applied to every target of
+/// the build, dependencies included). SwiftPM and Xcode both clone a dependency into a folder
+/// named `checkouts` (`.build/checkouts/Loom`, `SourcePackages/checkouts/Loom`; also under a
+/// custom `--scratch-path`); LOOM_AS_DEPENDENCY=1 forces this mode for other layouts.
+let isDependency = environment["LOOM_AS_DEPENDENCY"] == "1"
+    || URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent().lastPathComponent == "checkouts"
+
 let hostISA: [String] = portable ? [] : ["-target-cpu", "native"]
 
 /// Settings shared by every Loom target: host ISA everywhere, and in release builds no
 /// exclusivity or overflow checks on the hot paths (the kernels check bounds themselves,
-/// once per call rather than once per element).
-let fastSettings: [SwiftSetting] = [
+/// once per call rather than once per element). None when Loom is a dependency (see above).
+let fastSettings: [SwiftSetting] = isDependency ? [] : [
     .unsafeFlags(hostISA),
     .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]

@@ -87,6 +87,61 @@ def tensor_names(directory):
         return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
 
 
+def definition_logits(directory, ids, hidden, heads, kv_heads, intermediate, window=None, theta=10000.0, eps=1e-5):
+    """Float64 NumPy forward pass written from the architectures' definitions (not transformers'
+    code): fused [Q|K|V] rows and [gate|up] rows for Phi-3, rotate_half RoPE, GQA, and a sliding
+    window in which query q sees keys q-window+1 ... q. Checks the layout facts the fixture encodes."""
+    import numpy as np
+    from safetensors.numpy import load_file
+    w = {k: v.astype(np.float64) for k, v in load_file(os.path.join(directory, "model.safetensors")).items()}
+    hd, n = hidden // heads, len(ids)
+
+    def rms(x, weight):
+        return weight * x / np.sqrt((x * x).mean(-1, keepdims=True) + eps)
+
+    def rope(x):
+        angle = np.arange(n)[:, None] / theta ** (np.arange(0, hd, 2) / hd)[None]
+        cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
+        a, b = x[..., :hd // 2], x[..., hd // 2:]
+        return np.concatenate([a * cos - b * sin, b * cos + a * sin], -1)
+
+    x = w["model.embed_tokens.weight"][ids]
+    qi, ki = np.arange(n)[:, None], np.arange(n)[None]
+    visible = (ki <= qi) & ((ki > qi - window) if window else True)
+    layer = 0
+    while f"model.layers.{layer}.input_layernorm.weight" in w:
+        p = f"model.layers.{layer}."
+        h = rms(x, w[p + "input_layernorm.weight"])
+        if p + "self_attn.qkv_proj.weight" in w:
+            qkv = h @ w[p + "self_attn.qkv_proj.weight"].T
+            q, k, v = np.split(qkv, [heads * hd, (heads + kv_heads) * hd], axis=1)
+        else:
+            q, k, v = (h @ w[p + f"self_attn.{m}_proj.weight"].T for m in "qkv")
+        q, k, v = rope(q.reshape(n, heads, hd)), rope(k.reshape(n, kv_heads, hd)), v.reshape(n, kv_heads, hd)
+        out = np.zeros((n, heads, hd))
+        for head in range(heads):
+            g = head // (heads // kv_heads)
+            s = np.where(visible, q[:, head] @ k[:, g].T / np.sqrt(hd), -np.inf)
+            s = np.exp(s - s.max(-1, keepdims=True))
+            out[:, head] = (s / s.sum(-1, keepdims=True)) @ v[:, g]
+        x = x + out.reshape(n, -1) @ w[p + "self_attn.o_proj.weight"].T
+        h = rms(x, w[p + "post_attention_layernorm.weight"])
+        if p + "mlp.gate_up_proj.weight" in w:
+            gate, up = np.split(h @ w[p + "mlp.gate_up_proj.weight"].T, [intermediate], axis=1)
+        else:
+            gate, up = h @ w[p + "mlp.gate_proj.weight"].T, h @ w[p + "mlp.up_proj.weight"].T
+        x = x + (gate / (1 + np.exp(-gate)) * up) @ w[p + "mlp.down_proj.weight"].T
+        layer += 1
+    return rms(x, w["model.norm.weight"]) @ w["lm_head.weight"].T
+
+
+def check_definition(name, directory, cases, **shape):
+    diff = max(float(abs(definition_logits(directory, c["ids"], **shape) - c["logits"].double().numpy()).max())
+               for c in cases)
+    print(f"{name}: max |logit diff| transformers vs definition (float64 NumPy) = {diff:.2e}")
+    assert diff < 1e-3, f"{name}: transformers and the written-out definition disagree"
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     result = {"transformers": transformers.__version__, "torch": torch.__version__, "models": {}}
@@ -100,6 +155,7 @@ def main():
     assert names["model.layers.0.self_attn.qkv_proj.weight"] == (4 * hd + 2 * 2 * hd, 64), names
     assert names["model.layers.0.mlp.gate_up_proj.weight"] == (2 * 96, 64), names
     assert not any(".q_proj." in k or ".gate_proj." in k for k in names), "expected fused tensors only"
+    check_definition("phi3", directory, cases, hidden=64, heads=4, kv_heads=2, intermediate=96)
     result["models"]["phi3"] = {"dtype": "float32", "cases": encode(cases)}
 
     config = MistralConfig(**common(sliding_window=WINDOW))
@@ -107,6 +163,7 @@ def main():
     with open(os.path.join(directory, "config.json")) as f:
         assert json.load(f)["sliding_window"] == WINDOW
     assert all(len(c["ids"]) >= 10 and len(c["ids"]) > WINDOW for c in cases), [len(c["ids"]) for c in cases]
+    check_definition("mistral", directory, cases, hidden=64, heads=4, kv_heads=2, intermediate=96, window=WINDOW)
     plain = AutoModelForCausalLM.from_pretrained(directory).config
     plain.sliding_window = None
     unwindowed = logits_for(directory, tokenizer, plain)
