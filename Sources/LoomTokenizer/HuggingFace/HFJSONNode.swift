@@ -1,4 +1,5 @@
 import Foundation
+import LoomJinja
 
 /// A JSON value together with the file it came from and its path inside that file, so that
 /// every type or range check can throw a `TokenizerError.invalidFile` that names both

@@ -51,7 +51,7 @@ public enum JinjaValue: Sendable, Equatable {
     }
 
     /// The template value of a parsed JSON value (objects keep their key order).
-    init(json: JSONValue) {
+    public init(json: JSONValue) {
         switch json {
         case .null: self = .null
         case .bool(let b): self = .bool(b)

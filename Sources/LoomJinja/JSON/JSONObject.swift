@@ -3,16 +3,20 @@
 /// Order matters for chat templates (`tojson` of a tool schema must print keys as written,
 /// as Python's `json` keeps them); lookups by key are hashed. A repeated key keeps its
 /// first position and its last value, as a Python `dict` built by `json.loads` does.
-struct JSONObject: Sendable, Sequence {
-    private(set) var keys: [String] = []
+public struct JSONObject: Sendable, Sequence {
+    public private(set) var keys: [String] = []
     private var values: [String: JSONValue] = [:]
 
-    init() {}
+    /// An empty object.
+    public init() {}
 
-    var count: Int { keys.count }
-    var isEmpty: Bool { keys.isEmpty }
+    /// The number of members.
+    public var count: Int { keys.count }
+    /// Whether the object has no members.
+    public var isEmpty: Bool { keys.isEmpty }
 
-    subscript(key: String) -> JSONValue? {
+    /// The value of member `key`; setting nil removes it, setting a new key appends it.
+    public subscript(key: String) -> JSONValue? {
         get { values[key] }
         set {
             if let newValue {
@@ -23,7 +27,8 @@ struct JSONObject: Sendable, Sequence {
         }
     }
 
-    func makeIterator() -> AnyIterator<(key: String, value: JSONValue)> {
+    /// The members in document order.
+    public func makeIterator() -> AnyIterator<(key: String, value: JSONValue)> {
         var index = 0
         return AnyIterator {
             guard index < keys.count else { return nil }
