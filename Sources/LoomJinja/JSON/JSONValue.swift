@@ -1,3 +1,12 @@
+import OrderedCollections
+
+/// The members of a JSON object in document order.
+///
+/// Order matters for chat templates (`tojson` of a tool schema must print keys as written,
+/// as Python's `json` keeps them); lookups by key are hashed. A repeated key keeps its
+/// first position and its last value, as a Python `dict` built by `json.loads` does.
+public typealias JSONObject = OrderedDictionary<String, JSONValue>
+
 /// A parsed JSON value: Hugging Face tokenizer and config files, and JSON given to chat
 /// templates (tools, messages).
 ///

@@ -121,7 +121,9 @@ public enum JinjaValue: Sendable, Equatable {
         case .double(let d): return .float(d)
         case .string(let s): return .string(s)
         case .array(let a): return .list(a.map(\.templateValue))
-        case .object(let pairs): return .dict(TemplateDictionary(pairs.map { ($0.0, $0.1.templateValue) }))
+        case .object(let pairs):
+            // A repeated key keeps its first position and its last value, as a Python dict does.
+            return .dict(TemplateDictionary(pairs.lazy.map { ($0.0, $0.1.templateValue) }, uniquingKeysWith: { _, last in last }))
         }
     }
 }
