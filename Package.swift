@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "LoomKernels", dependencies: ["LoomIntrinsics"], swiftSettings: fastSettings),
         .target(
             name: "LoomFormats",
-            dependencies: ["LoomKernels"],
+            dependencies: ["LoomKernels", "LoomJinja"],
             swiftSettings: fastSettings),
         // Chat templates (Jinja) and the one JSON value type and parser; no other Loom module.
         .target(
