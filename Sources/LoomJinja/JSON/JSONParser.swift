@@ -273,5 +273,6 @@ public struct JSONSyntaxError: Error, CustomStringConvertible, Sendable {
     public let column: Int
     /// 0-based byte offset of the offending byte in the document.
     public let offset: Int
+    /// `malformed JSON at line L, column C (byte B): message`.
     public var description: String { "malformed JSON at line \(line), column \(column) (byte \(offset)): \(message)" }
 }
