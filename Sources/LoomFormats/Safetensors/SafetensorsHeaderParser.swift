@@ -1,9 +1,12 @@
 import Foundation
+import LoomJinja
 
 /// Parses and validates the JSON header of a safetensors file, treating every byte as hostile:
-/// the length is bounded, nesting depth is checked before the JSON parser sees the text, and
-/// each tensor entry must have a known dtype, a non-negative shape and data offsets that lie
-/// inside the data section, match shape × dtype size exactly and do not overlap another tensor.
+/// the length is bounded, nesting depth is checked before the JSON parser sees the text, the
+/// JSON is read by Loom's one strict parser (LoomJinja's `JSONParser`, whose errors name the
+/// line, column and byte of the fault), and each tensor entry must have a known dtype, a
+/// non-negative shape and data offsets that lie inside the data section, match shape × dtype
+/// size exactly and do not overlap another tensor.
 enum SafetensorsHeaderParser {
     /// Largest header accepted (the reference implementation's limit too).
     static let maxHeaderLength = 100_000_000
@@ -36,22 +39,23 @@ enum SafetensorsHeaderParser {
         guard length >= 2 else { throw fail("header", "header of \(length) bytes cannot be a JSON object") }
         let json = UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + length)])
         try checkNesting(json, path: path)
-        let object: Any
+        let object: JSONValue
         do {
-            object = try JSONSerialization.jsonObject(with: Data(json), options: [])
-        } catch {
-            throw fail("header", "invalid JSON: \(error.localizedDescription)")
+            object = try JSONParser.parse(Array(json))
+        } catch let error as JSONSyntaxError {
+            // The header starts after the 8-byte length, so a file offset is 8 past the JSON's.
+            throw fail("header", "invalid JSON at line \(error.line), column \(error.column) (file byte \(8 + error.offset)): \(error.message)")
         }
-        guard let top = object as? [String: Any] else { throw fail("header", "JSON is not an object") }
+        guard case .object(let top) = object else { throw fail("header", "JSON is not an object") }
 
         let dataSize = bytes.count - 8 - length
         var tensors: [SafetensorsTensorInfo] = []
         var metadata: [String: String] = [:]
         for (name, value) in top {
             if name == "__metadata__" {
-                guard let dict = value as? [String: Any] else { throw fail("__metadata__", "is not an object") }
+                guard case .object(let dict) = value else { throw fail("__metadata__", "is not an object") }
                 for (k, v) in dict {
-                    guard let s = v as? String else { throw fail("__metadata__", "value of '\(k)' is not a string") }
+                    guard case .string(let s) = v else { throw fail("__metadata__", "value of '\(k)' is not a string") }
                     metadata[k] = s
                 }
                 continue
@@ -68,26 +72,26 @@ enum SafetensorsHeaderParser {
         return Header(tensors: tensors, metadata: metadata, dataStart: 8 + length)
     }
 
-    static func parseTensor(_ name: String, _ value: Any, dataSize: Int, path: String) throws -> SafetensorsTensorInfo {
+    static func parseTensor(_ name: String, _ value: JSONValue, dataSize: Int, path: String) throws -> SafetensorsTensorInfo {
         func fail(_ field: String?, _ reason: String) -> SafetensorsError {
             SafetensorsError(path: path, tensor: name, field: field, reason: reason)
         }
-        guard let entry = value as? [String: Any] else { throw fail(nil, "entry is not an object") }
-        guard let dtypeName = entry["dtype"] as? String else { throw fail("dtype", "missing or not a string") }
+        guard case .object(let entry) = value else { throw fail(nil, "entry is not an object") }
+        guard case .string(let dtypeName)? = entry["dtype"] else { throw fail("dtype", "missing or not a string") }
         guard let dtype = SafetensorsDType(rawValue: dtypeName) else {
             throw fail("dtype", "unknown dtype '\(dtypeName)' (known: \(SafetensorsDType.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        guard let shapeValues = entry["shape"] as? [Any] else { throw fail("shape", "missing or not an array") }
+        guard case .array(let shapeValues)? = entry["shape"] else { throw fail("shape", "missing or not an array") }
         var shape: [Int] = []
         var elements = 1
         for (axis, v) in shapeValues.enumerated() {
             guard let n = integer(v), n >= 0 else { throw fail("shape", "dimension \(axis) is not a non-negative integer") }
             let (product, overflow) = elements.multipliedReportingOverflow(by: n)
-            guard !overflow else { throw fail("shape", "\(shapeValues) has too many elements") }
+            guard !overflow else { throw fail("shape", "dimensions 0...\(axis) (\(shape + [n])) have too many elements") }
             shape.append(n)
             elements = product
         }
-        guard let offsets = entry["data_offsets"] as? [Any], offsets.count == 2,
+        guard case .array(let offsets)? = entry["data_offsets"], offsets.count == 2,
               let begin = integer(offsets[0]), let end = integer(offsets[1]) else {
             throw fail("data_offsets", "missing or not an array of two integers")
         }
@@ -103,11 +107,12 @@ enum SafetensorsHeaderParser {
     }
 
     /// An exact integer from a JSON number (not fractional, within `Int`).
-    static func integer(_ v: Any) -> Int? {
-        guard let number = v as? NSNumber else { return nil }
-        let d = number.doubleValue
-        guard d.rounded() == d, abs(d) < 9.0e18 else { return nil }
-        return number.intValue
+    static func integer(_ v: JSONValue) -> Int? {
+        switch v {
+        case .integer(let i): return i
+        case .number(let d) where d.rounded() == d && abs(d) < 9.0e18: return Int(d)
+        default: return nil
+        }
     }
 
     /// Rejects JSON nested deeper than `maxDepth` before handing it to a recursive parser,

@@ -1,4 +1,5 @@
 import Foundation
+import LoomJinja
 import LoomModels
 import LoomTokenizer
 

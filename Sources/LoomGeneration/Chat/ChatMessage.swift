@@ -1,5 +1,5 @@
 import Foundation
-import LoomTokenizer
+import LoomJinja
 
 /// One message of a conversation, in the shape chat templates and OpenAI's API share.
 ///

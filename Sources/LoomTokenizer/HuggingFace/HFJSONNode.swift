@@ -1,8 +1,13 @@
 import Foundation
+import LoomJinja
 
 /// A JSON value together with the file it came from and its path inside that file, so that
 /// every type or range check can throw a `TokenizerError.invalidFile` that names both
 /// (e.g. `tokenizer.json: model.merges[12]: expected a string or a pair, found a number`).
+///
+/// Not a parser of its own: the bytes are parsed once by LoomJinja's `JSONParser`; this is
+/// the typed view that the tokenizer.json, tokenizer_config.json and generation_config.json
+/// readers share.
 struct HFJSONNode {
     let value: JSONValue
     /// The file name shown in errors, e.g. "tokenizer.json".

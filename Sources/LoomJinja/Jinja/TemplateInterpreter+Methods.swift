@@ -7,9 +7,9 @@ extension TemplateInterpreter {
         case .string(let s): return try stringMethod(s, name, args)
         case .dict(let d):
             switch name {
-            case "items": return .list(d.pairs.map { .tuple([.string($0.0), $0.1]) })
+            case "items": return .list(d.map { .tuple([.string($0.key), $0.value]) })
             case "keys": return .list(d.keys.map { .string($0) })
-            case "values": return .list(d.values)
+            case "values": return .list(Array(d.values))
             case "copy": return receiver
             case "get":
                 guard let key = args.value(0, "key") else { throw RuntimeFailure("get expected at least 1 argument, got 0") }

@@ -40,7 +40,7 @@ enum PythonFormat {
             out += items.count == 1 ? ",)" : ")"
         case .dict(let d):
             out += "{"
-            for (i, (k, value)) in d.pairs.enumerated() {
+            for (i, (k, value)) in d.enumerated() {
                 if i > 0 { out += ", " }
                 out += stringRepr(k)
                 out += ": "
@@ -182,7 +182,7 @@ enum PythonFormat {
         case .dict(let d):
             if d.count == 0 { out += "{}"; return }
             out += "{"
-            var pairs = d.pairs
+            var pairs = Array(d.elements)
             if o.sortKeys { pairs.sort { PythonText.less($0.0, $1.0) } }
             for (i, (k, value)) in pairs.enumerated() {
                 if i > 0 { out += o.itemSeparator }

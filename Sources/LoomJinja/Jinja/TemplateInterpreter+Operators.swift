@@ -274,7 +274,7 @@ extension TemplateInterpreter {
             return a.count == b.count && zip(a, b).allSatisfy { equal($0, $1) }
         case (.dict(let a), .dict(let b)):
             guard a.count == b.count else { return false }
-            for (k, v) in a.pairs {
+            for (k, v) in a {
                 guard let w = b[k], equal(v, w) else { return false }
             }
             return true

@@ -18,7 +18,7 @@ extension TemplateInterpreter {
             return .string(try toJSON(value, args))
         case "items":
             switch value {
-            case .dict(let d): return .list(d.pairs.map { .tuple([.string($0.0), $0.1]) })
+            case .dict(let d): return .list(d.map { .tuple([.string($0.key), $0.value]) })
             case .undefined: return .list([])
             default: throw RuntimeFailure("Can only get item pairs from a mapping.")
             }
@@ -170,7 +170,7 @@ extension TemplateInterpreter {
             let caseSensitive = args.value(0, "case_sensitive")?.truthy ?? false
             let byValue = (args.value(1, "by")?.asString ?? "key") == "value"
             let reverse = args.value(2, "reverse")?.truthy ?? false
-            let pairs = d.pairs
+            let pairs = Array(d.elements)
             let keys: [TemplateValue] = pairs.map { pair in
                 let k = byValue ? pair.1 : .string(pair.0)
                 if !caseSensitive, case .string(let s) = k { return .string(PythonText.lower(s)) }

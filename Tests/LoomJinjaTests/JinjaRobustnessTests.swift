@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import LoomTokenizer
+@testable import LoomJinja
 
 /// Mutated real templates and hostile constructs must produce output or a `TemplateError`,
 /// never a crash, a hang or another error type.

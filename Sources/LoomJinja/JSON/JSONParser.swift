@@ -3,10 +3,10 @@
 /// Hostile-input safe: nesting depth is bounded (no stack overflow), strings must be valid
 /// UTF-8 without raw control characters or lone surrogate escapes, and every failure is a
 /// `JSONSyntaxError` with the line and column of the offending byte.
-struct JSONParser {
+public struct JSONParser {
     /// Deeper nesting than any tokenizer or config file needs; bounded so that recursion
     /// cannot exhaust the stack.
-    static let maximumDepth = 256
+    public static let maximumDepth = 256
 
     private let bytes: [UInt8]
     private var position = 0
@@ -15,7 +15,7 @@ struct JSONParser {
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
     /// Parses one JSON document; only whitespace may follow it.
-    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         // A UTF-8 byte order mark is tolerated, as Python's json.load of a utf-8-sig file does.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.position = 3 }
@@ -264,10 +264,15 @@ struct JSONParser {
 }
 
 /// Where and why a JSON document failed to parse.
-struct JSONSyntaxError: Error, CustomStringConvertible {
-    let message: String
-    let line: Int
-    let column: Int
-    let offset: Int
-    var description: String { "malformed JSON at line \(line), column \(column) (byte \(offset)): \(message)" }
+public struct JSONSyntaxError: Error, CustomStringConvertible, Sendable {
+    /// The problem, without the position (e.g. "expected ',' or '}' in an object, found 'x'").
+    public let message: String
+    /// 1-based line of the offending byte.
+    public let line: Int
+    /// 1-based column of the offending byte, counted in bytes.
+    public let column: Int
+    /// 0-based byte offset of the offending byte in the document.
+    public let offset: Int
+    /// `malformed JSON at line L, column C (byte B): message`.
+    public var description: String { "malformed JSON at line \(line), column \(column) (byte \(offset)): \(message)" }
 }

@@ -16,6 +16,7 @@ public struct TemplateError: Error, LocalizedError, CustomStringConvertible, Equ
         case raised
     }
 
+    /// The stage that failed.
     public let kind: Kind
     /// Human-readable problem, without the position prefix.
     public let message: String
@@ -24,6 +25,7 @@ public struct TemplateError: Error, LocalizedError, CustomStringConvertible, Equ
     /// 1-based template column (0 when unknown).
     public let column: Int
 
+    /// An error of `kind` at a 1-based template position (0, 0 when it has none).
     public init(_ kind: Kind, _ message: String, line: Int, column: Int) {
         self.kind = kind
         self.message = message
@@ -35,8 +37,10 @@ public struct TemplateError: Error, LocalizedError, CustomStringConvertible, Equ
         self.init(kind, message, line: location.line, column: location.column)
     }
 
+    /// The same text as `description`, for `localizedDescription`.
     public var errorDescription: String? { description }
 
+    /// `template line L, column C: message` (or `template: message` without a position).
     public var description: String {
         let text = kind == .raised ? "raise_exception: \(message)" : message
         if line == 0 { return "template: \(text)" }

@@ -6,15 +6,23 @@ import Foundation
 /// them from JSON text with `init(jsonData:)` / `init(jsonString:)` rather than from
 /// `[String: Any]` when order matters.
 public enum JinjaValue: Sendable, Equatable {
+    /// Python `None` (JSON `null`).
     case null
+    /// A Python `bool`.
     case bool(Bool)
+    /// A Python `int`.
     case int(Int)
+    /// A Python `float`.
     case double(Double)
+    /// A Python `str`.
     case string(String)
+    /// A Python `list`.
     case array([JinjaValue])
     /// Ordered key/value pairs; a repeated key keeps the last value at the first position.
     case object([(String, JinjaValue)])
 
+    /// Structural equality; strings compare by their exact scalars (as Python's `==` does, not
+    /// by Swift's canonical equivalence) and objects by their pairs in order.
     public static func == (a: JinjaValue, b: JinjaValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
@@ -51,7 +59,7 @@ public enum JinjaValue: Sendable, Equatable {
     }
 
     /// The template value of a parsed JSON value (objects keep their key order).
-    init(json: JSONValue) {
+    public init(json: JSONValue) {
         switch json {
         case .null: self = .null
         case .bool(let b): self = .bool(b)
@@ -121,11 +129,15 @@ public enum JinjaValue: Sendable, Equatable {
         case .double(let d): return .float(d)
         case .string(let s): return .string(s)
         case .array(let a): return .list(a.map(\.templateValue))
-        case .object(let pairs): return .dict(TemplateDictionary(pairs.map { ($0.0, $0.1.templateValue) }))
+        case .object(let pairs):
+            // A repeated key keeps its first position and its last value, as a Python dict does.
+            return .dict(TemplateDictionary(pairs.lazy.map { ($0.0, $0.1.templateValue) }, uniquingKeysWith: { _, last in last }))
         }
     }
 }
 
+/// Swift literals build template values: `["role": "user", "content": "Hi"]` is an object
+/// whose keys keep the order written.
 extension JinjaValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
     public init(nilLiteral: ()) { self = .null }

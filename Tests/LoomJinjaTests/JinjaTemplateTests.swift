@@ -1,7 +1,6 @@
 import Foundation
 import XCTest
-@testable import LoomTokenizer
-import LoomFormats
+@testable import LoomJinja
 
 /// Errors with positions, guards against hostile templates, and the public value API.
 /// Output parity with jinja2 is covered by ChatTemplateParityTests.
@@ -186,24 +185,5 @@ final class JinjaTemplateTests: XCTestCase {
         XCTAssertEqual(v["l"], [false, 0])
         XCTAssertEqual(try JinjaValue(jsonObject: ["k": [1, "two", true] as [Any]] as [String: Any]), ["k": [1, "two", true]])
         XCTAssertThrowsError(try JinjaValue(jsonObject: Date()))
-    }
-
-    // MARK: - GGUF
-
-    func testTemplateFromGGUFMetadataMatchesFixtureSource() throws {
-        let gguf = try GGUFFile(path: TestModels.path(TestModels.smolLM2))
-        guard let template = try ChatTemplate(gguf: gguf) else { return XCTFail("SmolLM2 GGUF has no tokenizer.chat_template") }
-        XCTAssertNil(try ChatTemplate(gguf: gguf, name: "no_such_variant"))
-        // The parity fixture's SmolLM2 template was read from this file by the Python generator.
-        let fixture = try ChatTemplateParityTests.loadFixture("chat_templates")
-        guard case .array(let templates)? = fixture["templates"],
-              let smol = templates.first(where: { $0["name"] == "smollm2" }) else { return XCTFail("fixture lacks smollm2") }
-        XCTAssertEqual(smol["source"], .string(template.source))
-        let qwenGGUF = try GGUFFile(path: TestModels.path(TestModels.qwenCoder))
-        let qwen = try XCTUnwrap(try ChatTemplate(gguf: qwenGGUF))
-        XCTAssertEqual(templates.first(where: { $0["name"] == "qwen2.5" })?["source"], .string(qwen.source))
-        XCTAssertEqual(try template.render(messages: [.message(role: "user", content: "Hi")], addGenerationPrompt: true),
-                       "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
-                       + "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
     }
 }

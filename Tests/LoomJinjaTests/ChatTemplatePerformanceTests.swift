@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import LoomTokenizer
+@testable import LoomJinja
 
 /// Rendering cost: a 50-message tool conversation with Qwen2.5's template must stay far below
 /// the cost of prompt processing (target: well under 10 ms in release builds).

@@ -1,3 +1,9 @@
+import OrderedCollections
+
+/// A Python `dict` during rendering: string keys in insertion order (jinja2 iterates, prints
+/// and `tojson`s dicts in that order); assigning to an existing key keeps its position.
+typealias TemplateDictionary = OrderedDictionary<String, TemplateValue>
+
 /// A value during rendering, modelled on the Python objects jinja2 would see.
 ///
 /// Not `Sendable`: namespaces are shared mutable objects, and values never leave one render.

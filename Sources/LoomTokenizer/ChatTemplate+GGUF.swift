@@ -1,4 +1,5 @@
 import LoomFormats
+import LoomJinja
 
 extension ChatTemplate {
     /// The chat template a GGUF file carries in `tokenizer.chat_template`, or in

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import LoomTokenizer
+@testable import LoomJinja
 
 /// Byte-for-byte parity with Python jinja2 under Hugging Face's chat-template environment.
 /// Fixtures come from scripts/gen_template_fixtures.py (transformers' own template compiler).
