@@ -42,6 +42,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Header-only C shim for the one CPU hint Swift cannot express (a prefetch).
@@ -67,6 +70,9 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: fastSettings),
         .executableTarget(
@@ -74,6 +80,7 @@ let package = Package(
             dependencies: [
                 "LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fastSettings),
         .executableTarget(
@@ -94,6 +101,7 @@ let package = Package(
             dependencies: [
                 "LoomServer", "LoomModels", "LoomGeneration", "LoomFormats", "LoomKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fastSettings),
         .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer"], swiftSettings: fastSettings),

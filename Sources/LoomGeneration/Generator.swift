@@ -61,7 +61,8 @@ public struct GenerationResult: Sendable {
     public let generationSeconds: Double
 }
 
-/// Runs the generate loop: prompt evaluation, sampling, UTF-8-safe detokenisation, stop rules.
+/// Runs the generate loop: prompt evaluation (reusing the cached prefix), then one
+/// ``GenerationState`` step per token (sampling, UTF-8-safe detokenisation, stop rules).
 ///
 /// ```swift
 /// let generator = Generator(session: try model.makeSession())
@@ -117,64 +118,28 @@ public final class Generator {
     public func generate(
         prompt: [Int], options: GenerationOptions, onToken: (GeneratedToken) -> Bool = { _ in true }
     ) throws -> GenerationResult {
-        guard options.maxTokens >= 0 else {
-            throw GenerationError.invalidParameter("max tokens must be ≥ 0, got \(options.maxTokens)")
-        }
-        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
-        guard prompt.count <= session.capacity else {
-            throw GenerationError.promptTooLong(tokens: prompt.count, context: session.capacity)
-        }
-        var sampler = try Sampler(parameters: options.sampling.validated())
-        let tokenizer = model.tokenizer
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: true)
-        var stops = StopSequenceMatcher(stops: options.stopStrings)
-        var history = prompt
-        var generated: [Int] = []
+        // Validates the request before anything is evaluated.
+        var state = try GenerationState(prompt: prompt, options: options, tokenizer: model.tokenizer,
+                                        capacity: session.capacity)
         var text = ""
-        var finish = FinishReason.length
 
         let promptStart = Date()
         var logits = try evaluatePrompt(prompt)
         let promptSeconds = Date().timeIntervalSince(promptStart)
         let genStart = Date()
 
-        // Prompt plus answer never exceed the context (OpenAI's and llama.cpp's rule).
-        while generated.count < options.maxTokens && history.count < session.capacity {
-            let id = sampler.sample(logits: logits, history: history)
-            var logprob: TokenLogprob?
-            var top: [TokenLogprob] = []
-            if options.topLogprobs > 0 {
-                let result = Logprobs.top(logits, chosen: id, n: options.topLogprobs)
-                logprob = result.chosen
-                top = result.top
+        while true {
+            if let token = state.advance(logits: logits).token {
+                text += token.text
+                if !onToken(token) { state.cancel() }
             }
-            if options.stopAtEndOfGeneration && tokenizer.endOfGenerationIDs.contains(id) {
-                // Text held back as a possible stop-string prefix can no longer become one.
-                let tail = stops.append(detokenizer.flush()).emit + stops.flush()
-                text += tail
-                _ = onToken(GeneratedToken(id: id, text: tail, logprob: logprob, topLogprobs: top, isEndOfGeneration: true))
-                finish = .stop
-                break
-            }
-            generated.append(id)
-            history.append(id)
-            let (emit, stopped) = stops.append(detokenizer.append(id))
-            var piece = emit
-            if stopped {
-                finish = .stop
-            } else if generated.count == options.maxTokens || history.count >= session.capacity {
-                piece += stops.append(detokenizer.flush()).emit + stops.flush()
-            }
-            text += piece
-            let keepGoing = onToken(GeneratedToken(id: id, text: piece, logprob: logprob, topLogprobs: top, isEndOfGeneration: false))
-            if stopped { break }
-            if !keepGoing { finish = .cancelled; break }
-            if generated.count == options.maxTokens || history.count >= session.capacity { break }
-            logits = try session.evaluate([id])
-            cachedTokens.append(id)
+            guard let next = state.tokenToEvaluate else { break }
+            logits = try session.evaluate([next])
+            cachedTokens.append(next)
         }
         return GenerationResult(
-            tokens: generated, text: text, finishReason: finish, promptTokenCount: prompt.count,
+            tokens: Array(state.generatedTokens), text: text, finishReason: state.finishReason ?? .length,
+            promptTokenCount: prompt.count,
             promptSeconds: promptSeconds, generationSeconds: Date().timeIntervalSince(genStart))
     }
 }

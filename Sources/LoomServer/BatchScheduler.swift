@@ -149,7 +149,7 @@ public final class BatchScheduler: @unchecked Sendable {
             guard let slot = slots[index] else { continue }
             if slot.job.isCancelled {
                 slots[index] = nil
-                slot.job.sink(.finished(.cancelled, completionTokens: slot.generatedCount))
+                slot.cancel()
             } else {
                 active.append(slot)
             }

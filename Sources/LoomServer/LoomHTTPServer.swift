@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import LoomGeneration
 import LoomKernels
 import LoomModels
@@ -23,10 +24,14 @@ public struct ServerConfiguration: Sendable {
     public var queueLimit: Int
     /// Kernel choices of the forward pass (tests compare paths with it).
     public var kernelOptions: KernelOptions
+    /// Where the server logs (an access line per request at `info`, load details at `debug`);
+    /// nil = label "loom" on swift-log's default handler (standard error) at `info`, or at the
+    /// level named by the `LOG_LEVEL` environment variable, as Hummingbird does.
+    public var logger: Logger?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, parallel: Int = 4,
                 contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64,
-                kernelOptions: KernelOptions = .default) {
+                kernelOptions: KernelOptions = .default, logger: Logger? = nil) {
         self.host = host
         self.port = port
         self.apiKey = apiKey
@@ -36,6 +41,7 @@ public struct ServerConfiguration: Sendable {
         self.threads = threads
         self.queueLimit = queueLimit
         self.kernelOptions = kernelOptions
+        self.logger = logger
     }
 }
 
@@ -52,6 +58,8 @@ public struct ServerConfiguration: Sendable {
 public final class LoomHTTPServer: @unchecked Sendable {
     public let configuration: ServerConfiguration
     public let metrics = ServerMetrics()
+    /// The server's logger (see ``ServerConfiguration/logger``).
+    public let logger: Logger
     private let load: @Sendable () throws -> LanguageModel
     let host = ModelHost()
     private let portLock = NSCondition()
@@ -61,6 +69,15 @@ public final class LoomHTTPServer: @unchecked Sendable {
     public init(configuration: ServerConfiguration, load: @escaping @Sendable () throws -> LanguageModel) {
         self.configuration = configuration
         self.load = load
+        logger = configuration.logger ?? Self.defaultLogger()
+    }
+
+    private static func defaultLogger() -> Logger {
+        var logger = Logger(label: "loom")
+        if let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) {
+            logger.logLevel = level
+        }
+        return logger
     }
 
     /// The served model once loaded.
@@ -89,13 +106,15 @@ public final class LoomHTTPServer: @unchecked Sendable {
     /// cancelled, then drains in-flight requests and returns.
     public func run(handleSignals: Bool = true) async throws {
         let router = Router(context: ServerRequestContext.self)
+        router.add(middleware: AccessLogMiddleware())
         router.add(middleware: ErrorMiddleware(metrics: metrics))
         if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
         Routes(host: host, metrics: metrics).register(on: router)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "loom"),
-            onServerRunning: { [self] channel in setBoundPort(channel.localAddress?.port) })
+            onServerRunning: { [self] channel in setBoundPort(channel.localAddress?.port) },
+            logger: logger)
         startLoading()
         if handleSignals {
             try await app.runService()
@@ -104,6 +123,18 @@ public final class LoomHTTPServer: @unchecked Sendable {
         }
         // The HTTP server has drained its connections; finish whatever is still queued.
         if case .ready(let served) = host.current { served.scheduler.drainAndStop() }
+    }
+
+    /// Load details at `debug` level (`loom serve -v`): file, architecture, threads, slots,
+    /// context and KV-cache bytes.
+    private func logLoadDetails(_ model: LanguageModel, context: Int) {
+        let c = model.config
+        let threads = configuration.threads ?? ThreadPool.availableProcessors
+        // Keys and values in f32 for every position of every slot.
+        let kvBytes = 2 * c.layerCount * context * configuration.parallel * c.kvHeadCount * c.headDim * MemoryLayout<Float>.size
+        logger.debug("loaded \(model.path)")
+        logger.debug("architecture \(c.architecture.name) (\(c.name)): \(c.layerCount) layers, embedding \(c.embeddingSize), \(c.headCount) heads (\(c.kvHeadCount) KV) of \(c.headDim), vocabulary \(c.vocabularySize)")
+        logger.debug("threads \(threads), \(configuration.parallel) slots × context \(context) tokens (trained \(c.contextLength)), KV cache \(kvBytes) bytes")
     }
 
     private func startLoading() {
@@ -116,6 +147,7 @@ public final class LoomHTTPServer: @unchecked Sendable {
                                                    queueLimit: configuration.queueLimit, threads: configuration.threads,
                                                    metrics: metrics, kernelOptions: configuration.kernelOptions)
                 scheduler.start()
+                logLoadDetails(model, context: context)
                 host.set(.ready(ServedModel(model: model, scheduler: scheduler, alias: configuration.alias)))
                 FileHandle.standardError.write(Data("loom serve: model ready (\(model.path)), \(configuration.parallel) slots × \(context) tokens\n".utf8))
             } catch {

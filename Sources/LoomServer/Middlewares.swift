@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 
 /// Requires `Authorization: Bearer <key>` on every route except the public ones (`/health`);
 /// a missing or wrong key is a 401 in OpenAI's error shape.
@@ -31,7 +32,7 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Outermost middleware: turns ``APIError``s (and Hummingbird's own HTTP errors, such as
+/// Inside ``AccessLogMiddleware``: turns ``APIError``s (and Hummingbird's own HTTP errors, such as
 /// 404 for an unknown route or 413 for a huge body) into OpenAI-style JSON error bodies,
 /// and counts every answer by status for `/metrics`.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -53,5 +54,48 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         metrics.recordRequest(status: response.status.code)
         return response
+    }
+}
+
+/// Outermost middleware: one access-log line per request through the request's `Logger`
+/// (method, path, status, and milliseconds until the body was fully written, so a streamed
+/// answer counts its whole generation), at `info` level.
+///
+/// Hummingbird's `LogRequestsMiddleware` logs when a request arrives, before its status is
+/// known, so it cannot give the status or the duration.
+struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let logger = context.logger
+        let method = request.method.rawValue, path = request.uri.path
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            // ErrorMiddleware (inside this one) answers every error; this only logs what escapes it.
+            let status = (error as? HTTPResponseError)?.status.code ?? 500
+            Self.log(logger, method, path, status, since: start)
+            throw error
+        }
+        let status = response.status.code
+        let body = response.body
+        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+            do {
+                try await body.write(writer)
+            } catch {
+                Self.log(logger, method, path, status, since: start, note: " (body not completed: \(error))")
+                throw error
+            }
+            Self.log(logger, method, path, status, since: start)
+        }
+        return response
+    }
+
+    private static func log(_ logger: Logger, _ method: String, _ path: String, _ status: Int,
+                            since start: ContinuousClock.Instant, note: String = "") {
+        let elapsed = ContinuousClock.now - start
+        let ms = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15
+        let rounded = (ms * 10).rounded() / 10
+        logger.info("\(method) \(path) \(status) \(rounded) ms\(note)")
     }
 }

@@ -1,8 +1,39 @@
 import Foundation
+import Metrics
+// Only these two: Prometheus has its own Counter and Gauge, and the ones used here are swift-metrics'.
+import class Prometheus.PrometheusCollectorRegistry
+import struct Prometheus.PrometheusMetricsFactory
 
-/// Counters and gauges of the server, rendered as Prometheus text (llama.cpp's metric names
-/// under a `loom:` prefix). Thread-safe.
+/// Counters and gauges of the server (llama.cpp's metric names under a `loom:` prefix),
+/// recorded through swift-metrics and rendered by swift-prometheus. Thread-safe.
+///
+/// Each instance has its own `PrometheusCollectorRegistry` and a `PrometheusMetricsFactory`
+/// over it, passed explicitly to every metric: swift-metrics' `MetricsSystem.bootstrap` is
+/// process-global (and may run only once), so several servers in one process (tests) would
+/// otherwise share, or fight over, one set of metrics.
+///
+/// The swift-metrics factory gives no help text, so the exposition has `# TYPE` lines but no
+/// `# HELP` lines.
 public final class ServerMetrics: @unchecked Sendable {
+    private let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+
+    private let promptTokensTotal: Counter
+    private let promptSecondsTotal: FloatingPointCounter
+    private let predictedTokensTotal: Counter
+    private let predictedSecondsTotal: FloatingPointCounter
+    private let decodeTotal: Counter
+    private let busySlotsPerDecode: Gauge
+    private let promptTokensPerSecond: Gauge
+    private let predictedTokensPerSecond: Gauge
+    private let kvUsageRatio: Gauge
+    private let kvTokens: Gauge
+    private let processing: Gauge
+    private let deferred: Gauge
+    /// `loom:requests_total{status=…}`, one counter per status code seen.
+    private var requestsByStatus: [Int: Counter] = [:]
+
+    /// Running sums behind the averages and rates (gauges derived from several counters).
     private let lock = NSLock()
     private var promptTokens = 0
     private var promptSeconds = 0.0
@@ -10,13 +41,30 @@ public final class ServerMetrics: @unchecked Sendable {
     private var generationSeconds = 0.0
     private var decodeSteps = 0
     private var busySlotsOverSteps = 0
-    private var requestsByStatus: [Int: Int] = [:]
     private var queueLength = 0
     private var activeSlots = 0
-    private var kvTokens = 0
-    private var kvCapacity = 1
 
-    public init() {}
+    public init() {
+        let factory = PrometheusMetricsFactory(registry: registry)
+        self.factory = factory
+        promptTokensTotal = Counter(label: "loom:prompt_tokens_total", factory: factory)
+        promptSecondsTotal = FloatingPointCounter(label: "loom:prompt_seconds_total", factory: factory)
+        predictedTokensTotal = Counter(label: "loom:tokens_predicted_total", factory: factory)
+        predictedSecondsTotal = FloatingPointCounter(label: "loom:tokens_predicted_seconds_total", factory: factory)
+        decodeTotal = Counter(label: "loom:n_decode_total", factory: factory)
+        busySlotsPerDecode = Gauge(label: "loom:n_busy_slots_per_decode", factory: factory)
+        promptTokensPerSecond = Gauge(label: "loom:prompt_tokens_seconds", factory: factory)
+        predictedTokensPerSecond = Gauge(label: "loom:predicted_tokens_seconds", factory: factory)
+        kvUsageRatio = Gauge(label: "loom:kv_cache_usage_ratio", factory: factory)
+        kvTokens = Gauge(label: "loom:kv_cache_tokens", factory: factory)
+        processing = Gauge(label: "loom:requests_processing", factory: factory)
+        deferred = Gauge(label: "loom:requests_deferred", factory: factory)
+        // Every metric appears from the first scrape on, as before (zero until recorded).
+        for gauge in [busySlotsPerDecode, promptTokensPerSecond, predictedTokensPerSecond, kvUsageRatio, kvTokens,
+                      processing, deferred] {
+            gauge.record(0)
+        }
+    }
 
     func recordStep(promptTokens p: Int, generatedTokens g: Int, seconds: Double, busySlots: Int) {
         lock.withLock {
@@ -24,12 +72,24 @@ public final class ServerMetrics: @unchecked Sendable {
             generatedTokens += g
             // A step's time is attributed to prompt and generation by token share.
             let total = Double(p + g)
+            var promptShare = 0.0, generationShare = 0.0
             if total > 0 {
-                promptSeconds += seconds * Double(p) / total
-                generationSeconds += seconds * Double(g) / total
+                promptShare = seconds * Double(p) / total
+                generationShare = seconds * Double(g) / total
             }
+            promptSeconds += promptShare
+            generationSeconds += generationShare
             decodeSteps += 1
             busySlotsOverSteps += busySlots
+
+            promptTokensTotal.increment(by: Int64(p))
+            predictedTokensTotal.increment(by: Int64(g))
+            promptSecondsTotal.increment(by: promptShare)
+            predictedSecondsTotal.increment(by: generationShare)
+            decodeTotal.increment()
+            busySlotsPerDecode.record(Double(busySlotsOverSteps) / Double(decodeSteps))
+            promptTokensPerSecond.record(promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0)
+            predictedTokensPerSecond.record(generationSeconds > 0 ? Double(generatedTokens) / generationSeconds : 0)
         }
     }
 
@@ -37,14 +97,22 @@ public final class ServerMetrics: @unchecked Sendable {
         lock.withLock {
             queueLength = queue
             activeSlots = active
-            kvTokens = k
-            kvCapacity = max(cap, 1)
+            deferred.record(Int64(queue))
+            processing.record(Int64(active))
+            kvTokens.record(Int64(k))
+            kvUsageRatio.record(Double(k) / Double(max(cap, 1)))
         }
     }
 
     /// Counts a finished HTTP request by status code.
     public func recordRequest(status: Int) {
-        lock.withLock { requestsByStatus[status, default: 0] += 1 }
+        let counter = lock.withLock {
+            if let counter = requestsByStatus[status] { return counter }
+            let counter = Counter(label: "loom:requests_total", dimensions: [("status", "\(status)")], factory: factory)
+            requestsByStatus[status] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     /// Current number of slots busy (for tests and shutdown).
@@ -53,31 +121,6 @@ public final class ServerMetrics: @unchecked Sendable {
 
     /// Prometheus text exposition format 0.0.4.
     public func render() -> String {
-        lock.withLock {
-            var out = ""
-            func metric(_ name: String, _ type: String, _ help: String, _ value: String) {
-                out += "# HELP loom:\(name) \(help)\n# TYPE loom:\(name) \(type)\nloom:\(name) \(value)\n"
-            }
-            metric("prompt_tokens_total", "counter", "Prompt tokens evaluated.", "\(promptTokens)")
-            metric("prompt_seconds_total", "counter", "Seconds spent on prompt tokens.", "\(promptSeconds)")
-            metric("tokens_predicted_total", "counter", "Tokens generated.", "\(generatedTokens)")
-            metric("tokens_predicted_seconds_total", "counter", "Seconds spent generating tokens.", "\(generationSeconds)")
-            metric("n_decode_total", "counter", "Batched forward passes run.", "\(decodeSteps)")
-            metric("n_busy_slots_per_decode", "gauge", "Average busy slots per forward pass.",
-                   "\(decodeSteps == 0 ? 0 : Double(busySlotsOverSteps) / Double(decodeSteps))")
-            metric("prompt_tokens_seconds", "gauge", "Prompt throughput (tokens/s).",
-                   "\(promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0)")
-            metric("predicted_tokens_seconds", "gauge", "Generation throughput (tokens/s).",
-                   "\(generationSeconds > 0 ? Double(generatedTokens) / generationSeconds : 0)")
-            metric("kv_cache_usage_ratio", "gauge", "Fraction of KV-cache positions in use.", "\(Double(kvTokens) / Double(kvCapacity))")
-            metric("kv_cache_tokens", "gauge", "KV-cache positions in use.", "\(kvTokens)")
-            metric("requests_processing", "gauge", "Slots generating now.", "\(activeSlots)")
-            metric("requests_deferred", "gauge", "Requests waiting in the queue.", "\(queueLength)")
-            out += "# HELP loom:requests_total HTTP requests answered, by status.\n# TYPE loom:requests_total counter\n"
-            for (status, count) in requestsByStatus.sorted(by: { $0.key < $1.key }) {
-                out += "loom:requests_total{status=\"\(status)\"} \(count)\n"
-            }
-            return out
-        }
+        registry.emitToString()
     }
 }

@@ -3,44 +3,27 @@ import LoomGeneration
 import LoomModels
 import LoomTokenizer
 
-/// The generation state of one busy slot: where its prompt evaluation stands, its sampler,
-/// detokenizer and stop matcher, and the rules that end it (the same rules as
-/// `Generator.generate`: end-of-generation token, stop string, max tokens, full context).
+/// One busy slot: where its prompt evaluation stands, prompt logprobs (echo), and its
+/// ``GenerationState`` (sampler, detokenizer, stop matcher and the rules that end it, the
+/// same ones `Generator.generate` follows).
 final class SlotState {
     let job: GenerationJob
     let slot: Int
-    private let tokenizer: BPETokenizer
-    private let capacity: Int
-    private var sampler: Sampler
-    private var detokenizer: StreamingDetokenizer
-    private var stops: StopSequenceMatcher
-    private var history: [Int]
+    private var state: GenerationState
     /// Positions of this slot's KV cache that hold evaluated tokens.
     private(set) var position = 0
-    private(set) var generatedCount = 0
     private(set) var isDone = false
-    /// The sampled token still to be evaluated (decode phase).
-    private var pendingToken: Int?
     private var lastSegmentCount = 0
     private var promptLogprobs: [(TokenLogprob, [TokenLogprob])] = []
 
     init(job: GenerationJob, slot: Int, tokenizer: BPETokenizer, capacity: Int) throws {
-        guard !job.prompt.isEmpty else { throw GenerationError.emptyPrompt }
-        guard job.prompt.count <= capacity else {
-            throw GenerationError.promptTooLong(tokens: job.prompt.count, context: capacity)
-        }
-        guard job.options.maxTokens >= 0 else {
-            throw GenerationError.invalidParameter("max tokens must be ≥ 0, got \(job.options.maxTokens)")
-        }
         self.job = job
         self.slot = slot
-        self.tokenizer = tokenizer
-        self.capacity = capacity
-        sampler = try Sampler(parameters: job.options.sampling)
-        detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: true)
-        stops = StopSequenceMatcher(stops: job.options.stopStrings)
-        history = job.prompt
+        state = try GenerationState(prompt: job.prompt, options: job.options, tokenizer: tokenizer, capacity: capacity)
     }
+
+    /// Tokens of the answer so far.
+    var generatedCount: Int { state.generatedCount }
 
     /// Whether the prompt is still being evaluated.
     var isPrefilling: Bool { position < job.prompt.count }
@@ -55,7 +38,7 @@ final class SlotState {
             return .init(slot: slot, start: position, tokens: Array(job.prompt[position..<position + count]),
                          allLogits: job.promptLogprobs)
         }
-        guard let token = pendingToken else { return nil }
+        guard let token = state.tokenToEvaluate else { return nil }
         lastSegmentCount = 1
         return .init(slot: slot, start: position, tokens: [token])
     }
@@ -80,58 +63,28 @@ final class SlotState {
             job.sink(.promptLogprobs(promptLogprobs))
             promptLogprobs = []
         }
-        sampleNext(logits)
+        let step = state.advance(logits: logits)
+        if let token = step.token {
+            job.sink(.token(JobToken(id: token.id, text: token.text, logprob: token.logprob,
+                                     topLogprobs: token.topLogprobs, isEndOfGeneration: token.isEndOfGeneration)))
+        }
+        if let reason = step.finishReason {
+            isDone = true
+            job.sink(.finished(reason, completionTokens: state.generatedCount))
+        }
+    }
+
+    /// Ends the job because its client went away (the scheduler frees the slot).
+    func cancel() {
+        guard !isDone else { return }
+        isDone = true
+        state.cancel()
+        job.sink(.finished(state.finishReason ?? .cancelled, completionTokens: state.generatedCount))
     }
 
     func fail(_ error: Error) {
         guard !isDone else { return }
         isDone = true
         job.sink(.failed(error))
-    }
-
-    private func finish(_ reason: FinishReason) {
-        isDone = true
-        pendingToken = nil
-        job.sink(.finished(reason, completionTokens: generatedCount))
-    }
-
-    private func sampleNext(_ logits: UnsafeBufferPointer<Float>) {
-        let options = job.options
-        // Prompt plus answer never exceed the context (OpenAI's and llama.cpp's rule).
-        guard generatedCount < options.maxTokens && history.count < capacity else {
-            finish(.length)
-            return
-        }
-        let id = sampler.sample(logits: logits, history: history)
-        var logprob: TokenLogprob?
-        var top: [TokenLogprob] = []
-        if options.topLogprobs > 0 {
-            let result = Logprobs.top(logits, chosen: id, n: options.topLogprobs)
-            logprob = result.chosen
-            top = result.top
-        }
-        if options.stopAtEndOfGeneration && tokenizer.endOfGenerationIDs.contains(id) {
-            // Text held back as a possible stop-string prefix can no longer become one.
-            let tail = stops.append(detokenizer.flush()).emit + stops.flush()
-            job.sink(.token(JobToken(id: id, text: tail, logprob: logprob, topLogprobs: top, isEndOfGeneration: true)))
-            finish(.stop)
-            return
-        }
-        generatedCount += 1
-        history.append(id)
-        let (emit, stopped) = stops.append(detokenizer.append(id))
-        var piece = emit
-        let atLimit = generatedCount == options.maxTokens || history.count >= capacity
-        if !stopped && atLimit {
-            piece += stops.append(detokenizer.flush()).emit + stops.flush()
-        }
-        job.sink(.token(JobToken(id: id, text: piece, logprob: logprob, topLogprobs: top, isEndOfGeneration: false)))
-        if stopped {
-            finish(.stop)
-        } else if atLimit {
-            finish(.length)
-        } else {
-            pendingToken = id
-        }
     }
 }

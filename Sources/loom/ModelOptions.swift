@@ -18,6 +18,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Override the model's RoPE base frequency θ (long-context runs).") var ropeTheta: Double?
     @Option(help: "Linear RoPE scaling factor: positions are divided by it (overrides the model's).") var ropeScale: Double?
 
+    @Flag(name: .shortAndLong, help: "Log load details (file, architecture, threads, context, KV-cache bytes) to standard error.")
+    var verbose = false
+
     var ropeOverrides: RopeOverrides { RopeOverrides(base: ropeTheta, linearFactor: ropeScale) }
 
     func validate() throws {
@@ -41,7 +44,9 @@ struct ModelOptions: ParsableArguments {
             StandardError.print("warning: --ctx \(contextLength) exceeds the trained context \(model.config.contextLength); quality may degrade")
         }
         let pool = ThreadPool(threadCount: threads ?? ThreadPool.availableProcessors)
-        return (model, try model.makeSession(contextLength: contextLength, pool: pool))
+        let session = try model.makeSession(contextLength: contextLength, pool: pool)
+        LoadLog.model(model, threads: pool.threadCount, context: session.capacity, to: LoadLog.logger(verbose: verbose))
+        return (model, session)
     }
 }
 

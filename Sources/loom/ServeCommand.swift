@@ -28,6 +28,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Model id to report and accept besides the file name.") var alias: String?
     @Option(name: [.short, .customLong("threads")], help: "Worker threads (default: all cores).") var threads: Int?
     @Option(name: .customLong("queue"), help: "Requests that may wait for a slot before 503.") var queueLimit = 64
+    @Flag(name: .shortAndLong, help: "Log at debug level: load details (file, architecture, threads, context, KV-cache bytes) besides the access log.")
+    var verbose = false
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0…65535, got \(port)") }
@@ -44,7 +46,8 @@ struct ServeCommand: ParsableCommand {
         let path = try ModelStore().resolve(model, progress: .terminal)
         let configuration = ServerConfiguration(
             host: host, port: port, apiKey: apiKey, parallel: parallel, contextLength: contextLength,
-            alias: alias, threads: threads, queueLimit: queueLimit)
+            alias: alias, threads: threads, queueLimit: queueLimit,
+            logger: verbose ? LoadLog.logger(verbose: true) : nil)
         let server = LoomHTTPServer(configuration: configuration) { try LanguageModel(path: path) }
         let done = DispatchSemaphore(value: 0)
         let outcome = ServeOutcome()

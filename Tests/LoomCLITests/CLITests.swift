@@ -132,6 +132,22 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(negative.stderr.contains("-d must be ≥ 0"), negative.stderr)
     }
 
+    /// `-v` adds the load details on standard error and changes nothing else; without it
+    /// standard error has none of them.
+    func testVerboseLogsLoadDetails() throws {
+        let args = ["run", "--raw", "-p", "The capital of France is", "--temperature", "0", "--max-tokens", "2", "--ctx", "64", "-t", "2"]
+        let quiet = try loom(args), verbose = try loom(args + ["-v"])
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertEqual(verbose.status, 0, verbose.stderr)
+        XCTAssertEqual(verbose.stdout, quiet.stdout)
+        XCTAssertFalse(quiet.stderr.contains("debug"), quiet.stderr)
+        // SmolLM2-135M: 30 layers, 3 KV heads of 64; K and V in f32 for 64 positions.
+        let kvBytes = 2 * 30 * 64 * 3 * 64 * 4
+        for detail in ["loaded ", ".gguf", "architecture llama", "threads 2, context 64 tokens", "KV cache \(kvBytes) bytes"] {
+            XCTAssertTrue(verbose.stderr.contains(detail), "\(detail) missing in: \(verbose.stderr)")
+        }
+    }
+
     func testPromptFromStandardInput() throws {
         let r = try loom("run", "--raw", "-p", "-", "--temperature", "0", "--max-tokens", "4", stdin: "The capital of France is")
         XCTAssertEqual(r.status, 0, r.stderr)
