@@ -56,10 +56,9 @@ final class GGUFReaderTests: XCTestCase {
             XCTAssertEqual(file["tokenizer.ggml.merges"]?.arrayValue?.count, 151387)
             best = min(best, seconds)
         }
+        // Reported, not asserted: wall-clock limits belong in benchmarks (load time is in
+        // `loom bench` and Benchmarks/peer_bench.py), not in unit tests on a shared machine.
         print("GGUFFile(path:) on \(TestModels.qwenCoder): best of 3 = \(String(format: "%.3f", best)) s")
-        // Generous so a shared, busy machine or a debug build does not fail it; release
-        // builds take a small fraction of this.
-        XCTAssertLessThan(best, 5.0)
     }
 
     /// A file written by gguf-py's own GGUFWriter reads back as the spec it was written from.
