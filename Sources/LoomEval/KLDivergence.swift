@@ -1,8 +1,8 @@
 import Foundation
 
 /// Accumulates llama-perplexity's `--kl-divergence` statistics position by position
-/// (REFERENCE §7.2): KLD(base ‖ model), Δp of the correct token, same-top-token rate and the
-/// two perplexities.
+/// (llama.cpp `tools/perplexity/perplexity.cpp`): KLD(base ‖ model), Δp of the correct
+/// token, same-top-token rate and the two perplexities.
 public struct KLDivergenceAccumulator {
     public private(set) var kld: [Double] = []
     public private(set) var deltaP: [Double] = []

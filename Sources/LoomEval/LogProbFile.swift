@@ -1,7 +1,8 @@
 import Foundation
 
 /// The base model's log-probabilities for KL-divergence runs, in llama-perplexity's
-/// `--kl-divergence-base` format so files are interchangeable with llama.cpp (REFERENCE §7.2):
+/// `--kl-divergence-base` format so files are interchangeable with llama.cpp
+/// (`tools/perplexity/perplexity.cpp`):
 ///
 ///     "_logits_" (8 bytes), i32 n_ctx, i32 n_vocab, i32 n_chunk, i32 tokens[n_chunk × n_ctx],
 ///     then for every scored position (n_ctx − 1 − n_ctx/2 per chunk) nv = 2⌈n_vocab/2⌉ + 4

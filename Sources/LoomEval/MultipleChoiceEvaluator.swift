@@ -57,7 +57,8 @@ public struct MultipleChoiceReport: Codable, Sendable {
     public var seconds: Double
 }
 
-/// Multiple choice by log-likelihood with lm-evaluation-harness semantics (REFERENCE §7.3).
+/// Multiple choice by log-likelihood with lm-evaluation-harness semantics
+/// (EleutherAI/lm-evaluation-harness `lm_eval/api/task.py`, `lm_eval/api/model.py`).
 ///
 /// The context is `"Question: {q}\nAnswer:"` (preceded by `fewShot` solved examples separated
 /// by blank lines), each continuation is `" " + choice`. As lm-eval's `_encode_pair`:

@@ -1,7 +1,8 @@
 import Foundation
 import LoomTokenizer
 
-/// Builds needle-in-a-haystack contexts the way gkamradt's tester does (REFERENCE §7.5): the
+/// Builds needle-in-a-haystack contexts the way gkamradt's tester does
+/// (gkamradt/LLMTest_NeedleInAHaystack, `needlehaystack/llm_needle_haystack_tester.py`): the
 /// haystack's tokens (repeated until long enough) cut to a budget, the needle inserted at a
 /// relative depth, moved back to just after the nearest sentence-ending '.' token.
 public struct NeedleHaystack: Sendable {

@@ -37,10 +37,11 @@ public struct PerplexityReport: Codable, Sendable {
     public var kld: KLDivergenceReport?
 }
 
-/// llama-perplexity's method (REFERENCE §7.1): the whole text tokenised with the model's
-/// special tokens, cut into chunks of n_ctx tokens, each evaluated from an empty cache with
-/// (when the model adds BOS) its first token replaced by BOS, and only the second half of each
-/// chunk scored: logits at positions n_ctx/2 … n_ctx−2 predict tokens n_ctx/2+1 … n_ctx−1.
+/// llama-perplexity's method (llama.cpp `tools/perplexity/perplexity.cpp`): the whole text
+/// tokenised with the model's special tokens, cut into chunks of n_ctx tokens, each evaluated
+/// from an empty cache with (when the model adds BOS) its first token replaced by BOS, and
+/// only the second half of each chunk scored: logits at positions n_ctx/2 … n_ctx−2 predict
+/// tokens n_ctx/2+1 … n_ctx−1.
 ///
 /// ```swift
 /// let evaluator = try PerplexityEvaluator(model: model, options: PerplexityOptions(contextLength: 512))

@@ -190,8 +190,8 @@ extension Attention {
 
     /// Whether ``weightedValues`` takes four 16-lane chunks per pass: its 16 accumulators
     /// and 8 operands fit in AVX-512's 32 vector registers, not in AVX2's 16 or NEON's 32
-    /// 128-bit ones (where a 16-lane vector takes 2 or 4). `loom bench -p 0 -n 32 -d 1024
-    /// -t 1`, SmolLM2 Q4_0 on Zen 4: 54.0 / 58.2 → 56.6 / 59.8 tokens/s.
+    /// 128-bit ones (where a 16-lane vector takes 2 or 4). Measured slightly faster in
+    /// long-context decode on Zen 4 (BENCHMARKS.md, "Kernel design measurements").
     static var wideValuePasses: Bool {
         #if canImport(LoomIntrinsics)
         return LOOM_HAS_512_BIT_VECTORS != 0
@@ -202,8 +202,9 @@ extension Attention {
 
     /// Positions ahead of the current one whose key and value rows decode attention asks
     /// for. The rows of one KV head are `kvStride` floats apart, a stride the hardware
-    /// prefetcher follows only a little way: SmolLM2 Q4_0, 1024 cached positions, 1 thread
-    /// 49 → 57–60 tokens/s with it (4, 16 and 32 positions ahead measured the same as 8).
+    /// prefetcher follows only a little way; asking ahead measured clearly faster at 1024
+    /// cached positions (4, 16 and 32 positions ahead measured the same as 8; BENCHMARKS.md,
+    /// "Kernel design measurements").
     static let keyLead = 8
     static let valueLead = 8
 }

@@ -20,8 +20,8 @@ extension Attention {
     /// Every job streams its KV head's cached rows once, so fewer, larger jobs read the cache
     /// fewer times; balance matters less. SmolLM2 (3 KV heads of 3) decoding one token at 2
     /// threads ran 9 one-head jobs under the earlier rule (at least four jobs per thread)
-    /// and now runs 3 jobs of 3 heads: `loom bench -p 0 -n 32 -d 1024 -t 2` Q4_0 65–90 →
-    /// 116–120 tokens/s (with the huge-page KV cache); at an empty cache no difference.
+    /// and now runs 3 jobs of 3 heads: much faster decode at 1024 cached positions, no
+    /// difference at an empty cache (BENCHMARKS.md, "Kernel design measurements").
     public static func headsPerJob(tokens: Int, kvHeads: Int, group: Int, threads: Int, headDim: Int) -> Int {
         guard canBlock(headDim: headDim) else { return 1 }
         var best = 1

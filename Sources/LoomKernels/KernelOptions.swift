@@ -18,7 +18,8 @@ public struct KernelOptions: Sendable, Equatable {
     /// Decode batches of up to 8 rows use ``IntegerLaneBatchKernel`` (with ``integerBatch``).
     public var laneBatch = true
     /// Bytes ahead of the row being read that single-token decode loops prefetch; 0 is off.
-    /// SmolLM2 (`loom bench -p 0 -n 64`), 4 KB against none: ≈ ×1.15.
+    /// 4 KB measured clearly faster than none in SmolLM2 decode (BENCHMARKS.md, "Kernel
+    /// design measurements").
     public var decodePrefetchDistance = 4096
     /// The decode prefetch distance for runs of a megabyte or more (the LM head's), where the
     /// lead is not lost at the start of every short run; a DRAM-streaming micro-benchmark

@@ -190,10 +190,9 @@ public enum MatMul {
 
     /// Rows a lane-kernel step unpacks per tile (and the smallest chunk a thread claims).
     /// Its weights stream from memory, and the unpacking stalls on them (`perf annotate`);
-    /// longer contiguous runs keep the hardware prefetcher ahead. `loom serve`, 8 streams of
-    /// 128 tokens, medians of 3 (two alternating runs): 16 rows 248 / 255 tokens/s, 32 rows
-    /// 295 / 321, 64 rows 312 / 307, 128 rows (4 claims per thread) 317 / 288. The 64-row
-    /// tile (≈ 74 KB of 16-bit codes at 576 columns) stays in L2.
+    /// longer contiguous runs keep the hardware prefetcher ahead. In `loom serve` 16 rows
+    /// measured clearly slower, 32 to 128 about the same (BENCHMARKS.md, "Kernel design
+    /// measurements"). The 64-row tile (≈ 74 KB of 16-bit codes at 576 columns) stays in L2.
     static let laneTileRows = 64
 
     /// Rows of `t` for the lane-prepared activations of `tokens` tokens, a tile of at most

@@ -2,14 +2,14 @@
 // claimed, prefetched and read.
 //
 // A decode step reads every weight once, mostly from DRAM, in runs of rows claimed from the
-// pool. Three things measured to matter on the shared 2-core Zen 4 (`loom bench -p 0 -n 64
-// -r 3`, 5 alternating rounds, medians of per-round ratios; details in BENCHMARKS.md):
+// pool. Three things measured to matter on the shared 2-core Zen 4 (numbers in
+// BENCHMARKS.md, "Kernel design measurements"):
 // - the formats with a four-row kernel read four rows at a time (``integerDots(_:_:count:_:limit:distance:)``);
 // - every run asks for its first `distance` bytes as soon as it is claimed (the prefetch
-//   ahead of each row never covers them): SmolLM2 Q4_0 at 2 threads with four-row kernels
-//   ×1.065 (×1.16 at an 8 KB distance, where the uncovered head is larger);
+//   ahead of each row never covers them), with a larger gain at a longer distance, where
+//   the uncovered head is larger;
 // - runs are longer: four per participant instead of eight (fewer uncovered heads and
-//   claims): ×1.058 Q4_0, ×1.01 Q4_1, ×1.04 Qwen2.5 at 2 threads.
+//   claims).
 
 extension MatMul {
     /// The rows a participant claims at a time in a decode dispatch of `rows` rows
@@ -21,8 +21,8 @@ extension MatMul {
     }
 
     /// The prefetch distance for a run of `rows` of `w`: longer for runs of a megabyte or more
-    /// (the LM head's), where the lead is not lost at the start of every short run. SmolLM2
-    /// Q4_0 (Q8_0 LM head, 49152 rows): 8 KB there ×1.077 at 1 thread, ×1.045 at 2.
+    /// (the LM head's), where the lead is not lost at the start of every short run (measured
+    /// faster on SmolLM2's LM head; BENCHMARKS.md, "Kernel design measurements").
     @inline(__always)
     static func decodePrefetchDistance(_ w: WeightMatrix, rows: Range<Int>, _ options: KernelOptions) -> Int {
         max(0, rows.count * w.rowBytes >= 1 << 20 ? options.longRunPrefetchDistance : options.decodePrefetchDistance)

@@ -4,7 +4,8 @@ import Foundation
 /// pairs are formed, applied to query/key heads in place.
 ///
 /// GGUF `llama` files rotate adjacent pairs (2i, 2i+1) because llama.cpp's converter permuted
-/// the Q/K rows; `qwen2` GGUF files and all HF checkpoints rotate (i, i + d/2) (REFERENCE §1.6).
+/// the Q/K rows; `qwen2` GGUF files and all HF checkpoints rotate (i, i + d/2) (llama.cpp
+/// `convert_hf_to_gguf.py` `LlamaModel.permute`, `src/llama-model.cpp` `llama_model_rope_type`).
 public struct RotaryEmbedding: Sendable {
     /// How rotated pairs are laid out in a head.
     public enum PairLayout: Sendable, Equatable {

@@ -191,8 +191,8 @@ public final class ThreadPool: @unchecked Sendable {
     /// only reallocated when a larger size is first asked for). Only participant `worker`
     /// may use it, and only until its next call. Aligned to a cache line: the prompt kernel
     /// reads it in 64-byte vectors, and with malloc's 16-byte alignment every such load
-    /// straddled two lines in some processes and not in others (SmolLM2 Q4_0 prompts at 2
-    /// threads ran at ≈ 1200 or ≈ 1580 tokens/s depending on the process).
+    /// straddled two lines in some processes and not in others (SmolLM2 Q4_0 prompt speed at
+    /// 2 threads then depended on the process; BENCHMARKS.md, "Kernel design measurements").
     public func scratch(worker: Int, count: Int) -> UnsafeMutablePointer<Float> {
         let slot = scratchSlots + worker
         if slot.pointee.capacity < count {

@@ -12,8 +12,8 @@ import Foundation
 /// thousand positions that is tens of megabytes per token through 4 KB pages, far beyond
 /// the TLB's reach, and page walks dominated long-context decode. On Linux the block is
 /// therefore handed to transparent huge pages once the cache is full enough
-/// (``reserve(positions:)``): SmolLM2 Q4_0 at 1024 cached positions decoded 60 → 76–82
-/// tokens/s at 1 thread, 73–85 → 111 at 2 (`loom bench -p 0 -n 32 -d 1024`). Until then
+/// (``reserve(positions:)``), which made long-context decode clearly faster (BENCHMARKS.md,
+/// "Kernel design measurements"). Until then
 /// the cache stays in 4 KB pages, so a short conversation in a long context does not make
 /// 2 MB per layer resident.
 public final class KVCache {

@@ -26,7 +26,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var slidingWindow: Int? = nil
     public var vocabularySize: Int
 
-    /// How the stored Q/K rows pair dimensions for RoPE (REFERENCE §1.6): adjacent for GGUF
+    /// How the stored Q/K rows pair dimensions for RoPE (llama.cpp `convert_hf_to_gguf.py`
+    /// `LlamaModel.permute`, `src/llama-model.cpp` `llama_model_rope_type`): adjacent for GGUF
     /// llama (its converter permutes Q/K), half-split for qwen2 and for every HF checkpoint.
     public var ropeLayout: RotaryEmbedding.PairLayout
 

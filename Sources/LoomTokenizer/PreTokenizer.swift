@@ -1,6 +1,6 @@
 /// The pre-tokenizer a byte-level BPE model declares in `tokenizer.ggml.pre`: how raw text is cut
 /// into words before BPE merging. Each case is a hand-written scanner equivalent to the model's
-/// regular expression (see `PreTokenizerScanner`). [llama.cpp src/llama-vocab.cpp; REFERENCE §5.1]
+/// regular expression (see `PreTokenizerScanner`). [llama.cpp src/llama-vocab.cpp, `llm_tokenizer_bpe`]
 public enum PreTokenizer: String, Sendable, CaseIterable {
     /// GPT-2: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
     case gpt2

@@ -1,7 +1,7 @@
 @testable import LoomKernels
 
-/// Naive scalar dequantisation written straight from the formulas in REFERENCE.md §1.3
-/// (themselves from ggml-quants.c `dequantize_row_*`): byte arrays, integer arithmetic,
+/// Naive scalar dequantisation written straight from llama.cpp's formulas (`ggml/src/ggml-common.h`
+/// block layouts, `ggml/src/ggml-quants.c` `dequantize_row_*`): byte arrays, integer arithmetic,
 /// one element at a time, in ggml's loop order. Shares no code with the SIMD kernels —
 /// not even the fp16 decode — so the two can be checked against each other.
 enum ReferenceKernels {

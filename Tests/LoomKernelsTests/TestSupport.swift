@@ -22,7 +22,7 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 enum TestData {
-    /// Byte offsets of the fp16 scale/min fields inside one block (REFERENCE.md §1.3).
+    /// Byte offsets of the fp16 scale/min fields inside one block (llama.cpp `ggml/src/ggml-common.h`).
     static func halfFieldOffsets(_ type: GGMLType) -> [Int] {
         switch type {
         case .f32, .f16, .bf16: return []

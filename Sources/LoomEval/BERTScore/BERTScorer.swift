@@ -67,7 +67,7 @@ public struct BERTEmbedding: Sendable {
 }
 
 /// BERTScore (Zhang et al. 2020) exactly as the `bert_score` package computes it, on Loom's
-/// own BERT encoder (REFERENCE §7.4).
+/// own BERT encoder (Tiiiger/bert_score `bert_score/utils.py`, `bert_score/score.py`).
 ///
 /// Each sentence is encoded as `[CLS] pieces… [SEP]` (bert_score's `sent_encode`, truncated to
 /// 512), run through the first `layer` encoder layers, and every token vector is L2-normalised.

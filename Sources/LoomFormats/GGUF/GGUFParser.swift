@@ -12,7 +12,8 @@ struct GGUFHeader {
     var dataOffset = 0
 }
 
-/// Parses and validates a GGUF header (layout in REFERENCE.md §1.1) from mapped bytes.
+/// Parses and validates a GGUF header (layout: ggml `docs/gguf.md`, llama.cpp `ggml/src/gguf.cpp`)
+/// from mapped bytes.
 ///
 /// Every count, length and offset is checked against the bytes that remain *before* anything
 /// is allocated for it, so a corrupt or hostile file produces a `GGUFError` rather than a

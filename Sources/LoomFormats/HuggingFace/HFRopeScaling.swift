@@ -1,6 +1,6 @@
 /// A Hugging Face `rope_scaling` (or transformers 5 `rope_parameters`) entry, typed by its
 /// `rope_type` / `type`. Values absent from the JSON are nil where transformers has a
-/// computed default (see REFERENCE §2).
+/// computed default (transformers `src/transformers/modeling_rope_utils.py`).
 public enum HFRopeScaling: Sendable, Equatable {
     /// Position interpolation: positions divided by `factor`.
     case linear(factor: Double)

@@ -1,4 +1,4 @@
-/// Hugging Face ↔ GGUF tensor names of one architecture (REFERENCE: llama.cpp
+/// Hugging Face ↔ GGUF tensor names of one architecture (llama.cpp
 /// `gguf-py/gguf/tensor_mapping.py`), and the Q/K row permutation llama.cpp's converter
 /// applies to llama-style models.
 public struct HFTensorNaming: Sendable {

@@ -19,25 +19,17 @@
 // float summation order (relative differences ~1e-6; not bit-identical: four products per
 // lane and P·d_x·d instead of P·(d·d_x) were both measurably faster).
 //
-// Measured with scripts/bench_batch_kernels.swift (one core of the shared Zen 4, Q4_1, rows
-// of 576, 8 tokens, MAC/ns; "40 copies" = weights out of cache as in a real model):
-//   float path (dequantised tile × dot4x4)                  32.4 in L2, 29.1 out of cache
-//   16-bit lanes + FMA per block and token (first version)   29.2 / 25.5
-//   + four products per lane (vpmaddwd + vpdpwssd)           35.5 / 34.5
-//   + eight tokens per pass                                  38.5 / 36.6
-//   + d_x as broadcast operand, d shared                     35.4 / 39.2
-// Final, weights out of cache (float path → integer batch): Q4_1 29.0 → 38.5, Q8_0 25.2 →
-// 38.5, Q4_0 30.6 → 38.5, Q5_0 24.5 → 34.1, Q5_1 23.2 → 33.0; Q4_1 with 2 / 3 / 4 / 12 / 15
-// tokens 10.0 → 15.4, 12.2 → 22.5, 20.4 → 30.2, 32.1 → 33.6, 29.0 → 31.3 (never slower).
+// Each step to this form (four products per lane, eight tokens per pass, d_x as a broadcast
+// operand) measured faster with the weights out of cache, as in a real model; the result is
+// faster than the float path for every format and batch size measured, and raised `loom serve`
+// throughput (scripts/bench_batch_kernels.swift, load_check; BENCHMARKS.md, "Kernel design
+// measurements").
 // The loop is now close to the load-port limit (≈ 3 loads per block and token). Two rows ×
 // four tokens per pass would share the activation loads, but LLVM then no longer forms
 // `vpmaddwd` from ``quadProducts(_:_:)`` (vpmulld + shuffles, 2× slower), so it is not done.
-// In `loom serve --parallel 8` (SmolLM2 Q4_1, 8 streams) these kernels are ≈ 63 % of the
-// time (Q4_1 layers 49 %, the Q8_0 LM head 14 %); idle workers 10 %, attention 6 %.
-// load_check --throughput 1,4,8 on the busy shared machine (load 4–5, medians of four
-// alternating old/new runs): 8 streams 110 → 132 tokens/s, 4 streams 78 → 102; server CPU
-// per generated token at 8 streams −10…15 %. Used only where `MatMul.multiply` is called
-// with `integerBatch: true` (decode steps; see there why not prompts).
+// In `loom serve --parallel 8` these kernels are most of the time. Used only where
+// `MatMul.multiply` is called with `integerBatch: true` (decode steps; see there why not
+// prompts).
 
 /// Pointers into a ``QuantizedActivationBatch``: token t's codes (in pair order) start at
 /// `pairs + t·columns`; its scale and code sum (d_x·Σ codes) of block b are at

@@ -8,11 +8,9 @@
 // conversion, need no tail (the four rows already give four independent accumulators), and
 // reduce four accumulators together at the end.
 //
-// One core, rows in L2 (scripts/bench_row_kernels.swift, ns per row, byte row kernel → four
-// rows): rows of 576: Q4_0 39 → 17, Q4_1 33 → 18, Q5_0 43 → 18, Q5_1 36 → 19; rows of 1536:
-// Q4_0 59 → 30, Q4_1 60 → 32, Q5_0 68 → 33; rows of 4096: Q4_0 135 → 66, Q5_1 163 → 76.
-// Streaming 256 MB of Q4_0 rows of 576 from DRAM with the decode prefetch: 12.5 → 19.0 GB/s
-// (23 GB/s at an 8 KB distance; a plain read of the same bytes: 29 GB/s).
+// Four rows measured about twice as fast per row in L2 as the byte row kernel, and clearly
+// faster streaming rows from DRAM with the decode prefetch (scripts/bench_row_kernels.swift;
+// BENCHMARKS.md, "Kernel design measurements").
 
 /// Σ over blocks of (d·d_x·Σ u·x + c·d_x·Σx) for the four rows at `row`, `row + rowBytes`,
 /// `row + 2·rowBytes`, `row + 3·rowBytes`: the same integers as ``byteDotRow(_:_:_:blocks:)``

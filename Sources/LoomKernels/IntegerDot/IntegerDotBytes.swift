@@ -11,11 +11,10 @@
 // lanes are converted and scaled into float accumulators; the per-block constant
 // (m, or −o·d) times d_x·Σx is added four blocks at a time.
 //
-// One core, 64 rows of 4096 in L2 (scripts/bench_row_kernels.swift), ns per row, two runs,
-// against the 16-bit kernel each replaces: Q4_0 134 / 134 vs 183 / 184 (1.37×), Q4_1 137 / 137
-// vs 221 / 222 (1.61×), Q5_0 158 / 158 vs 240 / 242 (1.52×), Q5_1 160 / 160 vs 275 / 276
-// (1.72×). The same kernel for Q8_0 (codes + 128) measured 133 vs 156 (1.17×): below the 1.3×
-// the project asks of a C intrinsic's kernel, so Q8_0 keeps the 16-bit kernel.
+// Each measured well faster than the 16-bit kernel it replaces (scripts/bench_row_kernels.swift;
+// BENCHMARKS.md, "Kernel design measurements"). The same kernel for Q8_0 (codes + 128) gained
+// less than the 1.3× the project asks of a C intrinsic's kernel, so Q8_0 keeps the 16-bit
+// kernel.
 #if canImport(LoomIntrinsics)
 import LoomIntrinsics
 #endif
@@ -56,7 +55,8 @@ extension ByteDotBlock {
 /// to d alone for formats without m with a mask the optimiser cannot see: with a visible
 /// one, or with 16-bit loads, LLVM gathered the scales with a `vpinsrw` that merged into an
 /// accumulator register and chained every iteration to the previous one's FMA (Q5_0,
-/// whose four 22-byte blocks span more than one 64-byte load: 211 → 158 ns per 4096 row).
+/// whose four 22-byte blocks span more than one 64-byte load, measured clearly slower that way;
+/// BENCHMARKS.md, "Kernel design measurements").
 @inline(__always)
 func scalesAndBiases<K: ByteDotBlock>(_: K.Type, _ p: UnsafeRawPointer, _ mask: UInt32) -> (d: SIMD4<Float>, c: SIMD4<Float>) {
     scalesAndBiases(K.self, p, stride: K.bytes, mask)

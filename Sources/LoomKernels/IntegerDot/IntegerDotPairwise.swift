@@ -12,8 +12,8 @@
 // 10-bit activation code, which is what makes an integer Q8_0 kernel possible at all (16-bit
 // lanes overflow for 8 × 10 bits).
 //
-// Single core, rows of 576 in L2 (elements/ns, min of 30 passes, before → after): Q4_0 13.7 → 19.7,
-// Q5_0 10.2 → 13.3, Q8_0 14.5 (float kernel) → 23.9. Q4_1 measured the same either way (kept on
+// Measured faster than the 16-bit lanes for Q4_0 and Q5_0, and than the float kernel for Q8_0
+// (BENCHMARKS.md, "Kernel design measurements"). Q4_1 measured the same either way (kept on
 // 16-bit lanes); a Q6_K version (scales folded into 16-bit weights) was slower than its float kernel.
 
 /// Σ q[i]·x[i] over 32 signed byte codes and 32 activation codes.
@@ -54,7 +54,7 @@ protocol PairwiseIntegerBlock {
     /// The constant c subtracted from the stored codes ``codeSum(_:_:)`` uses (8 for Q4_0,
     /// 16 for Q5_0): value = (q − c)·d. ``pairwiseDot(_:_:_:blocks:)`` subtracts c·Σx per
     /// block, with the code sums kept by the activations, rather than c from every code:
-    /// the same integer, two instructions per block fewer (Q5_0 decode rows ≈ 1.1× faster).
+    /// the same integer, two instructions per block fewer (Q5_0 decode rows measured faster).
     static var codeOffset: Int32 { get }
     /// Σ (q − c + ``codeOffset``)·x over the block at `p` and the 32 activation codes at `x`:
     /// the stored codes q before subtracting ``codeOffset`` (c itself when that is 0).
@@ -133,7 +133,7 @@ extension BlockQ4_0: PairwiseIntegerBlock {
 extension BlockQ5_0: PairwiseIntegerBlock {
     /// 16 with the mask-register fifth bits; 0 (the codes are offset in bytes instead) with
     /// the portable ones, where LLVM folds the subtraction into the bit merge and the offset
-    /// form measured slower (349 vs 293 ns per 4096-element row without LoomIntrinsics).
+    /// form measured slower without LoomIntrinsics (BENCHMARKS.md, "Kernel design measurements").
     static var codeOffset: Int32 { fifthBitsUseMaskRegister ? 16 : 0 }
 
     /// Σ (q + ``codeOffset`` − 16)·x over the block's 32 five-bit codes q.

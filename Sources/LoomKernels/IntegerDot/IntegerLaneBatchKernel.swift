@@ -1,7 +1,7 @@
 // Server decode steps of 2–8 tokens (one per sequence) on integer codes, tokens in lanes.
 //
 // ``IntegerBatchKernels`` dots each unpacked weight block with every token's codes (a
-// reduction per block and token, bounded by loads at ≈ 38 MAC/ns per core). This kernel takes
+// reduction per block and token, bounded by loads). This kernel takes
 // the shape of ``IntegerPromptKernel`` instead: the tokens' 10-bit codes sit in the eight
 // 32-bit lanes of one vector as pairs of adjacent columns, and each row's pair of weight codes
 // is broadcast and multiplied pairwise into them (``pairProducts(_:_:)``, one `vpdpwssd`).
@@ -15,20 +15,14 @@
 // Weights are unpacked with the batch kernels' vector unpacking (``unpackPairs``, pair order:
 // codes j and j + 16 share a 32-bit word), and the activations are laid out in that order;
 // a first version with scalar per-code unpacking ran at half the speed of the batch kernels.
+// This one measured faster than the batch kernels in L2 and with weights from memory
+// (scripts/bench_batch_kernels.swift; BENCHMARKS.md, "Kernel design measurements").
 //
-// scripts/bench_batch_kernels.swift (one core, 1536 × 576 × 8 tokens, MAC/ns max / median):
-//                          float   batch kernels   this kernel
-//   Q4_1 in L2             31.4    34.1 / 33.5     52.5 / 52.0
-//   Q8_0 in L2             29.2    37.9 / 31.4     56.0 / 55.8
-//   Q4_0 in L2             34.8    36.8 / 35.8     54.3 / 53.8
-//   Q4_1, 40 copies        27.5    32.4 / 28.5     39.9 / 38.6   (weights from memory)
-//   Q8_0, 40 copies        24.6    34.2 / 30.3     36.1 / 34.4
 // From memory the unpacking waits on DRAM (`perf annotate`: stalls after the byte loads;
 // ≈ 30 % of a `loom serve` step at 8 streams). Touching the next tile's cache lines first
-// (ordinary loads) made it slower (35.4 vs 38.6): a load blocks retirement until its line
-// arrives. Real prefetch instructions do not, so ``unpack`` asks for the rows 6 KB ahead
-// (WeightPrefetch.swift): Q4_1 from memory, one thread 31.6 → 46.5 MAC/ns (median), and a
-// whole server step at 8 streams ≈ 1.25× faster.
+// (ordinary loads) made it slower: a load blocks retirement until its line arrives. Real
+// prefetch instructions do not, so ``unpack`` asks for the rows 6 KB ahead
+// (WeightPrefetch.swift), which measured clearly faster, kernel and server step alike.
 
 /// Products of 2–8 tokens with Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 weights on integer codes,
 /// tokens in lanes; see the file header. ``MatMul`` uses it for decode steps

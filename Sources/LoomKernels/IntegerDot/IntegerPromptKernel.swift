@@ -21,13 +21,10 @@
 // into one of four float accumulators (block index mod 4) with d_w·d_x by a fused multiply-
 // add, the remaining blocks and the final sum exactly as ``pairwiseDot`` orders them.
 //
-// Micro-benchmark (one core of the shared AMD EPYC Zen 4, 576 columns × 1536 rows × 256
-// tokens, min of 7): the f32 broadcast kernel 58.6 GMAC/s, this kernel 96.5 GMAC/s (1.65×);
-// 4 rows × 3 groups measured 101.7 and 6 rows × 2 groups 104.5 GMAC/s (not worth the
-// remainder handling of 16-row tiles), so the kernel is near the `vpdpwssd` throughput.
-// End to end (`loom bench -p 256 -t 1`, SmolLM2-135M, CPU seconds for 9 prompts on the busy
-// shared machine, medians, f32 path → this kernel): Q4_0 6.14 → 4.74 s (1.30×), Q8_0
-// 6.86 → 5.51 s (1.25×), Q5_0 6.68 → 5.20 s (1.28×). The kernel is ≈ 2/3 of a prompt's time.
+// On one core this kernel measured well ahead of the f32 broadcast kernel and near the
+// `vpdpwssd` throughput: larger register blocks (4 rows × 3 groups, 6 rows × 2 groups) gained
+// too little to be worth the remainder handling of 16-row tiles. Whole prompts got clearly
+// faster too (BENCHMARKS.md, "Kernel design measurements"). The kernel is ≈ 2/3 of a prompt's time.
 
 /// Products of 16+ tokens with Q4_0, Q5_0 or Q8_0 weights on integer codes; see the file
 /// header. ``MatMul`` uses it for prompts when ``KernelOptions/integerActivations`` and

@@ -18,11 +18,9 @@ public enum IntegerRowKernels {
     }
 
     /// Whether matrix products should use the integer kernel for `type`: supported and
-    /// measured faster than the float kernel on an AVX-512 Zen 4 (rows of 1536, in L2:
-    /// Q4_0 16.0 vs 14.0, Q4_1 18.4 vs 10.6, Q5_0 11.5 vs 9.0, Q5_1 11.7 vs 7.5, Q4_K 18.2
-    /// vs 13.6, Q5_K 12.5 vs 9.5 elements/ns; with pairwise 32-bit products Q4_0 19.7,
-    /// Q5_0 13.3, Q8_0 23.9 vs 14.5). Q6_K's integer kernel measured slightly slower (13.1
-    /// vs 14.5), so it stays on the float kernel.
+    /// measured faster than the float kernel on an AVX-512 Zen 4 (BENCHMARKS.md, "Kernel
+    /// design measurements"). Q6_K's integer kernel measured slightly slower, so it stays on
+    /// the float kernel.
     @inlinable public static func isPreferred(_ type: GGMLType) -> Bool {
         supports(type) && type != .q6_K
     }
@@ -36,8 +34,8 @@ public enum IntegerRowKernels {
 
     /// Whether `type` has a four-row decode kernel on this build (``dotFourRows(_:_:rowBytes:_:count:)``):
     /// the 4- and 5-bit 32-element formats, where the byte dot is native. (Q8_0's, twice as
-    /// fast as its row kernel on rows in L2, streamed rows from DRAM at half the rate: 9.5 vs
-    /// 17.7–20 GB/s, and SmolLM2 Q8_0 decode was ≈ 10 % slower with it.)
+    /// fast as its row kernel on rows in L2, streamed rows from DRAM at half the rate, and
+    /// SmolLM2 Q8_0 decode was slower with it; BENCHMARKS.md, "Kernel design measurements".)
     static func hasFourRowKernel(_ type: GGMLType) -> Bool {
         guard IntegerDotBytes.isNative else { return false }
         switch type {

@@ -8,12 +8,9 @@
 // weight codes. Each lane still does exactly one token's arithmetic, so both widths give the
 // same bits.
 //
-// `scripts/bench_prompt_kernel.swift` (one core of the shared AMD EPYC Zen 5, 1536 × 576 ×
-// 256 tokens, MAC/ns, median of 9; the kernel alone on the same tile and activations):
-// Q4_0 8 lanes 105.6, 16 lanes 168.6 (1.60×); Q5_0 105.0 / 169.1; Q8_0 105.8 / 168.7. Whole
-// `MatMul` (with quantising the activations and unpacking tiles) 90.9 → 147.7 in the A/B
-// build. `loom bench -p 256 -t 2` on SmolLM2 Q4_0, three alternating pairs: ×1.20, ×1.28,
-// ×1.23 prompt tokens/s.
+// Sixteen lanes measured much faster than eight, for the kernel alone, the whole `MatMul`
+// and whole prompts (`scripts/bench_prompt_kernel.swift`, `loom bench`; BENCHMARKS.md,
+// "Kernel design measurements").
 #if canImport(LoomIntrinsics)
 import LoomIntrinsics
 #endif

@@ -134,7 +134,7 @@ public final class QuantizedActivations: @unchecked Sendable {
 
 /// `count` uninitialised elements at a 64-byte boundary: the decode kernels load the codes
 /// in 32- and 64-byte vectors, which straddle two cache lines at malloc's 16-byte alignment
-/// (measured: SmolLM2 Q4_0 decode ×1.00 at 1 thread, ≈ ×1.015 at 2, A/B medians).
+/// (measured a little faster at 2 threads; BENCHMARKS.md, "Kernel design measurements").
 func cacheLineAligned<T>(_: T.Type, _ count: Int) -> UnsafeMutablePointer<T> {
     UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<T>.stride, alignment: 64).bindMemory(to: T.self, capacity: count)
 }
