@@ -202,6 +202,24 @@ final class ModelStorePipelineTests: XCTestCase {
         }
     }
 
+    /// Running pip must not depend on Swift's cooperative thread pool: callers that block
+    /// more of its threads than there are cores (here, eight concurrent tasks each calling
+    /// the synchronous API) must still finish. (A bridge onto async process APIs would
+    /// deadlock here; see PipFetcher.)
+    func testPipRunsFromBusyAsyncContexts() async throws {
+        let python = fakePython
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    try PipFetcher(python: python).checkPip(python: python)
+                    return 0
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        XCTAssertEqual(statuses, Array(repeating: 0, count: 8))
+    }
+
     func testMissingPipIsAClearError() throws {
         let noPip = dir + "/python-without-pip"
         try ModelStoreTestSupport.writeScript(noPip, "echo \"$0: No module named pip\" >&2; exit 1")
