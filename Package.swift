@@ -34,7 +34,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "loom", targets: ["loom"]),
-        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomJinja", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval"]),
+        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomJinja", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomHub"]),
         .library(name: "LoomServer", targets: ["LoomServer"]),
     ],
     dependencies: [
@@ -45,6 +45,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // Header-only C shim for the one CPU hint Swift cannot express (a prefetch).
@@ -59,9 +61,17 @@ let package = Package(
             name: "LoomJinja",
             dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
             swiftSettings: fastSettings),
+        // Model catalog, cache and pip fetcher. Not on the hot path, so it keeps Swift's
+        // overflow and exclusivity checks (no fastSettings): it parses downloaded archives.
+        .target(
+            name: "LoomHub",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
         .target(name: "LoomTokenizer", dependencies: ["LoomFormats", "LoomJinja"], swiftSettings: fastSettings),
         .target(name: "LoomModels", dependencies: ["LoomKernels", "LoomFormats", "LoomTokenizer"], swiftSettings: fastSettings),
-        .target(name: "LoomGeneration", dependencies: ["LoomModels", "LoomTokenizer"], swiftSettings: fastSettings),
+        .target(name: "LoomGeneration", dependencies: ["LoomModels", "LoomTokenizer", "LoomHub"], swiftSettings: fastSettings),
         .target(name: "LoomEval", dependencies: ["LoomModels", "LoomGeneration", "LoomTokenizer", "LoomFormats", "LoomKernels"], swiftSettings: fastSettings),
         .target(
             name: "LoomServer",
@@ -78,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "loom",
             dependencies: [
-                "LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomServer",
+                "LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomServer", "LoomHub",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -90,21 +100,22 @@ let package = Package(
             exclude: ["tokens.json"],
             swiftSettings: fastSettings),
         .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomFormatsTests", dependencies: ["LoomFormats"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomFormatsTests", dependencies: ["LoomFormats", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomHubTests", dependencies: ["LoomHub", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "LoomJinjaTests", dependencies: ["LoomJinja"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats", "LoomJinja"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats", "LoomJinja", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer", "LoomHub", .product(name: "Crypto", package: "swift-crypto")], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomCLITests", dependencies: ["loom"], swiftSettings: fastSettings),
-        .testTarget(name: "LoomEvalTests", dependencies: ["LoomEval", "LoomModels", "LoomGeneration", "LoomFormats", "LoomTokenizer", "LoomKernels"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomEvalTests", dependencies: ["LoomEval", "LoomModels", "LoomGeneration", "LoomFormats", "LoomTokenizer", "LoomKernels", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(
             name: "LoomServerTests",
             dependencies: [
-                "LoomServer", "LoomModels", "LoomGeneration", "LoomFormats", "LoomKernels",
+                "LoomServer", "LoomModels", "LoomGeneration", "LoomFormats", "LoomKernels", "LoomHub",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fastSettings),
-        .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer"], swiftSettings: fastSettings),
+        .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer", "LoomHub"], swiftSettings: fastSettings),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoomEval
 import LoomFormats
+import LoomHub
 
 /// `loom eval qa`: Theia's QA benchmark — answer perplexity and BERTScore of greedy answers.
 struct EvalQACommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoomFormats
+import LoomHub
 import LoomTokenizer
 
 /// `loom export-hf IN.gguf -o DIR`: a llama/qwen2 GGUF as a Hugging Face directory.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoomFormats
+import LoomHub
 import LoomKernels
 import LoomModels
 

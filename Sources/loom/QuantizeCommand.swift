@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoomFormats
+import LoomHub
 import LoomKernels
 
 /// `loom quantize IN.gguf OUT.gguf TYPE`: quantise a GGUF model like llama-quantize.

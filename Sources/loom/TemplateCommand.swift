@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoomFormats
 import LoomGeneration
+import LoomHub
 import LoomModels
 
 /// `loom template`: print exactly what a chat template renders (for debugging templates).

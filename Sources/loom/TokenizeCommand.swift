@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoomFormats
+import LoomHub
 import LoomTokenizer
 
 /// `loom tokenize`: show how a model's tokenizer splits text.

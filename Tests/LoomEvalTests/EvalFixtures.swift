@@ -1,5 +1,6 @@
 import Foundation
 import LoomFormats
+import LoomHub
 import LoomModels
 
 /// Shared test helpers: the real test models and the Python-made fixtures.

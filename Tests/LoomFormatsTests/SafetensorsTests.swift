@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LoomHub
 import LoomKernels
 @testable import LoomFormats
 

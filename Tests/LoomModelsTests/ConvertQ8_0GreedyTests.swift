@@ -1,7 +1,9 @@
 import Foundation
+import Crypto
 import XCTest
 @testable import LoomKernels
 @testable import LoomFormats
+import LoomHub
 import LoomTokenizer
 @testable import LoomModels
 
@@ -53,7 +55,7 @@ final class ConvertQ8_0GreedyTests: XCTestCase {
         var mismatches = 0
         for t in file.tensors {
             guard let e = fixture.tensors[t.name] else { continue }
-            let hash = SHA256.hash(Array(file.bytes(for: t))).hex
+            let hash = SHA256.hash(data: Array(file.bytes(for: t))).hex
             if t.type.description != e[0] || hash != e[1] {
                 mismatches += 1
                 if mismatches <= 5 { XCTFail("\(t.name): \(t.type) vs llama.cpp \(e[0])\(hash != e[1] ? ", bytes differ" : "")") }

@@ -1,7 +1,9 @@
 import Foundation
+import Crypto
 import XCTest
 @testable import LoomKernels
 @testable import LoomFormats
+import LoomHub
 @testable import LoomModels
 
 /// `loom quantize` end to end on real weights: SmolLM2 as shipped (Q4_1 + Q8_0) requantised to
@@ -67,7 +69,7 @@ final class RequantizedModelTests: XCTestCase {
             var mismatches = 0
             for t in file.tensors {
                 guard let e = expected[t.name] else { XCTFail("\(name): unexpected tensor \(t.name)"); continue }
-                let hash = SHA256.hash(Array(file.bytes(for: t))).hex
+                let hash = SHA256.hash(data: Array(file.bytes(for: t))).hex
                 if t.type.description != e[0] || hash != e[1] {
                     mismatches += 1
                     if mismatches <= 5 { XCTFail("\(name) \(t.name): \(t.type) vs llama.cpp \(e[0])\(hash != e[1] ? ", bytes differ" : "")") }

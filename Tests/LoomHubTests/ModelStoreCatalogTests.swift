@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import LoomFormats
+@testable import LoomHub
 
 /// Catalog lookup, cache-directory rules, path pass-through and the cache verification
 /// rules — everything that needs no download.

