@@ -107,7 +107,71 @@ final class HFModelConfigTests: XCTestCase {
         rejected("rope_scaling", "is not an object") { $0["rope_scaling"] = 3 }
         XCTAssertThrowsError(try HFModelConfig(data: Data("{\"a\":".utf8), path: "x.json")) { XCTAssertTrue("\($0)".contains("invalid JSON")) }
         XCTAssertThrowsError(try HFModelConfig(data: Data(String(repeating: "[", count: 100_000).utf8), path: "x.json")) {
-            XCTAssertTrue("\($0)".contains("nested"))
+            XCTAssertTrue("\($0)".contains("nesting deeper than"), "\($0)")
+        }
+        XCTAssertThrowsError(try HFModelConfig(data: Data("[1]".utf8), path: "x.json")) {
+            XCTAssertEqual("\($0)", "x.json: JSON is not an object but an array")
+        }
+    }
+
+    /// config.json text with `extra` members added to a valid minimal Llama config.
+    private func config(_ extra: String) -> Data {
+        Data("""
+        {"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+         "num_attention_heads": 4, "max_position_embeddings": 256, "vocab_size": 100\(extra.isEmpty ? "" : ", " + extra)}
+        """.utf8)
+    }
+
+    private func assertRejected(_ extra: String, field: String, _ text: String, line: UInt = #line) {
+        XCTAssertThrowsError(try HFModelConfig(data: config(extra), path: "cfg.json"), line: line) { error in
+            guard let e = error as? HFConfigError else { return XCTFail("\(error)", line: line) }
+            XCTAssertEqual(e.field, field, "\(e)", line: line)
+            XCTAssertTrue(e.reason.contains(text), "\(e)", line: line)
+        }
+    }
+
+    /// JSON types stay apart as in Python's json: a boolean is not a number nor a number a
+    /// boolean; whole numbers written as `4.0` or `2e0` are integers; null means absent.
+    func testJSONTypesAreKeptApart() throws {
+        let whole = try HFModelConfig(data: config(#""num_key_value_heads": 2.0, "head_dim": 1.6e1, "eos_token_id": [1.0, 2], "rope_theta": 500000"#))
+        XCTAssertEqual(whole.numKeyValueHeads, 2)
+        XCTAssertEqual(whole.headDim, 16)
+        XCTAssertEqual(whole.eosTokenIds, [1, 2])
+        XCTAssertEqual(whole.ropeTheta, 500_000)
+        let nulls = try HFModelConfig(data: config(#""num_key_value_heads": null, "head_dim": null, "rope_scaling": null, "tie_word_embeddings": null, "bos_token_id": null"#))
+        XCTAssertEqual(nulls.numKeyValueHeads, 4)
+        XCTAssertEqual(nulls.headDim, 16)
+        XCTAssertNil(nulls.ropeScaling)
+        XCTAssertFalse(nulls.tieWordEmbeddings)
+        XCTAssertNil(nulls.bosTokenId)
+        XCTAssertTrue(try HFModelConfig(data: config(#""tie_word_embeddings": true"#)).tieWordEmbeddings)
+
+        assertRejected(#""tie_word_embeddings": 1"#, field: "tie_word_embeddings", "is not a boolean")
+        assertRejected(#""tie_word_embeddings": "true""#, field: "tie_word_embeddings", "is not a boolean")
+        assertRejected(#""num_key_value_heads": true"#, field: "num_key_value_heads", "is not a finite number")
+        assertRejected(#""rms_norm_eps": false"#, field: "rms_norm_eps", "is not a finite number")
+        assertRejected(#""eos_token_id": [true]"#, field: "eos_token_id[0]", "non-negative integer")
+        assertRejected(#""bos_token_id": true"#, field: "bos_token_id", "is not a finite number")
+        assertRejected(#""head_dim": 16.5"#, field: "head_dim", "16.5 is not an integer")
+        assertRejected(#""head_dim": 1e30"#, field: "head_dim", "is not an integer")
+        assertRejected(#""num_key_value_heads": 9000000000000000000"#, field: "num_key_value_heads", "is out of range")
+        assertRejected(#""rope_scaling": {"rope_type": "linear", "factor": true}"#, field: "rope_scaling.factor", "is not a finite number")
+        assertRejected(#""rope_scaling": {"rope_type": "longrope", "short_factor": [1, true], "long_factor": [1, 1]}"#,
+                       field: "rope_scaling.short_factor[1]", "is not a finite number")
+        assertRejected(#""architectures": "LlamaForCausalLM""#, field: "architectures", "not a list of strings")
+    }
+
+    /// A config.json that is not JSON names the line and column of the fault.
+    func testSyntaxErrorNamesLineAndColumn() {
+        let text = "{\n  \"hidden_size\": 64,\n  \"tie_word_embeddings\": tru\n}"
+        XCTAssertThrowsError(try HFModelConfig(data: Data(text.utf8), path: "config.json")) { error in
+            guard let e = error as? HFConfigError else { return XCTFail("\(error)") }
+            XCTAssertNil(e.field)
+            // The "t" of "tru" is byte 48; line 3 starts at byte 23, so it is column 26.
+            XCTAssertEqual(e.description, "config.json: invalid JSON at line 3, column 26 (byte 48): invalid literal, expected 'true'")
+        }
+        XCTAssertThrowsError(try HFModelConfig(data: Data("{\"hidden_size\": 64,}".utf8), path: "config.json")) { error in
+            XCTAssertTrue("\(error)".contains("invalid JSON at line 1, column 20 (byte 19): expected a string key in an object"), "\(error)")
         }
     }
 }

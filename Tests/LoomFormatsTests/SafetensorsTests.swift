@@ -229,6 +229,12 @@ final class SafetensorsTests: XCTestCase {
         try rejected(#"{"nothing":1}"#, "weight_map")
         try rejected(#"{"weight_map":{"x":"missing.safetensors"}}"#, "missing.safetensors")
         try rejected("{", "invalid JSON")
+        // The 'x' is byte 16, on line 2 (which starts at byte 2): column 15.
+        try rejected("{\n\"weight_map\": x}", "invalid JSON at line 2, column 15 (byte 16): unexpected character 'x'")
+        try rejected(#"{"weight_map":{"x":1}}"#, "file name is not a string")
+        let withMetadata = try SafetensorsCheckpoint(indexPath: index(
+            #"{"metadata":{"total_size":4,"format":"pt","scale":0.5,"flag":true,"none":null},"weight_map":{"x":"a.safetensors"}}"#))
+        XCTAssertEqual(withMetadata.indexMetadata, ["total_size": "4", "format": "pt", "scale": "0.5"], "numbers and strings only")
         XCTAssertThrowsError(try SafetensorsCheckpoint(directory: directory + "/nowhere"))
     }
 }

@@ -1,46 +1,75 @@
 import Foundation
+import LoomJinja
 
 /// Typed, validating access to one JSON object of a Hugging Face config file; every failure
 /// is an ``HFConfigError`` naming the (prefixed) key.
+///
+/// The bytes are parsed by LoomJinja's `JSONParser`, the one JSON parser Loom has (the
+/// tokenizer reads the same files with it), so a syntax error names its line and column.
+/// JSON types are kept apart: `true` is not a number and `1` is not a boolean; a whole number
+/// written with a fraction or exponent (`4.0`, `4e0`) is an integer; `null` reads as absent,
+/// as transformers treats it.
 struct HFJSONReader {
-    let object: [String: Any]
+    let object: JSONObject
     let path: String
     var prefix = ""
 
-    /// Parses a JSON file of at most `maxBytes`, nesting checked, whose top level is an object.
-    static func load(data: Data, path: String, maxBytes: Int = 16 << 20) throws -> [String: Any] {
+    /// Integers beyond this magnitude are refused: no config field is that large, and Double
+    /// (the type whole numbers written as `4.0` arrive in) is exact only up to 2^53.
+    static let integerLimit = 9_000_000_000_000_000
+
+    /// Parses a JSON file of at most `maxBytes` whose top level is an object.
+    static func load(data: Data, path: String, maxBytes: Int = 16 << 20) throws -> JSONObject {
         guard data.count <= maxBytes else { throw HFConfigError(path: path, field: nil, reason: "file of \(data.count) bytes is too large") }
-        do {
-            try data.withUnsafeBytes { try SafetensorsHeaderParser.checkNesting($0, path: path) }
-        } catch let e as SafetensorsError {
-            throw HFConfigError(path: path, field: nil, reason: e.reason)
+        let value: JSONValue
+        do { value = try JSONParser.parse([UInt8](data)) } catch let e as JSONSyntaxError {
+            throw HFConfigError(path: path, field: nil, reason: "invalid JSON at line \(e.line), column \(e.column) (byte \(e.offset)): \(e.message)")
         }
-        let any: Any
-        do { any = try JSONSerialization.jsonObject(with: data) } catch {
-            throw HFConfigError(path: path, field: nil, reason: "invalid JSON: \(error.localizedDescription)")
+        guard case .object(let object) = value else {
+            throw HFConfigError(path: path, field: nil, reason: "JSON is not an object but \(value.kindDescription)")
         }
-        guard let object = any as? [String: Any] else { throw HFConfigError(path: path, field: nil, reason: "JSON is not an object") }
         return object
+    }
+
+    /// A whole number, however written (`4`, `4.0`, `4e0`), within ±``integerLimit``; nil
+    /// for anything else, booleans included.
+    static func exactInteger(_ value: JSONValue) -> Int? {
+        switch value {
+        case .integer(let i) where abs(i) < integerLimit: return i
+        case .number(let d) where d.rounded() == d && abs(d) < Double(integerLimit): return Int(d)
+        default: return nil
+        }
+    }
+
+    /// A number as a Double; nil for anything else, booleans and numeric strings included.
+    static func number(_ value: JSONValue) -> Double? {
+        switch value {
+        case .integer(let i): return Double(i)
+        case .number(let d): return d  // the parser only produces finite numbers
+        default: return nil
+        }
     }
 
     func fail(_ key: String, _ reason: String) -> HFConfigError {
         HFConfigError(path: path, field: prefix + key, reason: reason)
     }
 
-    func present(_ key: String) -> Any? {
-        guard let v = object[key], !(v is NSNull) else { return nil }
+    /// The value of `key`, nil when it is absent or null.
+    func present(_ key: String) -> JSONValue? {
+        guard let v = object[key] else { return nil }
+        if case .null = v { return nil }
         return v
     }
 
     func string(_ key: String) throws -> String? {
         guard let v = present(key) else { return nil }
-        guard let s = v as? String else { throw fail(key, "is not a string") }
+        guard case .string(let s) = v else { throw fail(key, "is not a string") }
         return s
     }
 
     func bool(_ key: String) throws -> Bool? {
         guard let v = present(key) else { return nil }
-        guard let b = v as? Bool else { throw fail(key, "is not a boolean") }
+        guard case .bool(let b) = v else { throw fail(key, "is not a boolean") }
         return b
     }
 
@@ -49,8 +78,8 @@ struct HFJSONReader {
             if required { throw fail(key, "is missing") }
             return nil
         }
-        guard !(v is String), let n = v as? NSNumber, n.doubleValue.isFinite else { throw fail(key, "is not a finite number") }
-        return n.doubleValue
+        guard let d = Self.number(v) else { throw fail(key, "is not a finite number") }
+        return d
     }
 
     func positiveDouble(_ key: String, required: Bool = false) throws -> Double? {
@@ -60,9 +89,16 @@ struct HFJSONReader {
     }
 
     func int(_ key: String, required: Bool = false) throws -> Int? {
-        guard let d = try double(key, required: required) else { return nil }
-        guard d.rounded() == d, abs(d) < 9.0e15 else { throw fail(key, "\(d) is not an integer") }
-        return Int(d)
+        guard let v = present(key) else {
+            if required { throw fail(key, "is missing") }
+            return nil
+        }
+        guard let d = Self.number(v) else { throw fail(key, "is not a finite number") }
+        guard let i = Self.exactInteger(v) else {
+            if case .integer(let big) = v { throw fail(key, "\(big) is out of range") }
+            throw fail(key, "\(d) is not an integer")
+        }
+        return i
     }
 
     func positiveInt(_ key: String, required: Bool = false) throws -> Int? {
@@ -74,11 +110,10 @@ struct HFJSONReader {
     /// An integer or a list of integers (HF writes `eos_token_id` either way).
     func ints(_ key: String) throws -> [Int]? {
         guard let v = present(key) else { return nil }
-        if let list = v as? [Any] {
+        if case .array(let list) = v {
             return try list.enumerated().map { i, e in
-                guard !(e is String), let n = e as? NSNumber, n.doubleValue.rounded() == n.doubleValue, n.doubleValue >= 0, n.doubleValue < 9e15
-                else { throw fail("\(key)[\(i)]", "is not a non-negative integer") }
-                return n.intValue
+                guard let n = Self.exactInteger(e), n >= 0 else { throw fail("\(key)[\(i)]", "is not a non-negative integer") }
+                return n
             }
         }
         guard let i = try int(key), i >= 0 else { throw fail(key, "is negative") }
@@ -90,16 +125,22 @@ struct HFJSONReader {
             if required { throw fail(key, "is missing") }
             return nil
         }
-        guard let list = v as? [Any] else { throw fail(key, "is not an array") }
+        guard case .array(let list) = v else { throw fail(key, "is not an array") }
         return try list.enumerated().map { i, e in
-            guard !(e is String), let n = e as? NSNumber, n.doubleValue.isFinite else { throw fail("\(key)[\(i)]", "is not a finite number") }
-            return n.doubleValue
+            guard let d = Self.number(e) else { throw fail("\(key)[\(i)]", "is not a finite number") }
+            return d
         }
     }
 
-    func objectValue(_ key: String) throws -> [String: Any]? {
+    func array(_ key: String) throws -> [JSONValue]? {
         guard let v = present(key) else { return nil }
-        guard let o = v as? [String: Any] else { throw fail(key, "is not an object") }
+        guard case .array(let list) = v else { throw fail(key, "is not an array") }
+        return list
+    }
+
+    func objectValue(_ key: String) throws -> JSONObject? {
+        guard let v = present(key) else { return nil }
+        guard case .object(let o) = v else { throw fail(key, "is not an object") }
         return o
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LoomJinja
 
 /// The parts of a Hugging Face `config.json` Loom needs to run or convert a checkpoint of
 /// one of the ``ArchitectureRegistry``'s architectures, validated.
@@ -62,7 +63,7 @@ public struct HFModelConfig: Sendable, Equatable {
     /// Parses config JSON `data`; `path` names the source in errors.
     public init(data: Data, path: String = "config.json") throws {
         let r = HFJSONReader(object: try HFJSONReader.load(data: data, path: path), path: path)
-        guard let archs = r.present("architectures") as? [Any], let first = archs.first as? String else {
+        guard case .array(let archs)? = r.present("architectures"), case .string(let first)? = archs.first else {
             throw r.fail("architectures", "missing or not a list of strings")
         }
         let arch: Architecture

@@ -1,3 +1,5 @@
+import LoomJinja
+
 /// A Hugging Face `rope_scaling` (or transformers 5 `rope_parameters`) entry, typed by its
 /// `rope_type` / `type`. Values absent from the JSON are nil where transformers has a
 /// computed default (transformers `src/transformers/modeling_rope_utils.py`).
@@ -36,8 +38,8 @@ public enum HFRopeScaling: Sendable, Equatable {
 
     /// Parses one scaling object; `nil` for `rope_type: "default"` (no scaling).
     /// - Throws: ``HFConfigError`` naming `field.key` for an unknown type or a bad value.
-    static func parse(_ object: [String: Any], field: String, path: String) throws -> HFRopeScaling? {
-        var reader = HFJSONReader(object: object, path: path, prefix: field + ".")
+    static func parse(_ object: JSONObject, field: String, path: String) throws -> HFRopeScaling? {
+        let reader = HFJSONReader(object: object, path: path, prefix: field + ".")
         let type: String
         if let t = try reader.string("rope_type") ?? reader.string("type") {
             type = t

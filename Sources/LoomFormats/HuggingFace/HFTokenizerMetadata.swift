@@ -1,4 +1,5 @@
 import Foundation
+import LoomJinja
 
 /// The GGUF `tokenizer.*` metadata of a byte-level BPE `tokenizer.json` (+
 /// `tokenizer_config.json`), as llama.cpp's converter writes it: tokens in id order, merges,
@@ -29,16 +30,18 @@ public struct HFTokenizerMetadata {
         guard let vocab = try m.objectValue("vocab") else { throw m.fail("vocab", "is missing") }
         var byId: [Int: String] = [:]
         for (piece, v) in vocab {
-            guard let n = v as? NSNumber, n.intValue >= 0, n.intValue < 10_000_000 else { throw m.fail("vocab", "id of '\(piece)' is not a valid id") }
-            byId[n.intValue] = piece
+            guard let id = HFJSONReader.exactInteger(v), id >= 0, id < 10_000_000 else {
+                throw m.fail("vocab", "id of '\(piece)' is not a valid id")
+            }
+            byId[id] = piece
         }
         var special: Set<Int> = [], added: Set<Int> = []
-        for (i, item) in ((top.present("added_tokens") as? [Any]) ?? []).enumerated() {
-            guard let t = item as? [String: Any], let id = (t["id"] as? NSNumber)?.intValue, id >= 0, id < 10_000_000,
-                  let content = t["content"] as? String else { throw top.fail("added_tokens[\(i)]", "needs an id and a content") }
+        for (i, item) in (try top.array("added_tokens") ?? []).enumerated() {
+            guard case .object(let t) = item, let id = t["id"].flatMap(HFJSONReader.exactInteger), id >= 0, id < 10_000_000,
+                  case .string(let content)? = t["content"] else { throw top.fail("added_tokens[\(i)]", "needs an id and a content") }
             byId[id] = content
             added.insert(id)
-            if (t["special"] as? Bool) == true { special.insert(id) }
+            if case .bool(true)? = t["special"] { special.insert(id) }
         }
         let count = (byId.keys.max() ?? -1) + 1
         tokens = (0..<count).map { byId[$0] ?? "[PAD\($0)]" }
@@ -46,10 +49,14 @@ public struct HFTokenizerMetadata {
             byId[id] == nil ? 5 : special.contains(id) ? 3 : added.contains(id) ? 4 : 1
         }
         var merges: [String] = []
-        for (i, item) in ((m.present("merges") as? [Any]) ?? []).enumerated() {
-            if let s = item as? String { merges.append(s) } else if let pair = item as? [String], pair.count == 2 {
-                merges.append(pair[0] + " " + pair[1])
-            } else { throw m.fail("merges[\(i)]", "is neither \"a b\" nor [a, b]") }
+        for (i, item) in (try m.array("merges") ?? []).enumerated() {
+            if case .string(let s) = item {
+                merges.append(s)
+            } else if case .array(let pair) = item, pair.count == 2, case .string(let a) = pair[0], case .string(let b) = pair[1] {
+                merges.append(a + " " + b)
+            } else {
+                throw m.fail("merges[\(i)]", "is neither \"a b\" nor [a, b]")
+            }
         }
         self.merges = merges
 
@@ -57,8 +64,13 @@ public struct HFTokenizerMetadata {
         if let cdata = FileManager.default.contents(atPath: configPath) {
             let c = HFJSONReader(object: try HFJSONReader.load(data: cdata, path: configPath), path: configPath)
             func tokenId(_ key: String) -> Int? {
-                let content = (c.present(key) as? String) ?? ((c.present(key) as? [String: Any])?["content"] as? String)
-                return content.flatMap { name in tokens.firstIndex(of: name) }
+                let content: String
+                switch c.present(key) {
+                case .string(let s)?: content = s
+                case .object(let o)?: guard case .string(let s)? = o["content"] else { return nil }; content = s
+                default: return nil
+                }
+                return tokens.firstIndex(of: content)
             }
             bosTokenId = tokenId("bos_token")
             eosTokenId = tokenId("eos_token")

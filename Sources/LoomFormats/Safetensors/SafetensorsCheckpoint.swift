@@ -1,4 +1,5 @@
 import Foundation
+import LoomJinja
 
 /// The safetensors weights of a Hugging Face model directory: either one `model.safetensors`
 /// or shards listed by `model.safetensors.index.json` (`{"weight_map": {tensor: file}}`).
@@ -70,22 +71,26 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
             throw fail("file", "cannot read: \(error.localizedDescription)")
         }
         guard data.count <= SafetensorsHeaderParser.maxHeaderLength else { throw fail("file", "index of \(data.count) bytes is too large") }
-        try data.withUnsafeBytes { try SafetensorsHeaderParser.checkNesting($0, path: indexPath) }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw fail("file", "invalid JSON: \(error.localizedDescription)")
+        let object: JSONValue
+        do { object = try JSONParser.parse([UInt8](data)) } catch let e as JSONSyntaxError {
+            throw fail("file", "invalid JSON at line \(e.line), column \(e.column) (byte \(e.offset)): \(e.message)")
         }
-        guard let top = object as? [String: Any] else { throw fail("file", "JSON is not an object") }
-        guard let map = top["weight_map"] as? [String: Any] else { throw fail("weight_map", "missing or not an object") }
+        guard case .object(let top) = object else { throw fail("file", "JSON is not an object") }
+        guard case .object(let map)? = top["weight_map"] else { throw fail("weight_map", "missing or not an object") }
         var metadata: [String: String] = [:]
-        if let meta = top["metadata"] as? [String: Any] {
+        if case .object(let meta)? = top["metadata"] {
             for (k, v) in meta {
-                if let s = v as? String { metadata[k] = s } else if let n = v as? NSNumber { metadata[k] = n.stringValue }
+                switch v {
+                case .string(let s): metadata[k] = s
+                case .integer(let i): metadata[k] = String(i)
+                case .number(let d): metadata[k] = String(d)
+                default: break  // booleans, null and containers are not metadata values
+                }
             }
         }
         var wanted: [String: String] = [:]
         for (tensor, value) in map {
-            guard let file = value as? String else { throw fail("weight_map", "file name is not a string", tensor: tensor) }
+            guard case .string(let file) = value else { throw fail("weight_map", "file name is not a string", tensor: tensor) }
             guard !file.isEmpty, !file.contains("/"), !file.contains("\\"), file != ".", file != ".." else {
                 throw fail("weight_map", "'\(file)' is not a plain file name in the model directory", tensor: tensor)
             }
