@@ -88,6 +88,7 @@ public final class LanguageModel: @unchecked Sendable {
         guard capacity > 0 else {
             throw ModelError.invalidMetadata(key: "context length", reason: "\(capacity) must be positive", path: path)
         }
+        try MemoryPlan.checkKVCache(layers: config.layerCount, positions: capacity, rowSize: config.kvHeadCount * config.headDim)
         return InferenceSession(model: self, capacity: capacity, pool: pool, options: options)
     }
 }

@@ -10,6 +10,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case tensorType(name: String, type: String, reason: String, path: String)
     case tokenOutOfRange(token: Int, vocabularySize: Int)
     case contextFull(needed: Int, capacity: Int)
+    /// Planned memory beyond the machine's (`requested` nil: the byte count overflows).
+    case insufficientMemory(what: String, requested: Int?, available: Int)
     case emptyInput
 
     public var description: String {
@@ -30,6 +32,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "token id \(token) is outside the vocabulary (0..<\(size))"
         case let .contextFull(needed, capacity):
             return "the context is full: \(needed) positions needed, the KV cache holds \(capacity) (raise --ctx, up to the model's trained context)"
+        case let .insufficientMemory(what, requested, available):
+            let need = requested.map { "\($0) bytes" } ?? "more bytes than a 64-bit size can count"
+            return "\(what) would need \(need), but the machine has \(available) bytes of memory (lower --ctx or --parallel)"
         case .emptyInput:
             return "no tokens to evaluate"
         }

@@ -40,6 +40,7 @@ public final class MultiSequenceBatch {
         self.maxTokens = maxTokens
         self.pool = pool
         let c = model.config
+        try MemoryPlan.checkKVCache(layers: c.layerCount, positions: capacity, rowSize: c.kvHeadCount * c.headDim, slots: slots)
         caches = (0..<slots).map { _ in KVCache(layers: c.layerCount, capacity: capacity, rowSize: c.kvHeadCount * c.headDim) }
         forward = DecoderForward(model: model, maxRows: maxTokens, pool: pool, options: options)
     }

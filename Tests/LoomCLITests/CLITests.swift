@@ -106,6 +106,14 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(ctx.status, 0)
         XCTAssertTrue(ctx.stderr.contains("the context holds 16"), ctx.stderr)
 
+        // Contexts whose KV cache overflows a 64-bit byte count (once a silent heap overflow
+        // under -Ounchecked) or exceeds the machine's memory: a named error, before allocating.
+        for huge in ["288230376151711744", "144115188075855873", "9223372036854775807", "100000000"] {
+            let r = try loom("run", "--raw", "-p", "hi", "--ctx", huge, "--max-tokens", "1")
+            XCTAssertNotEqual(r.status, 0, "--ctx \(huge)")
+            XCTAssertTrue(r.stderr.contains("would need") && r.stderr.contains("bytes of memory"), "--ctx \(huge): \(r.stderr)")
+        }
+
         let id = try loom("detokenize", "999999")
         XCTAssertNotEqual(id.status, 0)
         XCTAssertTrue(id.stderr.contains("outside the vocabulary"), id.stderr)

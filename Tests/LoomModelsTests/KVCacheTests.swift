@@ -1,4 +1,6 @@
+import Foundation
 import XCTest
+import LoomKernels
 @testable import LoomModels
 
 final class KVCacheTests: XCTestCase {
@@ -42,5 +44,31 @@ final class KVCacheTests: XCTestCase {
         // The block stays usable after the advice.
         short.keys(layer: 1)[1056 * 192 + 191] = 3
         XCTAssertEqual(short.keys(layer: 1)[1056 * 192 + 191], 3)
+    }
+}
+
+/// The KV memory plan: byte counts that overflow or exceed the machine are named errors
+/// before anything is allocated (release builds run without overflow traps).
+final class MemoryPlanTests: XCTestCase {
+    func testOverflowingAndOversizedPlansAreRefused() throws {
+        XCTAssertEqual(MemoryPlan.kvCacheBytes(layers: 30, positions: 2048, rowSize: 192), 2 * 30 * 2048 * 192 * 4)
+        XCTAssertNil(MemoryPlan.kvCacheBytes(layers: 30, positions: 1 << 58, rowSize: 192))
+        XCTAssertNil(MemoryPlan.kvCacheBytes(layers: 30, positions: Int.max, rowSize: 192))
+        XCTAssertNil(MemoryPlan.kvCacheBytes(layers: 2, positions: 1 << 40, rowSize: 1 << 20, slots: 4))
+        var spec = SyntheticModel()
+        let path = try spec.write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let model = try LanguageModel(path: path)
+        for positions in [1 << 58, (1 << 57) + 1, Int.max, 1 << 40] {
+            XCTAssertThrowsError(try model.makeSession(contextLength: positions, pool: ThreadPool(threadCount: 1))) {
+                guard case ModelError.insufficientMemory(_, _, let available)? = $0 as? ModelError else {
+                    return XCTFail("\(positions): \($0)")
+                }
+                XCTAssertEqual(available, MemoryPlan.physicalMemory)
+            }
+            XCTAssertThrowsError(try MultiSequenceBatch(model: model, slots: 4, capacity: positions, pool: ThreadPool(threadCount: 1)))
+        }
+        // A plan that fits still works.
+        XCTAssertNoThrow(try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 1)))
     }
 }
