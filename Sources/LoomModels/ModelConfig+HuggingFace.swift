@@ -19,7 +19,15 @@ extension ModelConfig {
         ropeDimensions = c.ropeDimensions
         ropeBase = c.ropeTheta
         rmsEpsilon = Float(c.rmsNormEps)
+        guard rmsEpsilon.isFinite, rmsEpsilon > 0 else {
+            throw ModelError.invalidMetadata(key: "rms_norm_eps", reason: "\(c.rmsNormEps) is not a positive Float32 number", path: path)
+        }
         contextLength = c.maxPositionEmbeddings
+        // The same plausibility bound as a GGUF file's sizes (2^28 positions: 64× Gradient's 4M).
+        guard contextLength < 1 << 28 else {
+            throw ModelError.invalidMetadata(key: "max_position_embeddings", reason: "\(contextLength) is not a plausible context length", path: path)
+        }
+        tiedOutput = c.tieWordEmbeddings
         slidingWindow = c.slidingWindow
         vocabularySize = c.vocabSize
         switch c.ropeScaling {

@@ -24,6 +24,10 @@ public struct ModelConfig: Sendable, Equatable {
     /// Positions each token attends back to, itself included; nil for full causal attention
     /// (Mistral's and Phi-3's `sliding_window`).
     public var slidingWindow: Int? = nil
+    /// Whether the LM head is the token embedding: nil when the file decides by having an
+    /// `output.weight` or not (GGUF), false when `config.json` says `tie_word_embeddings: false`
+    /// (then a missing `lm_head` is an error, not a silent fallback to the embedding).
+    public var tiedOutput: Bool? = nil
     public var vocabularySize: Int
 
     /// How the stored Q/K rows pair dimensions for RoPE (llama.cpp `convert_hf_to_gguf.py`
@@ -42,6 +46,9 @@ public struct ModelConfig: Sendable, Equatable {
         }
         func int(_ key: String, default value: Int? = nil) throws -> Int {
             let full = "\(archName).\(key)"
+            if case .bool? = file[full] {
+                throw ModelError.invalidMetadata(key: full, reason: "is a boolean, not a size", path: path)
+            }
             guard let v = file[full]?.intValue ?? value else {
                 throw ModelError.missingMetadata(key: full, path: path)
             }
@@ -91,12 +98,22 @@ public struct ModelConfig: Sendable, Equatable {
             ?? file["\(archName).rope.scale_linear"]?.doubleValue ?? 1
         switch scalingType {
         case "none": ropePositionScale = 1
-        case "linear": ropePositionScale = factor > 0 ? 1 / factor : 1
+        case "linear":
+            // A zero, negative or NaN factor is a broken file, not "no scaling".
+            guard factor.isFinite, factor > 0 else {
+                throw ModelError.invalidMetadata(key: "\(archName).rope.scaling.factor", reason: "linear RoPE scaling needs a positive factor, got \(factor)", path: path)
+            }
+            ropePositionScale = 1 / factor
         case "yarn":
             // The keys `loom convert` and convert_hf_to_gguf write for an HF yarn config.
             ropePositionScale = 1
-            guard factor > 0 else {
+            guard factor.isFinite, factor > 0 else {
                 throw ModelError.invalidMetadata(key: "\(archName).rope.scaling.factor", reason: "YaRN needs a positive factor", path: path)
+            }
+            for key in ["attn_factor", "yarn_beta_fast", "yarn_beta_slow"] {
+                if let v = file["\(archName).rope.scaling.\(key)"]?.doubleValue, !v.isFinite {
+                    throw ModelError.invalidMetadata(key: "\(archName).rope.scaling.\(key)", reason: "\(v) is not a finite number", path: path)
+                }
             }
             let original = try int("rope.scaling.original_context_length", default: nil)
             ropeYarn = YarnScaling(factor: factor, originalContext: original,
@@ -109,6 +126,10 @@ public struct ModelConfig: Sendable, Equatable {
                 reason: "RoPE scaling '\(scalingType)' is not supported yet (none, linear, yarn)", path: path)
         }
         rmsEpsilon = Float(try double("attention.layer_norm_rms_epsilon", default: nil))
+        // Finite as a Double but not as the Float the kernels use (e.g. 1e300).
+        guard rmsEpsilon.isFinite, rmsEpsilon > 0 else {
+            throw ModelError.invalidMetadata(key: "\(archName).attention.layer_norm_rms_epsilon", reason: "is not a positive Float32 number", path: path)
+        }
         contextLength = try int("context_length", default: 2048)
         // Read for every architecture: Loom writes Mistral's window into `llama` files.
         // llama.cpp writes `phi3.attention.sliding_window` 0 for "no window" (convert_hf_to_gguf).

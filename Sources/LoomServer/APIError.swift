@@ -39,6 +39,8 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
     func response() -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
+        // RFC 9110 §11.6.1: a 401 names the scheme the client must use (RFC 6750's Bearer).
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSON.encode(body))))
     }
 }

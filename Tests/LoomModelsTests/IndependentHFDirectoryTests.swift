@@ -145,4 +145,28 @@ final class IndependentHFDirectoryTests: XCTestCase {
             XCTAssertThrowsError(try LanguageModel(path: dir.path)) { XCTAssertTrue("\($0)".contains(key), "\($0)") }
         }
     }
+
+    /// config.json values that used to be accepted silently: an untied head with no
+    /// `lm_head` (would fall back to the embedding), an implausible context, an epsilon that is
+    /// inf as Float32, another activation, another architecture.
+    func testInconsistentOrImplausibleConfigsAreRefused() throws {
+        let source = try Self.root().appendingPathComponent("qwen2_tied_bias")
+        let cases: [(String, Any, String)] = [
+            ("tie_word_embeddings", false, "lm_head"),
+            ("max_position_embeddings", 1 << 40, "max_position_embeddings"),
+            ("rms_norm_eps", 1e300, "rms_norm_eps"),
+            ("hidden_act", "gelu", "hidden_act"),
+            ("architectures", ["GPT2LMHeadModel"], "GPT2LMHeadModel"),
+        ]
+        for (key, value, expected) in cases {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loom-hf-config-\(UUID().uuidString)")
+            try FileManager.default.copyItem(at: source, to: dir)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let configURL = dir.appendingPathComponent("config.json")
+            var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+            config[key] = value
+            try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+            XCTAssertThrowsError(try LanguageModel(path: dir.path), key) { XCTAssertTrue("\($0)".contains(expected), "\(key): \($0)") }
+        }
+    }
 }

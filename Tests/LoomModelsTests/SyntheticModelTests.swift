@@ -87,6 +87,27 @@ final class SyntheticModelTests: XCTestCase {
         XCTAssertThrowsError(try load(scaled)) { XCTAssertTrue("\($0)".contains("longrope"), "\($0)") }
     }
 
+    /// Values a GGUF file can hold that used to be accepted silently (treated as "no scaling",
+    /// overflowed to inf in Float32, or a bool read as 1) are named errors.
+    func testImplausibleMetadataIsNamed() throws {
+        let cases: [(String, GGUFValue, [(String, GGUFValue)], String)] = [
+            ("llama.attention.layer_norm_rms_epsilon", .float64(1e300), [], "layer_norm_rms_epsilon"),
+            ("llama.rope.scaling.factor", .float32(0), [("llama.rope.scaling.type", .string("linear"))], "positive factor"),
+            ("llama.rope.scaling.factor", .float32(.nan), [("llama.rope.scaling.type", .string("linear"))], "positive factor"),
+            ("llama.rope.scaling.factor", .float32(-4), [("llama.rope.scaling.type", .string("linear"))], "positive factor"),
+            ("llama.rope.scaling.yarn_beta_fast", .float32(.nan),
+             [("llama.rope.scaling.type", .string("yarn")), ("llama.rope.scaling.factor", .float32(4)),
+              ("llama.rope.scaling.original_context_length", .uint32(32))], "yarn_beta_fast"),
+            ("llama.context_length", .bool(true), [], "is a boolean"),
+        ]
+        for (key, value, others, expected) in cases {
+            var spec = SyntheticModel()
+            spec.extraMetadata = [key: value]
+            for (k, v) in others { spec.extraMetadata[k] = v }
+            XCTAssertThrowsError(try load(spec), key) { XCTAssertTrue("\($0)".contains(expected), "\(key) = \(value): \($0)") }
+        }
+    }
+
     func testContextOverflowAndBadTokensAreErrors() throws {
         let model = try load(SyntheticModel())
         let session = try model.makeSession(contextLength: 8, pool: ThreadPool(threadCount: 1))

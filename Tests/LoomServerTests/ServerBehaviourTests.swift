@@ -38,6 +38,11 @@ final class ServerBehaviourTests: XCTestCase {
         assertError(try client.get("/v1/models", headers: ["Authorization": "Bearer wrong"]), 401)
         assertError(try client.post("/v1/chat/completions", ["messages": [["role": "user", "content": "hi"]]]), 401)
         assertError(try client.get("/metrics", headers: ["Authorization": "Basic \(TestServer.apiKey)"]), 401)
+        // RFC 6750: every 401 tells the client which scheme to use.
+        for reply in [try client.get("/v1/models"), try client.get("/v1/models", headers: ["Authorization": "Bearer wrong"])] {
+            let challenge = reply.headers.first { $0.key.lowercased() == "www-authenticate" }?.value
+            XCTAssertEqual(challenge, "Bearer", "\(reply.headers)")
+        }
         let models = try client.get("/v1/models", headers: auth)
         XCTAssertEqual(models.status, 200)
         let data = try XCTUnwrap(try models.json()["data"] as? [[String: Any]])
