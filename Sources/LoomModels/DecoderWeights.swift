@@ -46,7 +46,7 @@ public struct DecoderWeights: @unchecked Sendable {
         if file.has("output.weight") {
             output = Projection(weight: try loader.matrix("output.weight", columns: c.embeddingSize, rows: c.vocabularySize))
             tiedOutput = false
-        } else if c.tiedOutput == false {
+        } else if !c.tiedOutput {
             throw ModelError.missingTensor(name: "output.weight (lm_head.weight; the config says tie_word_embeddings: false)", path: loader.path)
         } else {
             output = Projection(weight: tokenEmbedding)

@@ -24,10 +24,10 @@ public struct ModelConfig: Sendable, Equatable {
     /// Positions each token attends back to, itself included; nil for full causal attention
     /// (Mistral's and Phi-3's `sliding_window`).
     public var slidingWindow: Int? = nil
-    /// Whether the LM head is the token embedding: nil when the file decides by having an
-    /// `output.weight` or not (GGUF), false when `config.json` says `tie_word_embeddings: false`
-    /// (then a missing `lm_head` is an error, not a silent fallback to the embedding).
-    public var tiedOutput: Bool? = nil
+    /// Whether the LM head is the token embedding: a GGUF file without `output.weight`, or
+    /// `config.json`'s `tie_word_embeddings` (false there and no `lm_head` is then an error,
+    /// not a silent fallback to the embedding).
+    public var tiedOutput = false
     public var vocabularySize: Int
 
     /// How the stored Q/K rows pair dimensions for RoPE (llama.cpp `convert_hf_to_gguf.py`
@@ -131,6 +131,7 @@ public struct ModelConfig: Sendable, Equatable {
             throw ModelError.invalidMetadata(key: "\(archName).attention.layer_norm_rms_epsilon", reason: "is not a positive Float32 number", path: path)
         }
         contextLength = try int("context_length", default: 2048)
+        tiedOutput = file.tensor(named: "output.weight") == nil
         // Read for every architecture: Loom writes Mistral's window into `llama` files.
         // llama.cpp writes `phi3.attention.sliding_window` 0 for "no window" (convert_hf_to_gguf).
         if let window = file["\(archName).attention.sliding_window"]?.intValue, window != 0 {
