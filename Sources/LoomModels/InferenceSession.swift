@@ -42,10 +42,6 @@ public final class InferenceSession {
     public func evaluate(
         _ tokens: [Int], eachPosition: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil
     ) throws -> UnsafeBufferPointer<Float> {
-        guard !tokens.isEmpty else { throw ModelError.emptyInput }
-        guard position + tokens.count <= capacity else {
-            throw ModelError.contextFull(needed: position + tokens.count, capacity: capacity)
-        }
         let whole = SequenceSegment(slot: 0, start: position, tokens: tokens)
         // Checked whole before any chunk runs, so a bad token leaves the session unchanged.
         try forward.validate([whole], caches: [cache], chunked: true)

@@ -30,10 +30,10 @@ struct ProjectionSeam {
                  input: UnsafePointer<Float>, tokens: Int, decodeStep: Bool) {
         MatMul.multiply(target(a), b.map(target), c.map(target), input, tokens: tokens, pool: pool,
                         integerBatch: decodeStep, options: options)
-        for output in [a, b, c] {
-            guard let output else { continue }
-            addAdapters(output, input: input, tokens: tokens)
-        }
+        // No array of outputs here: this runs for every projection of every layer.
+        addAdapters(a, input: input, tokens: tokens)
+        if let b { addAdapters(b, input: input, tokens: tokens) }
+        if let c { addAdapters(c, input: input, tokens: tokens) }
     }
 
     /// The SwiGLU feed-forward's first half: `gateOut = silu(gate·x) ⊙ (up·x)`, `[tokens × ffn]`.
