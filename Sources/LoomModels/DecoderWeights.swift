@@ -59,6 +59,12 @@ public struct DecoderWeights: @unchecked Sendable {
         for name in ["rope_factors_long.weight", "rope_factors_short.weight"] where file.has(name) {
             throw ModelError.tensorType(name: name, type: "RoPE factors", reason: "LongRoPE scaling is not supported yet", path: loader.path)
         }
+        // The layer count comes from the file: check its last layer exists before `map`
+        // reserves room for all of them (2^27 layers would be a multi-GB allocation abort).
+        let lastNorm = "blk.\(c.layerCount - 1).attn_norm.weight"
+        guard file.has(lastNorm) else {
+            throw ModelError.missingTensor(name: "\(lastNorm) (the config says \(c.layerCount) layers)", path: loader.path)
+        }
         layers = try (0..<c.layerCount).map { i in
             let p = "blk.\(i)."
             func bias(_ name: String, _ count: Int) throws -> FloatVector? {

@@ -20,30 +20,37 @@ struct BenchCommand: ParsableCommand {
 
     @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
     var model: String?
-    @Option(name: .short, help: "Prompt tokens for the pp test (0 = skip).") var p = 512
-    @Option(name: .short, help: "Generated tokens for the tg test (0 = skip).") var n = 128
-    @Option(name: .short, help: "Threads (default: all cores).") var t: Int?
-    @Option(name: [.short, .customLong("depth")], help: "Tokens already in the cache when each test starts.") var d = 0
-    @Option(name: .short, help: "Repetitions.") var r = 5
+    @Option(name: .short, parsing: .unconditional, help: "Prompt tokens for the pp test (0 = skip).") var p = 512
+    @Option(name: .short, parsing: .unconditional, help: "Generated tokens for the tg test (0 = skip).") var n = 128
+    @Option(name: .short, parsing: .unconditional, help: "Threads (default: all cores).") var t: Int?
+    @Option(name: [.short, .customLong("depth")], parsing: .unconditional, help: "Tokens already in the cache when each test starts.") var d = 0
+    @Option(name: .short, parsing: .unconditional, help: "Repetitions.") var r = 5
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Keep activations in f32 (float kernels) instead of 10-bit integer codes, for decode and prompts, for comparison.")
     var floatActivations = false
-    @Option(help: .hidden) var decodePrefetch: Int?
-    @Option(help: .hidden) var longRunPrefetch: Int?
+    @Option(parsing: .unconditional, help: .hidden) var decodePrefetch: Int?
+    @Option(parsing: .unconditional, help: .hidden) var longRunPrefetch: Int?
 
     func validate() throws {
-        guard p >= 0, n >= 0, p + n > 0 else { throw ValidationError("-p and -n must be ≥ 0 and not both 0") }
-        guard d >= 0 else { throw ValidationError("-d must be ≥ 0") }
-        guard r >= 1 else { throw ValidationError("-r must be ≥ 1") }
-        if let t, t < 1 { throw ValidationError("-t must be ≥ 1") }
+        // Upper bounds keep `d + max(p, n) + 1` far from overflow (release builds have no traps).
+        let tokenLimit = 1 << 28
+        guard (0...tokenLimit).contains(p), (0...tokenLimit).contains(n), p + n > 0 else {
+            throw ValidationError("-p and -n must be in 0…\(tokenLimit) and not both 0, got -p \(p) -n \(n)")
+        }
+        guard (0...tokenLimit).contains(d) else { throw ValidationError("-d must be in 0…\(tokenLimit), got \(d)") }
+        guard (1...10_000).contains(r) else { throw ValidationError("-r must be in 1…10000, got \(r)") }
+        if let t, !(1...512).contains(t) { throw ValidationError("-t must be between 1 and 512, got \(t)") }
+        for (flag, value) in [("--decode-prefetch", decodePrefetch), ("--long-run-prefetch", longRunPrefetch)] {
+            if let value, !(0...(1 << 20)).contains(value) { throw ValidationError("\(flag) must be in 0…\(1 << 20) bytes, got \(value)") }
+        }
     }
 
     func run() throws {
         var options = KernelOptions()
         options.integerActivations = !floatActivations
         // Tuning knobs for the decode prefetch distances (bytes; 0 = off), hidden from help.
-        if let decodePrefetch { options.decodePrefetchDistance = max(0, decodePrefetch) }
-        if let longRunPrefetch { options.longRunPrefetchDistance = max(0, longRunPrefetch) }
+        if let decodePrefetch { options.decodePrefetchDistance = decodePrefetch }
+        if let longRunPrefetch { options.longRunPrefetchDistance = longRunPrefetch }
         let path = try ModelStore().resolve(model, progress: .terminal)
         let loadStart = Date()
         let lm = try LanguageModel(path: path)

@@ -19,9 +19,9 @@ struct EvalMultipleChoiceCommand: ParsableCommand {
 
     @OptionGroup var common: EvalModelOptions
     @Option(help: "The mc.jsonl dataset (see Datasets/README.md).") var data: String
-    @Option(help: "Solved examples before each question.") var fewshot = 0
-    @Option(help: "Score only the first N questions.") var limit: Int?
-    @Option(name: .customLong("ctx"), help: "Context length in tokens.") var contextLength = 2048
+    @Option(parsing: .unconditional, help: "Solved examples before each question.") var fewshot = 0
+    @Option(parsing: .unconditional, help: "Score only the first N questions.") var limit: Int?
+    @Option(name: .customLong("ctx"), parsing: .unconditional, help: "Context length in tokens.") var contextLength = 2048
     @Flag(help: "Stop at the first malformed dataset line instead of skipping it.") var strict = false
 
     func validate() throws {
@@ -68,8 +68,8 @@ struct EvalNeedleCommand: ParsableCommand {
     @OptionGroup var common: EvalModelOptions
     @Option(help: "Prompt lengths in tokens, e.g. 1k,2k,4k.") var lengths = "1k,2k,4k"
     @Option(help: "Depths 0…1, e.g. 0,0.25,0.5,0.75,1.") var depths = "0,0.25,0.5,0.75,1"
-    @Option(help: "Needles per cell.") var samples = 1
-    @Option(help: "Seed for the needles.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Needles per cell.") var samples = 1
+    @Option(parsing: .unconditional, help: "Seed for the needles.") var seed: UInt64 = 1
     @Option(help: "Haystack text file (default: Datasets/haystack.txt).") var haystack = "Datasets/haystack.txt"
     @Option(help: "Write one CSV row per trial to this file.") var csv: String?
     @Option(help: "Write the SVG heatmap to this file (one per model: NAME-<i>.svg when several).") var svg: String?

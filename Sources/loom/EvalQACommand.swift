@@ -20,13 +20,13 @@ struct EvalQACommand: ParsableCommand {
 
     @OptionGroup var common: EvalModelOptions
     @Option(help: "The qa.jsonl dataset (see Datasets/README.md).") var data: String
-    @Option(help: "Use only the first N pairs.") var limit: Int?
-    @Option(help: "Most tokens per greedy answer.") var maxTokens = 256
-    @Option(name: .customLong("ctx"), help: "Context length in tokens.") var contextLength = 2048
+    @Option(parsing: .unconditional, help: "Use only the first N pairs.") var limit: Int?
+    @Option(parsing: .unconditional, help: "Most tokens per greedy answer.") var maxTokens = 256
+    @Option(name: .customLong("ctx"), parsing: .unconditional, help: "Context length in tokens.") var contextLength = 2048
     @Flag(help: "Skip generating answers (perplexity only; implies --no-bertscore).") var noGenerate = false
     @Flag(help: "Stop at the first malformed dataset line instead of skipping it.") var strict = false
     @Option(help: "BERT encoder for BERTScore: a model name (minilm) or a directory/.safetensors path.") var bertModel = "minilm"
-    @Option(help: "Encoder layer whose hidden states are compared (default: the last).") var bertLayer: Int?
+    @Option(parsing: .unconditional, help: "Encoder layer whose hidden states are compared (default: the last).") var bertLayer: Int?
     @Flag(help: "Weight BERTScore tokens by idf computed on the dataset's reference answers.") var idf = false
     @Option(help: "Rescale BERTScore with baseline values P,R,F: s' = (s - b) / (1 - b).") var baseline: String?
     @Flag(help: "Do not compute BERTScore (answers are still generated unless --no-generate).") var noBertscore = false

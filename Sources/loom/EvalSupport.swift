@@ -10,7 +10,7 @@ struct EvalModelOptions: ParsableArguments {
     @Option(name: [.short, .customLong("model")], help: "GGUF file or model name; repeat to compare models (default: smollm2).")
     var models: [String] = []
 
-    @Option(name: [.short, .customLong("threads")], help: "Worker threads (default: all cores).")
+    @Option(name: [.short, .customLong("threads")], parsing: .unconditional, help: "Worker threads (default: all cores).")
     var threads: Int?
 
     @Option(name: .customLong("json"), help: "Write the results as JSON to this file.")
@@ -19,8 +19,8 @@ struct EvalModelOptions: ParsableArguments {
     @Option(name: .customLong("markdown"), help: "Write the Markdown table to this file (it is always printed).")
     var markdownPath: String?
 
-    @Option(help: "Override the models' RoPE base frequency θ (long-context runs).") var ropeTheta: Double?
-    @Option(help: "Linear RoPE scaling factor: positions are divided by it (overrides the model's).") var ropeScale: Double?
+    @Option(parsing: .unconditional, help: "Override the models' RoPE base frequency θ (long-context runs).") var ropeTheta: Double?
+    @Option(parsing: .unconditional, help: "Linear RoPE scaling factor: positions are divided by it (overrides the model's).") var ropeScale: Double?
 
     func validate() throws {
         if let threads, threads < 1 || threads > 512 {

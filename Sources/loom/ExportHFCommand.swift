@@ -24,7 +24,7 @@ struct ExportHFCommand: ParsableCommand {
         let path = try ModelStore().resolve(input, progress: .terminal)
         let count = try GGUFToHFExporter(dtype: d).export(gguf: path, to: output)
         let tokenizerJSON = try HFTokenizerJSONWriter.tokenizerJSON(gguf: GGUFFile(path: path))
-        try tokenizerJSON.write(to: URL(fileURLWithPath: output).appendingPathComponent("tokenizer.json"), options: .atomic)
+        try GGUFToHFExporter.writeData(tokenizerJSON, to: (output as NSString).appendingPathComponent("tokenizer.json"))
         FileHandle.standardError.write(Data("exported \(count) tensors to \(output)\n".utf8))
     }
 }

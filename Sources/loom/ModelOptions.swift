@@ -10,14 +10,14 @@ struct ModelOptions: ParsableArguments {
     @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
     var model: String?
 
-    @Option(name: [.short, .customLong("threads")], help: "Worker threads (default: all cores).")
+    @Option(name: [.short, .customLong("threads")], parsing: .unconditional, help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    @Option(name: .customLong("ctx"), help: "Context length in tokens (default: the model's, at most 4096).")
+    @Option(name: .customLong("ctx"), parsing: .unconditional, help: "Context length in tokens (default: the model's, at most 4096).")
     var contextLength: Int?
 
-    @Option(help: "Override the model's RoPE base frequency θ (long-context runs).") var ropeTheta: Double?
-    @Option(help: "Linear RoPE scaling factor: positions are divided by it (overrides the model's).") var ropeScale: Double?
+    @Option(parsing: .unconditional, help: "Override the model's RoPE base frequency θ (long-context runs).") var ropeTheta: Double?
+    @Option(parsing: .unconditional, help: "Linear RoPE scaling factor: positions are divided by it (overrides the model's).") var ropeScale: Double?
 
     @Flag(name: .shortAndLong, help: "Log load details (file, architecture, threads, context, KV-cache bytes) to standard error.")
     var verbose = false

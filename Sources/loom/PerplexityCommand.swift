@@ -17,8 +17,8 @@ struct PerplexityCommand: ParsableCommand {
 
     @OptionGroup var common: EvalModelOptions
     @Option(name: [.short, .customLong("file")], help: "The text file to score.") var file: String?
-    @Option(name: .customLong("ctx"), help: "Tokens per chunk.") var contextLength = 512
-    @Option(help: "Score at most this many chunks.") var chunks: Int?
+    @Option(name: .customLong("ctx"), parsing: .unconditional, help: "Tokens per chunk.") var contextLength = 512
+    @Option(parsing: .unconditional, help: "Score at most this many chunks.") var chunks: Int?
     @Option(name: .customLong("bos"), help: "Replace each chunk's first token by BOS: auto (as the model adds BOS), yes, no.")
     var bos = "auto"
     @Option(name: .customLong("kl-divergence-base"), help: "Save the model's log-probs to this file (one model only).")

@@ -23,13 +23,13 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(name: .customLong("allow-requantize"), help: "Allow quantising tensors that are already quantised (loses accuracy twice).")
     var allowRequantize = false
     @Flag(help: "No mix rules: every quantisable tensor gets TYPE (with the block-size fallback).") var pure = false
-    @Option(name: .short, help: "Threads (default: all cores).") var threads: Int?
+    @Option(name: .short, parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
 
     func validate() throws {
         guard QuantizationFileType(name: type) != nil else {
             throw ValidationError("unknown type '\(type)'; known: \(QuantizationFileType.names.joined(separator: ", "))")
         }
-        if let threads, threads < 1 { throw ValidationError("-t must be at least 1") }
+        if let threads, !(1...512).contains(threads) { throw ValidationError("-t must be between 1 and 512, got \(threads)") }
     }
 
     func run() throws {

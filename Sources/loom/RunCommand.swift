@@ -16,7 +16,7 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @Flag(help: "Use the prompt as plain text, without the chat format.") var raw = false
     @Option(name: .customLong("system"), help: "System message for the chat format.") var system: String?
-    @Option(help: "Print each token as a JSON line with its log-prob and the N best alternatives.")
+    @Option(parsing: .unconditional, help: "Print each token as a JSON line with its log-prob and the N best alternatives.")
     var topLogprobs: Int = 0
     @Flag(help: "Print timing statistics to standard error.") var stats = false
 

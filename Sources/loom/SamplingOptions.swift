@@ -7,20 +7,22 @@ import LoomTokenizer
 /// A flag left out takes the model's `generation_config.json` value where it has one (HF
 /// directories), else llama.cpp's default.
 struct SamplingOptions: ParsableArguments {
-    @Option(help: "Most tokens to generate (default 256).") var maxTokens: Int?
+    @Option(parsing: .unconditional, help: "Most tokens to generate (default 256).") var maxTokens: Int?
     @Option(parsing: .unconditional, help: "Sampling temperature; 0 = greedy (default 0.8).") var temperature: Float?
-    @Option(parsing: .unconditional, help: "Keep the K most likely tokens; 0 or -1 = off (default 40).") var topK: Int?
-    @Option(help: "Nucleus sampling mass; 1 = off (default 0.95).") var topP: Float?
-    @Option(help: "Drop tokens below this fraction of the best one's probability; 0 = off.") var minP: Float = 0.05
-    @Option(help: "Penalty for repeating recent tokens; 1 = off (default 1).") var repeatPenalty: Float?
+    @Option(parsing: .unconditional, help: "Keep the K most likely tokens; 0 or -1 = off, K ≥ the vocabulary keeps all (default 40).") var topK: Int?
+    @Option(parsing: .unconditional, help: "Nucleus sampling mass; 1 = off (default 0.95).") var topP: Float?
+    @Option(parsing: .unconditional, help: "Drop tokens below this fraction of the best one's probability; 0 = off.") var minP: Float = 0.05
+    @Option(parsing: .unconditional, help: "Penalty for repeating recent tokens; 1 = off (default 1).") var repeatPenalty: Float?
     @Option(parsing: .unconditional, help: "Penalty for tokens present in the history.") var presencePenalty: Float = 0
     @Option(parsing: .unconditional, help: "Penalty per occurrence in the history.") var frequencyPenalty: Float = 0
-    @Option(help: "Random seed (default: random).") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Random seed (default: random).") var seed: UInt64?
     @Option(name: .customLong("stop"), help: "Stop when this string appears (repeatable); it is not printed.")
     var stop: [String] = []
 
     func validate() throws {
         if let maxTokens, maxTokens < 0 { throw ValidationError("--max-tokens must be ≥ 0, got \(maxTokens)") }
+        // An empty stop string would match everywhere (or, ignored, surprise the user): refuse it.
+        if stop.contains("") { throw ValidationError("--stop needs a non-empty string") }
         do { _ = try parameters(defaults: nil).validated() } catch { throw ValidationError("\(error)") }
     }
 

@@ -20,15 +20,15 @@ struct ServeCommand: ParsableCommand {
     @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
     var model: String?
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
-    @Option(help: "TCP port (0 = any free port).") var port = 8080
+    @Option(parsing: .unconditional, help: "TCP port (0 = any free port).") var port = 8080
     @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' (except on /health).")
     var apiKey: String?
-    @Option(help: "Sequences generated together (KV-cache slots).") var parallel = 4
-    @Option(name: .customLong("ctx"), help: "Context length per slot (default: the model's, at most 4096).")
+    @Option(parsing: .unconditional, help: "Sequences generated together (KV-cache slots).") var parallel = 4
+    @Option(name: .customLong("ctx"), parsing: .unconditional, help: "Context length per slot (default: the model's, at most 4096).")
     var contextLength: Int?
     @Option(help: "Model id to report and accept besides the file name.") var alias: String?
-    @Option(name: [.short, .customLong("threads")], help: "Worker threads (default: all cores).") var threads: Int?
-    @Option(name: .customLong("queue"), help: "Requests that may wait for a slot before 503.") var queueLimit = 64
+    @Option(name: [.short, .customLong("threads")], parsing: .unconditional, help: "Worker threads (default: all cores).") var threads: Int?
+    @Option(name: .customLong("queue"), parsing: .unconditional, help: "Requests that may wait for a slot before 503.") var queueLimit = 64
     @Flag(name: .shortAndLong, help: "Log at debug level: load details (file, architecture, threads, context, KV-cache bytes) besides the access log.")
     var verbose = false
 

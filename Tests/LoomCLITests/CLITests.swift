@@ -114,6 +114,28 @@ final class CLITests: XCTestCase {
             XCTAssertTrue(r.stderr.contains("would need") && r.stderr.contains("bytes of memory"), "--ctx \(huge): \(r.stderr)")
         }
 
+        // Negative numbers reach the range checks (once "Missing value for '--max-tokens'"),
+        // and out-of-range values name the flag; none of these loads a model.
+        let flagCases: [([String], String)] = [
+            (["run", "-p", "hi", "--max-tokens", "-5"], "--max-tokens must be ≥ 0, got -5"),
+            (["run", "-p", "hi", "--ctx", "-1"], "--ctx must be positive, got -1"),
+            (["run", "-p", "hi", "-t", "-2"], "--threads must be between 1 and 512, got -2"),
+            (["run", "-p", "hi", "--stop", ""], "--stop needs a non-empty string"),
+            (["run", "-p", "hi", "--top-logprobs", "-1"], "--top-logprobs must be in 0…100, got -1"),
+            (["serve", "--parallel", "-3"], "--parallel must be in 1…64, got -3"),
+            (["serve", "--port", "-1"], "--port must be in 0…65535, got -1"),
+            (["bench", "-p", "9223372036854775807", "-n", "1"], "-p and -n must be in 0…268435456"),
+            (["bench", "-t", "100000"], "-t must be between 1 and 512, got 100000"),
+            (["quantize", "a.gguf", "b.gguf", "q8_0", "-t", "-1"], "-t must be between 1 and 512, got -1"),
+            (["perplexity", "-f", "x.txt", "--chunks", "-4"], "--chunks must be positive, got -4"),
+        ]
+        for (args, expected) in flagCases {
+            let r = try loom(args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            XCTAssertTrue(r.stderr.contains(expected), "\(args): \(r.stderr)")
+            XCTAssertFalse(r.stderr.contains("Missing value"), "\(args): \(r.stderr)")
+        }
+
         let id = try loom("detokenize", "999999")
         XCTAssertNotEqual(id.status, 0)
         XCTAssertTrue(id.stderr.contains("outside the vocabulary"), id.stderr)

@@ -277,6 +277,22 @@ final class GGUFCorruptFileTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: file))
     }
 
+    /// Tensors whose data share bytes (the same offset, or a partial overlap) would alias
+    /// each other's weights: refused with both names and ranges.
+    func testOverlappingTensorsAreRefused() throws {
+        var bytes = try validFile()
+        let offsetField = after("tensor.two", in: bytes) + 16
+        put(UInt64(0), at: offsetField, in: &bytes)  // tensor.two on top of tensor.one
+        expectError(bytes, field: "tensor 'tensor.two' offset",
+                    reason: "data at [0, 34) overlaps tensor 'tensor.one' at [0, 32)")
+        // tensor.one (32 bytes) moved to 32 and tensor.two (34 bytes) at 0: a two-byte overlap.
+        var partial = try validFile()
+        put(UInt64(32), at: after("tensor.one", in: partial) + 4 + 16 + 4, in: &partial)
+        put(UInt64(0), at: after("tensor.two", in: partial) + 16, in: &partial)
+        expectError(partial, field: "tensor 'tensor.one' offset",
+                    reason: "data at [32, 64) overlaps tensor 'tensor.two' at [0, 34)")
+    }
+
     func testDuplicateTensorName() throws {
         var bytes = try validFile()
         let end = after("tensor.two", in: bytes)

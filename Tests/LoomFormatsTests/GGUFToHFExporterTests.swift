@@ -8,6 +8,22 @@ import LoomKernels
 /// converter, which is itself checked against convert_hf_to_gguf's layout), and the exported
 /// config.json describes the model.
 final class GGUFToHFExporterTests: XCTestCase {
+    /// An output that is an existing file, or a directory that cannot be created, is a plain
+    /// message naming the path (once Foundation's "NSCocoaErrorDomain Code=516/513").
+    func testUnusableOutputDirectoryIsAPlainError() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("loom-export-\(UUID().uuidString)")
+        try Data("x".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        XCTAssertThrowsError(try GGUFToHFExporter.prepareDirectory(file.path)) {
+            XCTAssertEqual("\($0)", "\(file.path): exists and is not a directory; choose a new or an existing directory")
+        }
+        // /proc accepts no new directories, even for root (who bypasses permission bits).
+        XCTAssertThrowsError(try GGUFToHFExporter.prepareDirectory("/proc/loom-export-test/out")) {
+            XCTAssertTrue("\($0)".hasPrefix("/proc/loom-export-test/out: cannot create the directory"), "\($0)")
+            XCTAssertFalse("\($0)".contains("NSCocoaErrorDomain"), "\($0)")
+        }
+    }
+
     func testSmolLM2RoundTripsThroughHFDirectory() throws {
         let source = try TestModels.path(TestModels.smolLM2)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loom-export-\(UUID().uuidString)").path

@@ -192,6 +192,31 @@ final class GGUFWriterTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [])
     }
 
+    /// A writer killed with SIGKILL leaves its temporary behind; the next write to the same
+    /// destination removes it (its process is gone) but keeps a live process's temporary and
+    /// files that only look similar.
+    func testStaleTemporariesOfDeadProcessesAreRemoved() throws {
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let deadPID = finished.processIdentifier
+        let names = [
+            ".model.gguf.\(deadPID).12345.tmp",       // a dead writer's: removed
+            ".model.gguf.1.777.tmp",                   // pid 1 is alive: kept
+            ".other.gguf.\(deadPID).5.tmp",           // another destination's: kept
+            ".model.gguf.\(deadPID).notanumber.tmp",  // not Loom's pattern: kept
+        ]
+        for name in names {
+            try Data(repeating: 7, count: 100).write(to: URL(fileURLWithPath: directory + "/" + name))
+        }
+        var writer = GGUFWriter()
+        writer.setMetadata("general.architecture", .string("llama"))
+        try writer.write(to: directory + "/model.gguf")
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: directory))
+        XCTAssertEqual(left, Set(["model.gguf"] + names.dropFirst()))
+    }
+
     /// Writing replaces an existing file, leaves no temporary file behind, and a failed write
     /// (missing directory) leaves nothing at all.
     func testAtomicWrite() throws {

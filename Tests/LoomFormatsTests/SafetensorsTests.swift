@@ -186,8 +186,18 @@ final class SafetensorsTests: XCTestCase {
                        tensor: "t", field: "data_offsets", contains: "two integers")
         assertRejected(try write(header: #"{"t":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}"#),
                        tensor: "t", field: "shape", contains: "too many elements")
-        assertRejected(try write(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#),
+        assertRejected(try write(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#, dataSize: 16),
                        tensor: "b", field: "data_offsets", contains: "overlaps tensor 'a'")
+        // A header length one byte short of a space-padded header still parses; the data
+        // section is then one byte longer than the tensors and every tensor would be read
+        // shifted by a byte. The reference reader refuses that, and so does Loom. Likewise
+        // for a gap at the end (trailing bytes) and a file truncated before the last tensor ends.
+        let padded = ok + "       "
+        assertRejected(try write(header: padded, lengthOverride: UInt64(padded.utf8.count - 1)),
+                       field: "header length", contains: "the tensors end at data byte 16 but the data section")
+        assertRejected(try write(header: ok, dataSize: 17), field: "header length", contains: "has 17 bytes")
+        assertRejected(try write(header: #"{"t":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#),
+                       tensor: "t", field: "data_offsets", contains: "leaves bytes 0..<8 of the data section unused")
         assertRejected(try write(header: #"{"__metadata__":{"k":3}}"#), field: "__metadata__", contains: "not a string")
         assertRejected(try write(header: #"{"t":[1]}"#), tensor: "t", field: nil, contains: "not an object")
     }

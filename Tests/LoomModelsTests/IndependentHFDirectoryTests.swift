@@ -157,6 +157,12 @@ final class IndependentHFDirectoryTests: XCTestCase {
             ("rms_norm_eps", 1e300, "rms_norm_eps"),
             ("hidden_act", "gelu", "hidden_act"),
             ("architectures", ["GPT2LMHeadModel"], "GPT2LMHeadModel"),
+            ("model_type", "gpt2", "'gpt2' does not match Qwen2ForCausalLM"),
+            // Once an allocation abort: `map` reserved room for 2^27 layers before binding any.
+            ("num_hidden_layers", 1 << 27, "(the config says 134217728 layers)"),
+            ("num_hidden_layers", 1 << 31, "implausibly large"),
+            ("num_hidden_layers", 3, "blk.2.attn_norm.weight (the config says 3 layers)"),
+            ("vocab_size", 1 << 40, "implausibly large"),
         ]
         for (key, value, expected) in cases {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loom-hf-config-\(UUID().uuidString)")

@@ -99,6 +99,9 @@ final class SyntheticModelTests: XCTestCase {
              [("llama.rope.scaling.type", .string("yarn")), ("llama.rope.scaling.factor", .float32(4)),
               ("llama.rope.scaling.original_context_length", .uint32(32))], "yarn_beta_fast"),
             ("llama.context_length", .bool(true), [], "is a boolean"),
+            // Once "failed to allocate N bytes": room for 2^27 layers was reserved before binding.
+            ("llama.block_count", .uint32(1 << 27), [], "(the config says 134217728 layers)"),
+            ("llama.block_count", .uint32(1 << 28), [], "not a positive size"),
         ]
         for (key, value, others, expected) in cases {
             var spec = SyntheticModel()

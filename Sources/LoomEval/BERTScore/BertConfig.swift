@@ -41,9 +41,11 @@ public struct BertConfig: Sendable, Equatable, Codable {
             throw EvalError.invalidParameter("\(path): malformed JSON (\(error.localizedDescription))")
         }
         func int(_ key: String, default value: Int? = nil) throws -> Int {
-            if let v = object[key] as? Int, v > 0 { return v }
+            // Below 2^28 like every other size Loom reads from a file, so shape products
+            // cannot overflow and a hostile count cannot reserve gigabytes.
+            if let v = object[key] as? Int, v > 0, v < 1 << 28 { return v }
             if object[key] == nil, let value { return value }
-            throw EvalError.invalidParameter("\(path): \"\(key)\" must be a positive integer, got \(object[key].map { "\($0)" } ?? "nothing")")
+            throw EvalError.invalidParameter("\(path): \"\(key)\" must be a positive integer below 2^28, got \(object[key].map { "\($0)" } ?? "nothing")")
         }
         if let act = object["hidden_act"] as? String, act != "gelu" {
             throw EvalError.invalidParameter("\(path): hidden_act \"\(act)\" is not supported (exact erf GELU only)")

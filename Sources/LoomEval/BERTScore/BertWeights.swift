@@ -63,7 +63,7 @@ final class BertWeights: @unchecked Sendable {
         positionEmbeddings = try floats("embeddings.position_embeddings.weight", [config.maxPositions, h])
         tokenTypeEmbeddings = try floats("embeddings.token_type_embeddings.weight", [config.typeVocabSize, h])
         embeddingNorm = (try floats("embeddings.LayerNorm.weight", [h]), try floats("embeddings.LayerNorm.bias", [h]))
-        layers = try (0..<config.layerCount).map { i in
+        func layer(_ i: Int) throws -> Layer {
             let p = "encoder.layer.\(i)."
             return Layer(
                 query: try matrix(p + "attention.self.query.weight", rows: h, columns: h),
@@ -81,6 +81,12 @@ final class BertWeights: @unchecked Sendable {
                 downBias: try floats(p + "output.dense.bias", [h]),
                 outputNorm: (try floats(p + "output.LayerNorm.weight", [h]), try floats(p + "output.LayerNorm.bias", [h])))
         }
+        // Bind layer by layer: `map` would reserve room for every layer the config claims first.
+        var bound: [Layer] = []
+        for i in 0..<config.layerCount {
+            bound.append(try layer(i))
+        }
+        layers = bound
         self.owned = owned
     }
 

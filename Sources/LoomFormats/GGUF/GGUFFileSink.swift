@@ -9,6 +9,10 @@ import Darwin
 /// Writes a file atomically: into a uniquely named temporary file in the destination's
 /// directory, then `fsync` and `rename` over the destination. A crash or error midway leaves
 /// either the old file or none, never a truncated model that would later fail to load.
+///
+/// Temporaries are `DIR/.NAME.PID.N.tmp`, next to the destination (a rename is atomic only
+/// within one filesystem). A process killed with SIGKILL cannot remove its own, so every
+/// write first removes the temporaries for the same destination whose process is gone.
 struct GGUFFileSink {
     private let fd: Int32
     private let path: String
@@ -19,6 +23,8 @@ struct GGUFFileSink {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let temporaryDirectory = directory.isEmpty ? "/" : directory
+        removeStaleTemporaries(in: temporaryDirectory, for: name)
         let temporary = "\(directory.isEmpty ? "" : directory)/.\(name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
 
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -49,6 +55,29 @@ struct GGUFFileSink {
         if dirfd >= 0 {
             _ = fsync(dirfd)
             close(dirfd)
+        }
+    }
+
+    /// Deletes `.NAME.PID.N.tmp` files in `directory` left by processes that no longer exist
+    /// (`kill(pid, 0)` fails with ESRCH). A live process's temporary, or one whose pid was
+    /// reused, is left alone: the cleanup must never race a concurrent writer.
+    static func removeStaleTemporaries(in directory: String, for name: String) {
+        guard let dir = opendir(directory) else { return }
+        defer { closedir(dir) }
+        let prefix = ".\(name)."
+        var stale: [String] = []
+        while let entry = readdir(dir) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard entryName.hasPrefix(prefix), entryName.hasSuffix(".tmp") else { continue }
+            let middle = entryName.dropFirst(prefix.count).dropLast(4).split(separator: ".")
+            guard middle.count == 2, let pid = Int32(middle[0]), pid > 0, UInt32(middle[1]) != nil,
+                  pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            stale.append(entryName)
+        }
+        for entryName in stale {
+            unlink(directory + "/" + entryName)
         }
     }
 

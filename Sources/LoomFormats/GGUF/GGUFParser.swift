@@ -78,6 +78,7 @@ struct GGUFParser {
         for tensor in header.tensors {
             try checkTensorFits(tensor)
         }
+        try checkNoOverlap()
     }
 
     // MARK: - Preamble
@@ -276,6 +277,18 @@ struct GGUFParser {
         }
         header.tensorIndex[name] = header.tensors.count
         header.tensors.append(GGUFTensorInfo(name: name, dimensions: dimensions, type: type, offset: Int(offset)))
+    }
+
+    /// Two tensors sharing bytes would alias each other's weights: a corrupt (or crafted) file,
+    /// never one a writer produces. gguf.cpp goes further and requires tensors in offset order
+    /// with only alignment padding between them; Loom accepts any order but no shared bytes.
+    /// Zero-byte tensors cannot exist here (every dimension is positive).
+    private func checkNoOverlap() throws {
+        let ordered = header.tensors.sorted { $0.offset < $1.offset }
+        for (a, b) in zip(ordered, ordered.dropFirst()) where b.offset < a.offset + a.byteCount {
+            throw GGUFError(path: cursor.path, field: "tensor '\(b.name)' offset", offset: nil,
+                            reason: "data at [\(b.offset), \(b.offset + b.byteCount)) overlaps tensor '\(a.name)' at [\(a.offset), \(a.offset + a.byteCount)) (offsets within the data section)")
+        }
     }
 
     /// Checks that the tensor's data lies entirely inside the file.

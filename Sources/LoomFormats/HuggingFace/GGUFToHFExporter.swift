@@ -105,7 +105,7 @@ public struct GGUFToHFExporter {
             count += 1
         }
 
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Self.prepareDirectory(directory)
         func output(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         try writer.write(to: output("model.safetensors"))
         try Self.writeJSON(config, to: output("config.json"))
@@ -122,9 +122,34 @@ public struct GGUFToHFExporter {
         return count
     }
 
+    /// Creates `directory` (and its parents) or checks an existing one is a writable
+    /// directory, with a plain message instead of Foundation's "NSCocoaErrorDomain Code=513".
+    public static func prepareDirectory(_ directory: String) throws {
+        func fail(_ reason: String) -> HFConfigError { HFConfigError(path: directory, field: nil, reason: reason) }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw fail("exists and is not a directory; choose a new or an existing directory") }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                let parent = (directory as NSString).deletingLastPathComponent
+                throw fail("cannot create the directory (\(FileManager.default.isWritableFile(atPath: parent.isEmpty ? "." : parent) ? "\(error.localizedDescription)" : "no permission to write in \(parent.isEmpty ? "." : parent)"))")
+            }
+        }
+        guard FileManager.default.isWritableFile(atPath: directory) else {
+            throw fail("the directory is not writable")
+        }
+    }
+
     /// Pretty-printed, key-sorted JSON, written atomically.
     static func writeJSON(_ object: [String: Any], to path: String) throws {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        try GGUFFileSink.writeAtomically(to: path) { sink in try sink.write([UInt8](data) + [10]) }
+        try writeData(data + [10], to: path)
+    }
+
+    /// Writes `data` atomically (temporary file, fsync, rename), errors naming the path.
+    public static func writeData(_ data: Data, to path: String) throws {
+        try GGUFFileSink.writeAtomically(to: path) { sink in try sink.write([UInt8](data)) }
     }
 }

@@ -101,9 +101,15 @@ struct HFJSONReader {
         return i
     }
 
+    /// Sizes above this are implausible for any model (the same bound a GGUF file's sizes get)
+    /// and, refused here, keep every product of sizes far from 64-bit overflow.
+    static let sizeLimit = 1 << 28
+
+    /// A positive size below ``sizeLimit``.
     func positiveInt(_ key: String, required: Bool = false) throws -> Int? {
         guard let i = try int(key, required: required) else { return nil }
         guard i > 0 else { throw fail(key, "\(i) is not positive") }
+        guard i < Self.sizeLimit else { throw fail(key, "\(i) is implausibly large (sizes must be below 2^28)") }
         return i
     }
 

@@ -73,6 +73,11 @@ public struct HFModelConfig: Sendable, Equatable {
         architecture = arch
         className = first
         modelType = try r.string("model_type")
+        // transformers picks the model class from model_type, not from `architectures`: a
+        // mismatch means the weights are not what the class name says.
+        if let modelType, modelType != arch.hfModelType {
+            throw r.fail("model_type", "'\(modelType)' does not match \(first) (expected '\(arch.hfModelType)')")
+        }
         hiddenSize = try r.positiveInt("hidden_size", required: true)!
         intermediateSize = try r.positiveInt("intermediate_size", required: true)!
         numHiddenLayers = try r.positiveInt("num_hidden_layers", required: true)!
@@ -99,7 +104,7 @@ public struct HFModelConfig: Sendable, Equatable {
         eosTokenIds = try r.ints("eos_token_id") ?? []
         padTokenId = try r.ints("pad_token_id")?.first
         let vocab = vocabSize
-        for (key, ids) in [("bos_token_id", bosTokenId.map { [$0] } ?? []), ("eos_token_id", eosTokenIds)] {
+        for (key, ids) in [("bos_token_id", bosTokenId.map { [$0] } ?? []), ("eos_token_id", eosTokenIds), ("pad_token_id", padTokenId.map { [$0] } ?? [])] {
             if let bad = ids.first(where: { $0 >= vocab }) { throw r.fail(key, "\(bad) is not below vocab_size \(vocab)") }
         }
         switch arch.qkvBias {

@@ -62,11 +62,30 @@ enum SafetensorsHeaderParser {
             }
             tensors.append(try parseTensor(name, value, dataSize: dataSize, path: path))
         }
-        // Overlap check on the tensors sorted by start offset (zero-size tensors overlap nothing).
-        let ordered = tensors.filter { !$0.dataOffsets.isEmpty }.sorted { $0.dataOffsets.lowerBound < $1.dataOffsets.lowerBound }
-        for (a, b) in zip(ordered, ordered.dropFirst()) where b.dataOffsets.lowerBound < a.dataOffsets.upperBound {
-            throw SafetensorsError(path: path, tensor: b.name, field: "data_offsets",
-                                   reason: "[\(b.dataOffsets.lowerBound), \(b.dataOffsets.upperBound)] overlaps tensor '\(a.name)' at [\(a.dataOffsets.lowerBound), \(a.dataOffsets.upperBound)]")
+        // Like the reference reader (safetensors `validate`: InvalidOffset,
+        // MetadataIncompleteBuffer), the tensors, in offset order, must tile the data section
+        // from byte 0 to its last byte with no overlap and no gap. A header length a few bytes
+        // short still parses when the JSON ends in padding spaces; without the tiling check
+        // every tensor would then be read shifted, silently.
+        let ordered = tensors.sorted {
+            ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound)
+        }
+        var covered = 0, previous: SafetensorsTensorInfo?
+        for b in ordered {
+            let range = "[\(b.dataOffsets.lowerBound), \(b.dataOffsets.upperBound)]"
+            if b.dataOffsets.lowerBound < covered, let a = previous {
+                throw SafetensorsError(path: path, tensor: b.name, field: "data_offsets",
+                                       reason: "\(range) overlaps tensor '\(a.name)' at [\(a.dataOffsets.lowerBound), \(a.dataOffsets.upperBound)]")
+            }
+            if b.dataOffsets.lowerBound > covered {
+                throw SafetensorsError(path: path, tensor: b.name, field: "data_offsets",
+                                       reason: "\(range) leaves bytes \(covered)..<\(b.dataOffsets.lowerBound) of the data section unused; tensors must be contiguous")
+            }
+            covered = b.dataOffsets.upperBound
+            previous = b
+        }
+        guard covered == dataSize else {
+            throw fail("header length", "the tensors end at data byte \(covered) but the data section after the \(length)-byte header has \(dataSize) bytes; the header length or data_offsets are wrong, or the file is truncated or has trailing bytes")
         }
         tensors.sort { $0.name < $1.name }
         return Header(tensors: tensors, metadata: metadata, dataStart: 8 + length)
