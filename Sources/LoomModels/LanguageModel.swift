@@ -29,6 +29,9 @@ public final class LanguageModel: @unchecked Sendable {
     public let generationDefaults: HFGenerationConfig?
     /// The file or directory the model was loaded from.
     public let path: String
+    /// LoRA adapters attached to the projections, in attach order
+    /// (``attachLoRA(_:scale:)``, ``detachLoRA(id:)``).
+    public internal(set) var loraAdapters: [LoRAAttachment] = []
 
     /// Opens and checks a GGUF file or an HF model directory; fails with a ``ModelError``,
     /// `GGUFError`, `SafetensorsError`, `HFConfigError` or `TokenizerError` naming the file

@@ -25,6 +25,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .short, parsing: .unconditional, help: "Threads (default: all cores).") var t: Int?
     @Option(name: [.short, .customLong("depth")], parsing: .unconditional, help: "Tokens already in the cache when each test starts.") var d = 0
     @Option(name: .short, parsing: .unconditional, help: "Repetitions.") var r = 5
+    @OptionGroup var lora: LoRAOptions
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Keep activations in f32 (float kernels) instead of 10-bit integer codes, for decode and prompts, for comparison.")
     var floatActivations = false
@@ -54,6 +55,7 @@ struct BenchCommand: ParsableCommand {
         let path = try ModelStore().resolve(model, progress: .terminal)
         let loadStart = Date()
         let lm = try LanguageModel(path: path)
+        try lora.attach(to: lm, quiet: json)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let threads = t ?? ThreadPool.availableProcessors
         let contextLength = d + max(p, n) + 1

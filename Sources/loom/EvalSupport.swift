@@ -22,6 +22,8 @@ struct EvalModelOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Override the models' RoPE base frequency θ (long-context runs).") var ropeTheta: Double?
     @Option(parsing: .unconditional, help: "Linear RoPE scaling factor: positions are divided by it (overrides the model's).") var ropeScale: Double?
 
+    @OptionGroup var lora: LoRAOptions
+
     func validate() throws {
         if let threads, threads < 1 || threads > 512 {
             throw ValidationError("--threads must be between 1 and 512, got \(threads)")
@@ -37,7 +39,9 @@ struct EvalModelOptions: ParsableArguments {
         let path = try ModelStore().resolve(name, progress: .terminal)
         StandardError.print("loading \(path)")
         let label = name ?? (path as NSString).lastPathComponent
-        return (try LanguageModel(path: path, rope: RopeOverrides(base: ropeTheta, linearFactor: ropeScale)), label)
+        let model = try LanguageModel(path: path, rope: RopeOverrides(base: ropeTheta, linearFactor: ropeScale))
+        try lora.attach(to: model)
+        return (model, lora.paths.isEmpty && lora.scaled.isEmpty ? label : label + " + LoRA")
     }
 
     /// Prints the Markdown table and writes the JSON/Markdown files when asked.

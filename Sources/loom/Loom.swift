@@ -13,7 +13,7 @@ struct Loom: ParsableCommand {
         subcommands: [
             RunCommand.self, ChatCommand.self, TemplateCommand.self, ServeCommand.self, TokenizeCommand.self,
             DetokenizeCommand.self, InfoCommand.self, BenchCommand.self, PerplexityCommand.self, EvalCommand.self,
-            QuantizeCommand.self, ConvertCommand.self, ExportHFCommand.self,
+            QuantizeCommand.self, ConvertCommand.self, ExportHFCommand.self, ExportLoRACommand.self, ConvertLoRACommand.self,
         ],
         defaultSubcommand: RunCommand.self)
 }

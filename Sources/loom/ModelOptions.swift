@@ -19,6 +19,8 @@ struct ModelOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Override the model's RoPE base frequency θ (long-context runs).") var ropeTheta: Double?
     @Option(parsing: .unconditional, help: "Linear RoPE scaling factor: positions are divided by it (overrides the model's).") var ropeScale: Double?
 
+    @OptionGroup var lora: LoRAOptions
+
     @Flag(name: .shortAndLong, help: "Log load details (file, architecture, threads, context, KV-cache bytes) to standard error.")
     var verbose = false
 
@@ -41,6 +43,7 @@ struct ModelOptions: ParsableArguments {
     /// Loads the model and makes a session with the requested context and threads.
     func load() throws -> (LanguageModel, InferenceSession) {
         let model = try LanguageModel(path: try resolvePath(), rope: ropeOverrides)
+        try lora.attach(to: model)
         if let contextLength, contextLength > model.config.contextLength {
             StandardError.print("warning: --ctx \(contextLength) exceeds the trained context \(model.config.contextLength); quality may degrade")
         }

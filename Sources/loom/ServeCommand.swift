@@ -29,6 +29,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Model id to report and accept besides the file name.") var alias: String?
     @Option(name: [.short, .customLong("threads")], parsing: .unconditional, help: "Worker threads (default: all cores).") var threads: Int?
     @Option(name: .customLong("queue"), parsing: .unconditional, help: "Requests that may wait for a slot before 503.") var queueLimit = 64
+    @OptionGroup var lora: LoRAOptions
     @Flag(name: .shortAndLong, help: "Log at debug level: load details (file, architecture, threads, context, KV-cache bytes) besides the access log.")
     var verbose = false
 
@@ -49,7 +50,12 @@ struct ServeCommand: ParsableCommand {
             host: host, port: port, apiKey: apiKey, parallel: parallel, contextLength: contextLength,
             alias: alias, threads: threads, queueLimit: queueLimit,
             logger: verbose ? LoadLog.logger(verbose: true) : nil)
-        let server = LoomHTTPServer(configuration: configuration) { try LanguageModel(path: path) }
+        let adapters = lora
+        let server = LoomHTTPServer(configuration: configuration) {
+            let model = try LanguageModel(path: path)
+            try adapters.attach(to: model)
+            return model
+        }
         let done = DispatchSemaphore(value: 0)
         let outcome = ServeOutcome()
         Task.detached {

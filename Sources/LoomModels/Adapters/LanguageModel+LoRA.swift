@@ -1,0 +1,83 @@
+import LoomFormats
+import LoomKernels
+
+/// An adapter attached to a ``LanguageModel``: its id (stable until detached), where it came
+/// from and its scale (llama.cpp's `--lora-scaled` / `POST /lora-adapters` scale).
+public struct LoRAAttachment: Sendable, Equatable {
+    public let id: Int
+    public let path: String
+    public let scale: Float
+    /// Base tensors it adapts, by GGUF name.
+    public let tensorNames: [String]
+}
+
+extension LanguageModel {
+    /// Reads a PEFT directory or GGUF LoRA file and attaches it with `scale`; returns its id.
+    @discardableResult
+    public func loadLoRA(path: String, scale: Float = 1) throws -> Int {
+        let adapter = try LoRAAdapter.load(path: path, naming: config.architecture.tensorNames)
+        return try attachLoRA(adapter, scale: scale)
+    }
+
+    /// Attaches `adapter` to the projections it names, unmerged (`y = W·x + scale·s·B·A·x`),
+    /// without touching the base weights; returns the attachment's id. Every module is checked
+    /// first — a tensor the model does not have, or a shape that differs from the base
+    /// projection, is an error naming both, and nothing is attached.
+    ///
+    /// Q/K factors are reordered when the adapter and the base differ in row order (a PEFT
+    /// adapter on a GGUF llama, whose Q/K rows llama.cpp's converter permuted; or a llama.cpp
+    /// LoRA on a Hugging Face llama directory).
+    ///
+    /// Call it while no session of this model is evaluating (as ``updateProjections(_:)``).
+    @discardableResult
+    public func attachLoRA(_ adapter: LoRAAdapter, scale: Float = 1) throws -> Int {
+        guard scale.isFinite else {
+            throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale) is not a finite number", path: adapter.path)
+        }
+        let arch = config.architecture
+        if let adapterArch = adapter.architecture, adapterArch != (arch.ggufWriteName ?? arch.name), adapterArch != arch.name {
+            throw ModelError.invalidMetadata(key: "general.architecture", reason: "the adapter is for '\(adapterArch)', the model is '\(arch.name)'", path: adapter.path)
+        }
+        let id = (loraAdapters.map(\.id).max() ?? -1) + 1
+        // The row order of the base's Q/K weights: GGUF llama files are permuted, HF ones not.
+        let ordered = adapter.reordered(to: config.ropeLayout == .adjacent ? .gguf : .huggingFace,
+                                        headCount: config.headCount, kvHeadCount: config.kvHeadCount,
+                                        permutesQK: arch.permutesQK)
+        var planned: [(LoRATarget, LoRADelta)] = []
+        for name in ordered.modules.keys.sorted() {
+            let module = ordered.modules[name]!
+            let targets = try LoRATarget.resolve(name, in: self, adapterPath: adapter.path)
+            let rowsNeeded = targets.map(\.rows.upperBound).max() ?? 0
+            let base = targets[0].projection(in: weights)
+            guard module.inputs == base.columns, module.outputs == rowsNeeded else {
+                throw ModelError.tensorShape(name: "\(name) (LoRA B·A from \(adapter.path))",
+                                             expected: [base.columns, rowsNeeded], actual: [module.inputs, module.outputs], path: path)
+            }
+            for target in targets {
+                planned.append((target, LoRADelta(adapterID: id, module: module, rows: target.rows, b: module.b,
+                                                  userScale: scale, base: target.projection(in: weights))))
+            }
+        }
+        updateProjections { w in
+            for (target, delta) in planned { target.modify(&w) { $0.adapters.append(delta) } }
+        }
+        loraAdapters.append(LoRAAttachment(id: id, path: adapter.path, scale: scale, tensorNames: adapter.modules.keys.sorted()))
+        return id
+    }
+
+    /// Removes the adapter with `id` from every projection. Unknown ids are an error.
+    public func detachLoRA(id: Int) throws {
+        guard let index = loraAdapters.firstIndex(where: { $0.id == id }) else {
+            throw ModelError.invalidMetadata(key: "LoRA adapter id", reason: "no adapter with id \(id) is attached", path: path)
+        }
+        loraAdapters.remove(at: index)
+        updateProjections { w in
+            LoRATarget.forEachProjection(&w) { p in p.adapters.removeAll { ($0 as? LoRADelta)?.adapterID == id } }
+        }
+    }
+
+    /// Removes every LoRA adapter (the base model again).
+    public func detachAllLoRA() {
+        for attachment in loraAdapters { try? detachLoRA(id: attachment.id) }
+    }
+}

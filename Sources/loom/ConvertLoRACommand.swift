@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import LoomFormats
+import LoomHub
+
+/// `loom convert-lora IN -m BASE -o OUT`: a PEFT directory to a llama.cpp GGUF LoRA, or back.
+struct ConvertLoRACommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert-lora",
+        abstract: "Convert a LoRA adapter: PEFT directory → GGUF LoRA (llama.cpp), or GGUF LoRA → PEFT directory.",
+        discussion: """
+        The direction follows OUT: a name ending in .gguf gets a GGUF LoRA (F32, or --type f16), \
+        anything else a PEFT directory (adapter_config.json + adapter_model.safetensors). The base \
+        model supplies the architecture and head counts: llama's Q/K rows are permuted for GGUF \
+        the way llama.cpp's converters do. rsLoRA and per-module ranks/alphas keep their exact \
+        scales. DoRA adapters cannot be written as GGUF LoRA (merge them with export-lora).
+        """)
+
+    @Argument(help: "Adapter to convert: PEFT directory or GGUF LoRA file.") var input: String
+    @Option(name: [.short, .customLong("model")], help: "Base GGUF model or model name (default: smollm2).")
+    var model: String?
+    @Option(name: .shortAndLong, help: "Output: a .gguf file, or a directory for PEFT.") var output: String
+    @Option(help: "GGUF tensor type: f32 (default) or f16.") var type = "f32"
+
+    func validate() throws {
+        guard ["f32", "f16"].contains(type.lowercased()) else { throw ValidationError("--type must be f32 or f16, got '\(type)'") }
+    }
+
+    func run() throws {
+        let basePath = try ModelStore().resolve(model, progress: .terminal)
+        let base = try GGUFFile(path: basePath)
+        guard let archName = base["general.architecture"]?.stringValue else {
+            throw ValidationError("\(basePath): general.architecture is missing; give the GGUF base model with -m")
+        }
+        let arch = try ArchitectureRegistry.gguf(archName, path: basePath)
+        let heads = base["\(archName).attention.head_count"]?.intValue ?? 0
+        let kvHeads = base["\(archName).attention.head_count_kv"]?.intValue ?? heads
+        let adapter = try LoRAAdapter.load(path: input, naming: arch.tensorNames)
+        if output.lowercased().hasSuffix(".gguf") {
+            try adapter.reordered(to: .gguf, headCount: heads, kvHeadCount: kvHeads, permutesQK: arch.permutesQK)
+                .writeGGUF(to: output, architecture: archName, type: type.lowercased() == "f16" ? .f16 : .f32)
+        } else {
+            try adapter.reordered(to: .huggingFace, headCount: heads, kvHeadCount: kvHeads, permutesQK: arch.permutesQK)
+                .writePEFT(to: output, naming: arch.tensorNames)
+        }
+        StandardError.print("wrote \(adapter.modules.count) LoRA modules to \(output)")
+    }
+}
