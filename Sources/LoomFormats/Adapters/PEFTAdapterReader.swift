@@ -91,10 +91,17 @@ enum PEFTAdapterReader {
         }
         // A list must name modules of a llama-family model; a string is a regex PEFT matched
         // against full module names, and only the tensors it produced matter.
-        if let targets = try wrap({ try r.array("target_modules") }) {
+        switch r.present("target_modules") {
+        case .array(let targets)?:
             for case .string(let name) in targets where !knownModules.contains(name) {
                 throw fail("target_modules", "unknown target module '\(name)' (known: \(knownModules.sorted().joined(separator: ", ")))")
             }
+        case .string(let pattern)? where pattern != "all-linear":
+            do { _ = try Regex(pattern) } catch {
+                throw fail("target_modules", "'\(pattern)' is not a regular expression Loom can read: \(error)")
+            }
+        case nil, .string?: break
+        case let other?: throw fail("target_modules", "is \(other.kindDescription), expected a list of names or a regular expression")
         }
         func patterns<T>(_ key: String, _ convert: (JSONValue) -> T?) throws -> [(String, Regex<AnyRegexOutput>, T)] {
             guard let object = try wrap({ try r.objectValue(key) }) else { return [] }

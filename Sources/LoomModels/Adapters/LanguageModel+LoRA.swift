@@ -35,7 +35,7 @@ extension LanguageModel {
             throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale) is not a finite number", path: adapter.path)
         }
         let arch = config.architecture
-        if let adapterArch = adapter.architecture, adapterArch != (arch.ggufWriteName ?? arch.name), adapterArch != arch.name {
+        if let adapterArch = adapter.architecture, adapterArch != arch.ggufWriteName, adapterArch != arch.name {
             throw ModelError.invalidMetadata(key: "general.architecture", reason: "the adapter is for '\(adapterArch)', the model is '\(arch.name)'", path: adapter.path)
         }
         let id = (loraAdapters.map(\.id).max() ?? -1) + 1
