@@ -45,6 +45,25 @@ public final class MultiSequenceBatch {
         forward = DecoderForward(model: model, maxRows: maxTokens, pool: pool, options: options)
     }
 
+    /// Gives `slot` its own LoRA scales (adapter id → scale; 0 turns an adapter off for it),
+    /// for requests that pick adapters (llama.cpp's per-request `"lora"`): rows of other slots
+    /// in the same batch keep theirs. Adapters not listed keep their attachment's scale; nil
+    /// or empty clears the slot's choice.
+    public func setAdapterScales(_ scales: [Int: Float]?, slot: Int) throws {
+        guard (0..<slotCount).contains(slot) else {
+            throw ModelError.invalidMetadata(key: "slot", reason: "\(slot) is outside 0..<\(slotCount)", path: model.path)
+        }
+        for (id, scale) in scales ?? [:] {
+            guard model.loraAdapters.contains(where: { $0.id == id }) else {
+                throw ModelError.invalidMetadata(key: "LoRA adapter id", reason: "no adapter with id \(id) is attached", path: model.path)
+            }
+            guard scale.isFinite else {
+                throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale) is not a finite number", path: model.path)
+            }
+        }
+        if let scales, !scales.isEmpty { forward.slotAdapterScales[slot] = scales } else { forward.slotAdapterScales[slot] = nil }
+    }
+
     /// Bytes of KV cache reserved over all slots.
     public var kvByteCount: Int { caches.reduce(0) { $0 + $1.byteCount } }
 

@@ -170,4 +170,55 @@ final class LoRARuntimeTests: XCTestCase {
         XCTAssertTrue(model.loraAdapters.isEmpty, "a failed attach attaches nothing")
         XCTAssertThrowsError(try model.detachLoRA(id: 5))
     }
+
+    /// Rows of one batch with different adapters (punica / S-LoRA style): three slots — adapter
+    /// 1 at 1.0, adapter 2 at 0.5, neither — decoded together, each exactly as a model with only
+    /// that adapter attached; DoRA included. The prompt (several tokens per slot) and decode
+    /// steps (one per slot) both go through the per-row scales, and so does the LM head.
+    func testRowsOfOneBatchUseTheirOwnAdapters() throws {
+        let (spec, model) = try baseModel()
+        let first = Self.adapter(for: spec, rank: 2, seed: 71)
+        let second = Self.adapter(for: spec, rank: 3, seed: 81, dora: true)
+        let id1 = try model.attachLoRA(first, scale: 0.25), id2 = try model.attachLoRA(second, scale: 2)
+        let batch = try MultiSequenceBatch(model: model, slots: 3, capacity: 32, pool: ThreadPool(threadCount: 2))
+        try batch.setAdapterScales([id1: 1, id2: 0], slot: 0)
+        try batch.setAdapterScales([id1: 0, id2: 0.5], slot: 1)
+        try batch.setAdapterScales([id1: 0, id2: 0], slot: 2)
+        XCTAssertThrowsError(try batch.setAdapterScales([9: 1], slot: 0)) { XCTAssertTrue("\($0)".contains("no adapter with id 9"), "\($0)") }
+        XCTAssertThrowsError(try batch.setAdapterScales([id1: 1], slot: 3))
+
+        // References: one model per configuration.
+        func reference(_ attach: (LanguageModel) throws -> Void) throws -> [[Float]] {
+            var copy = spec
+            let path = try copy.write()
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let m = try LanguageModel(path: path)
+            try attach(m)
+            return try logits(m)
+        }
+        let expected = [
+            try reference { try $0.attachLoRA(first, scale: 1) },
+            try reference { try $0.attachLoRA(second, scale: 0.5) },
+            try reference { _ in },
+        ]
+        let tokens = [72, 101, 108, 108, 111, 32, 119, 111]
+        var actual: [[[Float]]] = [[], [], []]
+        try batch.evaluate((0..<3).map { SequenceSegment(slot: $0, start: 0, tokens: Array(tokens.prefix(5)), allLogits: true) }) { s, _, l in
+            actual[s].append(Array(l))
+        }
+        for (i, t) in tokens.dropFirst(5).enumerated() {
+            try batch.evaluate((0..<3).map { SequenceSegment(slot: $0, start: 5 + i, tokens: [t]) }) { s, _, l in actual[s].append(Array(l)) }
+        }
+        for slot in 0..<3 {
+            XCTAssertLessThan(maxDifference(expected[slot], actual[slot]), 1e-4, "slot \(slot)")
+        }
+        XCTAssertGreaterThan(maxDifference(expected[0], expected[2]), 1e-2)
+        XCTAssertGreaterThan(maxDifference(expected[1], expected[2]), 1e-2)
+
+        // The attachment's own scale can change between passes (POST /lora-adapters).
+        try model.setLoRAScale(id: id1, scale: 1)
+        try model.setLoRAScale(id: id2, scale: 0)
+        XCTAssertLessThan(maxDifference(try logits(model), expected[0]), 1e-4)
+        XCTAssertThrowsError(try model.setLoRAScale(id: 42, scale: 1))
+    }
 }

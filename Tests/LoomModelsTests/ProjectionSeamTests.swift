@@ -25,7 +25,7 @@ final class ProjectionSeamTests: XCTestCase {
         }
 
         func addProduct(input: UnsafePointer<Float>, tokens: Int, inputColumns: Int,
-                        output: UnsafeMutablePointer<Float>, outputRows: Int, pool: ThreadPool) {
+                        output: UnsafeMutablePointer<Float>, outputRows: Int, rowScales: UnsafePointer<Float>?, pool: ThreadPool) {
             precondition(inputColumns == columns && outputRows == rows)
             calls += 1
             for t in 0..<tokens {

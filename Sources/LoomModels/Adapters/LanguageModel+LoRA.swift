@@ -54,7 +54,7 @@ extension LanguageModel {
                                              expected: [base.columns, rowsNeeded], actual: [module.inputs, module.outputs], path: path)
             }
             for target in targets {
-                planned.append((target, LoRADelta(adapterID: id, module: module, rows: target.rows, b: module.b,
+                planned.append((target, LoRADelta(adapterID: id, module: module, rows: target.rows,
                                                   userScale: scale, base: target.projection(in: weights))))
             }
         }
@@ -63,6 +63,28 @@ extension LanguageModel {
         }
         loraAdapters.append(LoRAAttachment(id: id, path: adapter.path, scale: scale, tensorNames: adapter.modules.keys.sorted()))
         return id
+    }
+
+    /// Sets the scale of attachment `id` (llama.cpp's `POST /lora-adapters`); 0 turns it off.
+    /// Call it while no session of this model is evaluating.
+    public func setLoRAScale(id: Int, scale: Float) throws {
+        guard let index = loraAdapters.firstIndex(where: { $0.id == id }) else {
+            throw ModelError.invalidMetadata(key: "LoRA adapter id", reason: "no adapter with id \(id) is attached", path: path)
+        }
+        guard scale.isFinite else {
+            throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale) is not a finite number", path: path)
+        }
+        let old = loraAdapters[index]
+        loraAdapters[index] = LoRAAttachment(id: id, path: old.path, scale: scale, tensorNames: old.tensorNames)
+        forEachDelta(id: id) { $0.setUserScale(scale) }
+    }
+
+    /// Every attached module of adapter `id`.
+    func forEachDelta(id: Int, _ body: (LoRADelta) -> Void) {
+        var w = weights
+        LoRATarget.forEachProjection(&w) { p in
+            for case let delta as LoRADelta in p.adapters where delta.adapterID == id { body(delta) }
+        }
     }
 
     /// Removes the adapter with `id` from every projection. Unknown ids are an error.

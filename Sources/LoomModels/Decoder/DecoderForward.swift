@@ -37,6 +37,14 @@ final class DecoderForward {
     private let logitBlock: UnsafeMutablePointer<Float>    // [logitRows × vocab]
     private let lastNormed: UnsafeMutablePointer<Float>    // [logitRows × d], LM-head input
 
+    /// LoRA scales chosen per slot (slot → adapter id → scale), for batches whose rows belong
+    /// to requests with different adapters; slots not listed use each adapter's own scale.
+    var slotAdapterScales: [Int: [Int: Float]] = [:]
+    private var rowScaleBuffers: [Int: UnsafeMutablePointer<Float>] = [:]   // id → [maxRows]
+    private var headScaleBuffers: [Int: UnsafeMutablePointer<Float>] = [:]  // id → [logitRows]
+    /// Slot of each batch row of the last ``run(_:caches:)``.
+    private var rowSlots: [Int] = []
+
     init(model: LanguageModel, maxRows: Int, pool: ThreadPool, options: KernelOptions) {
         self.model = model
         self.maxRows = maxRows
@@ -62,6 +70,8 @@ final class DecoderForward {
         for p in [hidden, normed, queries, newKeys, newValues, attended, blockOutput, ffnGate, ffnUp, ropeTable, logitBlock, lastNormed] {
             p.deallocate()
         }
+        for p in rowScaleBuffers.values { p.deallocate() }
+        for p in headScaleBuffers.values { p.deallocate() }
     }
 
     /// Checks `segments` against the vocabulary, `caches` and ``maxRows``, naming the first
@@ -110,12 +120,14 @@ final class DecoderForward {
         let n = rows.count
         // A step of single tokens (decode) may quantise activations per row; see ProjectionSeam.
         let decodeStep = segments.allSatisfy { $0.tokens.count == 1 }
+        rowSlots = rows.map(\.slot)
+        let scales = adapterRowScales(slots: rowSlots[...], buffers: &rowScaleBuffers, capacity: maxRows)
 
         for (index, layer) in w.layers.enumerated() {
             // Attention block.
             rmsNorm(n, weight: layer.attentionNorm)
             seam.project(.init(layer.query, into: queries), .init(layer.key, into: newKeys), .init(layer.value, into: newValues),
-                         input: normed, tokens: n, decodeStep: decodeStep)
+                         input: normed, tokens: n, decodeStep: decodeStep, rowScales: scales)
             for r in 0..<n {
                 let table = ropeTable + r * c.ropeDimensions
                 model.rope.apply(queries + r * qDim, heads: c.headCount, headDim: c.headDim, table: table)
@@ -128,16 +140,37 @@ final class DecoderForward {
                 (cache.values(layer: index) + segment.start * kvDim).update(from: newValues + firstRow[s] * kvDim, count: count * kvDim)
             }
             attend(segments, rows: rows, caches: caches, layer: index)
-            seam.project(.init(layer.attentionOutput, into: blockOutput), input: attended, tokens: n, decodeStep: decodeStep)
+            seam.project(.init(layer.attentionOutput, into: blockOutput), input: attended, tokens: n, decodeStep: decodeStep,
+                         rowScales: scales)
             VectorOps.add(blockOutput, into: hidden, count: n * d)
 
             // Feed-forward block.
             rmsNorm(n, weight: layer.feedForwardNorm)
             seam.projectGated(gate: layer.gate, up: layer.up, input: normed, tokens: n, decodeStep: decodeStep,
-                              gateOut: ffnGate, upOut: ffnUp)
-            seam.project(.init(layer.down, into: blockOutput), input: ffnGate, tokens: n, decodeStep: decodeStep)
+                              gateOut: ffnGate, upOut: ffnUp, rowScales: scales)
+            seam.project(.init(layer.down, into: blockOutput), input: ffnGate, tokens: n, decodeStep: decodeStep,
+                         rowScales: scales)
             VectorOps.add(blockOutput, into: hidden, count: n * d)
         }
+    }
+
+    /// Each row's scale for every adapter some slot of `slots` chose a scale for (the others
+    /// keep the adapter's own); ``AdapterRowScales/none`` when no slot chose anything.
+    private func adapterRowScales(slots: ArraySlice<Int>, buffers: inout [Int: UnsafeMutablePointer<Float>],
+                                  capacity: Int) -> AdapterRowScales {
+        guard !slotAdapterScales.isEmpty else { return .none }
+        var ids = Set<Int>()
+        for slot in Set(slots) { ids.formUnion(slotAdapterScales[slot]?.keys ?? [:].keys) }
+        guard !ids.isEmpty else { return .none }
+        var result = AdapterRowScales()
+        for id in ids {
+            let own = model.loraAdapters.first { $0.id == id }?.scale ?? 0
+            let buffer = buffers[id] ?? .allocate(capacity: capacity)
+            buffers[id] = buffer
+            for (r, slot) in slots.enumerated() { buffer[r] = slotAdapterScales[slot]?[id] ?? own }
+            result.scales[id] = UnsafePointer(buffer)
+        }
+        return result
     }
 
     /// `normed[r] = RMSNorm(hidden[r]) · weight` for the first `n` rows.
@@ -200,7 +233,10 @@ final class DecoderForward {
                 VectorOps.rmsNorm(hidden + rows[next + i] * d, weight: model.weights.outputNorm, eps: c.rmsEpsilon,
                                   into: lastNormed + i * d, count: d)
             }
-            seam.project(.init(model.weights.output, into: logitBlock), input: lastNormed, tokens: count, decodeStep: decodeStep)
+            let slots = (next..<next + count).map { rowSlots[rows[$0]] }
+            let scales = adapterRowScales(slots: slots[...], buffers: &headScaleBuffers, capacity: Self.logitRows)
+            seam.project(.init(model.weights.output, into: logitBlock), input: lastNormed, tokens: count, decodeStep: decodeStep,
+                         rowScales: scales)
             for i in 0..<count {
                 body(next + i, UnsafeBufferPointer(start: logitBlock + i * vocab, count: vocab))
             }

@@ -32,11 +32,34 @@ public struct Projection: @unchecked Sendable {
 /// (`s·B·(A·x)`), DoRA and other adapters implement it; the forward pass calls it through
 /// ``DecoderForward``'s projection seam after the base product, on the same activations.
 public protocol ProjectionAdapter: AnyObject, Sendable {
+    /// The id rows select this adapter by (a LoRA attachment's id), or nil for an adapter
+    /// that applies to every row alike. Rows of a batch may belong to different requests,
+    /// each with its own adapter scales (punica / S-LoRA's per-row gather).
+    var selectionID: Int? { get }
+
     /// Adds this adapter's term to `output` (`[tokens × outputRows]`, row stride
-    /// `outputRows`) for `input` (`[tokens × inputColumns]`).
+    /// `outputRows`) for `input` (`[tokens × inputColumns]`). `rowScales` (`[tokens]`, or nil
+    /// for "the adapter's own scale on every row") gives each row's scale; 0 skips the row.
     func addProduct(
         input: UnsafePointer<Float>, tokens: Int, inputColumns: Int,
-        output: UnsafeMutablePointer<Float>, outputRows: Int, pool: ThreadPool)
+        output: UnsafeMutablePointer<Float>, outputRows: Int, rowScales: UnsafePointer<Float>?, pool: ThreadPool)
+}
+
+extension ProjectionAdapter {
+    public var selectionID: Int? { nil }
+}
+
+/// Per-row scales of the selectable adapters in one forward call: adapter id → `[rows]`.
+/// Empty (the common case) means every adapter runs at its own scale on every row.
+public struct AdapterRowScales {
+    var scales: [Int: UnsafePointer<Float>] = [:]
+
+    public static let none = AdapterRowScales()
+
+    func forAdapter(_ adapter: any ProjectionAdapter) -> UnsafePointer<Float>? {
+        guard !scales.isEmpty, let id = adapter.selectionID else { return nil }
+        return scales[id]
+    }
 }
 
 /// A float vector with a stable address for the life of the value (norm weights, biases),

@@ -27,13 +27,13 @@ struct ProjectionSeam {
     /// LM-head rows), so small batches may take the integer batch kernels; see
     /// ``MatMul/multiply(_:_:_:_:tokens:pool:integerBatch:)`` for why prompts must not.
     func project(_ a: Output, _ b: Output? = nil, _ c: Output? = nil,
-                 input: UnsafePointer<Float>, tokens: Int, decodeStep: Bool) {
+                 input: UnsafePointer<Float>, tokens: Int, decodeStep: Bool, rowScales: AdapterRowScales = .none) {
         MatMul.multiply(target(a), b.map(target), c.map(target), input, tokens: tokens, pool: pool,
                         integerBatch: decodeStep, options: options)
         // No array of outputs here: this runs for every projection of every layer.
-        addAdapters(a, input: input, tokens: tokens)
-        if let b { addAdapters(b, input: input, tokens: tokens) }
-        if let c { addAdapters(c, input: input, tokens: tokens) }
+        addAdapters(a, input: input, tokens: tokens, rowScales: rowScales)
+        if let b { addAdapters(b, input: input, tokens: tokens, rowScales: rowScales) }
+        if let c { addAdapters(c, input: input, tokens: tokens, rowScales: rowScales) }
     }
 
     /// The SwiGLU feed-forward's first half: `gateOut = silu(gate·x) ⊙ (up·x)`, `[tokens × ffn]`.
@@ -42,12 +42,14 @@ struct ProjectionSeam {
     /// bit-identical to the unfused sequence); everything else is two projections and
     /// ``VectorOps/swiglu(_:up:count:)``.
     func projectGated(gate: Projection, up: Projection, input: UnsafePointer<Float>, tokens: Int,
-                      decodeStep: Bool, gateOut: UnsafeMutablePointer<Float>, upOut: UnsafeMutablePointer<Float>) {
+                      decodeStep: Bool, gateOut: UnsafeMutablePointer<Float>, upOut: UnsafeMutablePointer<Float>,
+                      rowScales: AdapterRowScales = .none) {
         if tokens == 1 && gate.adapters.isEmpty && up.adapters.isEmpty && gate.bias == nil && up.bias == nil {
             GatedFeedForward.multiply(gate: gate.weight, up: up.weight, input, into: gateOut, pool: pool, options: options)
             return
         }
-        project(Output(gate, into: gateOut), Output(up, into: upOut), input: input, tokens: tokens, decodeStep: decodeStep)
+        project(Output(gate, into: gateOut), Output(up, into: upOut), input: input, tokens: tokens, decodeStep: decodeStep,
+                rowScales: rowScales)
         VectorOps.swiglu(gateOut, up: upOut, count: tokens * gate.rows)
     }
 
@@ -55,11 +57,11 @@ struct ProjectionSeam {
         MatMulTarget(output.projection.weight, output.into, bias: output.projection.bias.map { UnsafePointer($0.pointer) })
     }
 
-    private func addAdapters(_ output: Output, input: UnsafePointer<Float>, tokens: Int) {
+    private func addAdapters(_ output: Output, input: UnsafePointer<Float>, tokens: Int, rowScales: AdapterRowScales) {
         let p = output.projection
         for adapter in p.adapters {
             adapter.addProduct(input: input, tokens: tokens, inputColumns: p.columns,
-                               output: output.into, outputRows: p.rows, pool: pool)
+                               output: output.into, outputRows: p.rows, rowScales: rowScales.forAdapter(adapter), pool: pool)
         }
     }
 }
