@@ -11,6 +11,11 @@ import LoomKernels
 ///
 /// Shapes: `a` is `[rank × inputs]` row-major; `b` is kept transposed, `[rank × outputs]`,
 /// so the second product is `rank` contiguous `axpy`s over the output row.
+///
+/// On a quantised base (not DoRA) the factors are kept as halves: at single-token decode
+/// reading them is most of the adapter's cost, and half precision (relative error 2⁻¹¹) is
+/// far finer than the base's own quantisation. Float bases keep f32 factors, so the float
+/// path matches PEFT to float rounding.
 final class LoRADelta: ProjectionAdapter, @unchecked Sendable {
     /// Which attachment this module belongs to (``LanguageModel/loraAdapters``).
     let adapterID: Int
@@ -25,6 +30,10 @@ final class LoRADelta: ProjectionAdapter, @unchecked Sendable {
     private(set) var userScale: Float
     private let a: UnsafeMutablePointer<Float>            // [rank × inputs]
     private let bTransposed: UnsafeMutablePointer<Float>  // [rank × outputs]
+    /// The same factors as halves when ``halfFactors``; the float copies are then unused.
+    private let aHalf: UnsafeMutablePointer<UInt16>?      // [rank × inputs]
+    private let bTransposedHalf: UnsafeMutablePointer<UInt16>?  // [rank × outputs]
+    var halfFactors: Bool { aHalf != nil }
     /// DoRA: the magnitudes `m` (`[outputs]`), the base weight and bias, and `g` per user scale.
     private let magnitude: [Float]?
     private let base: Projection
@@ -49,6 +58,18 @@ final class LoRADelta: ProjectionAdapter, @unchecked Sendable {
         }
         self.a = a
         self.bTransposed = bTransposed
+        let quantizedBase = ![.f32, .f16, .bf16].contains(base.weight.type)
+        if quantizedBase && module.magnitude == nil {
+            let ah = UnsafeMutablePointer<UInt16>.allocate(capacity: rank * inputs)
+            for i in 0..<rank * inputs { ah[i] = floatToHalf(a[i]) }
+            let bh = UnsafeMutablePointer<UInt16>.allocate(capacity: rank * outputs)
+            for i in 0..<rank * outputs { bh[i] = floatToHalf(bTransposed[i]) }
+            aHalf = ah
+            bTransposedHalf = bh
+        } else {
+            aHalf = nil
+            bTransposedHalf = nil
+        }
         magnitude = module.magnitude.map { Array($0[rows]) }
         if magnitude != nil { _ = magnitudeScale(for: userScale) }
     }
@@ -56,6 +77,8 @@ final class LoRADelta: ProjectionAdapter, @unchecked Sendable {
     deinit {
         a.deallocate()
         bTransposed.deallocate()
+        aHalf?.deallocate()
+        bTransposedHalf?.deallocate()
     }
 
     var isDoRA: Bool { magnitude != nil }
@@ -124,6 +147,13 @@ final class LoRADelta: ProjectionAdapter, @unchecked Sendable {
                 if u == 0 { continue }                           // this row's request does not use the adapter
                 let scale = u * moduleScale
                 let x = input + t * inputs, y = output + t * outputs
+                if let aHalf, let bTransposedHalf {
+                    for j in 0..<rank { projected[j] = HalfVectorOps.dot(aHalf + j * inputs, x, count: inputs) }
+                    for j in 0..<rank where projected[j] != 0 {
+                        HalfVectorOps.axpy(scale * projected[j], bTransposedHalf + j * outputs, y, count: outputs)
+                    }
+                    continue
+                }
                 for j in 0..<rank { projected[j] = Self.dot(a + j * inputs, x, count: inputs) }
                 guard let g = doraScales[u] else {
                     for j in 0..<rank where projected[j] != 0 {
