@@ -14,15 +14,20 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
     public let param: String?
     /// Seconds a client should wait before retrying (503 answers).
     public var retryAfter: Int?
+    /// The answer ends the connection (`Connection: close`): after a framing error, a
+    /// timeout or a refused body the rest of the byte stream cannot be trusted or read.
+    public var closesConnection: Bool
 
     public init(_ status: HTTPResponse.Status, _ message: String, type: String = "invalid_request_error",
-                code: String = "invalid_value", param: String? = nil, retryAfter: Int? = nil) {
+                code: String = "invalid_value", param: String? = nil, retryAfter: Int? = nil,
+                closesConnection: Bool = false) {
         self.status = status
         self.message = message
         self.type = type
         self.code = code
         self.param = param
         self.retryAfter = retryAfter
+        self.closesConnection = closesConnection
     }
 
     public var description: String { "\(status.code) \(code): \(message)" }
@@ -32,16 +37,30 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
         APIError(.badRequest, "'\(field)': \(message)", param: field)
     }
 
+    /// A 413 for a request body over the server's limit (`size` when declared up front).
+    /// The unread rest of the body makes the connection unusable, so the answer closes it.
+    static func bodyTooLarge(_ size: Int?, limit: Int) -> APIError {
+        let what = size.map { "The request body is \($0) bytes" } ?? "The request body is larger than \(limit) bytes"
+        return APIError(.contentTooLarge, "\(what); the server accepts at most \(limit) bytes",
+                        code: "request_too_large", closesConnection: true)
+    }
+
     var body: [String: Any] {
         ["error": ["message": message, "type": type, "param": param.map { $0 as Any } ?? NSNull(), "code": code]]
     }
 
-    func response() -> Response {
+    /// Content type, Retry-After, WWW-Authenticate and Connection fields of the answer.
+    var headerFields: HTTPFields {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
         // RFC 9110 §11.6.1: a 401 names the scheme the client must use (RFC 6750's Bearer).
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSON.encode(body))))
+        if closesConnection { headers[.connection] = "close" }
+        return headers
+    }
+
+    func response() -> Response {
+        Response(status: status, headers: headerFields, body: .init(byteBuffer: ByteBuffer(bytes: JSON.encode(body))))
     }
 }
 

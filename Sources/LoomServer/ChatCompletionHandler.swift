@@ -10,37 +10,24 @@ struct ChatCompletionHandler {
     /// Answers one request; `connection` is watched so a client that leaves before a
     /// non-streamed answer is complete frees its slots at once.
     func handle(body: Data, connection: ClientConnection) async throws -> Response {
-        let fields = try JSONFields(body: body)
-        try served.checkModelName(try fields.string("model"))
-        guard fields.has("messages") else { throw APIError.invalid("messages", "is required") }
-        guard fields.raw("messages") is [Any] else {
-            throw APIError.invalid("messages", "expected an array of messages, got \(JSONFields.describe(fields.raw("messages")!))")
-        }
-        let messages: [ChatMessage]
-        do {
-            messages = try ChatMessage.conversation(fromJSON: body)
-        } catch {
-            throw APIError.invalid("messages", "\(error)")
-        }
-        guard !messages.isEmpty else { throw APIError.invalid("messages", "must contain at least one message") }
+        let decoded = try APIRequestDecoder.chatCompletion(body, vocabularySize: served.model.config.vocabularySize)
+        try served.checkModelName(decoded.model)
+        let messages = decoded.messages
         guard let formatter = served.formatter else {
             throw APIError(.badRequest, "the model has no chat template; use /v1/completions", code: "no_chat_template")
         }
-        var tools: Data?
-        if let t = fields.raw("tools") {
-            guard t is [Any] else { throw APIError.invalid("tools", "expected an array, got \(JSONFields.describe(t))") }
-            tools = JSON.encode(t)
-        }
         let text: String
         do {
-            text = try formatter.render(messages, tools: tools, addGenerationPrompt: true)
+            text = try formatter.render(messages, tools: decoded.tools, addGenerationPrompt: true)
         } catch {
             throw APIError.invalid("messages", "the chat template failed: \(error)")
         }
         let prompt = served.tokenizer.encode(text, addSpecial: false)
         let context = served.contextLength
-        let request = try GenerationRequest(fields, vocabularySize: served.model.config.vocabularySize,
-                                            defaultMaxTokens: max(0, context - prompt.count), chatLogprobs: true)
+        var generation = decoded.generation
+        // Without a length the answer may fill the rest of the context.
+        if generation.requestedMaxTokens == nil { generation.options.maxTokens = max(0, context - prompt.count) }
+        let request = generation
         try Admission.checkLength(prompt: prompt.count, maxTokens: request.options.maxTokens, context: context)
         let group = JobGroup((0..<request.n).map { (prompt, request.options(forChoice: $0), false) })
         try Admission.submit(group, to: served.scheduler)

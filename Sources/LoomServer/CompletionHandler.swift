@@ -18,12 +18,16 @@ struct CompletionHandler {
     /// Answers one request; `connection` is watched so a client that leaves before a
     /// non-streamed answer is complete frees its slots at once.
     func handle(body: Data, connection: ClientConnection) async throws -> Response {
-        let fields = try JSONFields(body: body)
-        try served.checkModelName(try fields.string("model"))
-        let prompts = try parsePrompts(fields)
-        let request = try GenerationRequest(fields, vocabularySize: served.model.config.vocabularySize,
-                                            defaultMaxTokens: 16, chatLogprobs: false)
-        let echo = try fields.bool("echo") ?? false
+        let decoded = try APIRequestDecoder.completion(body, vocabularySize: served.model.config.vocabularySize)
+        try served.checkModelName(decoded.model)
+        let prompts = decoded.prompts.map { input -> Prompt in
+            switch input {
+            case .text(let s): return Prompt(tokens: served.tokenizer.encode(s, addSpecial: true), text: s)
+            case .tokens(let ids): return Prompt(tokens: ids, text: served.tokenizer.decode(ids))
+            }
+        }
+        let request = decoded.generation
+        let echo = decoded.echo
         for p in prompts {
             try Admission.checkLength(prompt: p.tokens.count, maxTokens: request.options.maxTokens,
                                       context: served.contextLength, field: "prompt")
@@ -58,35 +62,6 @@ struct CompletionHandler {
         let head: [String: Any]
         let promptTokens: Int
         func prompt(ofJob index: Int) -> Prompt { prompts[index / request.n] }
-    }
-
-    /// `prompt`: a string, an array of strings, an array of token ids or an array of arrays of ids.
-    func parsePrompts(_ fields: JSONFields) throws -> [Prompt] {
-        guard let raw = fields.raw("prompt") else { throw APIError.invalid("prompt", "is required") }
-        let vocabulary = served.model.config.vocabularySize
-        func tokens(_ array: [Any], field: String) throws -> Prompt {
-            let ids = try array.enumerated().map { i, item -> Int in
-                guard let id = JSONFields.integer(item) else {
-                    throw APIError.invalid("\(field)[\(i)]", "expected a token id, got \(JSONFields.describe(item))")
-                }
-                guard id >= 0, id < vocabulary else {
-                    throw APIError.invalid("\(field)[\(i)]", "token id \(id) is outside the vocabulary (0..<\(vocabulary))")
-                }
-                return id
-            }
-            return Prompt(tokens: ids, text: served.tokenizer.decode(ids))
-        }
-        func text(_ s: String) -> Prompt { Prompt(tokens: served.tokenizer.encode(s, addSpecial: true), text: s) }
-        if let s = raw as? String { return [text(s)] }
-        guard let array = raw as? [Any] else {
-            throw APIError.invalid("prompt", "expected a string, an array of strings or an array of token ids, got \(JSONFields.describe(raw))")
-        }
-        guard !array.isEmpty else { throw APIError.invalid("prompt", "must not be empty") }
-        if array.allSatisfy({ $0 is String }) { return array.map { text($0 as! String) } }
-        if array.allSatisfy({ $0 is [Any] }) {
-            return try array.enumerated().map { i, item in try tokens(item as! [Any], field: "prompt[\(i)]") }
-        }
-        return [try tokens(array, field: "prompt")]
     }
 
     private func collect(_ group: JobGroup, _ c: Context) async throws -> Response {

@@ -3,15 +3,17 @@ import LoomGeneration
 
 /// The fields `/v1/chat/completions` and `/v1/completions` share, checked and turned into
 /// generation options. Every bad value is a 400 naming the field.
-struct GenerationRequest {
-    var model: String?
-    var options: GenerationOptions
+public struct GenerationRequest {
+    public internal(set) var model: String?
+    public internal(set) var options: GenerationOptions
+    /// `max_completion_tokens`, `max_tokens` or `n_predict` as given; nil when none was.
+    public internal(set) var requestedMaxTokens: Int?
     /// Number of choices (each an independent sequence in its own slot).
-    var n: Int
-    var stream: Bool
-    var includeUsage: Bool
+    public internal(set) var n: Int
+    public internal(set) var stream: Bool
+    public internal(set) var includeUsage: Bool
     /// Alternatives per token to report; nil when logprobs are off.
-    var logprobs: Int?
+    public internal(set) var logprobs: Int?
 
     /// - Parameters:
     ///   - defaultMaxTokens: used when neither max_tokens nor max_completion_tokens is given.
@@ -24,6 +26,7 @@ struct GenerationRequest {
             let field = f.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens"
             throw APIError.invalid(field, "must be ≥ 0, got \(maxTokens)")
         }
+        requestedMaxTokens = maxTokens
         n = try f.int("n") ?? 1
         guard (1...16).contains(n) else { throw APIError.invalid("n", "must be between 1 and 16, got \(n)") }
         stream = try f.bool("stream") ?? false

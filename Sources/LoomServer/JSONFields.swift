@@ -1,4 +1,5 @@
 import Foundation
+import LoomJinja
 
 /// A JSON request object with typed field access: every getter returns nil for a missing or
 /// `null` field and throws a 400 ``APIError`` naming the field when its type is wrong.
@@ -14,8 +15,17 @@ struct JSONFields {
     }
 
     /// Parses a request body; malformed JSON or a non-object is a 400 saying where.
+    ///
+    /// The body is first checked by Loom's strict RFC 8259 parser, which bounds nesting depth
+    /// and names the line and column of an error: Foundation's `JSONSerialization` accepts
+    /// some invalid JSON (a trailing comma, `{"prompt": "x",}`) that must be refused.
     init(body: Data) throws {
         guard !body.isEmpty else { throw APIError(.badRequest, "the request body is empty; expected a JSON object", code: "invalid_json") }
+        do {
+            _ = try JSONParser.parse([UInt8](body))
+        } catch {
+            throw APIError(.badRequest, "the request body is not valid JSON: \(error)", code: "invalid_json")
+        }
         let root: Any
         do {
             root = try JSONSerialization.jsonObject(with: body, options: [])

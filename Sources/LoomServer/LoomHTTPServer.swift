@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import LoomGeneration
 import LoomKernels
 import LoomModels
@@ -28,10 +29,27 @@ public struct ServerConfiguration: Sendable {
     /// nil = label "loom" on swift-log's default handler (standard error) at `info`, or at the
     /// level named by the `LOG_LEVEL` environment variable, as Hummingbird does.
     public var logger: Logger?
+    /// Seconds a connection may take to send a complete request head, counted from when it
+    /// opens or its previous answer ends (so it is also the keep-alive idle time). A client
+    /// still short of a head then is disconnected (slowloris).
+    public var headerTimeout: TimeInterval
+    /// Longest silence, in seconds, while a request body is arriving; then the request gets
+    /// a 408 and the connection closes (a Content-Length larger than the body sent).
+    public var bodyTimeout: TimeInterval
+    /// Open connections allowed from one client IP address; more get a 429 and are closed.
+    /// 0 = no limit.
+    public var maxConnectionsPerClient: Int
+    /// Largest request body in bytes. A larger declared Content-Length is refused with 413
+    /// before the body is read; a chunked body is refused as soon as it grows past this.
+    /// 8 MiB is well above the largest legitimate request (a 128K-token prompt as token ids,
+    /// or as text, is about 1 MB of JSON).
+    public var maxRequestBodyBytes: Int
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, parallel: Int = 4,
                 contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64,
-                kernelOptions: KernelOptions = .default, logger: Logger? = nil) {
+                kernelOptions: KernelOptions = .default, logger: Logger? = nil,
+                headerTimeout: TimeInterval = 30, bodyTimeout: TimeInterval = 30,
+                maxConnectionsPerClient: Int = 64, maxRequestBodyBytes: Int = 8 << 20) {
         self.host = host
         self.port = port
         self.apiKey = apiKey
@@ -42,6 +60,10 @@ public struct ServerConfiguration: Sendable {
         self.queueLimit = queueLimit
         self.kernelOptions = kernelOptions
         self.logger = logger
+        self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
+        self.maxConnectionsPerClient = maxConnectionsPerClient
+        self.maxRequestBodyBytes = maxRequestBodyBytes
     }
 }
 
@@ -62,6 +84,8 @@ public final class LoomHTTPServer: @unchecked Sendable {
     public let logger: Logger
     private let load: @Sendable () throws -> LanguageModel
     let host = ModelHost()
+    /// Open connections per client address (``ServerConfiguration/maxConnectionsPerClient``).
+    let connections: ConnectionLimiter
     private let portLock = NSCondition()
     private var boundPort: Int?
 
@@ -70,6 +94,7 @@ public final class LoomHTTPServer: @unchecked Sendable {
         self.configuration = configuration
         self.load = load
         logger = configuration.logger ?? Self.defaultLogger()
+        connections = ConnectionLimiter(limit: configuration.maxConnectionsPerClient)
     }
 
     private static func defaultLogger() -> Logger {
@@ -108,10 +133,17 @@ public final class LoomHTTPServer: @unchecked Sendable {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: AccessLogMiddleware())
         router.add(middleware: ErrorMiddleware(metrics: metrics))
+        router.add(middleware: BodyLimitMiddleware(limit: configuration.maxRequestBodyBytes))
         if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
-        Routes(host: host, metrics: metrics).register(on: router)
+        Routes(host: host, metrics: metrics, maxBodyBytes: configuration.maxRequestBodyBytes).register(on: router)
+        let timeouts = ConnectionGuard.Timeouts(header: TimeAmount(seconds: configuration.headerTimeout),
+                                                body: TimeAmount(seconds: configuration.bodyTimeout))
+        let (limiter, metrics, logger) = (connections, metrics, logger)
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [
+                ConnectionGuard(timeouts: timeouts, limiter: limiter, metrics: metrics, logger: logger),
+            ])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "loom"),
             onServerRunning: { [self] channel in setBoundPort(channel.localAddress?.port) },
             logger: logger)

@@ -44,6 +44,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as APIError {
             response = error.response()
+        } catch let error where ConnectionGuard.apiError(for: error) != nil {
+            // A broken body (bad chunk framing) or one that stopped arriving, seen while reading it.
+            response = ConnectionGuard.apiError(for: error)!.response()
         } catch let error as HTTPResponseError {
             let status = error.status
             let type = status.code == 404 ? "not_found_error" : (status.code >= 500 ? "server_error" : "invalid_request_error")
@@ -54,6 +57,20 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         metrics.recordRequest(status: response.status.code)
         return response
+    }
+}
+
+/// Refuses a request whose declared Content-Length is over the server's limit with a 413
+/// before any of its body is read (and before authentication, which would otherwise read
+/// and drop it all). Bodies without a length are limited while read (``Routes/collect(_:limit:)``).
+struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
+    let limit: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            throw APIError.bodyTooLarge(declared, limit: limit)
+        }
+        return try await next(request, context)
     }
 }
 

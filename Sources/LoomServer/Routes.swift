@@ -8,8 +8,8 @@ import LoomGeneration
 struct Routes {
     let host: ModelHost
     let metrics: ServerMetrics
-    /// Largest request body accepted (413 beyond).
-    static let maxBody = 32 << 20
+    /// Largest request body accepted (413 beyond; ``ServerConfiguration/maxRequestBodyBytes``).
+    let maxBodyBytes: Int
 
     func register(on router: Router<ServerRequestContext>) {
         router.get("/health") { _, _ -> Response in
@@ -49,13 +49,41 @@ struct Routes {
     private func post(_ router: Router<ServerRequestContext>, _ paths: [String],
                       _ handler: @escaping @Sendable (ServedModel, Data, ClientConnection) async throws -> Response) {
         for path in paths {
-            router.post(RouterPath(path)) { request, context -> Response in
-                var request = request
-                let buffer = try await request.collectBody(upTo: Self.maxBody)
-                let body = Data(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [])
-                return try await handler(try host.ready(), body, context.connection)
+            router.post(RouterPath(path)) { [maxBodyBytes] request, context -> Response in
+                let served = try host.ready()
+                // Bytes buffered for this request; once its body and parsed JSON are freed,
+                // large blocks go back to the OS.
+                var buffered = 0
+                defer { MemoryReturn.afterRequest(bodyBytes: buffered) }
+                return try await {
+                    let body: Data
+                    do {
+                        body = try await Self.collect(request, limit: maxBodyBytes)
+                    } catch let error as APIError where error.status == .contentTooLarge {
+                        buffered = maxBodyBytes
+                        throw error
+                    }
+                    buffered = body.count
+                    return try await handler(served, body, context.connection)
+                }()
             }
         }
+    }
+
+    /// The whole request body, at most `limit` bytes: a larger declared Content-Length is
+    /// refused before reading (``BodyLimitMiddleware`` does so even earlier), and a body
+    /// without one (chunked) is refused as soon as it grows past the limit, so no more than
+    /// `limit` bytes are ever buffered.
+    static func collect(_ request: Request, limit: Int) async throws -> Data {
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared > limit { throw APIError.bodyTooLarge(declared, limit: limit) }
+        var data = Data()
+        if let declared, declared > 0 { data.reserveCapacity(declared) }
+        for try await chunk in request.body {
+            guard chunk.readableBytes <= limit - data.count else { throw APIError.bodyTooLarge(nil, limit: limit) }
+            chunk.withUnsafeReadableBytes { data.append(contentsOf: $0) }
+        }
+        return data
     }
 
     /// `{content, add_special=false, with_pieces=false}` → `{"tokens": [ids]}` or

@@ -1,0 +1,103 @@
+import Foundation
+import LoomGeneration
+
+/// The bodies of the generation endpoints decoded and checked without a model: bytes in, a
+/// typed request or an ``APIError`` (a 400 naming the field) out. Pure — no model, tokenizer,
+/// template or network — so the handlers, tests and fuzz harnesses share one decoding path.
+/// What needs the model (the model name, the chat template, tokenizing, context length)
+/// is checked by the handlers afterwards.
+///
+/// Every error thrown is an ``APIError``; anything else would be a bug.
+public enum APIRequestDecoder {
+    /// A `/v1/chat/completions` body.
+    /// - Parameter vocabularySize: token ids (in `logit_bias`) must be below it.
+    public static func chatCompletion(_ body: Data, vocabularySize: Int) throws -> ChatCompletionRequest {
+        let fields = try JSONFields(body: body)
+        let model = try fields.string("model")
+        guard fields.has("messages") else { throw APIError.invalid("messages", "is required") }
+        guard fields.raw("messages") is [Any] else {
+            throw APIError.invalid("messages", "expected an array of messages, got \(JSONFields.describe(fields.raw("messages")!))")
+        }
+        let messages: [ChatMessage]
+        do {
+            messages = try ChatMessage.conversation(fromJSON: body)
+        } catch {
+            throw APIError.invalid("messages", "\(error)")
+        }
+        guard !messages.isEmpty else { throw APIError.invalid("messages", "must contain at least one message") }
+        var tools: Data?
+        if let t = fields.raw("tools") {
+            guard t is [Any] else { throw APIError.invalid("tools", "expected an array, got \(JSONFields.describe(t))") }
+            tools = JSON.encode(t)
+        }
+        // The default answer length depends on the rendered prompt; the handler sets it.
+        let generation = try GenerationRequest(fields, vocabularySize: vocabularySize, defaultMaxTokens: 0, chatLogprobs: true)
+        return ChatCompletionRequest(model: model, messages: messages, tools: tools, generation: generation)
+    }
+
+    /// A `/v1/completions` body.
+    /// - Parameter vocabularySize: token ids (prompts given as ids, `logit_bias`) must be below it.
+    public static func completion(_ body: Data, vocabularySize: Int) throws -> CompletionRequest {
+        let fields = try JSONFields(body: body)
+        let model = try fields.string("model")
+        let prompts = try parsePrompts(fields, vocabularySize: vocabularySize)
+        let generation = try GenerationRequest(fields, vocabularySize: vocabularySize, defaultMaxTokens: 16, chatLogprobs: false)
+        let echo = try fields.bool("echo") ?? false
+        return CompletionRequest(model: model, prompts: prompts, echo: echo, generation: generation)
+    }
+
+    /// `prompt`: a string, an array of strings, an array of token ids or an array of arrays of ids.
+    static func parsePrompts(_ fields: JSONFields, vocabularySize: Int) throws -> [PromptInput] {
+        guard let raw = fields.raw("prompt") else { throw APIError.invalid("prompt", "is required") }
+        func tokens(_ array: [Any], field: String) throws -> PromptInput {
+            .tokens(try array.enumerated().map { i, item -> Int in
+                guard let id = JSONFields.integer(item) else {
+                    throw APIError.invalid("\(field)[\(i)]", "expected a token id, got \(JSONFields.describe(item))")
+                }
+                guard id >= 0, id < vocabularySize else {
+                    throw APIError.invalid("\(field)[\(i)]", "token id \(id) is outside the vocabulary (0..<\(vocabularySize))")
+                }
+                return id
+            })
+        }
+        if let s = raw as? String { return [.text(s)] }
+        guard let array = raw as? [Any] else {
+            throw APIError.invalid("prompt", "expected a string, an array of strings or an array of token ids, got \(JSONFields.describe(raw))")
+        }
+        guard !array.isEmpty else { throw APIError.invalid("prompt", "must not be empty") }
+        if array.allSatisfy({ $0 is String }) { return array.map { .text($0 as! String) } }
+        if array.allSatisfy({ $0 is [Any] }) {
+            return try array.enumerated().map { i, item in try tokens(item as! [Any], field: "prompt[\(i)]") }
+        }
+        return [try tokens(array, field: "prompt")]
+    }
+}
+
+/// A decoded `/v1/chat/completions` request (see ``APIRequestDecoder/chatCompletion(_:vocabularySize:)``).
+public struct ChatCompletionRequest {
+    /// The `model` asked for, if any.
+    public let model: String?
+    public let messages: [ChatMessage]
+    /// The `tools` array re-encoded as JSON for the chat template.
+    public let tools: Data?
+    /// Sampling, length, streaming and logprob settings. Its `maxTokens` is 0 when the
+    /// request gave none (``GenerationRequest/requestedMaxTokens`` is nil then).
+    public var generation: GenerationRequest
+}
+
+/// A decoded `/v1/completions` request (see ``APIRequestDecoder/completion(_:vocabularySize:)``).
+public struct CompletionRequest {
+    /// The `model` asked for, if any.
+    public let model: String?
+    public let prompts: [PromptInput]
+    /// `echo`: repeat the prompt in the answer.
+    public let echo: Bool
+    public var generation: GenerationRequest
+}
+
+/// One prompt of a completion request, before tokenizing.
+public enum PromptInput: Equatable {
+    case text(String)
+    /// Token ids, each checked to be in the vocabulary.
+    case tokens([Int])
+}
