@@ -36,6 +36,9 @@ public final class BatchScheduler: @unchecked Sendable {
     private var stopping = false
     private var thread: Thread?
     private var finishedLoop = false
+    /// Adapter scales set by `POST /lora-adapters`, applied between steps (the model's
+    /// projections must not change while a pass runs).
+    private var pendingLoRAScales: [Int: Float] = [:]
 
     public init(model: LanguageModel, slots: Int, contextLength: Int, queueLimit: Int = 64,
                 promptChunk: Int = 256, threads: Int? = nil, metrics: ServerMetrics = ServerMetrics(),
@@ -117,13 +120,48 @@ public final class BatchScheduler: @unchecked Sendable {
         }
     }
 
+    /// Sets the scales adapters run with for requests that do not choose their own
+    /// (llama.cpp's `POST /lora-adapters`); they apply from the next step. Unknown ids and
+    /// non-finite scales are refused before anything changes.
+    public func setLoRAScales(_ scales: [Int: Float]) throws {
+        for (id, scale) in scales {
+            guard model.loraAdapters.contains(where: { $0.id == id }) else {
+                throw ModelError.invalidMetadata(key: "LoRA adapter id", reason: "no adapter with id \(id) is attached", path: model.path)
+            }
+            guard scale.isFinite else {
+                throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale) is not a finite number", path: model.path)
+            }
+        }
+        condition.lock()
+        pendingLoRAScales.merge(scales) { $1 }
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The adapters with the scales they run at (pending changes included).
+    public var loraAdapters: [LoRAAttachment] {
+        condition.lock()
+        defer { condition.unlock() }
+        return model.loraAdapters.map { a in
+            pendingLoRAScales[a.id].map { LoRAAttachment(id: a.id, path: a.path, scale: $0, tensorNames: a.tensorNames) } ?? a
+        }
+    }
+
+    /// Applies `POST /lora-adapters` changes (lock held, between steps).
+    private func applyPendingLoRAScales() {
+        for (id, scale) in pendingLoRAScales { try? model.setLoRAScale(id: id, scale: scale) }
+        pendingLoRAScales = [:]
+    }
+
     /// Moves queued jobs into free slots (called with the lock held).
     private func admitQueuedJobs() {
+        applyPendingLoRAScales()
         for index in slots.indices where slots[index] == nil {
             while !queue.isEmpty {
                 let job = queue.removeFirst()
                 if job.isCancelled { job.sink(.finished(.cancelled, completionTokens: 0)); continue }
                 do {
+                    try batch.setAdapterScales(job.adapterScales, slot: index)
                     slots[index] = try SlotState(job: job, slot: index, tokenizer: model.tokenizer, capacity: contextLength)
                 } catch {
                     job.sink(.failed(error))

@@ -29,7 +29,8 @@ struct ChatCompletionHandler {
         if generation.requestedMaxTokens == nil { generation.options.maxTokens = max(0, context - prompt.count) }
         let request = generation
         try Admission.checkLength(prompt: prompt.count, maxTokens: request.options.maxTokens, context: context)
-        let group = JobGroup((0..<request.n).map { (prompt, request.options(forChoice: $0), false) })
+        let adapters = try served.adapterScales(model: decoded.model, request: request)
+        let group = JobGroup((0..<request.n).map { (prompt, request.options(forChoice: $0), false) }, adapterScales: adapters)
         try Admission.submit(group, to: served.scheduler)
 
         let id = "chatcmpl-" + Admission.randomID()

@@ -37,7 +37,7 @@ struct CompletionHandler {
         for p in prompts {
             for i in 0..<request.n { specs.append((p.tokens, request.options(forChoice: i), wantPromptLogprobs)) }
         }
-        let group = JobGroup(specs)
+        let group = JobGroup(specs, adapterScales: try served.adapterScales(model: decoded.model, request: request))
         try Admission.submit(group, to: served.scheduler)
 
         let head: [String: Any] = ["id": "cmpl-" + Admission.randomID(), "created": Int(Date().timeIntervalSince1970),

@@ -19,14 +19,18 @@ public final class GenerationJob: @unchecked Sendable {
     public let options: GenerationOptions
     /// Report logprobs of the prompt tokens (OpenAI legacy `echo` + `logprobs`).
     public let promptLogprobs: Bool
+    /// LoRA scales this job runs with (adapter id → scale), or nil for the adapters' own.
+    public let adapterScales: [Int: Float]?
     let sink: @Sendable (Event) -> Void
     private let lock = NSLock()
     private var cancelledFlag = false
 
-    public init(prompt: [Int], options: GenerationOptions, promptLogprobs: Bool = false, sink: @escaping @Sendable (Event) -> Void) {
+    public init(prompt: [Int], options: GenerationOptions, promptLogprobs: Bool = false, adapterScales: [Int: Float]? = nil,
+                sink: @escaping @Sendable (Event) -> Void) {
         self.prompt = prompt
         self.options = options
         self.promptLogprobs = promptLogprobs
+        self.adapterScales = adapterScales
         self.sink = sink
     }
 
@@ -54,13 +58,14 @@ final class JobGroup: @unchecked Sendable {
     let jobs: [GenerationJob]
     let events: AsyncStream<(Int, GenerationJob.Event)>
 
-    init(_ specs: [(prompt: [Int], options: GenerationOptions, promptLogprobs: Bool)]) {
+    init(_ specs: [(prompt: [Int], options: GenerationOptions, promptLogprobs: Bool)], adapterScales: [Int: Float]? = nil) {
         var continuation: AsyncStream<(Int, GenerationJob.Event)>.Continuation!
         events = AsyncStream(bufferingPolicy: .unbounded) { continuation = $0 }
         let c = continuation!
         let remaining = Counter(specs.count)
         jobs = specs.enumerated().map { index, spec in
-            GenerationJob(prompt: spec.prompt, options: spec.options, promptLogprobs: spec.promptLogprobs) { event in
+            GenerationJob(prompt: spec.prompt, options: spec.options, promptLogprobs: spec.promptLogprobs,
+                          adapterScales: adapterScales) { event in
                 c.yield((index, event))
                 switch event {
                 case .finished, .failed:

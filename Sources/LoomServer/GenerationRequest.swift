@@ -14,6 +14,8 @@ public struct GenerationRequest {
     public internal(set) var includeUsage: Bool
     /// Alternatives per token to report; nil when logprobs are off.
     public internal(set) var logprobs: Int?
+    /// llama.cpp's per-request `"lora": [{"id": 0, "scale": 0.5}]`: adapter id → scale.
+    public internal(set) var loraScales: [Int: Float]?
 
     /// - Parameters:
     ///   - defaultMaxTokens: used when neither max_tokens nor max_completion_tokens is given.
@@ -93,6 +95,22 @@ public struct GenerationRequest {
                 guard (0...20).contains(l) else { throw APIError.invalid("logprobs", "must be between 0 and 20, got \(l)") }
                 logprobs = l
             }
+        }
+        if let raw = f.raw("lora") {
+            guard let list = raw as? [Any] else { throw APIError.invalid("lora", "expected an array of {\"id\", \"scale\"}, got \(JSONFields.describe(raw))") }
+            var scales: [Int: Float] = [:]
+            for (i, item) in list.enumerated() {
+                guard let entry = item as? [String: Any] else { throw APIError.invalid("lora[\(i)]", "expected an object {\"id\", \"scale\"}") }
+                guard let id = entry["id"].flatMap(JSONFields.integer), id >= 0 else {
+                    throw APIError.invalid("lora[\(i)].id", "expected a non-negative adapter id")
+                }
+                guard let scale = entry["scale"].flatMap(JSONFields.number), scale.isFinite, abs(scale) <= 1000 else {
+                    throw APIError.invalid("lora[\(i)].scale", "expected a number in [-1000, 1000]")
+                }
+                guard scales[id] == nil else { throw APIError.invalid("lora[\(i)].id", "adapter \(id) is listed twice") }
+                scales[id] = Float(scale)
+            }
+            loraScales = scales
         }
         var stops = try f.strings("stop") ?? []
         stops.removeAll { $0.isEmpty }

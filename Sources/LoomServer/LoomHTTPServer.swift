@@ -44,6 +44,12 @@ public struct ServerConfiguration: Sendable {
     /// 8 MiB is well above the largest legitimate request (a 128K-token prompt as token ids,
     /// or as text, is about 1 MB of JSON).
     public var maxRequestBodyBytes: Int
+    /// LoRA adapters attached at start, in order (ids 0, 1, …). One with a `name` is a
+    /// selectable model (vLLM's `--lora-modules name=path`): attached at scale 0 and turned on
+    /// for requests whose `model` is that name; one without is on for every request at its
+    /// scale (llama.cpp's `--lora`). Both can be rescaled by `POST /lora-adapters` and chosen
+    /// per request with `"lora": [{"id", "scale"}]`.
+    public var loraAdapters: [ServedLoRA] = []
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, parallel: Int = 4,
                 contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64,
@@ -174,13 +180,20 @@ public final class LoomHTTPServer: @unchecked Sendable {
         let thread = Thread { [self] in
             do {
                 let model = try load()
+                var adapterNames: [String: Int] = [:]
+                for adapter in configuration.loraAdapters {
+                    let id = try model.loadLoRA(path: adapter.path, scale: adapter.name == nil ? adapter.scale : 0)
+                    if let name = adapter.name { adapterNames[name] = id }
+                    FileHandle.standardError.write(Data("loom serve: LoRA \(id) \(adapter.name.map { "'\($0)' " } ?? "")from \(adapter.path)\n".utf8))
+                }
                 let context = configuration.contextLength ?? min(model.config.contextLength, 4096)
                 let scheduler = try BatchScheduler(model: model, slots: configuration.parallel, contextLength: context,
                                                    queueLimit: configuration.queueLimit, threads: configuration.threads,
                                                    metrics: metrics, kernelOptions: configuration.kernelOptions)
                 scheduler.start()
                 logLoadDetails(model, context: context)
-                host.set(.ready(ServedModel(model: model, scheduler: scheduler, alias: configuration.alias)))
+                host.set(.ready(ServedModel(model: model, scheduler: scheduler, alias: configuration.alias,
+                                            adapterNames: adapterNames)))
                 FileHandle.standardError.write(Data("loom serve: model ready (\(model.path)), \(configuration.parallel) slots × \(context) tokens\n".utf8))
             } catch {
                 host.set(.failed("\(error)"))

@@ -27,11 +27,18 @@ struct Routes {
             router.get(RouterPath(path)) { _, _ -> Response in
                 let served = try host.ready()
                 let c = served.model.config
-                return JSON.response(["object": "list", "data": [[
+                let base: [String: Any] = [
                     "id": served.id, "object": "model", "created": served.created, "owned_by": "loom",
                     "meta": ["n_vocab": c.vocabularySize, "n_ctx_train": c.contextLength, "n_ctx": served.contextLength,
                              "n_embd": c.embeddingSize, "n_layer": c.layerCount, "architecture": c.architecture.name],
-                ]]])
+                ]
+                // vLLM lists each LoRA module as a model whose parent is the base.
+                let paths = Dictionary(uniqueKeysWithValues: served.model.loraAdapters.map { ($0.id, $0.path) })
+                let adapters: [[String: Any]] = served.adapterNames.sorted { $0.value < $1.value }.map { name, id in
+                    ["id": name, "object": "model", "created": served.created, "owned_by": "loom",
+                     "parent": served.id, "root": paths[id] ?? ""]
+                }
+                return JSON.response(["object": "list", "data": [base] + adapters])
             }
         }
         post(router, ["/v1/chat/completions", "/chat/completions"]) { served, body, connection in
@@ -40,6 +47,10 @@ struct Routes {
         post(router, ["/v1/completions", "/completions"]) { served, body, connection in
             try await CompletionHandler(served: served).handle(body: body, connection: connection)
         }
+        router.get("/lora-adapters") { _, _ -> Response in
+            JSON.response(Self.loraList(try host.ready()))
+        }
+        post(router, ["/lora-adapters"]) { served, body, _ in try setLoRAScales(served, body) }
         post(router, ["/tokenize"]) { served, body, _ in try tokenize(served, body) }
         post(router, ["/detokenize"]) { served, body, _ in try detokenize(served, body) }
         post(router, ["/apply-template"]) { served, body, _ in try applyTemplate(served, body) }
@@ -84,6 +95,35 @@ struct Routes {
             chunk.withUnsafeReadableBytes { data.append(contentsOf: $0) }
         }
         return data
+    }
+
+    /// llama.cpp's `GET /lora-adapters`: `[{id, path, scale}]`.
+    static func loraList(_ served: ServedModel) -> [[String: Any]] {
+        served.scheduler.loraAdapters.map { ["id": $0.id, "path": $0.path, "scale": Double($0.scale)] }
+    }
+
+    /// llama.cpp's `POST /lora-adapters`: `[{id, scale}]` sets the scales requests run with
+    /// unless they choose their own; adapters not listed keep theirs. Answers the new list.
+    private func setLoRAScales(_ served: ServedModel, _ body: Data) throws -> Response {
+        let raw: Any
+        do { raw = try JSONSerialization.jsonObject(with: body) } catch {
+            throw APIError.invalid("body", "expected a JSON array of {\"id\", \"scale\"}")
+        }
+        guard let list = raw as? [Any] else { throw APIError.invalid("body", "expected an array of {\"id\", \"scale\"}, got \(JSONFields.describe(raw))") }
+        let known = Set(served.model.loraAdapters.map(\.id))
+        var scales: [Int: Float] = [:]
+        for (i, item) in list.enumerated() {
+            guard let entry = item as? [String: Any] else { throw APIError.invalid("[\(i)]", "expected an object {\"id\", \"scale\"}") }
+            guard let id = entry["id"].flatMap(JSONFields.integer), known.contains(id) else {
+                throw APIError.invalid("[\(i)].id", "no adapter with id \(entry["id"].map { "\($0)" } ?? "(missing)") (loaded: \(known.isEmpty ? "none" : known.sorted().map(String.init).joined(separator: ", ")))")
+            }
+            guard let scale = entry["scale"].flatMap(JSONFields.number), scale.isFinite, abs(scale) <= 1000 else {
+                throw APIError.invalid("[\(i)].scale", "expected a number in [-1000, 1000]")
+            }
+            scales[id] = Float(scale)
+        }
+        do { try served.scheduler.setLoRAScales(scales) } catch { throw APIError.invalid("body", "\(error)") }
+        return JSON.response(Self.loraList(served))
     }
 
     /// `{content, add_special=false, with_pieces=false}` → `{"tokens": [ids]}` or

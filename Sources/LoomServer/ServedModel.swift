@@ -14,8 +14,11 @@ public final class ServedModel: @unchecked Sendable {
     /// Every name a request's `model` field may carry.
     public let acceptedNames: Set<String>
     public let created = Int(Date().timeIntervalSince1970)
+    /// Selectable adapters: model name → LoRA id (``ServedLoRA/name``).
+    public let adapterNames: [String: Int]
 
-    public init(model: LanguageModel, scheduler: BatchScheduler, alias: String?) {
+    public init(model: LanguageModel, scheduler: BatchScheduler, alias: String?, adapterNames: [String: Int] = [:]) {
+        self.adapterNames = adapterNames
         self.model = model
         self.scheduler = scheduler
         formatter = model.chatTemplate != nil ? try? ChatFormatter(model: model) : nil
@@ -29,11 +32,34 @@ public final class ServedModel: @unchecked Sendable {
     public var contextLength: Int { scheduler.contextLength }
     var tokenizer: BPETokenizer { model.tokenizer }
 
-    /// Checks a request's `model` field (absent or empty means this model).
+    /// Checks a request's `model` field (absent or empty means this model; an adapter's
+    /// name means this model with that adapter).
     func checkModelName(_ name: String?) throws {
-        guard let name, !name.isEmpty, !acceptedNames.contains(name) else { return }
-        throw APIError(.notFound, "The model '\(name)' does not exist; this server serves '\(id)'",
+        guard let name, !name.isEmpty, !acceptedNames.contains(name), adapterNames[name] == nil else { return }
+        let adapters = adapterNames.isEmpty ? "" : " and its adapters " + adapterNames.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
+        throw APIError(.notFound, "The model '\(name)' does not exist; this server serves '\(id)'\(adapters)",
                        code: "model_not_found", param: "model")
+    }
+
+    /// The LoRA scales a request runs with, or nil for the adapters' own: a `model` naming an
+    /// adapter turns it on (scale 1) and every other adapter off; the request's `"lora"`
+    /// list then sets scales by id (llama.cpp). Ids must be attached adapters (else 400).
+    func adapterScales(model name: String?, request: GenerationRequest) throws -> [Int: Float]? {
+        var scales: [Int: Float]?
+        if let name, let selected = adapterNames[name] {
+            scales = Dictionary(uniqueKeysWithValues: model.loraAdapters.map { ($0.id, $0.id == selected ? 1 : 0) })
+        }
+        if let requested = request.loraScales {
+            let known = Set(model.loraAdapters.map(\.id))
+            for (id, scale) in requested {
+                guard known.contains(id) else {
+                    throw APIError.invalid("lora", "no adapter with id \(id) (loaded: \(known.isEmpty ? "none" : known.sorted().map(String.init).joined(separator: ", ")))")
+                }
+                if scales == nil { scales = [:] }
+                scales![id] = scale
+            }
+        }
+        return scales
     }
 
     /// The text of one token as OpenAI reports it (its bytes, decoded leniently).

@@ -30,6 +30,8 @@ struct ServeCommand: ParsableCommand {
     @Option(name: [.short, .customLong("threads")], parsing: .unconditional, help: "Worker threads (default: all cores).") var threads: Int?
     @Option(name: .customLong("queue"), parsing: .unconditional, help: "Requests that may wait for a slot before 503.") var queueLimit = 64
     @OptionGroup var lora: LoRAOptions
+    @Option(name: .customLong("lora-modules"), help: ArgumentHelp("An adapter selected by a request's \"model\" (vLLM's form); repeatable.", valueName: "name=path"))
+    var loraModules: [String] = []
     @Flag(name: .shortAndLong, help: "Log at debug level: load details (file, architecture, threads, context, KV-cache bytes) besides the access log.")
     var verbose = false
 
@@ -40,22 +42,35 @@ struct ServeCommand: ParsableCommand {
         if let threads, threads < 1 || threads > 512 { throw ValidationError("--threads must be between 1 and 512, got \(threads)") }
         guard queueLimit >= 0 else { throw ValidationError("--queue must be ≥ 0, got \(queueLimit)") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
+        _ = try servedAdapters()
+    }
+
+    /// `--lora`/`--lora-scaled` adapters (on for every request), then `--lora-modules`
+    /// (selected by name), in that order: their ids.
+    func servedAdapters() throws -> [ServedLoRA] {
+        var names = Set<String>()
+        let modules = try loraModules.map { text -> ServedLoRA in
+            guard let eq = text.firstIndex(of: "="), eq != text.startIndex, text.index(after: eq) != text.endIndex else {
+                throw ValidationError("--lora-modules '\(text)' must be NAME=PATH")
+            }
+            let name = String(text[..<eq])
+            guard names.insert(name).inserted else { throw ValidationError("--lora-modules: the name '\(name)' is given twice") }
+            if name == alias { throw ValidationError("--lora-modules: '\(name)' is also the --alias of the base model") }
+            return ServedLoRA(name: name, path: String(text[text.index(after: eq)...]))
+        }
+        return try lora.adapters().map { ServedLoRA(path: $0.path, scale: $0.scale) } + modules
     }
 
     func run() throws {
         // Resolve (and fetch) a named model before listening, so the fetch's errors are
         // reported plainly; loading itself happens while /health answers 503.
         let path = try ModelStore().resolve(model, progress: .terminal)
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host, port: port, apiKey: apiKey, parallel: parallel, contextLength: contextLength,
             alias: alias, threads: threads, queueLimit: queueLimit,
             logger: verbose ? LoadLog.logger(verbose: true) : nil)
-        let adapters = lora
-        let server = LoomHTTPServer(configuration: configuration) {
-            let model = try LanguageModel(path: path)
-            try adapters.attach(to: model)
-            return model
-        }
+        configuration.loraAdapters = try servedAdapters()
+        let server = LoomHTTPServer(configuration: configuration) { try LanguageModel(path: path) }
         let done = DispatchSemaphore(value: 0)
         let outcome = ServeOutcome()
         Task.detached {

@@ -9,6 +9,13 @@ public struct LoRAAttachment: Sendable, Equatable {
     public let scale: Float
     /// Base tensors it adapts, by GGUF name.
     public let tensorNames: [String]
+
+    public init(id: Int, path: String, scale: Float, tensorNames: [String]) {
+        self.id = id
+        self.path = path
+        self.scale = scale
+        self.tensorNames = tensorNames
+    }
 }
 
 extension LanguageModel {
