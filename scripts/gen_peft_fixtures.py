@@ -144,6 +144,8 @@ def save_adapter(name, base, config, seed, safe=True):
     model.peft_config["default"].base_model_name_or_path = f"../../hf_independent/{base}"
     randomize_lora(model, seed)
     model.save_pretrained(directory, safe_serialization=safe)
+    # PEFT's boilerplate model card names this machine's path of the base; not part of the format.
+    os.remove(os.path.join(directory, "README.md"))
     files = sorted(os.listdir(directory))
     size = sum(os.path.getsize(os.path.join(directory, f)) for f in files)
     print(f"{name}: {size // 1024} KB, files {files}")
@@ -431,6 +433,72 @@ def smollm2_case():
             "top1_changed_positions": changed}
 
 
+LLAMACPP_SDIST = os.environ.get("LLAMA_CPP_SDIST", "/tmp/llcpp/llama_cpp_python-0.3.36")
+
+
+def llamacpp_case(smol):
+    """Section "smollm2"."llamacpp": llama.cpp's own conversion of the SmolLM2 adapter and what
+    llama.cpp generates with it on the GGUF base.
+      convert_lora_to_gguf.py (vendor/llama.cpp of the llama-cpp-python 0.3.36 sdist, unpacked at
+      $LLAMA_CPP_SDIST) on PEFT's save of the adapter (SMOL_ADAPTER_DIR, written by the smollm2
+      section), --outtype f32, --base a directory holding only the GGUF's config.json as
+      transformers reads it; the GGUF LoRA (~20 MB) is written to /tmp, not committed.
+      Then llama-cpp-python (built from that sdist) Llama(SMOL_GGUF, lora_path=..., n_threads=2),
+      greedy (argmax of the last row, i.e. temperature 0) from the prompt ids.
+    {"llama_cpp_python", "lora_gguf_sha256", "lora_tensors": count, "lora_alpha": the file's
+     adapter.lora.alpha, "prompt_ids": llama.cpp's tokens of the prompt (asserted equal to
+     prompt_ids), "greedy", "greedy_gaps", "base_greedy": the same without the LoRA,
+     "agrees_with_peft": number of leading greedy tokens equal to PEFT's}"""
+    import subprocess
+    import numpy as np
+    import llama_cpp
+    from gguf import GGUFReader
+
+    assert os.path.exists(os.path.join(SMOL_ADAPTER_DIR, "adapter_model.safetensors")), "run the smollm2 section first"
+    base = "/tmp/loom_peft_smollm2_config"
+    os.makedirs(base, exist_ok=True)
+    folder, name = os.path.split(SMOL_GGUF)
+    config = transformers.AutoConfig.from_pretrained(folder, gguf_file=name)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.architectures = ["LlamaForCausalLM"]   # the converter picks its model class from this
+    config.save_pretrained(base)
+    lora = "/tmp/loom_peft_smollm2_lora.gguf"
+    subprocess.run([sys.executable, os.path.join(LLAMACPP_SDIST, "vendor", "llama.cpp", "convert_lora_to_gguf.py"),
+                    "--outfile", lora, "--outtype", "f32", "--base", base, SMOL_ADAPTER_DIR], check=True)
+    reader = GGUFReader(lora)
+    alpha = float(reader.fields["adapter.lora.alpha"].parts[-1][0])
+    assert len(reader.tensors) == 2 * 7 * config.num_hidden_layers, len(reader.tensors)
+    with open(lora, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+
+    def greedy(lora_path):
+        kwargs = {"lora_path": lora_path} if lora_path else {}
+        llm = llama_cpp.Llama(model_path=SMOL_GGUF, n_ctx=128, n_threads=2, n_batch=128, verbose=False, **kwargs)
+        ids = llm.tokenize(SMOL_PROMPT.encode(), add_bos=False, special=True)
+        llm.reset()
+        llm.eval(ids)
+        out, gaps = [], []
+        for _ in range(SMOL_STEPS):
+            row = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+            logits = np.ctypeslib.as_array(row, shape=(llm.n_vocab(),)).astype(np.float64)
+            top = np.argsort(logits)[::-1][:2]
+            out.append(int(top[0]))
+            gaps.append(round(float(logits[top[0]] - logits[top[1]]), 4))
+            llm.eval([out[-1]])
+        return ids, out, gaps
+
+    ids, out, gaps = greedy(lora)
+    assert ids == smol["prompt_ids"], (ids, smol["prompt_ids"])
+    _, base_out, _ = greedy(None)
+    agree = next((i for i, (a, b) in enumerate(zip(out, smol["adapter"]["greedy"])) if a != b), len(out))
+    print(f"llama.cpp with its GGUF LoRA: {agree} of {len(out)} greedy tokens equal PEFT's; without: "
+          f"{'same' if base_out == smol['base']['greedy'] else 'different'} as PEFT's base")
+    return {"llama_cpp_python": llama_cpp.__version__, "lora_gguf_sha256": digest, "lora_tensors": len(reader.tensors),
+            "lora_alpha": alpha, "prompt_ids": ids, "greedy": out, "greedy_gaps": gaps, "base_greedy": base_out,
+            "agrees_with_peft": agree}
+
+
 def main():
     sections = sys.argv[1:] or ["tiny", "smollm2"]
     path = os.path.join(OUT, "reference_logits.json")
@@ -440,6 +508,8 @@ def main():
         result["cases"] = tiny_cases()
     if "smollm2" in sections:
         result["smollm2"] = smollm2_case()
+    if "llamacpp" in sections:
+        result["smollm2"]["llamacpp"] = llamacpp_case(result["smollm2"])
     os.makedirs(OUT, exist_ok=True)
     with open(path, "w") as f:
         json.dump(result, f, separators=(",", ":"))
