@@ -86,10 +86,11 @@ reference_logits.json:
 Floats are rounded to 6 significant digits.
 
 usage: gen_peft_fixtures.py [tiny] [smollm2] [llamacpp]   (default: tiny smollm2; sections not
-       named are kept from the existing reference_logits.json)
+       named are kept from the existing reference_logits.json; llamacpp needs the smollm2 section's
+       /tmp adapter and llama-cpp-python, see llamacpp_case)
 pip install torch transformers peft gguf safetensors
 """
-import json, math, os, shutil, sys
+import hashlib, json, math, os, shutil, sys
 
 import torch
 import transformers
@@ -144,6 +145,8 @@ def save_adapter(name, base, config, seed, safe=True):
     model.peft_config["default"].base_model_name_or_path = f"../../hf_independent/{base}"
     randomize_lora(model, seed)
     model.save_pretrained(directory, safe_serialization=safe)
+    # PEFT's boilerplate model card names this machine's path of the base; not part of the format.
+    os.remove(os.path.join(directory, "README.md"))
     files = sorted(os.listdir(directory))
     size = sum(os.path.getsize(os.path.join(directory, f)) for f in files)
     print(f"{name}: {size // 1024} KB, files {files}")
@@ -269,6 +272,238 @@ def check_files():
     assert not os.path.exists(os.path.join(OUT, "llama_bin", "adapter_model.safetensors"))
 
 
+SMOL_GGUF = os.path.expanduser("~/.cache/loom/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+SMOL_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+SMOL = dict(r=16, lora_alpha=32, seed=0x5EED10AA, amplitude_a=2.0 ** -4, amplitude_b=2.0 ** -5)
+SMOL_TEXT = "The capital of France is Paris, and the capital of Germany is Berlin. Both are"
+SMOL_PROMPT = "Once upon a time, in a small village,"   # the adapter changes the 6th greedy token
+SMOL_STEPS = 16
+SMOL_ADAPTER_DIR = "/tmp/loom_peft_smollm2_adapter"   # PEFT's own save of the adapter, not committed
+GOLDEN, MIX1, MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def splitmix64_values(seed, count, amplitude):
+    """The generator of the module docstring: `count` float32 values of the splitmix64 stream
+    that starts at state `seed`. Vectorised: the i-th state (1-based) is seed + i * GOLDEN."""
+    import numpy as np
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + np.arange(1, count + 1, dtype=np.uint64) * np.uint64(GOLDEN)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(MIX1)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(MIX2)
+        z = z ^ (z >> np.uint64(31))
+    u = (z >> np.uint64(40)).astype(np.float32) / np.float32(2 ** 24)
+    return (u - np.float32(0.5)) * np.float32(2) * np.float32(amplitude)
+
+
+def splitmix64_scalar(seed, count):
+    """Plain-integer splitmix64 (the reference C, line by line), to check the vectorised one."""
+    state, out, m = seed, [], (1 << 64) - 1
+    for _ in range(count):
+        state = (state + GOLDEN) & m
+        z = state
+        z = ((z ^ (z >> 30)) * MIX1) & m
+        z = ((z ^ (z >> 27)) * MIX2) & m
+        out.append(z ^ (z >> 31))
+    return out
+
+
+def tensor_seed(layer, module, which):
+    """which: 0 for lora_A, 1 for lora_B; module: index in SEVEN."""
+    return SMOL["seed"] + 1000 * layer + 10 * module + which
+
+
+def smollm2_weights(config):
+    """{module name: (A, B)} float32 tensors of the deterministic SmolLM2 adapter."""
+    out = {}
+    for layer in range(config.num_hidden_layers):
+        for m, proj in enumerate(SEVEN):
+            part = "self_attn" if m < 4 else "mlp"
+            n_in = config.intermediate_size if proj == "down_proj" else config.hidden_size
+            n_out = {"k_proj": 1, "v_proj": 1}.get(proj, 0) * config.num_key_value_heads * config.head_dim or \
+                (config.intermediate_size if proj in ("gate_proj", "up_proj") else config.hidden_size)
+            a = splitmix64_values(tensor_seed(layer, m, 0), SMOL["r"] * n_in, SMOL["amplitude_a"]).reshape(SMOL["r"], n_in)
+            b = splitmix64_values(tensor_seed(layer, m, 1), n_out * SMOL["r"], SMOL["amplitude_b"]).reshape(n_out, SMOL["r"])
+            out[f"model.layers.{layer}.{part}.{proj}"] = (torch.from_numpy(a), torch.from_numpy(b))
+    return out
+
+
+def smollm2_base():
+    """SmolLM2's GGUF dequantised by transformers, as a plain float32 model, and its tokenizer."""
+    with open(SMOL_GGUF, "rb") as f:
+        assert hashlib.file_digest(f, "sha256").hexdigest() == SMOL_SHA256, "not the catalog's SmolLM2 GGUF"
+    folder, name = os.path.split(SMOL_GGUF)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    # transformers marks GGUF-loaded models as quantized; move the dequantised weights into a plain model.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config._attn_implementation = "eager"
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
+    model.load_state_dict(loaded.state_dict(), strict=True)
+    return model.eval(), tokenizer
+
+
+def smollm2_outputs(model, tokenizer):
+    ids = tokenizer(SMOL_TEXT, add_special_tokens=False)["input_ids"]
+    prompt = tokenizer(SMOL_PROMPT, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        lp = torch.log_softmax(model(torch.tensor([ids])).logits[0].double(), -1)
+        top = lp.topk(10, -1)
+        greedy, gaps, seq = [], [], list(prompt)
+        for _ in range(SMOL_STEPS):   # full recompute each step: no KV cache subtleties
+            logits = model(torch.tensor([seq])).logits[0, -1]
+            t2 = logits.topk(2)
+            greedy.append(int(t2.indices[0]))
+            gaps.append(round(float(t2.values[0] - t2.values[1]), 4))
+            seq.append(greedy[-1])
+    return {"top_logprobs": [[[int(i), g6(v)] for i, v in zip(ti.tolist(), tv.tolist())]
+                             for ti, tv in zip(top.indices, top.values)],
+            "logprobs_of_ids": [g6(lp[p, ids[p + 1]]) for p in range(len(ids) - 1)],
+            "greedy": greedy, "greedy_gaps": gaps, "greedy_text": tokenizer.decode(greedy)}, ids, prompt, lp
+
+
+def smollm2_case():
+    """Section "smollm2" of reference_logits.json:
+      {"gguf": file name, "gguf_sha256", "generator": {"r", "lora_alpha", "seed", "amplitude_a",
+       "amplitude_b", "seed_formula", "modules"}, "generator_checks": [{"key", "shape", "seed",
+       "first": first 8 values, "sum": exact float64 sum of all values}],
+       "splitmix64_first": first 4 raw outputs of seed SMOL["seed"] as decimal strings,
+       "tensors_sha256": sha256 of every tensor's little-endian F32 bytes, in key order (sorted
+       by UTF-8 bytes), concatenated,
+       "text", "ids", "prompt", "prompt_ids",
+       "adapter": {"top_logprobs": per position of ids the 10 best [id, logprob] pairs,
+                   "logprobs_of_ids": logprob of ids[p + 1] at position p,
+                   "greedy": SMOL_STEPS greedy ids after prompt_ids (full recompute per step),
+                   "greedy_gaps": top-1 minus top-2 logit at each greedy step, "greedy_text"},
+       "base": the same without the adapter,
+       "max_logprob_change": max over positions and ids of |adapter - base| logprob,
+       "top1_changed_positions": positions of ids whose argmax the adapter changes}"""
+    raw = splitmix64_scalar(SMOL["seed"], 4)
+    vec = splitmix64_values(SMOL["seed"], 4, 1.0)
+    for x, v in zip(raw, vec):   # the vectorised generator equals the reference C line by line
+        assert float(v) == ((x >> 40) / 2 ** 24 - 0.5) * 2, (x, v)
+
+    model, tokenizer = smollm2_base()
+    base_out, ids, prompt, base_lp = smollm2_outputs(model, tokenizer)
+    weights = smollm2_weights(model.config)
+    config = LoraConfig(r=SMOL["r"], lora_alpha=SMOL["lora_alpha"], target_modules=SEVEN)
+    model = get_peft_model(model, config)
+    with torch.no_grad():
+        for name, module in model.base_model.model.named_modules():
+            if isinstance(module, LoraLayer):
+                a, b = weights.pop(name)
+                module.lora_A["default"].weight.copy_(a)
+                module.lora_B["default"].weight.copy_(b)
+    assert not weights, sorted(weights)[:3]
+    model.eval()
+    adapter_out, _, _, lp = smollm2_outputs(model, tokenizer)
+    change = float((lp - base_lp).abs().max())
+    changed = [p for p in range(len(ids)) if int(lp[p].argmax()) != int(base_lp[p].argmax())]
+    print(f"smollm2: max |logprob change| {change:.3f}, top-1 changed at {changed} of {len(ids)}")
+    print("  base greedy:   ", repr(base_out["greedy_text"]))
+    print("  adapter greedy:", repr(adapter_out["greedy_text"]))
+
+    # The adapter as PEFT saves it: its keys and shapes are what the Swift writer must produce.
+    saved = os.path.join(SMOL_ADAPTER_DIR)
+    shutil.rmtree(saved, ignore_errors=True)
+    model.save_pretrained(saved)
+    from safetensors.torch import load_file
+    tensors = load_file(os.path.join(saved, "adapter_model.safetensors"))
+    assert len(tensors) == 2 * 7 * model.config.num_hidden_layers, len(tensors)
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        digest.update(tensors[key].contiguous().numpy().astype("<f4").tobytes())
+    checks = []
+    for layer, m, which in [(0, 0, 0), (0, 0, 1), (0, 1, 1), (17, 4, 0), (29, 6, 0), (29, 6, 1)]:
+        part = "self_attn" if m < 4 else "mlp"
+        key = f"base_model.model.model.layers.{layer}.{part}.{SEVEN[m]}.lora_{'AB'[which]}.weight"
+        t = tensors[key]
+        v = splitmix64_values(tensor_seed(layer, m, which), t.numel(),
+                              SMOL["amplitude_b" if which else "amplitude_a"])
+        assert (t.flatten().numpy() == v).all(), key
+        checks.append({"key": key, "shape": list(t.shape), "seed": tensor_seed(layer, m, which),
+                       "first": [float(x) for x in v[:8]], "sum": float(v.astype("float64").sum())})
+    return {"gguf": os.path.basename(SMOL_GGUF), "gguf_sha256": SMOL_SHA256,
+            "generator": dict(SMOL, seed_formula="seed + 1000 * layer + 10 * module + (0 for lora_A, 1 for lora_B)",
+                              modules=SEVEN),
+            "generator_checks": checks, "splitmix64_first": [str(x) for x in raw],
+            "tensors_sha256": digest.hexdigest(),
+            "text": SMOL_TEXT, "ids": ids, "prompt": SMOL_PROMPT, "prompt_ids": prompt,
+            "adapter": adapter_out, "base": base_out, "max_logprob_change": g6(change),
+            "top1_changed_positions": changed}
+
+
+LLAMACPP_SDIST = os.environ.get("LLAMA_CPP_SDIST", "/tmp/llcpp/llama_cpp_python-0.3.36")
+
+
+def llamacpp_case(smol):
+    """Section "smollm2"."llamacpp": llama.cpp's own conversion of the SmolLM2 adapter and what
+    llama.cpp generates with it on the GGUF base.
+      convert_lora_to_gguf.py (vendor/llama.cpp of the llama-cpp-python 0.3.36 sdist, unpacked at
+      $LLAMA_CPP_SDIST) on PEFT's save of the adapter (SMOL_ADAPTER_DIR, written by the smollm2
+      section), --outtype f32, --base a directory holding only the GGUF's config.json as
+      transformers reads it; the GGUF LoRA (~20 MB) is written to /tmp, not committed.
+      Then llama-cpp-python (built from that sdist) Llama(SMOL_GGUF, lora_path=..., n_threads=2),
+      greedy (argmax of the last row, i.e. temperature 0) from the prompt ids.
+    {"llama_cpp_python", "lora_gguf_sha256", "lora_tensors": count, "lora_alpha": the file's
+     adapter.lora.alpha, "prompt_ids": llama.cpp's tokens of the prompt (asserted equal to
+     prompt_ids), "greedy", "greedy_gaps", "base_greedy": the same without the LoRA,
+     "agrees_with_peft": number of leading greedy tokens equal to PEFT's}
+    Status: the conversion half has been run (420 F32 tensors, adapter.lora.alpha 32; the
+    converter needs "architectures" in the base config.json, set below); the llama.cpp half has
+    not been run yet (llama-cpp-python was not built on the fixture machine in time), so the
+    committed reference_logits.json has no "llamacpp" key."""
+    import subprocess
+    import numpy as np
+    import llama_cpp
+    from gguf import GGUFReader
+
+    assert os.path.exists(os.path.join(SMOL_ADAPTER_DIR, "adapter_model.safetensors")), "run the smollm2 section first"
+    base = "/tmp/loom_peft_smollm2_config"
+    os.makedirs(base, exist_ok=True)
+    folder, name = os.path.split(SMOL_GGUF)
+    config = transformers.AutoConfig.from_pretrained(folder, gguf_file=name)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.architectures = ["LlamaForCausalLM"]   # the converter picks its model class from this
+    config.save_pretrained(base)
+    lora = "/tmp/loom_peft_smollm2_lora.gguf"
+    subprocess.run([sys.executable, os.path.join(LLAMACPP_SDIST, "vendor", "llama.cpp", "convert_lora_to_gguf.py"),
+                    "--outfile", lora, "--outtype", "f32", "--base", base, SMOL_ADAPTER_DIR], check=True)
+    reader = GGUFReader(lora)
+    alpha = float(reader.fields["adapter.lora.alpha"].parts[-1][0])
+    assert len(reader.tensors) == 2 * 7 * config.num_hidden_layers, len(reader.tensors)
+    with open(lora, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+
+    def greedy(lora_path):
+        kwargs = {"lora_path": lora_path} if lora_path else {}
+        llm = llama_cpp.Llama(model_path=SMOL_GGUF, n_ctx=128, n_threads=2, n_batch=128, verbose=False, **kwargs)
+        ids = llm.tokenize(SMOL_PROMPT.encode(), add_bos=False, special=True)
+        llm.reset()
+        llm.eval(ids)
+        out, gaps = [], []
+        for _ in range(SMOL_STEPS):
+            row = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+            logits = np.ctypeslib.as_array(row, shape=(llm.n_vocab(),)).astype(np.float64)
+            top = np.argsort(logits)[::-1][:2]
+            out.append(int(top[0]))
+            gaps.append(round(float(logits[top[0]] - logits[top[1]]), 4))
+            llm.eval([out[-1]])
+        return ids, out, gaps
+
+    ids, out, gaps = greedy(lora)
+    assert ids == smol["prompt_ids"], (ids, smol["prompt_ids"])
+    _, base_out, _ = greedy(None)
+    agree = next((i for i, (a, b) in enumerate(zip(out, smol["adapter"]["greedy"])) if a != b), len(out))
+    print(f"llama.cpp with its GGUF LoRA: {agree} of {len(out)} greedy tokens equal PEFT's; without: "
+          f"{'same' if base_out == smol['base']['greedy'] else 'different'} as PEFT's base")
+    return {"llama_cpp_python": llama_cpp.__version__, "lora_gguf_sha256": digest, "lora_tensors": len(reader.tensors),
+            "lora_alpha": alpha, "prompt_ids": ids, "greedy": out, "greedy_gaps": gaps, "base_greedy": base_out,
+            "agrees_with_peft": agree}
+
+
 def main():
     sections = sys.argv[1:] or ["tiny", "smollm2"]
     path = os.path.join(OUT, "reference_logits.json")
@@ -276,6 +511,10 @@ def main():
     result.update({"transformers": transformers.__version__, "torch": torch.__version__, "peft": peft.__version__})
     if "tiny" in sections:
         result["cases"] = tiny_cases()
+    if "smollm2" in sections:
+        result["smollm2"] = smollm2_case()
+    if "llamacpp" in sections:
+        result["smollm2"]["llamacpp"] = llamacpp_case(result["smollm2"])
     os.makedirs(OUT, exist_ok=True)
     with open(path, "w") as f:
         json.dump(result, f, separators=(",", ":"))
