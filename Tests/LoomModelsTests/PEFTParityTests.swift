@@ -13,44 +13,16 @@ import LoomKernels
 /// - merged by `LoRAMerger` (export-lora) into that GGUF, against PEFT's merged logits;
 /// - after conversion to a llama.cpp GGUF LoRA and back onto the GGUF base (non-DoRA).
 final class PEFTParityTests: XCTestCase {
-    struct Reference: Decodable {
-        struct Case: Decodable {
-            let base: String
-            let adapters: [[Scalar]]
-            let ids: [Int]
-            let logits: [[Double]]
-            let merged_logits: [[Double]]
-            let max_vs_base: Double
-        }
-        /// `["llama_plain", 1.0]` decodes as a string and a number.
-        enum Scalar: Decodable {
-            case text(String), number(Double)
-            init(from decoder: Decoder) throws {
-                let c = try decoder.singleValueContainer()
-                if let s = try? c.decode(String.self) { self = .text(s) } else { self = .number(try c.decode(Double.self)) }
-            }
-        }
-        let cases: [String: Case]
-    }
+    func reference() throws -> PEFTFixture { try PEFTFixture.load().fixture }
 
-    static let fixtures = Result<URL, Error> {
-        try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
-    }
-
-    func reference() throws -> Reference {
-        let url = try Self.fixtures.get().appendingPathComponent("peft/reference_logits.json")
-        return try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
-    }
-
-    func adapters(of c: Reference.Case) throws -> [(URL, Float)] {
-        try c.adapters.map { pair in
-            guard case .text(let name)? = pair.first, case .number(let scale)? = pair.last else { throw CocoaError(.coderReadCorrupt) }
-            return (try Self.fixtures.get().appendingPathComponent("peft/\(name)"), Float(scale))
-        }
+    func adapters(of c: PEFTFixture.Case) throws -> [(URL, Float)] {
+        let root = try PEFTFixture.load().root
+        return c.adapters.map { (PEFTFixture.adapterDirectory(root, $0.directory), Float($0.scale)) }
     }
 
     /// Logits at every position (one prompt batch), and the last one again by a decode step.
     func worst(_ model: LanguageModel, _ ids: [Int], _ expected: [[Double]]) throws -> Double {
+        XCTAssertFalse(ids.isEmpty)
         let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2))
         var rows: [[Float]] = []
         try session.evaluate(ids) { _, l in rows.append(Array(l)) }
@@ -65,7 +37,7 @@ final class PEFTParityTests: XCTestCase {
     }
 
     func ggufBase(_ name: String) throws -> String {
-        let dir = try Self.fixtures.get().appendingPathComponent("hf_independent/\(name)")
+        let dir = PEFTFixture.baseDirectory(try PEFTFixture.load().root, name)
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("loom-peft-base-\(UUID().uuidString).gguf").path
         try HFToGGUFConverter(outputType: .f32).convert(directory: dir.path, output: out)
         return out
@@ -73,7 +45,7 @@ final class PEFTParityTests: XCTestCase {
 
     func testUnmergedAdaptersMatchPEFTOnHFAndGGUFBases() throws {
         for (name, c) in try reference().cases.sorted(by: { $0.key < $1.key }) {
-            let hfBase = try Self.fixtures.get().appendingPathComponent("hf_independent/\(c.base)").path
+            let hfBase = PEFTFixture.baseDirectory(try PEFTFixture.load().root, c.base).path
             let gguf = try ggufBase(c.base)
             defer { try? FileManager.default.removeItem(atPath: gguf) }
             for basePath in [hfBase, gguf] {
@@ -122,11 +94,12 @@ final class PEFTParityTests: XCTestCase {
 
     /// PEFT's own bad-input adapters: `bias="all"` and a pickle-only (`adapter_model.bin`) save.
     func testPEFTSavedAdaptersLoomRefusesAreNamed() throws {
-        let model = try LanguageModel(path: try Self.fixtures.get().appendingPathComponent("hf_independent/qwen2_tied_bias").path)
-        XCTAssertThrowsError(try model.loadLoRA(path: try Self.fixtures.get().appendingPathComponent("peft/qwen2_bias_all").path)) {
+        let root = try PEFTFixture.load().root
+        let model = try LanguageModel(path: PEFTFixture.baseDirectory(root, "qwen2_tied_bias").path)
+        XCTAssertThrowsError(try model.loadLoRA(path: PEFTFixture.adapterDirectory(root, "qwen2_bias_all").path)) {
             XCTAssertTrue("\($0)".contains("bias: 'all' trains bias vectors"), "\($0)")
         }
-        XCTAssertThrowsError(try model.loadLoRA(path: try Self.fixtures.get().appendingPathComponent("peft/llama_bin").path)) {
+        XCTAssertThrowsError(try model.loadLoRA(path: PEFTFixture.adapterDirectory(root, "llama_bin").path)) {
             XCTAssertTrue("\($0)".contains("adapter_model.bin") && "\($0)".contains("safetensors"), "\($0)")
         }
         XCTAssertTrue(model.loraAdapters.isEmpty)
