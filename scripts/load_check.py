@@ -136,6 +136,9 @@ def throughput(args, headers):
             def stream(k):
                 body = {"prompt": f"Story {k}: Once upon a time", "max_tokens": args.gen_tokens, "temperature": 0,
                         "stream": True, "stream_options": {"include_usage": True}, "logit_bias": ban}
+                if args.models:
+                    names = args.models.split(",")
+                    body["model"] = names[k % len(names)]
                 status, data = request(args.port, "/v1/completions", body, headers)
                 for block in data.decode().split("\n\n"):
                     if block.startswith("data: {"):
@@ -166,6 +169,7 @@ def main():
     p.add_argument("--max-tokens", type=int, default=8)
     p.add_argument("--throughput", help="comma-separated concurrencies, e.g. 1,4,8")
     p.add_argument("--gen-tokens", type=int, default=64)
+    p.add_argument("--models", help="throughput runs: model names given to the streams in turn (e.g. LoRA modules a,b,c,d)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--ban", default="0,1,2", help="end-of-generation token ids to ban in throughput runs (SmolLM2: 0,1,2)")
     args = p.parse_args()
