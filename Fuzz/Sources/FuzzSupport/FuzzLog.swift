@@ -28,3 +28,9 @@ public enum FuzzLog {
 public func fuzzConsume<T>(_ value: T) {
     withExtendedLifetime(value) {}
 }
+
+/// A harness's own assertion. Unlike `precondition`, which drops its message in optimized
+/// builds, it says what failed, so the finding explains itself.
+public func fuzzCheck(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fatalError(message()) }
+}
