@@ -51,10 +51,11 @@ seeds=Fuzz/Corpus/$name
 corpus=$scratch/corpus/$name
 findings=$scratch/findings/$name
 mkdir -p "$corpus" "$findings"
-# -detect_leaks=0: at exit LeakSanitizer reports the harnesses' global templates and
+# No leak checking: at exit LeakSanitizer reports the harnesses' global templates and
 # tokenizers as leaked (Swift stores some references in forms it does not recognise as
 # pointers), as a "crash" of the empty input. A real per-input leak still shows as RSS
 # growth, which -rss_limit_mb turns into an oom-* finding.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 common=(-rss_limit_mb="${FUZZ_RSS_MB:-2048}" -timeout="${FUZZ_TIMEOUT:-10}" -detect_leaks=0 -artifact_prefix="$findings/")
 case $name in Jinja) dict=Fuzz/Dictionaries/Jinja.dict ;; BPE | GGUF) dict= ;; *) dict=Fuzz/Dictionaries/JSON.dict ;; esac
 [[ -n $dict ]] && common+=(-dict="$dict")
