@@ -60,19 +60,31 @@ common=(-rss_limit_mb="${FUZZ_RSS_MB:-2048}" -timeout="${FUZZ_TIMEOUT:-10}" -det
 case $name in Jinja) dict=Fuzz/Dictionaries/Jinja.dict ;; BPE | GGUF) dict= ;; *) dict=Fuzz/Dictionaries/JSON.dict ;; esac
 [[ -n $dict ]] && common+=(-dict="$dict")
 
+# libFuzzer ends with _Exit, so harnesses cannot remove their scratch files themselves
+# (Fuzz/Sources/FuzzSupport/ScratchFile.swift): remove those of processes that are gone.
+remove_stale_scratch() {
+    local dir pid
+    for dir in /dev/shm/loom-fuzz-* /tmp/loom-fuzz-*; do
+        [[ -d $dir ]] || continue
+        pid=${dir##*/loom-fuzz-}; pid=${pid%%-*}
+        kill -0 "$pid" 2>/dev/null || rm -rf "$dir"
+    done
+}
+trap remove_stale_scratch EXIT
+
 case ${1:-60} in
     check)
-        LOOM_FUZZ_VERBOSE=1 exec "$binary" "${common[@]}" "$seeds"/*
+        LOOM_FUZZ_VERBOSE=1 "$binary" "${common[@]}" "$seeds"/*
         ;;
     repro)
         [[ $# -ge 2 ]] || { echo "usage: scripts/fuzz.sh $name repro FILE" >&2; exit 2; }
-        LOOM_FUZZ_VERBOSE=1 exec "$binary" "${common[@]}" "$2"
+        LOOM_FUZZ_VERBOSE=1 "$binary" "${common[@]}" "$2"
         ;;
     *)
         seconds=${1:-60}; shift || true
         [[ $seconds =~ ^[0-9]+$ ]] || { echo "SECONDS must be a whole number, got '$seconds'" >&2; exit 2; }
         jobs=()
         [[ ${FUZZ_JOBS:-1} -gt 1 ]] && jobs=(-fork="$FUZZ_JOBS")
-        exec "$binary" "${common[@]}" "${jobs[@]}" -max_total_time="$seconds" -print_final_stats=1 "$@" "$corpus" "$seeds"
+        "$binary" "${common[@]}" "${jobs[@]}" -max_total_time="$seconds" -print_final_stats=1 "$@" "$corpus" "$seeds"
         ;;
 esac

@@ -8,7 +8,8 @@ import Darwin
 /// (`GGUFFile`, `SafetensorsFile` and `BPETokenizer(huggingFace:)` map or read real files).
 ///
 /// It lives in `/dev/shm` when there is one (no disk writes at thousands of inputs per
-/// second), in a directory of its own named after the process, and is removed at exit.
+/// second), in a directory of its own named after the process, and is removed at a normal
+/// exit (libFuzzer ends with `_Exit`, so scripts/fuzz.sh removes those of ended runs).
 public final class ScratchFile {
     /// The file's path.
     public let path: String
