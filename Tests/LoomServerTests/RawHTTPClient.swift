@@ -33,6 +33,47 @@ final class RawHTTPClient {
 
     /// Opens a connection and sends one request; returns the socket.
     func open(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]) throws -> Int32 {
+        let fd = try connectSocket()
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        for (k, v) in headers { head += "\(k): \(v)\r\n" }
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        var bytes = Array(head.utf8)
+        if let body { bytes += Array(body) }
+        do { try Self.sendAll(fd, bytes) } catch { close(fd); throw error }
+        return fd
+    }
+
+    /// Sends every byte (blocking).
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw NSError(domain: "send", code: Int(errno)) }
+            sent += n
+        }
+    }
+
+    /// Reads until the server closes or `timeout` seconds pass; `closed` tells which.
+    static func readUntilClose(_ fd: Int32, timeout: TimeInterval) -> (bytes: [UInt8], closed: Bool) {
+        let deadline = Date().addingTimeInterval(timeout)
+        var all: [UInt8] = []
+        while true {
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { return (all, false) }
+            var tv = timeval()
+            tv.tv_sec = Int(left)
+            tv.tv_usec = .init(max(1, (left - left.rounded(.down)) * 1e6))  // 0 would mean "block forever"
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { all += buffer[..<n]; continue }
+            if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { return (all, true) }
+        }
+    }
+
+    /// A connected loopback socket to the server.
+    func connectSocket() throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw NSError(domain: "socket", code: Int(errno)) }
         var address = sockaddr_in()
@@ -43,18 +84,6 @@ final class RawHTTPClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { close(fd); throw NSError(domain: "connect", code: Int(errno)) }
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
-        for (k, v) in headers { head += "\(k): \(v)\r\n" }
-        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
-        head += "\r\n"
-        var bytes = Array(head.utf8)
-        if let body { bytes += Array(body) }
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { close(fd); throw NSError(domain: "send", code: Int(errno)) }
-            sent += n
-        }
         return fd
     }
 
