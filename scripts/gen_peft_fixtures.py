@@ -449,7 +449,9 @@ def llamacpp_case(smol):
     {"llama_cpp_python", "lora_gguf_sha256", "lora_tensors": count, "lora_alpha": the file's
      adapter.lora.alpha, "prompt_ids": llama.cpp's tokens of the prompt (asserted equal to
      prompt_ids), "greedy", "greedy_gaps", "base_greedy": the same without the LoRA,
-     "agrees_with_peft": number of leading greedy tokens equal to PEFT's}
+     "agrees_with_peft": number of leading greedy tokens equal to PEFT's,
+     "loom_lora_greedy"/"loom_lora_greedy_gaps": llama.cpp's greedy with the GGUF LoRA that
+     `loom convert-lora` wrote (F16) from the same PEFT directory (.build/release/loom)}
     Status: the conversion half has been run (420 F32 tensors, adapter.lora.alpha 32; the
     converter needs "architectures" in the base config.json, set below); the llama.cpp half has
     not been run yet (llama-cpp-python was not built on the fixture machine in time), so the
@@ -495,13 +497,19 @@ def llamacpp_case(smol):
 
     ids, out, gaps = greedy(lora)
     assert ids == smol["prompt_ids"], (ids, smol["prompt_ids"])
+    # Loom's own GGUF LoRA of the same adapter (`loom convert-lora`, F16), loaded by llama.cpp.
+    loom_lora = "/tmp/loom_smollm2_lora_by_loom.gguf"
+    loom = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".build", "release", "loom"))
+    subprocess.run([loom, "convert-lora", SMOL_ADAPTER_DIR, "-m", SMOL_GGUF, "-o", loom_lora,
+                    "--type", "f16"], check=True)
+    _, loom_out, loom_gaps = greedy(loom_lora)
     _, base_out, _ = greedy(None)
     agree = next((i for i, (a, b) in enumerate(zip(out, smol["adapter"]["greedy"])) if a != b), len(out))
     print(f"llama.cpp with its GGUF LoRA: {agree} of {len(out)} greedy tokens equal PEFT's; without: "
           f"{'same' if base_out == smol['base']['greedy'] else 'different'} as PEFT's base")
     return {"llama_cpp_python": llama_cpp.__version__, "lora_gguf_sha256": digest, "lora_tensors": len(reader.tensors),
             "lora_alpha": alpha, "prompt_ids": ids, "greedy": out, "greedy_gaps": gaps, "base_greedy": base_out,
-            "agrees_with_peft": agree}
+            "agrees_with_peft": agree, "loom_lora_greedy": loom_out, "loom_lora_greedy_gaps": loom_gaps}
 
 
 def main():

@@ -29,6 +29,14 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Model id to report and accept besides the file name.") var alias: String?
     @Option(name: [.short, .customLong("threads")], parsing: .unconditional, help: "Worker threads (default: all cores).") var threads: Int?
     @Option(name: .customLong("queue"), parsing: .unconditional, help: "Requests that may wait for a slot before 503.") var queueLimit = 64
+    @Option(parsing: .unconditional, help: "Seconds a client may take to send a request head (also the keep-alive idle time).")
+    var headerTimeout: Double = 30
+    @Option(parsing: .unconditional, help: "Longest silence, in seconds, while a request body arrives (then 408).")
+    var bodyTimeout: Double = 30
+    @Option(parsing: .unconditional, help: "Open connections allowed per client address; 0 = no limit (behind a proxy).")
+    var maxClientConnections = 64
+    @Option(parsing: .unconditional, help: "Largest request body in MiB (413 beyond).")
+    var maxBodyMib = 8
     @OptionGroup var lora: LoRAOptions
     @Option(name: .customLong("lora-modules"), help: ArgumentHelp("An adapter selected by a request's \"model\" (vLLM's form); repeatable.", valueName: "name=path"))
     var loraModules: [String] = []
@@ -43,6 +51,11 @@ struct ServeCommand: ParsableCommand {
         guard queueLimit >= 0 else { throw ValidationError("--queue must be ≥ 0, got \(queueLimit)") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
         _ = try servedAdapters()
+        for (flag, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)] where !(value > 0 && value <= 86_400) {
+            throw ValidationError("\(flag) must be in (0, 86400] seconds, got \(value)")
+        }
+        guard maxClientConnections >= 0 else { throw ValidationError("--max-client-connections must be ≥ 0, got \(maxClientConnections)") }
+        guard (1...4096).contains(maxBodyMib) else { throw ValidationError("--max-body-mib must be in 1…4096, got \(maxBodyMib)") }
     }
 
     /// `--lora`/`--lora-scaled` adapters (on for every request), then `--lora-modules`
@@ -68,7 +81,9 @@ struct ServeCommand: ParsableCommand {
         var configuration = ServerConfiguration(
             host: host, port: port, apiKey: apiKey, parallel: parallel, contextLength: contextLength,
             alias: alias, threads: threads, queueLimit: queueLimit,
-            logger: verbose ? LoadLog.logger(verbose: true) : nil)
+            logger: verbose ? LoadLog.logger(verbose: true) : nil,
+            headerTimeout: headerTimeout, bodyTimeout: bodyTimeout,
+            maxConnectionsPerClient: maxClientConnections, maxRequestBodyBytes: maxBodyMib << 20)
         configuration.loraAdapters = try servedAdapters()
         let server = LoomHTTPServer(configuration: configuration) { try LanguageModel(path: path) }
         let done = DispatchSemaphore(value: 0)

@@ -128,6 +128,9 @@ final class ServerHardeningTests: XCTestCase {
         var sockets: [Int32] = []
         defer { sockets.forEach { close($0) } }
         for _ in 0..<6 { sockets.append(try client.connectSocket()) }
+        // connect() returns once the kernel has queued the connection; wait until the server
+        // has accepted (and counted) all six before opening the seventh.
+        XCTAssertTrue(TestServer.eventually(timeout: 5) { limiter.openConnections("127.0.0.1") == 6 }, "the six were not all accepted")
         let (reply, closed) = try exchange(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8), timeout: 5)
         assertShapedError(reply, closed: closed, 429, code: "too_many_connections")
         XCTAssertEqual(reply?.headers["retry-after"], "1")
