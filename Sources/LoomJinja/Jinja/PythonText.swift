@@ -146,6 +146,35 @@ enum PythonText {
         return parts
     }
 
+    /// How many replacements `replace(s, old, new, count:)` makes, so the result size can be
+    /// checked before it is built.
+    static func replacementCount(_ s: String, _ old: String, count: Int) -> Int {
+        let n: Int
+        if old.isEmpty {
+            n = s.unicodeScalars.count + 1
+        } else {
+            let hay = Array(s.utf8), needle = Array(old.utf8)
+            var found = 0, i = 0
+            while count < 0 || found < count, let at = find(needle, in: hay, from: i) {
+                found += 1
+                i = at + needle.count
+            }
+            n = found
+        }
+        return count < 0 ? n : min(n, count)
+    }
+
+    /// Number of whitespace-separated words (the parts of `str.split()` without a limit).
+    static func wordCount(_ s: String) -> Int {
+        var n = 0, inWord = false
+        for c in s.unicodeScalars {
+            let space = isSpace(c)
+            if !space && !inWord { n += 1 }
+            inWord = !space
+        }
+        return n
+    }
+
     /// `str.replace(old, new, count)`.
     static func replace(_ s: String, _ old: String, _ new: String, count: Int) -> String {
         let hay = Array(s.utf8), needle = Array(old.utf8), rep = Array(new.utf8)
@@ -172,6 +201,13 @@ enum PythonText {
         }
         out.append(contentsOf: hay[i...])
         return string(out)
+    }
+
+    /// Line breaks in `s` (an upper bound on `splitLines(s).count - 1`).
+    static func lineBreakCount(_ s: String) -> Int {
+        var n = 0
+        for c in s.unicodeScalars where isLineBreak(c) { n += 1 }
+        return n
     }
 
     /// `str.splitlines()` (without keepends).

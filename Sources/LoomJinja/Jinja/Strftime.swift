@@ -7,7 +7,8 @@ enum Strftime {
     private static let months = ["January", "February", "March", "April", "May", "June", "July", "August",
                                  "September", "October", "November", "December"]
 
-    static func format(_ format: String, date: Date, timeZone: TimeZone) throws -> String {
+    /// Throws a `RuntimeFailure` rather than build more than `limit` bytes.
+    static func format(_ format: String, date: Date, timeZone: TimeZone, limit: Int = .max) throws -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
@@ -23,6 +24,7 @@ enum Strftime {
         let it = Array(format)
         var i = 0
         while i < it.count {
+            if out.utf8.count > limit { throw RuntimeFailure("string result larger than \(limit) bytes (the template string limit)") }
             let ch = it[i]
             i += 1
             guard ch == "%", i < it.count else { out.append(ch); continue }
