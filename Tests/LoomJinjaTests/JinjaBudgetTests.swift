@@ -85,6 +85,14 @@ final class JinjaBudgetTests: XCTestCase {
         // Filters walking big sequences count their items.
         assertTemplateError("{% set r = range(5000) %}{% for i in range(100) %}{{ r|select|list|length }}{% endfor %}",
                             limits: TemplateLimits(maxSteps: 50_000), contains: "execution steps")
+        // Case mapping outside ASCII goes through Unicode tables (about a microsecond a code
+        // point): 30 M of them took minutes; they count as steps now. ASCII has a fast path.
+        for source in ["{{ ('\u{390}' * 100000)|upper }}", "{{ ('\u{e9}' * 100000)|reverse }}", "{{ ('\u{c9}' * 100000).lower() }}",
+                       "{{ ['\u{c9}' * 100000]|sort }}"] {
+            assertTemplateError(source, limits: TemplateLimits(maxSteps: 50_000), contains: "execution steps")
+        }
+        XCTAssertEqual(try renderTemplate("{{ ('aB' * 50000)|upper|length }} {{ ('x-y ' * 3)|title }}", limits: TemplateLimits(maxSteps: 50_000)),
+                       "100000 X-Y X-Y X-Y ")
         assertTemplateError("{% for i in range(1000000000) %}{% endfor %}", contains: "Range too big")
         assertTemplateError("{% for i in range(200) %}{% endfor %}", limits: TemplateLimits(maxRange: 100), contains: "MAX_RANGE (100)")
     }

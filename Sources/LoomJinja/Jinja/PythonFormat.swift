@@ -157,6 +157,13 @@ enum PythonFormat {
 
     /// `repr(str)`: single quotes unless the text has a single quote and no double quote.
     static func stringRepr(_ s: String) -> String {
+        // Printable ASCII without backslashes needs no escapes unless it holds both quotes.
+        var plain = true, single = false, double = false
+        for b in s.utf8 {
+            if b < 0x20 || b > 0x7E || b == 0x5C { plain = false; break }
+            if b == 0x27 { single = true } else if b == 0x22 { double = true }
+        }
+        if plain && !(single && double) { return single ? "\"" + s + "\"" : "'" + s + "'" }
         let quote: Unicode.Scalar = s.unicodeScalars.contains("'") && !s.unicodeScalars.contains("\"") ? "\"" : "'"
         var out = String.UnicodeScalarView()
         out.append(quote)

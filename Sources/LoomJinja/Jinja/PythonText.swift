@@ -227,31 +227,90 @@ enum PythonText {
         return lines
     }
 
+    /// Case mappings of one code point, without a Unicode table lookup for ASCII.
+    @inline(__always)
+    static func appendLower(_ c: Unicode.Scalar, to out: inout String.UnicodeScalarView) {
+        if c.isASCII {
+            out.append(c.value >= 0x41 && c.value <= 0x5A ? Unicode.Scalar(UInt8(c.value + 32)) : c)
+        } else {
+            out.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars)
+        }
+    }
+
+    @inline(__always)
+    static func appendTitle(_ c: Unicode.Scalar, to out: inout String.UnicodeScalarView) {
+        if c.isASCII {
+            out.append(c.value >= 0x61 && c.value <= 0x7A ? Unicode.Scalar(UInt8(c.value - 32)) : c)
+        } else {
+            out.append(contentsOf: c.properties.titlecaseMapping.unicodeScalars)
+        }
+    }
+
+    /// `s` (all ASCII) with each byte rewritten in order.
+    static func asciiMap(_ s: String, _ f: (UInt8) -> UInt8) -> String {
+        String(decoding: s.utf8.map(f), as: UTF8.self)
+    }
+
+    /// True when every byte is ASCII (the fast paths below need no Unicode tables).
+    static func isASCII(_ s: String) -> Bool {
+        s.utf8.allSatisfy { $0 < 0x80 }
+    }
+
+    /// Code points outside ASCII: the slow (table-driven) part of case mapping and reversal,
+    /// which the interpreter counts against its step budget.
+    static func nonASCIICount(_ s: String) -> Int {
+        var n = 0
+        for b in s.utf8 where b >= 0xC0 { n += 1 }
+        return n
+    }
+
     static func isCased(_ c: Unicode.Scalar) -> Bool {
         c.properties.isLowercase || c.properties.isUppercase || c.properties.generalCategory == .titlecaseLetter
     }
 
     static func upper(_ s: String) -> String {
+        if isASCII(s) { return String(decoding: s.utf8.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 32 : $0 }, as: UTF8.self) }
         var out = String.UnicodeScalarView()
         for c in s.unicodeScalars { out.append(contentsOf: c.properties.uppercaseMapping.unicodeScalars) }
         return String(out)
     }
 
-    static func lower(_ s: String) -> String {
+    static func swapcase(_ s: String) -> String {
+        if isASCII(s) {
+            return String(decoding: s.utf8.map { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) ? $0 ^ 0x20 : $0 }, as: UTF8.self)
+        }
         var out = String.UnicodeScalarView()
-        for c in s.unicodeScalars { out.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars) }
+        for c in s.unicodeScalars {
+            let m = c.properties.isUppercase ? c.properties.lowercaseMapping : (c.properties.isLowercase ? c.properties.uppercaseMapping : String(c))
+            out.append(contentsOf: m.unicodeScalars)
+        }
+        return String(out)
+    }
+
+    static func lower(_ s: String) -> String {
+        if isASCII(s) { return String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }, as: UTF8.self) }
+        var out = String.UnicodeScalarView()
+        for c in s.unicodeScalars { appendLower(c, to: &out) }
         return String(out)
     }
 
     /// `str.title()`: a cased character after an uncased one starts a word.
     static func title(_ s: String) -> String {
+        if isASCII(s) {
+            var previousCased = false
+            return asciiMap(s) { b in
+                let letter = (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A
+                defer { previousCased = letter }
+                return letter ? (previousCased ? b | 0x20 : b & ~0x20) : b
+            }
+        }
         var out = String.UnicodeScalarView()
         var previousCased = false
         for c in s.unicodeScalars {
             if previousCased {
-                out.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars)
+                appendLower(c, to: &out)
             } else {
-                out.append(contentsOf: c.properties.titlecaseMapping.unicodeScalars)
+                appendTitle(c, to: &out)
             }
             previousCased = isCased(c)
         }
@@ -260,14 +319,22 @@ enum PythonText {
 
     /// `str.capitalize()`: first code point title-cased, the rest lower-cased.
     static func capitalize(_ s: String) -> String {
+        if isASCII(s) {
+            var first = true
+            return asciiMap(s) { b in
+                let letter = (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A
+                defer { first = false }
+                return letter ? (first ? b & ~0x20 : b | 0x20) : b
+            }
+        }
         var out = String.UnicodeScalarView()
         var first = true
         for c in s.unicodeScalars {
             if first {
-                out.append(contentsOf: c.properties.titlecaseMapping.unicodeScalars)
+                appendTitle(c, to: &out)
                 first = false
             } else {
-                out.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars)
+                appendLower(c, to: &out)
             }
         }
         return String(out)

@@ -53,6 +53,16 @@ extension TemplateInterpreter {
         out += s
     }
 
+    /// A case mapping (or other per-code-point rewrite) of `s`: code points outside ASCII go
+    /// through Unicode tables at about a microsecond each, so they count as steps first; the
+    /// result (at most three times the input) is charged once built.
+    func mapped(_ s: String, _ transform: (String) -> String) throws -> String {
+        try step(PythonText.nonASCIICount(s))
+        let result = transform(s)
+        try reserveString(result.utf8.count)
+        return result
+    }
+
     /// `str(value)` within the string limit; containers are charged as new strings.
     func str(_ v: TemplateValue) throws -> String {
         switch v {

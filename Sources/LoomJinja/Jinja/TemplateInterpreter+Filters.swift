@@ -68,10 +68,10 @@ extension TemplateInterpreter {
         case "last":
             return try iterate(value).last ?? .undefined(hint: "No last item, sequence was empty.")
         // Case mappings grow a string at most threefold; the result is charged once built.
-        case "upper": return try charged(PythonText.upper(try str(value)))
-        case "lower": return try charged(PythonText.lower(try str(value)))
-        case "capitalize": return try charged(PythonText.capitalize(try str(value)))
-        case "title": return try charged(jinjaTitle(try str(value)))
+        case "upper": return .string(try mapped(try str(value), PythonText.upper))
+        case "lower": return .string(try mapped(try str(value), PythonText.lower))
+        case "capitalize": return .string(try mapped(try str(value), PythonText.capitalize))
+        case "title": return .string(try mapped(try str(value), jinjaTitle))
         case "default", "d":
             let fallback = args.value(0, "default_value") ?? .string("")
             let boolean = args.value(1, "boolean")?.truthy ?? false
@@ -98,7 +98,7 @@ extension TemplateInterpreter {
             var out: [TemplateValue] = []
             for item in try iterate(value) {
                 var key = try attr.map { try attributePath(item, $0) } ?? item
-                if !caseSensitive, case .string(let s) = key { key = .string(PythonText.lower(s)) }
+                if !caseSensitive, case .string(let s) = key { key = .string(try mapped(s, PythonText.lower)) }
                 if !(try seen.contains(where: { try equal($0, key) })) {
                     seen.append(key)
                     out.append(item)
@@ -127,9 +127,17 @@ extension TemplateInterpreter {
         case "safe":
             return value
         case "escape", "e", "forceescape":
-            return try charged(htmlEscape(try str(value)))
+            let text = try str(value)
+            // Escapes are at most five bytes: size the result before building it.
+            var extra = 0
+            for b in text.utf8 { if b == 0x26 || b == 0x22 || b == 0x27 { extra += 4 } else if b == 0x3C || b == 0x3E { extra += 3 } }
+            try reserveString(text.utf8.count, plus: 1, times: extra)
+            return .string(htmlEscape(text))
         case "reverse":
-            if case .string(let s) = value { return .string(PythonText.string(scalars: s.unicodeScalars.reversed())) }
+            if case .string(let s) = value {
+                if PythonText.isASCII(s) { return .string(String(decoding: s.utf8.reversed(), as: UTF8.self)) }
+                return .string(try mapped(s) { PythonText.string(scalars: $0.unicodeScalars.reversed()) })
+            }
             let items = try iterate(value)
             try reserveList(items.count)
             return .list(items.reversed())
@@ -140,7 +148,7 @@ extension TemplateInterpreter {
             let items = try iterate(value)
             let keys = try items.map { item -> TemplateValue in
                 let k = try attr.map { try attributePath(item, $0) } ?? item
-                if !caseSensitive, case .string(let s) = k { return .string(PythonText.lower(s)) }
+                if !caseSensitive, case .string(let s) = k { return .string(try mapped(s, PythonText.lower)) }
                 return k
             }
             var order = Array(items.indices)
@@ -163,7 +171,7 @@ extension TemplateInterpreter {
             var best: (TemplateValue, TemplateValue)?
             for item in try iterate(value) {
                 var k = try attr.map { try attributePath(item, $0) } ?? item
-                if !caseSensitive, case .string(let s) = k { k = .string(PythonText.lower(s)) }
+                if !caseSensitive, case .string(let s) = k { k = .string(try mapped(s, PythonText.lower)) }
                 if let (bk, _) = best {
                     let better = name == "min" ? try less(k, bk) : try less(bk, k)
                     if better { best = (k, item) }
@@ -182,9 +190,9 @@ extension TemplateInterpreter {
             let byValue = (args.value(1, "by")?.asString ?? "key") == "value"
             let reverse = args.value(2, "reverse")?.truthy ?? false
             let pairs = Array(d.elements)
-            let keys: [TemplateValue] = pairs.map { pair in
+            let keys: [TemplateValue] = try pairs.map { pair in
                 let k = byValue ? pair.1 : .string(pair.0)
-                if !caseSensitive, case .string(let s) = k { return .string(PythonText.lower(s)) }
+                if !caseSensitive, case .string(let s) = k { return .string(try mapped(s, PythonText.lower)) }
                 return k
             }
             var order = Array(pairs.indices)
@@ -401,6 +409,18 @@ extension TemplateInterpreter {
 
     /// jinja2 `do_title`: words start after runs of `-`, whitespace, `(`, `{`, `[`, `<`.
     private func jinjaTitle(_ s: String) -> String {
+        if PythonText.isASCII(s) {
+            var atWordStart = true
+            return PythonText.asciiMap(s) { b in
+                if PythonText.isSpace(Unicode.Scalar(b)) || b == 0x2D || b == 0x28 || b == 0x7B || b == 0x5B || b == 0x3C {
+                    atWordStart = true
+                    return b
+                }
+                defer { atWordStart = false }
+                let letter = (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A
+                return letter ? (atWordStart ? b & ~0x20 : b | 0x20) : b
+            }
+        }
         var out = String.UnicodeScalarView()
         var atWordStart = true
         for c in s.unicodeScalars {
@@ -409,10 +429,10 @@ extension TemplateInterpreter {
                 out.append(c)
                 atWordStart = true
             } else if atWordStart {
-                out.append(contentsOf: c.properties.uppercaseMapping.unicodeScalars)
+                if c.isASCII { PythonText.appendTitle(c, to: &out) } else { out.append(contentsOf: c.properties.uppercaseMapping.unicodeScalars) }
                 atWordStart = false
             } else {
-                out.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars)
+                PythonText.appendLower(c, to: &out)
             }
         }
         return String(out)

@@ -95,17 +95,12 @@ extension TemplateInterpreter {
             try reserveList(PythonText.lineBreakCount(s) + 1)
             let lines = PythonText.splitLines(s)
             return .list(lines.map { .string($0) })
-        case "upper": return .string(PythonText.upper(s))
-        case "lower": return .string(PythonText.lower(s))
-        case "title": return .string(PythonText.title(s))
-        case "capitalize": return .string(PythonText.capitalize(s))
+        case "upper": return .string(try mapped(s, PythonText.upper))
+        case "lower": return .string(try mapped(s, PythonText.lower))
+        case "title": return .string(try mapped(s, PythonText.title))
+        case "capitalize": return .string(try mapped(s, PythonText.capitalize))
         case "swapcase":
-            var out = String.UnicodeScalarView()
-            for c in s.unicodeScalars {
-                let m = c.properties.isUppercase ? c.properties.lowercaseMapping : (c.properties.isLowercase ? c.properties.uppercaseMapping : String(c))
-                out.append(contentsOf: m.unicodeScalars)
-            }
-            return .string(String(out))
+            return .string(try mapped(s, PythonText.swapcase))
         case "replace":
             guard let old = try stringArgument(args, 0, "old", method: name), let new = try stringArgument(args, 1, "new", method: name) else {
                 throw RuntimeFailure("replace() takes at least 2 arguments")
@@ -152,9 +147,9 @@ extension TemplateInterpreter {
         case "isspace":
             return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(PythonText.isSpace))
         case "islower":
-            return .bool(s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(PythonText.lower(s), s))
+            return try .bool(s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(mapped(s, PythonText.lower), s))
         case "isupper":
-            return .bool(s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(PythonText.upper(s), s))
+            return try .bool(s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(mapped(s, PythonText.upper), s))
         case "removeprefix":
             let p = try stringArgument(args, 0, "prefix", method: name) ?? ""
             return .string(PythonText.hasPrefix(s, p) ? PythonText.string(Array(s.utf8).dropFirst(p.utf8.count)) : s)

@@ -63,8 +63,8 @@ extension TemplateInterpreter {
         case "lower", "upper":
             // str.islower() / str.isupper(): at least one cased character, none of the other case.
             let s = try str(value)
-            let mapped = name == "lower" ? PythonText.lower(s) : PythonText.upper(s)
-            return s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(mapped, s)
+            let m = try mapped(s, name == "lower" ? PythonText.lower : PythonText.upper)
+            return s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(m, s)
         default:
             throw RuntimeFailure("unknown test '\(name)'")
         }
