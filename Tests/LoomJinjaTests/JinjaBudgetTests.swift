@@ -93,6 +93,13 @@ final class JinjaBudgetTests: XCTestCase {
         }
         XCTAssertEqual(try renderTemplate("{{ ('aB' * 50000)|upper|length }} {{ ('x-y ' * 3)|title }}", limits: TemplateLimits(maxSteps: 50_000)),
                        "100000 X-Y X-Y X-Y ")
+        // Linear, not quadratic: building these by appending to a UnicodeScalarView took 30 s
+        // (repr of 500 kB with backslashes) and minutes (upper of 1 M non-ASCII characters).
+        let start = Date()
+        XCTAssertEqual(try renderTemplate("{{ [('a\\\\' * 200000)]|string|length }} {{ ('\u{390}' * 200000)|upper|length }} " +
+                                          "{{ ('\u{c9}' * 200000)|title|length }} {{ [1, 'x\\n' * 200000]|tojson|length }}"),
+                       "600004 600000 200000 600007")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
         assertTemplateError("{% for i in range(1000000000) %}{% endfor %}", contains: "Range too big")
         assertTemplateError("{% for i in range(200) %}{% endfor %}", limits: TemplateLimits(maxRange: 100), contains: "MAX_RANGE (100)")
     }

@@ -165,30 +165,34 @@ enum PythonFormat {
         }
         if plain && !(single && double) { return single ? "\"" + s + "\"" : "'" + s + "'" }
         let quote: Unicode.Scalar = s.unicodeScalars.contains("'") && !s.unicodeScalars.contains("\"") ? "\"" : "'"
-        var out = String.UnicodeScalarView()
-        out.append(quote)
+        // Built as UTF-8 bytes: appending sequences to a String.UnicodeScalarView was
+        // quadratic (30 s for a 500 kB string).
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count + 2)
+        let q = UInt8(quote.value)
+        out.append(q)
         for c in s.unicodeScalars {
             switch c {
-            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
-            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
-            case "\r": out.append(contentsOf: "\\r".unicodeScalars)
-            case "\t": out.append(contentsOf: "\\t".unicodeScalars)
+            case "\\": out.append(0x5C); out.append(0x5C)
+            case "\n": out.append(0x5C); out.append(0x6E)
+            case "\r": out.append(0x5C); out.append(0x72)
+            case "\t": out.append(0x5C); out.append(0x74)
             default:
                 if c == quote {
-                    out.append("\\"); out.append(c)
-                } else if isPrintable(c) {
-                    out.append(c)
+                    out.append(0x5C); out.append(q)
+                } else if c.isASCII ? c.value >= 0x20 && c.value < 0x7F : isPrintable(c) {
+                    out.append(contentsOf: String(c).utf8)
                 } else if c.value < 0x100 {
-                    out.append(contentsOf: "\\x\(hex(c.value, 2))".unicodeScalars)
+                    out.append(contentsOf: "\\x\(hex(c.value, 2))".utf8)
                 } else if c.value < 0x10000 {
-                    out.append(contentsOf: "\\u\(hex(c.value, 4))".unicodeScalars)
+                    out.append(contentsOf: "\\u\(hex(c.value, 4))".utf8)
                 } else {
-                    out.append(contentsOf: "\\U\(hex(c.value, 8))".unicodeScalars)
+                    out.append(contentsOf: "\\U\(hex(c.value, 8))".utf8)
                 }
             }
         }
-        out.append(quote)
-        return String(out)
+        out.append(q)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// CPython `Py_UNICODE_ISPRINTABLE`: everything except categories Cc, Cf, Cs, Co, Cn, Zl, Zp
@@ -292,25 +296,24 @@ enum PythonFormat {
         if !needsEscape {
             out += s
         } else {
-            var buf = String.UnicodeScalarView()
-            for c in s.unicodeScalars {
-                switch c {
-                case "\"": buf.append(contentsOf: "\\\"".unicodeScalars)
-                case "\\": buf.append(contentsOf: "\\\\".unicodeScalars)
-                case "\n": buf.append(contentsOf: "\\n".unicodeScalars)
-                case "\r": buf.append(contentsOf: "\\r".unicodeScalars)
-                case "\t": buf.append(contentsOf: "\\t".unicodeScalars)
-                case "\u{08}": buf.append(contentsOf: "\\b".unicodeScalars)
-                case "\u{0C}": buf.append(contentsOf: "\\f".unicodeScalars)
-                default:
-                    if c.value < 0x20 {
-                        buf.append(contentsOf: "\\u\(hex(c.value, 4))".unicodeScalars)
-                    } else {
-                        buf.append(c)
-                    }
+            // Byte-level: quote, backslash and C0 controls are ASCII, so UTF-8 sequences of
+            // other characters are copied through unchanged.
+            var buf: [UInt8] = []
+            buf.reserveCapacity(s.utf8.count + 16)
+            for b in s.utf8 {
+                switch b {
+                case 0x22: buf.append(0x5C); buf.append(0x22)
+                case 0x5C: buf.append(0x5C); buf.append(0x5C)
+                case 0x0A: buf.append(0x5C); buf.append(0x6E)
+                case 0x0D: buf.append(0x5C); buf.append(0x72)
+                case 0x09: buf.append(0x5C); buf.append(0x74)
+                case 0x08: buf.append(0x5C); buf.append(0x62)
+                case 0x0C: buf.append(0x5C); buf.append(0x66)
+                case 0..<0x20: buf.append(contentsOf: "\\u\(hex(UInt32(b), 4))".utf8)
+                default: buf.append(b)
                 }
             }
-            out += String(buf)
+            out += String(decoding: buf, as: UTF8.self)
         }
         out += "\""
     }

@@ -227,13 +227,16 @@ enum PythonText {
         return lines
     }
 
+    // Builders append one scalar at a time: `append(contentsOf:)` of another string's
+    // UnicodeScalarView copied the whole result each time (quadratic: minutes for 1 M chars).
+
     /// Case mappings of one code point, without a Unicode table lookup for ASCII.
     @inline(__always)
     static func appendLower(_ c: Unicode.Scalar, to out: inout String.UnicodeScalarView) {
         if c.isASCII {
             out.append(c.value >= 0x41 && c.value <= 0x5A ? Unicode.Scalar(UInt8(c.value + 32)) : c)
         } else {
-            out.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars)
+            for u in c.properties.lowercaseMapping.unicodeScalars { out.append(u) }
         }
     }
 
@@ -242,7 +245,7 @@ enum PythonText {
         if c.isASCII {
             out.append(c.value >= 0x61 && c.value <= 0x7A ? Unicode.Scalar(UInt8(c.value - 32)) : c)
         } else {
-            out.append(contentsOf: c.properties.titlecaseMapping.unicodeScalars)
+            for u in c.properties.titlecaseMapping.unicodeScalars { out.append(u) }
         }
     }
 
@@ -271,7 +274,7 @@ enum PythonText {
     static func upper(_ s: String) -> String {
         if isASCII(s) { return String(decoding: s.utf8.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 32 : $0 }, as: UTF8.self) }
         var out = String.UnicodeScalarView()
-        for c in s.unicodeScalars { out.append(contentsOf: c.properties.uppercaseMapping.unicodeScalars) }
+        for c in s.unicodeScalars { for u in c.properties.uppercaseMapping.unicodeScalars { out.append(u) } }
         return String(out)
     }
 
@@ -282,7 +285,7 @@ enum PythonText {
         var out = String.UnicodeScalarView()
         for c in s.unicodeScalars {
             let m = c.properties.isUppercase ? c.properties.lowercaseMapping : (c.properties.isLowercase ? c.properties.uppercaseMapping : String(c))
-            out.append(contentsOf: m.unicodeScalars)
+            for u in m.unicodeScalars { out.append(u) }
         }
         return String(out)
     }

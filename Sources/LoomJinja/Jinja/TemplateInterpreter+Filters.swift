@@ -429,7 +429,7 @@ extension TemplateInterpreter {
                 out.append(c)
                 atWordStart = true
             } else if atWordStart {
-                if c.isASCII { PythonText.appendTitle(c, to: &out) } else { out.append(contentsOf: c.properties.uppercaseMapping.unicodeScalars) }
+                if c.isASCII { PythonText.appendTitle(c, to: &out) } else { for u in c.properties.uppercaseMapping.unicodeScalars { out.append(u) } }
                 atWordStart = false
             } else {
                 PythonText.appendLower(c, to: &out)
