@@ -8,10 +8,15 @@ public struct ChatTemplate: Sendable {
     private let statements: [TemplateStatement]
     /// The template text as given.
     public let source: String
+    /// What one render may do (output and string size, allocation, steps, value nesting);
+    /// exceeding a limit is a `.runtime` ``TemplateError`` naming the line.
+    public var limits: TemplateLimits
 
     /// Parses `source`; throws a `TemplateError` of kind `.syntax` naming the line and column.
-    public init(source: String) throws {
+    /// Parsing is bounded by itself (nesting of 64 levels, operator chains of 256), whatever the text.
+    public init(source: String, limits: TemplateLimits = .standard) throws {
         self.source = source
+        self.limits = limits
         statements = try TemplateParser.parse(try TemplateLexer.tokenize(source))
     }
 
@@ -49,7 +54,7 @@ public struct ChatTemplate: Sendable {
         var globals: [String: TemplateValue] = [:]
         globals.reserveCapacity(context.count + 5)
         for (k, v) in context { globals[k] = v.templateValue }
-        let interpreter = TemplateInterpreter(globals: globals, now: date ?? Date(), timeZone: timeZone)
+        let interpreter = TemplateInterpreter(globals: globals, now: date ?? Date(), timeZone: timeZone, limits: limits)
         return try interpreter.render(statements)
     }
 }

@@ -1,7 +1,8 @@
 /// Python `str.format` for the plain field forms `{}`, `{0}`, `{name}` (with `{{` / `}}`
 /// escapes and an optional `!s` / `!r` conversion); format specs are rejected with an error.
 enum PythonBraceFormat {
-    static func format(_ format: String, _ positional: [TemplateValue], _ keyword: [(String, TemplateValue)]) throws -> String {
+    /// Throws a `RuntimeFailure` rather than build more than `limit` bytes.
+    static func format(_ format: String, _ positional: [TemplateValue], _ keyword: [(String, TemplateValue)], limit: Int) throws -> String {
         let scalars = Array(format.unicodeScalars)
         var out = ""
         var auto = 0
@@ -37,7 +38,11 @@ enum PythonBraceFormat {
                 guard let v = keyword.first(where: { $0.0 == field })?.1 else { throw RuntimeFailure("KeyError: '\(field)'") }
                 value = v
             }
-            out += conversion == "r" ? PythonFormat.repr(value) : PythonFormat.str(value)
+            let text = conversion == "r" ? try PythonFormat.repr(value, limit: limit) : try PythonFormat.str(value, limit: limit)
+            if out.utf8.count + text.utf8.count > limit {
+                throw RuntimeFailure("string result larger than \(limit) bytes (the template string limit)")
+            }
+            out += text
         }
         return out
     }

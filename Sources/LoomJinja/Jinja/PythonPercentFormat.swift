@@ -3,7 +3,8 @@ import Foundation
 /// The common part of Python's `str % args` formatting: `%s %r %d %i %f %x %%` with optional
 /// flags, width and precision.
 enum PythonPercentFormat {
-    static func format(_ format: String, _ args: TemplateValue) throws -> String {
+    /// Throws a `RuntimeFailure` rather than build more than `limit` bytes.
+    static func format(_ format: String, _ args: TemplateValue, limit: Int) throws -> String {
         let values: [TemplateValue]
         if case .tuple(let items) = args { values = items } else { values = [args] }
         var next = 0
@@ -35,8 +36,8 @@ enum PythonPercentFormat {
             next += 1
             var text: String
             switch conv {
-            case "s": text = PythonFormat.str(v)
-            case "r": text = PythonFormat.repr(v)
+            case "s": text = try PythonFormat.str(v, limit: limit)
+            case "r": text = try PythonFormat.repr(v, limit: limit)
             case "d", "i":
                 guard let d = v.asDouble else { throw RuntimeFailure("%\(conv) format: a real number is required, not \(v.typeName)") }
                 if let i = v.asInt {
@@ -56,7 +57,10 @@ enum PythonPercentFormat {
                 throw RuntimeFailure("unsupported format character '\(conv)'")
             }
             if conv == "s" || conv == "r", let precision { text = String(text.unicodeScalars.prefix(precision).map(Character.init)) }
-            if let w = Int(width), w > TemplateInterpreter.maxRepeatedLength { throw RuntimeFailure("format width too large") }
+            // A width beyond the limit (or beyond Int) cannot be padded to.
+            if !width.isEmpty, (Int(width) ?? Int.max) - PythonText.length(text) > limit - out.utf8.count - text.utf8.count {
+                throw RuntimeFailure("string result larger than \(limit) bytes (the template string limit)")
+            }
             if let w = Int(width), PythonText.length(text) < w {
                 let pad = w - PythonText.length(text)
                 if flags.contains("-") {
@@ -67,6 +71,9 @@ enum PythonPercentFormat {
                 } else {
                     text = String(repeating: " ", count: pad) + text
                 }
+            }
+            if out.utf8.count + text.utf8.count > limit {
+                throw RuntimeFailure("string result larger than \(limit) bytes (the template string limit)")
             }
             out += text
         }

@@ -146,6 +146,35 @@ enum PythonText {
         return parts
     }
 
+    /// How many replacements `replace(s, old, new, count:)` makes, so the result size can be
+    /// checked before it is built.
+    static func replacementCount(_ s: String, _ old: String, count: Int) -> Int {
+        let n: Int
+        if old.isEmpty {
+            n = s.unicodeScalars.count + 1
+        } else {
+            let hay = Array(s.utf8), needle = Array(old.utf8)
+            var found = 0, i = 0
+            while count < 0 || found < count, let at = find(needle, in: hay, from: i) {
+                found += 1
+                i = at + needle.count
+            }
+            n = found
+        }
+        return count < 0 ? n : min(n, count)
+    }
+
+    /// Number of whitespace-separated words (the parts of `str.split()` without a limit).
+    static func wordCount(_ s: String) -> Int {
+        var n = 0, inWord = false
+        for c in s.unicodeScalars {
+            let space = isSpace(c)
+            if !space && !inWord { n += 1 }
+            inWord = !space
+        }
+        return n
+    }
+
     /// `str.replace(old, new, count)`.
     static func replace(_ s: String, _ old: String, _ new: String, count: Int) -> String {
         let hay = Array(s.utf8), needle = Array(old.utf8), rep = Array(new.utf8)
@@ -174,6 +203,13 @@ enum PythonText {
         return string(out)
     }
 
+    /// Line breaks in `s` (an upper bound on `splitLines(s).count - 1`).
+    static func lineBreakCount(_ s: String) -> Int {
+        var n = 0
+        for c in s.unicodeScalars where isLineBreak(c) { n += 1 }
+        return n
+    }
+
     /// `str.splitlines()` (without keepends).
     static func splitLines(_ s: String) -> [String] {
         let scalars = Array(s.unicodeScalars)
@@ -191,31 +227,93 @@ enum PythonText {
         return lines
     }
 
+    // Builders append one scalar at a time: `append(contentsOf:)` of another string's
+    // UnicodeScalarView copied the whole result each time (quadratic: minutes for 1 M chars).
+
+    /// Case mappings of one code point, without a Unicode table lookup for ASCII.
+    @inline(__always)
+    static func appendLower(_ c: Unicode.Scalar, to out: inout String.UnicodeScalarView) {
+        if c.isASCII {
+            out.append(c.value >= 0x41 && c.value <= 0x5A ? Unicode.Scalar(UInt8(c.value + 32)) : c)
+        } else {
+            for u in c.properties.lowercaseMapping.unicodeScalars { out.append(u) }
+        }
+    }
+
+    @inline(__always)
+    static func appendTitle(_ c: Unicode.Scalar, to out: inout String.UnicodeScalarView) {
+        if c.isASCII {
+            out.append(c.value >= 0x61 && c.value <= 0x7A ? Unicode.Scalar(UInt8(c.value - 32)) : c)
+        } else {
+            for u in c.properties.titlecaseMapping.unicodeScalars { out.append(u) }
+        }
+    }
+
+    /// `s` (all ASCII) with each byte rewritten in order.
+    static func asciiMap(_ s: String, _ f: (UInt8) -> UInt8) -> String {
+        String(decoding: s.utf8.map(f), as: UTF8.self)
+    }
+
+    /// True when every byte is ASCII (the fast paths below need no Unicode tables).
+    static func isASCII(_ s: String) -> Bool {
+        s.utf8.allSatisfy { $0 < 0x80 }
+    }
+
+    /// Code points outside ASCII: the slow (table-driven) part of case mapping and reversal,
+    /// which the interpreter counts against its step budget.
+    static func nonASCIICount(_ s: String) -> Int {
+        var n = 0
+        for b in s.utf8 where b >= 0xC0 { n += 1 }
+        return n
+    }
+
     static func isCased(_ c: Unicode.Scalar) -> Bool {
         c.properties.isLowercase || c.properties.isUppercase || c.properties.generalCategory == .titlecaseLetter
     }
 
     static func upper(_ s: String) -> String {
+        if isASCII(s) { return String(decoding: s.utf8.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 32 : $0 }, as: UTF8.self) }
         var out = String.UnicodeScalarView()
-        for c in s.unicodeScalars { out.append(contentsOf: c.properties.uppercaseMapping.unicodeScalars) }
+        for c in s.unicodeScalars { for u in c.properties.uppercaseMapping.unicodeScalars { out.append(u) } }
+        return String(out)
+    }
+
+    static func swapcase(_ s: String) -> String {
+        if isASCII(s) {
+            return String(decoding: s.utf8.map { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) ? $0 ^ 0x20 : $0 }, as: UTF8.self)
+        }
+        var out = String.UnicodeScalarView()
+        for c in s.unicodeScalars {
+            let m = c.properties.isUppercase ? c.properties.lowercaseMapping : (c.properties.isLowercase ? c.properties.uppercaseMapping : String(c))
+            for u in m.unicodeScalars { out.append(u) }
+        }
         return String(out)
     }
 
     static func lower(_ s: String) -> String {
+        if isASCII(s) { return String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }, as: UTF8.self) }
         var out = String.UnicodeScalarView()
-        for c in s.unicodeScalars { out.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars) }
+        for c in s.unicodeScalars { appendLower(c, to: &out) }
         return String(out)
     }
 
     /// `str.title()`: a cased character after an uncased one starts a word.
     static func title(_ s: String) -> String {
+        if isASCII(s) {
+            var previousCased = false
+            return asciiMap(s) { b in
+                let letter = (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A
+                defer { previousCased = letter }
+                return letter ? (previousCased ? b | 0x20 : b & ~0x20) : b
+            }
+        }
         var out = String.UnicodeScalarView()
         var previousCased = false
         for c in s.unicodeScalars {
             if previousCased {
-                out.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars)
+                appendLower(c, to: &out)
             } else {
-                out.append(contentsOf: c.properties.titlecaseMapping.unicodeScalars)
+                appendTitle(c, to: &out)
             }
             previousCased = isCased(c)
         }
@@ -224,14 +322,22 @@ enum PythonText {
 
     /// `str.capitalize()`: first code point title-cased, the rest lower-cased.
     static func capitalize(_ s: String) -> String {
+        if isASCII(s) {
+            var first = true
+            return asciiMap(s) { b in
+                let letter = (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A
+                defer { first = false }
+                return letter ? (first ? b & ~0x20 : b | 0x20) : b
+            }
+        }
         var out = String.UnicodeScalarView()
         var first = true
         for c in s.unicodeScalars {
             if first {
-                out.append(contentsOf: c.properties.titlecaseMapping.unicodeScalars)
+                appendTitle(c, to: &out)
                 first = false
             } else {
-                out.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars)
+                appendLower(c, to: &out)
             }
         }
         return String(out)

@@ -7,7 +7,8 @@ enum Strftime {
     private static let months = ["January", "February", "March", "April", "May", "June", "July", "August",
                                  "September", "October", "November", "December"]
 
-    static func format(_ format: String, date: Date, timeZone: TimeZone) throws -> String {
+    /// Throws a `RuntimeFailure` rather than build more than `limit` bytes.
+    static func format(_ format: String, date: Date, timeZone: TimeZone, limit: Int = .max) throws -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
@@ -20,16 +21,19 @@ enum Strftime {
             return String(repeating: fill, count: width - s.count) + s
         }
         var out = ""
-        let it = Array(format)
-        var i = 0
-        while i < it.count {
-            let ch = it[i]
-            i += 1
-            guard ch == "%", i < it.count else { out.append(ch); continue }
+        // Walk the scalars in place: materialising a huge format as an array of Characters
+        // would cost 16 bytes per character before the output limit is ever checked.
+        let scalars = format.unicodeScalars
+        var i = scalars.startIndex
+        while i < scalars.endIndex {
+            if out.utf8.count > limit { throw RuntimeFailure("string result larger than \(limit) bytes (the template string limit)") }
+            let ch = scalars[i]
+            i = scalars.index(after: i)
+            guard ch == "%", i < scalars.endIndex else { out.unicodeScalars.append(ch); continue }
             var noPad = false
-            if it[i] == "-" && i + 1 < it.count { noPad = true; i += 1 }
-            let d = it[i]
-            i += 1
+            if scalars[i] == "-" && scalars.index(after: i) < scalars.endIndex { noPad = true; i = scalars.index(after: i) }
+            let d = Character(scalars[i])
+            i = scalars.index(after: i)
             switch d {
             case "d": out += pad(day, 2, noPad)
             case "e": out += pad(day, 2, noPad, " ")

@@ -49,4 +49,33 @@ struct TemplateExpression: Sendable {
 
     let kind: Kind
     let location: SourceLocation
+    /// Levels of the tree below and including this node: the parser refuses trees higher than
+    /// `TemplateParser.maxExpressionHeight`, so evaluating and freeing them stays within the stack.
+    let height: Int
+
+    init(kind: Kind, location: SourceLocation) {
+        self.kind = kind
+        self.location = location
+        height = 1 + Self.childHeight(kind)
+    }
+
+    private static func childHeight(_ kind: Kind) -> Int {
+        func h(_ e: TemplateExpression?) -> Int { e?.height ?? 0 }
+        func h(_ es: [TemplateExpression]) -> Int { es.reduce(0) { max($0, $1.height) } }
+        func h(_ a: Arguments) -> Int { max(h(a.positional), a.keyword.reduce(0) { max($0, $1.value.height) }) }
+        switch kind {
+        case .constant, .name: return 0
+        case .list(let items), .tuple(let items), .concat(let items): return h(items)
+        case .dict(let pairs): return pairs.reduce(0) { max($0, $1.key.height, $1.value.height) }
+        case .attribute(let t, _): return h(t)
+        case .subscript(let t, let k): return max(h(t), h(k))
+        case .slice(let t, let a, let b, let c): return max(h(t), h(a), h(b), h(c))
+        case .call(let f, let args): return max(h(f), h(args))
+        case .filter(let s, _, let args), .test(let s, _, let args, _): return max(h(s), h(args))
+        case .binary(_, let l, let r), .and(let l, let r), .or(let l, let r): return max(h(l), h(r))
+        case .compare(let first, let rest): return rest.reduce(h(first)) { max($0, $1.1.height) }
+        case .not(let x), .negate(let x), .plus(let x): return h(x)
+        case .conditional(let c, let v, let o): return max(h(c), h(v), h(o))
+        }
+    }
 }

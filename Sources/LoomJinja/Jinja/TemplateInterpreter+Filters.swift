@@ -6,19 +6,21 @@ extension TemplateInterpreter {
         switch name {
         case "trim":
             let chars = args.value(0, "chars").flatMap { $0.asString }
-            return .string(PythonText.strip(PythonFormat.str(value), chars: chars, leading: true, trailing: true))
+            return .string(PythonText.strip(try str(value), chars: chars, leading: true, trailing: true))
         case "length", "count":
             return .int(try length(value))
         case "join":
             var items = try iterate(value)
             if let attr = args.value(1, "attribute") { items = try items.map { try attributePath($0, attr) } }
-            let sep = args.value(0, "d").map(PythonFormat.str) ?? ""
-            return .string(items.map(PythonFormat.str).joined(separator: sep))
+            let sep = try args.value(0, "d").map { try str($0) } ?? ""
+            return .string(try joined(try items.map { try str($0) }, separator: sep))
         case "tojson":
             return .string(try toJSON(value, args))
         case "items":
             switch value {
-            case .dict(let d): return .list(d.map { .tuple([.string($0.key), $0.value]) })
+            case .dict(let d):
+                try reserveList(d.count * 3)
+                return .list(d.map { .tuple([.string($0.key), $0.value]) })
             case .undefined: return .list([])
             default: throw RuntimeFailure("Can only get item pairs from a mapping.")
             }
@@ -45,6 +47,7 @@ extension TemplateInterpreter {
             })
         case "map":
             let items = try iterate(value)
+            try reserveList(items.count)
             if let attr = args.value(-1, "attribute") {
                 let fallback = args.value(-1, "default")
                 return .list(try items.map {
@@ -64,27 +67,30 @@ extension TemplateInterpreter {
             }
         case "last":
             return try iterate(value).last ?? .undefined(hint: "No last item, sequence was empty.")
-        case "upper": return .string(PythonText.upper(PythonFormat.str(value)))
-        case "lower": return .string(PythonText.lower(PythonFormat.str(value)))
-        case "capitalize": return .string(PythonText.capitalize(PythonFormat.str(value)))
-        case "title": return .string(jinjaTitle(PythonFormat.str(value)))
+        // Case mappings grow a string at most threefold; the result is charged once built.
+        case "upper": return .string(try mapped(try str(value), PythonText.upper))
+        case "lower": return .string(try mapped(try str(value), PythonText.lower))
+        case "capitalize": return .string(try mapped(try str(value), PythonText.capitalize))
+        case "title": return .string(try mapped(try str(value), jinjaTitle))
         case "default", "d":
             let fallback = args.value(0, "default_value") ?? .string("")
             let boolean = args.value(1, "boolean")?.truthy ?? false
             if value.isUndefined || (boolean && !value.truthy) { return fallback }
             return value
         case "string":
-            return .string(PythonFormat.str(value))
+            return .string(try str(value))
         case _ where (name == "int" || name == "float") && value.isUndefined:
             // int(Undefined) / float(Undefined) raise in jinja2.
             if case .undefined(let hint) = value { throw RuntimeFailure(hint) }
             return value
         case "int":
-            return toInt(value, fallback: args.value(0, "default") ?? .int(0), base: args.value(1, "base")?.asInt ?? 10)
+            return try toInt(value, fallback: args.value(0, "default") ?? .int(0), base: args.value(1, "base")?.asInt ?? 10)
         case "float":
             return toFloat(value, fallback: args.value(0, "default") ?? .float(0))
         case "list":
-            return .list(try iterate(value))
+            let items = try iterate(value)
+            try reserveList(items.count)
+            return .list(items)
         case "unique":
             let caseSensitive = args.value(0, "case_sensitive")?.truthy ?? false
             let attr = args.value(1, "attribute")
@@ -92,27 +98,27 @@ extension TemplateInterpreter {
             var out: [TemplateValue] = []
             for item in try iterate(value) {
                 var key = try attr.map { try attributePath(item, $0) } ?? item
-                if !caseSensitive, case .string(let s) = key { key = .string(PythonText.lower(s)) }
-                if !seen.contains(where: { Self.equal($0, key) }) {
+                if !caseSensitive, case .string(let s) = key { key = .string(try mapped(s, PythonText.lower)) }
+                if !(try seen.contains(where: { try equal($0, key) })) {
                     seen.append(key)
                     out.append(item)
                 }
             }
             return .list(out)
         case "replace":
-            guard let old = args.value(0, "old").map(PythonFormat.str), let new = args.value(1, "new").map(PythonFormat.str) else {
+            guard let old = try args.value(0, "old").map({ try str($0) }), let new = try args.value(1, "new").map({ try str($0) }) else {
                 throw RuntimeFailure("replace requires old and new strings")
             }
             let count = args.value(2, "count")?.asInt ?? -1
-            return .string(PythonText.replace(PythonFormat.str(value), old, new, count: count))
+            return .string(try replaced(try str(value), old, new, count: count))
         case "indent":
             guard case .string(let text) = value else {
                 throw RuntimeFailure("unsupported operand type(s) for +=: '\(value.typeName)' and 'str'")
             }
-            return .string(indent(text, args))
+            return .string(try indent(text, args))
         case "abs":
             switch value.number {
-            case .int(let i): return .int(Swift.abs(i))
+            case .int(let i): return .int(try Self.absolute(i))
             case .float(let d): return .float(Swift.abs(d))
             case nil: throw RuntimeFailure("bad operand type for abs(): '\(value.typeName)'")
             }
@@ -121,10 +127,20 @@ extension TemplateInterpreter {
         case "safe":
             return value
         case "escape", "e", "forceescape":
-            return .string(htmlEscape(PythonFormat.str(value)))
+            let text = try str(value)
+            // Escapes are at most five bytes: size the result before building it.
+            var extra = 0
+            for b in text.utf8 { if b == 0x26 || b == 0x22 || b == 0x27 { extra += 4 } else if b == 0x3C || b == 0x3E { extra += 3 } }
+            try reserveString(text.utf8.count, plus: 1, times: extra)
+            return .string(htmlEscape(text))
         case "reverse":
-            if case .string(let s) = value { return .string(PythonText.string(scalars: s.unicodeScalars.reversed())) }
-            return .list(try iterate(value).reversed())
+            if case .string(let s) = value {
+                if PythonText.isASCII(s) { return .string(String(decoding: s.utf8.reversed(), as: UTF8.self)) }
+                return .string(try mapped(s) { PythonText.string(scalars: $0.unicodeScalars.reversed()) })
+            }
+            let items = try iterate(value)
+            try reserveList(items.count)
+            return .list(items.reversed())
         case "sort":
             let reverse = args.value(0, "reverse")?.truthy ?? false
             let caseSensitive = args.value(1, "case_sensitive")?.truthy ?? false
@@ -132,13 +148,14 @@ extension TemplateInterpreter {
             let items = try iterate(value)
             let keys = try items.map { item -> TemplateValue in
                 let k = try attr.map { try attributePath(item, $0) } ?? item
-                if !caseSensitive, case .string(let s) = k { return .string(PythonText.lower(s)) }
+                if !caseSensitive, case .string(let s) = k { return .string(try mapped(s, PythonText.lower)) }
                 return k
             }
             var order = Array(items.indices)
-            try stableSort(&order) { try Self.less(keys[$0], keys[$1]) }
+            try reserveList(items.count)
+            try stableSort(&order) { try less(keys[$0], keys[$1]) }
             if reverse {
-                try stableSort(&order) { try Self.less(keys[$1], keys[$0]) }
+                try stableSort(&order) { try less(keys[$1], keys[$0]) }
             }
             return .list(order.map { items[$0] })
         case "sum":
@@ -154,9 +171,9 @@ extension TemplateInterpreter {
             var best: (TemplateValue, TemplateValue)?
             for item in try iterate(value) {
                 var k = try attr.map { try attributePath(item, $0) } ?? item
-                if !caseSensitive, case .string(let s) = k { k = .string(PythonText.lower(s)) }
+                if !caseSensitive, case .string(let s) = k { k = .string(try mapped(s, PythonText.lower)) }
                 if let (bk, _) = best {
-                    let better = name == "min" ? try Self.less(k, bk) : try Self.less(bk, k)
+                    let better = name == "min" ? try less(k, bk) : try less(bk, k)
                     if better { best = (k, item) }
                 } else {
                     best = (k, item)
@@ -164,20 +181,23 @@ extension TemplateInterpreter {
             }
             return best?.1 ?? .undefined(hint: "No \(name) item, sequence was empty.")
         case "format":
-            return .string(try PythonPercentFormat.format(PythonFormat.str(value), .tuple(args.positional)))
+            let text = try PythonPercentFormat.format(try str(value), .tuple(args.positional), limit: limits.maxStringBytes)
+            try reserveString(text.utf8.count)
+            return .string(text)
         case "dictsort":
             guard case .dict(let d) = value else { throw RuntimeFailure("You can only sort by either \"key\" or \"value\" of a dict") }
             let caseSensitive = args.value(0, "case_sensitive")?.truthy ?? false
             let byValue = (args.value(1, "by")?.asString ?? "key") == "value"
             let reverse = args.value(2, "reverse")?.truthy ?? false
             let pairs = Array(d.elements)
-            let keys: [TemplateValue] = pairs.map { pair in
+            let keys: [TemplateValue] = try pairs.map { pair in
                 let k = byValue ? pair.1 : .string(pair.0)
-                if !caseSensitive, case .string(let s) = k { return .string(PythonText.lower(s)) }
+                if !caseSensitive, case .string(let s) = k { return .string(try mapped(s, PythonText.lower)) }
                 return k
             }
             var order = Array(pairs.indices)
-            try stableSort(&order) { reverse ? try Self.less(keys[$1], keys[$0]) : try Self.less(keys[$0], keys[$1]) }
+            try reserveList(pairs.count * 3)
+            try stableSort(&order) { reverse ? try less(keys[$1], keys[$0]) : try less(keys[$0], keys[$1]) }
             return .list(order.map { .tuple([.string(pairs[$0].0), pairs[$0].1]) })
         case "attr":
             // Attribute lookup only: unlike `.name`, no fallback to dict keys.
@@ -189,7 +209,12 @@ extension TemplateInterpreter {
             let fill = args.value(1, "fill_with")
             var batches: [TemplateValue] = []
             var current: [TemplateValue] = []
-            for item in try iterate(value) {
+            let items = try iterate(value)
+            // Items, the fill of the last batch, and one list per batch.
+            let padding = fill == nil || items.count % size == 0 ? 0 : size - items.count % size
+            let total = (items.count + items.count / size + 1).addingReportingOverflow(padding)
+            try reserveList(total.overflow ? -1 : total.partialValue)
+            for item in items {
                 current.append(item)
                 if current.count == size { batches.append(.list(current)); current = [] }
             }
@@ -202,12 +227,11 @@ extension TemplateInterpreter {
             return .list(batches)
         case "center":
             let width = args.value(0, "width")?.asInt ?? 80
-            if width > Self.maxRepeatedLength { throw RuntimeFailure("center() width too large") }
-            return try callMethod(.string(PythonFormat.str(value)), "center", Arguments(positional: [.int(width)], keyword: []))
+            return try callMethod(.string(try str(value)), "center", Arguments(positional: [.int(width)], keyword: []))
         case "wordcount":
             // len(re.findall(r"\w+", str(value)))
             var words = 0, inWord = false
-            for c in PythonFormat.str(value).unicodeScalars {
+            for c in try str(value).unicodeScalars {
                 let isWord = c == "_" || c.properties.isAlphabetic || c.properties.numericType != nil
                 if isWord && !inWord { words += 1 }
                 inWord = isWord
@@ -233,7 +257,7 @@ extension TemplateInterpreter {
     func attributePath(_ item: TemplateValue, _ path: TemplateValue) throws -> TemplateValue {
         if let i = path.asInt { return try getItem(item, .int(i)) }
         var v = item
-        for part in PythonText.split(PythonFormat.str(path), separator: ".", maxSplit: -1) {
+        for part in PythonText.split(try str(path), separator: ".", maxSplit: -1) {
             v = try getItem(v, Int(part).map { .int($0) } ?? .string(part))
         }
         return v
@@ -251,7 +275,8 @@ extension TemplateInterpreter {
         case let other?: throw RuntimeFailure("tojson indent must be an int or a string, got \(other.typeName)")
         }
         var options = PythonFormat.JSONOptions(indent: indent, itemSeparator: indent == nil ? ", " : ",", keySeparator: ": ",
-                                               sortKeys: args.value(3, "sort_keys")?.truthy ?? false)
+                                               sortKeys: args.value(3, "sort_keys")?.truthy ?? false,
+                                               maxDepth: limits.maxValueDepth, maxBytes: limits.maxStringBytes)
         if let sep = args.value(2, "separators"), let parts = sep.sequenceItems, parts.count == 2,
            case .string(let item) = parts[0], case .string(let key) = parts[1] {
             options.itemSeparator = item
@@ -259,7 +284,9 @@ extension TemplateInterpreter {
         }
         do {
             var json = try PythonFormat.json(value, options)
+            // \uXXXX escapes at most triple the size (4 UTF-8 bytes become 12).
             if args.value(0, "ensure_ascii")?.truthy ?? false { json = asciiEscaped(json) }
+            try reserveString(json.utf8.count)
             return json
         } catch let f as PythonFormat.JSONFailure {
             throw RuntimeFailure(f.message)
@@ -276,13 +303,15 @@ extension TemplateInterpreter {
         return out
     }
 
-    private func toInt(_ value: TemplateValue, fallback: TemplateValue, base: Int) -> TemplateValue {
+    /// jinja2 `do_int`: `int(value)` (strings in `base`), else `int(float(value))`, else the
+    /// default. Python's result can be any size; one that needs more than 64 bits is an error
+    /// here, and so is infinity (Python raises OverflowError for `int(inf)` too).
+    private func toInt(_ value: TemplateValue, fallback: TemplateValue, base: Int) throws -> TemplateValue {
         switch value {
         case .int(let i): return .int(i)
         case .bool(let b): return .int(b ? 1 : 0)
         case .float(let d):
-            guard d.isFinite, Swift.abs(d) < 9.2e18 else { return fallback }
-            return .int(Int(d))
+            return try Self.integer(truncating: d).map { .int($0) } ?? fallback
         case .string(let s):
             var t = PythonText.strip(s, chars: nil, leading: true, trailing: true).replacingOccurrences(of: "_", with: "")
             var negative = false
@@ -295,8 +324,15 @@ extension TemplateInterpreter {
                 t.removeFirst(2)
             }
             if radix == 0 { radix = 10 }
-            if (2...36).contains(radix), !t.hasPrefix("-"), !t.hasPrefix("+"), let i = Int(t, radix: radix) { return .int(negative ? -i : i) }
-            if base == 10, let d = Double(t), d.isFinite, Swift.abs(d) < 9.2e18 { return .int(Int(d)) }
+            if (2...36).contains(radix), !t.isEmpty, !t.hasPrefix("-"), !t.hasPrefix("+") {
+                if let i = Int((negative ? "-" : "") + t, radix: radix) { return .int(i) }
+                // All digits but too long for 64 bits: Python would return a big integer.
+                if t.allSatisfy({ $0.isASCII && $0.hexDigitValue.map { $0 < radix } ?? ($0.isLetter && radix > 16) }) {
+                    throw Self.integerOverflow
+                }
+            }
+            // int(float(s)): jinja2 catches the OverflowError of "inf" here (not for a float value).
+            if base == 10, let d = Double(t), d.isFinite { return .int(try Self.integer(truncating: negative ? -d : d)!) }
             return fallback
         default:
             return fallback
@@ -321,13 +357,21 @@ extension TemplateInterpreter {
         }
     }
 
-    /// jinja2 `do_indent`.
-    private func indent(_ s: String, _ args: Arguments) -> String {
+    /// jinja2 `do_indent`, refused before building a result over the string limit.
+    private func indent(_ s: String, _ args: Arguments) throws -> String {
         let width = args.value(0, "width")
         let indention: String
-        if case .string(let w)? = width { indention = w } else { indention = String(repeating: " ", count: min(max(0, width?.asInt ?? 4), 4096)) }
+        if case .string(let w)? = width {
+            indention = w
+        } else {
+            let n = max(0, width?.asInt ?? 4)
+            try reserveString(n)
+            indention = String(repeating: " ", count: n)
+        }
         let first = args.value(1, "first")?.truthy ?? false
         let blank = args.value(2, "blank")?.truthy ?? false
+        // One indent per line (plus the first); the text and newlines as they are.
+        try reserveString(s.utf8.count + 1, plus: PythonText.lineBreakCount(s) + 2, times: indention.utf8.count)
         let lines = PythonText.splitLines(s + "\n")
         var rv: String
         if blank {
@@ -342,28 +386,10 @@ extension TemplateInterpreter {
         return rv
     }
 
-    /// jinja2 `do_round`: Python's round-half-even for "common", or ceil / floor; returns a float
-    /// for float input.
-    private func round(_ value: TemplateValue, _ args: Arguments) throws -> TemplateValue {
-        let precision = args.value(0, "precision")?.asInt ?? 0
-        let method = args.value(1, "method")?.asString ?? "common"
-        guard let x = value.asDouble else { throw RuntimeFailure("round requires a number, got \(value.typeName)") }
-        if case .int(let i) = value.number, method == "common", precision >= 0 { return .int(i) }
-        let scale = Foundation.pow(10.0, Double(precision))
-        let rule: FloatingPointRoundingRule
-        switch method {
-        case "common": rule = .toNearestOrEven
-        case "ceil": rule = .up
-        case "floor": rule = .down
-        default: throw RuntimeFailure("method must be common, ceil or floor")
-        }
-        if method == "common" && precision > 0 && x.isFinite {
-            // Python rounds the exact binary value to `precision` decimals (2.675 -> 2.67);
-            // printf does the same correctly rounded decimal conversion.
-            return .float(Double(String(format: "%.\(min(precision, 340))f", x)) ?? x)
-        }
-        let r = precision == 0 ? x.rounded(rule) : (x * scale).rounded(rule) / scale
-        return .float(r)
+    /// A string built by an operation that grows its input by a bounded factor, charged once built.
+    func charged(_ s: String) throws -> TemplateValue {
+        try reserveString(s.utf8.count)
+        return .string(s)
     }
 
     private func htmlEscape(_ s: String) -> String {
@@ -383,6 +409,18 @@ extension TemplateInterpreter {
 
     /// jinja2 `do_title`: words start after runs of `-`, whitespace, `(`, `{`, `[`, `<`.
     private func jinjaTitle(_ s: String) -> String {
+        if PythonText.isASCII(s) {
+            var atWordStart = true
+            return PythonText.asciiMap(s) { b in
+                if PythonText.isSpace(Unicode.Scalar(b)) || b == 0x2D || b == 0x28 || b == 0x7B || b == 0x5B || b == 0x3C {
+                    atWordStart = true
+                    return b
+                }
+                defer { atWordStart = false }
+                let letter = (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A
+                return letter ? (atWordStart ? b & ~0x20 : b | 0x20) : b
+            }
+        }
         var out = String.UnicodeScalarView()
         var atWordStart = true
         for c in s.unicodeScalars {
@@ -391,10 +429,10 @@ extension TemplateInterpreter {
                 out.append(c)
                 atWordStart = true
             } else if atWordStart {
-                out.append(contentsOf: c.properties.uppercaseMapping.unicodeScalars)
+                if c.isASCII { PythonText.appendTitle(c, to: &out) } else { for u in c.properties.uppercaseMapping.unicodeScalars { out.append(u) } }
                 atWordStart = false
             } else {
-                out.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars)
+                PythonText.appendLower(c, to: &out)
             }
         }
         return String(out)

@@ -7,9 +7,15 @@ extension TemplateInterpreter {
         case .string(let s): return try stringMethod(s, name, args)
         case .dict(let d):
             switch name {
-            case "items": return .list(d.map { .tuple([.string($0.key), $0.value]) })
-            case "keys": return .list(d.keys.map { .string($0) })
-            case "values": return .list(Array(d.values))
+            case "items":
+                try reserveList(d.count * 3)
+                return .list(d.map { .tuple([.string($0.key), $0.value]) })
+            case "keys":
+                try reserveList(d.count)
+                return .list(d.keys.map { .string($0) })
+            case "values":
+                try reserveList(d.count)
+                return .list(Array(d.values))
             case "copy": return receiver
             case "get":
                 guard let key = args.value(0, "key") else { throw RuntimeFailure("get expected at least 1 argument, got 0") }
@@ -23,11 +29,11 @@ extension TemplateInterpreter {
             case "copy": return receiver
             case "count":
                 guard let x = args.value(0, "value") else { throw RuntimeFailure("count() takes exactly one argument") }
-                return .int(items.filter { Self.equal($0, x) }.count)
+                return .int(try items.filter { try equal($0, x) }.count)
             case "index":
                 guard let x = args.value(0, "value") else { throw RuntimeFailure("index() takes at least 1 argument") }
-                guard let i = items.firstIndex(where: { Self.equal($0, x) }) else {
-                    throw RuntimeFailure("\(PythonFormat.repr(x)) is not in list")
+                guard let i = try items.firstIndex(where: { try equal($0, x) }) else {
+                    throw RuntimeFailure("\(PythonFormat.preview(x)) is not in list")
                 }
                 return .int(i)
             default: break
@@ -70,6 +76,9 @@ extension TemplateInterpreter {
             let sep = try stringArgument(args, 0, "sep", method: name)
             if sep == "" { throw RuntimeFailure("empty separator") }
             let maxSplit = args.value(1, "maxsplit")?.asInt ?? -1
+            // Count the parts first: splitting a huge string into tiny parts must not allocate
+            // them all before the size limit is checked.
+            try reserveList(sep.map { PythonText.replacementCount(s, $0, count: maxSplit) + 1 } ?? PythonText.wordCount(s))
             let parts: [String]
             if name == "rsplit", let sep {
                 parts = PythonText.rsplit(s, separator: sep, maxSplit: maxSplit)
@@ -83,23 +92,20 @@ extension TemplateInterpreter {
             }
             return .list(parts.map { .string($0) })
         case "splitlines":
-            return .list(PythonText.splitLines(s).map { .string($0) })
-        case "upper": return .string(PythonText.upper(s))
-        case "lower": return .string(PythonText.lower(s))
-        case "title": return .string(PythonText.title(s))
-        case "capitalize": return .string(PythonText.capitalize(s))
+            try reserveList(PythonText.lineBreakCount(s) + 1)
+            let lines = PythonText.splitLines(s)
+            return .list(lines.map { .string($0) })
+        case "upper": return .string(try mapped(s, PythonText.upper))
+        case "lower": return .string(try mapped(s, PythonText.lower))
+        case "title": return .string(try mapped(s, PythonText.title))
+        case "capitalize": return .string(try mapped(s, PythonText.capitalize))
         case "swapcase":
-            var out = String.UnicodeScalarView()
-            for c in s.unicodeScalars {
-                let m = c.properties.isUppercase ? c.properties.lowercaseMapping : (c.properties.isLowercase ? c.properties.uppercaseMapping : String(c))
-                out.append(contentsOf: m.unicodeScalars)
-            }
-            return .string(String(out))
+            return .string(try mapped(s, PythonText.swapcase))
         case "replace":
             guard let old = try stringArgument(args, 0, "old", method: name), let new = try stringArgument(args, 1, "new", method: name) else {
                 throw RuntimeFailure("replace() takes at least 2 arguments")
             }
-            return .string(PythonText.replace(s, old, new, count: args.value(2, "count")?.asInt ?? -1))
+            return .string(try replaced(s, old, new, count: args.value(2, "count")?.asInt ?? -1))
         case "find", "rfind", "index", "rindex", "count":
             guard let sub = try stringArgument(args, 0, "sub", method: name) else { throw RuntimeFailure("\(name)() takes at least 1 argument") }
             let hay = Array(s.utf8), needle = Array(sub.utf8)
@@ -127,9 +133,11 @@ extension TemplateInterpreter {
                 }
                 parts.append(t)
             }
-            return .string(parts.joined(separator: s))
+            return .string(try joined(parts, separator: s))
         case "format":
-            return .string(try PythonBraceFormat.format(s, args.positional, args.keyword))
+            let text = try PythonBraceFormat.format(s, args.positional, args.keyword, limit: limits.maxStringBytes)
+            try reserveString(text.utf8.count)
+            return .string(text)
         case "isdigit", "isdecimal", "isnumeric":
             return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.numericType != nil })
         case "isalpha":
@@ -139,9 +147,9 @@ extension TemplateInterpreter {
         case "isspace":
             return .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(PythonText.isSpace))
         case "islower":
-            return .bool(s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(PythonText.lower(s), s))
+            return try .bool(s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(mapped(s, PythonText.lower), s))
         case "isupper":
-            return .bool(s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(PythonText.upper(s), s))
+            return try .bool(s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(mapped(s, PythonText.upper), s))
         case "removeprefix":
             let p = try stringArgument(args, 0, "prefix", method: name) ?? ""
             return .string(PythonText.hasPrefix(s, p) ? PythonText.string(Array(s.utf8).dropFirst(p.utf8.count)) : s)
@@ -150,11 +158,12 @@ extension TemplateInterpreter {
             return .string(!p.isEmpty && PythonText.hasSuffix(s, p) ? PythonText.string(Array(s.utf8).dropLast(p.utf8.count)) : s)
         case "zfill", "center", "ljust", "rjust":
             guard let width = args.value(0, "width")?.asInt else { throw RuntimeFailure("\(name)() requires an integer width") }
-            if width > Self.maxRepeatedLength { throw RuntimeFailure("\(name)() width too large") }
             let n = PythonText.length(s)
             if width <= n { return .string(s) }
             let fill = name == "zfill" ? "0" : (try stringArgument(args, 1, "fillchar", method: name) ?? " ")
+            if fill.unicodeScalars.count != 1 { throw RuntimeFailure("The fill character must be exactly one character long") }
             let pad = width - n
+            try reserveString(s.utf8.count, plus: pad, times: fill.utf8.count)
             switch name {
             case "ljust": return .string(s + String(repeating: fill, count: pad))
             case "rjust": return .string(String(repeating: fill, count: pad) + s)
@@ -183,13 +192,13 @@ extension TemplateInterpreter {
     func callBuiltin(_ f: TemplateValue.BuiltinFunction, _ args: Arguments, location: SourceLocation) throws -> TemplateValue {
         switch f {
         case .raiseException:
-            let message = args.value(0, "message").map(PythonFormat.str) ?? ""
+            let message = try args.value(0, "message").map { try str($0) } ?? ""
             throw TemplateError(.raised, message, at: location)
         case .strftimeNow:
             guard case .string(let format)? = args.value(0, "format") else {
                 throw RuntimeFailure("strftime_now() requires a format string")
             }
-            return .string(try Strftime.format(format, date: now, timeZone: timeZone))
+            return try charged(try Strftime.format(format, date: now, timeZone: timeZone, limit: limits.maxStringBytes))
         case .range:
             var bounds: [Int] = []
             for v in args.positional {
@@ -203,14 +212,7 @@ extension TemplateInterpreter {
             case 3: (start, stop, step) = (bounds[0], bounds[1], bounds[2])
             default: throw RuntimeFailure("range expected 1 to 3 arguments, got \(bounds.count)")
             }
-            if step == 0 { throw RuntimeFailure("range() arg 3 must not be zero") }
-            // Count in floating point first: the integer span can overflow for extreme bounds.
-            let span = (Double(stop) - Double(start)) / Double(step)
-            let count = span <= 0 ? 0 : Int(min(span.rounded(.up), Double(Self.maxRange + 1)))
-            if count > Self.maxRange {
-                throw RuntimeFailure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (\(Self.maxRange)).")
-            }
-            return .list((0..<count).map { .int(start + $0 * step) })
+            return try rangeList(start, stop, step)
         case .dict, .namespace:
             var d = TemplateDictionary()
             if let first = args.positional.first {
@@ -231,5 +233,29 @@ extension TemplateInterpreter {
             }
             return f == .dict ? .dict(d) : .namespace(TemplateNamespace(d))
         }
+    }
+
+    // MARK: - Sized string building
+
+    /// `str.replace`, refused before building a result over the string limit.
+    func replaced(_ s: String, _ old: String, _ new: String, count: Int) throws -> String {
+        if new.utf8.count > old.utf8.count {
+            let n = PythonText.replacementCount(s, old, count: count)
+            try reserveString(s.utf8.count, plus: n, times: new.utf8.count - old.utf8.count)
+        } else {
+            try reserveString(s.utf8.count)
+        }
+        return PythonText.replace(s, old, new, count: count)
+    }
+
+    /// `separator.join(parts)`, refused before building a result over the string limit.
+    func joined(_ parts: [String], separator: String) throws -> String {
+        var bytes = 0
+        for p in parts {
+            bytes = bytes.addingReportingOverflow(p.utf8.count).partialValue
+            if bytes < 0 || bytes > limits.maxStringBytes { try reserveString(-1) }
+        }
+        try reserveString(bytes, plus: max(0, parts.count - 1), times: separator.utf8.count)
+        return parts.joined(separator: separator)
     }
 }

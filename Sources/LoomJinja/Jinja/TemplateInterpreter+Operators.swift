@@ -84,7 +84,7 @@ extension TemplateInterpreter {
             break
         }
         if case .string(let k) = key { return attributeOnly(obj, k) ?? missing(obj, k) }
-        return .undefined(hint: "'\(obj.typeName) object' has no element \(PythonFormat.repr(key))")
+        return .undefined(hint: "'\(obj.typeName) object' has no element \(PythonFormat.preview(key))")
     }
 
     /// `obj[start:stop:step]`
@@ -132,22 +132,27 @@ extension TemplateInterpreter {
         }
     }
 
-    // MARK: - Arithmetic
+    // MARK: - Operators on values
 
     func binary(_ op: TemplateExpression.BinaryOperator, _ l: TemplateValue, _ r: TemplateValue) throws -> TemplateValue {
         // str.__mod__ accepts any right operand, Undefined included.
-        if op == .modulo, case .string(let format) = l { return .string(try PythonPercentFormat.format(format, r)) }
+        if op == .modulo, case .string(let format) = l {
+            let text = try PythonPercentFormat.format(format, r, limit: limits.maxStringBytes)
+            try reserveString(text.utf8.count)
+            return .string(text)
+        }
         if case .undefined(let hint) = l { throw RuntimeFailure(hint) }
         if case .undefined(let hint) = r { throw RuntimeFailure(hint) }
         if let a = l.number, let b = r.number { return try arithmetic(op, a, b) }
         switch (op, l, r) {
         case (.add, .string(let a), .string(let b)):
-            if a.utf8.count + b.utf8.count > Self.maxRepeatedLength { throw RuntimeFailure("string result larger than \(Self.maxRepeatedLength) bytes") }
+            try reserveString(a.utf8.count, plus: 1, times: b.utf8.count)
             return .string(a + b)
         case (.add, .list(let a), .list(let b)):
-            if a.count + b.count > Self.maxRepeatedLength { throw RuntimeFailure("list result too large") }
+            try reserveList(a.count + b.count)
             return .list(a + b)
         case (.add, .tuple(let a), .tuple(let b)):
+            try reserveList(a.count + b.count)
             return .tuple(a + b)
         case (.multiply, .string(let s), _) where r.asInt != nil:
             return .string(try repeated(s, r.asInt!))
@@ -157,6 +162,10 @@ extension TemplateInterpreter {
             return .list(try repeatedList(a, r.asInt!))
         case (.multiply, _, .list(let a)) where l.asInt != nil:
             return .list(try repeatedList(a, l.asInt!))
+        case (.multiply, .tuple(let a), _) where r.asInt != nil:
+            return .tuple(try repeatedList(a, r.asInt!))
+        case (.multiply, _, .tuple(let a)) where l.asInt != nil:
+            return .tuple(try repeatedList(a, l.asInt!))
         default:
             if op == .add, case .string = l {
                 throw RuntimeFailure("can only concatenate str (not \"\(r.typeName)\") to str")
@@ -168,163 +177,34 @@ extension TemplateInterpreter {
         }
     }
 
+    /// `s * n`, refused before allocating when the result would exceed the string limit.
     private func repeated(_ s: String, _ n: Int) throws -> String {
-        if n <= 0 { return "" }
-        if s.utf8.count.multipliedReportingOverflow(by: n).partialValue > Self.maxRepeatedLength || s.utf8.count > Self.maxRepeatedLength / max(n, 1) {
-            throw RuntimeFailure("string repetition result too large")
+        if n <= 0 || s.isEmpty { return "" }
+        try reserveString(0, plus: n, times: s.utf8.count)
+        // Doubling copies: log2(n) block copies instead of n appends of a short string.
+        let unit = Array(s.utf8)
+        let total = n * unit.count
+        return String(unsafeUninitializedCapacity: total) { buffer in
+            let base = buffer.baseAddress!
+            unit.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: unit.count) }
+            var filled = unit.count
+            while filled < total {
+                let k = min(filled, total - filled)
+                (base + filled).initialize(from: base, count: k)  // disjoint: k <= filled
+                filled += k
+            }
+            return total
         }
-        return String(repeating: s, count: n)
     }
 
+    /// `list * n`, refused before allocating when the result would exceed the size limit.
     private func repeatedList(_ a: [TemplateValue], _ n: Int) throws -> [TemplateValue] {
-        if n <= 0 { return [] }
-        if a.count > Self.maxRepeatedLength / max(n, 1) { throw RuntimeFailure("list repetition result too large") }
+        if n <= 0 || a.isEmpty { return [] }
+        let total = a.count.multipliedReportingOverflow(by: n)
+        try reserveList(total.overflow ? -1 : total.partialValue)
         var out: [TemplateValue] = []
-        out.reserveCapacity(a.count * n)
+        out.reserveCapacity(total.partialValue)
         for _ in 0..<n { out.append(contentsOf: a) }
         return out
-    }
-
-    private func arithmetic(_ op: TemplateExpression.BinaryOperator, _ a: TemplateValue.Number, _ b: TemplateValue.Number) throws -> TemplateValue {
-        if case .int(let x) = a, case .int(let y) = b {
-            func checked(_ r: (partialValue: Int, overflow: Bool)) throws -> TemplateValue {
-                if r.overflow { throw RuntimeFailure("integer overflow (Loom templates use 64-bit integers)") }
-                return .int(r.partialValue)
-            }
-            switch op {
-            case .add: return try checked(x.addingReportingOverflow(y))
-            case .subtract: return try checked(x.subtractingReportingOverflow(y))
-            case .multiply: return try checked(x.multipliedReportingOverflow(by: y))
-            case .divide:
-                if y == 0 { throw RuntimeFailure("division by zero") }
-                return .float(Double(x) / Double(y))
-            case .floorDivide:
-                if y == 0 { throw RuntimeFailure("integer division or modulo by zero") }
-                if x == Int.min && y == -1 { throw RuntimeFailure("integer overflow") }
-                let q = x / y
-                return .int((x % y != 0 && ((x < 0) != (y < 0))) ? q - 1 : q)
-            case .modulo:
-                if y == 0 { throw RuntimeFailure("integer division or modulo by zero") }
-                if y == -1 { return .int(0) }
-                let m = x % y
-                return .int(m != 0 && ((m < 0) != (y < 0)) ? m + y : m)
-            case .power:
-                if y < 0 { return .float(Foundation.pow(Double(x), Double(y))) }
-                var result = 1, base = x, e = y
-                while e > 0 {
-                    if e & 1 == 1 { result = try checked(result.multipliedReportingOverflow(by: base)).asInt! }
-                    e >>= 1
-                    if e > 0 { base = try checked(base.multipliedReportingOverflow(by: base)).asInt! }
-                }
-                return .int(result)
-            }
-        }
-        let x: Double, y: Double
-        switch a { case .int(let i): x = Double(i); case .float(let d): x = d }
-        switch b { case .int(let i): y = Double(i); case .float(let d): y = d }
-        switch op {
-        case .add: return .float(x + y)
-        case .subtract: return .float(x - y)
-        case .multiply: return .float(x * y)
-        case .divide:
-            if y == 0 { throw RuntimeFailure("float division by zero") }
-            return .float(x / y)
-        case .floorDivide:
-            if y == 0 { throw RuntimeFailure("float floor division by zero") }
-            return .float((x / y).rounded(.down))
-        case .modulo:
-            if y == 0 { throw RuntimeFailure("float modulo") }
-            var m = x.truncatingRemainder(dividingBy: y)
-            if m != 0 && ((m < 0) != (y < 0)) { m += y }
-            return .float(m)
-        case .power:
-            return .float(Foundation.pow(x, y))
-        }
-    }
-
-    // MARK: - Comparison
-
-    func compare(_ op: TemplateExpression.CompareOperator, _ l: TemplateValue, _ r: TemplateValue) throws -> Bool {
-        switch op {
-        case .equal: return Self.equal(l, r)
-        case .notEqual: return !Self.equal(l, r)
-        case .isIn: return try contains(r, l)
-        case .notIn: return !(try contains(r, l))
-        case .less: return try Self.less(l, r)
-        case .greater: return try Self.less(r, l)
-        case .lessEqual: return try Self.less(l, r) || Self.equal(l, r)
-        case .greaterEqual: return try Self.less(r, l) || Self.equal(l, r)
-        }
-    }
-
-    /// Python `==`.
-    static func equal(_ l: TemplateValue, _ r: TemplateValue) -> Bool {
-        if let a = l.number, let b = r.number {
-            switch (a, b) {
-            case (.int(let x), .int(let y)): return x == y
-            case (.int(let x), .float(let y)): return Double(x) == y
-            case (.float(let x), .int(let y)): return x == Double(y)
-            case (.float(let x), .float(let y)): return x == y
-            }
-        }
-        switch (l, r) {
-        case (.undefined, .undefined), (.none, .none): return true
-        case (.string(let a), .string(let b)): return PythonText.equal(a, b)
-        case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
-            return a.count == b.count && zip(a, b).allSatisfy { equal($0, $1) }
-        case (.dict(let a), .dict(let b)):
-            guard a.count == b.count else { return false }
-            for (k, v) in a {
-                guard let w = b[k], equal(v, w) else { return false }
-            }
-            return true
-        case (.namespace(let a), .namespace(let b)): return a === b
-        case (.macro(let a), .macro(let b)): return a === b
-        case (.builtin(let a), .builtin(let b)): return a == b
-        default: return false
-        }
-    }
-
-    /// Python `<` for numbers, strings and sequences.
-    static func less(_ l: TemplateValue, _ r: TemplateValue) throws -> Bool {
-        if let a = l.asDouble, let b = r.asDouble {
-            if case .int(let x) = l.number, case .int(let y) = r.number { return x < y }
-            return a < b
-        }
-        switch (l, r) {
-        case (.string(let a), .string(let b)): return PythonText.less(a, b)
-        case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
-            for (x, y) in zip(a, b) where !equal(x, y) { return try less(x, y) }
-            return a.count < b.count
-        default:
-            if case .undefined(let hint) = l { throw RuntimeFailure(hint) }
-            if case .undefined(let hint) = r { throw RuntimeFailure(hint) }
-            throw RuntimeFailure("'<' not supported between instances of '\(l.typeName)' and '\(r.typeName)'")
-        }
-    }
-
-    /// Python `item in container`.
-    func contains(_ container: TemplateValue, _ item: TemplateValue) throws -> Bool {
-        switch container {
-        case .list(let a), .tuple(let a): return a.contains { Self.equal($0, item) }
-        case .dict(let d):
-            switch item {
-            case .string(let k): return d[k] != nil
-            case .list, .dict, .namespace: throw RuntimeFailure("unhashable type: '\(item.typeName)'")
-            default: return false
-            }
-        case .string(let s):
-            guard case .string(let sub) = item else {
-                if case .undefined(let hint) = item { throw RuntimeFailure(hint) }
-                throw RuntimeFailure("'in <string>' requires string as left operand, not \(item.typeName)")
-            }
-            return PythonText.contains(s, sub)
-        case .undefined: return false
-        case .namespace(let ns):
-            if case .string(let k) = item { return ns.attributes[k] != nil }
-            return false
-        default:
-            throw RuntimeFailure("argument of type '\(container.typeName)' is not iterable")
-        }
     }
 }

@@ -35,36 +35,36 @@ extension TemplateInterpreter {
         case "odd", "even":
             // jinja2: value % 2 == 1 / value % 2 == 0, so floats work too.
             let remainder = try binary(.modulo, value, .int(2))
-            return Self.equal(remainder, .int(name == "odd" ? 1 : 0))
+            return try equal(remainder, .int(name == "odd" ? 1 : 0))
         case "divisibleby":
             guard let i = value.asInt, let d = try operand().asInt, d != 0 else { throw RuntimeFailure("divisibleby requires non-zero integers") }
-            return i % d == 0
+            return d == -1 || i % d == 0  // Int.min % -1 would trap
         case "equalto", "eq", "==":
-            return Self.equal(value, try operand())
+            return try equal(value, try operand())
         case "sameas":
             // Python `is`: None/True/False are singletons; other values approximate identity by
             // type and equality (CPython shares small ints and interned strings).
             let other = try operand()
-            return value.typeName == other.typeName && Self.equal(value, other)
+            return try value.typeName == other.typeName && equal(value, other)
         case "ne", "!=":
-            return !Self.equal(value, try operand())
+            return !(try equal(value, try operand()))
         case "lt", "<", "lessthan":
-            return try Self.less(value, try operand())
+            return try less(value, try operand())
         case "le", "<=":
             let o = try operand()
-            return try Self.less(value, o) || Self.equal(value, o)
+            return try less(value, o) || equal(value, o)
         case "gt", ">", "greaterthan":
-            return try Self.less(try operand(), value)
+            return try less(try operand(), value)
         case "ge", ">=":
             let o = try operand()
-            return try Self.less(o, value) || Self.equal(value, o)
+            return try less(o, value) || equal(value, o)
         case "in":
             return try contains(try operand(), value)
         case "lower", "upper":
             // str.islower() / str.isupper(): at least one cased character, none of the other case.
-            let s = PythonFormat.str(value)
-            let mapped = name == "lower" ? PythonText.lower(s) : PythonText.upper(s)
-            return s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(mapped, s)
+            let s = try str(value)
+            let m = try mapped(s, name == "lower" ? PythonText.lower : PythonText.upper)
+            return s.unicodeScalars.contains(where: PythonText.isCased) && PythonText.equal(m, s)
         default:
             throw RuntimeFailure("unknown test '\(name)'")
         }

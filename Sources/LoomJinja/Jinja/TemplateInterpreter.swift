@@ -7,25 +7,24 @@ final class TemplateInterpreter {
     /// error instead of overflowing the stack.
     static let maxMacroDepth = 64
     static let maxEvaluationDepth = 400
-    /// Largest `range()` the jinja2 sandbox allows.
-    static let maxRange = 100_000
-    /// Cap on any single string or list a template builds by repetition.
-    static let maxRepeatedLength = 64 << 20
 
     let root: TemplateScope
     let now: Date
     let timeZone: TimeZone
-    /// Statements one render may execute: loops are bounded by their data, but nested loops and
-    /// branching recursion can still be exponential; this keeps every render finite.
-    static let maxSteps = 5_000_000
+    /// The render budget: string sizes, allocation, steps, value nesting, `range()`.
+    let limits: TemplateLimits
 
     private var macroDepth = 0
     private var evaluationDepth = 0
-    private var steps = 0
+    /// Work done so far, against `limits.maxSteps` (see `step`).
+    var steps = 0
+    /// Bytes of strings and lists created so far, against `limits.maxAllocatedBytes`.
+    var allocated = 0
 
     enum Flow { case normal, breakLoop, continueLoop }
 
-    init(globals: [String: TemplateValue], now: Date, timeZone: TimeZone) {
+    init(globals: [String: TemplateValue], now: Date, timeZone: TimeZone, limits: TemplateLimits = .standard) {
+        self.limits = limits
         var vars = globals
         for f in [TemplateValue.BuiltinFunction.range, .dict, .namespace, .raiseException, .strftimeNow] where vars[f.rawValue] == nil {
             vars[f.rawValue] = .builtin(f)
@@ -46,15 +45,15 @@ final class TemplateInterpreter {
     func execute(_ body: [TemplateStatement], _ scope: TemplateScope, _ out: inout String) throws -> Flow {
         for statement in body {
             steps += 1
-            if steps > Self.maxSteps {
-                throw TemplateError(.runtime, "template exceeded \(Self.maxSteps) execution steps", at: statement.location)
+            if steps > limits.maxSteps {
+                throw TemplateError(.runtime, "template exceeded \(limits.maxSteps) execution steps", at: statement.location)
             }
             switch statement.kind {
             case .text(let s):
-                out += s
+                try located(statement.location) { try emit(s, to: &out) }
             case .output(let e):
                 let v = try evaluate(e, scope)
-                if case .string(let s) = v { out += s } else { out += PythonFormat.str(v) }
+                try located(statement.location) { try emit(try str(v), to: &out) }
             case .ifChain(let branches, let otherwise):
                 var taken = false
                 for branch in branches where try evaluate(branch.condition, scope).truthy {
@@ -75,6 +74,7 @@ final class TemplateInterpreter {
             case .setBlock(let target, let blockBody, let filter):
                 var captured = ""
                 _ = try execute(blockBody, TemplateScope(parent: scope), &captured)
+                try located(statement.location) { try reserveString(captured.utf8.count) }
                 var v = TemplateValue.string(captured)
                 if let filter {
                     v = try evaluate(filter, TemplateScope(parent: scope, variables: [TemplateStatement.capturedName: v]))
@@ -86,10 +86,14 @@ final class TemplateInterpreter {
                 var captured = ""
                 _ = try execute(blockBody, TemplateScope(parent: scope), &captured)
                 let v = try evaluate(filter, TemplateScope(parent: scope, variables: [TemplateStatement.capturedName: .string(captured)]))
-                out += PythonFormat.str(v)
+                try located(statement.location) { try emit(try str(v), to: &out) }
             case .scoped(let assignments, let scopedBody):
                 let inner = TemplateScope(parent: scope)
-                for (name, e) in assignments { inner.variables[name] = try evaluate(e, scope) }
+                for (name, e) in assignments {
+                    let v = try evaluate(e, scope)
+                    try located(e.location) { try checkDepth(v) }
+                    inner.variables[name] = v
+                }
                 let flow = try execute(scopedBody, inner, &out)
                 if flow != .normal { return flow }
             case .breakLoop:
@@ -122,6 +126,7 @@ final class TemplateInterpreter {
         }
         let loop = TemplateLoop(items: items)
         for (i, item) in items.enumerated() {
+            try located(location) { try step() }
             loop.index0 = i
             let iterationScope = TemplateScope(parent: scope, variables: ["loop": .loop(loop)])
             try located(location) { try assign(target, item, iterationScope) }
@@ -133,12 +138,14 @@ final class TemplateInterpreter {
     func assign(_ target: TemplateStatement.Target, _ value: TemplateValue, _ scope: TemplateScope) throws {
         switch target {
         case .name(let n):
+            try checkDepth(value)
             scope.variables[n] = value
         case .attribute(let nsName, let attr):
             guard case .namespace(let ns) = scope.lookup(nsName) ?? .undefinedName(nsName) else {
                 throw RuntimeFailure("cannot assign attribute '\(attr)' on '\(nsName)': it is not a namespace object")
             }
             if attr.hasPrefix("_") { throw RuntimeFailure(Self.underscoreNamespaceMessage(attr)) }
+            try checkDepth(value, storingInto: ns)
             ns.attributes[attr] = value
         case .tuple(let targets):
             let items = try iterate(value)
@@ -152,11 +159,21 @@ final class TemplateInterpreter {
     }
 
     /// Python iteration: lists and tuples, dict keys, string code points; Undefined is empty.
+    /// Every item counts as a step: filters and loops over big sequences use up the budget.
     func iterate(_ v: TemplateValue) throws -> [TemplateValue] {
         switch v {
-        case .list(let a), .tuple(let a): return a
-        case .dict(let d): return d.keys.map { .string($0) }
-        case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
+        case .list(let a), .tuple(let a):
+            try step(a.count)
+            return a
+        case .dict(let d):
+            try step(d.count)
+            try reserveList(d.count)
+            return d.keys.map { .string($0) }
+        case .string(let s):
+            let n = s.unicodeScalars.count
+            try step(n)
+            try reserveList(n)
+            return s.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []
         case .namespace: throw RuntimeFailure("'Namespace' object is not iterable")
         default: throw RuntimeFailure("'\(v.typeName)' object is not iterable")
@@ -201,10 +218,13 @@ final class TemplateInterpreter {
         case .name(let n):
             return scope.lookup(n) ?? .undefinedName(n)
         case .list(let items):
+            try reserveList(items.count)
             return .list(try items.map { try evaluate($0, scope) })
         case .tuple(let items):
+            try reserveList(items.count)
             return .tuple(try items.map { try evaluate($0, scope) })
         case .dict(let pairs):
+            try reserveList(pairs.count * 2)
             var d = TemplateDictionary()
             for (k, v) in pairs {
                 let key = try evaluate(k, scope)
@@ -235,10 +255,17 @@ final class TemplateInterpreter {
         case .binary(let op, let l, let r):
             return try binary(op, try evaluate(l, scope), try evaluate(r, scope))
         case .concat(let items):
-            var s = ""
-            for item in items { s += PythonFormat.str(try evaluate(item, scope)) }
-            if s.utf8.count > Self.maxRepeatedLength { throw RuntimeFailure("string result larger than \(Self.maxRepeatedLength) bytes") }
-            return .string(s)
+            var parts: [String] = []
+            parts.reserveCapacity(items.count)
+            var bytes = 0
+            for item in items {
+                let part = try str(try evaluate(item, scope))
+                bytes = bytes.addingReportingOverflow(part.utf8.count).partialValue
+                if bytes > limits.maxStringBytes || bytes < 0 { try reserveString(-1) }
+                parts.append(part)
+            }
+            try reserveString(bytes)
+            return .string(parts.joined())
         case .compare(let first, let rest):
             var left = try evaluate(first, scope)
             for (op, rightExpr) in rest {
@@ -258,7 +285,10 @@ final class TemplateInterpreter {
         case .negate(let x):
             let v = try evaluate(x, scope)
             switch v.number {
-            case .int(let i): return .int(-i)
+            case .int(let i):
+                let r = 0.subtractingReportingOverflow(i)
+                if r.overflow { throw Self.integerOverflow }
+                return .int(r.partialValue)
             case .float(let d): return .float(-d)
             case nil:
                 if case .undefined(let hint) = v { throw RuntimeFailure(hint) }
@@ -335,6 +365,7 @@ final class TemplateInterpreter {
         let scope = TemplateScope(parent: m.closure)
         for (i, p) in m.parameters.enumerated() {
             if let v = args.value(i, p.name) {
+                try checkDepth(v)
                 scope.variables[p.name] = v
             } else if let d = p.defaultValue {
                 scope.variables[p.name] = try evaluate(d, scope)
@@ -344,6 +375,7 @@ final class TemplateInterpreter {
         }
         var out = ""
         _ = try execute(m.body, scope, &out)
+        try reserveString(out.utf8.count)
         return .string(out)
     }
 }

@@ -343,7 +343,8 @@ struct TemplateLexer {
             digits = "0"
         }
         guard !digits.isEmpty, let value = Int(digits, radix: radix) else {
-            throw error("invalid integer literal", at: loc)
+            // jinja2 has arbitrary-precision integers; Loom's are 64-bit.
+            throw error(digits.isEmpty ? "invalid integer literal" : "integer literal does not fit in 64 bits", at: loc)
         }
         advance(to: e)
         tokens.append(TemplateToken(kind: .integer(value), location: loc))

@@ -17,7 +17,7 @@ extension TemplateParser {
             if let only = items.first { return only }
             if !explicitParentheses { throw fail("expected an expression, got \(current.display)") }
         }
-        return TemplateExpression(kind: .tuple(items), location: loc)
+        return try expression(kind: .tuple(items), location: loc)
     }
 
     func isTupleEnd(_ endName: String?) -> Bool {
@@ -39,7 +39,7 @@ extension TemplateParser {
             let condition = try parseOr()
             var otherwise: TemplateExpression?
             if skipName("else") { otherwise = try parseExpression() }
-            expr = TemplateExpression(kind: .conditional(condition: condition, value: expr, otherwise: otherwise), location: loc)
+            expr = try expression(kind: .conditional(condition: condition, value: expr, otherwise: otherwise), location: loc)
         }
         return expr
     }
@@ -50,7 +50,7 @@ extension TemplateParser {
         while isName("or") {
             try checkChain(&chain)
             let loc = next().location
-            left = TemplateExpression(kind: .or(left, try parseAnd()), location: loc)
+            left = try expression(kind: .or(left, try parseAnd()), location: loc)
         }
         return left
     }
@@ -61,7 +61,7 @@ extension TemplateParser {
         while isName("and") {
             try checkChain(&chain)
             let loc = next().location
-            left = TemplateExpression(kind: .and(left, try parseNot()), location: loc)
+            left = try expression(kind: .and(left, try parseNot()), location: loc)
         }
         return left
     }
@@ -71,7 +71,7 @@ extension TemplateParser {
             let loc = next().location
             try enter()
             defer { leave() }
-            return TemplateExpression(kind: .not(try parseNot()), location: loc)
+            return try expression(kind: .not(try parseNot()), location: loc)
         }
         return try parseCompare()
     }
@@ -93,7 +93,7 @@ extension TemplateParser {
                 break
             }
         }
-        return ops.isEmpty ? first : TemplateExpression(kind: .compare(first, ops), location: loc)
+        return ops.isEmpty ? first : try expression(kind: .compare(first, ops), location: loc)
     }
 
     mutating func parseMath1() throws -> TemplateExpression {
@@ -103,7 +103,7 @@ extension TemplateParser {
             try checkChain(&chain)
             let t = next()
             let op: TemplateExpression.BinaryOperator = isOp("+", t) ? .add : .subtract
-            left = TemplateExpression(kind: .binary(op, left, try parseConcat()), location: t.location)
+            left = try expression(kind: .binary(op, left, try parseConcat()), location: t.location)
         }
         return left
     }
@@ -112,7 +112,7 @@ extension TemplateParser {
         let loc = current.location
         var items = [try parseMath2()]
         while skipOp("~") { items.append(try parseMath2()) }
-        return items.count == 1 ? items[0] : TemplateExpression(kind: .concat(items), location: loc)
+        return items.count == 1 ? items[0] : try expression(kind: .concat(items), location: loc)
     }
 
     mutating func parseMath2() throws -> TemplateExpression {
@@ -123,7 +123,7 @@ extension TemplateParser {
             if isOp("*") { op = .multiply } else if isOp("/") { op = .divide } else if isOp("//") { op = .floorDivide } else if isOp("%") { op = .modulo } else { break }
             try checkChain(&chain)
             let loc = next().location
-            left = TemplateExpression(kind: .binary(op, left, try parsePow()), location: loc)
+            left = try expression(kind: .binary(op, left, try parsePow()), location: loc)
         }
         return left
     }
@@ -134,7 +134,7 @@ extension TemplateParser {
         while isOp("**") {
             try checkChain(&chain)
             let loc = next().location
-            left = TemplateExpression(kind: .binary(.power, left, try parseUnary()), location: loc)
+            left = try expression(kind: .binary(.power, left, try parseUnary()), location: loc)
         }
         return left
     }
@@ -145,10 +145,10 @@ extension TemplateParser {
         var node: TemplateExpression
         if isOp("-") {
             let loc = next().location
-            node = TemplateExpression(kind: .negate(try parseUnary(withFilter: false)), location: loc)
+            node = try expression(kind: .negate(try parseUnary(withFilter: false)), location: loc)
         } else if isOp("+") {
             let loc = next().location
-            node = TemplateExpression(kind: .plus(try parseUnary(withFilter: false)), location: loc)
+            node = try expression(kind: .plus(try parseUnary(withFilter: false)), location: loc)
         } else {
             node = try parsePrimary()
         }
@@ -164,22 +164,22 @@ extension TemplateParser {
         case .name(let n):
             index += 1
             switch n {
-            case "true", "True": return TemplateExpression(kind: .constant(.bool(true)), location: loc)
-            case "false", "False": return TemplateExpression(kind: .constant(.bool(false)), location: loc)
-            case "none", "None": return TemplateExpression(kind: .constant(.none), location: loc)
-            default: return TemplateExpression(kind: .name(n), location: loc)
+            case "true", "True": return try expression(kind: .constant(.bool(true)), location: loc)
+            case "false", "False": return try expression(kind: .constant(.bool(false)), location: loc)
+            case "none", "None": return try expression(kind: .constant(.none), location: loc)
+            default: return try expression(kind: .name(n), location: loc)
             }
         case .string(var s):
             index += 1
             // Adjacent string literals concatenate, as in Python.
             while case .string(let more) = current.kind { s += more; index += 1 }
-            return TemplateExpression(kind: .constant(.string(s)), location: loc)
+            return try expression(kind: .constant(.string(s)), location: loc)
         case .integer(let i):
             index += 1
-            return TemplateExpression(kind: .constant(.int(i)), location: loc)
+            return try expression(kind: .constant(.int(i)), location: loc)
         case .float(let d):
             index += 1
-            return TemplateExpression(kind: .constant(.float(d)), location: loc)
+            return try expression(kind: .constant(.float(d)), location: loc)
         case .op("("):
             index += 1
             let inner = try parseTuple(explicitParentheses: true)
@@ -194,7 +194,7 @@ extension TemplateParser {
                 items.append(try parseExpression())
             }
             try expectOp("]")
-            return TemplateExpression(kind: .list(items), location: loc)
+            return try expression(kind: .list(items), location: loc)
         case .op("{"):
             index += 1
             var items: [(key: TemplateExpression, value: TemplateExpression)] = []
@@ -206,7 +206,7 @@ extension TemplateParser {
                 items.append((key, try parseExpression()))
             }
             try expectOp("}")
-            return TemplateExpression(kind: .dict(items), location: loc)
+            return try expression(kind: .dict(items), location: loc)
         default:
             throw fail("unexpected \(token.display)")
         }
@@ -220,17 +220,17 @@ extension TemplateParser {
                 switch current.kind {
                 case .name(let n):
                     index += 1
-                    node = TemplateExpression(kind: .attribute(node, n), location: loc)
+                    node = try expression(kind: .attribute(node, n), location: loc)
                 case .integer(let i):
                     index += 1
-                    node = TemplateExpression(kind: .subscript(node, TemplateExpression(kind: .constant(.int(i)), location: loc)), location: loc)
+                    node = try expression(kind: .subscript(node, try expression(kind: .constant(.int(i)), location: loc)), location: loc)
                 default:
                     throw fail("expected an attribute name after '.', got \(current.display)")
                 }
             } else if isOp("[") {
                 node = try parseSubscript(node)
             } else if isOp("(") {
-                node = TemplateExpression(kind: .call(node, try parseCallArguments()), location: node.location)
+                node = try expression(kind: .call(node, try parseCallArguments()), location: node.location)
             } else {
                 return node
             }
@@ -251,11 +251,11 @@ extension TemplateParser {
         if isOp(",") { throw fail("tuple subscripts are not supported") }
         try expectOp("]")
         if !isSlice, let key = parts[0] {
-            return TemplateExpression(kind: .subscript(target, key), location: loc)
+            return try expression(kind: .subscript(target, key), location: loc)
         }
         if parts.count > 3 { throw fail("invalid slice", at: loc) }
         while parts.count < 3 { parts.append(nil) }
-        return TemplateExpression(kind: .slice(target, start: parts[0], stop: parts[1], step: parts[2]), location: loc)
+        return try expression(kind: .slice(target, start: parts[0], stop: parts[1], step: parts[2]), location: loc)
     }
 
     mutating func parseCallArguments() throws -> TemplateExpression.Arguments {
@@ -289,7 +289,7 @@ extension TemplateParser {
             } else if isName("is") {
                 node = try parseTest(node)
             } else if isOp("(") {
-                node = TemplateExpression(kind: .call(node, try parseCallArguments()), location: node.location)
+                node = try expression(kind: .call(node, try parseCallArguments()), location: node.location)
             } else {
                 return node
             }
@@ -306,7 +306,7 @@ extension TemplateParser {
             var name = try expectName()
             while skipOp(".") { name += "." + (try expectName()) }
             let args = isOp("(") ? try parseCallArguments() : .empty
-            node = TemplateExpression(kind: .filter(node, name: name, args), location: loc)
+            node = try expression(kind: .filter(node, name: name, args), location: loc)
         }
         return node
     }
@@ -331,6 +331,6 @@ extension TemplateParser {
                 args.positional = [try parsePostfix(try parsePrimary())]
             }
         }
-        return TemplateExpression(kind: .test(subject, name: name, args, negated: negated), location: loc)
+        return try expression(kind: .test(subject, name: name, args, negated: negated), location: loc)
     }
 }

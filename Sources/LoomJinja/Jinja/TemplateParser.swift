@@ -82,6 +82,20 @@ struct TemplateParser {
     /// so evaluation and deallocation stay within the stack.
     static let maxChain = 256
 
+    /// Highest expression tree the parser builds. Evaluation stops at 400 nested evaluations
+    /// anyway; the bound is checked as each node is made, so even a 100 000-long postfix or
+    /// filter chain (`x|trim|trim…`, `x.a.a…`) never becomes a tree deep enough to overflow the
+    /// stack when it is freed.
+    static let maxExpressionHeight = 256
+
+    func expression(kind: TemplateExpression.Kind, location: SourceLocation) throws -> TemplateExpression {
+        let e = TemplateExpression(kind: kind, location: location)
+        if e.height > Self.maxExpressionHeight {
+            throw fail("expression nested deeper than \(Self.maxExpressionHeight) levels", at: location)
+        }
+        return e
+    }
+
     func checkChain(_ length: inout Int) throws {
         length += 1
         if length > Self.maxChain { throw fail("expression chain longer than \(Self.maxChain) operators") }
@@ -141,7 +155,7 @@ struct TemplateParser {
             try expectBlockEnd()
             return TemplateStatement(kind: tag == "break" ? .breakLoop : .continueLoop, location: loc)
         case "filter":
-            let filter = try parseFilterChain(TemplateExpression(kind: .name(TemplateStatement.capturedName), location: loc), startInline: true)
+            let filter = try parseFilterChain(try expression(kind: .name(TemplateStatement.capturedName), location: loc), startInline: true)
             try expectBlockEnd()
             let (body, _) = try subparse(until: ["endfilter"])
             try expectBlockEnd()
@@ -219,7 +233,7 @@ struct TemplateParser {
         }
         var filter: TemplateExpression?
         if isOp("|") {
-            filter = try parseFilterChain(TemplateExpression(kind: .name(TemplateStatement.capturedName), location: loc), startInline: false)
+            filter = try parseFilterChain(try expression(kind: .name(TemplateStatement.capturedName), location: loc), startInline: false)
         }
         try expectBlockEnd()
         let (body, _) = try subparse(until: ["endset"])
