@@ -27,22 +27,17 @@ struct ConvertLoRACommand: ParsableCommand {
     }
 
     func run() throws {
-        let basePath = try ModelStore().resolve(model, progress: .terminal)
-        let base = try GGUFFile(path: basePath)
-        guard let archName = base["general.architecture"]?.stringValue else {
-            throw ValidationError("\(basePath): general.architecture is missing; give the GGUF base model with -m")
-        }
-        let arch = try ArchitectureRegistry.gguf(archName, path: basePath)
-        let heads = base["\(archName).attention.head_count"]?.intValue ?? 0
-        let kvHeads = base["\(archName).attention.head_count_kv"]?.intValue ?? heads
-        let adapter = try LoRAAdapter.load(path: input, naming: arch.tensorNames)
+        let base = try LoRABaseModel(model)
+        let count: Int
         if output.lowercased().hasSuffix(".gguf") {
-            try adapter.reordered(to: .gguf, headCount: heads, kvHeadCount: kvHeads, permutesQK: arch.permutesQK)
-                .writeGGUF(to: output, architecture: archName, type: type.lowercased() == "f16" ? .f16 : .f32)
+            let adapter = try base.adapter(input, in: .gguf)
+            try adapter.writeGGUF(to: output, architecture: base.architectureName, type: type.lowercased() == "f16" ? .f16 : .f32)
+            count = adapter.modules.count
         } else {
-            try adapter.reordered(to: .huggingFace, headCount: heads, kvHeadCount: kvHeads, permutesQK: arch.permutesQK)
-                .writePEFT(to: output, naming: arch.tensorNames)
+            let adapter = try base.adapter(input, in: .huggingFace)
+            try adapter.writePEFT(to: output, naming: base.architecture.tensorNames)
+            count = adapter.modules.count
         }
-        StandardError.print("wrote \(adapter.modules.count) LoRA modules to \(output)")
+        StandardError.print("wrote \(count) LoRA modules to \(output)")
     }
 }

@@ -41,27 +41,15 @@ struct ExportLoRACommand: ParsableCommand {
     }
 
     func run() throws {
-        let basePath = try ModelStore().resolve(model, progress: .terminal)
-        let base = try GGUFFile(path: basePath)
-        guard let archName = base["general.architecture"]?.stringValue else {
-            throw ValidationError("\(basePath): not a GGUF model (general.architecture is missing); export-lora merges into GGUF models — convert an HF directory first with `loom convert`")
-        }
-        let arch = try ArchitectureRegistry.gguf(archName, path: basePath)
-        let heads = base["\(archName).attention.head_count"]?.intValue ?? 0
-        let kvHeads = base["\(archName).attention.head_count_kv"]?.intValue ?? heads
-        var adapters: [(LoRAAdapter, Float)] = []
-        for (path, scale) in try lora.adapters() {
-            let adapter = try LoRAAdapter.load(path: path, naming: arch.tensorNames)
-                .reordered(to: .gguf, headCount: heads, kvHeadCount: kvHeads, permutesQK: arch.permutesQK)
-            adapters.append((adapter, scale))
-        }
+        let base = try LoRABaseModel(model)
+        let adapters = try lora.adapters().map { (try base.adapter($0.path, in: .gguf), $0.scale) }
         let lower = type.lowercased()
         let quantized = QuantizationFileType(name: type).flatMap { lower == "f16" || lower == "f32" ? nil : $0 }
         let merger = LoRAMerger(mergedType: lower == "f32" || !writesGGUF ? .f32 : .f16)
         let mergedPath = writesGGUF && quantized == nil ? output
             : NSTemporaryDirectory() + "loom-export-lora-\(getpid())-\(UUID().uuidString).gguf"
         defer { if mergedPath != output { try? FileManager.default.removeItem(atPath: mergedPath) } }
-        let summary = try merger.merge(base: base, adapters: adapters, output: mergedPath)
+        let summary = try merger.merge(base: base.file, adapters: adapters, output: mergedPath)
         if summary.baseWasQuantized {
             StandardError.print("warning: the base model is quantised; merged tensors keep its rounding (merge into an F16/F32 base for the best result)")
         }

@@ -159,7 +159,7 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(deep.stderr.contains("exceed the model's context"), deep.stderr)
         let negative = try loom("bench", "-d=-3")
         XCTAssertNotEqual(negative.status, 0)
-        XCTAssertTrue(negative.stderr.contains("-d must be ≥ 0"), negative.stderr)
+        XCTAssertTrue(negative.stderr.contains("-d must be in 0…268435456, got -3"), negative.stderr)
     }
 
     /// `-v` adds the load details on standard error and changes nothing else; without it

@@ -75,6 +75,13 @@ struct PEFTFixture: Decodable {
 
     /// SmolLM2-135M (the catalog GGUF) with the deterministic r=16 adapter on all seven
     /// projections of all 30 layers, against PEFT on transformers' dequantisation of that GGUF.
+    struct LlamaCpp: Decodable {
+        let llama_cpp_python: String
+        let greedy: [Int]
+        let loom_lora_greedy: [Int]
+        let base_greedy: [Int]
+    }
+
     struct SmolLM2: Decodable {
         let gguf: String
         let gguf_sha256: String
@@ -93,6 +100,9 @@ struct PEFTFixture: Decodable {
         let max_logprob_change: Double
         /// Positions of `ids` where the adapter changes the argmax.
         let top1_changed_positions: [Int]
+        /// llama.cpp (llama-cpp-python) on the GGUF base: greedy with its own converter's GGUF
+        /// LoRA of the adapter, with the GGUF LoRA `loom convert-lora` wrote, and without.
+        let llamacpp: LlamaCpp
     }
 
     let transformers: String

@@ -11,7 +11,8 @@ import LoomKernels
 /// scripts/gen_peft_fixtures.py gave to PEFT on the HF-space weights of the same file
 /// (transformers dequantises the GGUF and un-permutes Q/K). Loom runs the GGUF base with the
 /// PEFT adapter (Q/K B rows permuted, factors kept as halves on the quantised base): its
-/// log-probs must be within 0.05 of PEFT's, and its greedy continuation identical.
+/// log-probs must be within 0.05 of PEFT's, and its greedy continuation identical — which is
+/// also what llama.cpp generates with the GGUF LoRA Loom converts the adapter to.
 final class SmolLM2LoRAParityTests: XCTestCase {
     static let adapterDirectory = Result<URL, Error> {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loom-smollm2-lora-\(UUID().uuidString)")
@@ -65,5 +66,11 @@ final class SmolLM2LoRAParityTests: XCTestCase {
             .writeGGUF(to: gguf, architecture: "llama", type: .f16)
         try model.loadLoRA(path: gguf)
         try check(model, reference.adapter, ids: reference.ids, prompt: reference.prompt_ids, label: "converted GGUF LoRA")
+
+        // llama.cpp loading the GGUF LoRA `loom convert-lora` writes (scripts/gen_peft_fixtures.py
+        // llamacpp) generates what Loom generates; so does llama.cpp with its own converter's file.
+        XCTAssertEqual(reference.llamacpp.loom_lora_greedy, reference.adapter.greedy)
+        XCTAssertEqual(reference.llamacpp.greedy, reference.adapter.greedy)
+        XCTAssertEqual(reference.llamacpp.base_greedy, reference.base.greedy)
     }
 }
