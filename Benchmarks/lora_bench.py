@@ -60,7 +60,7 @@ def loom_tg(path, threads, n, lora=None):
 
 class LlamaCppLoRA(peer_bench.LlamaCpp):
     def __init__(self, path, threads, n, lora=None):
-        super().__init__(path, threads, 1, n)
+        super().__init__(path, threads, 2, n)  # two prompt tokens: round() decodes prompt[0], then prompt[1]
         if lora:
             adapter = self.L.llama_adapter_lora_init(self.model, lora.encode())
             if not adapter:
