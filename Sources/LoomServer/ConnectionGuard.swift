@@ -18,7 +18,9 @@ import NIOHTTPTypesHTTP1
 ///   `headerTimeout` of opening or of its previous answer (so this is also the keep-alive
 ///   idle time), else it is closed. A body may not go silent for longer than `bodyTimeout`:
 ///   then the route reading it gets ``RequestBodyTimeout`` (a JSON 408), and the connection
-///   closes after the answer.
+///   closes after the answer. A whole request (head read to body end) may also take no
+///   longer than `requestTimeout` in all, so a body trickling one byte just inside every
+///   silence window is cut off as well (the same 408).
 /// - **Connections per client.** Beyond ``ConnectionLimiter/limit`` open connections from one
 ///   IP address, a new one is answered with a JSON 429 at once and closed.
 ///
@@ -36,6 +38,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     struct Timeouts {
         var header: TimeAmount
         var body: TimeAmount
+        /// Longest time from a request head to its body's end, however steadily it trickles.
+        var request: TimeAmount = .seconds(120)
         var linger: TimeAmount = .seconds(2)
     }
 
@@ -59,6 +63,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var inboundStopped = false
     private var lingering = false
     private var timer: Scheduled<Void>?
+    /// The current request's overall deadline (armed at its head, cancelled at its end).
+    private var requestDeadline: Scheduled<Void>?
 
     init(timeouts: Timeouts, limiter: ConnectionLimiter, metrics: ServerMetrics, logger: Logger) {
         self.timeouts = timeouts
@@ -109,6 +115,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func finish() {
         timer?.cancel()
         timer = nil
+        requestDeadline?.cancel()
+        requestDeadline = nil
         if let client { limiter.release(client) }
         client = nil
     }
@@ -122,11 +130,14 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             requestOpen = true
             responded = false
             armBodyTimer(context)
+            armRequestDeadline(context)
         case .body:
             armBodyTimer(context)
         case .end:
             requestOpen = false
             cancelTimer()
+            requestDeadline?.cancel()
+            requestDeadline = nil
         }
         context.fireChannelRead(data)
     }
@@ -201,11 +212,32 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             logger.debug("\(client ?? "?"): request body silent for \(timeouts.body.seconds) s")
-            inboundStopped = true
-            closeAfterResponse = true
-            context.fireErrorCaught(RequestBodyTimeout(seconds: timeouts.body.seconds))
-            armAbort(context)
+            failBody(context, RequestBodyTimeout(seconds: timeouts.body.seconds, kind: .silent))
         }
+    }
+
+    /// The whole-request deadline: a body still arriving `timeouts.request` after its head
+    /// fails like a silent one, however regularly its bytes come.
+    private func armRequestDeadline(_ context: ChannelHandlerContext) {
+        requestDeadline?.cancel()
+        requestDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeouts.request) { [self] in
+            requestDeadline = nil
+            guard requestOpen, !inboundStopped else { return }
+            guard !responded else {
+                context.close(promise: nil)
+                return
+            }
+            logger.debug("\(client ?? "?"): request body not complete within \(timeouts.request.seconds) s")
+            failBody(context, RequestBodyTimeout(seconds: timeouts.request.seconds, kind: .total))
+        }
+    }
+
+    /// Hands a body timeout to the route reading the body (it answers 408), then closes.
+    private func failBody(_ context: ChannelHandlerContext, _ error: RequestBodyTimeout) {
+        inboundStopped = true
+        closeAfterResponse = true
+        context.fireErrorCaught(error)
+        armAbort(context)
     }
 
     /// After an error was handed to the route: close anyway if no answer has finished in time.
@@ -277,18 +309,29 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case let e as ByteToMessageDecoderError:
             return APIError(.badRequest, "Malformed HTTP request: \(e)", code: "malformed_http", closesConnection: true)
         case let e as RequestBodyTimeout:
-            return APIError(.requestTimeout, "The request body stopped arriving for \(e.seconds) s before it was complete",
-                            code: "request_timeout", closesConnection: true)
+            let message = switch e.kind {
+            case .silent: "The request body stopped arriving for \(e.seconds) s before it was complete"
+            case .total: "The request body was not complete within \(e.seconds) s of its head"
+            }
+            return APIError(.requestTimeout, message, code: "request_timeout", closesConnection: true)
         default:
             return nil
         }
     }
 }
 
-/// A request body that went silent for longer than the server's body timeout.
+/// A request body that went silent for longer than the server's body timeout, or was still
+/// arriving at the request deadline.
 struct RequestBodyTimeout: Error, CustomStringConvertible {
+    enum Kind { case silent, total }
     let seconds: Double
-    var description: String { "the request body stopped arriving for \(seconds) s" }
+    let kind: Kind
+    var description: String {
+        switch kind {
+        case .silent: "the request body stopped arriving for \(seconds) s"
+        case .total: "the request body was not complete within \(seconds) s"
+        }
+    }
 }
 
 extension TimeAmount {

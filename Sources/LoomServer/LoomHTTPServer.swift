@@ -36,6 +36,9 @@ public struct ServerConfiguration: Sendable {
     /// Longest silence, in seconds, while a request body is arriving; then the request gets
     /// a 408 and the connection closes (a Content-Length larger than the body sent).
     public var bodyTimeout: TimeInterval
+    /// Longest time, in seconds, from a request head to the end of its body, however steadily
+    /// the body arrives (a client trickling a byte just inside every `bodyTimeout`); then 408.
+    public var requestTimeout: TimeInterval
     /// Open connections allowed from one client IP address; more get a 429 and are closed.
     /// 0 = no limit.
     public var maxConnectionsPerClient: Int
@@ -54,7 +57,7 @@ public struct ServerConfiguration: Sendable {
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, parallel: Int = 4,
                 contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64,
                 kernelOptions: KernelOptions = .default, logger: Logger? = nil,
-                headerTimeout: TimeInterval = 30, bodyTimeout: TimeInterval = 30,
+                headerTimeout: TimeInterval = 30, bodyTimeout: TimeInterval = 30, requestTimeout: TimeInterval = 120,
                 maxConnectionsPerClient: Int = 64, maxRequestBodyBytes: Int = 8 << 20) {
         self.host = host
         self.port = port
@@ -68,6 +71,7 @@ public struct ServerConfiguration: Sendable {
         self.logger = logger
         self.headerTimeout = headerTimeout
         self.bodyTimeout = bodyTimeout
+        self.requestTimeout = requestTimeout
         self.maxConnectionsPerClient = maxConnectionsPerClient
         self.maxRequestBodyBytes = maxRequestBodyBytes
     }
@@ -143,7 +147,8 @@ public final class LoomHTTPServer: @unchecked Sendable {
         if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
         Routes(host: host, metrics: metrics, maxBodyBytes: configuration.maxRequestBodyBytes).register(on: router)
         let timeouts = ConnectionGuard.Timeouts(header: TimeAmount(seconds: configuration.headerTimeout),
-                                                body: TimeAmount(seconds: configuration.bodyTimeout))
+                                                body: TimeAmount(seconds: configuration.bodyTimeout),
+                                                request: TimeAmount(seconds: configuration.requestTimeout))
         let (limiter, metrics, logger) = (connections, metrics, logger)
         let app = Application(
             router: router,

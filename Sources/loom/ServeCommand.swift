@@ -33,6 +33,8 @@ struct ServeCommand: ParsableCommand {
     var headerTimeout: Double = 30
     @Option(parsing: .unconditional, help: "Longest silence, in seconds, while a request body arrives (then 408).")
     var bodyTimeout: Double = 30
+    @Option(parsing: .unconditional, help: "Longest time, in seconds, from a request head to the end of its body (then 408).")
+    var requestTimeout: Double = 120
     @Option(parsing: .unconditional, help: "Open connections allowed per client address; 0 = no limit (behind a proxy).")
     var maxClientConnections = 64
     @Option(parsing: .unconditional, help: "Largest request body in MiB (413 beyond).")
@@ -51,7 +53,8 @@ struct ServeCommand: ParsableCommand {
         guard queueLimit >= 0 else { throw ValidationError("--queue must be ≥ 0, got \(queueLimit)") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
         _ = try servedAdapters()
-        for (flag, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)] where !(value > 0 && value <= 86_400) {
+        for (flag, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout),
+                             ("--request-timeout", requestTimeout)] where !(value > 0 && value <= 86_400) {
             throw ValidationError("\(flag) must be in (0, 86400] seconds, got \(value)")
         }
         guard maxClientConnections >= 0 else { throw ValidationError("--max-client-connections must be ≥ 0, got \(maxClientConnections)") }
@@ -82,7 +85,7 @@ struct ServeCommand: ParsableCommand {
             host: host, port: port, apiKey: apiKey, parallel: parallel, contextLength: contextLength,
             alias: alias, threads: threads, queueLimit: queueLimit,
             logger: verbose ? LoadLog.logger(verbose: true) : nil,
-            headerTimeout: headerTimeout, bodyTimeout: bodyTimeout,
+            headerTimeout: headerTimeout, bodyTimeout: bodyTimeout, requestTimeout: requestTimeout,
             maxConnectionsPerClient: maxClientConnections, maxRequestBodyBytes: maxBodyMib << 20)
         configuration.loraAdapters = try servedAdapters()
         let server = LoomHTTPServer(configuration: configuration) { try LanguageModel(path: path) }

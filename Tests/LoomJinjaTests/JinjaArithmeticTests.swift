@@ -44,6 +44,18 @@ final class JinjaArithmeticTests: XCTestCase {
         assertTemplateError("{{ 0 ** -1 }}", contains: "0.0 cannot be raised to a negative power")
     }
 
+    /// Integer true division rounds once, as CPython's `long_true_divide` does; converting the
+    /// operands to doubles first rounds twice above 2^53 (3002399751580330.5 for the first).
+    func testIntegerTrueDivisionIsCorrectlyRounded() throws {
+        XCTAssertEqual(try render("{{ 9007199254740993 / 3 }}"), "3002399751580331.0")
+        XCTAssertEqual(try render("{{ 9007199254740993 / 1 }} {{ -9007199254740993 / -1 }}"), "9007199254740992.0 9007199254740992.0")
+        XCTAssertEqual(try render("{{ (-9223372036854775807-1) / 3 }} {{ 9223372036854775807 / -7 }}"),
+                       "-3.0744573456182584e+18 -1.3176245766935393e+18")
+        XCTAssertEqual(try render("{{ 1 / 4611686018427387905 }} {{ 123456789012345678 / 1000003 }}"),
+                       "2.168404344971009e-19 123456418643.08975")
+        XCTAssertEqual(try render("{{ (-9223372036854775807-1) / (-9223372036854775807-1) }} {{ 0 / -1152921504606846976 }}"), "1.0 -0.0")
+    }
+
     func testRangeCountsExactly() throws {
         // Before: the length was computed in floating point and this gave [].
         XCTAssertEqual(try render("{{ range(9223372036854775800, 9223372036854775807, 5)|list }}"),

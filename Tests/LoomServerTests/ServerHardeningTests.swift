@@ -11,10 +11,11 @@ import Darwin
 /// heads, slowloris connections, floods from one client and oversized bodies, over raw
 /// sockets, against a server with short timeouts and small limits.
 final class ServerHardeningTests: XCTestCase {
-    /// Header timeout 1 s, body timeout 0.5 s, 6 connections per client, 64 KiB bodies.
+    /// Header timeout 1 s, body timeout 0.5 s, request timeout 2 s, 6 connections per client,
+    /// 64 KiB bodies.
     static let guarded: Result<TestServer, Error> = Result {
         try TestServer(configuration: ServerConfiguration(port: 0, parallel: 2, contextLength: 128, threads: 2,
-                                                          headerTimeout: 1, bodyTimeout: 0.5,
+                                                          headerTimeout: 1, bodyTimeout: 0.5, requestTimeout: 2,
                                                           maxConnectionsPerClient: 6, maxRequestBodyBytes: 64 << 10))
     }
     static let bodyLimit = 64 << 10
@@ -100,6 +101,40 @@ final class ServerHardeningTests: XCTestCase {
         let (reply, closed) = try exchange(Array((head + "{\"prompt\":").utf8), timeout: 8)
         assertShapedError(reply, closed: closed, 408, code: "request_timeout")
         XCTAssertLessThan(Date().timeIntervalSince(start), 6)
+    }
+
+    /// A body trickling a byte well inside every body-timeout window is cut off at the request
+    /// deadline (2 s here) with a 408 naming it; without a deadline it would be held for as
+    /// long as the client cares to trickle (here 100 bytes × 0.2 s = 20 s).
+    func testTricklingBodyHitsTheRequestDeadline() throws {
+        let start = Date()
+        let fd = try client.connectSocket()
+        let head = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        try RawHTTPClient.sendAll(fd, Array(head.utf8))
+        // The trickler stops before the socket is closed, so it never writes to a reused fd.
+        let stop = NSLock(), stopped = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var stopRequested = false
+        defer {
+            stop.withLock { stopRequested = true }
+            stopped.wait()
+            close(fd)
+        }
+        Thread {
+            defer { stopped.signal() }
+            for _ in 0..<100 {
+                Thread.sleep(forTimeInterval: 0.2)
+                if stop.withLock({ stopRequested }) { return }
+                var byte: UInt8 = 0x20
+                guard send(fd, &byte, 1, Int32(MSG_NOSIGNAL)) == 1 else { return }
+            }
+        }.start()
+        let (received, closed) = RawHTTPClient.readUntilClose(fd, timeout: 10)
+        let reply = received.isEmpty ? nil : try RawHTTPClient.parse(received)
+        assertShapedError(reply, closed: closed, 408, code: "request_timeout")
+        XCTAssertTrue(reply?.text.contains("within 2.0 s") ?? false, reply?.text ?? "")
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertGreaterThan(elapsed, 1.5, "cut off before the deadline")
+        XCTAssertLessThan(elapsed, 6)
     }
 
     /// Many slowloris connections at once are all let go, and the server still answers.

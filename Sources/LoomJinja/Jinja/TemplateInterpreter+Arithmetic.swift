@@ -44,7 +44,7 @@ extension TemplateInterpreter {
         case .multiply: return .int(try Self.checked(x.multipliedReportingOverflow(by: y)))
         case .divide:
             if y == 0 { throw RuntimeFailure("division by zero") }
-            return .float(Double(x) / Double(y))
+            return .float(Self.trueDivide(x, y))
         case .floorDivide:
             if y == 0 { throw RuntimeFailure("integer division or modulo by zero") }
             // Int.min // -1 is 2**63 in Python: one past Int.max.
@@ -68,6 +68,26 @@ extension TemplateInterpreter {
             }
             return .int(result)
         }
+    }
+
+    /// `x / y` for integers, correctly rounded as CPython's `long_true_divide` is. Below 2^53
+    /// both operands are exact doubles and one IEEE division rounds once; above, converting
+    /// first would round twice (`(2**53 + 1) / 3`), so the quotient is taken in 128-bit
+    /// integers with at least 62 significant bits plus a sticky bit for the remainder, and
+    /// rounded once by the conversion. `y` is non-zero.
+    static func trueDivide(_ x: Int, _ y: Int) -> Double {
+        let exact = 1 << 53
+        if x.magnitude <= UInt(exact), y.magnitude <= UInt(exact) { return Double(x) / Double(y) }
+        let a = UInt64(x.magnitude), b = UInt64(y.magnitude)
+        if a == 0 { return (x < 0) == (y < 0) ? 0.0 : -0.0 }
+        // Shift the dividend as far as 128 bits allow: numerator in [2^126, 2^127), so the
+        // quotient is at least 2^62 and its lowest bit lies well below the rounding position.
+        let shift = 127 - (64 - a.leadingZeroBitCount)
+        let numerator = UInt128(a) << shift
+        let (q, r) = numerator.quotientAndRemainder(dividingBy: UInt128(b))
+        let magnitude = Double(r == 0 ? q : q | 1)
+        let result = Double(sign: .plus, exponent: -shift, significand: magnitude)
+        return (x < 0) == (y < 0) ? result : -result
     }
 
     /// CPython `float_divmod`: the floor quotient and the remainder with the divisor's sign
