@@ -53,14 +53,7 @@ public final class MultiSequenceBatch {
         guard (0..<slotCount).contains(slot) else {
             throw ModelError.invalidMetadata(key: "slot", reason: "\(slot) is outside 0..<\(slotCount)", path: model.path)
         }
-        for (id, scale) in scales ?? [:] {
-            guard model.loraAdapters.contains(where: { $0.id == id }) else {
-                throw ModelError.invalidMetadata(key: "LoRA adapter id", reason: "no adapter with id \(id) is attached", path: model.path)
-            }
-            guard scale.isFinite else {
-                throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale) is not a finite number", path: model.path)
-            }
-        }
+        try model.validateLoRAScales(scales ?? [:])
         if let scales, !scales.isEmpty { forward.slotAdapterScales[slot] = scales } else { forward.slotAdapterScales[slot] = nil }
     }
 

@@ -124,14 +124,7 @@ public final class BatchScheduler: @unchecked Sendable {
     /// (llama.cpp's `POST /lora-adapters`); they apply from the next step. Unknown ids and
     /// non-finite scales are refused before anything changes.
     public func setLoRAScales(_ scales: [Int: Float]) throws {
-        for (id, scale) in scales {
-            guard model.loraAdapters.contains(where: { $0.id == id }) else {
-                throw ModelError.invalidMetadata(key: "LoRA adapter id", reason: "no adapter with id \(id) is attached", path: model.path)
-            }
-            guard scale.isFinite else {
-                throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale) is not a finite number", path: model.path)
-            }
-        }
+        try model.validateLoRAScales(scales)
         condition.lock()
         pendingLoRAScales.merge(scales) { $1 }
         condition.signal()

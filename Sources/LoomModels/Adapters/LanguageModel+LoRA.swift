@@ -75,15 +75,24 @@ extension LanguageModel {
     /// Sets the scale of attachment `id` (llama.cpp's `POST /lora-adapters`); 0 turns it off.
     /// Call it while no session of this model is evaluating.
     public func setLoRAScale(id: Int, scale: Float) throws {
-        guard let index = loraAdapters.firstIndex(where: { $0.id == id }) else {
-            throw ModelError.invalidMetadata(key: "LoRA adapter id", reason: "no adapter with id \(id) is attached", path: path)
-        }
-        guard scale.isFinite else {
-            throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale) is not a finite number", path: path)
-        }
+        try validateLoRAScales([id: scale])
+        let index = loraAdapters.firstIndex { $0.id == id }!
         let old = loraAdapters[index]
         loraAdapters[index] = LoRAAttachment(id: id, path: old.path, scale: scale, tensorNames: old.tensorNames)
         forEachDelta(id: id) { $0.setUserScale(scale) }
+    }
+
+    /// Checks adapter scales chosen by id (a request's `"lora"`, `POST /lora-adapters`): every
+    /// id must be attached and every scale finite; the error names the first that is not.
+    public func validateLoRAScales(_ scales: [Int: Float]) throws {
+        for (id, scale) in scales.sorted(by: { $0.key < $1.key }) {
+            guard loraAdapters.contains(where: { $0.id == id }) else {
+                throw ModelError.invalidMetadata(key: "LoRA adapter id", reason: "no adapter with id \(id) is attached", path: path)
+            }
+            guard scale.isFinite else {
+                throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale) is not a finite number", path: path)
+            }
+        }
     }
 
     /// Every attached module of adapter `id`.

@@ -28,12 +28,17 @@ final class LoRADelta: ProjectionAdapter, @unchecked Sendable {
     /// The attachment's scale, used for rows without a scale of their own. Changed only
     /// between forward passes (``LanguageModel/setLoRAScale(id:scale:)``).
     private(set) var userScale: Float
-    private let a: UnsafeMutablePointer<Float>            // [rank × inputs]
-    private let bTransposed: UnsafeMutablePointer<Float>  // [rank × outputs]
-    /// The same factors as halves when ``halfFactors``; the float copies are then unused.
-    private let aHalf: UnsafeMutablePointer<UInt16>?      // [rank × inputs]
-    private let bTransposedHalf: UnsafeMutablePointer<UInt16>?  // [rank × outputs]
-    var halfFactors: Bool { aHalf != nil }
+    /// The factors, `a` `[rank × inputs]` and `bTransposed` `[rank × outputs]`, in f32 or (on
+    /// a quantised base) only as halves.
+    private enum Factors {
+        case float(a: UnsafeMutablePointer<Float>, bTransposed: UnsafeMutablePointer<Float>)
+        case half(a: UnsafeMutablePointer<UInt16>, bTransposed: UnsafeMutablePointer<UInt16>)
+    }
+    private let factors: Factors
+    var halfFactors: Bool {
+        if case .half = factors { return true }
+        return false
+    }
     /// DoRA: the magnitudes `m` (`[outputs]`), the base weight and bias, and `g` per user scale.
     private let magnitude: [Float]?
     private let base: Projection
@@ -56,29 +61,31 @@ final class LoRADelta: ProjectionAdapter, @unchecked Sendable {
         for (o, row) in rows.enumerated() {
             for j in 0..<rank { bTransposed[j * outputs + o] = module.b[row * rank + j] }
         }
-        self.a = a
-        self.bTransposed = bTransposed
         let quantizedBase = ![.f32, .f16, .bf16].contains(base.weight.type)
         if quantizedBase && module.magnitude == nil {
             let ah = UnsafeMutablePointer<UInt16>.allocate(capacity: rank * inputs)
             for i in 0..<rank * inputs { ah[i] = floatToHalf(a[i]) }
             let bh = UnsafeMutablePointer<UInt16>.allocate(capacity: rank * outputs)
             for i in 0..<rank * outputs { bh[i] = floatToHalf(bTransposed[i]) }
-            aHalf = ah
-            bTransposedHalf = bh
+            a.deallocate()
+            bTransposed.deallocate()
+            factors = .half(a: ah, bTransposed: bh)
         } else {
-            aHalf = nil
-            bTransposedHalf = nil
+            factors = .float(a: a, bTransposed: bTransposed)
         }
         magnitude = module.magnitude.map { Array($0[rows]) }
         if magnitude != nil { _ = magnitudeScale(for: userScale) }
     }
 
     deinit {
-        a.deallocate()
-        bTransposed.deallocate()
-        aHalf?.deallocate()
-        bTransposedHalf?.deallocate()
+        switch factors {
+        case .float(let a, let bTransposed):
+            a.deallocate()
+            bTransposed.deallocate()
+        case .half(let a, let bTransposed):
+            a.deallocate()
+            bTransposed.deallocate()
+        }
     }
 
     var isDoRA: Bool { magnitude != nil }
@@ -98,6 +105,8 @@ final class LoRADelta: ProjectionAdapter, @unchecked Sendable {
     /// DoRA's `g = m / ‖W + u·s·B·A‖` for user scale `u` (PEFT `get_weight_norm`), cached.
     private func magnitudeScale(for u: Float) -> [Float] {
         if let g = magnitudeScales[u] { return g }
+        // DoRA modules always keep float factors (see init).
+        guard case .float(let a, let bTransposed) = factors else { preconditionFailure("DoRA factors are f32") }
         let w = base.weight, scale = u * moduleScale
         var row = [Float](repeating: 0, count: w.columns), g = [Float](repeating: 0, count: outputs)
         row.withUnsafeMutableBufferPointer { r in
@@ -147,12 +156,16 @@ final class LoRADelta: ProjectionAdapter, @unchecked Sendable {
                 if u == 0 { continue }                           // this row's request does not use the adapter
                 let scale = u * moduleScale
                 let x = input + t * inputs, y = output + t * outputs
-                if let aHalf, let bTransposedHalf {
+                let a: UnsafeMutablePointer<Float>, bTransposed: UnsafeMutablePointer<Float>
+                switch factors {
+                case .half(let aHalf, let bTransposedHalf):
                     for j in 0..<rank { projected[j] = HalfVectorOps.dot(aHalf + j * inputs, x, count: inputs) }
                     for j in 0..<rank where projected[j] != 0 {
                         HalfVectorOps.axpy(scale * projected[j], bTransposedHalf + j * outputs, y, count: outputs)
                     }
                     continue
+                case .float(let af, let bf):
+                    (a, bTransposed) = (af, bf)
                 }
                 for j in 0..<rank { projected[j] = Self.dot(a + j * inputs, x, count: inputs) }
                 guard let g = doraScales[u] else {
