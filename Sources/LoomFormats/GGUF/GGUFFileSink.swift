@@ -67,9 +67,12 @@ struct GGUFFileSink {
         let prefix = ".\(name)."
         var stale: [String] = []
         while let entry = readdir(dir) {
-            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+            // Read the name in place, up to its NUL. Copying the `d_name` tuple would read all
+            // 256 bytes, but glibc packs the records of a directory stream to each name's
+            // length (`d_reclen`), so the tuple can run past the end of the buffer
+            // (AddressSanitizer: heap-buffer-overflow). Darwin's dirent is fixed-size.
+            let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+            let entryName = String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
             guard entryName.hasPrefix(prefix), entryName.hasSuffix(".tmp") else { continue }
             let middle = entryName.dropFirst(prefix.count).dropLast(4).split(separator: ".")
             guard middle.count == 2, let pid = Int32(middle[0]), pid > 0, UInt32(middle[1]) != nil,
