@@ -36,7 +36,8 @@ public final class InferenceSession {
     }
 
     /// Evaluates `tokens` at the next positions and returns the logits after the last one
-    /// (valid until the next call). If `eachPosition` is given it receives, in order, every
+    /// (valid until the next call, and only while the session is alive: the buffer is the
+    /// session's, so copy it before a temporary session is released). If `eachPosition` is given it receives, in order, every
     /// position's index within `tokens` and its logits.
     @discardableResult
     public func evaluate(

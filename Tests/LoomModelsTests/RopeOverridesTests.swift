@@ -14,8 +14,12 @@ final class RopeOverridesTests: XCTestCase {
         XCTAssertEqual(stretched.config.ropePositionScale, 0.25)
 
         let ids = plain.tokenizer.encode("The capital of France is Paris, and the capital of Italy is")
-        let a = Array(try plain.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 1)).evaluate(ids))
-        let b = Array(try stretched.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 1)).evaluate(ids))
+        // The logits live in the session's buffers: keep each session alive while copying them
+        // (a temporary session is freed right after `evaluate` returns; AddressSanitizer).
+        let plainSession = try plain.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 1))
+        let stretchedSession = try stretched.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 1))
+        let a = try withExtendedLifetime(plainSession) { Array(try plainSession.evaluate(ids)) }
+        let b = try withExtendedLifetime(stretchedSession) { Array(try stretchedSession.evaluate(ids)) }
         XCTAssertGreaterThan(zip(a, b).map { abs($0 - $1) }.max()!, 1e-3, "θ and scale must change the logits")
     }
 
