@@ -51,6 +51,10 @@ CASES = {
     # qwen2 (q/k/v biases, tied embeddings), selective layer 1 only, rsLoRA scaling alpha/sqrt(r) = 4.
     "qwen2": dict(base="qwen2_tied_bias", r=4, lora_alpha=8, use_rslora=True,
                   targets=["q_proj", "v_proj", "up_proj", "down_proj"], layers=[1], seed=12, max_grad_norm=1000.0),
+    # A BF16 checkpoint (Loom reads it in place, PyTorch gets the exact float32 upcast) with llama3
+    # RoPE scaling (per-pair frequency factors).
+    "llama3_bf16": dict(base="llama3_rope_bf16", r=2, lora_alpha=4, use_rslora=False,
+                        targets=["q_proj", "k_proj", "down_proj"], layers=None, seed=14, max_grad_norm=1.0),
     # QLoRA: the qwen2 base with every matrix (the tied embedding too) rounded through Q4_0, as
     # `llama-quantize --pure` / Loom's GGUFQuantizer(pure) store it; PyTorch trains on the dequantised
     # values (gguf-py's reference Q4_0, ggml's quantize_row_q4_0_ref), Loom on the Q4_0 GGUF itself.

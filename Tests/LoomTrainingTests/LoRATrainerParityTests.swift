@@ -143,4 +143,11 @@ final class LoRATrainerParityTests: XCTestCase {
         XCTAssertTrue(reason([[1, 2, 3]], [[1, -100, -100]]).contains("nothing to learn"))
         XCTAssertTrue(reason([], []).contains("≥ 1 sequence"))
     }
+
+    /// A BF16 base read in place (no f32 copy of the matrices) with llama3 RoPE scaling.
+    func testBF16Llama3RopeBaseStepsMatchPEFT() throws {
+        try Self.runCase("llama3_bf16")
+        let model = try LanguageModel(path: FinetuneStepFixture.baseDirectory("llama3_rope_bf16"))
+        XCTAssertEqual(model.weights.layers[0].query.weight.type, .bf16)
+    }
 }

@@ -51,9 +51,7 @@ public struct AttentionOp {
                     var m = -T.infinity
                     for j in first(i)...i {
                         let kj = k + j * kvDim + g * headDim
-                        var s: T = 0
-                        for e in 0..<headDim { s += qi[e] * kj[e] }
-                        s *= scale
+                        let s = TrainingKernels.dot(qi, kj, count: headDim) * scale
                         scores[j] = s
                         m = max(m, s)
                     }
@@ -66,8 +64,7 @@ public struct AttentionOp {
                     let oi = out + i * qDim + h * headDim
                     for e in 0..<headDim { oi[e] = 0 }
                     for j in first(i)...i {
-                        let p = scores[j] / sum, vj = v + j * kvDim + g * headDim
-                        for e in 0..<headDim { oi[e] += p * vj[e] }
+                        TrainingKernels.axpy(scores[j] / sum, v + j * kvDim + g * headDim, oi, count: headDim)
                     }
                 }
             }
@@ -96,22 +93,18 @@ public struct AttentionOp {
                     for i in 0..<n {
                         let qi = q + i * qDim + h * headDim, doi = dOut + i * qDim + h * headDim
                         let oi = out + i * qDim + h * headDim, dqi = dq + i * qDim + h * headDim
-                        var d: T = 0
-                        for e in 0..<headDim { d += doi[e] * oi[e] }
+                        let d = TrainingKernels.dot(doi, oi, count: headDim)
                         let l = lse[i * heads + h]
                         for e in 0..<headDim { dqi[e] = 0 }
                         for j in first(i)...i {
                             let kj = k + j * kvDim + g * headDim, vj = v + j * kvDim + g * headDim
-                            var s: T = 0, dp: T = 0
-                            for e in 0..<headDim { s += qi[e] * kj[e]; dp += doi[e] * vj[e] }
+                            let s = TrainingKernels.dot(qi, kj, count: headDim)
+                            let dp = TrainingKernels.dot(doi, vj, count: headDim)
                             let p = T.exponential(s * scale - l)
                             let ds = p * (dp - d) * scale
-                            let dkj = dk + j * kvDim + g * headDim, dvj = dv + j * kvDim + g * headDim
-                            for e in 0..<headDim {
-                                dqi[e] += ds * kj[e]
-                                dkj[e] += ds * qi[e]
-                                dvj[e] += p * doi[e]
-                            }
+                            TrainingKernels.axpy(ds, kj, dqi, count: headDim)
+                            TrainingKernels.axpy(ds, qi, dk + j * kvDim + g * headDim, count: headDim)
+                            TrainingKernels.axpy(p, doi, dv + j * kvDim + g * headDim, count: headDim)
                         }
                     }
                 }

@@ -29,8 +29,10 @@ public final class DecoderBackward: @unchecked Sendable {
     private let head: FrozenProjection
     private let finalNorm: TrainingBuffer<Float>
     private let attention: AttentionOp
-    /// Rows of logits computed together by the LM head (`rows × vocab` floats at a time).
-    static let logitRows = 16
+    /// Rows of logits computed together by the LM head (`rows × vocab` floats at a time: 12 MB
+    /// for SmolLM2's 49152). Each block reads the head matrix twice (product and transposed
+    /// product), so larger blocks read it less often.
+    static let logitRows = 64
 
     /// - Throws: ``TrainingError/invalidParameter(_:)`` for architectures with fused
     ///   projections (Phi-3), whose LoRA modules this trainer does not map yet.

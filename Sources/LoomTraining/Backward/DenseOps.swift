@@ -10,8 +10,7 @@ public enum DenseOps {
             let xt = x + t * inputs
             for o in 0..<outputs {
                 let wo = w + o * inputs
-                var s: T = 0
-                for i in 0..<inputs { s += xt[i] * wo[i] }
+                let s = TrainingKernels.dot(xt, wo, count: inputs)
                 y[t * outputs + o] = (accumulate ? y[t * outputs + o] : 0) + scale * s
             }
         }
@@ -28,8 +27,7 @@ public enum DenseOps {
             for o in 0..<outputs {
                 let g = scale * dy[t * outputs + o]
                 if g == 0 { continue }
-                let wo = w + o * inputs
-                for i in 0..<inputs { dxt[i] += g * wo[i] }
+                TrainingKernels.axpy(g, w + o * inputs, dxt, count: inputs)
             }
         }
     }
@@ -44,8 +42,7 @@ public enum DenseOps {
             for o in 0..<outputs {
                 let g = scale * dy[t * outputs + o]
                 if g == 0 { continue }
-                let dwo = dw + o * inputs
-                for i in 0..<inputs { dwo[i] += g * xt[i] }
+                TrainingKernels.axpy(g, xt, dw + o * inputs, count: inputs)
             }
         }
     }

@@ -42,8 +42,9 @@ public struct FrozenProjection: @unchecked Sendable {
         let w = weight
         let block = w.type.blockSize
         let columns = w.columns, rows = w.rows
-        // Column slices of ~256 (a K-quant super-block), at least one block.
-        let sliceBlocks = max(1, 256 / block)
+        // Column slices of at most 256 (a K-quant super-block) and at least one block, small
+        // enough that every worker gets several (balance on a busy machine).
+        let sliceBlocks = max(1, min(256 / block, columns / (block * pool.threadCount * 4)))
         let slice = sliceBlocks * block
         let slices = (columns + slice - 1) / slice
         let tile = Self.tileRows
