@@ -188,4 +188,13 @@ public final class LoRATrainer: @unchecked Sendable {
                                                permutesQK: c.architecture.permutesQK)
             .writePEFT(to: directory, naming: c.architecture.tensorNames)
     }
+
+    /// Writes the adapter as a llama.cpp GGUF LoRA (`llama-cli --lora`, Loom's `--lora`), in
+    /// GGUF row order, F32 or F16.
+    public func writeGGUF(to path: String, type: GGMLType = .f32) throws {
+        let c = model.config
+        try adapter(path: path).reordered(to: .gguf, headCount: c.headCount, kvHeadCount: c.kvHeadCount,
+                                          permutesQK: c.architecture.permutesQK)
+            .writeGGUF(to: path, architecture: c.architecture.ggufWriteName, type: type)
+    }
 }

@@ -35,5 +35,9 @@ final class FrozenProjectionTests: XCTestCase {
             check(type, rows: 70, columns: 576, tokens: 3, threads: 2)
         }
         check(.q4_K, rows: 40, columns: 512, tokens: 2, threads: 2)
+        // One thread, 96 columns: 32-column slices (the 16-lane path); f32 with 200 columns:
+        // 25-column slices (16 lanes and a scalar tail).
+        check(.q8_0, rows: 33, columns: 96, tokens: 2, threads: 1)
+        check(.f32, rows: 33, columns: 200, tokens: 2, threads: 1)
     }
 }

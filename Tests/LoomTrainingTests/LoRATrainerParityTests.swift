@@ -128,6 +128,19 @@ final class LoRATrainerParityTests: XCTestCase {
         }
         let id = try model.loadLoRA(path: dir)
         XCTAssertEqual(model.loraAdapters.map(\.id), [id])
+
+        // The GGUF LoRA of the same factors (llama.cpp's layout) reads back equal.
+        let gguf = dir + "/adapter.gguf"
+        try trainer.writeGGUF(to: gguf)
+        let fromGGUF = try LoRAAdapter.load(path: gguf, naming: model.config.architecture.tensorNames)
+        XCTAssertEqual(Set(fromGGUF.modules.keys), Set(loaded.modules.keys))
+        for (name, m) in loaded.modules {
+            let g = try XCTUnwrap(fromGGUF.modules[name], name)
+            XCTAssertEqual(g.a, m.a, name)
+            XCTAssertEqual(g.b, m.b, name)
+            XCTAssertEqual(g.scale, m.scale, accuracy: 1e-6, name)
+        }
+        XCTAssertNoThrow(try model.loadLoRA(path: gguf))
     }
 
     func testBadBatchesAreRefusedWithTheirReason() throws {
