@@ -34,7 +34,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "loom", targets: ["loom"]),
-        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomJinja", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomHub"]),
+        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomJinja", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomHub", "LoomTraining"]),
         .library(name: "LoomServer", targets: ["LoomServer"]),
     ],
     dependencies: [
@@ -74,6 +74,9 @@ let package = Package(
         .target(name: "LoomModels", dependencies: ["LoomKernels", "LoomFormats", "LoomTokenizer"], swiftSettings: fastSettings),
         .target(name: "LoomGeneration", dependencies: ["LoomModels", "LoomTokenizer", "LoomHub"], swiftSettings: fastSettings),
         .target(name: "LoomEval", dependencies: ["LoomModels", "LoomGeneration", "LoomTokenizer", "LoomFormats", "LoomKernels"], swiftSettings: fastSettings),
+        // Fine-tuning: the decoder's backward pass, LoRA/QLoRA training, optimiser, schedules,
+        // datasets and the LLaMA-Factory hand-off. Sits on LoomModels/LoomGeneration like LoomEval.
+        .target(name: "LoomTraining", dependencies: ["LoomModels", "LoomGeneration", "LoomTokenizer", "LoomFormats", "LoomKernels", "LoomJinja"], swiftSettings: fastSettings),
         .target(
             name: "LoomServer",
             dependencies: [
@@ -93,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "loom",
             dependencies: [
-                "LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomServer", "LoomHub",
+                "LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomServer", "LoomHub", "LoomTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -120,6 +123,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fastSettings),
+        .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer", "LoomGeneration", "LoomJinja", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer", "LoomHub"], swiftSettings: fastSettings),
     ],
     swiftLanguageModes: [.v5]
