@@ -1,0 +1,107 @@
+import LoomGeneration
+import XCTest
+@testable import LoomTraining
+
+/// Cutoff, strict mode, raw-text chunking and packing.
+final class TrainingDataBuilderTests: XCTestCase {
+    private func tokenizer() throws -> ConversationTokenizer {
+        let chat = try TestModels.chat(TestModels.smolLM2)
+        return try ConversationTokenizer(tokenizer: chat.tokenizer, chatTemplate: chat.template)
+    }
+
+    private func conversation(_ answer: String, _ source: String) -> TrainingExample {
+        TrainingExample(content: .conversation([.system("S"), .user("Q"), .assistant(answer)]), source: source)
+    }
+
+    func testTruncationIsCountedOrAnErrorUnderStrict() throws {
+        let tokenizer = try tokenizer()
+        let long = conversation(String(repeating: "word ", count: 40), "d.jsonl: line 2")
+        let short = conversation("Yes.", "d.jsonl: line 1")
+        let full = try tokenizer.tokenize(long)
+        let shortLength = try tokenizer.tokenize(short).count
+        let cutoff = full.count - 10
+        XCTAssertGreaterThan(cutoff, shortLength)
+
+        let (sequences, report) = try TrainingDataBuilder(tokenizer: tokenizer, cutoffLength: cutoff).build([short, long])
+        XCTAssertEqual(sequences.count, 2)
+        XCTAssertEqual(sequences[1].inputIDs, Array(full.inputIDs.prefix(cutoff)))
+        XCTAssertEqual(sequences[1].labels, Array(full.labels.prefix(cutoff)))
+        XCTAssertEqual(report.truncated, 1)
+        XCTAssertEqual(report.truncatedTokens, 10)
+        XCTAssertEqual(report.tokens, shortLength + cutoff)
+        XCTAssertTrue(report.description.contains("1 longer than the cutoff (10 tokens cut)"), report.description)
+
+        XCTAssertThrowsError(try TrainingDataBuilder(tokenizer: tokenizer, cutoffLength: cutoff, strict: true).build([short, long])) { error in
+            XCTAssertEqual("\(error)", "d.jsonl: line 2: \(full.count) tokens is longer than the cutoff length \(cutoff) (strict mode)")
+        }
+    }
+
+    func testExampleWhoseAnswerIsCutAwayIsDropped() throws {
+        let tokenizer = try tokenizer()
+        let example = TrainingExample(content: .conversation([
+            .system("S"), .user(String(repeating: "question ", count: 20)), .assistant("An answer."),
+        ]), source: "x")
+        let sequence = try tokenizer.tokenize(example)
+        let firstTrained = try XCTUnwrap(sequence.labels.firstIndex { $0 != TrainingSequence.ignoreIndex })
+        let builder = try TrainingDataBuilder(tokenizer: tokenizer, cutoffLength: firstTrained)
+        XCTAssertThrowsError(try builder.build([example])) { error in
+            XCTAssertEqual(error as? TrainingError, .emptyDataset(path: "x"))
+        }
+        let (sequences, report) = try builder.build([conversation("A", "y"), example])
+        XCTAssertEqual(report.droppedWithoutTargets, 1)
+        XCTAssertEqual(report.truncated, 1)
+        XCTAssertEqual(sequences.map(\.sources), [["y"]])
+    }
+
+    func testRawTextIsChunkedNotCut() throws {
+        let tokenizer = try tokenizer()
+        let text = TrainingExample(content: .text(String(repeating: "Blocks chain together. ", count: 30)), source: "c.txt: line 1")
+        let whole = try tokenizer.tokenize(text)
+        let (sequences, report) = try TrainingDataBuilder(tokenizer: tokenizer, cutoffLength: 64).build([text])
+        XCTAssertEqual(report.chunked, 1)
+        XCTAssertEqual(report.truncated, 0)
+        XCTAssertEqual(sequences.flatMap(\.inputIDs), whole.inputIDs)
+        XCTAssertTrue(sequences.allSatisfy { $0.count <= 64 && $0.labels[0] == TrainingSequence.ignoreIndex })
+        XCTAssertEqual(sequences.count, (whole.count + 63) / 64 - (whole.count % 64 == 1 ? 1 : 0))
+    }
+
+    func testPackingKeepsSegmentsApart() throws {
+        let tokenizer = try tokenizer()
+        let examples = ["One.", "Two words.", "Three words here.", "A somewhat longer answer to pack."].enumerated().map {
+            conversation($0.element, "p: line \($0.offset + 1)")
+        }
+        let unpacked = try examples.map { try tokenizer.tokenize($0) }
+        let cutoff = unpacked[0].count + unpacked[3].count + 1
+        let (packs, report) = try TrainingDataBuilder(tokenizer: tokenizer, cutoffLength: cutoff, packing: true).build(examples)
+        XCTAssertLessThan(packs.count, examples.count)
+        XCTAssertEqual(report.sequences, packs.count)
+        var seen: [String] = []
+        for pack in packs {
+            XCTAssertLessThanOrEqual(pack.count, cutoff)
+            XCTAssertEqual(pack.sources.count, Set(pack.segmentIDs).count)
+            for (segment, source) in pack.sources.enumerated() {
+                let index = Int(source.split(separator: " ").last!)! - 1
+                let positions = pack.segmentIDs.indices.filter { pack.segmentIDs[$0] == segment }
+                XCTAssertEqual(positions.map { pack.inputIDs[$0] }, unpacked[index].inputIDs, source)
+                XCTAssertEqual(positions.map { pack.positionIDs[$0] }, Array(0..<unpacked[index].count), source)
+                XCTAssertEqual(pack.labels[positions[0]], TrainingSequence.ignoreIndex)
+                XCTAssertEqual(Array(positions.dropFirst()).map { pack.labels[$0] }, Array(unpacked[index].labels.dropFirst()), source)
+                seen.append(source)
+            }
+        }
+        XCTAssertEqual(seen.sorted(), examples.map(\.source).sorted())
+        XCTAssertEqual(report.trainedTokens, unpacked.reduce(0) { $0 + $1.trainedTokenCount })
+    }
+
+    /// LLaMA-Factory's greedy_knapsack on plain lengths: [2, 3, 5, 7, 9] into 10 → [9], [7, 3], [5, 2].
+    func testGreedyKnapsackGrouping() {
+        let sequences = [5, 3, 9, 2, 7].enumerated().map { index, length in
+            TrainingSequence(inputIDs: Array(repeating: index, count: length), labels: Array(repeating: 1, count: length), sources: ["\(index)"])
+        }
+        let packs = SequencePacker.pack(sequences, capacity: 10)
+        XCTAssertEqual(packs.map(\.sources), [["2"], ["4", "1"], ["0", "3"]])
+        XCTAssertEqual(packs[1].segmentIDs, Array(repeating: 0, count: 7) + Array(repeating: 1, count: 3))
+        XCTAssertEqual(packs[1].positionIDs, Array(0..<7) + Array(0..<3))
+        XCTAssertEqual(packs[1].labels, [-100] + Array(repeating: 1, count: 6) + [-100, 1, 1])
+    }
+}

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Reference token ids and loss masks for LoomTraining's chat-data tokenisation.
+
+Writes Tests/LoomTrainingTests/Fixtures/finetune_data.json: for the SmolLM2-135M-Instruct and
+Qwen2.5-Coder-0.5B-Instruct test models (Loom's catalog GGUFs), a set of conversations with
+  input_ids  transformers' `tokenizer.apply_chat_template(messages, tools=…, tokenize=True)`
+             with the model's own chat template (the tokenizer is transformers' GGUF loader:
+             `AutoTokenizer.from_pretrained(dir, gguf_file=…)`);
+  labels     -100 except on assistant turns, computed independently of Loom's method: the
+             rendered text is searched for each `<|im_start|>assistant\\n` header (both models
+             use ChatML), the trained span runs from the header's end through the following
+             `<|im_end|>\\n`, and the tokens whose character offsets (the fast tokenizer's
+             `offset_mapping`) start inside a span are trained. This is the mask LLaMA-Factory's
+             supervised processor builds with its ChatML/qwen templates (format_assistant
+             `{{content}}<|im_end|>\\n`, train_on_prompt=false).
+  llamafactory  (cases without tools that end on an assistant turn, when the `llamafactory`
+             package is importable) the ids and labels of LLaMA-Factory's own supervised
+             preprocessing (`SupervisedDatasetProcessor._encode_data_example`) with its `smollm2`
+             and `qwen` templates, as a second reference.
+
+Usage: python3 scripts/gen_finetune_data_fixtures.py [--models ~/.cache/loom/models]
+(packages: transformers, gguf; optional llamafactory, e.g. in a venv:
+ python3 -m venv --system-site-packages /work/venv-lf && /work/venv-lf/bin/pip install llamafactory
+ /work/venv-lf/bin/python scripts/gen_finetune_data_fixtures.py)
+"""
+import argparse
+import json
+import os
+import re
+
+import gguf
+from tokenizers import AddedToken
+from transformers import AutoTokenizer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "Tests", "LoomTrainingTests", "Fixtures", "finetune_data.json")
+IGNORE = -100
+
+TOOLS = [{"type": "function", "function": {
+    "name": "get_price", "description": "Spot price of a coin in USD.",
+    "parameters": {"type": "object", "properties": {"coin": {"type": "string"}}, "required": ["coin"]}}}]
+
+CASES = [
+    ("single", [{"role": "user", "content": "What is a hash function?"},
+                {"role": "assistant", "content": "A function mapping data of any size to a fixed-size digest."}], None),
+    ("system", [{"role": "system", "content": "You are a terse crypto tutor."},
+                {"role": "user", "content": "Define a nonce."},
+                {"role": "assistant", "content": "A number used once."}], None),
+    ("multi_turn", [{"role": "user", "content": "Hi!"},
+                    {"role": "assistant", "content": "Hello. How can I help?"},
+                    {"role": "user", "content": "What does PoW stand for?"},
+                    {"role": "assistant", "content": "Proof of work."},
+                    {"role": "user", "content": "And PoS?"},
+                    {"role": "assistant", "content": "Proof of stake."}], None),
+    ("unicode_newlines", [{"role": "user", "content": "Écris « bonjour » ✨\n\nthen a list:"},
+                          {"role": "assistant", "content": "bonjour 👋\n- one\n- two\n"}], None),
+    ("trailing_user", [{"role": "user", "content": "Q1"}, {"role": "assistant", "content": "A1"},
+                       {"role": "user", "content": "Q2 left unanswered"}], None),
+]
+QWEN_ONLY = [
+    ("tool_call", [{"role": "user", "content": "Price of BTC?"},
+                   {"role": "assistant", "content": None, "tool_calls": [
+                       {"type": "function", "function": {"name": "get_price", "arguments": {"coin": "BTC"}}}]},
+                   {"role": "tool", "content": "97000"},
+                   {"role": "assistant", "content": "About $97,000."}], TOOLS),
+]
+# (Loom catalog name, GGUF file, cases, LLaMA-Factory template name)
+MODELS = [("smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", CASES, "smollm2"),
+          ("qwen2.5-0.5b", "Qwen2.5-Coder-0.5B-Instruct.gguf", CASES + QWEN_ONLY, "qwen")]
+
+
+def load_tokenizer(directory, file_name):
+    """transformers' GGUF tokenizer, with the GGUF's user-defined tokens (Qwen's `<tool_call>`,
+    `</tool_call>`) registered as non-special added tokens, as they are in the model's own
+    tokenizer.json; some transformers versions' GGUF conversion (5.6) leaves them out, which
+    would split `<tool_call>` into plain pieces."""
+    tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=file_name)
+    reader = gguf.GGUFReader(os.path.join(directory, file_name))
+    tokens = reader.fields["tokenizer.ggml.tokens"]
+    types = reader.fields["tokenizer.ggml.token_type"]
+    user_defined = [bytes(tokens.parts[t]).decode("utf-8") for t, k in zip(tokens.data, types.data)
+                    if int(types.parts[k][0]) == gguf.TokenType.USER_DEFINED]
+    if user_defined:
+        tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in user_defined])
+    return tokenizer
+
+
+def chatml_labels(tokenizer, text, ids):
+    """Labels from character spans: after each assistant header through the next <|im_end|>\\n."""
+    encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    assert encoding["input_ids"] == ids, "tokenising the rendered text differs from apply_chat_template"
+    spans = []
+    for header in re.finditer(re.escape("<|im_start|>assistant\n"), text):
+        end = text.index("<|im_end|>\n", header.end()) + len("<|im_end|>\n")
+        spans.append((header.end(), end))
+    labels = []
+    for token, (start, _) in zip(ids, encoding["offset_mapping"]):
+        labels.append(token if any(a <= start < b for a, b in spans) else IGNORE)
+    return labels
+
+
+def llamafactory_reference(tokenizer, messages, template_name):
+    """LLaMA-Factory's supervised encoding with its own template, or None when unavailable."""
+    try:
+        from llamafactory.data import get_template_and_fix_tokenizer
+        from llamafactory.data.processor.supervised import SupervisedDatasetProcessor
+        from llamafactory.hparams import DataArguments
+    except ImportError:
+        return None
+    data_args = DataArguments(template=template_name, cutoff_len=100000)
+    template = get_template_and_fix_tokenizer(tokenizer, data_args)
+    system = ""
+    turns = list(messages)
+    if turns[0]["role"] == "system":
+        system = turns.pop(0)["content"]
+    if len(turns) % 2:
+        return None
+    prompt = [{"role": m["role"], "content": m["content"]} for m in turns[:-1]]
+    response = [{"role": "assistant", "content": turns[-1]["content"]}]
+    processor = SupervisedDatasetProcessor(template=template, tokenizer=tokenizer, processor=None, data_args=data_args)
+    ids, labels = processor._encode_data_example(prompt=prompt, response=response, system=system, tools="",
+                                                 images=[], videos=[], audios=[])
+    return {"input_ids": ids, "labels": labels}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", default=os.path.expanduser("~/.cache/loom/models"))
+    args = parser.parse_args()
+    import transformers
+    fixture = {"generator": "scripts/gen_finetune_data_fixtures.py",
+               "transformers": transformers.__version__, "models": []}
+    try:
+        import llamafactory
+        fixture["llamafactory"] = llamafactory.__version__
+    except ImportError:
+        pass
+    for catalog, file_name, cases, lf_template in MODELS:
+        tokenizer = load_tokenizer(args.models, file_name)
+        entry = {"catalog": catalog, "file": file_name, "cases": []}
+        for name, messages, tools in cases:
+            text = tokenizer.apply_chat_template(messages, tools=tools, tokenize=False)
+            ids = tokenizer.apply_chat_template(messages, tools=tools, tokenize=True, return_dict=True)["input_ids"]
+            case = {"name": name, "messages": messages, "tools": tools, "text": text,
+                    "input_ids": ids, "labels": chatml_labels(tokenizer, text, ids)}
+            if tools is None:
+                reference = llamafactory_reference(tokenizer, messages, lf_template)
+                if reference is not None:
+                    case["llamafactory"] = reference
+            entry["cases"].append(case)
+            print(catalog, name, len(ids), "tokens,", sum(l != IGNORE for l in case["labels"]), "trained",
+                  "(+ llamafactory)" if "llamafactory" in case else "")
+        fixture["models"].append(entry)
+    with open(OUT, "w", encoding="utf-8") as f:
+        json.dump(fixture, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    print("wrote", OUT)
+
+
+if __name__ == "__main__":
+    main()
