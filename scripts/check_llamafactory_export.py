@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Check a Loom LLaMA-Factory export with LLaMA-Factory's own code.
 
-An export directory (`loom finetune … --export llama-factory DIR`, or the committed example
-Tests/LoomTrainingTests/Fixtures/llamafactory_export, which LlamaFactoryExportTests checks the
+An export directory (`loom finetune … --export llama-factory DIR`, or the committed examples
+in Tests/LoomTrainingTests/Fixtures/llamafactory_export*, which LlamaFactoryExportTests checks the
 Swift exporter reproduces byte for byte) holds train_lora.yaml, data/dataset_info.json, the
 dataset file and optionally a DeepSpeed JSON. This script:
 
@@ -14,9 +14,13 @@ dataset file and optionally a DeepSpeed JSON. This script:
 3. reads data/dataset_info.json with LLaMA-Factory's `get_dataset_list` and aligns the records
    with its converter (`align_dataset`), asserting every record converts.
 
-Usage (llamafactory in its own venv, so the system transformers stays as is):
-  python3 -m venv --system-site-packages /work/venv-lf && /work/venv-lf/bin/pip install llamafactory
-  /work/venv-lf/bin/python scripts/check_llamafactory_export.py [DIR]
+Usage (llamafactory and deepspeed in their own venv, so the system transformers stays as is):
+  python3 -m venv --system-site-packages /work/venv-lf
+  /work/venv-lf/bin/pip install llamafactory deepspeed
+  /work/venv-lf/bin/python scripts/check_llamafactory_export.py [DIR ...]
+With no DIR, both committed exports are checked (Fixtures/llamafactory_export, sharegpt with
+ZeRO-3 offload, and Fixtures/llamafactory_export_alpaca, alpaca with a validation file, ZeRO-2
+and per-layer targets).
 Runs on CPU: without CUDA the YAML is parsed with LLaMA-Factory's `use_cpu=true` command-line
 override, since transformers refuses bf16/fp16 on a machine without a GPU otherwise.
 """
@@ -27,11 +31,24 @@ import sys
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT = os.path.join(ROOT, "Tests", "LoomTrainingTests", "Fixtures", "llamafactory_export")
+FIXTURES = os.path.join(ROOT, "Tests", "LoomTrainingTests", "Fixtures")
+# sharegpt + ZeRO-3 offload + bf16 + packing; alpaca + validation file + layer targets + ZeRO-2 + fp16
+DEFAULTS = [os.path.join(FIXTURES, "llamafactory_export"), os.path.join(FIXTURES, "llamafactory_export_alpaca")]
 
 
 def main():
-    directory = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else DEFAULT)
+    directories = [os.path.abspath(d) for d in sys.argv[1:]] or DEFAULTS
+    for directory in directories:
+        # Each export is parsed in its own interpreter: LLaMA-Factory's parser and accelerate keep
+        # process-wide state (the distributed group, environment variables).
+        import subprocess
+        result = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", directory])
+        if result.returncode != 0:
+            sys.exit(f"FAILED: {directory}")
+    print(f"all {len(directories)} exports accepted by LLaMA-Factory")
+
+
+def check(directory):
     yaml_path = os.path.join(directory, "train_lora.yaml")
     with open(yaml_path, encoding="utf-8") as f:
         expected = yaml.safe_load(f)
@@ -64,7 +81,7 @@ def main():
     checked = 0
     for key, value in expected.items():
         got = parsed(key)
-        if key in ("lora_target", "dataset"):
+        if key in ("lora_target", "dataset", "eval_dataset"):
             assert got == value.split(","), f"{key}: {got!r} != {value!r}"
         elif key == "lr_scheduler_type":
             assert str(getattr(got, "value", got)) == value, f"{key}: {got!r} != {value!r}"
@@ -91,7 +108,7 @@ def main():
     from llamafactory.data.converter import align_dataset
     from datasets import load_dataset
 
-    for attr in get_dataset_list(data_args.dataset, data_args.dataset_dir):
+    for attr in get_dataset_list(data_args.dataset + (data_args.eval_dataset or []), data_args.dataset_dir):
         path = os.path.join(data_args.dataset_dir, attr.dataset_name)
         records = load_dataset("json", data_files=path, split="train")
         aligned = align_dataset(records, attr, data_args, training_args)
@@ -105,4 +122,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":
+        check(sys.argv[2])
+    else:
+        main()

@@ -72,6 +72,13 @@ public struct FineTuneConfig: Sendable, Equatable {
     /// Concatenate examples up to the cutoff (`--packing`), attention kept within each.
     public var packing = false
 
+    // Evaluation
+    /// Examples held out of the training file for evaluation (`--val-split`); a separate
+    /// validation file (`--val-file`) is loaded by the caller instead.
+    public var validationSplit: DatasetSplit.Size?
+    /// Evaluation loss every N optimiser steps (`--eval-steps`); nil = at the end only.
+    public var evalSteps: Int?
+
     // Numerics and reproducibility
     /// `--precision`.
     public var precision: Precision = .f32
@@ -90,7 +97,8 @@ public struct FineTuneConfig: Sendable, Equatable {
             && a.warmup == b.warmup && a.maxGradNorm == b.maxGradNorm && a.epochs == b.epochs
             && a.maxSteps == b.maxSteps && a.batchSize == b.batchSize
             && a.gradientAccumulation == b.gradientAccumulation && a.cutoffLength == b.cutoffLength
-            && a.packing == b.packing && a.precision == b.precision && a.seed == b.seed && a.strict == b.strict
+            && a.packing == b.packing && a.validationSplit == b.validationSplit && a.evalSteps == b.evalSteps
+            && a.precision == b.precision && a.seed == b.seed && a.strict == b.strict
     }
 
     /// The LoRA update's scale: alpha/r, or alpha/√r with rsLoRA (PEFT `LoraLayer.update_layer`).
@@ -138,6 +146,14 @@ public struct FineTuneConfig: Sendable, Equatable {
         }
         guard batchSize >= 1 else { throw fail("--batch-size must be ≥ 1, got \(batchSize)") }
         guard gradientAccumulation >= 1 else { throw fail("--grad-accum must be ≥ 1, got \(gradientAccumulation)") }
+        switch validationSplit {
+        case .fraction(let fraction)?:
+            guard fraction.isFinite, fraction > 0, fraction < 1 else { throw fail("--val-split fraction must be in (0, 1), got \(fraction)") }
+        case .count(let count)?:
+            guard count >= 1 else { throw fail("--val-split count must be ≥ 1, got \(count)") }
+        case nil: break
+        }
+        if let evalSteps, evalSteps < 1 { throw fail("--eval-steps must be ≥ 1, got \(evalSteps)") }
         guard cutoffLength >= 2 else { throw fail("--cutoff-len must be ≥ 2 (one input and one target token), got \(cutoffLength)") }
     }
 

@@ -37,6 +37,9 @@ final class FineTuneConfigTests: XCTestCase {
             ("--grad-accum must be ≥ 1, got -2", { $0.gradientAccumulation = -2 }),
             ("--cutoff-len must be ≥ 2 (one input and one target token), got 1", { $0.cutoffLength = 1 }),
             ("--target names no module", { $0.targets = .modules([]) }),
+            ("--val-split fraction must be in (0, 1), got 1.0", { $0.validationSplit = .fraction(1) }),
+            ("--val-split count must be ≥ 1, got 0", { $0.validationSplit = .count(0) }),
+            ("--eval-steps must be ≥ 1, got 0", { $0.evalSteps = 0 }),
         ]
         for (expected, change) in cases {
             var config = FineTuneConfig()

@@ -52,22 +52,13 @@ final class LlamaFactoryExportTests: XCTestCase {
         XCTAssertEqual(result.files.map { ($0 as NSString).lastPathComponent },
                        ["loom_sft.json", "dataset_info.json", "train_lora.yaml", "ds_z3_offload_config.json"])
 
-        // Byte for byte the committed export that scripts/check_llamafactory_export.py checks with
-        // LLaMA-Factory's parser (LOOM_WRITE_EXPORT_FIXTURE=DIR writes this export to DIR instead).
-        let names = ["data/loom_sft.json", "data/dataset_info.json", "train_lora.yaml", "ds_z3_offload_config.json"]
-        if let out = ProcessInfo.processInfo.environment["LOOM_WRITE_EXPORT_FIXTURE"] {
-            try FileManager.default.createDirectory(atPath: out + "/data", withIntermediateDirectories: true)
-            for name in names { try read(name).write(toFile: out + "/" + name, atomically: true, encoding: .utf8) }
-        }
-        let fixture = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/llamafactory_export", withExtension: nil))
-        for name in names {
-            XCTAssertEqual(try read(name), try String(contentsOf: fixture.appendingPathComponent(name), encoding: .utf8), name)
-        }
+        try assertEqualsFixture("llamafactory_export",
+                                ["data/loom_sft.json", "data/dataset_info.json", "train_lora.yaml", "ds_z3_offload_config.json"])
 
         XCTAssertEqual(try read("data/loom_sft.json"), """
             [
-            {"conversations":[{"from":"human","value":"What is a nonce?"},{"from":"gpt","value":"A number used once."}],"system":"Be terse."},
-            {"conversations":[{"from":"human","value":"Price of BTC?"},{"from":"function_call","value":"{\\"name\\":\\"get_price\\",\\"arguments\\":{\\"coin\\":\\"BTC\\"}}"},{"from":"observation","value":"97000"},{"from":"gpt","value":"About $97k."}],"tools":"[{\\"name\\":\\"get_price\\"}]"}
+            {"conversations":[{"from":"human","value":"What is a nonce?"},{"from":"gpt","value":"A number used once."}],"system":"Be terse.","tools":""},
+            {"conversations":[{"from":"human","value":"Price of BTC?"},{"from":"function_call","value":"{\\"name\\":\\"get_price\\",\\"arguments\\":{\\"coin\\":\\"BTC\\"}}"},{"from":"observation","value":"97000"},{"from":"gpt","value":"About $97k."}],"system":"","tools":"[{\\"name\\":\\"get_price\\"}]"}
             ]
 
             """)
@@ -112,12 +103,28 @@ final class LlamaFactoryExportTests: XCTestCase {
         XCTAssertEqual(JSONText.serialize(ds["gradient_accumulation_steps"]!), "\"auto\"")
     }
 
-    func testAlpacaExportAndLayerTargets() throws {
+    /// Byte-for-byte comparison with a committed export that scripts/check_llamafactory_export.py
+    /// checks with LLaMA-Factory's parser (LOOM_WRITE_EXPORT_FIXTURE=DIR writes it to DIR/NAME).
+    private func assertEqualsFixture(_ fixtureName: String, _ names: [String]) throws {
+        if let out = ProcessInfo.processInfo.environment["LOOM_WRITE_EXPORT_FIXTURE"] {
+            let target = out + "/" + fixtureName
+            try FileManager.default.createDirectory(atPath: target + "/data", withIntermediateDirectories: true)
+            for name in names { try read(name).write(toFile: target + "/" + name, atomically: true, encoding: .utf8) }
+        }
+        let fixture = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/" + fixtureName, withExtension: nil))
+        for name in names {
+            XCTAssertEqual(try read(name), try String(contentsOf: fixture.appendingPathComponent(name), encoding: .utf8), name)
+        }
+    }
+
+    func testAlpacaExportWithValidationFileAndLayerTargets() throws {
         var config = FineTuneConfig()
         config.layers = try .init(parsing: "0,2")
         config.targets = .modules(["q_proj", "down_proj"])
         config.precision = .f16
         config.schedule = .constant
+        config.validationSplit = .fraction(0.2)  // superseded by the exported validation set
+        config.evalSteps = 50
         var options = LlamaFactoryExporter.Options(modelNameOrPath: "/models/llama", template: "llama3")
         options.layout = .alpaca
         options.datasetName = "mine"
@@ -127,26 +134,40 @@ final class LlamaFactoryExportTests: XCTestCase {
         }
         options.layerCount = 4
         let history = TrainingExample(content: .conversation([.user("1"), .assistant("one"), .user("2"), .assistant("two")]), source: "h")
-        let result = try LlamaFactoryExporter(config: config, options: options).write(examples + [history], to: directory)
+        let held = [TrainingExample(content: .conversation([.user("v"), .assistant("w")]), source: "v")]
+        let result = try LlamaFactoryExporter(config: config, options: options).write(examples + [history], validation: held, to: directory)
         XCTAssertEqual(result.skipped.count, 2)
         XCTAssertEqual(result.skipped[0], "d: line 2: tool calls cannot be written in the alpaca format (use sharegpt)")
         XCTAssertEqual(try read("data/mine.json"), """
             [
-            {"instruction":"What is a nonce?","output":"A number used once.","system":"Be terse."},
-            {"instruction":"2","output":"two","history":[["1","one"]]}
+            {"instruction":"What is a nonce?","output":"A number used once.","system":"Be terse.","history":[]},
+            {"instruction":"2","output":"two","system":"","history":[["1","one"]]}
             ]
 
             """)
+        XCTAssertEqual(try read("data/mine_val.json"), "[\n{\"instruction\":\"v\",\"output\":\"w\",\"system\":\"\",\"history\":[]}\n]\n")
         let yaml = try read("train_lora.yaml")
-        XCTAssertTrue(yaml.contains("\nlora_target: \"layers.0.self_attn.q_proj,layers.0.mlp.down_proj,layers.2.self_attn.q_proj,layers.2.mlp.down_proj\"\n"), yaml)
-        XCTAssertTrue(yaml.contains("\nlr_scheduler_type: \"constant_with_warmup\"\n"))
-        XCTAssertTrue(yaml.contains("\nwarmup_ratio: 0.1\n"))
-        XCTAssertTrue(yaml.contains("\nfp16: true\n"))
-        XCTAssertTrue(yaml.contains("\ndeepspeed: \"ds_z2_config.json\"\n"))
+        for line in [
+            "lora_target: \"layers.0.self_attn.q_proj,layers.0.mlp.down_proj,layers.2.self_attn.q_proj,layers.2.mlp.down_proj\"",
+            "lr_scheduler_type: \"constant_with_warmup\"", "warmup_ratio: 0.1", "fp16: true", "bf16: false",
+            "deepspeed: \"ds_z2_config.json\"", "eval_dataset: \"mine_val\"", "eval_strategy: \"steps\"", "eval_steps: 50",
+            "cutoff_len: 2048", "packing: false",
+        ] {
+            XCTAssertTrue(yaml.contains("\n" + line + "\n"), "missing \(line) in\n\(yaml)")
+        }
+        XCTAssertFalse(yaml.contains("val_size"))
         XCTAssertTrue(try read("ds_z2_config.json").contains("\"round_robin_gradients\": true"))
+        try assertEqualsFixture("llamafactory_export_alpaca",
+                                ["data/mine.json", "data/mine_val.json", "data/dataset_info.json", "train_lora.yaml", "ds_z2_config.json"])
         // All layers selected → the plain module list again.
         config.layers = try .init(parsing: "0-3")
         XCTAssertEqual(try LlamaFactoryExporter(config: config, options: options).loraTarget(), "q_proj,down_proj")
+        // Without an exported validation set, LLaMA-Factory splits by val_size.
+        let yamlSplit = try LlamaFactoryExporter(config: config, options: options).yaml()
+        XCTAssertEqual(yamlSplit["val_size"], .float(0.2))
+        XCTAssertNil(yamlSplit["eval_dataset"])
+        config.validationSplit = .count(30)
+        XCTAssertEqual(try LlamaFactoryExporter(config: config, options: options).yaml()["val_size"], .integer(30))
     }
 
     func testRawTextExportIsPretraining() throws {

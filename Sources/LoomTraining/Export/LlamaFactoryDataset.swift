@@ -4,6 +4,10 @@ import LoomJinja
 /// Examples rewritten in one of LLaMA-Factory's dataset formats (`data/README.md`), with the
 /// `dataset_info.json` entry that describes them.
 ///
+/// Every record has every column the `dataset_info.json` entry names (an empty `system`,
+/// `tools` or `history` when there is none): LLaMA-Factory's converters index each declared
+/// column, so a file in which no record had, say, `history` would fail to load.
+///
 /// - sharegpt: `conversations` of `{from, value}` with human/gpt/function_call/observation
 ///   tags, `system` and `tools` columns. Every conversation Loom trains on fits, provided the
 ///   turns alternate as LLaMA-Factory requires (user or observation, then assistant or function
@@ -112,21 +116,19 @@ public struct LlamaFactoryDataset: Sendable {
         }
         switch layout {
         case .sharegpt:
-            var object: JSONObject = ["conversations": .array(turns.map { .object(["from": .string($0.tag), "value": .string($0.value)]) })]
-            if let system { object["system"] = .string(system) }
-            if let tools { object["tools"] = .string(tools) }
-            return .object(object)
+            return .object([
+                "conversations": .array(turns.map { .object(["from": .string($0.tag), "value": .string($0.value)]) }),
+                "system": .string(system ?? ""), "tools": .string(tools ?? ""),
+            ])
         case .alpaca:
             guard tools == nil, turns.allSatisfy({ $0.tag == "human" || $0.tag == "gpt" }) else {
                 throw fail("tool calls cannot be written in the alpaca format (use sharegpt)")
             }
             let pairs = stride(from: 0, to: turns.count, by: 2).map { (turns[$0].value, turns[$0 + 1].value) }
-            var object: JSONObject = ["instruction": .string(pairs.last!.0), "output": .string(pairs.last!.1)]
-            if let system { object["system"] = .string(system) }
-            if pairs.count > 1 {
-                object["history"] = .array(pairs.dropLast().map { .array([.string($0.0), .string($0.1)]) })
-            }
-            return .object(object)
+            return .object([
+                "instruction": .string(pairs.last!.0), "output": .string(pairs.last!.1), "system": .string(system ?? ""),
+                "history": .array(pairs.dropLast().map { .array([.string($0.0), .string($0.1)]) }),
+            ])
         }
     }
 }

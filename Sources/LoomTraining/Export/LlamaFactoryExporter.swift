@@ -6,7 +6,7 @@ import LoomJinja
 ///
 /// Writes into `DIR`:
 /// - `data/<name>.json` and `data/dataset_info.json`: the dataset in LLaMA-Factory's sharegpt
-///   or alpaca format (``LlamaFactoryDataset``);
+///   or alpaca format (``LlamaFactoryDataset``), and `data/<name>_val.json` for a validation file;
 /// - `train_lora.yaml`: the hyper-parameters of ``FineTuneConfig`` under LLaMA-Factory's keys
 ///   (`src/llamafactory/hparams/*.py`, `examples/train_lora/llama3_lora_sft.yaml`), with
 ///   `dataset_dir` and `deepspeed` relative to `DIR`, so the folder can be copied to a cluster
@@ -61,10 +61,15 @@ public struct LlamaFactoryExporter: Sendable {
         self.options = options
     }
 
-    /// The training YAML for a dataset that is raw text (`stage: pt`) or chat (`stage: sft`).
+    /// The name of the validation dataset in `dataset_info.json`.
+    public var validationDatasetName: String { options.datasetName + "_val" }
+
+    /// The training YAML for a dataset that is raw text (`stage: pt`) or chat (`stage: sft`),
+    /// with `eval_dataset` when a validation file is exported and `val_size` for
+    /// ``FineTuneConfig/validationSplit``.
     /// - Throws: ``TrainingError/invalidParameter(_:)`` for a config LLaMA-Factory cannot take
     ///   (a bad value, a fractional LoRA alpha, a layer selection without the layer count).
-    public func yaml(isText: Bool = false) throws -> LlamaFactoryYAML {
+    public func yaml(isText: Bool = false, hasValidationFile: Bool = false) throws -> LlamaFactoryYAML {
         try config.validate()
         guard options.template.range(of: "^[A-Za-z0-9_.-]+$", options: .regularExpression) != nil else {
             throw TrainingError.invalidParameter("LLaMA-Factory template name \"\(options.template)\" is not a plain name")
@@ -98,6 +103,17 @@ public struct LlamaFactoryExporter: Sendable {
             y.set("train_on_prompt", .bool(false))
             y.set("mask_history", .bool(false))
         }
+        // An exported validation set is the exact held-out data (a --val-file, or the examples
+        // Loom's own --val-split chose), so it wins over asking LLaMA-Factory to split again.
+        if hasValidationFile {
+            y.set("eval_dataset", .string(validationDatasetName))
+        } else {
+            switch config.validationSplit {
+            case .fraction(let fraction)?: y.set("val_size", .float(fraction))
+            case .count(let count)?: y.set("val_size", .integer(count))
+            case nil: break
+            }
+        }
 
         y.set("output_dir", .string(options.outputDir), section: "output")
         y.set("logging_steps", .integer(options.loggingSteps))
@@ -125,6 +141,12 @@ public struct LlamaFactoryExporter: Sendable {
         y.set("bf16", .bool(config.precision == .bf16))
         y.set("fp16", .bool(config.precision == .f16))
         y.set("seed", .integer(Int(clamping: config.seed)))
+
+        if hasValidationFile || config.validationSplit != nil {
+            y.set("per_device_eval_batch_size", .integer(config.batchSize), section: "eval")
+            y.set("eval_strategy", .string("steps"))
+            y.set("eval_steps", .integer(config.evalSteps ?? options.saveSteps))
+        }
         return y
     }
 
@@ -154,18 +176,25 @@ public struct LlamaFactoryExporter: Sendable {
         }.joined(separator: ",")
     }
 
-    /// Writes the export of `examples` into `directory` (created if needed); each file is
-    /// written atomically.
+    /// Writes the export of `examples` (and of a separate `validation` set) into `directory`
+    /// (created if needed); each file is written atomically.
     /// - Throws: ``TrainingError/exportFailed(path:reason:)``, ``TrainingError/emptyDataset(path:)``
     ///   when no example can be expressed, and the errors of ``yaml(isText:)``.
     @discardableResult
-    public func write(_ examples: [TrainingExample], to directory: String) throws -> Result {
+    public func write(_ examples: [TrainingExample], validation: [TrainingExample]? = nil, to directory: String) throws -> Result {
         guard options.datasetName.range(of: "^[A-Za-z0-9_.-]+$", options: .regularExpression) != nil else {
             throw TrainingError.invalidParameter("dataset name \"\(options.datasetName)\" must be letters, digits, _ . -")
         }
         let dataset = try LlamaFactoryDataset(examples, layout: options.layout)
         guard !dataset.records.isEmpty else { throw TrainingError.emptyDataset(path: directory) }
-        let yaml = try yaml(isText: dataset.isText)
+        let validationSet = try validation.map { try LlamaFactoryDataset($0, layout: options.layout) }
+        if let validationSet {
+            guard !validationSet.records.isEmpty else { throw TrainingError.emptyDataset(path: "the validation set") }
+            guard validationSet.isText == dataset.isText else {
+                throw TrainingError.exportFailed(path: "dataset", reason: "the validation set and the training set must both be chat or both raw text")
+            }
+        }
+        let yaml = try yaml(isText: dataset.isText, hasValidationFile: validationSet != nil)
         let dataDirectory = (directory as NSString).appendingPathComponent(Self.dataDirectory)
         do {
             try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
@@ -173,10 +202,15 @@ public struct LlamaFactoryExporter: Sendable {
             throw TrainingError.exportFailed(path: dataDirectory, reason: error.localizedDescription)
         }
         let dataFile = options.datasetName + ".json"
-        let info: JSONValue = .object([options.datasetName: dataset.infoEntry(fileName: dataFile)])
-        var files: [(String, String)] = [
-            ((dataDirectory as NSString).appendingPathComponent(dataFile), dataset.fileText),
-            ((dataDirectory as NSString).appendingPathComponent(DatasetInfo.fileName), JSONText.pretty(info) + "\n"),
+        var info: JSONObject = [options.datasetName: dataset.infoEntry(fileName: dataFile)]
+        var files: [(String, String)] = [((dataDirectory as NSString).appendingPathComponent(dataFile), dataset.fileText)]
+        if let validationSet {
+            let validationFile = validationDatasetName + ".json"
+            info[validationDatasetName] = validationSet.infoEntry(fileName: validationFile)
+            files.append(((dataDirectory as NSString).appendingPathComponent(validationFile), validationSet.fileText))
+        }
+        files += [
+            ((dataDirectory as NSString).appendingPathComponent(DatasetInfo.fileName), JSONText.pretty(.object(info)) + "\n"),
             ((directory as NSString).appendingPathComponent(Self.yamlName), yaml.text(header: [
                 "LLaMA-Factory LoRA run exported by `loom finetune --export llama-factory`.",
                 "Run from this directory: llamafactory-cli train \(Self.yamlName)",
@@ -192,6 +226,7 @@ public struct LlamaFactoryExporter: Sendable {
                 throw TrainingError.exportFailed(path: path, reason: error.localizedDescription)
             }
         }
-        return Result(files: files.map(\.0), exportedExamples: dataset.records.count, skipped: dataset.skipped)
+        return Result(files: files.map(\.0), exportedExamples: dataset.records.count,
+                      skipped: dataset.skipped + (validationSet?.skipped ?? []))
     }
 }
