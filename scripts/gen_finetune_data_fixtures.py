@@ -2,21 +2,24 @@
 """Reference token ids and loss masks for LoomTraining's chat-data tokenisation.
 
 Writes Tests/LoomTrainingTests/Fixtures/finetune_data.json: for the SmolLM2-135M-Instruct and
-Qwen2.5-Coder-0.5B-Instruct test models (Loom's catalog GGUFs), a set of conversations with
+Qwen2.5-Coder-0.5B-Instruct test models (Loom's catalog GGUFs), and for Llama 3 (Meta's
+tokenizer.json, Loom's catalog `llama3-tokenizer`, with Meta-Llama-3-8B-Instruct's chat template
+as stored in Tests/LoomJinjaTests/Fixtures/chat_templates.json), a set of conversations with
   input_ids  transformers' `tokenizer.apply_chat_template(messages, tools=…, tokenize=True)`
              with the model's own chat template (the tokenizer is transformers' GGUF loader:
              `AutoTokenizer.from_pretrained(dir, gguf_file=…)`);
   labels     -100 except on assistant turns, computed independently of Loom's method: the
-             rendered text is searched for each `<|im_start|>assistant\\n` header (both models
-             use ChatML), the trained span runs from the header's end through the following
-             `<|im_end|>\\n`, and the tokens whose character offsets (the fast tokenizer's
-             `offset_mapping`) start inside a span are trained. This is the mask LLaMA-Factory's
-             supervised processor builds with its ChatML/qwen templates (format_assistant
-             `{{content}}<|im_end|>\\n`, train_on_prompt=false).
+             rendered text is searched for each assistant header (ChatML `<|im_start|>assistant\\n`,
+             Llama 3 `<|start_header_id|>assistant<|end_header_id|>\\n\\n`), the trained span runs
+             from the header's end through the turn's end (`<|im_end|>\\n`, `<|eot_id|>`), and the
+             tokens whose character offsets (the fast tokenizer's `offset_mapping`) start inside a
+             span are trained. This is the mask LLaMA-Factory's supervised processor builds
+             (train_on_prompt=false) with its templates: format_assistant `{{content}}<|im_end|>\\n`
+             (qwen, smollm2) and `{{content}}<|eot_id|>` (llama3).
   llamafactory  (cases without tools that end on an assistant turn, when the `llamafactory`
              package is importable) the ids and labels of LLaMA-Factory's own supervised
              preprocessing (`SupervisedDatasetProcessor._encode_data_example`) with its `smollm2`
-             and `qwen` templates, as a second reference.
+             `qwen` and `llama3` templates, as a second reference.
 
 Usage: python3 scripts/gen_finetune_data_fixtures.py [--models ~/.cache/loom/models]
 (packages: transformers, gguf; optional llamafactory, e.g. in a venv:
@@ -64,9 +67,24 @@ QWEN_ONLY = [
                    {"role": "tool", "content": "97000"},
                    {"role": "assistant", "content": "About $97,000."}], TOOLS),
 ]
-# (Loom catalog name, GGUF file, cases, LLaMA-Factory template name)
+# (Loom catalog name, model file, cases, LLaMA-Factory template name)
 MODELS = [("smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", CASES, "smollm2"),
-          ("qwen2.5-0.5b", "Qwen2.5-Coder-0.5B-Instruct.gguf", CASES + QWEN_ONLY, "qwen")]
+          ("qwen2.5-0.5b", "Qwen2.5-Coder-0.5B-Instruct.gguf", CASES + QWEN_ONLY, "qwen"),
+          ("llama3-tokenizer", "llama3-tokenizer.json", CASES, "llama3")]
+HEADERS = {"<|im_start|>assistant\n": "<|im_end|>\n",
+           "<|start_header_id|>assistant<|end_header_id|>\n\n": "<|eot_id|>"}
+
+
+def llama3_tokenizer(directory, file_name):
+    """Meta's Llama 3 tokenizer.json with the Llama-3-8B-Instruct chat template, as Loom's Jinja
+    fixtures store it (the catalog ships only the tokenizer file)."""
+    from transformers import PreTrainedTokenizerFast
+    with open(os.path.join(ROOT, "Tests", "LoomJinjaTests", "Fixtures", "chat_templates.json"), encoding="utf-8") as f:
+        template = next(t for t in json.load(f)["templates"] if t["name"] == "llama3")
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=os.path.join(directory, file_name),
+                                        bos_token=template["bos_token"], eos_token=template["eos_token"])
+    tokenizer.chat_template = template["source"]
+    return tokenizer
 
 
 def load_tokenizer(directory, file_name):
@@ -85,14 +103,15 @@ def load_tokenizer(directory, file_name):
     return tokenizer
 
 
-def chatml_labels(tokenizer, text, ids):
-    """Labels from character spans: after each assistant header through the next <|im_end|>\\n."""
+def span_labels(tokenizer, text, ids):
+    """Labels from character spans: after each assistant header through the end of its turn."""
     encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     assert encoding["input_ids"] == ids, "tokenising the rendered text differs from apply_chat_template"
     spans = []
-    for header in re.finditer(re.escape("<|im_start|>assistant\n"), text):
-        end = text.index("<|im_end|>\n", header.end()) + len("<|im_end|>\n")
-        spans.append((header.end(), end))
+    for opening, closing in HEADERS.items():
+        for header in re.finditer(re.escape(opening), text):
+            end = text.index(closing, header.end()) + len(closing)
+            spans.append((header.end(), end))
     labels = []
     for token, (start, _) in zip(ids, encoding["offset_mapping"]):
         labels.append(token if any(a <= start < b for a, b in spans) else IGNORE)
@@ -136,13 +155,18 @@ def main():
     except ImportError:
         pass
     for catalog, file_name, cases, lf_template in MODELS:
-        tokenizer = load_tokenizer(args.models, file_name)
+        if file_name.endswith(".json"):
+            tokenizer = llama3_tokenizer(args.models, file_name)
+        else:
+            tokenizer = load_tokenizer(args.models, file_name)
         entry = {"catalog": catalog, "file": file_name, "cases": []}
+        if file_name.endswith(".json"):
+            entry.update(chat_template=tokenizer.chat_template, bos_token=tokenizer.bos_token, eos_token=tokenizer.eos_token)
         for name, messages, tools in cases:
             text = tokenizer.apply_chat_template(messages, tools=tools, tokenize=False)
             ids = tokenizer.apply_chat_template(messages, tools=tools, tokenize=True, return_dict=True)["input_ids"]
             case = {"name": name, "messages": messages, "tools": tools, "text": text,
-                    "input_ids": ids, "labels": chatml_labels(tokenizer, text, ids)}
+                    "input_ids": ids, "labels": span_labels(tokenizer, text, ids)}
             if tools is None:
                 reference = llamafactory_reference(tokenizer, messages, lf_template)
                 if reference is not None:

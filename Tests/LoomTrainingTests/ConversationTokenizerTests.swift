@@ -1,6 +1,8 @@
 import Foundation
 import LoomGeneration
+import LoomHub
 import LoomJinja
+import LoomTokenizer
 import XCTest
 @testable import LoomTraining
 
@@ -21,7 +23,25 @@ final class ConversationTokenizerTests: XCTestCase {
         let llamaFactory: (inputIDs: [Int], labels: [Int])?
     }
 
-    private func fixture() throws -> [(catalog: String, cases: [Case])] {
+    /// A fixture model: a catalog GGUF (tokenizer and template from the file) or a catalog
+    /// tokenizer.json with the template and BOS/EOS texts given in the fixture.
+    private struct Model {
+        let catalog: String
+        let template: (source: String, bos: String, eos: String)?
+        let cases: [Case]
+
+        func tokenizer() throws -> ConversationTokenizer {
+            guard let template else {
+                let chat = try TestModels.chat(catalog)
+                return try ConversationTokenizer(tokenizer: chat.tokenizer, chatTemplate: chat.template)
+            }
+            let tokenizer = try BPETokenizer(huggingFace: ModelStore().resolve(catalog, progress: .silent))
+            return ConversationTokenizer(tokenizer: tokenizer, formatter: try ChatFormatter(
+                templateSource: template.source, bosToken: template.bos, eosToken: template.eos))
+        }
+    }
+
+    private func fixture() throws -> [Model] {
         let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/finetune_data", withExtension: "json"))
         guard case .object(let root) = try JSONParser.parse([UInt8](Data(contentsOf: url))),
               case .array(let models)? = root["models"] else { throw TrainingError.invalidParameter("fixture: no models") }
@@ -35,7 +55,12 @@ final class ConversationTokenizerTests: XCTestCase {
         return try models.map { model in
             guard case .object(let model) = model, case .string(let catalog)? = model["catalog"],
                   case .array(let cases)? = model["cases"] else { throw TrainingError.invalidParameter("fixture: bad model") }
-            return (catalog, try cases.map { value in
+            var template: (String, String, String)?
+            if case .string(let source)? = model["chat_template"], case .string(let bos)? = model["bos_token"],
+               case .string(let eos)? = model["eos_token"] {
+                template = (source, bos, eos)
+            }
+            return Model(catalog: catalog, template: template, cases: try cases.map { value in
                 guard case .object(let c) = value, case .string(let name)? = c["name"], case .string(let text)? = c["text"],
                       let messages = c["messages"] else { throw TrainingError.invalidParameter("fixture: bad case") }
                 var tools: String?
@@ -55,10 +80,9 @@ final class ConversationTokenizerTests: XCTestCase {
 
     func testIdsAndLabelsEqualTransformersAndLLaMAFactory() throws {
         let models = try fixture()
-        XCTAssertEqual(models.map(\.catalog), [TestModels.smolLM2, TestModels.qwen])
+        XCTAssertEqual(models.map(\.catalog), [TestModels.smolLM2, TestModels.qwen, "llama3-tokenizer"])
         for model in models {
-            let chat = try TestModels.chat(model.catalog)
-            let tokenizer = try ConversationTokenizer(tokenizer: chat.tokenizer, chatTemplate: chat.template)
+            let tokenizer = try model.tokenizer()
             var llamaFactoryCompared = 0
             for c in model.cases {
                 let sequence = try tokenizer.tokenize(TrainingExample(content: .conversation(c.messages), tools: c.tools, source: c.name))
@@ -69,7 +93,8 @@ final class ConversationTokenizerTests: XCTestCase {
                 XCTAssertGreaterThan(sequence.trainedTokenCount, 0, label)
                 XCTAssertEqual(sequence.segmentIDs, Array(repeating: 0, count: sequence.count))
                 // LLaMA-Factory's own masks, where its template renders the same ids (its
-                // SmolLM2 default system prompt ends with a period the model's does not).
+                // SmolLM2 default system prompt ends with a period the model's does not; the
+                // Llama 3 template trims message content, LLaMA-Factory's does not).
                 if let reference = c.llamaFactory, reference.inputIDs == c.inputIDs {
                     XCTAssertEqual(sequence.labels, reference.labels, label + " (LLaMA-Factory)")
                     llamaFactoryCompared += 1

@@ -37,8 +37,10 @@ public struct ConversationTokenizer: Sendable {
     public let documentEndID: Int?
 
     /// Uses `template` if given, else the model's own.
-    public init(model: LanguageModel, template: String? = nil) throws {
-        try self.init(tokenizer: model.tokenizer, formatter: ChatFormatter(model: model, template: template))
+    /// - Parameter date: the date templates print (`strftime_now`, Llama 3.1's "Today Date");
+    ///   pass a fixed one so a run's token ids do not change from one day to the next.
+    public init(model: LanguageModel, template: String? = nil, date: Date? = nil) throws {
+        try self.init(tokenizer: model.tokenizer, formatter: ChatFormatter(model: model, template: template, date: date))
     }
 
     /// With a tokenizer and a template source (e.g. a GGUF's `tokenizer.chat_template`).
