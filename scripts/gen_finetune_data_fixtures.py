@@ -16,6 +16,8 @@ as stored in Tests/LoomJinjaTests/Fixtures/chat_templates.json), a set of conver
              span are trained. This is the mask LLaMA-Factory's supervised processor builds
              (train_on_prompt=false) with its templates: format_assistant `{{content}}<|im_end|>\\n`
              (qwen, smollm2) and `{{content}}<|eot_id|>` (llama3).
+  llamafactory_truncated  the same with cutoff_len = half the conversation's length, so that
+             LLaMA-Factory's per-turn truncation (`infer_seqlen`) cuts it.
   llamafactory  (cases without tools that end on an assistant turn, when the `llamafactory`
              package is importable) the ids and labels of LLaMA-Factory's own supervised
              preprocessing (`SupervisedDatasetProcessor._encode_data_example`) with its `smollm2`
@@ -118,15 +120,16 @@ def span_labels(tokenizer, text, ids):
     return labels
 
 
-def llamafactory_reference(tokenizer, messages, template_name):
-    """LLaMA-Factory's supervised encoding with its own template, or None when unavailable."""
+def llamafactory_reference(tokenizer, messages, template_name, cutoff_len=100000):
+    """LLaMA-Factory's supervised encoding with its own template, or None when unavailable.
+    A small cutoff_len exercises its per-turn truncation (`infer_seqlen`)."""
     try:
         from llamafactory.data import get_template_and_fix_tokenizer
         from llamafactory.data.processor.supervised import SupervisedDatasetProcessor
         from llamafactory.hparams import DataArguments
     except ImportError:
         return None
-    data_args = DataArguments(template=template_name, cutoff_len=100000)
+    data_args = DataArguments(template=template_name, cutoff_len=cutoff_len)
     template = get_template_and_fix_tokenizer(tokenizer, data_args)
     system = ""
     turns = list(messages)
@@ -171,6 +174,9 @@ def main():
                 reference = llamafactory_reference(tokenizer, messages, lf_template)
                 if reference is not None:
                     case["llamafactory"] = reference
+                    cutoff = max(8, len(ids) // 2)
+                    truncated = llamafactory_reference(tokenizer, messages, lf_template, cutoff)
+                    case["llamafactory_truncated"] = dict(cutoff_len=cutoff, **truncated)
             entry["cases"].append(case)
             print(catalog, name, len(ids), "tokens,", sum(l != IGNORE for l in case["labels"]), "trained",
                   "(+ llamafactory)" if "llamafactory" in case else "")

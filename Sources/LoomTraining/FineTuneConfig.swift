@@ -71,6 +71,9 @@ public struct FineTuneConfig: Sendable, Equatable {
     public var cutoffLength = 2048
     /// Concatenate examples up to the cutoff (`--packing`), attention kept within each.
     public var packing = false
+    /// How an over-long conversation is shortened (`--truncation per-turn|keep-start`);
+    /// per-turn is LLaMA-Factory's rule.
+    public var truncation: SequenceTruncation = .perTurn
 
     // Evaluation
     /// Examples held out of the training file for evaluation (`--val-split`); a separate
@@ -97,7 +100,7 @@ public struct FineTuneConfig: Sendable, Equatable {
             && a.warmup == b.warmup && a.maxGradNorm == b.maxGradNorm && a.epochs == b.epochs
             && a.maxSteps == b.maxSteps && a.batchSize == b.batchSize
             && a.gradientAccumulation == b.gradientAccumulation && a.cutoffLength == b.cutoffLength
-            && a.packing == b.packing && a.validationSplit == b.validationSplit && a.evalSteps == b.evalSteps
+            && a.packing == b.packing && a.truncation == b.truncation && a.validationSplit == b.validationSplit && a.evalSteps == b.evalSteps
             && a.precision == b.precision && a.seed == b.seed && a.strict == b.strict
     }
 

@@ -21,6 +21,8 @@ final class ConversationTokenizerTests: XCTestCase {
         let labels: [Int]
         /// LLaMA-Factory's ids and labels, when the generator had it.
         let llamaFactory: (inputIDs: [Int], labels: [Int])?
+        /// LLaMA-Factory's with a cutoff of half the length (its per-turn truncation).
+        let llamaFactoryTruncated: (cutoff: Int, inputIDs: [Int], labels: [Int])?
     }
 
     /// A fixture model: a catalog GGUF (tokenizer and template from the file) or a catalog
@@ -70,10 +72,14 @@ final class ConversationTokenizerTests: XCTestCase {
                 }
                 var reference: ([Int], [Int])?
                 if case .object(let lf)? = c["llamafactory"] { reference = (try ints(lf["input_ids"]), try ints(lf["labels"])) }
+                var truncated: (Int, [Int], [Int])?
+                if case .object(let lf)? = c["llamafactory_truncated"], case .integer(let cutoff)? = lf["cutoff_len"] {
+                    truncated = (cutoff, try ints(lf["input_ids"]), try ints(lf["labels"]))
+                }
                 return Case(name: name,
                             messages: try ChatMessage.conversation(fromJSON: Data(JSONText.serialize(messages).utf8)),
                             tools: tools, text: text, inputIDs: try ints(c["input_ids"]), labels: try ints(c["labels"]),
-                            llamaFactory: reference)
+                            llamaFactory: reference, llamaFactoryTruncated: truncated)
             })
         }
     }
@@ -98,6 +104,13 @@ final class ConversationTokenizerTests: XCTestCase {
                 if let reference = c.llamaFactory, reference.inputIDs == c.inputIDs {
                     XCTAssertEqual(sequence.labels, reference.labels, label + " (LLaMA-Factory)")
                     llamaFactoryCompared += 1
+                    // Its per-turn truncation at half the length.
+                    let cut = try XCTUnwrap(c.llamaFactoryTruncated, label)
+                    let (full, targets) = try tokenizer.tokenizeWithTargets(
+                        TrainingExample(content: .conversation(c.messages), tools: c.tools, source: c.name))
+                    let truncated = SequenceTruncation.perTurn.apply(full, targets: targets, cutoff: cut.cutoff)
+                    XCTAssertEqual(truncated.inputIDs, cut.inputIDs, label + " (LLaMA-Factory, cutoff \(cut.cutoff))")
+                    XCTAssertEqual(truncated.labels, cut.labels, label + " (LLaMA-Factory, cutoff \(cut.cutoff))")
                 }
             }
             XCTAssertGreaterThanOrEqual(llamaFactoryCompared, 1, "\(model.catalog): no case compared with LLaMA-Factory")

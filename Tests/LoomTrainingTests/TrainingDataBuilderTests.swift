@@ -22,6 +22,8 @@ final class TrainingDataBuilderTests: XCTestCase {
         let cutoff = full.count - 10
         XCTAssertGreaterThan(cutoff, shortLength)
 
+        // The prompt is short, so LLaMA-Factory's per-turn rule cuts only the answer's end:
+        // the same as keeping the start.
         let (sequences, report) = try TrainingDataBuilder(tokenizer: tokenizer, cutoffLength: cutoff).build([short, long])
         XCTAssertEqual(sequences.count, 2)
         XCTAssertEqual(sequences[1].inputIDs, Array(full.inputIDs.prefix(cutoff)))
@@ -43,7 +45,8 @@ final class TrainingDataBuilderTests: XCTestCase {
         ]), source: "x")
         let sequence = try tokenizer.tokenize(example)
         let firstTrained = try XCTUnwrap(sequence.labels.firstIndex { $0 != TrainingSequence.ignoreIndex })
-        let builder = try TrainingDataBuilder(tokenizer: tokenizer, cutoffLength: firstTrained)
+        // Keeping the start cuts the answer away; LLaMA-Factory's per-turn rule would keep it.
+        let builder = try TrainingDataBuilder(tokenizer: tokenizer, cutoffLength: firstTrained, truncation: .keepStart)
         XCTAssertThrowsError(try builder.build([example])) { error in
             XCTAssertEqual(error as? TrainingError, .emptyDataset(path: "x"))
         }
@@ -91,6 +94,32 @@ final class TrainingDataBuilderTests: XCTestCase {
         }
         XCTAssertEqual(seen.sorted(), examples.map(\.source).sorted())
         XCTAssertEqual(report.trainedTokens, unpacked.reduce(0) { $0 + $1.trainedTokenCount })
+    }
+
+    /// LLaMA-Factory's `infer_seqlen` on its three branches.
+    func testInferSeqlen() {
+        XCTAssertEqual(SequenceTruncation.inferSeqlen(100, 10, 50).0, 40)   // short response: cut the prompt
+        XCTAssertEqual(SequenceTruncation.inferSeqlen(100, 10, 50).1, 10)
+        XCTAssertEqual(SequenceTruncation.inferSeqlen(10, 100, 50).0, 10)   // short prompt: cut the response
+        XCTAssertEqual(SequenceTruncation.inferSeqlen(10, 100, 50).1, 40)
+        XCTAssertEqual(SequenceTruncation.inferSeqlen(60, 40, 50).0, 30)    // both: int(50 × 0.4) = 20 for the response
+        XCTAssertEqual(SequenceTruncation.inferSeqlen(60, 40, 50).1, 20)
+        XCTAssertEqual(SequenceTruncation.inferSeqlen(3, 4, 50).0, 3)
+        XCTAssertEqual(SequenceTruncation.inferSeqlen(3, 4, 50).1, 4)
+    }
+
+    /// Two turns, cutoff 10: turn 1 (prompt 4, answer 3) fits; turn 2 (prompt 5, answer 4) gets
+    /// the 3 tokens left, int(3 × 4/9) = 1 for the answer and 2 for the prompt.
+    func testPerTurnTruncation() {
+        let ids = Array(100..<116)
+        var labels = Array(repeating: -100, count: 16)
+        for i in [4, 5, 6, 12, 13, 14, 15] { labels[i] = ids[i] }
+        let sequence = TrainingSequence(inputIDs: ids, labels: labels, sources: ["x"])
+        let cut = SequenceTruncation.perTurn.apply(sequence, targets: [4..<7, 12..<16], cutoff: 10)
+        XCTAssertEqual(cut.inputIDs, [100, 101, 102, 103, 104, 105, 106, 107, 108, 112])
+        XCTAssertEqual(cut.labels, [-100, -100, -100, -100, 104, 105, 106, -100, -100, 112])
+        let start = SequenceTruncation.keepStart.apply(sequence, targets: [4..<7, 12..<16], cutoff: 10)
+        XCTAssertEqual(start.inputIDs, Array(100..<110))
     }
 
     /// LLaMA-Factory's greedy_knapsack on plain lengths: [2, 3, 5, 7, 9] into 10 → [9], [7, 3], [5, 2].

@@ -62,17 +62,23 @@ public struct ConversationTokenizer: Sendable {
     /// - Throws: ``TrainingError/tokenization(example:reason:)`` when the template fails or
     ///   renders prefixes inconsistently, or a conversation has no assistant turn.
     public func tokenize(_ example: TrainingExample) throws -> TrainingSequence {
+        try tokenizeWithTargets(example).sequence
+    }
+
+    /// ``tokenize(_:)`` plus the token ranges of the trained assistant turns, in order (for a
+    /// raw text: the whole sequence), which per-turn truncation needs.
+    public func tokenizeWithTargets(_ example: TrainingExample) throws -> (sequence: TrainingSequence, targets: [Range<Int>]) {
         switch example.content {
         case .text(let text):
             var ids = tokenizer.encode(text, addSpecial: true)
             if let end = documentEndID, ids.last != end { ids.append(end) }
-            return TrainingSequence(inputIDs: ids, labels: ids, sources: [example.source])
+            return (TrainingSequence(inputIDs: ids, labels: ids, sources: [example.source]), [0..<ids.count])
         case .conversation(let messages):
             return try tokenize(messages, tools: example.tools, source: example.source)
         }
     }
 
-    private func tokenize(_ messages: [ChatMessage], tools: String?, source: String) throws -> TrainingSequence {
+    private func tokenize(_ messages: [ChatMessage], tools: String?, source: String) throws -> (sequence: TrainingSequence, targets: [Range<Int>]) {
         func fail(_ reason: String) -> TrainingError { .tokenization(example: source, reason: reason) }
         let toolData = tools.map { Data($0.utf8) }
         func render(_ prefix: ArraySlice<ChatMessage>, generationPrompt: Bool) throws -> String {
@@ -87,6 +93,7 @@ public struct ConversationTokenizer: Sendable {
         let full = try render(messages[...], generationPrompt: false)
         let ids = encode(full)
         var labels = Array(repeating: TrainingSequence.ignoreIndex, count: ids.count)
+        var targets: [Range<Int>] = []
         for turn in assistantTurns {
             let before = try render(messages[..<turn], generationPrompt: true)
             let through = try render(messages[...turn], generationPrompt: false)
@@ -97,8 +104,9 @@ public struct ConversationTokenizer: Sendable {
             let start = commonPrefixLength(encode(before), ids)
             let end = commonPrefixLength(encode(through), ids)
             for i in start..<max(start, end) { labels[i] = ids[i] }
+            targets.append(start..<max(start, end))
         }
-        return TrainingSequence(inputIDs: ids, labels: labels, sources: [source])
+        return (TrainingSequence(inputIDs: ids, labels: labels, sources: [source]), targets)
     }
 
     /// A rendered template already contains BOS where the model wants it (`{{ bos_token }}`),

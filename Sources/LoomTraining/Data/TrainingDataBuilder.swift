@@ -14,9 +14,11 @@ public struct TrainingDataBuilder: Sendable {
     public let cutoffLength: Int
     public let packing: Bool
     public let strict: Bool
+    public let truncation: SequenceTruncation
 
     /// - Throws: ``TrainingError/invalidParameter(_:)`` for a cutoff below 2.
-    public init(tokenizer: ConversationTokenizer, cutoffLength: Int, packing: Bool = false, strict: Bool = false) throws {
+    public init(tokenizer: ConversationTokenizer, cutoffLength: Int, packing: Bool = false, strict: Bool = false,
+                truncation: SequenceTruncation = .perTurn) throws {
         guard cutoffLength >= 2 else {
             throw TrainingError.invalidParameter("--cutoff-len must be ≥ 2 (one input and one target token), got \(cutoffLength)")
         }
@@ -24,20 +26,21 @@ public struct TrainingDataBuilder: Sendable {
         self.cutoffLength = cutoffLength
         self.packing = packing
         self.strict = strict
+        self.truncation = truncation
     }
 
     /// With `config`'s cutoff length, packing and strictness.
     public init(tokenizer: ConversationTokenizer, config: FineTuneConfig) throws {
-        try self.init(tokenizer: tokenizer, cutoffLength: config.cutoffLength, packing: config.packing, strict: config.strict)
+        try self.init(tokenizer: tokenizer, cutoffLength: config.cutoffLength, packing: config.packing, strict: config.strict,
+                      truncation: config.truncation)
     }
 
     /// The sequences of `examples` and what was done to them.
     ///
-    /// A conversation longer than the cutoff keeps its first `cutoffLength` tokens (an error
-    /// with `strict`); LLaMA-Factory instead shortens each turn's prompt and response in
-    /// proportion (`infer_seqlen`), so masks of over-long examples differ from its own. A raw
-    /// text longer than the cutoff becomes several cutoff-long sequences. Position 0 of every
-    /// sequence is never a target (nothing precedes it).
+    /// A conversation longer than the cutoff is shortened by ``truncation`` (by default as
+    /// LLaMA-Factory does, turn by turn), or is an error with `strict`. A raw text longer than
+    /// the cutoff becomes several cutoff-long sequences. Position 0 of every sequence is never a
+    /// target (nothing precedes it).
     /// - Throws: ``TrainingError/sequenceTooLong(example:tokens:cutoff:)`` under `strict`,
     ///   ``TrainingError/tokenization(example:reason:)``, and
     ///   ``TrainingError/emptyDataset(path:)`` when no example has a trained token left.
@@ -46,7 +49,7 @@ public struct TrainingDataBuilder: Sendable {
         var sequences: [TrainingSequence] = []
         for example in examples {
             report.examples += 1
-            let sequence = try tokenizer.tokenize(example)
+            let (sequence, targets) = try tokenizer.tokenizeWithTargets(example)
             var pieces: [TrainingSequence]
             if sequence.count <= cutoffLength {
                 pieces = [sequence]
@@ -61,10 +64,10 @@ public struct TrainingDataBuilder: Sendable {
                 if strict {
                     throw TrainingError.sequenceTooLong(example: example.source, tokens: sequence.count, cutoff: cutoffLength)
                 }
+                let cut = truncation.apply(sequence, targets: targets, cutoff: cutoffLength)
                 report.truncated += 1
-                report.truncatedTokens += sequence.count - cutoffLength
-                pieces = [TrainingSequence(inputIDs: Array(sequence.inputIDs.prefix(cutoffLength)),
-                                           labels: Array(sequence.labels.prefix(cutoffLength)), sources: sequence.sources)]
+                report.truncatedTokens += sequence.count - cut.count
+                pieces = [cut]
             }
             for var piece in pieces {
                 if !piece.labels.isEmpty { piece.labels[0] = TrainingSequence.ignoreIndex }
