@@ -14,6 +14,7 @@ extension FineTuneConfig {
             case range(ClosedRange<Int>)
         }
 
+        /// The parsed items, in the order given.
         public let items: [Item]
         /// The text it was parsed from (for messages and the export).
         public let spec: String

@@ -31,7 +31,9 @@ import LoomTokenizer
 /// which uses `<|end_of_text|>` for llama3 rather than the instruct model's `<|eot_id|>`; so
 /// does this when the vocabulary has it), with BOS first when the tokenizer adds one.
 public struct ConversationTokenizer: Sendable {
+    /// The model's tokenizer.
     public let tokenizer: BPETokenizer
+    /// The chat template conversations are rendered with.
     public let formatter: ChatFormatter
     /// The token ending a raw-text document.
     public let documentEndID: Int?
@@ -52,6 +54,7 @@ public struct ConversationTokenizer: Sendable {
             date: date))
     }
 
+    /// With a tokenizer and a ready formatter (a template with its own BOS/EOS texts).
     public init(tokenizer: BPETokenizer, formatter: ChatFormatter) {
         self.tokenizer = tokenizer
         self.formatter = formatter

@@ -14,6 +14,7 @@ import LoomJinja
 public struct DatasetConverter: Sendable {
     public let format: DatasetFormat
     public let columns: DatasetColumns
+    /// The dataset file, for `FILE: line N` in messages.
     public let path: String
 
     public init(format: DatasetFormat, columns: DatasetColumns? = nil, path: String) {

@@ -21,6 +21,7 @@ public struct DatasetRecordReader {
         public let object: JSONObject
     }
 
+    /// The dataset file.
     public let path: String
     private static let chunkSize = 1 << 20
 

@@ -11,9 +11,13 @@ import Foundation
 /// ```
 public struct TrainingDataBuilder: Sendable {
     public let tokenizer: ConversationTokenizer
+    /// Longest sequence in tokens.
     public let cutoffLength: Int
+    /// Pack examples into cutoff-long sequences (``SequencePacker``).
     public let packing: Bool
+    /// An over-long conversation is an error instead of being truncated.
     public let strict: Bool
+    /// How over-long conversations are shortened.
     public let truncation: SequenceTruncation
 
     /// - Throws: ``TrainingError/invalidParameter(_:)`` for a cutoff below 2.

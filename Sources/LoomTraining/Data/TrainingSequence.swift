@@ -10,7 +10,9 @@ public struct TrainingSequence: Sendable, Equatable {
     /// The label of an untrained position (PyTorch's `CrossEntropyLoss(ignore_index=-100)`).
     public static let ignoreIndex = -100
 
+    /// Token ids.
     public var inputIDs: [Int]
+    /// The target at each position, or ``ignoreIndex``.
     public var labels: [Int]
     /// Which packed example each position belongs to (0, 1, …; all 0 when not packed).
     /// Attention must stay within a segment.
@@ -28,6 +30,7 @@ public struct TrainingSequence: Sendable, Equatable {
         self.sources = sources
     }
 
+    /// Length in tokens.
     public var count: Int { inputIDs.count }
 
     /// Positions whose label is trained.

@@ -25,6 +25,7 @@ public struct LlamaFactoryExporter: Sendable {
         public var template: String
         /// The dataset's name in `dataset_info.json`.
         public var datasetName = "loom_sft"
+        /// Record layout of the exported chat data.
         public var layout: LlamaFactoryDataset.Layout = .sharegpt
         /// ZeRO stage and offload, or nil for no DeepSpeed.
         public var deepSpeed: DeepSpeedConfig?
@@ -32,6 +33,7 @@ public struct LlamaFactoryExporter: Sendable {
         public var outputDir = "saves/loom-lora"
         /// The model's layer count; needed when ``FineTuneConfig/layers`` is not all layers.
         public var layerCount: Int?
+        /// LLaMA-Factory's `logging_steps` and `save_steps` (also `eval_steps` unless set).
         public var loggingSteps = 10
         public var saveSteps = 500
 
@@ -50,6 +52,7 @@ public struct LlamaFactoryExporter: Sendable {
         public var skipped: [String]
     }
 
+    /// The training YAML's file name, and the dataset folder (`dataset_dir`), inside the export.
     public static let yamlName = "train_lora.yaml"
     public static let dataDirectory = "data"
 
