@@ -1,3 +1,4 @@
+import Foundation
 import LoomGeneration
 import XCTest
 @testable import LoomTraining
@@ -94,6 +95,30 @@ final class TrainingDataBuilderTests: XCTestCase {
         }
         XCTAssertEqual(seen.sorted(), examples.map(\.source).sorted())
         XCTAssertEqual(report.trainedTokens, unpacked.reduce(0) { $0 + $1.trainedTokenCount })
+    }
+
+    /// A dataset file through to sequences, as `loom finetune` chains them: a bad line is
+    /// reported and skipped, the rest is rendered with SmolLM2's template and packed.
+    func testFileToPackedSequences() throws {
+        let path = NSTemporaryDirectory() + "loom-e2e-\(UUID().uuidString).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try """
+            {"instruction": "What is a block?", "output": "A batch of transactions."}
+            {"instruction": "What is a hash?"}
+            {"instruction": "Define gas.", "input": "Ethereum", "output": "The fee unit for computation."}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let data = try DatasetLoader.load(path: path)
+        XCTAssertEqual(data.issues.map(\.description), ["\(path): line 2: missing field \"output\""])
+        var config = FineTuneConfig()
+        config.cutoffLength = 256
+        config.packing = true
+        let (sequences, report) = try TrainingDataBuilder(tokenizer: tokenizer(), config: config).build(data.examples)
+        XCTAssertEqual(sequences.count, 1)
+        XCTAssertEqual(sequences[0].sources, ["\(path): line 3", "\(path): line 1"])  // longest first
+        XCTAssertEqual(report.examples, 2)
+        let trained = try tokenizer().tokenizer.decode(sequences[0].labels.filter { $0 != TrainingSequence.ignoreIndex })
+        XCTAssertEqual(trained, "The fee unit for computation.<|im_end|>\nA batch of transactions.<|im_end|>\n")
+        XCTAssertTrue(report.description.hasPrefix("2 examples → 1 sequence, "), report.description)
     }
 
     /// LLaMA-Factory's `infer_seqlen` on its three branches.

@@ -20,7 +20,8 @@ public struct TokenizationReport: Sendable, Equatable, CustomStringConvertible {
     public init() {}
 
     public var description: String {
-        var text = "\(examples) examples → \(sequences) sequences, \(tokens) tokens (\(trainedTokens) trained)"
+        func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+        var text = "\(count(examples, "example")) → \(count(sequences, "sequence")), \(count(tokens, "token")) (\(trainedTokens) trained)"
         if truncated > 0 { text += "; \(truncated) longer than the cutoff (\(truncatedTokens) tokens cut)" }
         if chunked > 0 { text += "; \(chunked) documents split into cutoff-long chunks" }
         if droppedWithoutTargets > 0 { text += "; \(droppedWithoutTargets) dropped with no assistant token left" }
