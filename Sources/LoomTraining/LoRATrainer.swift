@@ -1,0 +1,191 @@
+import Foundation
+import LoomFormats
+import LoomKernels
+import LoomModels
+
+/// What one optimiser step did.
+public struct TrainingStepResult: Sendable, Equatable {
+    /// 1-based step number.
+    public let step: Int
+    /// Mean cross-entropy over the batch's non-ignored labels (before the update).
+    public let loss: Double
+    /// Total L2 norm of the LoRA gradients before clipping (`clip_grad_norm_`'s return).
+    public let gradientNorm: Double
+    /// The learning rate the update used.
+    public let learningRate: Double
+    /// Tokens run forward and backward.
+    public let tokens: Int
+    /// Labels the loss was averaged over.
+    public let labelCount: Int
+}
+
+/// LoRA fine-tuning of a ``LanguageModel`` in-process: each ``step(tokens:labels:)`` runs the
+/// batch forward and backward (``DecoderBackward``), clips the gradients
+/// (``GradientClipping``), and updates the factors with ``AdamW`` at the rate the
+/// ``LearningRateSchedule`` gives — the order of a transformers `Trainer` step.
+///
+/// ```swift
+/// let trainer = try LoRATrainer(model: model, lora: LoRATrainingSettings(rank: 8, alpha: 16, targets: [.q, .v]),
+///                               schedule: try LearningRateSchedule(kind: .cosine, peak: 2e-4, warmupSteps: 10, totalSteps: 100))
+/// trainer.onStep = { print($0.step, $0.loss) }
+/// let result = try trainer.step(tokens: [ids], labels: [labels])
+/// try trainer.adapter().writePEFT(to: "out", naming: model.config.architecture.tensorNames)
+/// ```
+public final class LoRATrainer: @unchecked Sendable {
+    public let model: LanguageModel
+    public let lora: LoRATrainingSettings
+    public let schedule: LearningRateSchedule
+    /// `--max-grad-norm`; nil for no clipping (the norm is still reported).
+    public let maxGradientNorm: Double?
+    public let optimizer: AdamW
+    /// Called after every step.
+    public var onStep: ((TrainingStepResult) -> Void)?
+    private let pass: DecoderBackward
+    /// Steps taken.
+    public private(set) var stepCount = 0
+
+    /// Creates the LoRA factors as PEFT's default `init_lora_weights=True` does: `A` from
+    /// kaiming-uniform with a = √5, i.e. U(−1/√in, 1/√in), seeded by `lora.seed`
+    /// (splitmix64, not torch's generator), and `B = 0`.
+    public init(model: LanguageModel, lora: LoRATrainingSettings, optimizer: AdamWSettings = AdamWSettings(),
+                schedule: LearningRateSchedule, maxGradientNorm: Double? = 1.0, pool: ThreadPool = ThreadPool()) throws {
+        let c = model.config
+        try lora.validate(layerCount: c.layerCount)
+        if let maxGradientNorm, !(maxGradientNorm.isFinite && maxGradientNorm > 0) {
+            throw TrainingError.invalidParameter("max gradient norm must be a positive number, got \(maxGradientNorm)")
+        }
+        self.model = model
+        self.lora = lora
+        self.schedule = schedule
+        self.maxGradientNorm = maxGradientNorm
+        self.optimizer = try AdamW(settings: optimizer)
+        let chosen = Set(lora.layers ?? Array(0..<c.layerCount))
+        var random = SplitMix64(state: lora.seed)
+        let qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
+        let factors: [[LoRAModule: LoRAFactors<Float>]] = (0..<c.layerCount).map { layer in
+            guard chosen.contains(layer) else { return [:] }
+            var modules: [LoRAModule: LoRAFactors<Float>] = [:]
+            for m in lora.targets.sorted() {
+                let (inputs, outputs): (Int, Int)
+                switch m {
+                case .q: (inputs, outputs) = (c.embeddingSize, qDim)
+                case .k, .v: (inputs, outputs) = (c.embeddingSize, kvDim)
+                case .o: (inputs, outputs) = (qDim, c.embeddingSize)
+                case .gate, .up: (inputs, outputs) = (c.embeddingSize, c.feedForwardSize)
+                case .down: (inputs, outputs) = (c.feedForwardSize, c.embeddingSize)
+                }
+                let bound = 1 / Float(inputs).squareRoot()
+                let a = (0..<lora.rank * inputs).map { _ in (random.unit() * 2 - 1) * bound }
+                modules[m] = LoRAFactors(rank: lora.rank, inputs: inputs, outputs: outputs, scale: Float(lora.scale),
+                                         a: a, b: [Float](repeating: 0, count: outputs * lora.rank))
+            }
+            return modules
+        }
+        pass = try DecoderBackward(model: model, factors: factors, checkpointing: lora.gradientCheckpointing, pool: pool)
+    }
+
+    /// The trained factors, `[layer][module]`.
+    public var factors: [[LoRAModule: LoRAFactors<Float>]] { pass.factors }
+
+    /// Bytes of activations the last step kept for its backward pass.
+    public var lastActivationBytes: Int { pass.lastActivationBytes }
+
+    /// Replaces the factors of `module` in `layer` (a fixture's initial values, a resumed run).
+    public func setFactors(layer: Int, module: LoRAModule, a: [Float], b: [Float]) throws {
+        guard layer >= 0, layer < factors.count, let f = factors[layer][module] else {
+            throw TrainingError.invalidParameter("layer \(layer) \(module.rawValue) is not adapted")
+        }
+        guard a.count == f.a.count, b.count == f.b.count else {
+            throw TrainingError.invalidParameter("layer \(layer) \(module.rawValue): A has \(a.count) values (expected \(f.a.count)), B \(b.count) (expected \(f.b.count))")
+        }
+        for i in 0..<a.count { f.a[i] = a[i] }
+        for i in 0..<b.count { f.b[i] = b[i] }
+    }
+
+    /// Every (parameter, gradient) pair in a fixed order: layers, then q…down, then A before B.
+    private var parameters: [(TrainingBuffer<Float>, TrainingBuffer<Float>)] {
+        factors.flatMap { layer in layer.keys.sorted().flatMap { m in [(layer[m]!.a, layer[m]!.gradA), (layer[m]!.b, layer[m]!.gradB)] } }
+    }
+
+    /// Checks a batch and returns its count of non-ignored (shifted) labels.
+    private func validate(tokens: [[Int32]], labels: [[Int32]]) throws -> Int {
+        let vocab = model.config.vocabularySize
+        guard !tokens.isEmpty, tokens.count == labels.count else {
+            throw TrainingError.invalidParameter("a batch needs ≥ 1 sequence and one label list per sequence (got \(tokens.count) and \(labels.count))")
+        }
+        var count = 0
+        for (i, (t, l)) in zip(tokens, labels).enumerated() {
+            guard !t.isEmpty, t.count == l.count else {
+                throw TrainingError.invalidParameter("sequence \(i): \(t.count) tokens and \(l.count) labels (need equal, non-zero)")
+            }
+            if let bad = t.first(where: { $0 < 0 || Int($0) >= vocab }) {
+                throw TrainingError.invalidParameter("sequence \(i): token \(bad) is outside the vocabulary 0..<\(vocab)")
+            }
+            if let bad = l.first(where: { $0 != CrossEntropyOp.ignoreIndex && ($0 < 0 || Int($0) >= vocab) }) {
+                throw TrainingError.invalidParameter("sequence \(i): label \(bad) is neither -100 nor in 0..<\(vocab)")
+            }
+            count += CrossEntropyOp.shiftedTargets(l).filter { $0 != CrossEntropyOp.ignoreIndex }.count
+        }
+        guard count > 0 else {
+            throw TrainingError.invalidParameter("every label of the batch is -100 (after the shift), nothing to learn from")
+        }
+        return count
+    }
+
+    /// The loss of a batch and the LoRA gradients (left in ``factors``, unclipped), without
+    /// an update.
+    public func lossAndGradients(tokens: [[Int32]], labels: [[Int32]]) throws -> (loss: Double, labelCount: Int) {
+        let count = try validate(tokens: tokens, labels: labels)
+        for layer in factors { for f in layer.values { f.zeroGradients() } }
+        var total = 0.0
+        for (t, l) in zip(tokens, labels) {
+            total += pass.lossAndGradients(tokens: t, labels: l, gradScale: 1 / Float(count))
+        }
+        return (total / Double(count), count)
+    }
+
+    /// One optimiser step on a batch of sequences (each attends only to itself; the loss is
+    /// the mean over all their non-ignored labels, as HF's over a padded batch). Fails
+    /// before changing anything if the loss is NaN or infinite.
+    @discardableResult
+    public func step(tokens: [[Int32]], labels: [[Int32]]) throws -> TrainingStepResult {
+        let (loss, count) = try lossAndGradients(tokens: tokens, labels: labels)
+        guard loss.isFinite else {
+            throw TrainingError.invalidParameter("the loss of step \(stepCount + 1) is \(loss); stopped before the update")
+        }
+        let params = parameters
+        let norm = GradientClipping.clip(params.map(\.1), maxNorm: maxGradientNorm)
+        let lr = schedule.rate(atStep: stepCount)
+        optimizer.update(params, lr: lr)
+        stepCount += 1
+        let result = TrainingStepResult(step: stepCount, loss: loss, gradientNorm: norm, learningRate: lr,
+                                        tokens: tokens.reduce(0) { $0 + $1.count }, labelCount: count)
+        onStep?(result)
+        return result
+    }
+
+    /// The current factors as a ``LoRAAdapter`` in the base's Q/K row order (GGUF llama
+    /// bases are permuted; ``LoRAAdapter/reordered(to:headCount:kvHeadCount:permutesQK:)``
+    /// converts, and ``writePEFT(to:)`` does so).
+    public func adapter(path: String = "trained") -> LoRAAdapter {
+        var modules: [String: LoRAAdapter.Module] = [:]
+        for (layer, ms) in factors.enumerated() {
+            for (m, f) in ms {
+                modules[m.ggufTensor(layer: layer)] = LoRAAdapter.Module(rank: f.rank, inputs: f.inputs, outputs: f.outputs,
+                                                                         a: f.a.array, b: f.b.array, scale: f.scale)
+            }
+        }
+        let c = model.config
+        return LoRAAdapter(path: path, architecture: c.architecture.ggufWriteName,
+                           space: c.ropeLayout == .adjacent ? .gguf : .huggingFace, modules: modules)
+    }
+
+    /// Writes the adapter as a PEFT directory (`adapter_config.json` +
+    /// `adapter_model.safetensors`), in Hugging Face row order.
+    public func writePEFT(to directory: String) throws {
+        let c = model.config
+        try adapter(path: directory).reordered(to: .huggingFace, headCount: c.headCount, kvHeadCount: c.kvHeadCount,
+                                               permutesQK: c.architecture.permutesQK)
+            .writePEFT(to: directory, naming: c.architecture.tensorNames)
+    }
+}
