@@ -46,6 +46,9 @@ extension FinetuneCommand {
             progress.update(p, startStep: startStep)
         }
         run.onCheckpoint = { path in progress.note("saved \(path)") }
+        // Ctrl-C: finish the step in progress, save a checkpoint, and exit 130.
+        let interrupt = FinetuneInterrupt.installed()
+        run.shouldStop = { interrupt.isSet }
         StandardError.print("training \(run.totalSteps) steps (\(run.stepsPerEpoch) per epoch) on \(sequences.count) sequences, \(pool.threadCount) threads")
         do {
             try run.run()
@@ -56,6 +59,15 @@ extension FinetuneCommand {
         }
         progress.finish()
         if let logError { throw logError }
+        if run.step < run.totalSteps, interrupt.isSet {
+            let path = (output as NSString).appendingPathComponent("checkpoint-\(run.step)")
+            if run.lastCheckpoint != path { try run.saveCheckpoint(to: path) }
+            StandardError.print("interrupted at step \(run.step) of \(run.totalSteps); saved \(path) (continue with --resume \(output))")
+            throw ExitCode(130)
+        }
+        let activation = Double(run.trainer.lastActivationBytes) / 1_048_576
+        StandardError.print(String(format: "activations kept for the backward pass: %.1f MiB for the last sequence%@", activation,
+                                   gradientCheckpointing ? " (--grad-checkpoint)" : ""))
         let files = try run.writeAdapter(to: output)
         writeLossCurve(log: logPath, output: output)
         let last = try? TrainingLogWriter.read(path: logPath).last
@@ -110,4 +122,30 @@ final class FinetuneProgressLine {
         let s = Int(seconds.rounded())
         return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
+}
+
+/// SIGINT during `loom finetune`: the first Ctrl-C asks the run to stop after the current step
+/// (and save a checkpoint); a second one exits at once.
+final class FinetuneInterrupt: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    private var source: DispatchSourceSignal?
+
+    static func installed() -> FinetuneInterrupt {
+        let flag = FinetuneInterrupt()
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { flag.fire() }
+        source.resume()
+        flag.source = source
+        return flag
+    }
+
+    private func fire() {
+        let n: Int = lock.withLock { count += 1; return count }
+        if n > 1 { exit(130) }
+        StandardError.print("\ninterrupt: stopping after this step to save a checkpoint (Ctrl-C again to quit at once)")
+    }
+
+    var isSet: Bool { lock.withLock { count > 0 } }
 }

@@ -149,6 +149,14 @@ final class FineTuneRunTests: XCTestCase {
         XCTAssertEqual(try again.run().count, 3)
     }
 
+    func testShouldStopEndsTheRunAfterTheCurrentStep() throws {
+        let run = try makeRun(Self.config(), Self.sequences(5))
+        run.shouldStop = { run.step >= 2 }
+        XCTAssertEqual(try run.run().map(\.step), [1, 2])
+        run.shouldStop = nil
+        XCTAssertEqual(try run.run().map(\.step), [3, 4])
+    }
+
     func testSavedAdapterLoadsInLoom() throws {
         let directory = try temporaryDirectory()
         let run = try makeRun(Self.config(maxSteps: 2), Self.sequences(3))

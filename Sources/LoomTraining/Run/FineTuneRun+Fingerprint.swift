@@ -40,7 +40,7 @@ extension FineTuneRun {
             "--lr": "\(c.learningRate)", "--weight-decay": "\(c.weightDecay)", "--betas": "\(c.betas.0),\(c.betas.1)",
             "--eps": "\(c.epsilon)", "--schedule": c.schedule.rawValue, "--warmup": warmup, "--max-grad-norm": "\(c.maxGradNorm)",
             "--batch-size": "\(c.batchSize)", "--grad-accum": "\(c.gradientAccumulation)", "--cutoff-len": "\(c.cutoffLength)",
-            "--packing": "\(c.packing)", "--truncation": c.truncation.rawValue, "--precision": c.precision.rawValue,
+            "--packing": "\(c.packing)", "--truncation": c.truncation == .perTurn ? "per-turn" : "keep-start", "--precision": c.precision.rawValue,
             "--seed": "\(c.seed)", "total steps": "\(totalSteps)",
         ]
     }

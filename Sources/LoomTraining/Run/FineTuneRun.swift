@@ -63,6 +63,9 @@ public final class FineTuneRun: @unchecked Sendable {
     public var onStep: ((FineTuneProgress) -> Void)?
     /// Called with the directory of every checkpoint saved.
     public var onCheckpoint: ((String) -> Void)?
+    /// Asked before every step; returning true makes ``run(untilStep:)`` return after the
+    /// step in progress (an interrupt: the caller may then ``saveCheckpoint(to:)``).
+    public var shouldStop: (() -> Bool)?
     /// The newest checkpoint saved or resumed from.
     public internal(set) var lastCheckpoint: String?
     /// What identifies the run for ``resume(from:)``: model, data and hyper-parameters.
@@ -168,7 +171,7 @@ public final class FineTuneRun: @unchecked Sendable {
         let end = min(totalSteps, untilStep ?? totalSteps)
         let started = DispatchTime.now().uptimeNanoseconds
         var done: [FineTuneProgress] = []
-        while trainer.stepCount < end {
+        while trainer.stepCount < end, shouldStop?() != true {
             let index = trainer.stepCount
             let (tokens, labels) = Self.tensors(batch(step: index).map { sequences[$0] })
             let t0 = DispatchTime.now().uptimeNanoseconds
