@@ -118,6 +118,19 @@ final class FinetuneCLITests: XCTestCase {
         }
     }
 
+    func testDivergingRunStopsAtTheNaNStepAndKeepsTheCheckpoint() throws {
+        let data = try dataset(4)
+        let out = try temporaryDirectory() + "/out"
+        // lr 1e30: the first update throws the factors to ~1e30, the second step's loss is NaN.
+        let arguments = ["finetune", "-m", Self.base, "--data", data, "-o", out, "--lora-r", "4", "--lr", "1e30", "--warmup", "0",
+                         "--grad-accum", "1", "--max-steps", "5", "--save-steps", "1", "-t", "1"]
+        let r = try loom(arguments)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("the loss of step 2 is NaN") && r.stderr.contains("last good checkpoint: \(out)/checkpoint-1"), r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/checkpoint-1/trainer_state.json"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/checkpoint-2"))
+    }
+
     func testExportOnlyWritesLlamaFactoryRun() throws {
         let data = try dataset(3)
         let export = try temporaryDirectory() + "/lf"

@@ -17,7 +17,7 @@ public enum FineTuneRunError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .nonFiniteLoss(step, loss, checkpoint):
-            return "the loss of step \(step) is \(loss); training stopped before that update"
+            return "the loss of step \(step) is \(loss.isNaN ? "NaN" : "\(loss)"); training stopped before that update"
                 + (checkpoint.map { " (last good checkpoint: \($0))" } ?? " (no checkpoint was saved)")
         case let .checkpointMismatch(path, differences):
             return "cannot resume from \(path): it was made by another run (\(differences.joined(separator: "; ")))"
