@@ -38,8 +38,8 @@ public struct AdamWSettings: Sendable, Equatable {
 public final class AdamW: @unchecked Sendable {
     public let settings: AdamWSettings
     /// Steps taken (t of the bias corrections).
-    public private(set) var step = 0
-    private var moments: [ObjectIdentifier: (m: TrainingBuffer<Float>, v: TrainingBuffer<Float>)] = [:]
+    public internal(set) var step = 0
+    var moments: [ObjectIdentifier: (m: TrainingBuffer<Float>, v: TrainingBuffer<Float>)] = [:]
 
     public init(settings: AdamWSettings) throws {
         try settings.validate()

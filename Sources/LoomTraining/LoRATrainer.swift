@@ -42,7 +42,7 @@ public final class LoRATrainer: @unchecked Sendable {
     public var onStep: ((TrainingStepResult) -> Void)?
     private let pass: DecoderBackward
     /// Steps taken.
-    public private(set) var stepCount = 0
+    public internal(set) var stepCount = 0
 
     /// Creates the LoRA factors as PEFT's default `init_lora_weights=True` does: `A` from
     /// kaiming-uniform with a = √5, i.e. U(−1/√in, 1/√in), seeded by `lora.seed`

@@ -1,0 +1,70 @@
+import LoomModels
+
+extension FineTuneRun {
+    /// What a checkpoint must share with the run that resumes it, as `name → value` so a
+    /// mismatch names the field: the model (architecture, shape, a hash of some embedding
+    /// rows), the data (count and a hash of every id, label and segment) and every
+    /// hyper-parameter that changes the numbers (not gradient checkpointing, which only
+    /// trades memory for time).
+    static func fingerprint(model: LanguageModel, config c: FineTuneConfig, sequences: [TrainingSequence],
+                            totalSteps: Int) -> [String: String] {
+        let m = model.config
+        var embedding = FNV1a()
+        var row = [Float](repeating: 0, count: m.embeddingSize)
+        for token in Set([0, m.vocabularySize / 2, m.vocabularySize - 1]).sorted() {
+            row.withUnsafeMutableBufferPointer { model.weights.tokenEmbedding.dequantizeRow(token, into: $0.baseAddress!) }
+            for value in row { embedding.add(UInt64(value.bitPattern)) }
+        }
+        var data = FNV1a()
+        for s in sequences {
+            data.add(UInt64(s.count))
+            for i in 0..<s.count {
+                data.add(UInt64(bitPattern: Int64(s.inputIDs[i])))
+                data.add(UInt64(bitPattern: Int64(s.labels[i])))
+                data.add(UInt64(bitPattern: Int64(s.segmentIDs[i])))
+            }
+        }
+        let warmup: String
+        switch c.warmup {
+        case .steps(let n): warmup = "\(n) steps"
+        case .ratio(let r): warmup = "ratio \(r)"
+        }
+        return [
+            "model architecture": m.architecture.name,
+            "model shape": "\(m.layerCount) layers, \(m.embeddingSize) wide, ffn \(m.feedForwardSize), \(m.headCount)/\(m.kvHeadCount) heads of \(m.headDim), vocabulary \(m.vocabularySize)",
+            "model weights": embedding.hex,
+            "data sequences": "\(sequences.count)",
+            "data hash": data.hex,
+            "--lora-r": "\(c.loraRank)", "--lora-alpha": "\(c.loraAlpha)", "--lora-dropout": "\(c.loraDropout)",
+            "--use-rslora": "\(c.useRSLoRA)", "--target": c.targets.description, "--layers": c.layers.description,
+            "--lr": "\(c.learningRate)", "--weight-decay": "\(c.weightDecay)", "--betas": "\(c.betas.0),\(c.betas.1)",
+            "--eps": "\(c.epsilon)", "--schedule": c.schedule.rawValue, "--warmup": warmup, "--max-grad-norm": "\(c.maxGradNorm)",
+            "--batch-size": "\(c.batchSize)", "--grad-accum": "\(c.gradientAccumulation)", "--cutoff-len": "\(c.cutoffLength)",
+            "--packing": "\(c.packing)", "--truncation": c.truncation == .perTurn ? "per-turn" : "keep-start", "--precision": c.precision.rawValue,
+            "--seed": "\(c.seed)", "total steps": "\(totalSteps)",
+        ]
+    }
+}
+
+/// 64-bit FNV-1a (Fowler–Noll–Vo), over 8-byte words: a cheap content hash for fingerprints
+/// and checkpoint integrity (not a cryptographic one).
+struct FNV1a {
+    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+
+    mutating func add(_ word: UInt64) {
+        var w = word
+        for _ in 0..<8 {
+            value = (value ^ (w & 0xFF)) &* 0x0000_0100_0000_01B3
+            w >>= 8
+        }
+    }
+
+    mutating func add(bytes: UnsafeRawBufferPointer) {
+        for byte in bytes { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    }
+
+    var hex: String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}

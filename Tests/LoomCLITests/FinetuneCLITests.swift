@@ -1,0 +1,146 @@
+import Foundation
+import XCTest
+
+/// `loom finetune` as a user runs it, on the tiny random llama of LoomModelsTests' fixtures
+/// (its own tokenizer and chat template): the outputs, checkpoints and resume, the
+/// LLaMA-Factory export, and bad input named on standard error.
+final class FinetuneCLITests: XCTestCase {
+    struct Output {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static let base = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("LoomModelsTests/Fixtures/hf_independent/llama_f32_untied").path
+
+    static var executable: URL {
+        var dir = Bundle(for: FinetuneCLITests.self).bundleURL
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("loom").path), dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("loom")
+    }
+
+    func loom(_ arguments: [String]) throws -> Output {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let directory = try temporaryDirectory()
+        let out = directory + "/stdout", err = directory + "/stderr"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: try String(contentsOfFile: out, encoding: .utf8),
+                      stderr: try String(contentsOfFile: err, encoding: .utf8))
+    }
+
+    func temporaryDirectory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("loom-finetune-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    /// An alpaca JSONL of `count` short examples.
+    func dataset(_ count: Int) throws -> String {
+        let path = try temporaryDirectory() + "/train.jsonl"
+        let lines = (0..<count).map { i in
+            #"{"instruction": "Say the number \#(i).", "input": "", "output": "The number is \#(i)."}"#
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func common(_ data: String, _ out: String) -> [String] {
+        ["finetune", "-m", Self.base, "--data", data, "-o", out, "--lora-r", "4", "--target", "q_proj,v_proj",
+         "--lr", "5e-3", "--warmup", "1", "--batch-size", "1", "--grad-accum", "2", "-t", "1", "--seed", "5"]
+    }
+
+    func testFinetuneWritesAdapterLogCurveAndResumesExactly() throws {
+        let data = try dataset(5)
+        let out = try temporaryDirectory() + "/out"
+        let r = try loom(common(data, out) + ["--max-steps", "4", "--save-steps", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("trained 4 steps"), r.stdout)
+        for file in ["adapter_config.json", "adapter_model.safetensors", "adapter.gguf", "train_log.jsonl", "loss.svg",
+                     "checkpoint-2/trainer_state.json", "checkpoint-4/optimizer_state.bin"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + file), file)
+        }
+        let log = try String(contentsOfFile: out + "/train_log.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(log.count, 4)
+        // Not a terminal: no progress line.
+        XCTAssertFalse(r.stderr.contains("ETA"), r.stderr)
+
+        // Resume from the step-2 checkpoint in a copy: the log reads as the same run.
+        let copy = try temporaryDirectory() + "/copy"
+        try FileManager.default.copyItem(atPath: out, toPath: copy)
+        try FileManager.default.removeItem(atPath: copy + "/checkpoint-4")
+        let resumed = try loom(common(data, copy) + ["--max-steps", "4", "--save-steps", "2", "--resume", copy])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("resumed from \(copy)/checkpoint-2 at step 2"), resumed.stderr)
+        let logAgain = try String(contentsOfFile: copy + "/train_log.jsonl", encoding: .utf8).split(separator: "\n")
+        func lossField(_ line: Substring) -> String? {
+            line.range(of: #""loss":[^,}]*"#, options: .regularExpression).map { String(line[$0]) }
+        }
+        XCTAssertEqual(logAgain.map(lossField), log.map(lossField))
+
+        // Another learning rate cannot resume that checkpoint.
+        var other = common(data, copy) + ["--max-steps", "4", "--resume", copy]
+        other[other.firstIndex(of: "5e-3")!] = "1e-3"
+        let mismatch = try loom(other)
+        XCTAssertNotEqual(mismatch.status, 0)
+        XCTAssertTrue(mismatch.stderr.contains("cannot resume") && mismatch.stderr.contains("--lr"), mismatch.stderr)
+    }
+
+    func testBadInputIsNamed() throws {
+        let out = try temporaryDirectory() + "/out"
+        let empty = try temporaryDirectory() + "/empty.jsonl"
+        try "\n".write(toFile: empty, atomically: true, encoding: .utf8)
+        let data = try dataset(2)
+        let cases: [([String], String)] = [
+            (common(empty, out), "no usable example"),
+            (common(data, out) + ["--format", "csv"], "--format must be alpaca, sharegpt, messages or auto"),
+            (common(data, out) + ["--precision", "bf16"], "supported: f32"),
+            (common(data, out) + ["--lr", "nan"], "--lr must be a finite number"),
+            (common(data, out) + ["--lora-dropout", "0.1"], "--lora-dropout 0.1 is not implemented"),
+            (common(data, out) + ["--resume", out + "/none"], "not a usable checkpoint"),
+            (["finetune", "-m", Self.base, "--data", data], "-o OUT is required"),
+        ]
+        for (arguments, expected) in cases {
+            let r = try loom(arguments)
+            XCTAssertNotEqual(r.status, 0, arguments.joined(separator: " "))
+            XCTAssertTrue(r.stderr.contains(expected), "\(arguments.suffix(2)): \(r.stderr)")
+        }
+    }
+
+    func testDivergingRunStopsAtTheNaNStepAndKeepsTheCheckpoint() throws {
+        let data = try dataset(4)
+        let out = try temporaryDirectory() + "/out"
+        // lr 1e30: the first update throws the factors to ~1e30, the second step's loss is NaN.
+        let arguments = ["finetune", "-m", Self.base, "--data", data, "-o", out, "--lora-r", "4", "--lr", "1e30", "--warmup", "0",
+                         "--grad-accum", "1", "--max-steps", "5", "--save-steps", "1", "-t", "1"]
+        let r = try loom(arguments)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("the loss of step 2 is NaN") && r.stderr.contains("last good checkpoint: \(out)/checkpoint-1"), r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/checkpoint-1/trainer_state.json"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/checkpoint-2"))
+    }
+
+    func testExportOnlyWritesLlamaFactoryRun() throws {
+        let data = try dataset(3)
+        let export = try temporaryDirectory() + "/lf"
+        let r = try loom(["finetune", "-m", Self.base, "--data", data, "--export", "llama-factory", export,
+                          "--export-template", "llama3", "--deepspeed", "3", "--offload", "--max-steps", "5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for file in ["train_lora.yaml", "data/dataset_info.json", "data/loom_sft.json", "ds_z3_offload_config.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: export + "/" + file), file)
+        }
+        let yaml = try String(contentsOfFile: export + "/train_lora.yaml", encoding: .utf8)
+        XCTAssertTrue(yaml.contains("max_steps: 5"), yaml)
+    }
+}
