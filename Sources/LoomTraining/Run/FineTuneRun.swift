@@ -221,11 +221,7 @@ public final class FineTuneRun: @unchecked Sendable {
     @discardableResult
     public func writeAdapter(to directory: String) throws -> [String] {
         try trainer.writePEFT(to: directory)
-        let c = model.config
-        let gguf = (directory as NSString).appendingPathComponent("adapter.gguf")
-        try trainer.adapter(path: gguf)
-            .reordered(to: .gguf, headCount: c.headCount, kvHeadCount: c.kvHeadCount, permutesQK: c.architecture.permutesQK)
-            .writeGGUF(to: gguf, architecture: c.architecture.ggufWriteName, type: .f32)
+        try trainer.writeGGUF(to: (directory as NSString).appendingPathComponent("adapter.gguf"))
         return ["adapter_config.json", "adapter_model.safetensors", "adapter.gguf"].map { (directory as NSString).appendingPathComponent($0) }
     }
 }
