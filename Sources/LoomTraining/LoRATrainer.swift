@@ -1,5 +1,6 @@
 import Foundation
 import LoomFormats
+import LoomGeneration
 import LoomKernels
 import LoomModels
 
@@ -60,7 +61,7 @@ public final class LoRATrainer: @unchecked Sendable {
         self.maxGradientNorm = maxGradientNorm
         self.optimizer = try AdamW(settings: optimizer)
         let chosen = Set(lora.layers ?? Array(0..<c.layerCount))
-        var random = SplitMix64(state: lora.seed)
+        var random = SplitMix64(seed: lora.seed)
         let qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
         let factors: [[LoRAModule: LoRAFactors<Float>]] = (0..<c.layerCount).map { layer in
             guard chosen.contains(layer) else { return [:] }

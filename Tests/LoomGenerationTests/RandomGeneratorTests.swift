@@ -9,7 +9,7 @@ import XCTest
 ///   xoshiro256** seeded with splitmix64(42) ×4: 0x15780b2e0c2ec716, 0x6104d9866d113a7e, …
 final class RandomGeneratorTests: XCTestCase {
     func testSplitMix64MatchesReference() {
-        var g = SplitMix64(state: 0)
+        var g = SplitMix64(seed: 0)
         XCTAssertEqual([g.next(), g.next(), g.next()], [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F])
     }
 

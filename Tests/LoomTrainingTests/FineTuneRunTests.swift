@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LoomGeneration
 import LoomKernels
 import LoomModels
 @testable import LoomTraining
@@ -12,7 +13,7 @@ final class FineTuneRunTests: XCTestCase {
 
     /// `count` sequences of 12–19 seeded tokens; the first three positions untrained.
     static func sequences(_ count: Int, seed: UInt64 = 7) -> [TrainingSequence] {
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         return (0..<count).map { i in
             let ids = (0..<(12 + i % 8)).map { _ in Int(random.next() % 300) }
             let labels = ids.enumerated().map { $0.offset < 3 ? TrainingSequence.ignoreIndex : $0.element }

@@ -1,11 +1,12 @@
 import XCTest
+import LoomGeneration
 @testable import LoomTraining
 
 /// Central finite differences in Float64 for the backward ops' gradient checks.
 enum GradientCheck {
     /// Deterministic values in [-1, 1) (splitmix64), so failures reproduce.
     static func values(_ count: Int, seed: UInt64, scale: Double = 1) -> [Double] {
-        var r = SplitMix64(state: seed)
+        var r = SplitMix64(seed: seed)
         return (0..<count).map { _ in (Double(r.next() >> 11) / Double(1 << 53) * 2 - 1) * scale }
     }
 

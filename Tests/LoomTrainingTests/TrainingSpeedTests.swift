@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LoomGeneration
 import LoomHub
 import LoomKernels
 import LoomModels
@@ -18,7 +19,7 @@ final class TrainingSpeedTests: XCTestCase {
     }
 
     func randomTokens(_ n: Int, vocab: Int, seed: UInt64) -> [Int32] {
-        var r = SplitMix64(state: seed)
+        var r = SplitMix64(seed: seed)
         return (0..<n).map { _ in Int32(r.next() % UInt64(vocab)) }
     }
 

@@ -9,7 +9,7 @@ struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
     /// all zero because splitmix64 is a bijection of its counter (four consecutive outputs
     /// cannot all be zero).
     init(seed: UInt64) {
-        var sm = SplitMix64(state: seed)
+        var sm = SplitMix64(seed: seed)
         s0 = sm.next()
         s1 = sm.next()
         s2 = sm.next()
@@ -43,15 +43,24 @@ struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
     }
 }
 
-/// splitmix64 (Steele, Lea & Flood; Vigna's reference constants), used only to seed xoshiro.
-struct SplitMix64: Sendable {
-    var state: UInt64
+/// splitmix64 (Steele, Lea & Flood 2014; Vigna's reference C, prng.di.unimi.it/splitmix64.c):
+/// a tiny, well-mixed 64-bit generator whose output is fixed by its seed on every platform
+/// (Swift's `SystemRandomNumberGenerator` is not seedable). It seeds xoshiro here, and is the
+/// one reproducible generator of needle placement, dataset splits, epoch shuffles and initial
+/// LoRA factors.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
 
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// Uniform in [0, 1) with 24 bits.
+    public mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }

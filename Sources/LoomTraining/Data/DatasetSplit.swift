@@ -1,3 +1,5 @@
+import LoomGeneration
+
 /// Holds out part of a dataset for evaluation (`--val-split`), the same part for the same seed.
 ///
 /// Examples are shuffled with a seeded Fisher–Yates shuffle (SplitMix64 generator, Steele et
@@ -52,19 +54,5 @@ public enum DatasetSplit {
             if held.contains(index) { validation.append(example) } else { train.append(example) }
         }
         return (train, validation)
-    }
-
-    /// SplitMix64: a tiny, well-mixed 64-bit generator whose output is fixed by its seed on
-    /// every platform (Swift's SystemRandomNumberGenerator is not seedable).
-    private struct SplitMix64 {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LoomFormats
+import LoomGeneration
 import LoomKernels
 import LoomModels
 
@@ -129,7 +130,7 @@ public final class FineTuneRun: @unchecked Sendable {
         if let cachedOrder, cachedOrder.epoch == epoch { return cachedOrder.order }
         var order = Array(sequences.indices)
         // A stream apart from the LoRA init's (which is seeded with `seed` itself).
-        var random = SplitMix64(state: config.seed ^ (0xD1B5_4A32_D192_ED03 &* UInt64(epoch + 1)))
+        var random = SplitMix64(seed: config.seed ^ (0xD1B5_4A32_D192_ED03 &* UInt64(epoch + 1)))
         for i in stride(from: order.count - 1, to: 0, by: -1) {
             order.swapAt(i, Int(random.next() % UInt64(i + 1)))
         }
