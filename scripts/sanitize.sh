@@ -13,7 +13,8 @@
 # 10–100× slower in debug); that is the shipping -Ounchecked configuration, whose memory
 # accesses are exactly what ASan and TSan watch. Extra options (e.g. `--filter GGUF`) are
 # passed to `swift test`. The exit status is swift test's: a sanitizer report fails the test
-# process. Logs go to .build-asan/test.log / .build-tsan/test.log as well as to the terminal.
+# process. Under TSan, LOOM_TEST_TIME_SCALE=20 (override it from the environment) stretches the
+# server tests' wall-clock waits, since generation runs about 20× slower. Logs go to .build-asan/test.log / .build-tsan/test.log as well as to the terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,11 +36,11 @@ mode=${1:-both}
 [[ $# -gt 0 ]] && shift
 case $mode in
     address) run address .build-asan "$@" ;;
-    thread) run thread .build-tsan --filter 'LoomServerTests|LoomKernelsTests|LoomGenerationTests' "$@" ;;
+    thread) LOOM_TEST_TIME_SCALE=${LOOM_TEST_TIME_SCALE:-20} run thread .build-tsan --filter 'LoomServerTests|LoomKernelsTests|LoomGenerationTests' "$@" ;;
     both)
         status=0
         run address .build-asan "$@" || status=$?
-        run thread .build-tsan --filter 'LoomServerTests|LoomKernelsTests|LoomGenerationTests' "$@" || status=$?
+        LOOM_TEST_TIME_SCALE=${LOOM_TEST_TIME_SCALE:-20} run thread .build-tsan --filter 'LoomServerTests|LoomKernelsTests|LoomGenerationTests' "$@" || status=$?
         exit $status
         ;;
     *) echo "usage: scripts/sanitize.sh [address|thread] [swift test options…]" >&2; exit 2 ;;

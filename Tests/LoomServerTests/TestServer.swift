@@ -37,13 +37,13 @@ final class TestServer: @unchecked Sendable {
         let server = LoomHTTPServer(configuration: configuration) { try LanguageModel(path: path) }
         self.server = server
         task = Task.detached { try await server.run(handleSignals: false) }
-        guard let port = server.listeningPort(timeout: 30) else {
+        guard let port = server.listeningPort(timeout: 30 * Self.timeScale) else {
             throw NSError(domain: "TestServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "server did not start"])
         }
         self.port = port
         client = RawHTTPClient(port: port)
         // Wait for the model (health is 503 until then).
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(60 * Self.timeScale)
         while Date() < deadline {
             if let reply = try? client.get("/health"), reply.status == 200 { return }
             Thread.sleep(forTimeInterval: 0.05)
@@ -57,9 +57,21 @@ final class TestServer: @unchecked Sendable {
         _ = try? await task.value
     }
 
-    /// Polls until `condition` holds or `timeout` passes.
+    /// How much slower than a plain release build the tests run: `LOOM_TEST_TIME_SCALE`
+    /// (default 1). `scripts/sanitize.sh thread` sets it, because ThreadSanitizer makes
+    /// generation about 20× slower and the wall-clock waits below would otherwise fail on
+    /// speed, not on behaviour.
+    static let timeScale: Double = {
+        guard let text = ProcessInfo.processInfo.environment["LOOM_TEST_TIME_SCALE"] else { return 1 }
+        guard let value = Double(text), value >= 1, value.isFinite else {
+            fatalError("LOOM_TEST_TIME_SCALE must be a number ≥ 1, got \"\(text)\"")
+        }
+        return value
+    }()
+
+    /// Polls until `condition` holds or `timeout` (times ``timeScale``) passes.
     static func eventually(timeout: TimeInterval = 10, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = Date().addingTimeInterval(timeout * timeScale)
         while Date() < deadline {
             if condition() { return true }
             Thread.sleep(forTimeInterval: 0.02)
