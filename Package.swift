@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(name: "LoomJinjaTests", dependencies: ["LoomJinja"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats", "LoomJinja", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer", "LoomHub", .product(name: "Crypto", package: "swift-crypto")], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomCLITests", dependencies: ["loom"], swiftSettings: fastSettings),
+        .testTarget(name: "LoomCLITests", dependencies: ["loom", "LoomModels", "LoomKernels", "LoomFormats"], swiftSettings: fastSettings),
         .testTarget(name: "LoomEvalTests", dependencies: ["LoomEval", "LoomModels", "LoomGeneration", "LoomFormats", "LoomTokenizer", "LoomKernels", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(
             name: "LoomServerTests",

@@ -187,7 +187,7 @@ public final class LoRATrainer: @unchecked Sendable {
         let c = model.config
         try adapter(path: directory).reordered(to: .huggingFace, headCount: c.headCount, kvHeadCount: c.kvHeadCount,
                                                permutesQK: c.architecture.permutesQK)
-            .writePEFT(to: directory, naming: c.architecture.tensorNames)
+            .writePEFT(to: directory, naming: c.architecture.tensorNames, layerCount: c.layerCount)
     }
 
     /// Writes the adapter as a llama.cpp GGUF LoRA (`llama-cli --lora`, Loom's `--lora`), in

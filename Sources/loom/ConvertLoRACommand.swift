@@ -35,7 +35,7 @@ struct ConvertLoRACommand: ParsableCommand {
             count = adapter.modules.count
         } else {
             let adapter = try base.adapter(input, in: .huggingFace)
-            try adapter.writePEFT(to: output, naming: base.architecture.tensorNames)
+            try adapter.writePEFT(to: output, naming: base.architecture.tensorNames, layerCount: base.layerCount)
             count = adapter.modules.count
         }
         StandardError.print("wrote \(count) LoRA modules to \(output)")

@@ -24,7 +24,8 @@ extension FinetuneCommand {
         }
         let pool = ThreadPool(threadCount: threads ?? ThreadPool.availableProcessors)
         let run = try FineTuneRun(model: model, config: config, sequences: sequences, validation: validationSequences,
-                                  options: .init(gradientCheckpointing: gradientCheckpointing, saveSteps: saveSteps, checkpointDirectory: output),
+                                  options: .init(gradientCheckpointing: gradientCheckpointing, saveSteps: saveSteps, checkpointDirectory: output,
+                                                 saveTotalLimit: saveTotalLimit),
                                   pool: pool)
         do {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
@@ -62,6 +63,7 @@ extension FinetuneCommand {
         if run.step < run.totalSteps, interrupt.isSet {
             let path = (output as NSString).appendingPathComponent("checkpoint-\(run.step)")
             if run.lastCheckpoint != path { try run.saveCheckpoint(to: path) }
+            if let saveTotalLimit { try FineTuneRun.pruneCheckpoints(in: output, keeping: saveTotalLimit) }
             StandardError.print("interrupted at step \(run.step) of \(run.totalSteps); saved \(path) (continue with --resume \(output))")
             throw ExitCode(130)
         }
@@ -107,8 +109,9 @@ final class FinetuneProgressLine {
         drawn = true
     }
 
+    /// A line of its own (also without a terminal: "saved checkpoint-N" lines tell a batch
+    /// job's log what a `--resume` can rely on).
     func note(_ message: String) {
-        guard isTTY else { return }
         finish()
         StandardError.print(message)
     }
@@ -122,30 +125,4 @@ final class FinetuneProgressLine {
         let s = Int(seconds.rounded())
         return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
-}
-
-/// SIGINT during `loom finetune`: the first Ctrl-C asks the run to stop after the current step
-/// (and save a checkpoint); a second one exits at once.
-final class FinetuneInterrupt: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    private var source: DispatchSourceSignal?
-
-    static func installed() -> FinetuneInterrupt {
-        let flag = FinetuneInterrupt()
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { flag.fire() }
-        source.resume()
-        flag.source = source
-        return flag
-    }
-
-    private func fire() {
-        let n: Int = lock.withLock { count += 1; return count }
-        if n > 1 { exit(130) }
-        StandardError.print("\ninterrupt: stopping after this step to save a checkpoint (Ctrl-C again to quit at once)")
-    }
-
-    var isSet: Bool { lock.withLock { count > 0 } }
 }

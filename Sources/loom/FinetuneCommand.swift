@@ -43,6 +43,8 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(name: .customLong("grad-checkpoint"), help: "Recompute each layer in the backward pass: less memory, same results.")
     var gradientCheckpointing = false
     @Option(name: .customLong("save-steps"), help: "Save a checkpoint every N optimiser steps.") var saveSteps: Int?
+    @Option(name: .customLong("save-total-limit"), help: "Keep only the newest N checkpoints (transformers' save_total_limit).")
+    var saveTotalLimit: Int?
     @Option(name: .customLong("resume"), help: "Continue from a checkpoint directory (or an OUT holding checkpoint-N).") var resume: String?
 
     @Option(name: .customLong("export"), parsing: .upToNextOption,
@@ -71,6 +73,7 @@ struct FinetuneCommand: ParsableCommand {
         }
         if let threads, !(1...512).contains(threads) { throw ValidationError("-t must be between 1 and 512, got \(threads)") }
         if let saveSteps, saveSteps < 1 { throw ValidationError("--save-steps must be ≥ 1, got \(saveSteps)") }
+        if let saveTotalLimit, saveTotalLimit < 1 { throw ValidationError("--save-total-limit must be ≥ 1, got \(saveTotalLimit)") }
         if deepSpeedStage != nil, export.isEmpty { throw ValidationError("--deepspeed needs --export llama-factory DIR") }
         if offload, deepSpeedStage == nil { throw ValidationError("--offload needs --deepspeed 2|3") }
         if validationFile != nil, hyper.validationSplit != nil { throw ValidationError("give --val-file or --val-split, not both") }
@@ -129,6 +132,7 @@ struct FinetuneCommand: ParsableCommand {
         var options = LlamaFactoryExporter.Options(modelNameOrPath: exportModel ?? modelPath, template: template)
         options.layerCount = c.layerCount
         if let saveSteps { options.saveSteps = saveSteps }
+        options.saveTotalLimit = saveTotalLimit
         if let stage = deepSpeedStage { options.deepSpeed = try DeepSpeedConfig(stage: stage, offload: offload) }
         let result = try LlamaFactoryExporter(config: config, options: options).write(examples, validation: validation, to: directory)
         for skipped in result.skipped { StandardError.print("not exported: \(skipped)") }

@@ -17,11 +17,7 @@ final class InterruptFlag: @unchecked Sendable {
     /// Installs the SIGINT handler and returns the flag it drives.
     static func installed() -> InterruptFlag {
         let flag = InterruptFlag()
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { flag.fire() }
-        source.resume()
-        flag.source = source
+        flag.source = SignalWatch.install(SIGINT) { flag.fire() }
         return flag
     }
 

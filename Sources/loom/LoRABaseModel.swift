@@ -11,6 +11,8 @@ struct LoRABaseModel {
     let architecture: Architecture
     let headCount: Int
     let kvHeadCount: Int
+    /// `NAME.block_count`, when the file says.
+    let layerCount: Int?
 
     /// Resolves (fetching if needed) and opens `model`, a GGUF path or catalog name.
     init(_ model: String?) throws {
@@ -23,6 +25,7 @@ struct LoRABaseModel {
         architecture = try ArchitectureRegistry.gguf(name, path: path)
         headCount = file["\(name).attention.head_count"]?.intValue ?? 0
         kvHeadCount = file["\(name).attention.head_count_kv"]?.intValue ?? headCount
+        layerCount = file["\(name).block_count"]?.intValue
     }
 
     /// Reads the adapter at `adapterPath` and puts it in `space`'s Q/K row order.

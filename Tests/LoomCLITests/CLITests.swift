@@ -3,48 +3,14 @@ import XCTest
 
 /// The `loom` executable as a user runs it: output, exit codes and error messages.
 final class CLITests: XCTestCase {
-    struct Output {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    /// The built `loom` next to this test bundle.
-    static var executable: URL {
-        var dir = Bundle(for: CLITests.self).bundleURL
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("loom").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir.appendingPathComponent("loom")
-    }
+    typealias Output = LoomProcess.Output
 
     func loom(_ arguments: String..., stdin: String? = nil) throws -> Output {
-        try loom(arguments, stdin: stdin)
+        try LoomProcess.run(arguments, stdin: stdin)
     }
 
-    /// Runs `loom` with `arguments`, feeding `stdin` (or nothing) and collecting both outputs.
     func loom(_ arguments: [String], stdin: String? = nil) throws -> Output {
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        // Read stderr on another thread so neither pipe can fill up and block the child.
-        let stderrBox = DataBox()
-        let reader = Thread { stderrBox.data = err.fileHandleForReading.readDataToEndOfFile() }
-        reader.start()
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !reader.isFinished { usleep(1000) }
-        let stderrData = stderrBox.data
-        return Output(status: process.terminationStatus,
-                      stdout: String(decoding: stdoutData, as: UTF8.self),
-                      stderr: String(decoding: stderrData, as: UTF8.self))
+        try LoomProcess.run(arguments, stdin: stdin)
     }
 
     func testTokenizeAndDetokenizeRoundTrip() throws {
@@ -183,10 +149,4 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.hasPrefix(" Paris"), r.stdout)
     }
-}
-
-
-/// Holds what the stderr reader thread collected (read only after the thread finished).
-final class DataBox: @unchecked Sendable {
-    var data = Data()
 }

@@ -4,37 +4,8 @@ import XCTest
 /// `loom eval qa|mc` as a user runs them: bad datasets reported by line (continue or
 /// `--strict`), flag validation, and a tiny QA run with BERTScore.
 final class EvalCLITests: XCTestCase {
-    struct Output {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    static var executable: URL {
-        var dir = Bundle(for: EvalCLITests.self).bundleURL
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("loom").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir.appendingPathComponent("loom")
-    }
-
-    func loom(_ arguments: String...) throws -> Output {
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("loom-eval-out-\(UUID().uuidString)")
-        let err = FileManager.default.temporaryDirectory.appendingPathComponent("loom-eval-err-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus,
-                      stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
-                      stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+    func loom(_ arguments: String...) throws -> LoomProcess.Output {
+        try LoomProcess.run(arguments)
     }
 
     func write(_ text: String, _ name: String) throws -> String {

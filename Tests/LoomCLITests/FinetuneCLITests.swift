@@ -5,38 +5,11 @@ import XCTest
 /// (its own tokenizer and chat template): the outputs, checkpoints and resume, the
 /// LLaMA-Factory export, and bad input named on standard error.
 final class FinetuneCLITests: XCTestCase {
-    struct Output {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
     static let base = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("LoomModelsTests/Fixtures/hf_independent/llama_f32_untied").path
 
-    static var executable: URL {
-        var dir = Bundle(for: FinetuneCLITests.self).bundleURL
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("loom").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir.appendingPathComponent("loom")
-    }
-
-    func loom(_ arguments: [String]) throws -> Output {
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments
-        let directory = try temporaryDirectory()
-        let out = directory + "/stdout", err = directory + "/stderr"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: try String(contentsOfFile: out, encoding: .utf8),
-                      stderr: try String(contentsOfFile: err, encoding: .utf8))
+    func loom(_ arguments: [String]) throws -> LoomProcess.Output {
+        try LoomProcess.run(arguments)
     }
 
     func temporaryDirectory() throws -> String {
@@ -142,5 +115,70 @@ final class FinetuneCLITests: XCTestCase {
         }
         let yaml = try String(contentsOfFile: export + "/train_lora.yaml", encoding: .utf8)
         XCTAssertTrue(yaml.contains("max_steps: 5"), yaml)
+    }
+
+    /// `kill -9` at three kinds of moment — while a checkpoint is being written, just after
+    /// one was reported saved, and at an arbitrary time — loses nothing reported saved: each
+    /// reported checkpoint is complete, `--resume` continues from the newest, and the resumed
+    /// run ends with the same adapter, byte for byte, as a run never interrupted.
+    func testKillNineLosesNothingReportedSaved() throws {
+        let data = try dataset(6)
+        let steps = ["--max-steps", "12", "--save-steps", "1"]
+        let straight = try temporaryDirectory() + "/straight"
+        let reference = try loom(common(data, straight) + steps)
+        XCTAssertEqual(reference.status, 0, reference.stderr)
+        let expected = try Data(contentsOf: URL(fileURLWithPath: straight + "/adapter_model.safetensors"))
+
+        enum Moment { case duringSave, afterSaved(Int), after(TimeInterval) }
+        for moment in [Moment.duringSave, .afterSaved(3), .after(0.3)] {
+            let out = try temporaryDirectory() + "/out"
+            let err = try temporaryDirectory() + "/stderr"
+            _ = FileManager.default.createFile(atPath: err, contents: nil)
+            let process = Process()
+            process.executableURL = LoomProcess.executable
+            process.arguments = common(data, out) + steps
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let started = Date()
+            func reported() -> [String] {
+                ((try? String(contentsOfFile: err, encoding: .utf8)) ?? "").split(separator: "\n")
+                    .filter { $0.hasPrefix("saved ") }.map { String($0.dropFirst("saved ".count)) }
+            }
+            func saving() -> Bool {
+                ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).contains { $0.contains(".tmp-") }
+            }
+            // Poll without sleeping much: a save of this tiny adapter takes milliseconds.
+            while process.isRunning, Date().timeIntervalSince(started) < 120 {
+                let fire: Bool
+                switch moment {
+                case .duringSave: fire = saving()
+                case .afterSaved(let n): fire = reported().count >= n
+                case .after(let seconds): fire = Date().timeIntervalSince(started) >= seconds
+                }
+                if fire { break }
+                usleep(200)
+            }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            let saved = reported()
+            for path in saved {
+                for file in ["trainer_state.json", "optimizer_state.bin", "adapter_model.safetensors", "adapter_config.json"] {
+                    XCTAssertTrue(FileManager.default.fileExists(atPath: path + "/" + file), "\(moment): \(path)/\(file) reported saved but missing")
+                }
+            }
+            let resumed = try loom(common(data, out) + steps + (saved.isEmpty ? [] : ["--resume", out]))
+            XCTAssertEqual(resumed.status, 0, "\(moment): \(resumed.stderr)")
+            if let newest = saved.last {
+                XCTAssertTrue(resumed.stderr.contains("resumed from "), resumed.stderr)
+                let step = Int(newest.split(separator: "-").last!)!
+                XCTAssertTrue(resumed.stderr.contains("at step \(step)") || resumed.stderr.contains("at step \(step + 1)"), resumed.stderr)
+            }
+            let adapter = try Data(contentsOf: URL(fileURLWithPath: out + "/adapter_model.safetensors"))
+            XCTAssertEqual(adapter, expected, "\(moment): the resumed run's adapter differs from the uninterrupted run's")
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix(".") }
+            XCTAssertEqual(leftovers, [], "\(moment): leftovers of the killed run")
+        }
     }
 }

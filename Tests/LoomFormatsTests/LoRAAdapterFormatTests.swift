@@ -56,8 +56,39 @@ final class LoRAAdapterFormatTests: XCTestCase {
         assertSameEffect(adapter, back)
         let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/adapter_config.json"))) as? [String: Any])
         XCTAssertEqual(config["r"] as? Int, 2)
-        XCTAssertEqual(config["target_modules"] as? [String], ["down_proj", "k_proj", "q_proj"])
+        // Layers 0 and 1 adapt different projections: PEFT must be told each module by name.
+        XCTAssertEqual(config["target_modules"] as? [String],
+                       ["model.layers.0.self_attn.k_proj", "model.layers.0.self_attn.q_proj", "model.layers.1.mlp.down_proj"])
+        XCTAssertNil(config["layers_to_transform"])
         XCTAssertEqual((config["rank_pattern"] as? [String: Int])?["model.layers.1.mlp.down_proj"], 3)
+    }
+
+    /// The same projections in a subset of the layers: names plus `layers_to_transform`, which
+    /// is left out when the adapter covers every layer.
+    func testPEFTConfigNamesTheAdaptedLayers() throws {
+        let adapter = LoRAAdapter(path: "sample", architecture: "llama", space: .huggingFace, modules: [
+            "blk.1.attn_q.weight": Self.module(rows: 8, columns: 8, rank: 2, scale: 2, seed: 1),
+            "blk.1.attn_k.weight": Self.module(rows: 4, columns: 8, rank: 2, scale: 2, seed: 2),
+            "blk.3.attn_q.weight": Self.module(rows: 8, columns: 8, rank: 2, scale: 2, seed: 3),
+            "blk.3.attn_k.weight": Self.module(rows: 4, columns: 8, rank: 2, scale: 2, seed: 4),
+        ])
+        func config(layerCount: Int?) throws -> [String: Any] {
+            try adapter.writePEFT(to: directory, naming: .llamaFamily, layerCount: layerCount)
+            assertSameEffect(adapter, try LoRAAdapter.load(path: directory, naming: .llamaFamily))
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/adapter_config.json"))) as? [String: Any])
+        }
+        for layerCount in [4, nil] {
+            let c = try config(layerCount: layerCount)
+            XCTAssertEqual(c["target_modules"] as? [String], ["k_proj", "q_proj"])
+            XCTAssertEqual(c["layers_to_transform"] as? [Int], [1, 3])
+        }
+        let two = LoRAAdapter(path: "sample", architecture: "llama", space: .huggingFace,
+                              modules: adapter.modules.filter { !$0.key.hasPrefix("blk.3") }.reduce(into: [:]) { m, e in
+                                  m[e.key.replacingOccurrences(of: "blk.1", with: "blk.0")] = e.value
+                              })
+        try two.writePEFT(to: directory, naming: .llamaFamily, layerCount: 1)
+        let c = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/adapter_config.json"))) as? [String: Any])
+        XCTAssertNil(c["layers_to_transform"], "every layer of a one-layer model")
     }
 
     func testGGUFLoRARoundTripsUniformAndFoldedScales() throws {

@@ -35,18 +35,6 @@ final class FineTuneRunTests: XCTestCase {
         return c
     }
 
-    func temporaryDirectory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("loom-finetune-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-        return path
-    }
-
-    func makeRun(_ config: FineTuneConfig, _ sequences: [TrainingSequence], options: FineTuneRun.Options = .init()) throws -> FineTuneRun {
-        try FineTuneRun(model: LanguageModel(path: Self.base), config: config, sequences: sequences, options: options,
-                        pool: ThreadPool(threadCount: 2))
-    }
-
     func testLossFallsOnARepeatedBatch() throws {
         var c = Self.config(maxSteps: 12, lr: 2e-2)
         c.batchSize = 2

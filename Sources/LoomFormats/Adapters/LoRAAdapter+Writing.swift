@@ -68,8 +68,16 @@ extension LoRAAdapter {
     /// Writes a PEFT directory (`adapter_config.json` + `adapter_model.safetensors`, F32) that
     /// PEFT's `PeftModel.from_pretrained` loads. The adapter must be in Hugging Face row order.
     /// `r` and `lora_alpha` are the first module's; modules that differ get exact
-    /// `rank_pattern`/`alpha_pattern` entries (their full module names).
-    public func writePEFT(to directory: String, naming: HFTensorNaming) throws {
+    /// `rank_pattern`/`alpha_pattern` entries (their full module names). The scale is written
+    /// as `lora_alpha = scale·r` with `use_rslora: false`, the same update for PEFT and for
+    /// converters that ignore `use_rslora` (llama.cpp's convert_lora_to_gguf.py).
+    ///
+    /// Which modules PEFT creates follows the file exactly, so a strict load
+    /// (`set_peft_model_state_dict`) finds every tensor and no missing one: when every adapted
+    /// layer has the same projections, `target_modules` names them and `layers_to_transform`
+    /// lists the layers (omitted when they are all `layerCount` layers); otherwise
+    /// `target_modules` lists every full module name.
+    public func writePEFT(to directory: String, naming: HFTensorNaming, layerCount: Int? = nil) throws {
         guard space == .huggingFace else {
             throw LoRAAdapterError(path: directory, reason: "internal: write a PEFT adapter from an adapter in Hugging Face row order")
         }
@@ -78,14 +86,22 @@ extension LoRAAdapter {
         }
         try GGUFToHFExporter.prepareDirectory(directory)
         var writer = SafetensorsWriter()
-        var targets = Set<String>(), rankPattern: [String: Any] = [:], alphaPattern: [String: Any] = [:]
+        var targets = Set<String>(), fullNames: [String] = [], rankPattern: [String: Any] = [:], alphaPattern: [String: Any] = [:]
+        var projectionsByLayer: [Int: Set<String>] = [:], allHaveLayers = true
         for name in modules.keys.sorted() {
             let m = modules[name]!
             guard let hf = naming.hfName(forGGUF: name), hf.hasSuffix(".weight") else {
                 throw LoRAAdapterError(path: path, field: name, reason: "has no Hugging Face module name")
             }
             let module = String(hf.dropLast(".weight".count))
-            targets.insert(String(module.split(separator: ".").last!))
+            let parts = module.split(separator: ".")
+            targets.insert(String(parts.last!))
+            fullNames.append(module)
+            if let at = parts.firstIndex(of: "layers"), at + 1 < parts.count, let layer = Int(parts[at + 1]) {
+                projectionsByLayer[layer, default: []].insert(String(parts.last!))
+            } else {
+                allHaveLayers = false
+            }
             if m.rank != first.rank { rankPattern[module] = m.rank }
             let alpha = Double(m.scale) * Double(m.rank)
             if alpha != Double(first.scale) * Double(first.rank) || m.rank != first.rank { alphaPattern[module] = alpha }
@@ -96,12 +112,22 @@ extension LoRAAdapter {
                 try writer.addTensor(name: key + ".lora_magnitude_vector", dtype: .f32, shape: [m.outputs], floats: magnitude)
             }
         }
-        let config: [String: Any] = [
+        var config: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": first.rank,
             "lora_alpha": Double(first.scale) * Double(first.rank), "target_modules": targets.sorted(),
             "rank_pattern": rankPattern, "alpha_pattern": alphaPattern, "use_rslora": false,
             "use_dora": usesDoRA, "bias": "none", "fan_in_fan_out": false, "lora_dropout": 0.0,
         ]
+        let layers = projectionsByLayer.keys.sorted()
+        if allHaveLayers, Set(projectionsByLayer.values).count == 1 {
+            if let layerCount, layers == Array(0..<layerCount) {
+                // every layer: target_modules alone says it
+            } else {
+                config["layers_to_transform"] = layers
+            }
+        } else {
+            config["target_modules"] = fullNames.sorted()
+        }
         try writer.write(to: (directory as NSString).appendingPathComponent(PEFTAdapterReader.weightsName))
         try GGUFToHFExporter.writeJSON(config, to: (directory as NSString).appendingPathComponent(PEFTAdapterReader.configName))
     }

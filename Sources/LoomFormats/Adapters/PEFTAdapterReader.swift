@@ -89,11 +89,13 @@ enum PEFTAdapterReader {
         if let saved = try wrap({ try r.array("modules_to_save") }), !saved.isEmpty {
             throw fail("modules_to_save", "replacing whole modules (\(saved.map { if case .string(let s) = $0 { return s } else { return $0.kindDescription } }.joined(separator: ", "))) is not supported; merge the adapter with PEFT first")
         }
-        // A list must name modules of a llama-family model; a string is a regex PEFT matched
+        // A list must name modules of a llama-family model: PEFT matches an entry against a
+        // module name's end (`name == entry || name.hasSuffix("." + entry)`), so full names such
+        // as `model.layers.1.mlp.down_proj` are entries too. A string is a regex PEFT matched
         // against full module names, and only the tensors it produced matter.
         switch r.present("target_modules") {
         case .array(let targets)?:
-            for case .string(let name) in targets where !knownModules.contains(name) {
+            for case .string(let name) in targets where !knownModules.contains(String(name.split(separator: ".").last ?? "")) {
                 throw fail("target_modules", "unknown target module '\(name)' (known: \(knownModules.sorted().joined(separator: ", ")))")
             }
         case .string(let pattern)? where pattern != "all-linear":

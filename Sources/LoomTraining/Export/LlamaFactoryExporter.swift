@@ -36,6 +36,8 @@ public struct LlamaFactoryExporter: Sendable {
         /// LLaMA-Factory's `logging_steps` and `save_steps` (also `eval_steps` unless set).
         public var loggingSteps = 10
         public var saveSteps = 500
+        /// transformers' `save_total_limit` (written only when set).
+        public var saveTotalLimit: Int?
 
         public init(modelNameOrPath: String, template: String) {
             self.modelNameOrPath = modelNameOrPath
@@ -121,6 +123,7 @@ public struct LlamaFactoryExporter: Sendable {
         y.set("output_dir", .string(options.outputDir), section: "output")
         y.set("logging_steps", .integer(options.loggingSteps))
         y.set("save_steps", .integer(options.saveSteps))
+        if let limit = options.saveTotalLimit { y.set("save_total_limit", .integer(limit)) }
         y.set("plot_loss", .bool(true))
         y.set("overwrite_output_dir", .bool(true))
         y.set("report_to", .string("none"))

@@ -81,18 +81,15 @@ extension FineTuneRun {
     public static func checkpointDirectory(resuming path: String) throws -> String {
         let fm = FileManager.default
         if fm.fileExists(atPath: (path as NSString).appendingPathComponent(stateName)) { return path }
-        guard let entries = try? fm.contentsOfDirectory(atPath: path) else {
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw FineTuneRunError.badCheckpoint(path: path, reason: fm.fileExists(atPath: path) ? "not a directory" : "no such directory")
         }
-        let steps = entries.compactMap { name -> Int? in
-            guard name.hasPrefix("checkpoint-"),
-                  fm.fileExists(atPath: (path as NSString).appendingPathComponent("\(name)/\(stateName)")) else { return nil }
-            return Int(name.dropFirst("checkpoint-".count))
-        }
-        guard let newest = steps.max() else {
+        recoverCheckpoints(in: path)  // a run killed while replacing checkpoint-N left it aside
+        guard let newest = savedCheckpoints(in: path).last else {
             throw FineTuneRunError.badCheckpoint(path: path, reason: "no \(stateName) in it nor in a checkpoint-N subdirectory")
         }
-        return (path as NSString).appendingPathComponent("checkpoint-\(newest)")
+        return newest.path
     }
 
     /// Restores a checkpoint saved by a run of the same model, data and hyper-parameters; the

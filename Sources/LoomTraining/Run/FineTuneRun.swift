@@ -40,11 +40,16 @@ public final class FineTuneRun: @unchecked Sendable {
         /// ``checkpointDirectory``/`checkpoint-STEP`.
         public var saveSteps: Int?
         public var checkpointDirectory: String?
+        /// Keep only the newest N checkpoints (`--save-total-limit`, transformers'
+        /// `save_total_limit`); nil keeps all.
+        public var saveTotalLimit: Int?
 
-        public init(gradientCheckpointing: Bool = false, saveSteps: Int? = nil, checkpointDirectory: String? = nil) {
+        public init(gradientCheckpointing: Bool = false, saveSteps: Int? = nil, checkpointDirectory: String? = nil,
+                    saveTotalLimit: Int? = nil) {
             self.gradientCheckpointing = gradientCheckpointing
             self.saveSteps = saveSteps
             self.checkpointDirectory = checkpointDirectory
+            self.saveTotalLimit = saveTotalLimit
         }
     }
 
@@ -96,6 +101,9 @@ public final class FineTuneRun: @unchecked Sendable {
             guard options.checkpointDirectory != nil else {
                 throw TrainingError.invalidParameter("--save-steps needs a directory to save the checkpoints in")
             }
+        }
+        if let limit = options.saveTotalLimit, limit < 1 {
+            throw TrainingError.invalidParameter("--save-total-limit must be ≥ 1, got \(limit)")
         }
         let layerCount = model.config.layerCount
         let layers = try config.layers.resolve(layerCount: layerCount)
@@ -172,6 +180,7 @@ public final class FineTuneRun: @unchecked Sendable {
         let end = min(totalSteps, untilStep ?? totalSteps)
         let started = DispatchTime.now().uptimeNanoseconds
         var done: [FineTuneProgress] = []
+        if let directory = options.checkpointDirectory { Self.recoverCheckpoints(in: directory) }
         while trainer.stepCount < end, shouldStop?() != true {
             let index = trainer.stepCount
             let (tokens, labels) = Self.tensors(batch(step: index).map { sequences[$0] })
@@ -203,6 +212,7 @@ public final class FineTuneRun: @unchecked Sendable {
                 let path = (directory as NSString).appendingPathComponent("checkpoint-\(result.step)")
                 try saveCheckpoint(to: path)
                 onCheckpoint?(path)
+                if let limit = options.saveTotalLimit { try Self.pruneCheckpoints(in: directory, keeping: limit) }
             }
         }
         return done

@@ -1,0 +1,82 @@
+import Foundation
+import XCTest
+import LoomFormats
+import LoomKernels
+import LoomModels
+
+/// The adapter `loom finetune` writes loads in PEFT itself (scripts/gen_peft_export_fixtures.py:
+/// the adapters committed under LoomTrainingTests' `Fixtures/peft_export/` were written by this
+/// command, then loaded strictly by PEFT, which recorded its logits):
+/// - today's binary, run with the script's flags, writes the same adapter: the same config and
+///   tensor names and shapes, values equal up to float rounding across hosts;
+/// - Loom's logits with each committed adapter equal PEFT's within 1e-4, so both read the
+///   same file the same way (names, row order, scaling, rsLoRA, selected layers).
+final class PEFTExportTests: XCTestCase {
+    struct Reference: Decodable {
+        struct Case: Decodable {
+            let flags: [String]
+            let lora_tensors: Int
+            let logits: [[Double]]
+            let max_vs_base: Double
+        }
+        struct Example: Codable {
+            let instruction: String
+            let input: String
+            let output: String
+        }
+        let ids: [Int]
+        let data: [Example]
+        let common: [String]
+        let cases: [String: Case]
+    }
+
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("LoomTrainingTests/Fixtures/peft_export").path
+
+    func testLoomTrainedAdapterMatchesPEFT() throws {
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/reference.json")))
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("loom-peft-export-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let lines = try reference.data.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: work + "/train.jsonl", atomically: true, encoding: .utf8)
+        XCTAssertEqual(reference.cases.count, 2)
+
+        for (name, c) in reference.cases.sorted(by: { $0.key < $1.key }) {
+            let committed = Self.fixtures + "/" + name
+            // 1. Today's binary writes that adapter.
+            let out = work + "/" + name
+            let r = try LoomProcess.run(["finetune", "-m", FinetuneCLITests.base, "--data", work + "/train.jsonl", "-o", out] + reference.common + c.flags)
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+            let configNow = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/adapter_config.json"))) as? NSDictionary
+            let configThen = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: committed + "/adapter_config.json"))) as? NSDictionary
+            XCTAssertEqual(configNow, configThen, name)
+            let now = try SafetensorsFile(path: out + "/adapter_model.safetensors")
+            let then = try SafetensorsFile(path: committed + "/adapter_model.safetensors")
+            XCTAssertEqual(then.tensors.count, c.lora_tensors, name)
+            XCTAssertEqual(now.tensors.map(\.name).sorted(), then.tensors.map(\.name).sorted(), name)
+            for info in then.tensors {
+                let fresh = try XCTUnwrap(now.tensor(named: info.name))
+                XCTAssertEqual(fresh.shape, info.shape, info.name)
+                for (a, b) in zip(try now.floats(fresh), try then.floats(info)) {
+                    XCTAssertEqual(a, b, accuracy: 1e-5 + 1e-4 * abs(b), "\(name): \(info.name)")
+                }
+            }
+            // 2. Loom reads the committed adapter as PEFT does.
+            let model = try LanguageModel(path: FinetuneCLITests.base)
+            try model.loadLoRA(path: committed)
+            let session = try model.makeSession(contextLength: 32, pool: ThreadPool(threadCount: 1))
+            var rows: [[Float]] = []
+            try session.evaluate(reference.ids) { _, logits in rows.append(Array(logits)) }
+            XCTAssertEqual(rows.count, c.logits.count, name)
+            var worst = 0.0
+            for (row, expected) in zip(rows, c.logits) {
+                for (a, b) in zip(row, expected) { worst = max(worst, abs(Double(a) - b)) }
+            }
+            XCTAssertLessThan(worst, 1e-4, "\(name): Loom vs PEFT logits")
+            XCTAssertGreaterThan(c.max_vs_base, 100 * 1e-4, "\(name): the adapter must move the logits for the test to mean anything")
+        }
+    }
+}
