@@ -162,7 +162,7 @@ public final class LoRATrainer: @unchecked Sendable {
         for layer in factors { for f in layer.values { f.zeroGradients() } }
         var total = 0.0
         for (i, (t, l)) in zip(tokens, labels).enumerated() {
-            total += pass.lossAndGradients(tokens: t, labels: l, gradScale: Float(lossScale / Double(count)),
+            total += pass.lossAndGradients(tokens: t, labels: l, gradScale: Float(lossScale) / Float(count),
                                            dropoutSite: training ? (stepCount, i) : nil)
         }
         return (total / Double(count), count)
