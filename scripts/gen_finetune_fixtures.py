@@ -5,7 +5,7 @@ PyTorch + PEFT on the tiny random transformers models of Tests/LoomModelsTests/F
 clipping and AdamW are checked against an independent implementation.
 
 Per case: PEFT LoraConfig(r, lora_alpha, use_rslora, target_modules, layers_to_transform,
-lora_dropout=0.0, bias="none") on the base loaded with from_pretrained(dtype=float32,
+lora_dropout (0.0, or p with fixed recorded masks), bias="none") on the base loaded with from_pretrained(dtype=float32,
 attn_implementation="eager"); every lora_A / lora_B overwritten with seeded NON-zero values (PEFT's
 B = 0 would make the gradients of A zero): A ~ N(0,1)/sqrt(in), B ~ 0.5 N(0,1)/sqrt(r). The initial
 values are recorded, so Loom starts from the same factors.
@@ -23,7 +23,10 @@ and bias corrections at t = 2); gradients are recorded for step 1 only.
 JSON: {"transformers", "torch", "peft", "cases": {name: {"base", "r", "lora_alpha", "use_rslora",
 "targets", "layers", "lr", "betas", "eps", "weight_decay", "max_grad_norm", "tokens": [[id]],
 "labels": [[id or -100]], "initial": {"L.module": {"a": [r*in], "b": [out*r]}},
-"steps": [{"loss", "grad_norm", "clipped", "grads": {...} (step 1 only), "after": {...}}],
+"steps": [{"loss", "grad_norm", "clipped", "grads": {...} (step 1 only), "after": {...},
+"dropout_masks" (dropout case only): {"L.module": [one "0101…" string per sequence, row-major
+[tokens, in], 1 = kept]}, "loss_scale" (f16 case only)}], "dropout" (dropout case only): p,
+"precision" and "f32_reference": {"loss", "grads"} (autocast cases only),
 "quantized" (QLoRA case only): {"type": "Q4_0", "dequantized_sums": {GGUF tensor name: sum}}}}}
 Keys "L.module" are layer index and PEFT module name (e.g. "1.q_proj"); tensors are row-major
 (lora_A [r, in], lora_B [out, r]), floats with 9 significant digits (exact float32).
@@ -58,6 +61,24 @@ CASES = {
     # QLoRA: the qwen2 base with every matrix (the tied embedding too) rounded through Q4_0, as
     # `llama-quantize --pure` / Loom's GGUFQuantizer(pure) store it; PyTorch trains on the dequantised
     # values (gguf-py's reference Q4_0, ggml's quantize_row_q4_0_ref), Loom on the Q4_0 GGUF itself.
+    # LoRA dropout p = 0.25 on the llama case: PEFT's own lora_dropout modules with their noise
+    # fixed per step (drawn here with torch.bernoulli and recorded, so Loom applies the same).
+    "llama_dropout": dict(base="llama_f32_untied", r=2, lora_alpha=4, use_rslora=False,
+                          targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                          layers=None, seed=15, max_grad_norm=1000.0, dropout=0.25),
+    # Mixed precision: the BF16 llama3 base (so autocast's cast of the base weights is exact) under
+    # torch.autocast(device_type="cpu", dtype=bfloat16), SDPA attention (16-bit q/k/v in, f32
+    # softmax inside, 16-bit out, as Loom's fused attention); "f32_reference" holds the same
+    # step-1 loss and gradients without autocast, to measure how far bf16 moves them.
+    "llama3_autocast_bf16": dict(base="llama3_rope_bf16", r=2, lora_alpha=4, use_rslora=False,
+                                 targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                                 layers=None, seed=16, max_grad_norm=1.0, precision="bf16", attn="sdpa"),
+    # The same in float16 with torch.amp.GradScaler("cpu") (init scale 65536): loss.backward() on
+    # the scaled loss, unscale_, clip, scaler.step, scaler.update; the gradients are recorded
+    # after unscale_.
+    "llama3_autocast_f16": dict(base="llama3_rope_bf16", r=2, lora_alpha=4, use_rslora=False,
+                                targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                                layers=None, seed=17, max_grad_norm=1.0, precision="f16", attn="sdpa"),
     "qwen2_q4_0": dict(base="qwen2_tied_bias", r=2, lora_alpha=4, use_rslora=False,
                        targets=["q_proj", "k_proj", "o_proj", "gate_proj", "down_proj"],
                        layers=None, seed=13, max_grad_norm=1.0, quantize="Q4_0"),
@@ -110,23 +131,44 @@ def lora_modules(model):
     return sorted(out, key=lambda kv: kv[0])
 
 
+class FixedDropout(torch.nn.Module):
+    """nn.Dropout(p) in train mode with a given keep mask: x * mask / (1 - p), the expression
+    ATen's CPU dropout evaluates (`input * bernoulli(1 - p).div_(1 - p)`)."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+        self.mask = None
+
+    def forward(self, x):
+        noise = self.mask.to(x.dtype).div_(1 - self.p)
+        return x * noise
+
+
 def make_case(name, spec):
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_pretrained(os.path.join(BASES, spec["base"]), dtype=torch.float32,
-                                                attn_implementation="eager")
+                                                attn_implementation=spec.get("attn", "eager"))
     sums = quantize_base(base, spec["quantize"]) if spec.get("quantize") else None
     config = LoraConfig(r=spec["r"], lora_alpha=spec["lora_alpha"], use_rslora=spec["use_rslora"],
-                        target_modules=spec["targets"], layers_to_transform=spec["layers"], lora_dropout=0.0,
+                        target_modules=spec["targets"], layers_to_transform=spec["layers"],
+                        lora_dropout=spec.get("dropout", 0.0),
                         bias="none", task_type="CAUSAL_LM")
     model = get_peft_model(base, config)
     model.train()
     g = torch.Generator().manual_seed(spec["seed"])
     modules = lora_modules(model)
+    modules_by_key = dict(modules)
     with torch.no_grad():
         for _, m in modules:
             a, b = m.lora_A["default"].weight, m.lora_B["default"].weight
             a.copy_(torch.randn(a.shape, generator=g) / a.shape[1] ** 0.5)
             b.copy_(0.5 * torch.randn(b.shape, generator=g) / b.shape[1] ** 0.5)
+    dropouts = {}
+    if spec.get("dropout"):
+        for key, m in modules:
+            assert isinstance(m.lora_dropout["default"], torch.nn.Dropout)
+            m.lora_dropout["default"] = dropouts[key] = FixedDropout(spec["dropout"])
     vocab = base.config.vocab_size
     tokens = torch.randint(0, vocab, (2, 12), generator=g)
     labels = tokens.clone()
@@ -146,19 +188,50 @@ def make_case(name, spec):
                   targets=spec["targets"], layers=spec["layers"], lr=LR, betas=list(BETAS), eps=EPS,
                   weight_decay=WEIGHT_DECAY, max_grad_norm=spec["max_grad_norm"],
                   tokens=tokens.tolist(), labels=labels.tolist(), initial=snapshot(None), steps=[])
+    if dropouts:
+        result["dropout"] = spec["dropout"]
     if sums is not None:
         result["quantized"] = {"type": spec["quantize"], "dequantized_sums": sums}
-    for step in range(2):
+    precision = spec.get("precision")
+    amp_dtype = {"bf16": torch.bfloat16, "f16": torch.float16}.get(precision)
+    scaler = torch.amp.GradScaler("cpu") if precision == "f16" else None
+    if precision:
+        result["precision"] = precision
         optimizer.zero_grad()
-        loss = model(input_ids=tokens, labels=labels).loss
-        loss.backward()
+        reference = model(input_ids=tokens, labels=labels).loss
+        reference.backward()
+        result["f32_reference"] = {"loss": g9(reference.item()), "grads": snapshot("grad")}
+    for step in range(2):
+        masks = {}
+        for key, d in dropouts.items():
+            d.mask = torch.bernoulli(torch.full((*tokens.shape, modules_by_key[key].in_features), 1 - d.p), generator=g)
+            masks[key] = ["".join("1" if v else "0" for v in seq.reshape(-1).tolist()) for seq in d.mask]
+        optimizer.zero_grad()
+        with torch.autocast(device_type="cpu", dtype=amp_dtype, enabled=amp_dtype is not None):
+            loss = model(input_ids=tokens, labels=labels).loss
+        assert loss.dtype == torch.float32
+        scale = None
+        if scaler is not None:
+            scale = float(scaler.get_scale())
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
         grads = snapshot("grad") if step == 0 else None
         norm = float(torch.nn.utils.clip_grad_norm_(params, spec["max_grad_norm"]))
-        optimizer.step()
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         entry = {"loss": g9(loss.item()), "grad_norm": g9(norm), "clipped": norm > spec["max_grad_norm"],
                  "after": snapshot(None)}
+        if scale is not None:
+            entry["loss_scale"] = scale
         if grads is not None:
             entry["grads"] = grads
+        if masks:
+            entry["dropout_masks"] = masks
         result["steps"].append(entry)
         print(f"{name} step {step + 1}: loss {loss.item():.6f}, grad norm {norm:.5f}, clipped {entry['clipped']}")
     return result

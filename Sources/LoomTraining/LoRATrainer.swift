@@ -18,6 +18,10 @@ public struct TrainingStepResult: Sendable, Equatable {
     public let tokens: Int
     /// Labels the loss was averaged over.
     public let labelCount: Int
+    /// f16 only: the loss scale the step's backward pass used.
+    public var lossScale: Double? = nil
+    /// f16 only: the gradients overflowed, so the update was skipped (the loss scale backs off).
+    public var skipped = false
 }
 
 /// LoRA fine-tuning of a ``LanguageModel`` in-process: each ``step(tokens:labels:)`` runs the
@@ -39,6 +43,8 @@ public final class LoRATrainer: @unchecked Sendable {
     /// `--max-grad-norm`; nil for no clipping (the norm is still reported).
     public let maxGradientNorm: Double?
     public let optimizer: AdamW
+    /// Dynamic loss scaling, for f16 precision only.
+    public let gradScaler: GradScaler?
     /// Called after every step.
     public var onStep: ((TrainingStepResult) -> Void)?
     private let pass: DecoderBackward
@@ -60,6 +66,7 @@ public final class LoRATrainer: @unchecked Sendable {
         self.schedule = schedule
         self.maxGradientNorm = maxGradientNorm
         self.optimizer = try AdamW(settings: optimizer)
+        gradScaler = lora.precision == .f16 ? try GradScaler() : nil
         let chosen = Set(lora.layers ?? Array(0..<c.layerCount))
         var random = SplitMix64(seed: lora.seed)
         let qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
@@ -82,7 +89,15 @@ public final class LoRATrainer: @unchecked Sendable {
             }
             return modules
         }
-        pass = try DecoderBackward(model: model, factors: factors, checkpointing: lora.gradientCheckpointing, pool: pool)
+        pass = try DecoderBackward(model: model, factors: factors, checkpointing: lora.gradientCheckpointing,
+                                   dropout: lora.dropout > 0 ? try LoRADropout(probability: lora.dropout, seed: lora.seed) : nil,
+                                   precision: PrecisionPolicy(lora.precision), pool: pool)
+    }
+
+    /// Replaces the seeded dropout masks (tests: the masks of a PyTorch fixture).
+    var dropoutNoiseOverride: ((LoRADropout.Site, Int) -> [Float])? {
+        get { pass.noiseOverride }
+        set { pass.noiseOverride = newValue }
     }
 
     /// The trained factors, `[layer][module]`.
@@ -134,13 +149,21 @@ public final class LoRATrainer: @unchecked Sendable {
     }
 
     /// The loss of a batch and the LoRA gradients (left in ``factors``, unclipped), without
-    /// an update.
-    public func lossAndGradients(tokens: [[Int32]], labels: [[Int32]]) throws -> (loss: Double, labelCount: Int) {
+    /// an update. `training` applies the LoRA dropout (with the masks of the next step,
+    /// ``stepCount``, and each sequence's index in the batch); evaluation passes false, as
+    /// PEFT's dropout is off after `model.eval()`.
+    public func lossAndGradients(tokens: [[Int32]], labels: [[Int32]], training: Bool = true) throws -> (loss: Double, labelCount: Int) {
+        try lossAndGradients(tokens: tokens, labels: labels, training: training, lossScale: 1)
+    }
+
+    /// The same, with the gradients of `lossScale ×` the loss (f16 loss scaling).
+    func lossAndGradients(tokens: [[Int32]], labels: [[Int32]], training: Bool, lossScale: Double) throws -> (loss: Double, labelCount: Int) {
         let count = try validate(tokens: tokens, labels: labels)
         for layer in factors { for f in layer.values { f.zeroGradients() } }
         var total = 0.0
-        for (t, l) in zip(tokens, labels) {
-            total += pass.lossAndGradients(tokens: t, labels: l, gradScale: 1 / Float(count))
+        for (i, (t, l)) in zip(tokens, labels).enumerated() {
+            total += pass.lossAndGradients(tokens: t, labels: l, gradScale: Float(lossScale) / Float(count),
+                                           dropoutSite: training ? (stepCount, i) : nil)
         }
         return (total / Double(count), count)
     }
@@ -148,19 +171,39 @@ public final class LoRATrainer: @unchecked Sendable {
     /// One optimiser step on a batch of sequences (each attends only to itself; the loss is
     /// the mean over all their non-ignored labels, as HF's over a padded batch). Fails
     /// before changing anything if the loss is NaN or infinite.
+    ///
+    /// In f16, the backward pass runs on the loss times ``GradScaler/scale``; the gradients are
+    /// unscaled before clipping, and if any is inf or NaN the update is skipped (the result
+    /// says so, the step still counts as a step of the run but not as an optimiser step:
+    /// AdamW's bias correction and the learning-rate schedule advance with the optimiser
+    /// steps, as in transformers' Trainer, which does not step the scheduler after a skipped
+    /// optimiser step).
     @discardableResult
     public func step(tokens: [[Int32]], labels: [[Int32]]) throws -> TrainingStepResult {
-        let (loss, count) = try lossAndGradients(tokens: tokens, labels: labels)
+        let scale = gradScaler?.scale ?? 1
+        let (loss, count) = try lossAndGradients(tokens: tokens, labels: labels, training: true, lossScale: scale)
         guard loss.isFinite else {
             throw TrainingError.invalidParameter("the loss of step \(stepCount + 1) is \(loss); stopped before the update")
         }
         let params = parameters
+        let lr = schedule.rate(atStep: optimizer.step)
+        let tokenCount = tokens.reduce(0) { $0 + $1.count }
+        if let gradScaler {
+            let finite = gradScaler.unscale(params.map(\.1))
+            gradScaler.update(foundInfinite: !finite)
+            if !finite {
+                stepCount += 1
+                let result = TrainingStepResult(step: stepCount, loss: loss, gradientNorm: .infinity, learningRate: lr,
+                                                tokens: tokenCount, labelCount: count, lossScale: scale, skipped: true)
+                onStep?(result)
+                return result
+            }
+        }
         let norm = GradientClipping.clip(params.map(\.1), maxNorm: maxGradientNorm)
-        let lr = schedule.rate(atStep: stepCount)
         optimizer.update(params, lr: lr)
         stepCount += 1
         let result = TrainingStepResult(step: stepCount, loss: loss, gradientNorm: norm, learningRate: lr,
-                                        tokens: tokens.reduce(0) { $0 + $1.count }, labelCount: count)
+                                        tokens: tokenCount, labelCount: count, lossScale: gradScaler == nil ? nil : scale)
         onStep?(result)
         return result
     }

@@ -1,7 +1,6 @@
 /// What the trainer adapts and how: PEFT `LoraConfig`'s `r`, `lora_alpha`, `use_rslora`,
-/// `target_modules` and `layers_to_transform`, plus gradient checkpointing. Dropout is 0
-/// (PEFT's `lora_dropout=0.0`); the CLI's parsing of `--target`/`--layers` lives elsewhere
-/// and produces these plain values.
+/// `target_modules`, `layers_to_transform` and `lora_dropout`, plus gradient checkpointing;
+/// the CLI's parsing of `--target`/`--layers` lives elsewhere and produces these plain values.
 public struct LoRATrainingSettings: Sendable, Equatable {
     /// Rank r.
     public var rank: Int
@@ -18,9 +17,16 @@ public struct LoRATrainingSettings: Sendable, Equatable {
     /// Keep only each layer's input in the forward pass and recompute the layer during the
     /// backward pass (`--grad-checkpoint`; HF `gradient_checkpointing_enable()`).
     public var gradientCheckpointing: Bool
+    /// `lora_dropout` p in [0, 1): dropout on each adapted module's LoRA input in train mode
+    /// (``LoRADropout``), its masks seeded by ``seed``.
+    public var dropout: Double
+    /// Activations and gradients in f32, or bf16/f16 as under `torch.autocast` (``PrecisionPolicy``);
+    /// the factors and AdamW stay f32. f16 adds dynamic loss scaling (``GradScaler``).
+    public var precision: FineTuneConfig.Precision
 
     public init(rank: Int = 8, alpha: Double = 16, useRSLoRA: Bool = false, targets: Set<LoRAModule> = [.q, .v],
-                layers: [Int]? = nil, seed: UInt64 = 0, gradientCheckpointing: Bool = false) {
+                layers: [Int]? = nil, seed: UInt64 = 0, gradientCheckpointing: Bool = false, dropout: Double = 0,
+                precision: FineTuneConfig.Precision = .f32) {
         self.rank = rank
         self.alpha = alpha
         self.useRSLoRA = useRSLoRA
@@ -28,6 +34,8 @@ public struct LoRATrainingSettings: Sendable, Equatable {
         self.layers = layers
         self.seed = seed
         self.gradientCheckpointing = gradientCheckpointing
+        self.dropout = dropout
+        self.precision = precision
     }
 
     /// PEFT's `scaling`: `lora_alpha / r`, or `lora_alpha / √r` with rsLoRA.
@@ -37,6 +45,9 @@ public struct LoRATrainingSettings: Sendable, Equatable {
     func validate(layerCount: Int) throws {
         guard rank >= 1 else { throw TrainingError.invalidParameter("LoRA rank must be ≥ 1, got \(rank)") }
         guard alpha.isFinite, alpha > 0 else { throw TrainingError.invalidParameter("LoRA alpha must be a positive number, got \(alpha)") }
+        guard dropout.isFinite, dropout >= 0, dropout < 1 else {
+            throw TrainingError.invalidParameter("LoRA dropout must be in [0, 1), got \(dropout)")
+        }
         guard !targets.isEmpty else { throw TrainingError.invalidParameter("no LoRA target module chosen") }
         if let layers {
             guard !layers.isEmpty else { throw TrainingError.invalidParameter("no layer chosen for LoRA") }

@@ -45,6 +45,9 @@ extension FinetuneCommand {
         run.onStep = { p in
             do { try log.append(p.logEntry) } catch { logError = logError ?? error }
             progress.update(p, startStep: startStep)
+            if p.skipped, let scale = p.lossScale {
+                progress.note("step \(p.step): f16 gradients overflowed at loss scale \(Int(scale)); update skipped, scale halved")
+            }
         }
         run.onCheckpoint = { path in progress.note("saved \(path)") }
         // Ctrl-C: finish the step in progress, save a checkpoint, and exit 130.
@@ -66,6 +69,9 @@ extension FinetuneCommand {
             if let saveTotalLimit { try FineTuneRun.pruneCheckpoints(in: output, keeping: saveTotalLimit) }
             StandardError.print("interrupted at step \(run.step) of \(run.totalSteps); saved \(path) (continue with --resume \(output))")
             throw ExitCode(130)
+        }
+        if let scaler = run.trainer.gradScaler {
+            StandardError.print("f16 loss scale \(Int(scaler.scale)), \(scaler.skippedSteps) step(s) skipped for overflow")
         }
         let activation = Double(run.trainer.lastActivationBytes) / 1_048_576
         StandardError.print(String(format: "activations kept for the backward pass: %.1f MiB for the last sequence%@", activation,

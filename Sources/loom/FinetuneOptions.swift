@@ -7,7 +7,7 @@ import LoomTraining
 struct FinetuneOptions: ParsableArguments {
     @Option(name: .customLong("lora-r"), help: "LoRA rank r (default: 8).") var loraRank: Int?
     @Option(name: .customLong("lora-alpha"), help: "LoRA alpha; the update is scaled by alpha/r (default: 16).") var loraAlpha: Double?
-    @Option(name: .customLong("lora-dropout"), help: "LoRA dropout (default: 0; only 0 is implemented).") var loraDropout: Double?
+    @Option(name: .customLong("lora-dropout"), help: "LoRA dropout p on each adapted module's input in training, PEFT's lora_dropout (default: 0).") var loraDropout: Double?
     @Flag(name: .customLong("use-rslora"), help: "Rank-stabilised scaling alpha/√r.") var useRSLoRA = false
     @Option(name: .customLong("target"), help: "Adapted projections: all-linear or a list like q_proj,v_proj (default: all-linear).")
     var target: String?
@@ -32,7 +32,7 @@ struct FinetuneOptions: ParsableArguments {
     @Option(name: .customLong("val-split"), help: "Hold out a fraction (0.1) or a count (50) of the examples for eval loss.")
     var validationSplit: String?
     @Option(name: .customLong("eval-steps"), help: "Eval loss every N steps (default: at the end).") var evalSteps: Int?
-    @Option(name: .customLong("precision"), help: "f32 (bf16 and f16 are not implemented yet and are refused).") var precision: String?
+    @Option(name: .customLong("precision"), help: "f32, or bf16/f16 activations and gradients as torch.autocast (f32 master weights; f16 adds dynamic loss scaling) (default: f32).") var precision: String?
     @Option(name: .customLong("seed"), help: "Seed of the LoRA init and the data order (default: 42).") var seed: UInt64?
     @Flag(name: .customLong("strict"), help: "Fail on the first bad record or over-long conversation instead of skipping/truncating.")
     var strict = false

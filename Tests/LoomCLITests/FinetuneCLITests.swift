@@ -70,6 +70,19 @@ final class FinetuneCLITests: XCTestCase {
         XCTAssertTrue(mismatch.stderr.contains("cannot resume") && mismatch.stderr.contains("--lr"), mismatch.stderr)
     }
 
+    /// `--precision f16 --lora-dropout`: the run trains, logs the loss scale on every step and
+    /// reports it at the end.
+    func testF16WithDropoutTrainsAndLogsTheLossScale() throws {
+        let data = try dataset(3)
+        let out = try temporaryDirectory() + "/out"
+        let r = try loom(common(data, out) + ["--max-steps", "2", "--precision", "f16", "--lora-dropout", "0.1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("f16 loss scale 65536, 0 step(s) skipped"), r.stderr)
+        let log = try String(contentsOfFile: out + "/train_log.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(log.count, 2)
+        XCTAssertTrue(log.allSatisfy { $0.contains("\"loss_scale\":65536") }, "\(log)")
+    }
+
     func testBadInputIsNamed() throws {
         let out = try temporaryDirectory() + "/out"
         let empty = try temporaryDirectory() + "/empty.jsonl"
@@ -78,9 +91,9 @@ final class FinetuneCLITests: XCTestCase {
         let cases: [([String], String)] = [
             (common(empty, out), "no usable example"),
             (common(data, out) + ["--format", "csv"], "--format must be alpaca, sharegpt, messages or auto"),
-            (common(data, out) + ["--precision", "bf16"], "supported: f32"),
+            (common(data, out) + ["--precision", "f8"], "--precision must be bf16, f16 or f32"),
             (common(data, out) + ["--lr", "nan"], "--lr must be a finite number"),
-            (common(data, out) + ["--lora-dropout", "0.1"], "--lora-dropout 0.1 is not implemented"),
+            (common(data, out) + ["--lora-dropout", "1.5"], "--lora-dropout must be in [0, 1)"),
             (common(data, out) + ["--resume", out + "/none"], "not a usable checkpoint"),
             (["finetune", "-m", Self.base, "--data", data], "-o OUT is required"),
         ]

@@ -18,6 +18,17 @@ struct FinetuneStepFixture: Decodable {
         let grads: [String: Factors]?
         /// Factors after the optimiser step.
         let after: [String: Factors]
+        /// The dropout case: each module's keep mask per sequence ("0101…", row-major
+        /// `[tokens × in]`, 1 = kept), as PEFT's `lora_dropout` applied it in this step.
+        let dropout_masks: [String: [String]]?
+        /// The f16 case: the GradScaler scale the step's backward pass used.
+        let loss_scale: Double?
+    }
+
+    /// An autocast case's step-1 loss and gradients without autocast (f32).
+    struct Reference: Decodable {
+        let loss: Double
+        let grads: [String: Factors]
     }
 
     struct Case: Decodable {
@@ -39,6 +50,11 @@ struct FinetuneStepFixture: Decodable {
         /// The QLoRA case: the base's matrices rounded through `type`, with each GGUF tensor's
         /// float64 sum of dequantised values.
         let quantized: Quantized?
+        /// `lora_dropout` p of the dropout case.
+        let dropout: Double?
+        /// "bf16" or "f16" for the torch.autocast cases.
+        let precision: String?
+        let f32_reference: Reference?
     }
 
     struct Quantized: Decodable {

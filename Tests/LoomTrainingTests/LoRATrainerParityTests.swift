@@ -11,12 +11,13 @@ import LoomModels
 /// parameters after each step within 1e-5.
 final class LoRATrainerParityTests: XCTestCase {
     static func makeTrainer(_ c: FinetuneStepFixture.Case, checkpointing: Bool = false, threads: Int = 2,
-                     modelPath: String? = nil) throws -> (LanguageModel, LoRATrainer) {
+                     modelPath: String? = nil, precision: FineTuneConfig.Precision? = nil) throws -> (LanguageModel, LoRATrainer) {
         let model = try LanguageModel(path: modelPath ?? FinetuneStepFixture.baseDirectory(c.base))
         let settings = LoRATrainingSettings(
             rank: c.r, alpha: c.lora_alpha, useRSLoRA: c.use_rslora,
             targets: Set(try c.targets.map { try XCTUnwrap(LoRAModule(rawValue: $0), $0) }), layers: c.layers,
-            gradientCheckpointing: checkpointing)
+            gradientCheckpointing: checkpointing, dropout: c.dropout ?? 0,
+            precision: try precision ?? XCTUnwrap(FineTuneConfig.Precision(rawValue: c.precision ?? "f32")))
         let trainer = try LoRATrainer(
             model: model, lora: settings,
             optimizer: AdamWSettings(beta1: c.betas[0], beta2: c.betas[1], eps: c.eps, weightDecay: c.weight_decay),
@@ -25,6 +26,21 @@ final class LoRATrainerParityTests: XCTestCase {
         for (key, f) in c.initial {
             let (layer, module) = try Self.parse(key)
             try trainer.setFactors(layer: layer, module: module, a: f.a, b: f.b)
+        }
+        if let p = c.dropout {
+            // PEFT's masks of each step instead of Loom's seeded ones.
+            let keep = Float(1 / (1 - p))
+            let masks = c.steps.map { $0.dropout_masks ?? [:] }
+            trainer.dropoutNoiseOverride = { site, count in
+                guard site.step < masks.count, let perSequence = masks[site.step]["\(site.layer).\(site.module.rawValue)"],
+                      site.sequence < perSequence.count else {
+                    XCTFail("no fixture mask for \(site)")
+                    return [Float](repeating: 1, count: count)
+                }
+                let bits = perSequence[site.sequence].utf8
+                XCTAssertEqual(bits.count, count, "mask size of \(site)")
+                return bits.map { $0 == UInt8(ascii: "1") ? keep : 0 }
+            }
         }
         // Every module the fixture has is trained here, and nothing else.
         let trained = trainer.factors.enumerated().flatMap { l, ms in ms.keys.map { "\(l).\($0.rawValue)" } }
@@ -155,6 +171,31 @@ final class LoRATrainerParityTests: XCTestCase {
         XCTAssertTrue(reason([[1, 2, 3]], [[1, 2, -5]]).contains("label -5"))
         XCTAssertTrue(reason([[1, 2, 3]], [[1, -100, -100]]).contains("nothing to learn"))
         XCTAssertTrue(reason([], []).contains("≥ 1 sequence"))
+    }
+
+    /// LoRA dropout p = 0.25 on every projection, with PEFT's masks: the dropped input feeds
+    /// the LoRA path only, and the gradients flow back through the same noise.
+    func testLlamaDropoutStepsMatchPEFT() throws {
+        try Self.runCase("llama_dropout")
+        try Self.runCase("llama_dropout", checkpointing: true)
+        let c = try XCTUnwrap(FinetuneStepFixture.load().cases["llama_dropout"])
+        XCTAssertEqual(c.dropout, 0.25)
+        // The masks matter: Loom's own seeded masks give another loss than PyTorch's.
+        let model = try LanguageModel(path: FinetuneStepFixture.baseDirectory(c.base))
+        let (_, trainer) = try Self.makeTrainer(c)
+        trainer.dropoutNoiseOverride = nil
+        let seeded = try trainer.lossAndGradients(tokens: c.tokens, labels: c.labels).loss
+        XCTAssertGreaterThan(abs(seeded - c.steps[0].loss), 1e-4)
+        // Eval mode has no dropout: the loss of the undropped model, equal to a p = 0 trainer's.
+        let evaluated = try trainer.lossAndGradients(tokens: c.tokens, labels: c.labels, training: false).loss
+        let plain = try LoRATrainer(model: model, lora: LoRATrainingSettings(rank: c.r, alpha: c.lora_alpha, targets: trainer.lora.targets),
+                                    schedule: try LearningRateSchedule(kind: .constant, peak: c.lr, warmupSteps: 0, totalSteps: 10))
+        for (key, f) in c.initial {
+            let (layer, module) = try Self.parse(key)
+            try plain.setFactors(layer: layer, module: module, a: f.a, b: f.b)
+        }
+        XCTAssertEqual(evaluated, try plain.lossAndGradients(tokens: c.tokens, labels: c.labels).loss, accuracy: 1e-9)
+        XCTAssertGreaterThan(abs(evaluated - c.steps[0].loss), 1e-4)
     }
 
     /// A BF16 base read in place (no f32 copy of the matrices) with llama3 RoPE scaling.

@@ -1,7 +1,8 @@
 import LoomKernels
 import LoomModels
 
-/// The decoder's forward and backward pass for LoRA training, in f32, on a frozen
+/// The decoder's forward and backward pass for LoRA training, in f32 (or mixed bf16/f16,
+/// ``PrecisionPolicy``), on a frozen
 /// ``LanguageModel``: the layer maths of Loom's inference forward pass (HF
 /// `LlamaDecoderLayer`/`Qwen2DecoderLayer`, transformers `modeling_llama.py`: RMSNorm →
 /// Q/K/V (+ bias) → RoPE → causal GQA → o_proj → residual; RMSNorm → SwiGLU → residual;
@@ -11,15 +12,33 @@ import LoomModels
 /// Gradients flow to the LoRA factors only (``factors``, accumulated; the caller zeroes
 /// them). The embedding, norms and base matrices are frozen and read in place in their
 /// stored format (``FrozenProjection``). With `checkpointing`, a layer's activations are
-/// not kept: only its input is, and the layer is recomputed during the backward pass.
+/// not kept: only its input is, and the layer is recomputed during the backward pass. With
+/// ``dropout``, each LoRA path sees its dropped-out input in train mode (``LoRADropout``).
 public final class DecoderBackward: @unchecked Sendable {
     public let model: LanguageModel
     public let pool: ThreadPool
     public let checkpointing: Bool
     /// `factors[layer][module]`: the trained modules.
     public let factors: [[LoRAModule: LoRAFactors<Float>]]
-    /// Bytes of saved activations of the last ``lossAndGradients(tokens:labels:gradScale:)``.
+    /// LoRA dropout in train mode (PEFT's `lora_dropout`); nil or p = 0 for none.
+    public let dropout: LoRADropout?
+    /// Bytes of saved activations of the last ``lossAndGradients(tokens:labels:gradScale:dropoutSite:)``.
     public private(set) var lastActivationBytes = 0
+    /// Activations and gradients in f32, or rounded to bf16/f16 as under `torch.autocast`.
+    public let precision: PrecisionPolicy
+    /// Replaces ``LoRADropout/noise(at:count:)`` (tests: masks given by a PyTorch fixture).
+    var noiseOverride: ((LoRADropout.Site, Int) -> [Float])?
+    /// `reduced[layer][module]`: the LoRA paths in bf16/f16 (empty in f32).
+    private let reduced: [[LoRAModule: ReducedPrecisionLoRA]]
+
+    /// The sequence in progress: its dropout site (nil in eval mode or without dropout) and
+    /// scratch `[n × widest projection]` for the dropped input, the LoRA path's output or
+    /// output gradient, and its input gradient.
+    private struct Work {
+        var site: (step: Int, sequence: Int)?
+        let dropped: TrainingBuffer<Float>, lora: TrainingBuffer<Float>, dxLoRA: TrainingBuffer<Float>, dxBase: TrainingBuffer<Float>
+    }
+    private var work: Work?
 
     struct FrozenLayer {
         let norm1: TrainingBuffer<Float>, norm2: TrainingBuffer<Float>
@@ -36,7 +55,8 @@ public final class DecoderBackward: @unchecked Sendable {
 
     /// - Throws: ``TrainingError/invalidParameter(_:)`` for architectures with fused
     ///   projections (Phi-3), whose LoRA modules this trainer does not map yet.
-    public init(model: LanguageModel, factors: [[LoRAModule: LoRAFactors<Float>]], checkpointing: Bool, pool: ThreadPool) throws {
+    public init(model: LanguageModel, factors: [[LoRAModule: LoRAFactors<Float>]], checkpointing: Bool,
+                dropout: LoRADropout? = nil, precision: PrecisionPolicy = .f32, pool: ThreadPool) throws {
         let c = model.config
         guard !c.architecture.fusedQKV, !c.architecture.fusedGateUp else {
             throw TrainingError.invalidParameter("\(c.architecture.name) fuses its projections; LoRA training supports llama-style (separate q/k/v, gate/up) models")
@@ -45,6 +65,9 @@ public final class DecoderBackward: @unchecked Sendable {
         self.model = model
         self.factors = factors
         self.checkpointing = checkpointing
+        self.dropout = dropout.flatMap { $0.probability > 0 ? $0 : nil }
+        self.precision = precision
+        reduced = factors.map { layer in precision.isReduced ? layer.mapValues { ReducedPrecisionLoRA($0, policy: precision) } : [:] }
         self.pool = pool
         layers = model.weights.layers.map { l in
             FrozenLayer(norm1: TrainingBuffer(l.attentionNorm), norm2: TrainingBuffer(l.feedForwardNorm), projections: [
@@ -68,20 +91,78 @@ public final class DecoderBackward: @unchecked Sendable {
         return LayerActivations(tokens: n, d: s.d, qDim: s.q, kvDim: s.kv, heads: s.heads, ffn: s.ffn)
     }
 
+    /// The dropout noise of module `m` of layer `l` for the sequence in progress (nil in eval
+    /// mode or without dropout). Forward and backward (and a checkpointed recomputation) get
+    /// the same noise: it is a function of the site.
+    private func dropoutNoise(_ l: Int, _ m: LoRAModule, count: Int) -> [Float]? {
+        guard let dropout, let active = work?.site else { return nil }
+        let site = LoRADropout.Site(step: active.step, sequence: active.sequence, layer: l, module: m)
+        return noiseOverride?(site, count) ?? dropout.noise(at: site, count: count)
+    }
+
     /// `y = base(x) (+ LoRA)` for module `m` of layer `l`.
     private func project(_ l: Int, _ m: LoRAModule, _ x: TrainingBuffer<Float>, _ n: Int, into y: TrainingBuffer<Float>,
                          scratch: TrainingBuffer<Float>) {
-        layers[l].projections[m]!.forward(x.pointer, tokens: n, into: y.pointer, pool: pool)
-        factors[l][m]?.forward(x.pointer, tokens: n, addingInto: y.pointer, scratch: scratch.pointer)
+        let base = layers[l].projections[m]!
+        base.forward(x.pointer, tokens: n, into: y.pointer, pool: pool)
+        if let low = reduced[l][m], let work {
+            // PEFT under autocast: round(round(base) + round(lora·s)), the LoRA input rounded.
+            precision.round(y.pointer, count: n * base.outputs)
+            var input = x.pointer
+            if let noise = dropoutNoise(l, m, count: n * low.factors.inputs) {
+                for i in 0..<noise.count { work.dropped[i] = precision.round(x[i] * noise[i]) }
+                input = work.dropped.pointer
+            }
+            low.forward(input, tokens: n, into: work.lora.pointer, scratch: scratch.pointer)
+            for i in 0..<n * base.outputs { y[i] = precision.round(y[i] + work.lora[i]) }
+            return
+        }
+        precision.round(y.pointer, count: n * base.outputs)
+        guard let f = factors[l][m] else { return }
+        if let noise = dropoutNoise(l, m, count: n * f.inputs), let work {
+            LoRADropout.forward(f, x.pointer, noise: noise, tokens: n, addingInto: y.pointer, dropped: work.dropped.pointer,
+                                scratch: scratch.pointer)
+        } else {
+            f.forward(x.pointer, tokens: n, addingInto: y.pointer, scratch: scratch.pointer)
+        }
     }
 
     /// `dx += ∂L/∂x` through module `m` of layer `l` (base and LoRA), accumulating the LoRA
     /// factors' gradients.
     private func projectBackward(_ l: Int, _ m: LoRAModule, dy: TrainingBuffer<Float>, x: TrainingBuffer<Float>, _ n: Int,
                                  into dx: TrainingBuffer<Float>, scratch: (TrainingBuffer<Float>, TrainingBuffer<Float>)) {
-        layers[l].projections[m]!.accumulateInputGradient(dy.pointer, tokens: n, into: dx.pointer, pool: pool)
-        factors[l][m]?.backward(dy.pointer, x: x.pointer, tokens: n, addingInto: dx.pointer,
-                                scratch: scratch.0.pointer, scratch.1.pointer)
+        let base = layers[l].projections[m]!
+        if precision.isReduced, let work {
+            // Each 16-bit matmul's input gradient is rounded; the base and LoRA paths' meet in f32.
+            let count = n * base.inputs
+            work.dxBase.pointer.update(repeating: 0, count: count)
+            base.accumulateInputGradient(dy.pointer, tokens: n, into: work.dxBase.pointer, pool: pool)
+            for i in 0..<count { dx[i] += precision.round(work.dxBase[i]) }
+            guard let low = reduced[l][m] else { return }
+            var input = x.pointer
+            let noise = dropoutNoise(l, m, count: count)
+            if let noise {
+                for i in 0..<count { work.dropped[i] = precision.round(x[i] * noise[i]) }
+                input = work.dropped.pointer
+            }
+            low.backward(dy.pointer, x: input, tokens: n, into: work.dxLoRA.pointer, d: work.lora.pointer,
+                         u: scratch.0.pointer, du: scratch.1.pointer)
+            if let noise {
+                for i in 0..<count { dx[i] += work.dxLoRA[i] * noise[i] }
+            } else {
+                for i in 0..<count { dx[i] += work.dxLoRA[i] }
+            }
+            return
+        }
+        base.accumulateInputGradient(dy.pointer, tokens: n, into: dx.pointer, pool: pool)
+        guard let f = factors[l][m] else { return }
+        if let noise = dropoutNoise(l, m, count: n * f.inputs), let work {
+            LoRADropout.backward(f, dy.pointer, x: x.pointer, noise: noise, tokens: n, addingInto: dx.pointer,
+                                 dropped: work.dropped.pointer, dxLoRA: work.dxLoRA.pointer,
+                                 scratch: scratch.0.pointer, scratch.1.pointer)
+        } else {
+            f.backward(dy.pointer, x: x.pointer, tokens: n, addingInto: dx.pointer, scratch: scratch.0.pointer, scratch.1.pointer)
+        }
     }
 
     /// Layer `l`'s forward pass on `a.input`, filling `a`; the layer's output goes to `out`.
@@ -90,19 +171,25 @@ public final class DecoderBackward: @unchecked Sendable {
         let s = dims, c = model.config, L = layers[l]
         RMSNormOp.forward(a.input.pointer, weight: L.norm1.pointer, rows: n, dim: s.d, eps: c.rmsEpsilon,
                           into: a.normed1.pointer, inverseRMS: a.rms1.pointer)
+        precision.round(a.normed1)   // autocast casts the projections' input
         project(l, .q, a.normed1, n, into: a.q, scratch: scratch)
         project(l, .k, a.normed1, n, into: a.k, scratch: scratch)
         project(l, .v, a.normed1, n, into: a.v, scratch: scratch)
         rope.apply(a.q.pointer, rows: n, heads: c.headCount, headDim: c.headDim)
         rope.apply(a.k.pointer, rows: n, heads: c.kvHeadCount, headDim: c.headDim)
+        precision.round(a.q)         // RoPE ran in f32; attention reads 16-bit q, k
+        precision.round(a.k)
         attention.forward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, n: n, out: a.attended.pointer, lse: a.lse.pointer, pool: pool)
+        precision.round(a.attended)  // and returns 16-bit
         project(l, .o, a.attended, n, into: out, scratch: scratch)
         for i in 0..<n * s.d { a.mid[i] = a.input[i] + out[i] }
         RMSNormOp.forward(a.mid.pointer, weight: L.norm2.pointer, rows: n, dim: s.d, eps: c.rmsEpsilon,
                           into: a.normed2.pointer, inverseRMS: a.rms2.pointer)
+        precision.round(a.normed2)
         project(l, .gate, a.normed2, n, into: a.gate, scratch: scratch)
         project(l, .up, a.normed2, n, into: a.up, scratch: scratch)
         SwiGLUOp.forward(gate: a.gate.pointer, up: a.up.pointer, count: n * s.ffn, into: a.act.pointer)
+        precision.round(a.act)
         project(l, .down, a.act, n, into: out, scratch: scratch)
         for i in 0..<n * s.d { out[i] += a.mid[i] }
     }
@@ -112,10 +199,14 @@ public final class DecoderBackward: @unchecked Sendable {
                                dIn: TrainingBuffer<Float>, scratch: (TrainingBuffer<Float>, TrainingBuffer<Float>)) {
         let s = dims, c = model.config, L = layers[l]
         // Feed-forward block: out = mid + down(silu(gate(n2))·up(n2)).
+        // In bf16/f16 the gradient of each 16-bit tensor is rounded (see PrecisionPolicy).
         let dAct = TrainingBuffer<Float>(zeros: n * s.ffn)
-        projectBackward(l, .down, dy: dOut, x: a.act, n, into: dAct, scratch: scratch)
+        projectBackward(l, .down, dy: rounded(dOut), x: a.act, n, into: dAct, scratch: scratch)
+        precision.round(dAct)
         let dGate = TrainingBuffer<Float>(zeros: n * s.ffn), dUp = TrainingBuffer<Float>(zeros: n * s.ffn)
         SwiGLUOp.backward(dAct.pointer, gate: a.gate.pointer, up: a.up.pointer, count: n * s.ffn, dGate: dGate.pointer, dUp: dUp.pointer)
+        precision.round(dGate)
+        precision.round(dUp)
         let dNormed = TrainingBuffer<Float>(zeros: n * s.d)
         projectBackward(l, .gate, dy: dGate, x: a.normed2, n, into: dNormed, scratch: scratch)
         projectBackward(l, .up, dy: dUp, x: a.normed2, n, into: dNormed, scratch: scratch)
@@ -125,12 +216,16 @@ public final class DecoderBackward: @unchecked Sendable {
                            rows: n, dim: s.d, addingInto: dMid.pointer)
         // Attention block: mid = input + o(attention(rope(q(n1)), rope(k(n1)), v(n1))).
         let dAttended = TrainingBuffer<Float>(zeros: n * s.q)
-        projectBackward(l, .o, dy: dMid, x: a.attended, n, into: dAttended, scratch: scratch)
+        projectBackward(l, .o, dy: rounded(dMid), x: a.attended, n, into: dAttended, scratch: scratch)
+        precision.round(dAttended)
         let dq = TrainingBuffer<Float>(zeros: n * s.q), dk = TrainingBuffer<Float>(zeros: n * s.kv), dv = TrainingBuffer<Float>(zeros: n * s.kv)
         attention.backward(dOut: dAttended.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, out: a.attended.pointer,
                            lse: a.lse.pointer, n: n, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, pool: pool)
+        for g in [dq, dk, dv] { precision.round(g) }
         rope.apply(dq.pointer, rows: n, heads: c.headCount, headDim: c.headDim, inverse: true)
         rope.apply(dk.pointer, rows: n, heads: c.kvHeadCount, headDim: c.headDim, inverse: true)
+        precision.round(dq)          // the gradients of the 16-bit projection outputs
+        precision.round(dk)
         dNormed.zero()
         projectBackward(l, .q, dy: dq, x: a.normed1, n, into: dNormed, scratch: scratch)
         projectBackward(l, .k, dy: dk, x: a.normed1, n, into: dNormed, scratch: scratch)
@@ -140,38 +235,72 @@ public final class DecoderBackward: @unchecked Sendable {
                            rows: n, dim: s.d, addingInto: dIn.pointer)
     }
 
+    /// `g` rounded to the 16-bit format (a copy; `g` itself in f32): the gradient entering a
+    /// 16-bit branch of the f32 residual stream.
+    private func rounded(_ g: TrainingBuffer<Float>) -> TrainingBuffer<Float> {
+        guard precision.isReduced else { return g }
+        let copy = TrainingBuffer<Float>(zeros: g.count)
+        for i in 0..<g.count { copy[i] = precision.round(g[i]) }
+        return copy
+    }
+
     /// Runs one sequence forward and backward: returns the summed cross-entropy of its
     /// non-ignored shifted labels and adds `gradScale ×` their gradients to ``factors``.
     /// `gradScale` is 1/(non-ignored labels in the whole batch) for the batch mean.
     /// Tokens and labels must be valid (``LoRATrainer`` checks them).
-    public func lossAndGradients(tokens: [Int32], labels: [Int32], gradScale: Float) -> Double {
+    ///
+    /// `dropoutSite` (the optimiser step and the sequence's index in it) puts the pass in
+    /// train mode: ``dropout``, if any, is applied with the masks of that site. nil is eval
+    /// mode (no dropout), as PEFT after `model.eval()`.
+    public func lossAndGradients(tokens: [Int32], labels: [Int32], gradScale: Float,
+                                 dropoutSite: (step: Int, sequence: Int)? = nil) -> Double {
         let c = model.config, s = dims, n = tokens.count
         let rank = factors.lazy.flatMap(\.values).map(\.rank).max() ?? 1
         let scratch = (TrainingBuffer<Float>(zeros: n * rank), TrainingBuffer<Float>(zeros: n * rank))
+        let site = dropout == nil ? nil : dropoutSite
+        if site != nil || precision.isReduced {
+            let widest = n * max(s.d, s.q, s.ffn)
+            func buffer() -> TrainingBuffer<Float> { TrainingBuffer(zeros: widest) }
+            work = Work(site: site, dropped: buffer(), lora: buffer(), dxLoRA: buffer(), dxBase: precision.isReduced ? buffer() : TrainingBuffer(zeros: 0))
+            for layer in reduced { for low in layer.values { low.refresh() } }
+        } else {
+            work = nil
+        }
+        defer { work = nil }
         let rope = RoPEOp<Float>(model.rope, positions: Array(0..<n))
         // Forward: embeddings, then every layer, keeping its activations (or only its input).
         var hidden = TrainingBuffer<Float>(zeros: n * s.d)
         for (t, token) in tokens.enumerated() {
             model.weights.tokenEmbedding.dequantizeRow(Int(token), into: hidden.pointer + t * s.d)
         }
-        var saved: [LayerActivations] = []
+        // In bf16/f16 a kept layer is packed to 16 bits (PackedLayerActivations) and unpacked
+        // into one working layer for its backward pass. Checkpointed layer inputs are the f32
+        // residual stream (f32 under autocast too), so they stay f32.
+        var saved: [LayerActivations] = [], packed: [PackedLayerActivations] = []
         var inputs: [TrainingBuffer<Float>] = []
-        let shared = checkpointing ? makeActivations(n) : nil
+        let shared = checkpointing || precision.isReduced ? makeActivations(n) : nil
         for l in 0..<c.layerCount {
             let a = shared ?? makeActivations(n)
             a.input.pointer.update(from: hidden.pointer, count: n * s.d)
             let out = TrainingBuffer<Float>(zeros: n * s.d)
             forwardLayer(l, a, n, rope: rope, out: out, scratch: scratch.0)
-            if checkpointing { inputs.append(hidden) } else { saved.append(a) }
+            if checkpointing {
+                inputs.append(hidden)
+            } else if precision.isReduced {
+                packed.append(PackedLayerActivations(a, policy: precision))
+            } else {
+                saved.append(a)
+            }
             hidden = out
         }
         lastActivationBytes = checkpointing
             ? inputs.count * n * s.d * 4 + (shared?.bytes ?? 0)
-            : saved.reduce(0) { $0 + $1.bytes }
+            : saved.reduce(0) { $0 + $1.bytes } + packed.reduce(0) { $0 + $1.bytes } + (shared?.bytes ?? 0)
         // Final norm and the LM head with the loss, `logitRows` rows at a time.
         let normed = TrainingBuffer<Float>(zeros: n * s.d), rms = TrainingBuffer<Float>(zeros: n)
         RMSNormOp.forward(hidden.pointer, weight: finalNorm.pointer, rows: n, dim: s.d, eps: c.rmsEpsilon,
                           into: normed.pointer, inverseRMS: rms.pointer)
+        precision.round(normed)
         let targets = CrossEntropyOp.shiftedTargets(labels)
         let vocab = c.vocabularySize
         let logits = TrainingBuffer<Float>(zeros: Self.logitRows * vocab)
@@ -182,13 +311,16 @@ public final class DecoderBackward: @unchecked Sendable {
             let rows = min(Self.logitRows, n - r0)
             if targets[r0..<r0 + rows].contains(where: { $0 != CrossEntropyOp.ignoreIndex }) {
                 head.forward(normed.pointer + r0 * s.d, tokens: rows, into: logits.pointer, pool: pool)
+                precision.round(logits.pointer, count: rows * vocab)   // 16-bit logits, f32 loss
                 loss += targets.withUnsafeBufferPointer {
                     CrossEntropyOp.lossAndGradient(logits.pointer, targets: $0.baseAddress! + r0, rows: rows, vocab: vocab, gradScale: gradScale)
                 }
+                precision.round(logits.pointer, count: rows * vocab)
                 head.accumulateInputGradient(logits.pointer, tokens: rows, into: dNormed.pointer + r0 * s.d, pool: pool)
             }
             r0 += rows
         }
+        precision.round(dNormed)   // each row is one 16-bit product of the head
         var dHidden = TrainingBuffer<Float>(zeros: n * s.d)
         RMSNormOp.backward(dNormed.pointer, x: hidden.pointer, weight: finalNorm.pointer, inverseRMS: rms.pointer,
                            rows: n, dim: s.d, addingInto: dHidden.pointer)
@@ -197,9 +329,12 @@ public final class DecoderBackward: @unchecked Sendable {
         let lowest = factors.firstIndex { !$0.isEmpty } ?? c.layerCount
         for l in stride(from: c.layerCount - 1, through: lowest, by: -1) {
             let a: LayerActivations
-            if let shared {
+            if let shared, checkpointing {
                 shared.input.pointer.update(from: inputs[l].pointer, count: n * s.d)
                 forwardLayer(l, shared, n, rope: rope, out: TrainingBuffer(zeros: n * s.d), scratch: scratch.0)
+                a = shared
+            } else if let shared {
+                packed[l].unpack(into: shared, policy: precision)
                 a = shared
             } else {
                 a = saved[l]

@@ -4,8 +4,9 @@ import LoomJinja
 /// One line of the JSONL training log: the state after an optimiser step (and, every N steps,
 /// the evaluation loss).
 ///
-/// Keys: `step`, `loss`, `lr`, `grad_norm`, `tokens_per_s`, and when known `epoch` and
-/// `eval_loss`. A non-finite number (a NaN loss that stopped the run) is written as `null`,
+/// Keys: `step`, `loss`, `lr`, `grad_norm`, `tokens_per_s`, and when known `epoch`,
+/// `eval_loss`, and in f16 `loss_scale` and `skipped` (true on a step whose update the
+/// loss scaler skipped). A non-finite number (a NaN loss that stopped the run) is written as `null`,
 /// since JSON has no NaN, and read back as NaN.
 public struct TrainingLogEntry: Sendable, Equatable {
     /// 1-based optimiser step.
@@ -18,9 +19,13 @@ public struct TrainingLogEntry: Sendable, Equatable {
     public var tokensPerSecond: Double
     public var epoch: Double?
     public var evalLoss: Double?
+    /// f16: the dynamic loss scale of the step.
+    public var lossScale: Double?
+    /// f16: the update was skipped (inf/NaN gradients).
+    public var skipped: Bool
 
     public init(step: Int, loss: Double, learningRate: Double, gradNorm: Double? = nil, tokensPerSecond: Double,
-                epoch: Double? = nil, evalLoss: Double? = nil) {
+                epoch: Double? = nil, evalLoss: Double? = nil, lossScale: Double? = nil, skipped: Bool = false) {
         self.step = step
         self.loss = loss
         self.learningRate = learningRate
@@ -28,6 +33,8 @@ public struct TrainingLogEntry: Sendable, Equatable {
         self.tokensPerSecond = tokensPerSecond
         self.epoch = epoch
         self.evalLoss = evalLoss
+        self.lossScale = lossScale
+        self.skipped = skipped
     }
 
     public static func == (a: TrainingLogEntry, b: TrainingLogEntry) -> Bool {
@@ -40,6 +47,7 @@ public struct TrainingLogEntry: Sendable, Equatable {
         }
         return a.step == b.step && same(a.loss, b.loss) && same(a.learningRate, b.learningRate) && same(a.gradNorm, b.gradNorm)
             && same(a.tokensPerSecond, b.tokensPerSecond) && same(a.epoch, b.epoch) && same(a.evalLoss, b.evalLoss)
+            && same(a.lossScale, b.lossScale) && a.skipped == b.skipped
     }
 
     /// The entry as one JSON line (no newline).
@@ -50,6 +58,8 @@ public struct TrainingLogEntry: Sendable, Equatable {
         object["tokens_per_s"] = number(tokensPerSecond)
         if let epoch { object["epoch"] = number(epoch) }
         if let evalLoss { object["eval_loss"] = number(evalLoss) }
+        if let lossScale { object["loss_scale"] = number(lossScale) }
+        if skipped { object["skipped"] = .bool(true) }
         return JSONText.serialize(.object(object))
     }
 
@@ -68,8 +78,15 @@ public struct TrainingLogEntry: Sendable, Equatable {
             }
         }
         guard case .integer(let step)? = object["step"], step >= 0 else { throw bad("\"step\" must be a whole number ≥ 0") }
+        var skipped = false
+        switch object["skipped"] {
+        case nil: break
+        case .bool(let value)?: skipped = value
+        case let other?: throw bad("\"skipped\" must be true or false, got \(other.kindDescription)")
+        }
         self.init(step: step, loss: try number("loss", required: true)!, learningRate: try number("lr", required: true)!,
                   gradNorm: try number("grad_norm", required: false), tokensPerSecond: try number("tokens_per_s", required: true)!,
-                  epoch: try number("epoch", required: false), evalLoss: try number("eval_loss", required: false))
+                  epoch: try number("epoch", required: false), evalLoss: try number("eval_loss", required: false),
+                  lossScale: try number("loss_scale", required: false), skipped: skipped)
     }
 }

@@ -20,10 +20,14 @@ public struct FineTuneProgress: Sendable, Equatable {
     public let elapsed: Double
     /// Loss on the validation sequences, on evaluation steps.
     public let evalLoss: Double?
+    /// f16: the loss scale of the step (``GradScaler``).
+    public var lossScale: Double? = nil
+    /// f16: the gradients overflowed and the update was skipped.
+    public var skipped = false
 
     /// The line of the JSONL training log for this step.
     public var logEntry: TrainingLogEntry {
         TrainingLogEntry(step: step, loss: loss, learningRate: learningRate, gradNorm: gradientNorm,
-                         tokensPerSecond: tokensPerSecond, epoch: epoch, evalLoss: evalLoss)
+                         tokensPerSecond: tokensPerSecond, epoch: epoch, evalLoss: evalLoss, lossScale: lossScale, skipped: skipped)
     }
 }

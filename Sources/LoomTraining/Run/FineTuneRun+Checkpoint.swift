@@ -7,10 +7,12 @@ import Foundation
 ///   q…down, A before B) its values, AdamW's first and second moments, as little-endian f32 —
 ///   the exact state, in the trainer's own row order;
 /// - `trainer_state.json`: step, AdamW step, epoch, the parameters' names and sizes, the run's
-///   fingerprint (model, data, hyper-parameters) and an FNV-1a hash of the state file.
+///   fingerprint (model, data, hyper-parameters) and an FNV-1a hash of the state file; in f16
+///   also the loss scaler's scale, growth tracker and skipped-step count.
 ///
-/// The batch of a step depends only on the seed and the step number (``batch(step:)``), so
-/// this is all a resumed run needs to continue with bit-identical losses.
+/// The batch of a step and its LoRA-dropout masks depend only on the seed and the step
+/// number (``batch(step:)``, ``LoRADropout``), so this is all a resumed run needs to continue
+/// with bit-identical losses.
 extension FineTuneRun {
     static let stateName = "trainer_state.json"
     static let optimizerStateName = "optimizer_state.bin"
@@ -47,7 +49,7 @@ extension FineTuneRun {
         let bytes = state.withUnsafeBufferPointer { Data(buffer: $0) }   // little-endian on every platform Loom runs on
         var hash = FNV1a()
         bytes.withUnsafeBytes { hash.add(bytes: $0) }
-        let json: [String: Any] = [
+        var json: [String: Any] = [
             "format": Self.checkpointFormat,
             "step": step,
             "optimizer_step": trainer.optimizer.step,
@@ -57,6 +59,11 @@ extension FineTuneRun {
             "state_fnv1a": hash.hex,
             "fingerprint": fingerprint,
         ]
+        if let scaler = trainer.gradScaler {
+            json["loss_scale"] = scaler.scale
+            json["loss_scale_growth_tracker"] = scaler.growthTracker
+            json["skipped_steps"] = scaler.skippedSteps
+        }
         let text: Data
         do {
             text = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
@@ -128,6 +135,15 @@ extension FineTuneRun {
         var hash = FNV1a()
         bytes.withUnsafeBytes { hash.add(bytes: $0) }
         guard hash.hex == expectedHash else { throw bad("\(Self.optimizerStateName) does not match its hash (damaged)") }
+        var scalerState: (Double, Int, Int)?
+        if trainer.gradScaler != nil {
+            guard let scale = (json["loss_scale"] as? NSNumber)?.doubleValue, scale.isFinite, scale > 0,
+                  let tracker = json["loss_scale_growth_tracker"] as? Int, tracker >= 0,
+                  let skipped = json["skipped_steps"] as? Int, skipped >= 0 else {
+                throw bad("\(Self.stateName) lacks the f16 loss scaler's loss_scale, loss_scale_growth_tracker or skipped_steps")
+            }
+            scalerState = (scale, tracker, skipped)
+        }
         var values = [Float](repeating: 0, count: bytes.count / MemoryLayout<Float>.size)
         _ = values.withUnsafeMutableBytes { bytes.copyBytes(to: $0) }
         var offset = 0
@@ -138,6 +154,9 @@ extension FineTuneRun {
                 ? (TrainingBuffer(Array(values[offset + n..<offset + 2 * n])), TrainingBuffer(Array(values[offset + 2 * n..<offset + 3 * n])))
                 : nil
             offset += 3 * n
+        }
+        if let scaler = trainer.gradScaler, let state = scalerState {
+            (scaler.scale, scaler.growthTracker, scaler.skippedSteps) = state
         }
         trainer.optimizer.step = optimizerStep
         trainer.stepCount = savedStep

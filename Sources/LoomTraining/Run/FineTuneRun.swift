@@ -81,20 +81,11 @@ public final class FineTuneRun: @unchecked Sendable {
     /// Optimiser steps taken (including those of a resumed checkpoint).
     public var step: Int { trainer.stepCount }
 
-    /// - Throws: ``TrainingError/invalidParameter(_:)`` for a bad config and for what the
-    ///   trainer does not implement (`--precision` other than f32, `--lora-dropout` > 0),
+    /// - Throws: ``TrainingError/invalidParameter(_:)`` for a bad config,
     ///   ``TrainingError/emptyDataset(path:)`` for no sequences, and the layer-selection errors.
     public init(model: LanguageModel, config: FineTuneConfig, sequences: [TrainingSequence],
                 validation: [TrainingSequence] = [], options: Options = Options(), pool: ThreadPool = ThreadPool()) throws {
         try config.validate()
-        guard config.precision == .f32 else {
-            throw TrainingError.invalidParameter(
-                "--precision \(config.precision.rawValue) is not implemented: the trainer keeps activations and gradients in f32 (supported: f32)")
-        }
-        guard config.loraDropout == 0 else {
-            throw TrainingError.invalidParameter(
-                "--lora-dropout \(config.loraDropout) is not implemented: the trainer applies no LoRA dropout (supported: 0, PEFT's default)")
-        }
         guard !sequences.isEmpty else { throw TrainingError.emptyDataset(path: "the training set") }
         if let saveSteps = options.saveSteps {
             guard saveSteps >= 1 else { throw TrainingError.invalidParameter("--save-steps must be ≥ 1, got \(saveSteps)") }
@@ -116,7 +107,8 @@ public final class FineTuneRun: @unchecked Sendable {
         }
         let settings = LoRATrainingSettings(rank: config.loraRank, alpha: config.loraAlpha, useRSLoRA: config.useRSLoRA,
                                             targets: targets, layers: layers.count == layerCount ? nil : layers,
-                                            seed: config.seed, gradientCheckpointing: options.gradientCheckpointing)
+                                            seed: config.seed, gradientCheckpointing: options.gradientCheckpointing,
+                                            dropout: config.loraDropout, precision: config.precision)
         let schedule = try config.schedule(exampleCount: sequences.count)
         trainer = try LoRATrainer(
             model: model, lora: settings,
@@ -205,7 +197,8 @@ public final class FineTuneRun: @unchecked Sendable {
             let progress = FineTuneProgress(
                 step: result.step, totalSteps: totalSteps, epoch: Double(result.step) / Double(stepsPerEpoch), loss: result.loss,
                 learningRate: result.learningRate, gradientNorm: result.gradientNorm, tokens: result.tokens,
-                tokensPerSecond: Double(result.tokens) / seconds, elapsed: Double(now - started) / 1e9, evalLoss: evalLoss)
+                tokensPerSecond: Double(result.tokens) / seconds, elapsed: Double(now - started) / 1e9, evalLoss: evalLoss,
+                lossScale: result.lossScale, skipped: result.skipped)
             done.append(progress)
             onStep?(progress)
             if let saveSteps = options.saveSteps, let directory = options.checkpointDirectory, result.step % saveSteps == 0 {
@@ -223,7 +216,7 @@ public final class FineTuneRun: @unchecked Sendable {
         guard !validation.isEmpty else { return nil }
         let (tokens, labels) = Self.tensors(validation)
         // Gradients are computed and discarded: the next step zeroes them.
-        return try trainer.lossAndGradients(tokens: tokens, labels: labels).loss
+        return try trainer.lossAndGradients(tokens: tokens, labels: labels, training: false).loss
     }
 
     /// Writes the adapter as a PEFT directory (`adapter_config.json`,
