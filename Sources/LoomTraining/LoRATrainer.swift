@@ -230,7 +230,7 @@ public final class LoRATrainer: @unchecked Sendable {
         let c = model.config
         try adapter(path: directory).reordered(to: .huggingFace, headCount: c.headCount, kvHeadCount: c.kvHeadCount,
                                                permutesQK: c.architecture.permutesQK)
-            .writePEFT(to: directory, naming: c.architecture.tensorNames, layerCount: c.layerCount)
+            .writePEFT(to: directory, naming: c.architecture.tensorNames, layerCount: c.layerCount, dropout: lora.dropout)
     }
 
     /// Writes the adapter as a llama.cpp GGUF LoRA (`llama-cli --lora`, Loom's `--lora`), in

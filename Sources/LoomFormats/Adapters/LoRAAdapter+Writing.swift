@@ -76,8 +76,9 @@ extension LoRAAdapter {
     /// (`set_peft_model_state_dict`) finds every tensor and no missing one: when every adapted
     /// layer has the same projections, `target_modules` names them and `layers_to_transform`
     /// lists the layers (omitted when they are all `layerCount` layers); otherwise
-    /// `target_modules` lists every full module name.
-    public func writePEFT(to directory: String, naming: HFTensorNaming, layerCount: Int? = nil) throws {
+    /// `target_modules` lists every full module name. `dropout` is recorded as `lora_dropout`
+    /// (PEFT applies it only in train mode, so it does not change what the adapter computes).
+    public func writePEFT(to directory: String, naming: HFTensorNaming, layerCount: Int? = nil, dropout: Double = 0) throws {
         guard space == .huggingFace else {
             throw LoRAAdapterError(path: directory, reason: "internal: write a PEFT adapter from an adapter in Hugging Face row order")
         }
@@ -116,7 +117,7 @@ extension LoRAAdapter {
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": first.rank,
             "lora_alpha": Double(first.scale) * Double(first.rank), "target_modules": targets.sorted(),
             "rank_pattern": rankPattern, "alpha_pattern": alphaPattern, "use_rslora": false,
-            "use_dora": usesDoRA, "bias": "none", "fan_in_fan_out": false, "lora_dropout": 0.0,
+            "use_dora": usesDoRA, "bias": "none", "fan_in_fan_out": false, "lora_dropout": dropout,
         ]
         let layers = projectionsByLayer.keys.sorted()
         if allHaveLayers, Set(projectionsByLayer.values).count == 1 {
