@@ -10,7 +10,10 @@
 /// transposed once per dispatch and the weights broadcast (``BatchMicroKernel``), which
 /// needs no horizontal sums and far fewer loads per multiply-add. Prompts of Q4_0, Q5_0 and
 /// Q8_0 weights take the same shape on integer codes instead (``IntegerPromptKernel``:
-/// 16-bit pair products, bit-identical to the single-token integer kernels).
+/// 16-bit pair products, bit-identical to the single-token integer kernels). Ternary weights
+/// (TQ1_0, TQ2_0) take 8-bit activations with one scale per 256 (``TernaryActivations``), four
+/// rows at a time for one token (``TernaryKernels``) and an unpacked tile for prompts
+/// (``TernaryPromptKernel``, bit-identical to the single-token kernel).
 public enum MatMul {
     /// Rows each worker claims at a time: large enough to amortise the claim, small enough
     /// to balance two threads when one is slowed by another process.
