@@ -18,17 +18,23 @@ enum BlockTQ1_0: TernaryBlock {
         let tail = p.loadUnaligned(fromByteOffset: 32, as: SIMD16<UInt8>.self)
         switch c {
         case 5:
-            return ternaryDigits(SIMD32(lowHalf: tail, highHalf: tail), times: SIMD32(lowHalf: SIMD16(repeating: 1), highHalf: SIMD16(repeating: 3)))
+            return ternaryDigits(joined(tail, tail), times: joined(SIMD16(repeating: 1), SIMD16(repeating: 3)))
         case 6:
-            return ternaryDigits(SIMD32(lowHalf: tail, highHalf: tail), times: SIMD32(lowHalf: SIMD16(repeating: 9), highHalf: SIMD16(repeating: 27)))
+            return ternaryDigits(joined(tail, tail), times: joined(SIMD16(repeating: 9), SIMD16(repeating: 27)))
         default:
             // Elements 224..<240 (digit 4 of the tail) and the 16 of qh (lane 4n + j: digit n of qh[j]).
             let qh = unsafeBitCast(SIMD4<UInt32>(repeating: p.loadUnaligned(fromByteOffset: 48, as: UInt32.self)), to: SIMD16<UInt8>.self)
             let m = SIMD16<UInt8>(1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27)
-            return ternaryDigits(SIMD32(lowHalf: tail, highHalf: qh), times: SIMD32(lowHalf: SIMD16(repeating: 81), highHalf: m))
+            return ternaryDigits(joined(tail, qh), times: joined(SIMD16(repeating: 81), m))
         }
     }
 
     @inline(__always)
     static func scale(_ p: UnsafeRawPointer) -> Float { loadHalf(p, 52) }
+}
+
+/// `low` then `high` as one vector (a bit cast; see ``halves(_:)``).
+@inline(__always)
+func joined(_ low: SIMD16<UInt8>, _ high: SIMD16<UInt8>) -> SIMD32<UInt8> {
+    unsafeBitCast((low, high), to: SIMD32<UInt8>.self)
 }

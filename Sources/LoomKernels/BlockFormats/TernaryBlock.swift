@@ -25,9 +25,9 @@ extension TernaryBlock {
             let y = dst + 256 * b
             for c in 0..<8 {
                 // (u − 1)·d exactly as ggml's `(float)(xi - 1) * d`: one rounding, no FMA.
-                let w = codes(p, chunk: c) &- 1
-                storeFloats16(signedFloats(w.lowHalf) * d, y + 32 * c)
-                storeFloats16(signedFloats(w.highHalf) * d, y + 32 * c + 16)
+                let w = halves(codes(p, chunk: c) &- 1)
+                storeFloats16(signedFloats(w.0) * d, y + 32 * c)
+                storeFloats16(signedFloats(w.1) * d, y + 32 * c + 16)
             }
         }
     }
@@ -40,9 +40,9 @@ extension TernaryBlock {
             let xb = x + 256 * b
             var s0 = SIMD16<Float>(), s1 = SIMD16<Float>()
             for c in 0..<8 {
-                let w = codes(p, chunk: c) &- 1
-                s0.addProduct(signedFloats(w.lowHalf), loadFloats16(xb + 32 * c))
-                s1.addProduct(signedFloats(w.highHalf), loadFloats16(xb + 32 * c + 16))
+                let w = halves(codes(p, chunk: c) &- 1)
+                s0.addProduct(signedFloats(w.0), loadFloats16(xb + 32 * c))
+                s1.addProduct(signedFloats(w.1), loadFloats16(xb + 32 * c + 16))
             }
             acc.addProduct(s0 + s1, SIMD16(repeating: scale(p)))
         }
@@ -50,17 +50,23 @@ extension TernaryBlock {
     }
 }
 
+/// The two 16-byte halves of `v` (a bit cast: `lowHalf`/`highHalf` of SIMD32<UInt8> compiled
+/// to lane-by-lane code, ~300× slower in the float kernels).
+@inline(__always)
+func halves(_ v: SIMD32<UInt8>) -> (SIMD16<UInt8>, SIMD16<UInt8>) {
+    unsafeBitCast(v, to: (SIMD16<UInt8>, SIMD16<UInt8>).self)
+}
+
 /// Lane i = the base-3 digit of `v[i]` selected by the multiplier `m[i]` (a power of 3): TQ1_0
 /// stores five digits per byte as ⌈q·256/243⌉, so the digit at weight 3⁴/m is the top of
-/// (v·m mod 256)·3 (ggml's `((uint16_t)(q * pow3[n]) * 3) >> 8`).
+/// (v·m mod 256)·3 (ggml's `((uint16_t)(q * pow3[n]) * 3) >> 8`). Computed on 16-bit lanes,
+/// even and odd bytes apart (`vpmullw`, shifts and masks; a byte-lane loop did not vectorise).
 @inline(__always)
 func ternaryDigits(_ v: SIMD32<UInt8>, times m: SIMD32<UInt8>) -> SIMD32<UInt8> {
-    var r = SIMD32<UInt8>()
-    for i in 0..<32 {
-        let q = UInt16(v[i] &* m[i])
-        r[i] = UInt8(truncatingIfNeeded: (q &* 3) &>> 8)
-    }
-    return r
+    let w = unsafeBitCast(v, to: SIMD16<UInt16>.self), k = unsafeBitCast(m, to: SIMD16<UInt16>.self)
+    let even = ((((w & 0xFF) &* (k & 0xFF)) & 0xFF) &* 3) &>> 8
+    let odd = ((((w &>> 8) &* (k &>> 8)) & 0xFF) &* 3) &>> 8
+    return unsafeBitCast(even | (odd &<< 8), to: SIMD32<UInt8>.self)
 }
 
 /// The unpacked form of a ternary block in the prompt kernel's tiles: 256 codes u as bytes,
