@@ -12,7 +12,8 @@ from gguf import GGUFReader
 
 SRC = os.path.expanduser("~/.cache/loom/models/SmolLM2-135M-Instruct.Q4_1.gguf")
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "LoomModelsTests", "Fixtures", "llamacpp_quantize_smollm2.json")
-TYPES = {"Q8_0": 7, "Q4_0": 2, "Q5_1": 9, "Q2_K": 10, "Q3_K_M": 12, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
+TYPES = {"Q8_0": 7, "Q4_0": 2, "Q5_1": 9, "Q2_K": 10, "Q3_K_M": 12, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18,
+         "TQ1_0": 36, "TQ2_0": 37}
 
 
 def main():

@@ -16,13 +16,17 @@ public enum GGMLType: UInt32, CaseIterable, Sendable, CustomStringConvertible {
     case q5_K = 13
     case q6_K = 14
     case bf16 = 30
+    /// Ternary {−1, 0, +1}·d, five per byte in base 3 (llama.cpp's TQ1_0, 1.69 bpw).
+    case tq1_0 = 34
+    /// Ternary {−1, 0, +1}·d, four 2-bit codes per byte (llama.cpp's TQ2_0, 2.06 bpw).
+    case tq2_0 = 35
 
     /// Elements per quantisation block (1 for plain float types).
     public var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16: return 1
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0: return 32
-        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return 256
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .tq1_0, .tq2_0: return 256
         }
     }
 
@@ -41,6 +45,8 @@ public enum GGMLType: UInt32, CaseIterable, Sendable, CustomStringConvertible {
         case .q4_K: return 144
         case .q5_K: return 176
         case .q6_K: return 210
+        case .tq1_0: return 54
+        case .tq2_0: return 66
         }
     }
 
@@ -65,6 +71,8 @@ public enum GGMLType: UInt32, CaseIterable, Sendable, CustomStringConvertible {
         case .q4_K: return "Q4_K"
         case .q5_K: return "Q5_K"
         case .q6_K: return "Q6_K"
+        case .tq1_0: return "TQ1_0"
+        case .tq2_0: return "TQ2_0"
         }
     }
 

@@ -28,6 +28,9 @@ public enum GatedFeedForward {
         let integerGate = options.integerActivations && IntegerRowKernels.isPreferred(gate.type) && columns % QuantizedActivations.blockSize == 0
         let integerUp = options.integerActivations && IntegerRowKernels.isPreferred(up.type) && columns % QuantizedActivations.blockSize == 0
         let activations = integerGate || integerUp ? pool.quantizeActivations(x, count: columns) : nil
+        let ternaryGate = options.integerActivations && TernaryKernels.supports(gate.type)
+        let ternaryUp = options.integerActivations && TernaryKernels.supports(up.type)
+        let ternary = ternaryGate || ternaryUp ? pool.quantizeTernaryActivations(x, count: columns) : nil
         let distance = max(0, options.decodePrefetchDistance)
         pool.parallelFor(count: gate.rows, chunk: MatMul.decodeChunk(rows: gate.rows, pool, options), minimumChunk: MatMul.rowChunk / 2) { range, _ in
             gate.prefetchHead(of: range, distance: distance)
@@ -35,8 +38,10 @@ public enum GatedFeedForward {
             var r = range.lowerBound
             while r < range.upperBound {
                 let n = min(4, range.upperBound - r)
-                let g = MatMul.decodeDots(gate, r, count: n, integerGate ? activations : nil, x, limit: range.upperBound, distance: distance)
-                let u = MatMul.decodeDots(up, r, count: n, integerUp ? activations : nil, x, limit: range.upperBound, distance: distance)
+                let g = ternaryGate ? TernaryKernels.decodeDots(gate, r, count: n, ternary!, limit: range.upperBound, distance: distance)
+                    : MatMul.decodeDots(gate, r, count: n, integerGate ? activations : nil, x, limit: range.upperBound, distance: distance)
+                let u = ternaryUp ? TernaryKernels.decodeDots(up, r, count: n, ternary!, limit: range.upperBound, distance: distance)
+                    : MatMul.decodeDots(up, r, count: n, integerUp ? activations : nil, x, limit: range.upperBound, distance: distance)
                 let y = Self.swiglu(g, u)
                 for k in 0..<n { out[r + k] = y[k] }
                 r += n

@@ -10,7 +10,10 @@
 /// transposed once per dispatch and the weights broadcast (``BatchMicroKernel``), which
 /// needs no horizontal sums and far fewer loads per multiply-add. Prompts of Q4_0, Q5_0 and
 /// Q8_0 weights take the same shape on integer codes instead (``IntegerPromptKernel``:
-/// 16-bit pair products, bit-identical to the single-token integer kernels).
+/// 16-bit pair products, bit-identical to the single-token integer kernels). Ternary weights
+/// (TQ1_0, TQ2_0) take 8-bit activations with one scale per 256 (``TernaryActivations``), four
+/// rows at a time for one token (``TernaryKernels``) and an unpacked tile for prompts
+/// (``TernaryPromptKernel``, bit-identical to the single-token kernel).
 public enum MatMul {
     /// Rows each worker claims at a time: large enough to amortise the claim, small enough
     /// to balance two threads when one is slowed by another process.
@@ -51,6 +54,10 @@ public enum MatMul {
         let integer = tokens == 1 && options.integerActivations && maxColumns % QuantizedActivations.blockSize == 0
             && anyTakes(a, b, c, columns: nil, IntegerRowKernels.isPreferred)
         let activations = integer ? pool.quantizeActivations(x, count: maxColumns) : nil
+        // Ternary weights take their own 8-bit activations (``TernaryActivations``).
+        let ternary = tokens == 1 && options.integerActivations && maxColumns % TernaryActivations.blockSize == 0
+            && anyTakes(a, b, c, columns: nil, TernaryKernels.supports)
+        let ternaryActivations = ternary ? pool.quantizeTernaryActivations(x, count: maxColumns) : nil
         // Small batches (a server decode step): every token quantised once, integer batch
         // kernels for the formats that have one (``IntegerBatchKernels``).
         let integerBatch = integerBatch && tokens > 1 && tokens < broadcastMinimumTokens && options.integerActivations && options.integerBatch
@@ -77,11 +84,16 @@ public enum MatMul {
         // transposed floats for the others.
         let integerPrompt = broadcast && options.integerActivations && options.integerPrompt && maxColumns % QuantizedActivations.blockSize == 0
             && anyTakes(a, b, c, columns: maxColumns, IntegerPromptKernel.isPreferred)
-        let floatBroadcast = broadcast && !(integerPrompt && allTake(a, b, c, columns: maxColumns, IntegerPromptKernel.isPreferred))
+        let ternaryPrompt = broadcast && options.integerActivations && options.integerPrompt && maxColumns % TernaryActivations.blockSize == 0
+            && anyTakes(a, b, c, columns: maxColumns, TernaryKernels.supports)
+        let floatBroadcast = broadcast && !allTake(a, b, c, columns: maxColumns) {
+            (integerPrompt && IntegerPromptKernel.isPreferred($0)) || (ternaryPrompt && TernaryKernels.supports($0))
+        }
         let transposedCount = floatBroadcast ? BatchMicroKernel.transposedCount(tokens: tokens, columns: maxColumns, lanes: lanes) : 0
         let preparedCount = integerPrompt ? IntegerPromptKernel.preparedWords(tokens: tokens, columns: maxColumns) : 0
         let laneCount = laneBatch ? IntegerLaneBatchKernel.preparedWords(columns: maxColumns) : 0
-        let scratchCount = tileCount + transposedCount + preparedCount + laneCount
+        let ternaryCount = ternaryPrompt ? TernaryPromptKernel.preparedWords(tokens: tokens, columns: maxColumns) : 0
+        let scratchCount = tileCount + transposedCount + preparedCount + laneCount + ternaryCount
         var laneActivations: UnsafeRawPointer? = nil
         if laneBatch {
             let xl = UnsafeMutableRawPointer(pool.scratch(worker: 0, count: scratchCount) + tileCount)
@@ -90,6 +102,7 @@ public enum MatMul {
         }
         var transposed: UnsafePointer<Float>? = nil
         var prepared: UnsafeRawPointer? = nil
+        var ternaryPrepared: UnsafeRawPointer? = nil
         if broadcast {
             let scratch0 = pool.scratch(worker: 0, count: scratchCount)
             if floatBroadcast {
@@ -101,6 +114,11 @@ public enum MatMul {
                 let xp = UnsafeMutableRawPointer(scratch0 + tileCount + transposedCount)
                 IntegerPromptKernel.prepare(x, tokens: tokens, columns: maxColumns, into: xp, pool: pool)
                 prepared = UnsafeRawPointer(xp)
+            }
+            if ternaryPrompt {
+                let xp = UnsafeMutableRawPointer(scratch0 + tileCount + transposedCount + preparedCount + laneCount)
+                TernaryPromptKernel.prepare(x, tokens: tokens, columns: maxColumns, into: xp)
+                ternaryPrepared = UnsafeRawPointer(xp)
             }
         }
         // Decode: chunks taper to half a tile at the end of the job (see ThreadPool.parallelFor).
@@ -115,7 +133,12 @@ public enum MatMul {
                 else { target = c!; offset = rowsA + rowsB }
                 let end = min(range.upperBound, offset + target.matrix.rows)
                 let local = (start - offset)..<(end - offset)
-                if let activations, IntegerRowKernels.isPreferred(target.matrix.type) {
+                if let ternaryActivations, TernaryKernels.supports(target.matrix.type) {
+                    multiplyRowsTernary(target, local, ternaryActivations, options)
+                } else if let ternaryPrepared, takes(target, columns: maxColumns, TernaryKernels.supports) {
+                    let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
+                    multiplyRowsTernaryPrompt(target, local, ternaryPrepared, tokens: tokens, scratch: UnsafeMutableRawPointer(scratch))
+                } else if let activations, IntegerRowKernels.isPreferred(target.matrix.type) {
                     multiplyRowsInteger(target, local, activations, options)
                 } else if let prepared, takes(target, columns: maxColumns, IntegerPromptKernel.isPreferred) {
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)

@@ -42,6 +42,35 @@ extension MatMul {
         }
     }
 
+    /// Decode rows of a ternary `t` (``TernaryKernels``), four at a time.
+    static func multiplyRowsTernary(_ t: MatMulTarget, _ rows: Range<Int>, _ a: TernaryActivationBlocks, _ options: KernelOptions) {
+        let w = t.matrix
+        let distance = decodePrefetchDistance(w, rows: rows, options)
+        w.prefetchHead(of: rows, distance: distance)
+        var r = rows.lowerBound
+        while r < rows.upperBound {
+            let n = min(4, rows.upperBound - r)
+            var v = TernaryKernels.decodeDots(w, r, count: n, a, limit: rows.upperBound, distance: distance)
+            if let bias = t.bias { for k in 0..<n { v[k] += bias[r + k] } }
+            for k in 0..<n { t.output[r + k] = v[k] }
+            r += n
+        }
+    }
+
+    /// Prompt rows of a ternary `t` for the prepared activations of `tokens` tokens
+    /// (``TernaryPromptKernel``), a tile of at most `rowChunk` rows unpacked at a time into `scratch`.
+    static func multiplyRowsTernaryPrompt(
+        _ t: MatMulTarget, _ rows: Range<Int>, _ prepared: UnsafeRawPointer, tokens: Int, scratch: UnsafeMutableRawPointer
+    ) {
+        let w = t.matrix
+        forEachTile(rows) { tile in
+            TernaryPromptKernel.unpack(w, rows: tile, into: scratch)
+            TernaryPromptKernel.multiplyTile(
+                UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, prepared, tokens: tokens,
+                into: t.output, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)
+        }
+    }
+
     static func multiplyRowsOneToken(_ t: MatMulTarget, _ rows: Range<Int>, _ x: UnsafePointer<Float>, _ options: KernelOptions) {
         let w = t.matrix
         let distance = decodePrefetchDistance(w, rows: rows, options)

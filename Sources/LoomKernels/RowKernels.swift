@@ -60,6 +60,10 @@ public enum RowKernels {
             BlockQ5_K.dequantize(src, into: dst, blocks: wholeBlocks(type, count, blockSize: 256, "dequantize"))
         case .q6_K:
             BlockQ6_K.dequantize(src, into: dst, blocks: wholeBlocks(type, count, blockSize: 256, "dequantize"))
+        case .tq1_0:
+            BlockTQ1_0.dequantize(src, into: dst, blocks: wholeBlocks(type, count, blockSize: 256, "dequantize"))
+        case .tq2_0:
+            BlockTQ2_0.dequantize(src, into: dst, blocks: wholeBlocks(type, count, blockSize: 256, "dequantize"))
         }
     }
 
@@ -102,6 +106,10 @@ public enum RowKernels {
             return BlockQ5_K.dot(row, x, blocks: wholeBlocks(type, count, blockSize: 256, "dot"))
         case .q6_K:
             return BlockQ6_K.dot(row, x, blocks: wholeBlocks(type, count, blockSize: 256, "dot"))
+        case .tq1_0:
+            return BlockTQ1_0.dot(row, x, blocks: wholeBlocks(type, count, blockSize: 256, "dot"))
+        case .tq2_0:
+            return BlockTQ2_0.dot(row, x, blocks: wholeBlocks(type, count, blockSize: 256, "dot"))
         }
     }
 

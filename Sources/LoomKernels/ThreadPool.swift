@@ -47,6 +47,7 @@ public final class ThreadPool: @unchecked Sendable {
     private let quantizedActivations = QuantizedActivations(capacity: 4096)
     /// The same for small-batch products (``IntegerBatchKernels``).
     private let quantizedBatch = QuantizedActivationBatch()
+    private let ternaryActivations = TernaryActivations(capacity: 4096)
     /// How many polls of the ticket a worker makes before it goes to sleep (≈ 50–100 µs).
     private let spinLimit = 200_000
 
@@ -172,6 +173,13 @@ public final class ThreadPool: @unchecked Sendable {
     func quantizeActivations(_ x: UnsafePointer<Float>, count: Int) -> ActivationBlocks {
         quantizedActivations.quantize(x, count: count)
         return ActivationBlocks(quantizedActivations)
+    }
+
+    /// Quantises `count` activations for the ternary kernels into the pool's shared buffer,
+    /// valid until the next call.
+    func quantizeTernaryActivations(_ x: UnsafePointer<Float>, count: Int) -> TernaryActivationBlocks {
+        ternaryActivations.quantize(x, count: count)
+        return ternaryActivations.blocks
     }
 
     /// Quantises `tokens` (≤ 8) rows of `columns` activations into `words`, laid out for

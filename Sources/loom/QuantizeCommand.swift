@@ -8,7 +8,7 @@ import LoomKernels
 struct QuantizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
-        abstract: "Quantise a GGUF model (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, Q4_K_S/M, Q5_K_S/M, Q6_K, F16, BF16, F32).",
+        abstract: "Quantise a GGUF model (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S/M/L, Q4_K_S/M, Q5_K_S/M, Q6_K, TQ1_0, TQ2_0, F16, BF16, F32).",
         discussion: """
         Tensor types follow llama.cpp's llama-quantize: norms and other 1-D tensors keep their type, the \
         output tensor (or the token embedding when the two are tied) gets Q6_K, and the _M mixes give \
@@ -24,12 +24,31 @@ struct QuantizeCommand: ParsableCommand {
     var allowRequantize = false
     @Flag(help: "No mix rules: every quantisable tensor gets TYPE (with the block-size fallback).") var pure = false
     @Option(name: .short, parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
+    @Option(name: .customLong("tensor-type"), help: ArgumentHelp(
+        "Force one tensor's type: NAME=TYPE (exact tensor name, e.g. blk.0.ffn_up.weight=TQ2_0); repeatable. No fallback: rows that do not fit TYPE's blocks are an error.",
+        valueName: "name=type"))
+    var tensorTypes: [String] = []
+
+    /// `--tensor-type` values parsed (tensor name → type).
+    func parsedTensorTypes() throws -> [String: GGMLType] {
+        var result: [String: GGMLType] = [:]
+        for item in tensorTypes {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty,
+                  let type = GGMLType.allCases.first(where: { $0.description == parts[1].uppercased() }) else {
+                throw ValidationError("--tensor-type '\(item)': expected NAME=TYPE with TYPE one of \(GGMLType.allCases.map(\.description).joined(separator: ", "))")
+            }
+            result[parts[0]] = type
+        }
+        return result
+    }
 
     func validate() throws {
         guard QuantizationFileType(name: type) != nil else {
             throw ValidationError("unknown type '\(type)'; known: \(QuantizationFileType.names.joined(separator: ", "))")
         }
         if let threads, !(1...512).contains(threads) { throw ValidationError("-t must be between 1 and 512, got \(threads)") }
+        _ = try parsedTensorTypes()
     }
 
     func run() throws {
@@ -39,6 +58,7 @@ struct QuantizeCommand: ParsableCommand {
         quantizer.leaveOutputTensor = leaveOutputTensor
         quantizer.allowRequantize = allowRequantize
         quantizer.pure = pure
+        quantizer.typeOverrides = try parsedTensorTypes()
         func err(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
         err("quantising \(inputPath) -> \(output) as \(fileType) with \(quantizer.threads) threads\n")
         let summary = try quantizer.quantize(input: inputPath, output: output) { p in

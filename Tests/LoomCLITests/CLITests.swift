@@ -93,6 +93,7 @@ final class CLITests: XCTestCase {
             (["bench", "-p", "9223372036854775807", "-n", "1"], "-p and -n must be in 0…268435456"),
             (["bench", "-t", "100000"], "-t must be between 1 and 512, got 100000"),
             (["quantize", "a.gguf", "b.gguf", "q8_0", "-t", "-1"], "-t must be between 1 and 512, got -1"),
+            (["quantize", "a.gguf", "b.gguf", "tq2_0", "--tensor-type", "blk.0.ffn_up.weight"], "--tensor-type 'blk.0.ffn_up.weight': expected NAME=TYPE"),
             (["perplexity", "-f", "x.txt", "--chunks", "-4"], "--chunks must be positive, got -4"),
         ]
         for (args, expected) in flagCases {
@@ -105,6 +106,25 @@ final class CLITests: XCTestCase {
         let id = try loom("detokenize", "999999")
         XCTAssertNotEqual(id.status, 0)
         XCTAssertTrue(id.stderr.contains("outside the vocabulary"), id.stderr)
+    }
+
+    /// `loom quantize` to TQ2_0 and `loom run` on the result: the default model (SmolLM2, not a
+    /// ternary model, so the text is poor) runs greedy decoding on its ternary ffn_down tensors;
+    /// forcing TQ2_0 on a 576-wide tensor is refused, naming it.
+    func testTernaryQuantizeAndRun() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loom-cli-tq-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let q = try loom("quantize", "smollm2", dir + "/tq2.gguf", "TQ2_0", "--allow-requantize", "-t", "2")
+        XCTAssertEqual(q.status, 0, q.stderr)
+        XCTAssertTrue(q.stderr.contains("TQ2_0 x30"), q.stderr)
+        let r = try loom("run", "-m", dir + "/tq2.gguf", "--raw", "-p", "The capital of France is", "--temperature", "0", "--max-tokens", "8")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.isEmpty)
+        let bad = try loom("quantize", "smollm2", dir + "/bad.gguf", "TQ2_0", "--allow-requantize", "--tensor-type", "blk.0.attn_q.weight=TQ2_0")
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("blk.0.attn_q.weight") && bad.stderr.contains("rows of 576 elements"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.gguf"))
     }
 
     /// `loom bench` with cached context (`-d`, llama-bench's depth): one JSON object with

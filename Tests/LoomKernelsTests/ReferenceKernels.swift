@@ -42,6 +42,8 @@ enum ReferenceKernels {
             case .q4_K: y += q4_K(block)
             case .q5_K: y += q5_K(block)
             case .q6_K: y += q6_K(block)
+            case .tq1_0: y += tq1_0(block)
+            case .tq2_0: y += tq2_0(block)
             }
         }
         return y
@@ -203,6 +205,33 @@ enum ReferenceKernels {
                 y[out + l + 96] = d * scale(6) * Float(q4 - 32)
             }
         }
+        return y
+    }
+
+    // MARK: ternary (ggml-quants.c dequantize_row_tq1_0 / dequantize_row_tq2_0, scalar)
+
+    static func tq2_0(_ b: [UInt8]) -> [Float] {
+        let d = half(b, 64)
+        var y: [Float] = []
+        for j in stride(from: 0, to: 64, by: 32) {
+            for l in 0..<4 {
+                for m in 0..<32 { y.append(Float(Int((b[j + m] >> (2 * l)) & 3) - 1) * d) }
+            }
+        }
+        return y
+    }
+
+    static func tq1_0(_ b: [UInt8]) -> [Float] {
+        let d = half(b, 52)
+        let pow3: [UInt8] = [1, 3, 9, 27, 81, 243]
+        func digit(_ byte: UInt8, _ n: Int) -> Float {
+            let q = byte &* pow3[n]
+            return Float(Int((UInt16(q) * 3) >> 8) - 1) * d
+        }
+        var y: [Float] = []
+        for n in 0..<5 { for m in 0..<32 { y.append(digit(b[m], n)) } }
+        for n in 0..<5 { for m in 0..<16 { y.append(digit(b[32 + m], n)) } }
+        for n in 0..<4 { for j in 0..<4 { y.append(digit(b[48 + j], n)) } }
         return y
     }
 }

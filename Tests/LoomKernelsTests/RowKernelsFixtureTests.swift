@@ -4,7 +4,7 @@ import XCTest
 /// RowKernels against gguf-py: dequantised rows bit for bit, dot products within rounding.
 final class RowKernelsFixtureTests: XCTestCase {
     func loadRows() throws -> [DecodedRow] {
-        try QuantFixture.load().rows.map(DecodedRow.init)
+        try (QuantFixture.load().rows + TernaryFixture.load().rows).map(DecodedRow.init)
     }
 
     func testFixtureCoversEveryType() throws {

@@ -102,6 +102,8 @@ final class RowQuantizerTests: XCTestCase {
         let limits: [GGMLType: Double] = [
             .f32: 0, .f16: 0.001, .bf16: 0.005, .q8_0: 0.0065, .q6_K: 0.022, .q5_1: 0.048, .q5_0: 0.053,
             .q5_K: 0.045, .q4_1: 0.098, .q4_0: 0.106, .q4_K: 0.088, .q3_K: 0.19, .q2_K: 0.37,
+            // Ternary: max|x| per 256 as the only level, so most Gaussian weights become 0.
+            .tq1_0: 0.85, .tq2_0: 0.85,
         ]
         let rms = (x.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(n)).squareRoot()
         for type in GGMLType.allCases {

@@ -31,6 +31,8 @@ enum TestData {
         case .q2_K: return [80, 82]
         case .q3_K: return [108]
         case .q6_K: return [208]
+        case .tq1_0: return [52]
+        case .tq2_0: return [64]
         }
     }
 

@@ -54,7 +54,7 @@ final class RequantizedModelTests: XCTestCase {
         struct Fixture: Decodable { let types: [String: [String: [String]]] }
         let url = try XCTUnwrap(Bundle.module.url(forResource: "llamacpp_quantize_smollm2", withExtension: "json", subdirectory: "Fixtures"))
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
-        XCTAssertEqual(fixture.types.count, 8)
+        XCTAssertEqual(fixture.types.count, 10)
         let source = try TestModels.path("smollm2")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loom-llamacpp-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

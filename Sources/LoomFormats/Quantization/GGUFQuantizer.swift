@@ -57,6 +57,10 @@ public struct GGUFQuantizer {
     /// Order of the layer counters (see ``TensorTypeChooser/Order``).
     public var counterOrder: TensorTypeChooser.Order = .loader
     public var threads: Int
+    /// Types forced on tensors by exact name, after the mix rules and without the block-size
+    /// fallback: a type whose blocks do not fit a tensor's rows (TQ2_0 on 576-wide rows) is an
+    /// error naming the tensor, not a silent change of type.
+    public var typeOverrides: [String: GGMLType] = [:]
 
     public init(fileType: QuantizationFileType, threads: Int = ThreadPool.availableProcessors) {
         self.fileType = fileType
@@ -87,7 +91,23 @@ public struct GGUFQuantizer {
     public func quantize(input: String, output: String, progress: (Progress) -> Void = { _ in }) throws -> Summary {
         let start = Date()
         let file = try GGUFFile(path: input)
-        let plan = chooser(for: file).chooseTypes(for: file.tensors.map { ($0.name, $0.dimensions, $0.type) })
+        var plan = chooser(for: file).chooseTypes(for: file.tensors.map { ($0.name, $0.dimensions, $0.type) })
+        for (name, type) in typeOverrides {
+            guard let t = file.tensor(named: name) else {
+                throw QuantizationError(path: input, tensor: name, reason: "has no such tensor to set to \(type)")
+            }
+            plan[t.name] = type
+        }
+        // Every converted tensor's rows must be whole blocks of its new type.
+        for t in file.tensors {
+            let target = plan[t.name] ?? t.type
+            if target != t.type && !RowQuantizer.canQuantize(target, count: t.rowLength) {
+                throw QuantizationError(path: input, tensor: t.name, reason: """
+                    has rows of \(t.rowLength) elements, not a multiple of the \(target) block size \(target.blockSize); \
+                    \(target) cannot hold it (without an override such tensors fall back to a smaller block, as in llama-quantize)
+                    """)
+            }
+        }
 
         // Refuse before doing any work: requantising compounds two rounding errors.
         if !allowRequantize, let t = file.tensors.first(where: { plan[$0.name] != $0.type && $0.type.blockSize > 1 }) {

@@ -21,6 +21,10 @@ public enum QuantizationFileType: UInt32, CaseIterable, Sendable, CustomStringCo
     case mostlyQ5_K_M = 17
     case mostlyQ6_K = 18
     case mostlyQ2_K_S = 21
+    /// Ternary TQ1_0 (llama.cpp's LLAMA_FTYPE_MOSTLY_TQ1_0).
+    case mostlyTQ1_0 = 36
+    /// Ternary TQ2_0 (LLAMA_FTYPE_MOSTLY_TQ2_0).
+    case mostlyTQ2_0 = 37
     case mostlyBF16 = 32
 
     /// The type of every quantisable tensor before the mix rules (`llama_ftype_get_default_type`).
@@ -39,6 +43,8 @@ public enum QuantizationFileType: UInt32, CaseIterable, Sendable, CustomStringCo
         case .mostlyQ4_K_S, .mostlyQ4_K_M: return .q4_K
         case .mostlyQ5_K_S, .mostlyQ5_K_M: return .q5_K
         case .mostlyQ6_K: return .q6_K
+        case .mostlyTQ1_0: return .tq1_0
+        case .mostlyTQ2_0: return .tq2_0
         }
     }
 
@@ -63,6 +69,8 @@ public enum QuantizationFileType: UInt32, CaseIterable, Sendable, CustomStringCo
         case .mostlyQ5_K_S: return "Q5_K_S"
         case .mostlyQ5_K_M: return "Q5_K_M"
         case .mostlyQ6_K: return "Q6_K"
+        case .mostlyTQ1_0: return "TQ1_0"
+        case .mostlyTQ2_0: return "TQ2_0"
         }
     }
 

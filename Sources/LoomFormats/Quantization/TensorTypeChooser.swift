@@ -10,7 +10,8 @@ import LoomKernels
 ///   embeddings) becomes Q6_K, or stays Q8_0 for Q8_0, or Q8_0 if its rows do not fit 256;
 /// - the mixes give attn_v and ffn_down more bits in the first and last eighth of the layers
 ///   and every third layer between (`use_more_bits`), Q4_K_S/Q3_K_* further rules;
-/// - a row length that is not a multiple of the chosen block falls back: Q2_K/Q3_K → Q4_0,
+/// - for the ternary types TQ1_0/TQ2_0 an untied `token_embd.weight` becomes Q4_K;
+/// - a row length that is not a multiple of the chosen block falls back: Q2_K/Q3_K/TQ1_0/TQ2_0 → Q4_0,
 ///   Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0, and F16 if even 32 does not divide it.
 ///
 /// The attn_v/ffn_down layer counters advance in the order tensors are visited: current
@@ -88,7 +89,7 @@ public struct TensorTypeChooser: Sendable {
         guard rowLength % type.blockSize != 0 else { return type }
         var t: GGMLType
         switch type {
-        case .q2_K, .q3_K: t = .q4_0
+        case .q2_K, .q3_K, .tq1_0, .tq2_0: t = .q4_0
         case .q4_K: t = .q5_0
         case .q5_K: t = .q5_1
         case .q6_K: t = .q8_0
@@ -139,7 +140,7 @@ public struct TensorTypeChooser: Sendable {
         if category == .output || (tiedEmbeddings && category == .tokenEmbedding) {
             if rowLength % t.blockSize != 0 { t = .q8_0 } else if t != .q8_0 { t = .q6_K }
         } else if category == .tokenEmbedding {
-            // unchanged for the supported file types
+            if f == .mostlyTQ1_0 || f == .mostlyTQ2_0 { t = .q4_K }
         } else if Self.isAttentionVLike(category) {
             let i = counters.attentionV, n = attentionVCount
             if f == .mostlyQ2_K { t = gqa >= 4 ? .q4_K : .q3_K }

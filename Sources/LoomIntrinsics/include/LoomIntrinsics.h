@@ -143,4 +143,35 @@ static inline __attribute__((always_inline)) loom_i32x16 loom_dot_words16(loom_i
 #endif
 }
 
+/// Vectors of 16 16-bit integers (`SIMD16<Int16>` in Swift).
+typedef short loom_i16x16 __attribute__((ext_vector_type(16)));
+
+/// 1 where ``loom_madd_unsigned_bytes`` is one `vpmaddubsw` (AVX2), 0 where it is the portable
+/// lane loop below (same integers, slower).
+#if defined(__AVX2__)
+#define LOOM_HAS_UNSIGNED_BYTE_MADD 1
+#else
+#define LOOM_HAS_UNSIGNED_BYTE_MADD 0
+#endif
+
+/// Lane i = u[2i]·s[2i] + u[2i+1]·s[2i+1] saturated to 16 bits: unsigned bytes times signed
+/// bytes, two products per 16-bit lane (the ternary kernels feed codes 0...2 and activations
+/// within ±127, so it never saturates there). The AVX2 byte multiply-add llama.cpp's ternary
+/// kernels are built on; Swift's SIMD types cannot express it, and LLVM forms it only from a
+/// saturating pattern Swift has no spelling for (without it, the same products take two
+/// `vpmaddwd` on widened 16-bit codes).
+static inline __attribute__((always_inline)) loom_i16x16 loom_madd_unsigned_bytes(loom_u8x32 u, loom_i8x32 s) {
+#if LOOM_HAS_UNSIGNED_BYTE_MADD
+    typedef char v32qi __attribute__((vector_size(32)));
+    return (loom_i16x16)__builtin_ia32_pmaddubsw256((v32qi)u, (v32qi)s);
+#else
+    loom_i16x16 r;
+    for (int i = 0; i < 16; i++) {
+        int t = (int)u[2 * i] * (int)s[2 * i] + (int)u[2 * i + 1] * (int)s[2 * i + 1];
+        r[i] = (short)(t > 32767 ? 32767 : t < -32768 ? -32768 : t);
+    }
+    return r;
+#endif
+}
+
 #endif

@@ -4,7 +4,8 @@
 /// float, only one partial sum per block is.
 ///
 /// Supported for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K. Other types (F32, F16,
-/// BF16, Q2_K, Q3_K) keep the float kernels of ``RowKernels``.
+/// BF16, Q2_K, Q3_K) keep the float kernels of ``RowKernels``; TQ1_0 and TQ2_0 have their own
+/// (``TernaryKernels``).
 ///
 /// The result equals Σ w[i]·x̂[i] up to float rounding, where w is the dequantised row and
 /// x̂ the dequantised activations; the integer products are exact.
@@ -13,7 +14,7 @@ public enum IntegerRowKernels {
     @inlinable public static func supports(_ type: GGMLType) -> Bool {
         switch type {
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K: return true
-        case .f32, .f16, .bf16, .q2_K, .q3_K: return false
+        case .f32, .f16, .bf16, .q2_K, .q3_K, .tq1_0, .tq2_0: return false
         }
     }
 
@@ -40,7 +41,7 @@ public enum IntegerRowKernels {
         guard IntegerDotBytes.isNative else { return false }
         switch type {
         case .q4_0, .q4_1, .q5_0, .q5_1: return true
-        case .q8_0, .f32, .f16, .bf16, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return false
+        case .q8_0, .f32, .f16, .bf16, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .tq1_0, .tq2_0: return false
         }
     }
 
@@ -55,7 +56,7 @@ public enum IntegerRowKernels {
         case .q4_1: return byteDotFourRows(BlockQ4_1.self, row, rowBytes: rowBytes, a, blocks: blocks)
         case .q5_0: return byteDotFourRows(BlockQ5_0.self, row, rowBytes: rowBytes, a, blocks: blocks)
         case .q5_1: return byteDotFourRows(BlockQ5_1.self, row, rowBytes: rowBytes, a, blocks: blocks)
-        case .q8_0, .f32, .f16, .bf16, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
+        case .q8_0, .f32, .f16, .bf16, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .tq1_0, .tq2_0:
             fatalError("IntegerRowKernels.dotFourRows: no four-row kernel for \(type)")
         }
     }
@@ -71,7 +72,7 @@ public enum IntegerRowKernels {
         case .q4_K: return BlockQ4_K.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 256, "integer dot"))
         case .q5_K: return BlockQ5_K.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 256, "integer dot"))
         case .q6_K: return BlockQ6_K.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 256, "integer dot"))
-        case .f32, .f16, .bf16, .q2_K, .q3_K:
+        case .f32, .f16, .bf16, .q2_K, .q3_K, .tq1_0, .tq2_0:
             fatalError("IntegerRowKernels.dot: no integer kernel for \(type)")
         }
     }

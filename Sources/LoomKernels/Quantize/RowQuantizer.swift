@@ -5,6 +5,8 @@
 ///   (`quantize_row_*_ref`) and to gguf-py's `gguf.quants.quantize`.
 /// - Q2_K, Q3_K, Q4_K, Q5_K, Q6_K follow llama.cpp's `quantize_row_q*_K_ref` operation for
 ///   operation (what `llama-quantize` does without an importance matrix).
+/// - TQ1_0 and TQ2_0 follow `quantize_row_tq1_0_ref` / `quantize_row_tq2_0_ref` (bytes
+///   identical to llama-quantize and gguf-py); ternary input ({−s, 0, +s} per block) is lossless.
 /// - F32, F16 and BF16 store the values (F16 and BF16 rounded to nearest even, as ggml).
 ///
 /// Rows are independent, so callers parallelise over rows (see ``ThreadPool``).
@@ -49,6 +51,8 @@ public enum RowQuantizer {
         case .q4_K: KBlockQuantizer.quantizeQ4_K(src, dst, blocks: blocks)
         case .q5_K: KBlockQuantizer.quantizeQ5_K(src, dst, blocks: blocks)
         case .q6_K: KBlockQuantizer.quantizeQ6_K(src, dst, blocks: blocks)
+        case .tq1_0: TernaryBlockQuantizer.quantizeTQ1_0(src, dst, blocks: blocks)
+        case .tq2_0: TernaryBlockQuantizer.quantizeTQ2_0(src, dst, blocks: blocks)
         }
     }
 
