@@ -29,10 +29,16 @@ public final class DecoderBackward: @unchecked Sendable {
     private let head: FrozenProjection
     private let finalNorm: TrainingBuffer<Float>
     private let attention: AttentionOp
-    /// Rows of logits computed together by the LM head (`rows × vocab` floats at a time: 12 MB
-    /// for SmolLM2's 49152). Each block reads the head matrix twice (product and transposed
-    /// product), so larger blocks read it less often.
-    static let logitRows = 64
+    /// The tiled `Float` attention, for head sizes it supports.
+    private let tiled: TiledAttention?
+    /// The LM head with the loss, over chunks of the vocabulary.
+    private let crossEntropy: ChunkedCrossEntropy
+    /// Rows whose loss is computed together (``ChunkedCrossEntropy``: `logitRows × vocabChunk`
+    /// logits at a time, 1 MB). Each block reads the head matrix three times (two products
+    /// and the transposed product), so larger blocks read it less often.
+    static let logitRows = 128
+    /// Vocabulary entries per chunk of the LM head.
+    static let vocabChunk = 2048
 
     /// - Throws: ``TrainingError/invalidParameter(_:)`` for architectures with fused
     ///   projections (Phi-3), whose LoRA modules this trainer does not map yet.
@@ -53,9 +59,13 @@ public final class DecoderBackward: @unchecked Sendable {
                 .down: FrozenProjection(l.down),
             ])
         }
-        head = FrozenProjection(weight: model.weights.output.weight, bias: model.weights.output.bias)
+        let head = FrozenProjection(weight: model.weights.output.weight, bias: model.weights.output.bias)
+        self.head = head
         finalNorm = TrainingBuffer(model.weights.outputNorm)
-        attention = AttentionOp(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.slidingWindow)
+        let attention = AttentionOp(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.slidingWindow)
+        self.attention = attention
+        tiled = TiledAttention.supports(attention) ? TiledAttention(attention) : nil
+        crossEntropy = ChunkedCrossEntropy(head: head, vocabChunk: Self.vocabChunk)
     }
 
     private var dims: (d: Int, q: Int, kv: Int, heads: Int, ffn: Int) {
@@ -71,17 +81,23 @@ public final class DecoderBackward: @unchecked Sendable {
     /// `y = base(x) (+ LoRA)` for module `m` of layer `l`.
     private func project(_ l: Int, _ m: LoRAModule, _ x: TrainingBuffer<Float>, _ n: Int, into y: TrainingBuffer<Float>,
                          scratch: TrainingBuffer<Float>) {
-        layers[l].projections[m]!.forward(x.pointer, tokens: n, into: y.pointer, pool: pool)
-        factors[l][m]?.forward(x.pointer, tokens: n, addingInto: y.pointer, scratch: scratch.pointer)
+        TrainingProfile.time("frozen forward") { layers[l].projections[m]!.forward(x.pointer, tokens: n, into: y.pointer, pool: pool) }
+        TrainingProfile.time("lora forward") {
+            factors[l][m]?.forward(x.pointer, tokens: n, addingInto: y.pointer, scratch: scratch.pointer, pool: pool)
+        }
     }
 
     /// `dx += ∂L/∂x` through module `m` of layer `l` (base and LoRA), accumulating the LoRA
     /// factors' gradients.
     private func projectBackward(_ l: Int, _ m: LoRAModule, dy: TrainingBuffer<Float>, x: TrainingBuffer<Float>, _ n: Int,
                                  into dx: TrainingBuffer<Float>, scratch: (TrainingBuffer<Float>, TrainingBuffer<Float>)) {
-        layers[l].projections[m]!.accumulateInputGradient(dy.pointer, tokens: n, into: dx.pointer, pool: pool)
-        factors[l][m]?.backward(dy.pointer, x: x.pointer, tokens: n, addingInto: dx.pointer,
-                                scratch: scratch.0.pointer, scratch.1.pointer)
+        TrainingProfile.time("frozen backward") {
+            layers[l].projections[m]!.accumulateInputGradient(dy.pointer, tokens: n, into: dx.pointer, pool: pool)
+        }
+        TrainingProfile.time("lora backward") {
+            factors[l][m]?.backward(dy.pointer, x: x.pointer, tokens: n, addingInto: dx.pointer,
+                                    scratch: scratch.0.pointer, scratch.1.pointer, pool: pool)
+        }
     }
 
     /// Layer `l`'s forward pass on `a.input`, filling `a`; the layer's output goes to `out`.
@@ -95,7 +111,13 @@ public final class DecoderBackward: @unchecked Sendable {
         project(l, .v, a.normed1, n, into: a.v, scratch: scratch)
         rope.apply(a.q.pointer, rows: n, heads: c.headCount, headDim: c.headDim)
         rope.apply(a.k.pointer, rows: n, heads: c.kvHeadCount, headDim: c.headDim)
-        attention.forward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, n: n, out: a.attended.pointer, lse: a.lse.pointer, pool: pool)
+        TrainingProfile.time("attention forward") {
+            if let tiled {
+                tiled.forward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, n: n, out: a.attended.pointer, lse: a.lse.pointer, pool: pool)
+            } else {
+                attention.forward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, n: n, out: a.attended.pointer, lse: a.lse.pointer, pool: pool)
+            }
+        }
         project(l, .o, a.attended, n, into: out, scratch: scratch)
         for i in 0..<n * s.d { a.mid[i] = a.input[i] + out[i] }
         RMSNormOp.forward(a.mid.pointer, weight: L.norm2.pointer, rows: n, dim: s.d, eps: c.rmsEpsilon,
@@ -127,8 +149,15 @@ public final class DecoderBackward: @unchecked Sendable {
         let dAttended = TrainingBuffer<Float>(zeros: n * s.q)
         projectBackward(l, .o, dy: dMid, x: a.attended, n, into: dAttended, scratch: scratch)
         let dq = TrainingBuffer<Float>(zeros: n * s.q), dk = TrainingBuffer<Float>(zeros: n * s.kv), dv = TrainingBuffer<Float>(zeros: n * s.kv)
-        attention.backward(dOut: dAttended.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, out: a.attended.pointer,
-                           lse: a.lse.pointer, n: n, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, pool: pool)
+        TrainingProfile.time("attention backward") {
+            if let tiled {
+                tiled.backward(dOut: dAttended.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, out: a.attended.pointer,
+                               lse: a.lse.pointer, n: n, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, pool: pool)
+            } else {
+                attention.backward(dOut: dAttended.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, out: a.attended.pointer,
+                                   lse: a.lse.pointer, n: n, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, pool: pool)
+            }
+        }
         rope.apply(dq.pointer, rows: n, heads: c.headCount, headDim: c.headDim, inverse: true)
         rope.apply(dk.pointer, rows: n, heads: c.kvHeadCount, headDim: c.headDim, inverse: true)
         dNormed.zero()
@@ -173,19 +202,18 @@ public final class DecoderBackward: @unchecked Sendable {
         RMSNormOp.forward(hidden.pointer, weight: finalNorm.pointer, rows: n, dim: s.d, eps: c.rmsEpsilon,
                           into: normed.pointer, inverseRMS: rms.pointer)
         let targets = CrossEntropyOp.shiftedTargets(labels)
-        let vocab = c.vocabularySize
-        let logits = TrainingBuffer<Float>(zeros: Self.logitRows * vocab)
         let dNormed = TrainingBuffer<Float>(zeros: n * s.d)
         var loss = 0.0
         var r0 = 0
         while r0 < n {
             let rows = min(Self.logitRows, n - r0)
             if targets[r0..<r0 + rows].contains(where: { $0 != CrossEntropyOp.ignoreIndex }) {
-                head.forward(normed.pointer + r0 * s.d, tokens: rows, into: logits.pointer, pool: pool)
-                loss += targets.withUnsafeBufferPointer {
-                    CrossEntropyOp.lossAndGradient(logits.pointer, targets: $0.baseAddress! + r0, rows: rows, vocab: vocab, gradScale: gradScale)
+                loss += TrainingProfile.time("LM head and loss") {
+                    targets.withUnsafeBufferPointer {
+                        crossEntropy.lossAndInputGradient(normed.pointer + r0 * s.d, targets: $0.baseAddress! + r0, rows: rows,
+                                                          addingInto: dNormed.pointer + r0 * s.d, gradScale: gradScale, pool: pool)
+                    }
                 }
-                head.accumulateInputGradient(logits.pointer, tokens: rows, into: dNormed.pointer + r0 * s.d, pool: pool)
             }
             r0 += rows
         }
