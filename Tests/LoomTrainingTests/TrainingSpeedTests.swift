@@ -9,13 +9,16 @@ import LoomModels
 /// LoRA training on the real SmolLM2-135M (the catalog Q4_1 GGUF, trained as stored: QLoRA
 /// through the block kernels): the loss on a repeated batch falls, and with
 /// `LOOM_FINETUNE_BENCH=1` the step speed is printed for Benchmarks/finetune_bench.py
-/// (`LOOM_FINETUNE_BENCH_LENGTHS`, `_THREADS`, `_STEPS`). Speed is never asserted.
+/// (`LOOM_FINETUNE_BENCH_LENGTHS`, `_THREADS`, `_STEPS`, `_CHECKPOINT`; `LOOM_TRAIN_PROFILE=1` adds
+/// the time per kind of op). Speed is never asserted.
 final class TrainingSpeedTests: XCTestCase {
     /// r=8, alpha 16 on all seven projections of `layers` (nil: all).
-    func makeTrainer(_ model: LanguageModel, threads: Int, layers: [Int]? = nil, lr: Double = 1e-4) throws -> LoRATrainer {
-        try LoRATrainer(model: model, lora: LoRATrainingSettings(rank: 8, alpha: 16, targets: Set(LoRAModule.allCases), layers: layers, seed: 1),
-                        schedule: try LearningRateSchedule(kind: .constant, peak: lr, warmupSteps: 0, totalSteps: 100),
-                        maxGradientNorm: 1.0, pool: ThreadPool(threadCount: threads))
+    func makeTrainer(_ model: LanguageModel, threads: Int, layers: [Int]? = nil, lr: Double = 1e-4, checkpointing: Bool = false) throws -> LoRATrainer {
+        var settings = LoRATrainingSettings(rank: 8, alpha: 16, targets: Set(LoRAModule.allCases), layers: layers, seed: 1)
+        settings.gradientCheckpointing = checkpointing
+        return try LoRATrainer(model: model, lora: settings,
+                               schedule: try LearningRateSchedule(kind: .constant, peak: lr, warmupSteps: 0, totalSteps: 100),
+                               maxGradientNorm: 1.0, pool: ThreadPool(threadCount: threads))
     }
 
     func randomTokens(_ n: Int, vocab: Int, seed: UInt64) -> [Int32] {
@@ -38,17 +41,39 @@ final class TrainingSpeedTests: XCTestCase {
 
         guard env["LOOM_FINETUNE_BENCH"] == "1" else { return }
         let steps = Int(env["LOOM_FINETUNE_BENCH_STEPS"] ?? "") ?? 3
+        let checkpointing = env["LOOM_FINETUNE_BENCH_CHECKPOINT"] == "1"
         for length in (env["LOOM_FINETUNE_BENCH_LENGTHS"] ?? "128").split(separator: ",").compactMap({ Int($0) }) {
-            let t = try makeTrainer(model, threads: threads)
+            // The peak resident set of this length's run only (Linux: writing 5 to clear_refs
+            // resets VmHWM to the current RSS).
+            try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+            let t = try makeTrainer(model, threads: threads, checkpointing: checkpointing)
             var times: [Double] = []
             for i in 0...steps {
                 let ids = randomTokens(length, vocab: model.config.vocabularySize, seed: UInt64(i))
+                if i == 1 { TrainingProfile.reset() }
                 let start = DispatchTime.now().uptimeNanoseconds
                 try t.step(tokens: [ids], labels: [ids])
                 if i > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
             }
             let median = times.sorted()[times.count / 2]
-            print("loom-finetune-bench seq=\(length) threads=\(threads) tokens_per_s=\(String(format: "%.1f", Double(length) / median)) activation_MB=\(t.lastActivationBytes >> 20)")
+            print("loom-finetune-bench seq=\(length) threads=\(threads) checkpoint=\(checkpointing ? 1 : 0) "
+                  + "tokens_per_s=\(String(format: "%.1f", Double(length) / median)) activation_bytes=\(t.lastActivationBytes) "
+                  + "peak_rss_kb=\(Self.peakResidentKilobytes() ?? -1)")
+            if TrainingProfile.enabled {
+                let total = times.reduce(0, +)
+                for (label, seconds) in TrainingProfile.report {
+                    print("loom-finetune-profile seq=\(length) \(label): \(String(format: "%.3f", seconds / Double(steps))) s/step "
+                          + "(\(String(format: "%.1f", 100 * seconds / total)) %)")
+                }
+                print("loom-finetune-profile seq=\(length) step: \(String(format: "%.3f", total / Double(steps))) s/step")
+            }
         }
+    }
+
+    /// VmHWM of /proc/self/status, nil where there is none.
+    static func peakResidentKilobytes() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
+        return Int(line.split(separator: " ").dropFirst().first ?? "")
     }
 }

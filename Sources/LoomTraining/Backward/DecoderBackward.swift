@@ -48,10 +48,16 @@ public final class DecoderBackward: @unchecked Sendable {
     private let head: FrozenProjection
     private let finalNorm: TrainingBuffer<Float>
     private let attention: AttentionOp
-    /// Rows of logits computed together by the LM head (`rows × vocab` floats at a time: 12 MB
-    /// for SmolLM2's 49152). Each block reads the head matrix twice (product and transposed
-    /// product), so larger blocks read it less often.
-    static let logitRows = 64
+    /// The tiled `Float` attention, for head sizes it supports.
+    private let tiled: TiledAttention?
+    /// The LM head with the loss, over chunks of the vocabulary.
+    private let crossEntropy: ChunkedCrossEntropy
+    /// Rows whose loss is computed together (``ChunkedCrossEntropy``: `logitRows × vocabChunk`
+    /// logits at a time, 1 MB). Each block reads the head matrix three times (two products
+    /// and the transposed product), so larger blocks read it less often.
+    static let logitRows = 128
+    /// Vocabulary entries per chunk of the LM head.
+    static let vocabChunk = 2048
 
     /// - Throws: ``TrainingError/invalidParameter(_:)`` for architectures with fused
     ///   projections (Phi-3), whose LoRA modules this trainer does not map yet.
@@ -76,9 +82,13 @@ public final class DecoderBackward: @unchecked Sendable {
                 .down: FrozenProjection(l.down),
             ])
         }
-        head = FrozenProjection(weight: model.weights.output.weight, bias: model.weights.output.bias)
+        let head = FrozenProjection(weight: model.weights.output.weight, bias: model.weights.output.bias)
+        self.head = head
         finalNorm = TrainingBuffer(model.weights.outputNorm)
-        attention = AttentionOp(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.slidingWindow)
+        let attention = AttentionOp(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.slidingWindow)
+        self.attention = attention
+        tiled = TiledAttention.supports(attention) ? TiledAttention(attention) : nil
+        crossEntropy = ChunkedCrossEntropy(head: head, vocabChunk: Self.vocabChunk)
     }
 
     private var dims: (d: Int, q: Int, kv: Int, heads: Int, ffn: Int) {
@@ -104,7 +114,7 @@ public final class DecoderBackward: @unchecked Sendable {
     private func project(_ l: Int, _ m: LoRAModule, _ x: TrainingBuffer<Float>, _ n: Int, into y: TrainingBuffer<Float>,
                          scratch: TrainingBuffer<Float>) {
         let base = layers[l].projections[m]!
-        base.forward(x.pointer, tokens: n, into: y.pointer, pool: pool)
+        TrainingProfile.time("frozen forward") { base.forward(x.pointer, tokens: n, into: y.pointer, pool: pool) }
         if let low = reduced[l][m], let work {
             // PEFT under autocast: round(round(base) + round(lora·s)), the LoRA input rounded.
             precision.round(y.pointer, count: n * base.outputs)
@@ -123,7 +133,9 @@ public final class DecoderBackward: @unchecked Sendable {
             LoRADropout.forward(f, x.pointer, noise: noise, tokens: n, addingInto: y.pointer, dropped: work.dropped.pointer,
                                 scratch: scratch.pointer)
         } else {
-            f.forward(x.pointer, tokens: n, addingInto: y.pointer, scratch: scratch.pointer)
+            TrainingProfile.time("lora forward") {
+                f.forward(x.pointer, tokens: n, addingInto: y.pointer, scratch: scratch.pointer, pool: pool)
+            }
         }
     }
 
@@ -154,14 +166,17 @@ public final class DecoderBackward: @unchecked Sendable {
             }
             return
         }
-        base.accumulateInputGradient(dy.pointer, tokens: n, into: dx.pointer, pool: pool)
+        TrainingProfile.time("frozen backward") { base.accumulateInputGradient(dy.pointer, tokens: n, into: dx.pointer, pool: pool) }
         guard let f = factors[l][m] else { return }
         if let noise = dropoutNoise(l, m, count: n * f.inputs), let work {
             LoRADropout.backward(f, dy.pointer, x: x.pointer, noise: noise, tokens: n, addingInto: dx.pointer,
                                  dropped: work.dropped.pointer, dxLoRA: work.dxLoRA.pointer,
                                  scratch: scratch.0.pointer, scratch.1.pointer)
         } else {
-            f.backward(dy.pointer, x: x.pointer, tokens: n, addingInto: dx.pointer, scratch: scratch.0.pointer, scratch.1.pointer)
+            TrainingProfile.time("lora backward") {
+                f.backward(dy.pointer, x: x.pointer, tokens: n, addingInto: dx.pointer, scratch: scratch.0.pointer, scratch.1.pointer,
+                           pool: pool)
+            }
         }
     }
 
@@ -179,7 +194,13 @@ public final class DecoderBackward: @unchecked Sendable {
         rope.apply(a.k.pointer, rows: n, heads: c.kvHeadCount, headDim: c.headDim)
         precision.round(a.q)         // RoPE ran in f32; attention reads 16-bit q, k
         precision.round(a.k)
-        attention.forward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, n: n, out: a.attended.pointer, lse: a.lse.pointer, pool: pool)
+        TrainingProfile.time("attention forward") {
+            if let tiled {
+                tiled.forward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, n: n, out: a.attended.pointer, lse: a.lse.pointer, pool: pool)
+            } else {
+                attention.forward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, n: n, out: a.attended.pointer, lse: a.lse.pointer, pool: pool)
+            }
+        }
         precision.round(a.attended)  // and returns 16-bit
         project(l, .o, a.attended, n, into: out, scratch: scratch)
         for i in 0..<n * s.d { a.mid[i] = a.input[i] + out[i] }
@@ -219,8 +240,15 @@ public final class DecoderBackward: @unchecked Sendable {
         projectBackward(l, .o, dy: rounded(dMid), x: a.attended, n, into: dAttended, scratch: scratch)
         precision.round(dAttended)
         let dq = TrainingBuffer<Float>(zeros: n * s.q), dk = TrainingBuffer<Float>(zeros: n * s.kv), dv = TrainingBuffer<Float>(zeros: n * s.kv)
-        attention.backward(dOut: dAttended.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, out: a.attended.pointer,
-                           lse: a.lse.pointer, n: n, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, pool: pool)
+        TrainingProfile.time("attention backward") {
+            if let tiled {
+                tiled.backward(dOut: dAttended.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, out: a.attended.pointer,
+                               lse: a.lse.pointer, n: n, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, pool: pool)
+            } else {
+                attention.backward(dOut: dAttended.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, out: a.attended.pointer,
+                                   lse: a.lse.pointer, n: n, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, pool: pool)
+            }
+        }
         for g in [dq, dk, dv] { precision.round(g) }
         rope.apply(dq.pointer, rows: n, heads: c.headCount, headDim: c.headDim, inverse: true)
         rope.apply(dk.pointer, rows: n, heads: c.kvHeadCount, headDim: c.headDim, inverse: true)
@@ -302,21 +330,19 @@ public final class DecoderBackward: @unchecked Sendable {
                           into: normed.pointer, inverseRMS: rms.pointer)
         precision.round(normed)
         let targets = CrossEntropyOp.shiftedTargets(labels)
-        let vocab = c.vocabularySize
-        let logits = TrainingBuffer<Float>(zeros: Self.logitRows * vocab)
         let dNormed = TrainingBuffer<Float>(zeros: n * s.d)
         var loss = 0.0
         var r0 = 0
         while r0 < n {
             let rows = min(Self.logitRows, n - r0)
             if targets[r0..<r0 + rows].contains(where: { $0 != CrossEntropyOp.ignoreIndex }) {
-                head.forward(normed.pointer + r0 * s.d, tokens: rows, into: logits.pointer, pool: pool)
-                precision.round(logits.pointer, count: rows * vocab)   // 16-bit logits, f32 loss
-                loss += targets.withUnsafeBufferPointer {
-                    CrossEntropyOp.lossAndGradient(logits.pointer, targets: $0.baseAddress! + r0, rows: rows, vocab: vocab, gradScale: gradScale)
+                loss += TrainingProfile.time("LM head and loss") {
+                    targets.withUnsafeBufferPointer {
+                        crossEntropy.lossAndInputGradient(normed.pointer + r0 * s.d, targets: $0.baseAddress! + r0, rows: rows,
+                                                          addingInto: dNormed.pointer + r0 * s.d, gradScale: gradScale,
+                                                          precision: precision, pool: pool)
+                    }
                 }
-                precision.round(logits.pointer, count: rows * vocab)
-                head.accumulateInputGradient(logits.pointer, tokens: rows, into: dNormed.pointer + r0 * s.d, pool: pool)
             }
             r0 += rows
         }

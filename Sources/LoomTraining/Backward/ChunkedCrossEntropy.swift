@@ -1,0 +1,121 @@
+import Foundation
+import LoomKernels
+
+/// The LM head and the causal-LM cross-entropy (``CrossEntropyOp``'s loss and gradient)
+/// without a `rows × vocab` logits buffer: the head's rows are taken ``vocabChunk`` at a
+/// time. A first pass computes each chunk's logits and folds them into a running maximum and
+/// sum of exponentials per row (the online log-sum-exp of Milakov & Gimelshein 2018,
+/// arXiv:1805.02867); a second pass recomputes each chunk's logits, turns them into the
+/// gradient `(softmax − onehot)·gradScale` and adds the chunk's transposed product to the
+/// hidden states' gradient, while that chunk of the head is still in cache. The price is one
+/// more product with the head; the memory is `rows × vocabChunk` floats.
+public struct ChunkedCrossEntropy: @unchecked Sendable {
+    public let head: FrozenProjection
+    /// Head rows (vocabulary entries) per chunk.
+    public let vocabChunk: Int
+
+    public init(head: FrozenProjection, vocabChunk: Int = 4096) {
+        self.head = head
+        self.vocabChunk = max(16, vocabChunk)
+    }
+
+    typealias V = SIMD16<Float>
+
+    /// `logits[rows × width] = x·W[v0 ..< v0+width]ᵀ (+ bias)`.
+    private func chunkLogits(_ x: UnsafePointer<Float>, rows: Int, v0: Int, width: Int, into logits: UnsafeMutablePointer<Float>,
+                             pool: ThreadPool) {
+        let bias = head.bias.map { UnsafePointer($0.pointer) + v0 }
+        MatMul.multiply(MatMulTarget(head.weight.rows(v0..<v0 + width), logits, bias: bias), nil, nil, x, tokens: rows, pool: pool,
+                        integerBatch: false)
+    }
+
+    /// For `rows` hidden states `x` (`[rows × inputs]`) and their targets: returns the summed
+    /// loss of the rows whose target is not ``CrossEntropyOp/ignoreIndex`` and adds
+    /// `∂(gradScale · loss)/∂x` to `dx` (nothing for ignored rows).
+    ///
+    /// With a bf16/f16 `precision` the head is a 16-bit product as under `torch.autocast`: its
+    /// logits are rounded before the (f32) loss, and the logits' gradient is rounded before the
+    /// transposed product (see ``PrecisionPolicy``).
+    public func lossAndInputGradient(_ x: UnsafePointer<Float>, targets: UnsafePointer<Int32>, rows: Int,
+                                     addingInto dx: UnsafeMutablePointer<Float>, gradScale: Float,
+                                     precision: PrecisionPolicy = .f32, pool: ThreadPool) -> Double {
+        let vocab = head.outputs, chunk = min(vocabChunk, vocab)
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: rows * chunk)
+        defer { logits.deallocate() }
+        var maxima = [Float](repeating: -.infinity, count: rows)
+        var sums = [Double](repeating: 0, count: rows)
+        var targetLogits = [Float](repeating: 0, count: rows)
+        // Pass 1: the log-sum-exp of every row, online over the chunks.
+        var v0 = 0
+        while v0 < vocab {
+            let width = min(chunk, vocab - v0)
+            chunkLogits(x, rows: rows, v0: v0, width: width, into: logits, pool: pool)
+            precision.round(logits, count: rows * width)
+            for r in 0..<rows where targets[r] != CrossEntropyOp.ignoreIndex {
+                let l = logits + r * width
+                let m = max(maxima[r], Self.maximum(l, count: width))
+                sums[r] = sums[r] * Double(Float.exponential(maxima[r] - m)) + Double(Self.sumOfExponentials(l, count: width, minus: m))
+                maxima[r] = m
+                let t = Int(targets[r])
+                if t >= v0 && t < v0 + width { targetLogits[r] = l[t - v0] }
+            }
+            v0 += width
+        }
+        var total = 0.0
+        var lse = [Float](repeating: 0, count: rows)
+        for r in 0..<rows where targets[r] != CrossEntropyOp.ignoreIndex {
+            let l = Double(maxima[r]) + log(sums[r])
+            lse[r] = Float(l)
+            total += l - Double(targetLogits[r])
+        }
+        // Pass 2: each chunk's gradient, straight into the transposed product.
+        v0 = 0
+        while v0 < vocab {
+            let width = min(chunk, vocab - v0)
+            chunkLogits(x, rows: rows, v0: v0, width: width, into: logits, pool: pool)
+            precision.round(logits, count: rows * width)
+            for r in 0..<rows {
+                let l = logits + r * width
+                guard targets[r] != CrossEntropyOp.ignoreIndex else { l.update(repeating: 0, count: width); continue }
+                Self.softmaxGradient(l, count: width, lse: lse[r], scale: gradScale)
+                let t = Int(targets[r])
+                if t >= v0 && t < v0 + width { l[t - v0] -= gradScale }
+            }
+            precision.round(logits, count: rows * width)
+            FrozenProjection(weight: head.weight.rows(v0..<v0 + width))
+                .accumulateInputGradient(logits, tokens: rows, into: dx, pool: pool)
+            v0 += width
+        }
+        return total
+    }
+
+    static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var m = V(repeating: -.infinity)
+        var i = 0
+        while i + 16 <= count { m = pointwiseMax(m, UnsafeRawPointer(x + i).loadUnaligned(as: V.self)); i += 16 }
+        var s = m.max()
+        while i < count { s = max(s, x[i]); i += 1 }
+        return s
+    }
+
+    /// `Σ e^(x_i − m)` (``VectorOps/exponential(_:)``, within 2 ulp of `expf`).
+    static func sumOfExponentials(_ x: UnsafePointer<Float>, count: Int, minus m: Float) -> Float {
+        var acc = V()
+        var i = 0
+        while i + 16 <= count { acc += VectorOps.exponential(UnsafeRawPointer(x + i).loadUnaligned(as: V.self) - m); i += 16 }
+        var s = acc.sum()
+        while i < count { s += Float.exponential(x[i] - m); i += 1 }
+        return s
+    }
+
+    /// `x_i ← e^(x_i − lse)·scale`.
+    static func softmaxGradient(_ x: UnsafeMutablePointer<Float>, count: Int, lse: Float, scale: Float) {
+        var i = 0
+        while i + 16 <= count {
+            let p = UnsafeMutableRawPointer(x + i)
+            p.storeBytes(of: VectorOps.exponential(p.loadUnaligned(as: V.self) - lse) * scale, as: V.self)
+            i += 16
+        }
+        while i < count { x[i] = Float.exponential(x[i] - lse) * scale; i += 1 }
+    }
+}

@@ -1,0 +1,215 @@
+import LoomKernels
+
+/// The `Float` fast path of ``AttentionOp``: the same causal GQA forward and backward, in
+/// tiles of ``rowTile`` query rows of one head, spread over a ``ThreadPool``.
+///
+/// Scores are computed against keys transposed once per call (`Kᵀ`, `Vᵀ` per KV head,
+/// `[headDim × n]`), 16 keys per vector and four query rows at a time, so no horizontal sums
+/// are needed; the weighted sums over keys (`P·V`, `dS·K`, `Pᵀ·dO`, `dSᵀ·Q`) keep a whole
+/// output row in registers while the rows they sum stream past. The only buffers beyond the
+/// inputs are a `rowTile × n` strip of probabilities (and of `dS` in the backward pass) per
+/// worker, and, in the backward pass, each worker's own `dK`/`dV` (`n × kvDim`, summed at the
+/// end): work items are (head, query tile) pairs, so two workers may add to the same key.
+///
+/// The backward pass recomputes `p_ij = exp(s_ij − lse_i)` from the saved log-sum-exp
+/// (FlashAttention-2's backward, Dao 2023, arXiv:2307.08691). Needs `headDim` a multiple of
+/// 16 (``supports(_:)``); ``AttentionOp``'s scalar path is the reference it is tested against.
+public struct TiledAttention {
+    public let op: AttentionOp
+    /// Query rows per work item.
+    static let rowTile = 16
+    typealias V = SIMD16<Float>
+
+    public init(_ op: AttentionOp) { self.op = op }
+
+    /// Whether the tiled kernels handle `op`'s head size.
+    public static func supports(_ op: AttentionOp) -> Bool { op.headDim % 16 == 0 && op.headDim > 0 }
+
+    /// `n` rounded up to whole vectors of keys.
+    static func padded(_ n: Int) -> Int { (n + 15) / 16 * 16 }
+
+    /// `[kvHeads][headDim × padded(n)]`: each KV head's rows of `x` transposed, zero past `n`.
+    static func transposed(_ x: UnsafePointer<Float>, n: Int, kvHeads: Int, headDim: Int) -> UnsafeMutablePointer<Float> {
+        let np = padded(n), kvDim = kvHeads * headDim
+        let t = UnsafeMutablePointer<Float>.allocate(capacity: max(1, kvHeads * headDim * np))
+        t.initialize(repeating: 0, count: max(1, kvHeads * headDim * np))
+        for j in 0..<n {
+            for g in 0..<kvHeads {
+                let src = x + j * kvDim + g * headDim, dst = t + g * headDim * np + j
+                for e in 0..<headDim { dst[e * np] = src[e] }
+            }
+        }
+        return t
+    }
+
+    /// Score strips for `rows` (≤ 4) query rows from `q` (row stride `qStride`) and keys
+    /// `j0 ..< j1` (a whole number of vectors): `dst[r·dstStride + j] = q_r · Kᵀ[·, j]`, read
+    /// from the transposed keys `kt` (row stride `np`). Each key vector is loaded once for the
+    /// four rows.
+    @inline(__always)
+    static func scores(_ q: UnsafePointer<Float>, qStride: Int, rows: Int, kt: UnsafePointer<Float>, np: Int, headDim: Int,
+                       keys j0: Int, _ j1: Int, into dst: UnsafeMutablePointer<Float>, dstStride: Int) {
+        let k = UnsafeRawPointer(kt)
+        var j = j0
+        while j < j1 {
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+            for e in 0..<headDim {
+                let kv = k.loadUnaligned(fromByteOffset: (e * np + j) * 4, as: V.self)
+                a0.addProduct(V(repeating: q[e]), kv)
+                if rows > 1 { a1.addProduct(V(repeating: q[qStride + e]), kv) }
+                if rows > 2 { a2.addProduct(V(repeating: q[2 * qStride + e]), kv) }
+                if rows > 3 { a3.addProduct(V(repeating: q[3 * qStride + e]), kv) }
+            }
+            let out = UnsafeMutableRawPointer(dst)
+            out.storeBytes(of: a0, toByteOffset: j * 4, as: V.self)
+            if rows > 1 { out.storeBytes(of: a1, toByteOffset: (dstStride + j) * 4, as: V.self) }
+            if rows > 2 { out.storeBytes(of: a2, toByteOffset: (2 * dstStride + j) * 4, as: V.self) }
+            if rows > 3 { out.storeBytes(of: a3, toByteOffset: (3 * dstStride + j) * 4, as: V.self) }
+            j += 16
+        }
+    }
+
+    /// Lanes `j ..< j + 16` that row `i` may not see (before its window, after itself).
+    @inline(__always)
+    func hidden(row i: Int, keys j: Int) -> SIMDMask<SIMD16<Int32>> {
+        let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) &+ Int32(j)
+        return (lanes .> Int32(i)) .| (lanes .< Int32(op.first(i)))
+    }
+
+    /// The query tiles: (head, first row) pairs, `heads × ⌈n / rowTile⌉` of them.
+    func tiles(_ n: Int) -> Int { op.heads * ((n + Self.rowTile - 1) / Self.rowTile) }
+
+    /// ``AttentionOp/forward(q:k:v:n:out:lse:pool:)`` in tiles.
+    public func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, n: Int,
+                        out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let heads = op.heads, hd = op.headDim, group = heads / op.kvHeads
+        let qDim = heads * hd, kvDim = op.kvHeads * hd, np = Self.padded(n), tile = Self.rowTile
+        let scale = 1 / Float(hd).squareRoot()
+        let kt = Self.transposed(k, n: n, kvHeads: op.kvHeads, headDim: hd)
+        defer { kt.deallocate() }
+        let perTile = (n + tile - 1) / tile
+        let strips = UnsafeMutablePointer<Float>.allocate(capacity: pool.threadCount * tile * np)
+        defer { strips.deallocate() }
+        pool.parallelFor(count: tiles(n), chunk: 1) { range, worker in
+            let p = strips + worker * tile * np
+            for item in range {
+                let h = item / perTile, i0 = (item % perTile) * tile, i1 = min(n, i0 + tile), g = h / group
+                let j0 = op.first(i0) / 16 * 16, j1 = Self.padded(i1)
+                var r = i0
+                while r < i1 {
+                    let rows = min(4, i1 - r)
+                    Self.scores(q + r * qDim + h * hd, qStride: qDim, rows: rows, kt: kt + g * hd * np, np: np, headDim: hd,
+                                keys: j0, j1, into: p + (r - i0) * np, dstStride: np)
+                    r += rows
+                }
+                for i in i0..<i1 {
+                    let row = UnsafeMutableRawPointer(p + (i - i0) * np)
+                    var m = V(repeating: -.infinity)
+                    var j = j0
+                    while j < j1 {
+                        let s = (row.loadUnaligned(fromByteOffset: j * 4, as: V.self) * scale).replacing(with: -.infinity, where: hidden(row: i, keys: j))
+                        row.storeBytes(of: s, toByteOffset: j * 4, as: V.self)
+                        m = pointwiseMax(m, s)
+                        j += 16
+                    }
+                    let mx = m.max()
+                    var sum = V()
+                    j = j0
+                    while j < j1 {
+                        let e = VectorOps.exponential(row.loadUnaligned(fromByteOffset: j * 4, as: V.self) - mx)
+                            .replacing(with: 0, where: hidden(row: i, keys: j))
+                        row.storeBytes(of: e, toByteOffset: j * 4, as: V.self)
+                        sum += e
+                        j += 16
+                    }
+                    let total = sum.sum()
+                    lse[i * heads + h] = mx + Float.logarithm(total)
+                    VectorOps.scale(p + (i - i0) * np + j0, by: 1 / total, count: j1 - j0)
+                    let count = min(i + 1, n) - j0
+                    RowSums.weightedSum(p + (i - i0) * np + j0, rows: v + j0 * kvDim + g * hd, stride: kvDim, count: count,
+                                     width: hd, into: out + i * qDim + h * hd, accumulate: false)
+                }
+            }
+        }
+    }
+
+    /// ``AttentionOp/backward(dOut:q:k:v:out:lse:n:dq:dk:dv:pool:)`` in tiles.
+    public func backward(dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                         out: UnsafePointer<Float>, lse: UnsafePointer<Float>, n: Int,
+                         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                         pool: ThreadPool) {
+        let heads = op.heads, hd = op.headDim, group = heads / op.kvHeads
+        let qDim = heads * hd, kvDim = op.kvHeads * hd, np = Self.padded(n), tile = Self.rowTile
+        let scale = 1 / Float(hd).squareRoot()
+        let kt = Self.transposed(k, n: n, kvHeads: op.kvHeads, headDim: hd)
+        let vt = Self.transposed(v, n: n, kvHeads: op.kvHeads, headDim: hd)
+        defer { kt.deallocate(); vt.deallocate() }
+        let perTile = (n + tile - 1) / tile
+        let workers = pool.threadCount
+        // Per worker: P and dS strips, and its own dK and dV.
+        let stripCount = 2 * tile * np, gradCount = 2 * n * kvDim
+        let buffers = UnsafeMutablePointer<Float>.allocate(capacity: workers * (stripCount + gradCount))
+        defer { buffers.deallocate() }
+        for w in 0..<workers { (buffers + w * (stripCount + gradCount) + stripCount).initialize(repeating: 0, count: gradCount) }
+        let column = UnsafeMutablePointer<Float>.allocate(capacity: workers * 2 * tile)
+        defer { column.deallocate() }
+        pool.parallelFor(count: tiles(n), chunk: 1) { range, worker in
+            let base = buffers + worker * (stripCount + gradCount)
+            let p = base, ds = base + tile * np, myDK = base + stripCount, myDV = myDK + n * kvDim
+            let cP = column + worker * 2 * tile, cS = cP + tile
+            for item in range {
+                let h = item / perTile, i0 = (item % perTile) * tile, i1 = min(n, i0 + tile), g = h / group
+                let j0 = op.first(i0) / 16 * 16, j1 = Self.padded(i1)
+                var r = i0
+                while r < i1 {
+                    let rows = min(4, i1 - r)
+                    Self.scores(q + r * qDim + h * hd, qStride: qDim, rows: rows, kt: kt + g * hd * np, np: np, headDim: hd,
+                                keys: j0, j1, into: p + (r - i0) * np, dstStride: np)
+                    Self.scores(dOut + r * qDim + h * hd, qStride: qDim, rows: rows, kt: vt + g * hd * np, np: np, headDim: hd,
+                                keys: j0, j1, into: ds + (r - i0) * np, dstStride: np)
+                    r += rows
+                }
+                for i in i0..<i1 {
+                    let pRow = UnsafeMutableRawPointer(p + (i - i0) * np), dsRow = UnsafeMutableRawPointer(ds + (i - i0) * np)
+                    let d = TrainingKernels.dot(dOut + i * qDim + h * hd, out + i * qDim + h * hd, count: hd)
+                    let l = lse[i * heads + h]
+                    var j = j0
+                    while j < j1 {
+                        let mask = hidden(row: i, keys: j)
+                        let pv = VectorOps.exponential(pRow.loadUnaligned(fromByteOffset: j * 4, as: V.self) * scale - l).replacing(with: 0, where: mask)
+                        let dp = dsRow.loadUnaligned(fromByteOffset: j * 4, as: V.self)
+                        pRow.storeBytes(of: pv, toByteOffset: j * 4, as: V.self)
+                        dsRow.storeBytes(of: pv * (dp - d) * scale, toByteOffset: j * 4, as: V.self)
+                        j += 16
+                    }
+                    // dQ_i = Σ_j dS_ij K_j.
+                    RowSums.weightedSum(ds + (i - i0) * np + j0, rows: k + j0 * kvDim + g * hd, stride: kvDim, count: min(i + 1, n) - j0,
+                                     width: hd, into: dq + i * qDim + h * hd, accumulate: false)
+                }
+                // dK_j += Σ_i dS_ij Q_i, dV_j += Σ_i P_ij dO_i over this tile's rows that see j.
+                for j in j0..<min(i1, n) {
+                    // Rows before j do not see it (their P and dS are 0); start at the first that may.
+                    let first = max(i0, j)
+                    let count = i1 - first
+                    for r in 0..<count {
+                        cP[r] = p[(first + r - i0) * np + j]
+                        cS[r] = ds[(first + r - i0) * np + j]
+                    }
+                    RowSums.weightedSum(cS, rows: q + first * qDim + h * hd, stride: qDim, count: count, width: hd,
+                                     into: myDK + j * kvDim + g * hd, accumulate: true)
+                    RowSums.weightedSum(cP, rows: dOut + first * qDim + h * hd, stride: qDim, count: count, width: hd,
+                                     into: myDV + j * kvDim + g * hd, accumulate: true)
+                }
+            }
+        }
+        // Sum the workers' dK and dV.
+        let size = n * kvDim
+        for (target, offset) in [(dk, stripCount), (dv, stripCount + size)] {
+            target.update(from: buffers + offset, count: size)
+            for w in 1..<max(1, workers) {
+                let src = buffers + w * (stripCount + gradCount) + offset
+                for x in 0..<size { target[x] += src[x] }
+            }
+        }
+    }
+}
