@@ -124,14 +124,15 @@ public final class BatchScheduler: @unchecked Sendable {
     /// (llama.cpp's `POST /lora-adapters`); they apply from the next step. Unknown ids and
     /// non-finite scales are refused before anything changes.
     public func setLoRAScales(_ scales: [Int: Float]) throws {
-        try model.validateLoRAScales(scales)
         condition.lock()
+        defer { condition.unlock() }
+        try model.validateLoRAScales(scales)   // reads model.loraAdapters, which this lock guards
         pendingLoRAScales.merge(scales) { $1 }
         condition.signal()
-        condition.unlock()
     }
 
-    /// The adapters with the scales they run at (pending changes included).
+    /// The adapters with the scales they run at (pending changes included). The model's own
+    /// list is rewritten by the scheduler thread under this lock, so other threads read it here.
     public var loraAdapters: [LoRAAttachment] {
         condition.lock()
         defer { condition.unlock() }

@@ -33,7 +33,7 @@ struct Routes {
                              "n_embd": c.embeddingSize, "n_layer": c.layerCount, "architecture": c.architecture.name],
                 ]
                 // vLLM lists each LoRA module as a model whose parent is the base.
-                let paths = Dictionary(uniqueKeysWithValues: served.model.loraAdapters.map { ($0.id, $0.path) })
+                let paths = Dictionary(uniqueKeysWithValues: served.scheduler.loraAdapters.map { ($0.id, $0.path) })
                 let adapters: [[String: Any]] = served.adapterNames.sorted { $0.value < $1.value }.map { name, id in
                     ["id": name, "object": "model", "created": served.created, "owned_by": "loom",
                      "parent": served.id, "root": paths[id] ?? ""]
@@ -110,7 +110,7 @@ struct Routes {
             throw APIError.invalid("body", "expected a JSON array of {\"id\", \"scale\"}")
         }
         guard let list = raw as? [Any] else { throw APIError.invalid("body", "expected an array of {\"id\", \"scale\"}, got \(JSONFields.describe(raw))") }
-        let known = Set(served.model.loraAdapters.map(\.id))
+        let known = Set(served.scheduler.loraAdapters.map(\.id))
         var scales: [Int: Float] = [:]
         for (i, item) in list.enumerated() {
             guard let entry = item as? [String: Any] else { throw APIError.invalid("[\(i)]", "expected an object {\"id\", \"scale\"}") }

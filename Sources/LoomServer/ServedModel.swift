@@ -46,11 +46,14 @@ public final class ServedModel: @unchecked Sendable {
     /// list then sets scales by id (llama.cpp). Ids must be attached adapters (else 400).
     func adapterScales(model name: String?, request: GenerationRequest) throws -> [Int: Float]? {
         var scales: [Int: Float]?
+        // Through the scheduler's lock: its thread rewrites `model.loraAdapters` when a
+        // `POST /lora-adapters` takes effect (a data race ThreadSanitizer found otherwise).
+        let attached = (name != nil || request.loraScales != nil) ? scheduler.loraAdapters : []
         if let name, let selected = adapterNames[name] {
-            scales = Dictionary(uniqueKeysWithValues: model.loraAdapters.map { ($0.id, $0.id == selected ? 1 : 0) })
+            scales = Dictionary(uniqueKeysWithValues: attached.map { ($0.id, $0.id == selected ? 1 : 0) })
         }
         if let requested = request.loraScales {
-            let known = Set(model.loraAdapters.map(\.id))
+            let known = Set(attached.map(\.id))
             for (id, scale) in requested {
                 guard known.contains(id) else {
                     throw APIError.invalid("lora", "no adapter with id \(id) (loaded: \(known.isEmpty ? "none" : known.sorted().map(String.init).joined(separator: ", ")))")

@@ -24,6 +24,17 @@ struct QuantizeFixture: Decodable {
     }
 }
 
+extension QuantizeFixture.Case {
+    /// The case decoded: its type, input floats and expected blocks.
+    func decoded() throws -> (type: GGMLType, x: [Float], blocks: [UInt8]) {
+        guard let type = GGMLType(rawValue: typeId), type.description == self.type else {
+            throw FixtureError("\(name): unknown type \(self.type) (\(typeId))")
+        }
+        guard let x = [UInt8](hex: self.x), let blocks = [UInt8](hex: self.blocks) else { throw FixtureError("\(name): bad hex") }
+        return (type, x.asFloats, blocks)
+    }
+}
+
 final class RowQuantizerTests: XCTestCase {
     static let legacy: Set<GGMLType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1]
     static let kQuants: Set<GGMLType> = [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
@@ -46,11 +57,8 @@ final class RowQuantizerTests: XCTestCase {
         let fixture = try QuantizeFixture.load()
         XCTAssertGreaterThan(fixture.cases.count, 100)
         return try fixture.cases.map { c in
-            guard let type = GGMLType(rawValue: c.typeId), type.description == c.type else {
-                throw FixtureError("\(c.name): unknown type \(c.type)")
-            }
-            guard let x = [UInt8](hex: c.x), let blocks = [UInt8](hex: c.blocks) else { throw FixtureError("\(c.name): bad hex") }
-            return (c, type, x.asFloats, blocks)
+            let d = try c.decoded()
+            return (c, d.type, d.x, d.blocks)
         }
     }
 
