@@ -31,6 +31,9 @@ public struct DecoderWeights: @unchecked Sendable {
     public let tiedOutput: Bool
     /// Per-pair RoPE divisors (`rope_freqs.weight`, llama3-style scaling), if present.
     public let ropeFrequencyFactors: [Float]?
+    /// Phi-3 LongRoPE per-pair divisors (llama.cpp `rope_factors_long` / `rope_factors_short`),
+    /// both or neither.
+    public let ropeLongRopeFactors: (long: [Float], short: [Float])?
 
     public init(file: GGUFFile, config c: ModelConfig) throws {
         try self.init(binder: TensorBinder(gguf: file), config: c)
@@ -55,9 +58,17 @@ public struct DecoderWeights: @unchecked Sendable {
         ropeFrequencyFactors = try factors ?? (file.has("rope_freqs.weight")
             ? loader.vector("rope_freqs.weight", count: c.ropeDimensions / 2) : nil)
         let arch = c.architecture
-        // Phi-3's LongRoPE stores per-pair factors as tensors (llama.cpp `rope_factors_long`).
-        for name in ["rope_factors_long.weight", "rope_factors_short.weight"] where file.has(name) {
-            throw ModelError.tensorType(name: name, type: "RoPE factors", reason: "LongRoPE scaling is not supported yet", path: loader.path)
+        // Phi-3's LongRoPE stores per-pair factors as tensors (llama.cpp convert_hf_to_gguf.py
+        // Phi3MiniModel: `rope_factors_long`, `rope_factors_short`).
+        switch (file.has("rope_factors_long.weight"), file.has("rope_factors_short.weight")) {
+        case (true, true):
+            ropeLongRopeFactors = (try loader.vector("rope_factors_long.weight", count: c.ropeDimensions / 2),
+                                   try loader.vector("rope_factors_short.weight", count: c.ropeDimensions / 2))
+        case (false, false):
+            ropeLongRopeFactors = nil
+        case (let hasLong, _):
+            throw ModelError.missingTensor(name: hasLong ? "rope_factors_short.weight (LongRoPE needs both factor tensors)"
+                                                         : "rope_factors_long.weight (LongRoPE needs both factor tensors)", path: loader.path)
         }
         // The layer count comes from the file: check its last layer exists before `map`
         // reserves room for all of them (2^27 layers would be a multi-GB allocation abort).

@@ -50,7 +50,8 @@ public final class InferenceSession {
         var lastRow = 0
         while start < tokens.count {
             let count = min(forward.maxRows, tokens.count - start)
-            forward.run([SequenceSegment(slot: 0, start: position, tokens: Array(tokens[start..<start + count]))], caches: [cache])
+            forward.run([SequenceSegment(slot: 0, start: position, tokens: Array(tokens[start..<start + count]),
+                                         ropeEnd: whole.start + tokens.count)], caches: [cache])
             position += count
             if let eachPosition {
                 // Prompt rows: the float batch path (not a decode step), as a fresh prompt gets.

@@ -23,6 +23,9 @@ public final class KVCache {
     public let rowSize: Int
     private let storage: UnsafeMutablePointer<Float>
     private let storageBytes: Int
+    /// The sequence length the slot's dynamic RoPE frequencies are computed for
+    /// (``DynamicRopeScaling``; transformers' `max_seq_len_cached`), 0 before any.
+    public internal(set) var ropeLength = 0
     /// Whether the block has been advised to use huge pages.
     public private(set) var usesHugePages = false
     /// Positions from which ``reserve(positions:)`` asks for huge pages (see there).

@@ -49,7 +49,7 @@ public final class LanguageModel: @unchecked Sendable {
             file = nil
             self.checkpoint = checkpoint
             var config = try ModelConfig(huggingFace: hfConfig, path: path)
-            overrides.apply(to: &config)
+            try overrides.apply(to: &config, path: path)
             self.config = config
             weights = try DecoderWeights(binder: TensorBinder(checkpoint: checkpoint, naming: config.architecture.tensorNames, path: path), config: config,
                                          ropeFrequencyFactors: ModelConfig.ropeFrequencyFactors(for: hfConfig))
@@ -61,9 +61,13 @@ public final class LanguageModel: @unchecked Sendable {
             self.file = file
             checkpoint = nil
             var config = try ModelConfig(gguf: file)
-            overrides.apply(to: &config)
+            let weights = try DecoderWeights(file: file, config: config)
+            if let factors = weights.ropeLongRopeFactors {
+                config.ropeDynamic = try ModelConfig.ggufLongRope(file, config: config, long: factors.long, short: factors.short)
+            }
+            try overrides.apply(to: &config, path: path)
             self.config = config
-            weights = try DecoderWeights(file: file, config: config)
+            self.weights = weights
             tokenizer = try BPETokenizer(gguf: file)
             chatTemplate = file["tokenizer.chat_template"]?.stringValue
             generationDefaults = nil
@@ -71,8 +75,35 @@ public final class LanguageModel: @unchecked Sendable {
         rope = RotaryEmbedding(
             layout: config.ropeLayout, dimensions: config.ropeDimensions, base: config.ropeBase,
             frequencyFactors: config.ropeYarn?.frequencyDivisors(base: config.ropeBase, dimensions: config.ropeDimensions)
-                ?? weights.ropeFrequencyFactors,
+                ?? Self.pairFactors(config.ropePairFactors, stored: weights.ropeFrequencyFactors),
             positionScale: config.ropePositionScale, magnitude: Float(config.ropeYarn?.magnitude ?? 1))
+    }
+
+    static func pairFactors(_ source: RopePairFactors, stored: [Float]?) -> [Float]? {
+        switch source {
+        case .stored: return stored
+        case .dropped: return nil
+        case .custom(let factors): return factors
+        }
+    }
+
+    /// The rotary embedding for positions `start ..< end` of the sequence in `cache`: ``rope``
+    /// unless the model's scaling is dynamic (``ModelConfig/ropeDynamic``), in which case the
+    /// cache's ``KVCache/ropeLength`` is grown as transformers grows its frequencies (and
+    /// restarted when `start` is 0, a new sequence).
+    func rotaryEmbedding(for cache: KVCache, start: Int, end: Int) -> RotaryEmbedding {
+        guard let dynamic = config.ropeDynamic else { return rope }
+        cache.ropeLength = dynamic.grownLength(previous: start == 0 ? 0 : cache.ropeLength, end: end)
+        return dynamic.rotaryEmbedding(length: cache.ropeLength, layout: config.ropeLayout,
+                                       dimensions: config.ropeDimensions, base: config.ropeBase, positionScale: config.ropePositionScale)
+    }
+
+    /// The rotary embedding of a whole sequence of `length` positions evaluated at once (the
+    /// trainer's forward pass): ``rope``, or the dynamic scaling's frequencies for `length`.
+    public func rotaryEmbedding(sequenceLength length: Int) -> RotaryEmbedding {
+        guard let dynamic = config.ropeDynamic else { return rope }
+        return dynamic.rotaryEmbedding(length: dynamic.grownLength(previous: 0, end: length), layout: config.ropeLayout,
+                                       dimensions: config.ropeDimensions, base: config.ropeBase, positionScale: config.ropePositionScale)
     }
 
     /// Changes the model's projections in place — attaches or detaches adapters
@@ -93,5 +124,24 @@ public final class LanguageModel: @unchecked Sendable {
         }
         try MemoryPlan.checkKVCache(layers: config.layerCount, positions: capacity, rowSize: config.kvHeadCount * config.headDim)
         return InferenceSession(model: self, capacity: capacity, pool: pool, options: options)
+    }
+}
+
+extension LanguageModel {
+    /// Whether any RoPE scaling stretches the model past its trained positions: the model's
+    /// own (linear, YaRN, dynamic NTK, LongRoPE, Llama 3.1 factors) or a θ override.
+    public var hasRopeScaling: Bool {
+        config.ropePositionScale != 1 || config.ropeYarn != nil || config.ropeDynamic != nil
+            || Self.pairFactors(config.ropePairFactors, stored: weights.ropeFrequencyFactors) != nil
+    }
+
+    /// A warning naming the problem when a context of `context` positions is longer than the
+    /// model was trained for and nothing stretches RoPE (`ropeOverridden`: the user set θ or a
+    /// scaling); nil when the context fits or scaling is in effect.
+    public func contextWarning(context: Int, ropeOverridden: Bool) -> String? {
+        guard context > config.contextLength, !ropeOverridden, !hasRopeScaling else { return nil }
+        return "warning: a context of \(context) tokens exceeds \(config.name)'s trained context of \(config.contextLength) "
+            + "and no RoPE scaling is set; positions past \(config.contextLength) are out of distribution "
+            + "(extend with --rope-scaling yarn|dynamic|linear --rope-scale F, or --rope-theta)"
     }
 }

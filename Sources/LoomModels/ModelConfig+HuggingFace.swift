@@ -5,7 +5,8 @@ extension ModelConfig {
     /// The config of an HF directory of one of the ``ArchitectureRegistry``'s architectures.
     /// HF checkpoints keep Q/K rows unpermuted, so RoPE pairs are half-split for all of them.
     /// Linear scaling maps to a position scale; llama3 scaling becomes per-pair frequency
-    /// factors (see ``ropeFrequencyFactors(for:)``); other scaling types are a clear error.
+    /// factors (see ``ropeFrequencyFactors(for:)``); YaRN to ``YarnScaling``; dynamic NTK and
+    /// LongRoPE to ``DynamicRopeScaling``.
     public init(huggingFace c: HFModelConfig, path: String) throws {
         architecture = c.architecture
         ropeLayout = .halfSplit
@@ -38,9 +39,18 @@ extension ModelConfig {
             ropeYarn = YarnScaling(factor: factor, originalContext: original ?? c.maxPositionEmbeddings,
                                    attentionFactor: attention, betaFast: betaFast, betaSlow: betaSlow,
                                    mscale: mscale, mscaleAllDim: mscaleAllDim)
-        case let other?:
-            throw ModelError.invalidMetadata(
-                key: "rope_scaling", reason: "RoPE scaling '\(other.typeName)' is not supported yet (linear, llama3, yarn)", path: path)
+        case let .dynamic(factor, _)?:
+            // transformers measures dynamic NTK against max_position_embeddings (its
+            // `original_max_position_embeddings` is not read for this type).
+            ropePositionScale = 1
+            ropeDynamic = .ntk(factor: factor, trainedContext: c.maxPositionEmbeddings)
+        case let .longrope(short, long, factor, original, attention)?:
+            ropePositionScale = 1
+            let originalContext = original ?? c.originalMaxPositionEmbeddings ?? c.maxPositionEmbeddings
+            let extension_ = factor ?? Double(c.maxPositionEmbeddings) / Double(originalContext)
+            ropeDynamic = .longrope(short: short, long: long, originalContext: originalContext,
+                                    attentionFactor: attention ?? DynamicRopeScaling.longropeAttentionFactor(
+                                        factor: extension_, originalContext: originalContext))
         }
         // The forward pass applies q/k/v biases only; refuse rather than silently drop others.
         if c.mlpBias {

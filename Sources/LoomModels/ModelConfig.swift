@@ -18,6 +18,11 @@ public struct ModelConfig: Sendable, Equatable {
     public var ropePositionScale: Double
     /// YaRN scaling (per-pair frequencies and a cos/sin magnitude), if the model uses it.
     public var ropeYarn: YarnScaling? = nil
+    /// Scaling whose frequencies follow the sequence length (dynamic NTK, LongRoPE), if any.
+    public var ropeDynamic: DynamicRopeScaling? = nil
+    /// Where the per-pair frequency divisors come from: the file's (`rope_freqs`, Llama 3.1),
+    /// none, or ones computed from a `--rope-scaling llama3` override.
+    public var ropePairFactors: RopePairFactors = .stored
     public var rmsEpsilon: Float
     /// Context length the model was trained with.
     public var contextLength: Int

@@ -18,9 +18,13 @@ public struct YarnScaling: Sendable, Equatable {
     public var betaSlow: Double
     public var mscale: Double?
     public var mscaleAllDim: Double?
+    /// How much of the ramp's extrapolated share is kept (llama.cpp's `yarn_ext_factor`):
+    /// 1 is YaRN as published and as transformers computes it, 0 pure interpolation.
+    public var extrapolationFactor: Double
 
     public init(factor: Double, originalContext: Int, attentionFactor: Double? = nil, betaFast: Double? = nil,
-                betaSlow: Double? = nil, mscale: Double? = nil, mscaleAllDim: Double? = nil) {
+                betaSlow: Double? = nil, mscale: Double? = nil, mscaleAllDim: Double? = nil, extrapolationFactor: Double = 1) {
+        self.extrapolationFactor = extrapolationFactor
         self.factor = factor
         self.originalContext = originalContext
         self.attentionFactor = attentionFactor
@@ -52,7 +56,7 @@ public struct YarnScaling: Sendable, Equatable {
             let extrapolated = pow(base, -2 * Double(i) / Double(dims))
             let interpolated = extrapolated / factor
             let ramp = min(max((Double(i) - low) / (high - low), 0), 1)
-            let keep = 1 - ramp
+            let keep = (1 - ramp) * extrapolationFactor
             let frequency = interpolated * (1 - keep) + extrapolated * keep
             return Float(extrapolated / frequency)
         }

@@ -36,7 +36,7 @@ final class SlotState {
             guard count > 0 else { return nil }
             lastSegmentCount = count
             return .init(slot: slot, start: position, tokens: Array(job.prompt[position..<position + count]),
-                         allLogits: job.promptLogprobs)
+                         allLogits: job.promptLogprobs, ropeEnd: job.prompt.count)
         }
         guard let token = state.tokenToEvaluate else { return nil }
         lastSegmentCount = 1

@@ -26,6 +26,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: [.short, .customLong("depth")], parsing: .unconditional, help: "Tokens already in the cache when each test starts.") var d = 0
     @Option(name: .short, parsing: .unconditional, help: "Repetitions.") var r = 5
     @OptionGroup var lora: LoRAOptions
+    @OptionGroup var rope: RopeOptions
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Keep activations in f32 (float kernels) instead of 10-bit integer codes, for decode and prompts, for comparison.")
     var floatActivations = false
@@ -54,13 +55,17 @@ struct BenchCommand: ParsableCommand {
         if let longRunPrefetch { options.longRunPrefetchDistance = longRunPrefetch }
         let path = try ModelStore().resolve(model, progress: .terminal)
         let loadStart = Date()
-        let lm = try LanguageModel(path: path)
+        let overrides = rope.overrides
+        let lm = try LanguageModel(path: path, rope: overrides)
         try lora.attach(to: lm, quiet: json)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let threads = t ?? ThreadPool.availableProcessors
         let contextLength = d + max(p, n) + 1
-        guard contextLength <= lm.config.contextLength else {
-            throw ValidationError("-d + max(-p, -n) = \(contextLength - 1) tokens exceed the model's context of \(lm.config.contextLength)")
+        // Past the trained context only with RoPE scaling (the model's or a flag), as a
+        // long-context speed test (llama-bench -d) runs it.
+        guard lm.contextWarning(context: contextLength, ropeOverridden: !overrides.isEmpty) == nil else {
+            throw ValidationError("-d + max(-p, -n) = \(contextLength - 1) tokens exceed the model's context of \(lm.config.contextLength); "
+                                  + "add a RoPE scaling (--rope-scaling yarn --rope-scale F, or --rope-theta) to run past it")
         }
         let session = try lm.makeSession(contextLength: contextLength, pool: ThreadPool(threadCount: threads), options: options)
         // Deterministic pseudo-random tokens, avoiding ids that might be special.

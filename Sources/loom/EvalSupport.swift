@@ -19,8 +19,7 @@ struct EvalModelOptions: ParsableArguments {
     @Option(name: .customLong("markdown"), help: "Write the Markdown table to this file (it is always printed).")
     var markdownPath: String?
 
-    @Option(parsing: .unconditional, help: "Override the models' RoPE base frequency θ (long-context runs).") var ropeTheta: Double?
-    @Option(parsing: .unconditional, help: "Linear RoPE scaling factor: positions are divided by it (overrides the model's).") var ropeScale: Double?
+    @OptionGroup var rope: RopeOptions
 
     @OptionGroup var lora: LoRAOptions
 
@@ -39,7 +38,7 @@ struct EvalModelOptions: ParsableArguments {
         let path = try ModelStore().resolve(name, progress: .terminal)
         StandardError.print("loading \(path)")
         let label = name ?? (path as NSString).lastPathComponent
-        let model = try LanguageModel(path: path, rope: RopeOverrides(base: ropeTheta, linearFactor: ropeScale))
+        let model = try LanguageModel(path: path, rope: rope.overrides)
         try lora.attach(to: model)
         return (model, lora.paths.isEmpty && lora.scaled.isEmpty ? label : label + " + LoRA")
     }

@@ -31,7 +31,9 @@ struct InfoCommand: ParsableCommand {
         line("heads (query / kv)", "\(c.headCount) / \(c.kvHeadCount), head size \(c.headDim)")
         line("rope", "θ = \(c.ropeBase), \(c.ropeDimensions) dims, \(c.ropeLayout == .adjacent ? "adjacent pairs" : "half split")" +
              (c.ropePositionScale != 1 ? ", linear scale \(c.ropePositionScale)" : "") +
-             (lm.weights.ropeFrequencyFactors != nil ? ", rope_freqs" : ""))
+             (lm.weights.ropeFrequencyFactors != nil ? ", rope_freqs" : "") +
+             (c.ropeYarn.map { ", YaRN ×\($0.factor) of \($0.originalContext)" } ?? "") +
+             (c.ropeDynamic.map { ", \($0.typeName) past \($0.originalContext)" } ?? ""))
         line("rms epsilon", c.rmsEpsilon)
         line("context (trained)", c.contextLength)
         line("vocabulary", c.vocabularySize)

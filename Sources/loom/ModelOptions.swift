@@ -16,15 +16,12 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("ctx"), parsing: .unconditional, help: "Context length in tokens (default: the model's, at most 4096).")
     var contextLength: Int?
 
-    @Option(parsing: .unconditional, help: "Override the model's RoPE base frequency θ (long-context runs).") var ropeTheta: Double?
-    @Option(parsing: .unconditional, help: "Linear RoPE scaling factor: positions are divided by it (overrides the model's).") var ropeScale: Double?
+    @OptionGroup var rope: RopeOptions
 
     @OptionGroup var lora: LoRAOptions
 
     @Flag(name: .shortAndLong, help: "Log load details (file, architecture, threads, context, KV-cache bytes) to standard error.")
     var verbose = false
-
-    var ropeOverrides: RopeOverrides { RopeOverrides(base: ropeTheta, linearFactor: ropeScale) }
 
     func validate() throws {
         if let threads, threads < 1 || threads > 512 {
@@ -42,10 +39,11 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads the model and makes a session with the requested context and threads.
     func load() throws -> (LanguageModel, InferenceSession) {
-        let model = try LanguageModel(path: try resolvePath(), rope: ropeOverrides)
+        let overrides = rope.overrides
+        let model = try LanguageModel(path: try resolvePath(), rope: overrides)
         try lora.attach(to: model)
-        if let contextLength, contextLength > model.config.contextLength {
-            StandardError.print("warning: --ctx \(contextLength) exceeds the trained context \(model.config.contextLength); quality may degrade")
+        if let contextLength, let warning = model.contextWarning(context: contextLength, ropeOverridden: !overrides.isEmpty) {
+            StandardError.print(warning)
         }
         let pool = ThreadPool(threadCount: threads ?? ThreadPool.availableProcessors)
         let session = try model.makeSession(contextLength: contextLength, pool: pool)

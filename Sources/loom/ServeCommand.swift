@@ -40,6 +40,7 @@ struct ServeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Largest request body in MiB (413 beyond).")
     var maxBodyMib = 8
     @OptionGroup var lora: LoRAOptions
+    @OptionGroup var rope: RopeOptions
     @Option(name: .customLong("lora-modules"), help: ArgumentHelp("An adapter selected by a request's \"model\" (vLLM's form); repeatable.", valueName: "name=path"))
     var loraModules: [String] = []
     @Flag(name: .shortAndLong, help: "Log at debug level: load details (file, architecture, threads, context, KV-cache bytes) besides the access log.")
@@ -88,7 +89,14 @@ struct ServeCommand: ParsableCommand {
             headerTimeout: headerTimeout, bodyTimeout: bodyTimeout, requestTimeout: requestTimeout,
             maxConnectionsPerClient: maxClientConnections, maxRequestBodyBytes: maxBodyMib << 20)
         configuration.loraAdapters = try servedAdapters()
-        let server = LoomHTTPServer(configuration: configuration) { try LanguageModel(path: path) }
+        let overrides = rope.overrides, context = contextLength
+        let server = LoomHTTPServer(configuration: configuration) {
+            let model = try LanguageModel(path: path, rope: overrides)
+            if let context, let warning = model.contextWarning(context: context, ropeOverridden: !overrides.isEmpty) {
+                FileHandle.standardError.write(Data((warning + "\n").utf8))
+            }
+            return model
+        }
         let done = DispatchSemaphore(value: 0)
         let outcome = ServeOutcome()
         Task.detached {

@@ -95,6 +95,12 @@ final class CLITests: XCTestCase {
             (["quantize", "a.gguf", "b.gguf", "q8_0", "-t", "-1"], "-t must be between 1 and 512, got -1"),
             (["quantize", "a.gguf", "b.gguf", "tq2_0", "--tensor-type", "blk.0.ffn_up.weight"], "--tensor-type 'blk.0.ffn_up.weight': expected NAME=TYPE"),
             (["perplexity", "-f", "x.txt", "--chunks", "-4"], "--chunks must be positive, got -4"),
+            // llama.cpp's RoPE flags: conflicts and unknown kinds are named before any load,
+            // on every model command.
+            (["run", "-p", "hi", "--rope-scale", "2", "--rope-freq-scale", "0.5"], "--rope-scale and --rope-freq-scale set the same factor"),
+            (["serve", "--rope-scaling", "ntk"], "unknown --rope-scaling 'ntk' (known: none, linear, yarn, dynamic, llama3, longrope)"),
+            (["bench", "--rope-freq-scale", "2"], "--rope-freq-scale must be in (0, 1]"),
+            (["perplexity", "-f", "x.txt", "--rope-scaling", "cubic"], "unknown --rope-scaling 'cubic'"),
         ]
         for (args, expected) in flagCases {
             let r = try loom(args)
@@ -102,6 +108,26 @@ final class CLITests: XCTestCase {
             XCTAssertTrue(r.stderr.contains(expected), "\(args): \(r.stderr)")
             XCTAssertFalse(r.stderr.contains("Missing value"), "\(args): \(r.stderr)")
         }
+
+        // Flag combinations that need the model to judge: named, not silently ignored.
+        let ropeCases: [([String], String)] = [
+            (["run", "--raw", "-p", "hi", "--max-tokens", "1", "--yarn-beta-fast", "16"], "apply to YaRN only"),
+            (["run", "--raw", "-p", "hi", "--max-tokens", "1", "--rope-scaling", "longrope"], "longrope needs the model's own per-pair factors"),
+            (["run", "--raw", "-p", "hi", "--max-tokens", "1", "--rope-scaling", "none", "--rope-scale", "4"], "none conflicts with --rope-scale"),
+        ]
+        for (args, expected) in ropeCases {
+            let r = try loom(args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            XCTAssertTrue(r.stderr.contains(expected), "\(args): \(r.stderr)")
+        }
+        // A context past the trained one: warned about without scaling, quiet with it.
+        let long = try loom("run", "--raw", "-p", "hi", "--max-tokens", "1", "--ctx", "9000")
+        XCTAssertEqual(long.status, 0, long.stderr)
+        XCTAssertTrue(long.stderr.contains("exceeds") && long.stderr.contains("trained context of 8192"), long.stderr)
+        let scaled = try loom("run", "--raw", "-p", "hi", "--max-tokens", "1", "--ctx", "9000",
+                              "--rope-scaling", "yarn", "--rope-scale", "2", "--yarn-orig-ctx", "8192")
+        XCTAssertEqual(scaled.status, 0, scaled.stderr)
+        XCTAssertFalse(scaled.stderr.contains("trained context"), scaled.stderr)
 
         let id = try loom("detokenize", "999999")
         XCTAssertNotEqual(id.status, 0)

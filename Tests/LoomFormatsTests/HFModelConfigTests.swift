@@ -101,7 +101,7 @@ final class HFModelConfigTests: XCTestCase {
         rejected("rope_scaling.original_max_position_embeddings", "missing") {
             $0["rope_scaling"] = ["rope_type": "llama3", "factor": 8, "low_freq_factor": 1, "high_freq_factor": 4]
         }
-        rejected("rope_scaling.short_factor", "head_dim/2 is 8") {
+        rejected("rope_scaling.short_factor", "the rotated pairs per head are 8") {
             $0["rope_scaling"] = ["rope_type": "longrope", "short_factor": [1, 1], "long_factor": [1, 1]]
         }
         rejected("rope_scaling", "is not an object") { $0["rope_scaling"] = 3 }

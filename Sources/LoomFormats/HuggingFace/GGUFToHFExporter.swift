@@ -45,6 +45,9 @@ public struct GGUFToHFExporter {
         if file.tensor(named: "rope_freqs.weight") != nil {
             throw fail("has a rope_freqs tensor (Llama 3.1 RoPE scaling), whose HF rope_scaling parameters cannot be recovered")
         }
+        if file.tensor(named: "rope_factors_long.weight") != nil || file.tensor(named: "rope_factors_short.weight") != nil {
+            throw fail("has LongRoPE factor tensors (rope_factors_long/short), which this exporter does not write back as rope_scaling")
+        }
         let hidden = try int("embedding_length"), heads = try int("attention.head_count")
         let kvHeads = file["\(arch).attention.head_count_kv"]?.intValue ?? heads
         guard let embedding = file.tensor(named: "token_embd.weight"), embedding.dimensions.count == 2 else {

@@ -35,6 +35,9 @@ public struct HFModelConfig: Sendable, Equatable {
     /// nil when the model uses plain RoPE.
     public var ropeScaling: HFRopeScaling?
     public var maxPositionEmbeddings: Int
+    /// Phi-3's top-level `original_max_position_embeddings`: the pre-training context that
+    /// LongRoPE measures against when `rope_scaling` does not name it.
+    public var originalMaxPositionEmbeddings: Int?
     public var tieWordEmbeddings: Bool
     /// `torch_dtype` (or transformers 5 `dtype`), e.g. "bfloat16".
     public var torchDtype: String?
@@ -97,6 +100,7 @@ public struct HFModelConfig: Sendable, Equatable {
         guard headDim % 2 == 0 else { throw r.fail("head_dim", "\(headDim) is odd; RoPE rotates pairs") }
         rmsNormEps = try r.positiveDouble("rms_norm_eps") ?? 1e-6
         maxPositionEmbeddings = try r.positiveInt("max_position_embeddings", required: true)!
+        originalMaxPositionEmbeddings = try r.positiveInt("original_max_position_embeddings")
         vocabSize = try r.positiveInt("vocab_size", required: true)!
         tieWordEmbeddings = try r.bool("tie_word_embeddings") ?? false
         torchDtype = try r.string("torch_dtype") ?? r.string("dtype")
@@ -153,8 +157,9 @@ public struct HFModelConfig: Sendable, Equatable {
         }
         ropeDimensions = Int(rotated)
         if case .longrope(let short, let long, _, _, _)? = ropeScaling {
-            for (key, list) in [("short_factor", short), ("long_factor", long)] where list.count != headDim / 2 {
-                throw HFConfigError(path: path, field: "rope_scaling.\(key)", reason: "has \(list.count) entries, head_dim/2 is \(headDim / 2)")
+            for (key, list) in [("short_factor", short), ("long_factor", long)] where list.count != ropeDimensions / 2 {
+                throw HFConfigError(path: path, field: "rope_scaling.\(key)",
+                                    reason: "has \(list.count) entries; the rotated pairs per head are \(ropeDimensions / 2)")
             }
         }
     }

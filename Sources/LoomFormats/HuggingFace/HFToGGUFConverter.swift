@@ -78,7 +78,20 @@ public struct HFToGGUFConverter {
             w.setMetadata("\(arch).rope.scaling.factor", .float32(Float(factor)))
             w.setMetadata("\(arch).rope.scaling.original_context_length", .uint32(UInt32(original ?? config.maxPositionEmbeddings)))
             if let attention { w.setMetadata("\(arch).rope.scaling.attn_factor", .float32(Float(attention))) }
-        default: break
+        case .dynamic?:
+            // llama.cpp has no dynamic NTK; a GGUF without it would silently run unscaled.
+            throw HFConfigError(path: directory, field: "rope_scaling.rope_type",
+                                reason: "dynamic NTK RoPE scaling has no GGUF form (llama.cpp does not implement it); run the HF directory")
+        case let .longrope(_, _, factor, original, attention)?:
+            // convert_hf_to_gguf.py Phi3MiniModel: the original context, the cos/sin factor and
+            // (below) the two factor tensors.
+            let originalContext = original ?? config.originalMaxPositionEmbeddings ?? config.maxPositionEmbeddings
+            let ratio = factor ?? Double(config.maxPositionEmbeddings) / Double(originalContext)
+            let attentionFactor = attention ?? (ratio <= 1 ? 1 : (1 + log(ratio) / log(Double(originalContext))).squareRoot())
+            w.setMetadata("\(arch).rope.scaling.original_context_length", .uint32(UInt32(originalContext)))
+            w.setMetadata("\(arch).rope.scaling.attn_factor", .float32(Float(attentionFactor)))
+        case .llama3?, nil:
+            break
         }
         try addTokenizer(&w, directory: directory, config: config)
 
@@ -113,6 +126,13 @@ public struct HFToGGUFConverter {
                                                  lowFreqFactor: low, highFreqFactor: high, originalContext: original)
             try w.addTensor(name: "rope_freqs.weight", type: .f32, dimensions: [factors.count], data: RowQuantizer.quantize(.f32, factors))
             count += 1
+        }
+        if case let .longrope(short, long, _, _, _)? = config.ropeScaling {
+            for (name, factors) in [("rope_factors_long.weight", long), ("rope_factors_short.weight", short)] {
+                let values = factors.map { Float($0) }
+                try w.addTensor(name: name, type: .f32, dimensions: [values.count], data: RowQuantizer.quantize(.f32, values))
+                count += 1
+            }
         }
         try w.write(to: output)
         return count

@@ -111,9 +111,10 @@ final class DecoderForward {
         for s in segments {
             firstRow.append(rows.count)
             caches[s.slot].reserve(positions: s.start + s.tokens.count)
+            let rotary = model.rotaryEmbedding(for: caches[s.slot], start: s.start, end: s.effectiveRopeEnd)
             for (i, token) in s.tokens.enumerated() {
                 w.tokenEmbedding.dequantizeRow(token, into: hidden + rows.count * d)
-                model.rope.fillTable(position: s.start + i, into: ropeTable + rows.count * c.ropeDimensions)
+                rotary.fillTable(position: s.start + i, into: ropeTable + rows.count * c.ropeDimensions)
                 rows.append((s.slot, s.start + i))
             }
         }

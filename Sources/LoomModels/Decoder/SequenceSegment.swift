@@ -7,11 +7,20 @@ public struct SequenceSegment: Sendable, Equatable {
     public var tokens: [Int]
     /// Whether logits are wanted for every token (prompt scoring) or only the last one.
     public var allLogits: Bool
+    /// For RoPE scalings that follow the sequence length (``DynamicRopeScaling``): the end of
+    /// the evaluation this segment is one chunk of, so that every chunk of a prompt rotates
+    /// with the frequencies of the whole prompt, as one forward pass over it would. nil: the
+    /// segment's own end.
+    public var ropeEnd: Int?
 
-    public init(slot: Int, start: Int, tokens: [Int], allLogits: Bool = false) {
+    public init(slot: Int, start: Int, tokens: [Int], allLogits: Bool = false, ropeEnd: Int? = nil) {
         self.slot = slot
         self.start = start
         self.tokens = tokens
         self.allLogits = allLogits
+        self.ropeEnd = ropeEnd
     }
+
+    /// Where the segment's dynamic RoPE frequencies are computed for: ``ropeEnd`` or its end.
+    var effectiveRopeEnd: Int { max(ropeEnd ?? 0, start + tokens.count) }
 }

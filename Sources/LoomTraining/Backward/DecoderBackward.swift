@@ -295,7 +295,7 @@ public final class DecoderBackward: @unchecked Sendable {
             work = nil
         }
         defer { work = nil }
-        let rope = RoPEOp<Float>(model.rope, positions: Array(0..<n))
+        let rope = RoPEOp<Float>(model.rotaryEmbedding(sequenceLength: n), positions: Array(0..<n))
         // Forward: embeddings, then every layer, keeping its activations (or only its input).
         var hidden = TrainingBuffer<Float>(zeros: n * s.d)
         for (t, token) in tokens.enumerated() {
