@@ -53,11 +53,14 @@ public final class DecoderBackward: @unchecked Sendable {
     /// The LM head with the loss, over chunks of the vocabulary.
     private let crossEntropy: ChunkedCrossEntropy
     /// Rows whose loss is computed together (``ChunkedCrossEntropy``: `logitRows × vocabChunk`
-    /// logits at a time, 1 MB). Each block reads the head matrix three times (two products
-    /// and the transposed product), so larger blocks read it less often.
-    static let logitRows = 128
+    /// logits at a time, 4 MB). Each block reads and packs the head matrix two or three times
+    /// (the products and the transposed product), so larger blocks read it less often.
+    static let logitRows = 512
     /// Vocabulary entries per chunk of the LM head.
     static let vocabChunk = 2048
+    /// Logits a block keeps between the loss's two passes instead of multiplying the head
+    /// again (128 MB: all of SmolLM2's for 512 rows; Qwen2's 152K vocabulary recomputes).
+    static let keptLogits = 32 << 20
 
     /// - Throws: ``TrainingError/invalidParameter(_:)`` for architectures with fused
     ///   projections (Phi-3), whose LoRA modules this trainer does not map yet.
@@ -88,7 +91,7 @@ public final class DecoderBackward: @unchecked Sendable {
         let attention = AttentionOp(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.slidingWindow)
         self.attention = attention
         tiled = TiledAttention.supports(attention) ? TiledAttention(attention) : nil
-        crossEntropy = ChunkedCrossEntropy(head: head, vocabChunk: Self.vocabChunk)
+        crossEntropy = ChunkedCrossEntropy(head: head, vocabChunk: Self.vocabChunk, keptLogits: Self.keptLogits)
     }
 
     private var dims: (d: Int, q: Int, kv: Int, heads: Int, ffn: Int) {
