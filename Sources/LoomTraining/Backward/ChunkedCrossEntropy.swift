@@ -104,7 +104,12 @@ public struct ChunkedCrossEntropy: @unchecked Sendable {
     static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
         var m = V(repeating: -.infinity)
         var i = 0
-        while i + 16 <= count { m = pointwiseMax(m, UnsafeRawPointer(x + i).loadUnaligned(as: V.self)); i += 16 }
+        // Not `pointwiseMax`: it runs lane by lane through the stack (NaN rules per lane).
+        while i + 16 <= count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: V.self)
+            m.replace(with: v, where: v .> m)
+            i += 16
+        }
         var s = m.max()
         while i < count { s = max(s, x[i]); i += 1 }
         return s

@@ -119,7 +119,7 @@ public struct TiledAttention {
                     while j < j1 {
                         let s = masked(row.loadUnaligned(fromByteOffset: j * 4, as: V.self) * scale, row: i, keys: j, with: -.infinity)
                         row.storeBytes(of: s, toByteOffset: j * 4, as: V.self)
-                        m = pointwiseMax(m, s)
+                        m.replace(with: s, where: s .> m)   // not pointwiseMax: lane by lane through the stack
                         j += 16
                     }
                     let mx = m.max()

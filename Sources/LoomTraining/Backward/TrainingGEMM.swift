@@ -226,11 +226,16 @@ public enum TrainingGEMM {
             store(c5, c + 5 * ldc, overwrite, add)
             return
         }
-        let acc = [c0, c1, c2, c3, c4, c5]
-        for i in 0..<rows {
-            let out = c + i * ldc
-            for j in 0..<columns {
-                out[j] = overwrite ? acc[i][j] + (bias?[j] ?? 0) : out[j] + acc[i][j]
+        // An edge tile: through a tuple on the stack (no allocation per call).
+        var acc = (c0, c1, c2, c3, c4, c5)
+        withUnsafeBytes(of: &acc) { raw in
+            let sums = raw.bindMemory(to: Float.self)
+            for i in 0..<rows {
+                let out = c + i * ldc
+                for j in 0..<columns {
+                    let s = sums[i * nr + j]
+                    out[j] = overwrite ? s + (bias?[j] ?? 0) : out[j] + s
+                }
             }
         }
     }
