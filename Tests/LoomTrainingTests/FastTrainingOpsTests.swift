@@ -84,13 +84,16 @@ final class FastTrainingOpsTests: XCTestCase {
         DenseOps.multiply(logits, w, tokens: rows, inputs: d, outputs: vocab, into: &dh1, accumulate: true)
         w.withUnsafeBytes { raw in
             let head = FrozenProjection(weight: WeightMatrix(type: .f32, rows: vocab, columns: d, base: raw.baseAddress!))
-            // 16-entry chunks (six and a partial one), and one chunk of the whole vocabulary.
+            // 16-entry chunks (six and a partial one), and one chunk of the whole vocabulary;
+            // the logits recomputed in the second pass, and kept from the first.
             for chunk in [16, 4096] {
-                var dh = dh2
-                let loss = ChunkedCrossEntropy(head: head, vocabChunk: chunk)
-                    .lossAndInputGradient(h, targets: targets, rows: rows, addingInto: &dh, gradScale: scale, pool: ThreadPool(threadCount: 2))
-                XCTAssertEqual(loss, expected, accuracy: 1e-5 * abs(expected), "loss, chunk \(chunk)")
-                assertNear(dh, dh1, 1e-5, "dh, chunk \(chunk)")
+                for kept in [0, rows * vocab] {
+                    var dh = dh2
+                    let loss = ChunkedCrossEntropy(head: head, vocabChunk: chunk, keptLogits: kept)
+                        .lossAndInputGradient(h, targets: targets, rows: rows, addingInto: &dh, gradScale: scale, pool: ThreadPool(threadCount: 2))
+                    XCTAssertEqual(loss, expected, accuracy: 1e-5 * abs(expected), "loss, chunk \(chunk) kept \(kept)")
+                    assertNear(dh, dh1, 1e-5, "dh, chunk \(chunk) kept \(kept)")
+                }
             }
         }
     }

@@ -2,19 +2,15 @@ import LoomKernels
 import LoomModels
 
 /// A frozen base projection of the decoder (q, k, v, o, gate, up, down or the LM head) as
-/// the trainer uses it: the forward product `y = x·Wᵀ (+ bias)` through Loom's own kernels
-/// (``MatMul``), and the input gradient `dx += dy·W`, both on the weight in its stored
-/// format — F32, F16, BF16 or any GGUF block format (QLoRA).
+/// the trainer uses it: the forward product `y = x·Wᵀ (+ bias)` and the input gradient
+/// `dx += dy·W`, both through ``TrainingGEMM`` on the weight in its stored format — F32,
+/// F16, BF16 or any GGUF block format (QLoRA).
 ///
-/// The transposed product dequantises a tile of `tileRows` rows at a time, and only the
-/// worker's slice of their columns (block aligned), so the matrix is never expanded whole:
-/// the extra memory is `tileRows × columnChunk` floats per worker.
+/// The GEMM dequantises the weight straight into packed panels of one worker's columns, so
+/// the matrix is never expanded whole: the extra memory is `256 × 128` floats per worker.
 public struct FrozenProjection: @unchecked Sendable {
     public let weight: WeightMatrix
     public let bias: FloatVector?
-
-    /// Rows dequantised together by one worker.
-    static let tileRows = 32
 
     public init(weight: WeightMatrix, bias: FloatVector? = nil) {
         self.weight = weight
@@ -29,85 +25,15 @@ public struct FrozenProjection: @unchecked Sendable {
     public var inputs: Int { weight.columns }
     public var outputs: Int { weight.rows }
 
-    /// `y = x·Wᵀ + bias`, `[tokens × outputs]`, through ``MatMul`` (float activations).
+    /// `y = x·Wᵀ + bias`, `[tokens × outputs]`.
     public func forward(_ x: UnsafePointer<Float>, tokens: Int, into y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        MatMul.multiply(MatMulTarget(weight, y, bias: bias.map { UnsafePointer($0.pointer) }), nil, nil, x,
-                        tokens: tokens, pool: pool, integerBatch: false)
+        TrainingGEMM.multiply(x, rows: tokens, lda: inputs, weight, form: .transposed, into: y, ldc: outputs, accumulate: false,
+                              bias: bias.map { UnsafePointer($0.pointer) }, pool: pool)
     }
 
-    /// `dx += dy·W`, `[tokens × inputs]`, for `dy` `[tokens × outputs]`. Workers own
-    /// block-aligned column slices of `dx`, so no two write the same element.
+    /// `dx += dy·W`, `[tokens × inputs]`, for `dy` `[tokens × outputs]`.
     public func accumulateInputGradient(_ dy: UnsafePointer<Float>, tokens: Int, into dx: UnsafeMutablePointer<Float>,
                                         pool: ThreadPool) {
-        let w = weight
-        let block = w.type.blockSize
-        let columns = w.columns, rows = w.rows
-        // Column slices of at most 256 (a K-quant super-block) and at least one block, small
-        // enough that every worker gets several (balance on a busy machine).
-        let sliceBlocks = max(1, min(256 / block, columns / (block * pool.threadCount * 4)))
-        let slice = sliceBlocks * block
-        let slices = (columns + slice - 1) / slice
-        let tile = Self.tileRows
-        pool.parallelFor(count: slices, chunk: 1) { range, worker in
-            let scratch = pool.scratch(worker: worker, count: tile * slice)
-            for s in range {
-                let c0 = s * slice
-                let width = min(slice, columns - c0)
-                let byteOffset = w.type.byteCount(elements: c0)
-                var r0 = 0
-                while r0 < rows {
-                    let count = min(tile, rows - r0)
-                    for rr in 0..<count {
-                        RowKernels.dequantize(w.type, w.row(r0 + rr) + byteOffset, into: scratch + rr * width, count: width)
-                    }
-                    for t in 0..<tokens {
-                        Self.accumulateTile(dy + t * rows + r0, tile: scratch, rows: count, width: width, into: dx + t * columns + c0)
-                    }
-                    r0 += count
-                }
-            }
-        }
-    }
-
-    /// `dx[0..<width] += Σ_r dy[r] · tile[r][0..<width]` for `rows` dequantised rows: 64
-    /// columns at a time in four 16-lane accumulators, so `dx` is loaded and stored once per
-    /// tile instead of once per row.
-    @inline(__always)
-    static func accumulateTile(_ dy: UnsafePointer<Float>, tile: UnsafePointer<Float>, rows: Int, width: Int,
-                               into dx: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD16<Float>
-        let w = UnsafeRawPointer(tile)
-        let out = UnsafeMutableRawPointer(dx)
-        var c = 0
-        while c + 64 <= width {
-            var a0 = V(), a1 = V(), a2 = V(), a3 = V()
-            for r in 0..<rows {
-                let g = V(repeating: dy[r])
-                let offset = (r * width + c) * 4
-                a0.addProduct(g, w.loadUnaligned(fromByteOffset: offset, as: V.self))
-                a1.addProduct(g, w.loadUnaligned(fromByteOffset: offset + 64, as: V.self))
-                a2.addProduct(g, w.loadUnaligned(fromByteOffset: offset + 128, as: V.self))
-                a3.addProduct(g, w.loadUnaligned(fromByteOffset: offset + 192, as: V.self))
-            }
-            out.storeBytes(of: out.loadUnaligned(fromByteOffset: c * 4, as: V.self) + a0, toByteOffset: c * 4, as: V.self)
-            out.storeBytes(of: out.loadUnaligned(fromByteOffset: c * 4 + 64, as: V.self) + a1, toByteOffset: c * 4 + 64, as: V.self)
-            out.storeBytes(of: out.loadUnaligned(fromByteOffset: c * 4 + 128, as: V.self) + a2, toByteOffset: c * 4 + 128, as: V.self)
-            out.storeBytes(of: out.loadUnaligned(fromByteOffset: c * 4 + 192, as: V.self) + a3, toByteOffset: c * 4 + 192, as: V.self)
-            c += 64
-        }
-        while c + 16 <= width {
-            var a = V()
-            for r in 0..<rows {
-                a.addProduct(V(repeating: dy[r]), w.loadUnaligned(fromByteOffset: (r * width + c) * 4, as: V.self))
-            }
-            out.storeBytes(of: out.loadUnaligned(fromByteOffset: c * 4, as: V.self) + a, toByteOffset: c * 4, as: V.self)
-            c += 16
-        }
-        while c < width {
-            var a: Float = 0
-            for r in 0..<rows { a += dy[r] * tile[r * width + c] }
-            dx[c] += a
-            c += 1
-        }
+        TrainingGEMM.multiply(dy, rows: tokens, lda: outputs, weight, form: .plain, into: dx, ldc: inputs, accumulate: true, pool: pool)
     }
 }

@@ -1,5 +1,4 @@
-/// The inner kernel of the tiled `Float` training paths (``TiledAttention``, the pooled
-/// ``LoRAFactors`` products): a weighted sum of rows, `out (+)= Σ_j c_j·row_j`, with the
+/// The inner kernel of the pooled ``LoRAFactors`` products: a weighted sum of rows, `out (+)= Σ_j c_j·row_j`, with the
 /// output kept in registers, 64 columns at a time, while the rows stream past. Broadcast
 /// multiply-adds need no horizontal sums, and `out` is loaded and stored once per call
 /// instead of once per row (as an `axpy` per row would).

@@ -5,8 +5,8 @@ import LoomKernels
 ///
 /// Scores are computed against keys transposed once per call (`Kᵀ`, `Vᵀ` per KV head,
 /// `[headDim × n]`), 16 keys per vector and four query rows at a time, so no horizontal sums
-/// are needed; the weighted sums over keys (`P·V`, `dS·K`, `Pᵀ·dO`, `dSᵀ·Q`) keep a whole
-/// output row in registers while the rows they sum stream past. The only buffers beyond the
+/// are needed; the products over keys (`P·V`, `dS·K`, `Pᵀ·dO`, `dSᵀ·Q`) take a whole tile
+/// at a time through a register-blocked kernel (``TileProduct``). The only buffers beyond the
 /// inputs are a `rowTile × n` strip of probabilities (and of `dS` in the backward pass) per
 /// worker, and, in the backward pass, each worker's own `dK`/`dV` (`n × kvDim`, summed at the
 /// end): work items are (head, query tile) pairs, so two workers may add to the same key.
@@ -76,6 +76,16 @@ public struct TiledAttention {
         return (lanes .> Int32(i)) .| (lanes .< Int32(op.first(i)))
     }
 
+    /// `x` with the lanes row `i` may not see among keys `j ..< j + 16` set to `value`.
+    /// Only the vectors that straddle the row's first or last key need the mask: building
+    /// it compiles to a lane-by-lane loop through the stack, and done for every vector it
+    /// made the attention forward (two masks per vector) slower than its backward.
+    @inline(__always)
+    func masked(_ x: V, row i: Int, keys j: Int, with value: Float) -> V {
+        if j + 15 <= i && j >= op.first(i) { return x }
+        return x.replacing(with: value, where: hidden(row: i, keys: j))
+    }
+
     /// The query tiles: (head, first row) pairs, `heads × ⌈n / rowTile⌉` of them.
     func tiles(_ n: Int) -> Int { op.heads * ((n + Self.rowTile - 1) / Self.rowTile) }
 
@@ -107,17 +117,17 @@ public struct TiledAttention {
                     var m = V(repeating: -.infinity)
                     var j = j0
                     while j < j1 {
-                        let s = (row.loadUnaligned(fromByteOffset: j * 4, as: V.self) * scale).replacing(with: -.infinity, where: hidden(row: i, keys: j))
+                        let s = masked(row.loadUnaligned(fromByteOffset: j * 4, as: V.self) * scale, row: i, keys: j, with: -.infinity)
                         row.storeBytes(of: s, toByteOffset: j * 4, as: V.self)
-                        m = pointwiseMax(m, s)
+                        m.replace(with: s, where: s .> m)   // not pointwiseMax: lane by lane through the stack
                         j += 16
                     }
                     let mx = m.max()
                     var sum = V()
                     j = j0
                     while j < j1 {
-                        let e = VectorOps.exponential(row.loadUnaligned(fromByteOffset: j * 4, as: V.self) - mx)
-                            .replacing(with: 0, where: hidden(row: i, keys: j))
+                        let e = masked(VectorOps.exponential(row.loadUnaligned(fromByteOffset: j * 4, as: V.self) - mx),
+                                       row: i, keys: j, with: 0)
                         row.storeBytes(of: e, toByteOffset: j * 4, as: V.self)
                         sum += e
                         j += 16
@@ -125,10 +135,11 @@ public struct TiledAttention {
                     let total = sum.sum()
                     lse[i * heads + h] = mx + Float.logarithm(total)
                     VectorOps.scale(p + (i - i0) * np + j0, by: 1 / total, count: j1 - j0)
-                    let count = min(i + 1, n) - j0
-                    RowSums.weightedSum(p + (i - i0) * np + j0, rows: v + j0 * kvDim + g * hd, stride: kvDim, count: count,
-                                     width: hd, into: out + i * qDim + h * hd, accumulate: false)
                 }
+                // O = P·V for the tile's rows (P is 0 past each row's last key).
+                TileProduct.multiply(p + j0, rowStride: np, depthStride: 1, rows: i1 - i0, depth: min(j1, n) - j0,
+                                     v + j0 * kvDim + g * hd, bStride: kvDim, width: hd,
+                                     into: out + i0 * qDim + h * hd, cStride: qDim, accumulate: false)
             }
         }
     }
@@ -151,12 +162,9 @@ public struct TiledAttention {
         let buffers = UnsafeMutablePointer<Float>.allocate(capacity: workers * (stripCount + gradCount))
         defer { buffers.deallocate() }
         for w in 0..<workers { (buffers + w * (stripCount + gradCount) + stripCount).initialize(repeating: 0, count: gradCount) }
-        let column = UnsafeMutablePointer<Float>.allocate(capacity: workers * 2 * tile)
-        defer { column.deallocate() }
         pool.parallelFor(count: tiles(n), chunk: 1) { range, worker in
             let base = buffers + worker * (stripCount + gradCount)
             let p = base, ds = base + tile * np, myDK = base + stripCount, myDV = myDK + n * kvDim
-            let cP = column + worker * 2 * tile, cS = cP + tile
             for item in range {
                 let h = item / perTile, i0 = (item % perTile) * tile, i1 = min(n, i0 + tile), g = h / group
                 let j0 = op.first(i0) / 16 * 16, j1 = Self.padded(i1)
@@ -175,31 +183,28 @@ public struct TiledAttention {
                     let l = lse[i * heads + h]
                     var j = j0
                     while j < j1 {
-                        let mask = hidden(row: i, keys: j)
-                        let pv = VectorOps.exponential(pRow.loadUnaligned(fromByteOffset: j * 4, as: V.self) * scale - l).replacing(with: 0, where: mask)
+                        let pv = masked(VectorOps.exponential(pRow.loadUnaligned(fromByteOffset: j * 4, as: V.self) * scale - l),
+                                        row: i, keys: j, with: 0)
                         let dp = dsRow.loadUnaligned(fromByteOffset: j * 4, as: V.self)
                         pRow.storeBytes(of: pv, toByteOffset: j * 4, as: V.self)
                         dsRow.storeBytes(of: pv * (dp - d) * scale, toByteOffset: j * 4, as: V.self)
                         j += 16
                     }
-                    // dQ_i = Σ_j dS_ij K_j.
-                    RowSums.weightedSum(ds + (i - i0) * np + j0, rows: k + j0 * kvDim + g * hd, stride: kvDim, count: min(i + 1, n) - j0,
-                                     width: hd, into: dq + i * qDim + h * hd, accumulate: false)
                 }
-                // dK_j += Σ_i dS_ij Q_i, dV_j += Σ_i P_ij dO_i over this tile's rows that see j.
-                for j in j0..<min(i1, n) {
-                    // Rows before j do not see it (their P and dS are 0); start at the first that may.
-                    let first = max(i0, j)
-                    let count = i1 - first
-                    for r in 0..<count {
-                        cP[r] = p[(first + r - i0) * np + j]
-                        cS[r] = ds[(first + r - i0) * np + j]
-                    }
-                    RowSums.weightedSum(cS, rows: q + first * qDim + h * hd, stride: qDim, count: count, width: hd,
-                                     into: myDK + j * kvDim + g * hd, accumulate: true)
-                    RowSums.weightedSum(cP, rows: dOut + first * qDim + h * hd, stride: qDim, count: count, width: hd,
-                                     into: myDV + j * kvDim + g * hd, accumulate: true)
-                }
+                // dQ_i = Σ_j dS_ij K_j (dS is 0 past each row's last key).
+                let keys = min(j1, n) - j0
+                TileProduct.multiply(ds + j0, rowStride: np, depthStride: 1, rows: i1 - i0, depth: keys,
+                                     k + j0 * kvDim + g * hd, bStride: kvDim, width: hd,
+                                     into: dq + i0 * qDim + h * hd, cStride: qDim, accumulate: false)
+                // dK_j += Σ_i dS_ij Q_i, dV_j += Σ_i P_ij dO_i over this tile's rows (the strips
+                // read transposed; rows that do not see key j hold 0 there).
+                let seen = min(i1, n) - j0
+                TileProduct.multiply(ds + j0, rowStride: 1, depthStride: np, rows: seen, depth: i1 - i0,
+                                     q + i0 * qDim + h * hd, bStride: qDim, width: hd,
+                                     into: myDK + j0 * kvDim + g * hd, cStride: kvDim, accumulate: true)
+                TileProduct.multiply(p + j0, rowStride: 1, depthStride: np, rows: seen, depth: i1 - i0,
+                                     dOut + i0 * qDim + h * hd, bStride: qDim, width: hd,
+                                     into: myDV + j0 * kvDim + g * hd, cStride: kvDim, accumulate: true)
             }
         }
         // Sum the workers' dK and dV.
