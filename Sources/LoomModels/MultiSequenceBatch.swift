@@ -84,7 +84,7 @@ public final class MultiSequenceBatch {
             row += count
         }
         // Rows of a pure decode step are independent single tokens: integer batch kernels.
-        let decodeStep = segments.allSatisfy { $0.tokens.count == 1 }
+        let decodeStep = SequenceSegment.isDecodeStep(segments)
         forward.logits(rows: wanted.map(\.row), decodeStep: decodeStep) { i, logits in
             body(wanted[i].segment, wanted[i].token, logits)
         }

@@ -44,8 +44,9 @@ enum Admission {
         }
     }
 
-    static func usage(prompt: Int, completion: Int) -> [String: Any] {
-        ["prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion]
+    static func usage(prompt: Int, completion: Int, cached: Int = 0) -> [String: Any] {
+        ["prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+         "prompt_tokens_details": ["cached_tokens": cached]]
     }
 
     static func randomID() -> String {

@@ -39,6 +39,11 @@ public final class BatchScheduler: @unchecked Sendable {
     /// Adapter scales set by `POST /lora-adapters`, applied between steps (the model's
     /// projections must not change while a pass runs).
     private var pendingLoRAScales: [Int: Float] = [:]
+    /// Per slot, the prompt prefix its KV cache still holds from the last job it ran (empty
+    /// while a job runs in it), and that job's adapter scales: a later job with the same
+    /// scales may start after their common prefix (llama.cpp's `cache_prompt`).
+    private var cachedPrompts: [[Int]]
+    private var cachedScales: [[Int: Float]?]
 
     public init(model: LanguageModel, slots: Int, contextLength: Int, queueLimit: Int = 64,
                 promptChunk: Int = 256, threads: Int? = nil, metrics: ServerMetrics = ServerMetrics(),
@@ -53,6 +58,8 @@ public final class BatchScheduler: @unchecked Sendable {
         batch = try MultiSequenceBatch(model: model, slots: slots, capacity: contextLength,
                                        maxTokens: promptChunk + slots, pool: pool, options: kernelOptions)
         self.slots = Array(repeating: nil, count: slots)
+        cachedPrompts = Array(repeating: [], count: slots)
+        cachedScales = Array(repeating: nil, count: slots)
     }
 
     /// Starts the scheduling thread.
@@ -143,26 +150,59 @@ public final class BatchScheduler: @unchecked Sendable {
 
     /// Applies `POST /lora-adapters` changes (lock held, between steps).
     private func applyPendingLoRAScales() {
+        guard !pendingLoRAScales.isEmpty else { return }
         for (id, scale) in pendingLoRAScales { try? model.setLoRAScale(id: id, scale: scale) }
         pendingLoRAScales = [:]
+        // Keys and values computed with the old scales no longer match the model.
+        for index in cachedPrompts.indices { cachedPrompts[index] = [] }
+    }
+
+    /// The free slot for `job` and how many leading prompt tokens its cache already holds:
+    /// the slot with the longest common prefix (computed with the job's adapter scales, and at
+    /// most all but the last prompt token, whose logits the job needs); without one, the free
+    /// slot whose cached prefix is shortest, keeping the others for later requests.
+    private func chooseSlot(for job: GenerationJob) -> (slot: Int, cachedPrefix: Int)? {
+        let free = slots.indices.filter { slots[$0] == nil }
+        guard let fallback = free.min(by: { cachedPrompts[$0].count < cachedPrompts[$1].count }) else { return nil }
+        // Prompt logprobs need the logits of every prompt position: evaluate it all.
+        guard job.cachePrompt, !job.promptLogprobs else { return (fallback, 0) }
+        var best = (slot: fallback, cachedPrefix: 0)
+        for index in free where cachedScales[index] == job.adapterScales {
+            let cached = cachedPrompts[index]
+            var common = 0
+            let limit = min(cached.count, job.prompt.count - 1)
+            while common < limit && cached[common] == job.prompt[common] { common += 1 }
+            if common > best.cachedPrefix { best = (index, common) }
+        }
+        return best
+    }
+
+    /// Records what a slot's cache holds once its job leaves it (lock held).
+    private func release(_ slot: SlotState, failed: Bool = false) {
+        slots[slot.slot] = nil
+        cachedPrompts[slot.slot] = failed ? [] : Array(slot.job.prompt[..<slot.evaluatedPromptTokens])
+        cachedScales[slot.slot] = slot.job.adapterScales
     }
 
     /// Moves queued jobs into free slots (called with the lock held).
     private func admitQueuedJobs() {
         applyPendingLoRAScales()
-        for index in slots.indices where slots[index] == nil {
-            while !queue.isEmpty {
-                let job = queue.removeFirst()
-                if job.isCancelled { job.sink(.finished(.cancelled, completionTokens: 0)); continue }
-                do {
-                    try batch.setAdapterScales(job.adapterScales, slot: index)
-                    slots[index] = try SlotState(job: job, slot: index, tokenizer: model.tokenizer, capacity: contextLength)
-                } catch {
-                    job.sink(.failed(error))
-                    continue
-                }
-                break
+        while !queue.isEmpty, slots.contains(where: { $0 == nil }) {
+            let job = queue.removeFirst()
+            if job.isCancelled { job.sink(.finished(.cancelled, completionTokens: 0)); continue }
+            guard let (index, cachedPrefix) = chooseSlot(for: job) else { break }
+            do {
+                try batch.setAdapterScales(job.adapterScales, slot: index)
+                slots[index] = try SlotState(job: job, slot: index, tokenizer: model.tokenizer, capacity: contextLength,
+                                             cachedPrefix: cachedPrefix)
+            } catch {
+                job.sink(.failed(error))
+                continue
             }
+            job.setCachedPromptTokens(cachedPrefix)
+            metrics.recordCachedPromptTokens(cachedPrefix)
+            // The job overwrites the cache from its prefix on; nothing else may start from it now.
+            cachedPrompts[index] = []
         }
     }
 
@@ -180,7 +220,7 @@ public final class BatchScheduler: @unchecked Sendable {
         for index in slots.indices {
             guard let slot = slots[index] else { continue }
             if slot.job.isCancelled {
-                slots[index] = nil
+                release(slot)
                 slot.cancel()
             } else {
                 active.append(slot)
@@ -206,6 +246,7 @@ public final class BatchScheduler: @unchecked Sendable {
             }
         }
         var finished: [SlotState] = []
+        var failed = Set<Int>()
         if !segments.isEmpty {
             let started = Date()
             do {
@@ -214,7 +255,7 @@ public final class BatchScheduler: @unchecked Sendable {
                 }
                 for slot in owners { slot.advance() }
             } catch {
-                for slot in owners { slot.fail(error) }
+                for slot in owners { slot.fail(error); failed.insert(slot.slot) }
             }
             metrics.recordStep(promptTokens: promptTokens, generatedTokens: decodeTokens,
                                seconds: Date().timeIntervalSince(started), busySlots: owners.count)
@@ -222,7 +263,7 @@ public final class BatchScheduler: @unchecked Sendable {
         for slot in active where slot.isDone { finished.append(slot) }
         if !finished.isEmpty {
             condition.lock()
-            for slot in finished { slots[slot.slot] = nil }
+            for slot in finished { release(slot, failed: failed.contains(slot.slot)) }
             admitQueuedJobs()
             condition.unlock()
         }

@@ -30,7 +30,8 @@ struct ChatCompletionHandler {
         let request = generation
         try Admission.checkLength(prompt: prompt.count, maxTokens: request.options.maxTokens, context: context)
         let adapters = try served.adapterScales(model: decoded.model, request: request)
-        let group = JobGroup((0..<request.n).map { (prompt, request.options(forChoice: $0), false) }, adapterScales: adapters)
+        let group = JobGroup((0..<request.n).map { (prompt, request.options(forChoice: $0), false) }, adapterScales: adapters,
+                             cachePrompt: request.cachePrompt)
         try Admission.submit(group, to: served.scheduler)
 
         let id = "chatcmpl-" + Admission.randomID()
@@ -80,7 +81,8 @@ struct ChatCompletionHandler {
              "logprobs": request.logprobs == nil ? NSNull() : ["content": logprobs[i]] as Any,
              "finish_reason": finish[i]]
         }
-        object["usage"] = Admission.usage(prompt: promptTokens, completion: completionTokens)
+        object["usage"] = Admission.usage(prompt: promptTokens, completion: completionTokens,
+                                               cached: group.cachedPromptTokens(choicesPerPrompt: request.n))
         return JSON.response(object)
     }
 
@@ -125,7 +127,8 @@ struct ChatCompletionHandler {
             var object = head
             object["object"] = "chat.completion.chunk"
             object["choices"] = [Any]()
-            object["usage"] = Admission.usage(prompt: promptTokens, completion: completionTokens)
+            object["usage"] = Admission.usage(prompt: promptTokens, completion: completionTokens,
+                                               cached: group.cachedPromptTokens(choicesPerPrompt: request.n))
             try await send(ServerSentEvents.event(object))
         }
     }

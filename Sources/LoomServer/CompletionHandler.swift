@@ -37,7 +37,8 @@ struct CompletionHandler {
         for p in prompts {
             for i in 0..<request.n { specs.append((p.tokens, request.options(forChoice: i), wantPromptLogprobs)) }
         }
-        let group = JobGroup(specs, adapterScales: try served.adapterScales(model: decoded.model, request: request))
+        let group = JobGroup(specs, adapterScales: try served.adapterScales(model: decoded.model, request: request),
+                             cachePrompt: request.cachePrompt)
         try Admission.submit(group, to: served.scheduler)
 
         let head: [String: Any] = ["id": "cmpl-" + Admission.randomID(), "created": Int(Date().timeIntervalSince1970),
@@ -100,7 +101,8 @@ struct CompletionHandler {
              "logprobs": c.request.logprobs == nil ? NSNull() : logprobs[i].object as Any,
              "finish_reason": finish[i]]
         }
-        object["usage"] = Admission.usage(prompt: c.promptTokens, completion: completionTokens)
+        object["usage"] = Admission.usage(prompt: c.promptTokens, completion: completionTokens,
+                                               cached: group.cachedPromptTokens(choicesPerPrompt: c.request.n))
         return JSON.response(object)
     }
 
@@ -153,7 +155,8 @@ struct CompletionHandler {
             var object = c.head
             object["object"] = "text_completion"
             object["choices"] = [Any]()
-            object["usage"] = Admission.usage(prompt: c.promptTokens, completion: completionTokens)
+            object["usage"] = Admission.usage(prompt: c.promptTokens, completion: completionTokens,
+                                               cached: group.cachedPromptTokens(choicesPerPrompt: c.request.n))
             try await send(ServerSentEvents.event(object))
         }
     }

@@ -21,18 +21,28 @@ public final class GenerationJob: @unchecked Sendable {
     public let promptLogprobs: Bool
     /// LoRA scales this job runs with (adapter id → scale), or nil for the adapters' own.
     public let adapterScales: [Int: Float]?
+    /// Whether the job may start from the longest prefix of its prompt a free slot still holds
+    /// (llama.cpp's `cache_prompt`, on by default).
+    public let cachePrompt: Bool
     let sink: @Sendable (Event) -> Void
     private let lock = NSLock()
     private var cancelledFlag = false
+    private var cachedTokens = 0
 
     public init(prompt: [Int], options: GenerationOptions, promptLogprobs: Bool = false, adapterScales: [Int: Float]? = nil,
-                sink: @escaping @Sendable (Event) -> Void) {
+                cachePrompt: Bool = true, sink: @escaping @Sendable (Event) -> Void) {
         self.prompt = prompt
         self.options = options
         self.promptLogprobs = promptLogprobs
         self.adapterScales = adapterScales
+        self.cachePrompt = cachePrompt
         self.sink = sink
     }
+
+    /// Prompt tokens taken from a slot's cache instead of evaluated (set when the job gets a
+    /// slot, before its first event): OpenAI's `usage.prompt_tokens_details.cached_tokens`.
+    public var cachedPromptTokens: Int { lock.withLock { cachedTokens } }
+    func setCachedPromptTokens(_ count: Int) { lock.withLock { cachedTokens = count } }
 
     /// Asks the scheduler to drop the job (client gone); its slot is freed before the next step.
     public func cancel() { lock.withLock { cancelledFlag = true } }
@@ -58,14 +68,15 @@ final class JobGroup: @unchecked Sendable {
     let jobs: [GenerationJob]
     let events: AsyncStream<(Int, GenerationJob.Event)>
 
-    init(_ specs: [(prompt: [Int], options: GenerationOptions, promptLogprobs: Bool)], adapterScales: [Int: Float]? = nil) {
+    init(_ specs: [(prompt: [Int], options: GenerationOptions, promptLogprobs: Bool)], adapterScales: [Int: Float]? = nil,
+         cachePrompt: Bool = true) {
         var continuation: AsyncStream<(Int, GenerationJob.Event)>.Continuation!
         events = AsyncStream(bufferingPolicy: .unbounded) { continuation = $0 }
         let c = continuation!
         let remaining = Counter(specs.count)
         jobs = specs.enumerated().map { index, spec in
             GenerationJob(prompt: spec.prompt, options: spec.options, promptLogprobs: spec.promptLogprobs,
-                          adapterScales: adapterScales) { event in
+                          adapterScales: adapterScales, cachePrompt: cachePrompt) { event in
                 c.yield((index, event))
                 switch event {
                 case .finished, .failed:
@@ -79,6 +90,14 @@ final class JobGroup: @unchecked Sendable {
     }
 
     func cancelAll() { jobs.forEach { $0.cancel() } }
+
+    /// Cached prompt tokens of the request, its jobs taken `choices` at a time (one prompt's
+    /// choices): each prompt counts once, with the best of its choices' cache hits.
+    func cachedPromptTokens(choicesPerPrompt choices: Int) -> Int {
+        stride(from: 0, to: jobs.count, by: max(1, choices)).reduce(0) { total, first in
+            total + jobs[first..<min(first + max(1, choices), jobs.count)].map(\.cachedPromptTokens).max()!
+        }
+    }
 
     /// A thread-safe countdown.
     final class Counter: @unchecked Sendable {

@@ -16,6 +16,8 @@ public struct GenerationRequest {
     public internal(set) var logprobs: Int?
     /// llama.cpp's per-request `"lora": [{"id": 0, "scale": 0.5}]`: adapter id → scale.
     public internal(set) var loraScales: [Int: Float]?
+    /// llama.cpp's `cache_prompt` (default true): start from a slot's cached prompt prefix.
+    public internal(set) var cachePrompt: Bool
 
     /// - Parameters:
     ///   - defaultMaxTokens: used when neither max_tokens nor max_completion_tokens is given.
@@ -33,6 +35,7 @@ public struct GenerationRequest {
         guard (1...16).contains(n) else { throw APIError.invalid("n", "must be between 1 and 16, got \(n)") }
         stream = try f.bool("stream") ?? false
         includeUsage = try f.object("stream_options")?.bool("include_usage") ?? false
+        cachePrompt = try f.bool("cache_prompt") ?? true
 
         var sampling = SamplingParameters()
         if let t = try f.double("temperature") {

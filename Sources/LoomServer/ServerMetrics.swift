@@ -19,6 +19,7 @@ public final class ServerMetrics: @unchecked Sendable {
     private let factory: PrometheusMetricsFactory
 
     private let promptTokensTotal: Counter
+    private let cachedPromptTokensTotal: Counter
     private let promptSecondsTotal: FloatingPointCounter
     private let predictedTokensTotal: Counter
     private let predictedSecondsTotal: FloatingPointCounter
@@ -48,6 +49,7 @@ public final class ServerMetrics: @unchecked Sendable {
         let factory = PrometheusMetricsFactory(registry: registry)
         self.factory = factory
         promptTokensTotal = Counter(label: "loom:prompt_tokens_total", factory: factory)
+        cachedPromptTokensTotal = Counter(label: "loom:prompt_tokens_cached_total", factory: factory)
         promptSecondsTotal = FloatingPointCounter(label: "loom:prompt_seconds_total", factory: factory)
         predictedTokensTotal = Counter(label: "loom:tokens_predicted_total", factory: factory)
         predictedSecondsTotal = FloatingPointCounter(label: "loom:tokens_predicted_seconds_total", factory: factory)
@@ -91,6 +93,11 @@ public final class ServerMetrics: @unchecked Sendable {
             promptTokensPerSecond.record(promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0)
             predictedTokensPerSecond.record(generationSeconds > 0 ? Double(generatedTokens) / generationSeconds : 0)
         }
+    }
+
+    /// Counts prompt tokens a job took from a slot's cache instead of evaluating them.
+    func recordCachedPromptTokens(_ count: Int) {
+        cachedPromptTokensTotal.increment(by: Int64(count))
     }
 
     func setGauges(queue: Int, active: Int, kvTokens k: Int, kvCapacity cap: Int) {

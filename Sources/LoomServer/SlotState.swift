@@ -16,9 +16,13 @@ final class SlotState {
     private var lastSegmentCount = 0
     private var promptLogprobs: [(TokenLogprob, [TokenLogprob])] = []
 
-    init(job: GenerationJob, slot: Int, tokenizer: BPETokenizer, capacity: Int) throws {
+    /// - Parameter cachedPrefix: leading prompt tokens already in the slot's KV cache (from
+    ///   an earlier request), which the slot starts after.
+    init(job: GenerationJob, slot: Int, tokenizer: BPETokenizer, capacity: Int, cachedPrefix: Int = 0) throws {
+        precondition(cachedPrefix < max(1, job.prompt.count), "at least the last prompt token is evaluated")
         self.job = job
         self.slot = slot
+        position = cachedPrefix
         state = try GenerationState(prompt: job.prompt, options: job.options, tokenizer: tokenizer, capacity: capacity)
     }
 
@@ -28,6 +32,10 @@ final class SlotState {
     /// Whether the prompt is still being evaluated.
     var isPrefilling: Bool { position < job.prompt.count }
 
+    /// Leading prompt tokens whose keys and values the slot's cache holds, computed on the
+    /// prompt path (what a later request may start from).
+    var evaluatedPromptTokens: Int { min(position, job.prompt.count) }
+
     /// The tokens this slot evaluates in the next step (nil if none fit the prompt budget).
     func nextSegment(promptBudget: Int) -> MultiSequenceBatch.Segment? {
         if isDone { return nil }
@@ -36,7 +44,7 @@ final class SlotState {
             guard count > 0 else { return nil }
             lastSegmentCount = count
             return .init(slot: slot, start: position, tokens: Array(job.prompt[position..<position + count]),
-                         allLogits: job.promptLogprobs, ropeEnd: job.prompt.count)
+                         allLogits: job.promptLogprobs, ropeEnd: job.prompt.count, isPrompt: true)
         }
         guard let token = state.tokenToEvaluate else { return nil }
         lastSegmentCount = 1

@@ -120,7 +120,7 @@ final class DecoderForward {
         }
         let n = rows.count
         // A step of single tokens (decode) may quantise activations per row; see ProjectionSeam.
-        let decodeStep = segments.allSatisfy { $0.tokens.count == 1 }
+        let decodeStep = SequenceSegment.isDecodeStep(segments)
         rowSlots = rows.map(\.slot)
         let scales = adapterRowScales(slots: rowSlots[...], buffers: &rowScaleBuffers, capacity: maxRows)
 

@@ -12,13 +12,24 @@ public struct SequenceSegment: Sendable, Equatable {
     /// with the frequencies of the whole prompt, as one forward pass over it would. nil: the
     /// segment's own end.
     public var ropeEnd: Int?
+    /// Whether the tokens are (part of) a prompt. A step whose segments are all single tokens
+    /// runs the decode kernels (activations quantised per row), unless one of them is a
+    /// prompt token: a prompt's rows then always take the prompt path, however it is chunked,
+    /// so a prompt resumed from a cached prefix gets exactly the logits of a cold one.
+    public var isPrompt: Bool
 
-    public init(slot: Int, start: Int, tokens: [Int], allLogits: Bool = false, ropeEnd: Int? = nil) {
+    public init(slot: Int, start: Int, tokens: [Int], allLogits: Bool = false, ropeEnd: Int? = nil, isPrompt: Bool = false) {
         self.slot = slot
         self.start = start
         self.tokens = tokens
         self.allLogits = allLogits
         self.ropeEnd = ropeEnd
+        self.isPrompt = isPrompt
+    }
+
+    /// Whether `segments` form a decode step (single tokens, none of them a prompt's).
+    static func isDecodeStep(_ segments: [SequenceSegment]) -> Bool {
+        segments.allSatisfy { $0.tokens.count == 1 && !$0.isPrompt }
     }
 
     /// Where the segment's dynamic RoPE frequencies are computed for: ``ropeEnd`` or its end.
