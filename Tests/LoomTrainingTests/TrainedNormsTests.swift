@@ -88,7 +88,15 @@ final class TrainedNormsTests: XCTestCase {
         let baseLoss = try Self.loss(model, c)
         let loaded = try LoRAAdapter.load(path: dir, naming: model.config.architecture.tensorNames)
         for norm in trainer.norms { XCTAssertEqual(loaded.norms[norm.ggufName], norm.weight.array, norm.ggufName) }
+        // Whole weights cannot be scaled: scales other than 1 are refused, at attach and later.
+        XCTAssertThrowsError(try model.attachLoRA(loaded, scale: 0.5)) { error in
+            XCTAssertTrue("\(error)".contains("replaces norm weights (modules_to_save)"), "\(error)")
+        }
+        XCTAssertTrue(model.loraAdapters.isEmpty)
         let id = try model.attachLoRA(loaded)
+        XCTAssertThrowsError(try model.setLoRAScale(id: id, scale: 0))
+        XCTAssertThrowsError(try model.validateLoRAScales([id: 0.5]))
+        XCTAssertNoThrow(try model.validateLoRAScales([id: 1]))
         XCTAssertEqual(try Self.loss(model, c), expected, accuracy: 1e-5)
         XCTAssertThrowsError(try model.attachLoRA(loaded)) { error in
             XCTAssertTrue("\(error)".contains("already replaces the norm weights"), "\(error)")

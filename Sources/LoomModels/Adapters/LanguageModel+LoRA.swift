@@ -36,8 +36,10 @@ extension LanguageModel {
     /// LoRA on a Hugging Face llama directory).
     ///
     /// An adapter's ``LoRAAdapter/norms`` (PEFT `modules_to_save` on the RMSNorms) replace the
-    /// base's norm weights for as long as it is attached, whatever its scale (PEFT's scale is
-    /// for the LoRA path only); only one attached adapter at a time may replace norms.
+    /// base's norm weights for as long as it is attached. A replaced weight cannot be scaled
+    /// or turned off per request, so such an adapter is attached at scale 1 only (other scales,
+    /// here, in ``setLoRAScale(id:scale:)`` or per request, are an error naming it); only one
+    /// attached adapter at a time may replace norms.
     ///
     /// Call it while no session of this model is evaluating (as ``updateProjections(_:)``).
     @discardableResult
@@ -68,6 +70,9 @@ extension LanguageModel {
                 planned.append((target, LoRADelta(adapterID: id, module: module, rows: target.rows,
                                                   userScale: scale, base: target.projection(in: weights))))
             }
+        }
+        if !adapter.norms.isEmpty, scale != 1 {
+            throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale): the adapter replaces norm weights (modules_to_save), which apply whole; attach it at scale 1", path: adapter.path)
         }
         if !adapter.norms.isEmpty, let other = replacedNorms.keys.sorted().first {
             throw ModelError.invalidMetadata(key: "modules_to_save", reason: "adapter \(other) already replaces the norm weights; detach it first", path: adapter.path)
@@ -111,6 +116,9 @@ extension LanguageModel {
             }
             guard scale.isFinite else {
                 throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale) is not a finite number", path: path)
+            }
+            guard replacedNorms[id] == nil || scale == 1 else {
+                throw ModelError.invalidMetadata(key: "LoRA scale", reason: "adapter \(id) replaces norm weights (modules_to_save), which cannot be scaled or turned off; its scale stays 1, got \(scale)", path: path)
             }
         }
     }
