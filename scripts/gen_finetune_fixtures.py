@@ -27,7 +27,9 @@ JSON: {"transformers", "torch", "peft", "cases": {name: {"base", "r", "lora_alph
 "dropout_masks" (dropout case only): {"L.module": [one "0101…" string per sequence, row-major
 [tokens, in], 1 = kept]}, "loss_scale" (f16 case only)}], "dropout" (dropout case only): p,
 "precision" and "f32_reference": {"loss", "grads"} (autocast cases only),
-"quantized" (QLoRA case only): {"type": "Q4_0", "dequantized_sums": {GGUF tensor name: sum}}}}}
+"quantized" (QLoRA case only): {"type": "Q4_0", "dequantized_sums": {GGUF tensor name: sum}},
+"norms_initial" (trained-norms case only): {HF module name: [d]}, and per step "norms_after" and
+(step 1) "norm_grads" in the same form}}}
 Keys "L.module" are layer index and PEFT module name (e.g. "1.q_proj"); tensors are row-major
 (lora_A [r, in], lora_B [out, r]), floats with 9 significant digits (exact float32).
 
@@ -82,6 +84,16 @@ CASES = {
     "qwen2_q4_0": dict(base="qwen2_tied_bias", r=2, lora_alpha=4, use_rslora=False,
                        targets=["q_proj", "k_proj", "o_proj", "gate_proj", "down_proj"],
                        layers=None, seed=13, max_grad_norm=1.0, quantize="Q4_0"),
+    # Trained norms (`loom finetune --train-norms`): PEFT modules_to_save on layer 1's
+    # input_layernorm and post_attention_layernorm and on model.norm, with LoRA on layer 1 only.
+    # The optimiser has transformers Trainer's two parameter groups (get_decay_parameter_names:
+    # no decay for norm weights and biases): LoRA factors with weight_decay, norms with 0. The
+    # decay is large (0.5) so a decayed norm would be off by lr*0.5*w ~ 5e-4, far outside 1e-5.
+    # Clipping is on (max_grad_norm 0.5) and its norm covers the norm gradients too.
+    "llama_norms": dict(base="llama_f32_untied", r=2, lora_alpha=4, use_rslora=False,
+                        targets=["q_proj", "v_proj", "down_proj"], layers=[1], seed=18, max_grad_norm=0.5,
+                        weight_decay=0.5,
+                        norms=["model.layers.1.input_layernorm", "model.layers.1.post_attention_layernorm", "model.norm"]),
 }
 # transformers parameter name suffix -> GGUF tensor name suffix (convert_hf_to_gguf.py's names).
 GGUF_NAMES = {"embed_tokens.weight": "token_embd.weight", "self_attn.q_proj.weight": "attn_q.weight",
@@ -152,7 +164,7 @@ def make_case(name, spec):
     sums = quantize_base(base, spec["quantize"]) if spec.get("quantize") else None
     config = LoraConfig(r=spec["r"], lora_alpha=spec["lora_alpha"], use_rslora=spec["use_rslora"],
                         target_modules=spec["targets"], layers_to_transform=spec["layers"],
-                        lora_dropout=spec.get("dropout", 0.0),
+                        lora_dropout=spec.get("dropout", 0.0), modules_to_save=spec.get("norms"),
                         bias="none", task_type="CAUSAL_LM")
     model = get_peft_model(base, config)
     model.train()
@@ -176,8 +188,23 @@ def make_case(name, spec):
     labels[1, 5:8] = -100         # a masked span in the middle
     labels[1, 11] = -100
     params = [p for n, p in model.named_parameters() if p.requires_grad]
-    assert all("lora_" in n for n, p in model.named_parameters() if p.requires_grad)
-    optimizer = torch.optim.AdamW(params, lr=LR, betas=BETAS, eps=EPS, weight_decay=WEIGHT_DECAY)
+    # modules_to_save wraps each norm; its trained copy is the "modules_to_save.default" weight.
+    norms = {n.split(".modules_to_save.")[0].removeprefix("base_model.model."): p
+             for n, p in model.named_parameters() if p.requires_grad and ".modules_to_save.default." in n}
+    assert sorted(norms) == sorted(spec.get("norms") or [])
+    assert all("lora_" in n or ".modules_to_save.default." in n for n, p in model.named_parameters() if p.requires_grad)
+    weight_decay = spec.get("weight_decay", WEIGHT_DECAY)
+    with torch.no_grad():
+        for key in sorted(norms):
+            norms[key].copy_(1 + 0.2 * torch.randn(norms[key].shape, generator=g))
+    lora_params = [p for n, p in model.named_parameters() if p.requires_grad and "lora_" in n]
+    groups = [{"params": lora_params, "weight_decay": weight_decay}]
+    if norms:
+        groups.append({"params": [norms[k] for k in sorted(norms)], "weight_decay": 0.0})
+    optimizer = torch.optim.AdamW(groups, lr=LR, betas=BETAS, eps=EPS, weight_decay=weight_decay)
+
+    def norm_snapshot(kind):
+        return {k: flat(getattr(p, kind) if kind else p) for k, p in norms.items()}
 
     def snapshot(kind):
         return {k: {"a": flat(getattr(m.lora_A["default"].weight, kind) if kind else m.lora_A["default"].weight),
@@ -186,8 +213,10 @@ def make_case(name, spec):
 
     result = dict(base=spec["base"], r=spec["r"], lora_alpha=spec["lora_alpha"], use_rslora=spec["use_rslora"],
                   targets=spec["targets"], layers=spec["layers"], lr=LR, betas=list(BETAS), eps=EPS,
-                  weight_decay=WEIGHT_DECAY, max_grad_norm=spec["max_grad_norm"],
+                  weight_decay=weight_decay, max_grad_norm=spec["max_grad_norm"],
                   tokens=tokens.tolist(), labels=labels.tolist(), initial=snapshot(None), steps=[])
+    if norms:
+        result["norms_initial"] = norm_snapshot(None)
     if dropouts:
         result["dropout"] = spec["dropout"]
     if sums is not None:
@@ -218,6 +247,7 @@ def make_case(name, spec):
         else:
             loss.backward()
         grads = snapshot("grad") if step == 0 else None
+        norm_grads = norm_snapshot("grad") if step == 0 and norms else None
         norm = float(torch.nn.utils.clip_grad_norm_(params, spec["max_grad_norm"]))
         if scaler is not None:
             scaler.step(optimizer)
@@ -230,6 +260,10 @@ def make_case(name, spec):
             entry["loss_scale"] = scale
         if grads is not None:
             entry["grads"] = grads
+        if norms:
+            if grads is not None:
+                entry["norm_grads"] = norm_grads
+            entry["norms_after"] = norm_snapshot(None)
         if masks:
             entry["dropout_masks"] = masks
         result["steps"].append(entry)

@@ -11,6 +11,8 @@ For each case the script
      load_peft_weights + set_peft_model_state_dict, failing on any unexpected key or any missing
      lora_ key (PeftModel.from_pretrained only warns), and checks that
      PeftModel.from_pretrained gives the same logits;
+     (a --train-norms case: its norms, saved as PEFT's modules_to_save, land on PEFT's
+     modules_to_save copies with the file's values);
   3. records PEFT's float32 logits at every position of IDS (eval mode), how far the adapter moves
      them from the base's (max_vs_base: proof the case tests something), and the flags.
 The adapter files are committed next to reference.json (a few KB each). Tests/LoomCLITests/
@@ -38,6 +40,8 @@ COMMON = ["--lr", "5e-2", "--warmup", "0", "--batch-size", "1", "--grad-accum", 
 CASES = {
     "all_linear": ["--lora-r", "4", "--lora-alpha", "8", "--target", "all-linear"],
     "rslora_layer1": ["--lora-r", "2", "--lora-alpha", "8", "--use-rslora", "--target", "q_proj,v_proj,down_proj", "--layers", "1"],
+    # Trained norms: PEFT's modules_to_save on layer 1's two norms and model.norm.
+    "train_norms_layer1": ["--lora-r", "2", "--lora-alpha", "4", "--target", "q_proj,v_proj", "--layers", "1", "--train-norms"],
 }
 
 
@@ -66,8 +70,15 @@ def main():
         config = PeftConfig.from_pretrained(out)
         strict = get_peft_model(AutoModelForCausalLM.from_pretrained(BASE, dtype=torch.float32, attn_implementation="eager"), config)
         result = set_peft_model_state_dict(strict, load_peft_weights(out, device="cpu"))
-        missing = [k for k in result.missing_keys if "lora_" in k]
+        missing = [k for k in result.missing_keys if "lora_" in k or "modules_to_save" in k]
         assert not result.unexpected_keys and not missing, (name, result.unexpected_keys, missing)
+        # Saved modules (trained norms) replaced PEFT's copies with the file's values.
+        saved = {k: v for k, v in load_peft_weights(out, device="cpu").items() if "lora_" not in k}
+        assert bool(saved) == ("--train-norms" in flags), (name, sorted(saved))
+        state = strict.state_dict()
+        for key, value in saved.items():
+            module = key.removesuffix(".weight")
+            assert torch.equal(state[module + ".modules_to_save.default.weight"], value), key
         strict.eval()
         peft_logits = logits(strict)
         loaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(BASE, dtype=torch.float32, attn_implementation="eager"), out).eval()

@@ -9,12 +9,12 @@ import LoomKernels
 public struct DecoderWeights: @unchecked Sendable {
     /// One transformer block. Shapes are `[rows × columns]` of the stored matrices.
     public struct Layer: @unchecked Sendable {
-        public let attentionNorm: [Float]          // [d]
+        public internal(set) var attentionNorm: [Float]    // [d]; a LoRA adapter's modules_to_save may replace it
         public var query: Projection               // [qDim × d] (+ bias [qDim])
         public var key: Projection                 // [kvDim × d] (+ bias [kvDim])
         public var value: Projection               // [kvDim × d] (+ bias [kvDim])
         public var attentionOutput: Projection     // [d × qDim]
-        public let feedForwardNorm: [Float]        // [d]
+        public internal(set) var feedForwardNorm: [Float]  // [d]
         public var gate: Projection                // [ffn × d]
         public var up: Projection                  // [ffn × d]
         public var down: Projection                // [d × ffn]
@@ -25,7 +25,7 @@ public struct DecoderWeights: @unchecked Sendable {
 
     public let tokenEmbedding: WeightMatrix        // [vocab × d]
     public var layers: [Layer]
-    public let outputNorm: [Float]                 // [d]
+    public internal(set) var outputNorm: [Float]   // [d]
     /// The LM head `[vocab × d]`; the token embedding itself when the model ties them.
     public var output: Projection
     public let tiedOutput: Bool
@@ -138,3 +138,33 @@ public struct DecoderWeights: @unchecked Sendable {
     }
 }
 
+extension DecoderWeights {
+    /// The RMSNorm weight with GGUF name `name` (`blk.N.attn_norm.weight`,
+    /// `blk.N.ffn_norm.weight`, `output_norm.weight`), or nil if there is none.
+    func norm(named name: String) -> [Float]? {
+        if name == "output_norm.weight" { return outputNorm }
+        guard let (layer, isAttention) = layerNorm(name) else { return nil }
+        return isAttention ? layers[layer].attentionNorm : layers[layer].feedForwardNorm
+    }
+
+    /// Replaces the norm ``norm(named:)`` finds (callers check the name and size first).
+    mutating func setNorm(named name: String, _ values: [Float]) {
+        if name == "output_norm.weight" { outputNorm = values; return }
+        guard let (layer, isAttention) = layerNorm(name) else { return }
+        if isAttention { layers[layer].attentionNorm = values } else { layers[layer].feedForwardNorm = values }
+    }
+
+    /// `blk.N.attn_norm.weight` → (N, true), `blk.N.ffn_norm.weight` → (N, false), for a
+    /// layer N this model has.
+    private func layerNorm(_ name: String) -> (Int, Bool)? {
+        let parts = name.split(separator: ".")
+        guard parts.count == 4, parts[0] == "blk", let layer = Int(parts[1]), layers.indices.contains(layer), parts[3] == "weight" else {
+            return nil
+        }
+        switch parts[2] {
+        case "attn_norm": return (layer, true)
+        case "ffn_norm": return (layer, false)
+        default: return nil
+        }
+    }
+}

@@ -32,6 +32,9 @@ public final class LanguageModel: @unchecked Sendable {
     /// LoRA adapters attached to the projections, in attach order
     /// (``attachLoRA(_:scale:)``, ``detachLoRA(id:)``).
     public internal(set) var loraAdapters: [LoRAAttachment] = []
+    /// The base norm weights an attached adapter replaced (its ``LoRAAdapter/norms``), by
+    /// attachment id then GGUF name, restored when it is detached.
+    var replacedNorms: [Int: [String: [Float]]] = [:]
 
     /// Opens and checks a GGUF file or an HF model directory; fails with a ``ModelError``,
     /// `GGUFError`, `SafetensorsError`, `HFConfigError` or `TokenizerError` naming the file

@@ -46,26 +46,32 @@ public final class AdamW: @unchecked Sendable {
         self.settings = settings
     }
 
-    /// One update of every `(parameter, gradient)` pair with learning rate `lr`.
-    public func update(_ parameters: [(TrainingBuffer<Float>, TrainingBuffer<Float>)], lr: Double) {
+    /// One update of every `(parameter, gradient)` pair with learning rate `lr`: those of
+    /// `parameters` with ``AdamWSettings/weightDecay``, those of `undecayed` without it — the
+    /// two parameter groups of transformers' `Trainer.create_optimizer`, which exempts norm
+    /// weights and biases from decay (`get_decay_parameter_names`).
+    public func update(_ parameters: [(TrainingBuffer<Float>, TrainingBuffer<Float>)], lr: Double,
+                       undecayed: [(TrainingBuffer<Float>, TrainingBuffer<Float>)] = []) {
         step += 1
         let s = settings
-        let decay = Float(1 - lr * s.weightDecay)
         let bc1 = 1 - pow(s.beta1, Double(step)), bc2 = 1 - pow(s.beta2, Double(step))
         let stepSize = Float(lr / bc1), bc2Sqrt = Float(bc2.squareRoot())
         let b1 = Float(1 - s.beta1), b2 = Float(s.beta2), oneMinusB2 = Float(1 - s.beta2), eps = Float(s.eps)
-        for (p, g) in parameters {
-            let key = ObjectIdentifier(p)
-            let state = moments[key] ?? (TrainingBuffer(zeros: p.count), TrainingBuffer(zeros: p.count))
-            moments[key] = state
-            let m = state.m.pointer, v = state.v.pointer
-            for i in 0..<p.count {
-                let gi = g[i]
-                p[i] *= decay
-                m[i] += b1 * (gi - m[i])
-                v[i] = v[i] * b2 + oneMinusB2 * gi * gi
-                let denom = v[i].squareRoot() / bc2Sqrt + eps
-                p[i] -= stepSize * (m[i] / denom)
+        let groups = [(parameters, Float(1 - lr * s.weightDecay)), (undecayed, Float(1))]
+        for (group, decay) in groups {
+            for (p, g) in group {
+                let key = ObjectIdentifier(p)
+                let state = moments[key] ?? (TrainingBuffer(zeros: p.count), TrainingBuffer(zeros: p.count))
+                moments[key] = state
+                let m = state.m.pointer, v = state.v.pointer
+                for i in 0..<p.count {
+                    let gi = g[i]
+                    p[i] *= decay
+                    m[i] += b1 * (gi - m[i])
+                    v[i] = v[i] * b2 + oneMinusB2 * gi * gi
+                    let denom = v[i].squareRoot() / bc2Sqrt + eps
+                    p[i] -= stepSize * (m[i] / denom)
+                }
             }
         }
     }

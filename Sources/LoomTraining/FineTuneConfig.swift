@@ -41,6 +41,9 @@ public struct FineTuneConfig: Sendable, Equatable {
     public var targets: LoRATargets = .allLinear
     /// Layers adapted (`--layers`).
     public var layers: LayerSelection = .all
+    /// Also train the RMSNorm weights of the adapted layers and the final norm
+    /// (`--train-norms`; PEFT `modules_to_save`), without weight decay.
+    public var trainNorms = false
 
     // AdamW and schedule
     /// Peak learning rate (`--lr`).
@@ -94,7 +97,7 @@ public struct FineTuneConfig: Sendable, Equatable {
 
     public static func == (a: FineTuneConfig, b: FineTuneConfig) -> Bool {
         a.loraRank == b.loraRank && a.loraAlpha == b.loraAlpha && a.loraDropout == b.loraDropout
-            && a.useRSLoRA == b.useRSLoRA && a.targets == b.targets && a.layers == b.layers
+            && a.useRSLoRA == b.useRSLoRA && a.targets == b.targets && a.layers == b.layers && a.trainNorms == b.trainNorms
             && a.learningRate == b.learningRate && a.weightDecay == b.weightDecay
             && a.betas == b.betas && a.epsilon == b.epsilon && a.schedule == b.schedule
             && a.warmup == b.warmup && a.maxGradNorm == b.maxGradNorm && a.epochs == b.epochs

@@ -10,7 +10,8 @@ public struct TrainingStepResult: Sendable, Equatable {
     public let step: Int
     /// Mean cross-entropy over the batch's non-ignored labels (before the update).
     public let loss: Double
-    /// Total L2 norm of the LoRA gradients before clipping (`clip_grad_norm_`'s return).
+    /// Total L2 norm of the trained gradients (LoRA factors, and norms with
+    /// ``LoRATrainingSettings/trainNorms``) before clipping (`clip_grad_norm_`'s return).
     public let gradientNorm: Double
     /// The learning rate the update used.
     public let learningRate: Double
@@ -27,7 +28,9 @@ public struct TrainingStepResult: Sendable, Equatable {
 /// LoRA fine-tuning of a ``LanguageModel`` in-process: each ``step(tokens:labels:)`` runs the
 /// batch forward and backward (``DecoderBackward``), clips the gradients
 /// (``GradientClipping``), and updates the factors with ``AdamW`` at the rate the
-/// ``LearningRateSchedule`` gives — the order of a transformers `Trainer` step.
+/// ``LearningRateSchedule`` gives — the order of a transformers `Trainer` step. With
+/// ``LoRATrainingSettings/trainNorms`` the RMSNorm weights of the adapted layers and the
+/// final norm are trained too (``norms``): in the clipped norm, updated without weight decay.
 ///
 /// ```swift
 /// let trainer = try LoRATrainer(model: model, lora: LoRATrainingSettings(rank: 8, alpha: 16, targets: [.q, .v]),
@@ -91,7 +94,7 @@ public final class LoRATrainer: @unchecked Sendable {
         }
         pass = try DecoderBackward(model: model, factors: factors, checkpointing: lora.gradientCheckpointing,
                                    dropout: lora.dropout > 0 ? try LoRADropout(probability: lora.dropout, seed: lora.seed) : nil,
-                                   precision: PrecisionPolicy(lora.precision), pool: pool)
+                                   precision: PrecisionPolicy(lora.precision), trainNorms: lora.trainNorms, pool: pool)
     }
 
     /// Replaces the seeded dropout masks (tests: the masks of a PyTorch fixture).
@@ -102,6 +105,22 @@ public final class LoRATrainer: @unchecked Sendable {
 
     /// The trained factors, `[layer][module]`.
     public var factors: [[LoRAModule: LoRAFactors<Float>]] { pass.factors }
+
+    /// The trained RMSNorm weights (empty unless ``LoRATrainingSettings/trainNorms``): each
+    /// adapted layer's attention and feed-forward norms in layer order, then the final norm.
+    public var norms: [TrainableNorm] { pass.norms }
+
+    /// Replaces the trained norm `ggufName` (`blk.N.attn_norm.weight`, …, `output_norm.weight`):
+    /// a fixture's initial values, a resumed run.
+    public func setNorm(_ ggufName: String, values: [Float]) throws {
+        guard let norm = norms.first(where: { $0.ggufName == ggufName }) else {
+            throw TrainingError.invalidParameter("norm \(ggufName) is not trained (trained: \(norms.map(\.ggufName).joined(separator: ", ")))")
+        }
+        guard values.count == norm.weight.count else {
+            throw TrainingError.invalidParameter("norm \(ggufName): \(values.count) values, expected \(norm.weight.count)")
+        }
+        for i in 0..<values.count { norm.weight[i] = values[i] }
+    }
 
     /// Bytes of activations the last step kept for its backward pass.
     public var lastActivationBytes: Int { pass.lastActivationBytes }
@@ -122,6 +141,9 @@ public final class LoRATrainer: @unchecked Sendable {
     private var parameters: [(TrainingBuffer<Float>, TrainingBuffer<Float>)] {
         factors.flatMap { layer in layer.keys.sorted().flatMap { m in [(layer[m]!.a, layer[m]!.gradA), (layer[m]!.b, layer[m]!.gradB)] } }
     }
+
+    /// The trained norms' (weight, gradient) pairs, in ``norms`` order.
+    private var normParameters: [(TrainingBuffer<Float>, TrainingBuffer<Float>)] { norms.map { ($0.weight, $0.gradient) } }
 
     /// Checks a batch and returns its count of non-ignored (shifted) labels.
     private func validate(tokens: [[Int32]], labels: [[Int32]]) throws -> Int {
@@ -160,6 +182,7 @@ public final class LoRATrainer: @unchecked Sendable {
     func lossAndGradients(tokens: [[Int32]], labels: [[Int32]], training: Bool, lossScale: Double) throws -> (loss: Double, labelCount: Int) {
         let count = try validate(tokens: tokens, labels: labels)
         for layer in factors { for f in layer.values { f.zeroGradients() } }
+        for norm in norms { norm.gradient.zero() }
         var total = 0.0
         for (i, (t, l)) in zip(tokens, labels).enumerated() {
             total += pass.lossAndGradients(tokens: t, labels: l, gradScale: Float(lossScale) / Float(count),
@@ -185,11 +208,12 @@ public final class LoRATrainer: @unchecked Sendable {
         guard loss.isFinite else {
             throw TrainingError.invalidParameter("the loss of step \(stepCount + 1) is \(loss); stopped before the update")
         }
-        let params = parameters
+        let params = parameters, normParams = normParameters
+        let gradients = params.map(\.1) + normParams.map(\.1)
         let lr = schedule.rate(atStep: optimizer.step)
         let tokenCount = tokens.reduce(0) { $0 + $1.count }
         if let gradScaler {
-            let finite = gradScaler.unscale(params.map(\.1))
+            let finite = gradScaler.unscale(gradients)
             gradScaler.update(foundInfinite: !finite)
             if !finite {
                 stepCount += 1
@@ -199,8 +223,8 @@ public final class LoRATrainer: @unchecked Sendable {
                 return result
             }
         }
-        let norm = GradientClipping.clip(params.map(\.1), maxNorm: maxGradientNorm)
-        optimizer.update(params, lr: lr)
+        let norm = GradientClipping.clip(gradients, maxNorm: maxGradientNorm)
+        optimizer.update(params, lr: lr, undecayed: normParams)
         stepCount += 1
         let result = TrainingStepResult(step: stepCount, loss: loss, gradientNorm: norm, learningRate: lr,
                                         tokens: tokenCount, labelCount: count, lossScale: gradScaler == nil ? nil : scale)
@@ -221,11 +245,13 @@ public final class LoRATrainer: @unchecked Sendable {
         }
         let c = model.config
         return LoRAAdapter(path: path, architecture: c.architecture.ggufWriteName,
-                           space: c.ropeLayout == .adjacent ? .gguf : .huggingFace, modules: modules)
+                           space: c.ropeLayout == .adjacent ? .gguf : .huggingFace, modules: modules,
+                           norms: Dictionary(uniqueKeysWithValues: norms.map { ($0.ggufName, $0.weight.array) }))
     }
 
     /// Writes the adapter as a PEFT directory (`adapter_config.json` +
-    /// `adapter_model.safetensors`), in Hugging Face row order.
+    /// `adapter_model.safetensors`), in Hugging Face row order; trained norms are stored as
+    /// PEFT stores `modules_to_save`.
     public func writePEFT(to directory: String) throws {
         let c = model.config
         try adapter(path: directory).reordered(to: .huggingFace, headCount: c.headCount, kvHeadCount: c.kvHeadCount,
@@ -235,7 +261,12 @@ public final class LoRATrainer: @unchecked Sendable {
 
     /// Writes the adapter as a llama.cpp GGUF LoRA (`llama-cli --lora`, Loom's `--lora`), in
     /// GGUF row order, F32 or F16.
+    /// - Throws: ``TrainingError/invalidParameter(_:)`` with trained norms: llama.cpp's GGUF
+    ///   LoRA holds only `lora_a`/`lora_b` pairs, so the norms would be silently lost.
     public func writeGGUF(to path: String, type: GGMLType = .f32) throws {
+        guard norms.isEmpty else {
+            throw TrainingError.invalidParameter("\(path): a GGUF LoRA cannot hold the trained norms (--train-norms; llama.cpp's adapter has only lora_a/lora_b tensors); use the PEFT directory, or merge it with `loom export-lora`")
+        }
         let c = model.config
         try adapter(path: path).reordered(to: .gguf, headCount: c.headCount, kvHeadCount: c.kvHeadCount,
                                           permutesQK: c.architecture.permutesQK)

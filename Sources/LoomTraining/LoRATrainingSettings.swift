@@ -1,5 +1,6 @@
 /// What the trainer adapts and how: PEFT `LoraConfig`'s `r`, `lora_alpha`, `use_rslora`,
-/// `target_modules`, `layers_to_transform` and `lora_dropout`, plus gradient checkpointing;
+/// `target_modules`, `layers_to_transform`, `lora_dropout` and `modules_to_save` (norms only),
+/// plus gradient checkpointing;
 /// the CLI's parsing of `--target`/`--layers` lives elsewhere and produces these plain values.
 public struct LoRATrainingSettings: Sendable, Equatable {
     /// Rank r.
@@ -23,10 +24,14 @@ public struct LoRATrainingSettings: Sendable, Equatable {
     /// Activations and gradients in f32, or bf16/f16 as under `torch.autocast` (``PrecisionPolicy``);
     /// the factors and AdamW stay f32. f16 adds dynamic loss scaling (``GradScaler``).
     public var precision: FineTuneConfig.Precision
+    /// Also train the RMSNorm weights (`--train-norms`): `input_layernorm` and
+    /// `post_attention_layernorm` of every adapted layer, and the final `model.norm` — PEFT's
+    /// `modules_to_save` on them. AdamW does not decay them (transformers' Trainer).
+    public var trainNorms: Bool
 
     public init(rank: Int = 8, alpha: Double = 16, useRSLoRA: Bool = false, targets: Set<LoRAModule> = [.q, .v],
                 layers: [Int]? = nil, seed: UInt64 = 0, gradientCheckpointing: Bool = false, dropout: Double = 0,
-                precision: FineTuneConfig.Precision = .f32) {
+                precision: FineTuneConfig.Precision = .f32, trainNorms: Bool = false) {
         self.rank = rank
         self.alpha = alpha
         self.useRSLoRA = useRSLoRA
@@ -36,6 +41,7 @@ public struct LoRATrainingSettings: Sendable, Equatable {
         self.gradientCheckpointing = gradientCheckpointing
         self.dropout = dropout
         self.precision = precision
+        self.trainNorms = trainNorms
     }
 
     /// PEFT's `scaling`: `lora_alpha / r`, or `lora_alpha / √r` with rsLoRA.

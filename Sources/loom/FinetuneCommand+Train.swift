@@ -77,6 +77,9 @@ extension FinetuneCommand {
         StandardError.print(String(format: "activations kept for the backward pass: %.1f MiB for the last sequence%@", activation,
                                    gradientCheckpointing ? " (--grad-checkpoint)" : ""))
         let files = try run.writeAdapter(to: output)
+        if !run.trainer.norms.isEmpty {
+            StandardError.print("--train-norms: wrote the PEFT directory only (no adapter.gguf: llama.cpp's GGUF LoRA cannot hold the \(run.trainer.norms.count) trained norm weights); merge it with `loom export-lora` for a GGUF")
+        }
         writeLossCurve(log: logPath, output: output)
         let last = try? TrainingLogWriter.read(path: logPath).last
         let loss = last.map { String(format: "%.4f", $0.loss) } ?? "n/a"

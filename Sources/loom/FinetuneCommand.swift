@@ -20,6 +20,11 @@ struct FinetuneCommand: ParsableCommand {
         grad_norm, tokens_per_s), loss.svg, and with --save-steps N a checkpoint-STEP directory every N \
         steps, each written atomically. --resume OUT (or OUT/checkpoint-STEP) continues a run exactly.
 
+        --train-norms also trains the RMSNorm weights (input_layernorm and post_attention_layernorm of \
+        the --layers, and model.norm), stored in the PEFT directory as PEFT's modules_to_save. llama.cpp's \
+        GGUF LoRA cannot hold whole norm weights, so such a run writes no adapter.gguf (and `loom \
+        convert-lora` refuses it); `loom export-lora` merges LoRA and norms into a model.
+
         --export llama-factory DIR writes the same run for LLaMA-Factory (dataset, dataset_info.json, \
         train_lora.yaml, and with --deepspeed a ZeRO JSON); without -o it only exports, with -o it \
         also trains here.

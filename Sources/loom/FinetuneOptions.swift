@@ -12,6 +12,8 @@ struct FinetuneOptions: ParsableArguments {
     @Option(name: .customLong("target"), help: "Adapted projections: all-linear or a list like q_proj,v_proj (default: all-linear).")
     var target: String?
     @Option(name: .customLong("layers"), help: "Adapted layers: all, even, odd, N, A-B or a comma list (default: all).") var layers: String?
+    @Flag(name: .customLong("train-norms"), help: "Also train the RMSNorm weights of the adapted layers and the final norm (PEFT modules_to_save; no weight decay). The adapter is then written as a PEFT directory only: llama.cpp's GGUF LoRA cannot hold norms.")
+    var trainNorms = false
 
     @Option(name: .customLong("lr"), help: "Peak learning rate (default: 1e-4).") var learningRate: Double?
     @Option(name: .customLong("weight-decay"), help: "AdamW decoupled weight decay (default: 0).") var weightDecay: Double?
@@ -46,6 +48,7 @@ struct FinetuneOptions: ParsableArguments {
         c.useRSLoRA = useRSLoRA
         if let target { c.targets = try .init(parsing: target) }
         if let layers { c.layers = try .init(parsing: layers) }
+        c.trainNorms = trainNorms
         if let learningRate { c.learningRate = learningRate }
         if let weightDecay { c.weightDecay = weightDecay }
         if let betas {

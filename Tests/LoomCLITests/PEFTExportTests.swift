@@ -10,7 +10,8 @@ import LoomModels
 /// - today's binary, run with the script's flags, writes the same adapter: the same config and
 ///   tensor names and shapes, values equal up to float rounding across hosts;
 /// - Loom's logits with each committed adapter equal PEFT's within 1e-4, so both read the
-///   same file the same way (names, row order, scaling, rsLoRA, selected layers).
+///   same file the same way (names, row order, scaling, rsLoRA, selected layers, trained
+///   norms saved as `modules_to_save`).
 final class PEFTExportTests: XCTestCase {
     struct Reference: Decodable {
         struct Case: Decodable {
@@ -42,7 +43,7 @@ final class PEFTExportTests: XCTestCase {
         encoder.outputFormatting = .sortedKeys
         let lines = try reference.data.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         try (lines.joined(separator: "\n") + "\n").write(toFile: work + "/train.jsonl", atomically: true, encoding: .utf8)
-        XCTAssertEqual(reference.cases.count, 2)
+        XCTAssertEqual(reference.cases.count, 3)
 
         for (name, c) in reference.cases.sorted(by: { $0.key < $1.key }) {
             let committed = Self.fixtures + "/" + name

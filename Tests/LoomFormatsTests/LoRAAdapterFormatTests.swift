@@ -155,6 +155,48 @@ final class LoRAAdapterFormatTests: XCTestCase {
         }
     }
 
+    /// Trained norms (PEFT `modules_to_save`): a merge writes the adapter's weight in place of
+    /// the base norm (F32, whatever the adapter's scale); a PEFT directory stores them under
+    /// their module keys and reads back; the GGUF LoRA refuses them; a size that differs from
+    /// the base is named.
+    func testNormsAreMergedRoundTripAndRefusedByGGUFLoRA() throws {
+        var w = GGUFWriter()
+        w.setMetadata("general.architecture", .string("llama"))
+        let q = (0..<64).map { Float($0) / 64 }, norm = (0..<8).map { Float($0) }
+        try w.addTensor(name: "blk.0.attn_q.weight", type: .f32, dimensions: [8, 8], data: q.withUnsafeBytes { Array($0) })
+        try w.addTensor(name: "blk.0.attn_norm.weight", type: .f32, dimensions: [8], data: norm.withUnsafeBytes { Array($0) })
+        try w.addTensor(name: "output_norm.weight", type: .f32, dimensions: [8], data: norm.withUnsafeBytes { Array($0) })
+        let basePath = directory + "/base.gguf", outPath = directory + "/merged.gguf"
+        try w.write(to: basePath)
+        let trained = (0..<8).map { 1 + Float($0) / 16 }
+        let adapter = LoRAAdapter(path: "a", architecture: "llama", space: .gguf,
+                                  modules: ["blk.0.attn_q.weight": Self.module(rows: 8, columns: 8, rank: 2, scale: 2, seed: 9)],
+                                  norms: ["blk.0.attn_norm.weight": trained])
+        let summary = try LoRAMerger(mergedType: .f32).merge(base: GGUFFile(path: basePath), adapters: [(adapter, 0.5)], output: outPath)
+        XCTAssertEqual(Set(summary.mergedTensors), ["blk.0.attn_q.weight", "blk.0.attn_norm.weight"])
+        let merged = try GGUFFile(path: outPath)
+        XCTAssertEqual(GGUFLoRAReader.floatsOf(merged, merged.tensor(named: "blk.0.attn_norm.weight")!), trained)
+        XCTAssertEqual(GGUFLoRAReader.floatsOf(merged, merged.tensor(named: "output_norm.weight")!), norm)
+
+        let hf = adapter.reordered(to: .huggingFace, headCount: 2, kvHeadCount: 1, permutesQK: true)
+        XCTAssertEqual(hf.norms, adapter.norms)
+        let dir = directory + "/peft"
+        try hf.writePEFT(to: dir, naming: .llamaFamily, layerCount: 1)
+        let back = try LoRAAdapter.load(path: dir, naming: .llamaFamily)
+        XCTAssertEqual(back.norms, adapter.norms)
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/adapter_config.json"))) as? [String: Any])
+        XCTAssertEqual(config["modules_to_save"] as? [String], ["model.layers.0.input_layernorm"])
+        XCTAssertTrue(try SafetensorsFile(path: dir + "/adapter_model.safetensors").tensors.contains { $0.name == "base_model.model.model.layers.0.input_layernorm.weight" })
+
+        XCTAssertThrowsError(try adapter.writeGGUF(to: directory + "/a.gguf", architecture: "llama")) {
+            XCTAssertEqual(($0 as? LoRAAdapterError)?.field, "modules_to_save", "\($0)")
+        }
+        let wrong = LoRAAdapter(path: "a", architecture: "llama", space: .gguf, modules: [:], norms: ["output_norm.weight": [1, 2]])
+        XCTAssertThrowsError(try LoRAMerger().merge(base: GGUFFile(path: basePath), adapters: [(wrong, 1)], output: outPath)) {
+            XCTAssertTrue("\($0)".contains("the saved norm has 2 values but the base tensor is [8]"), "\($0)")
+        }
+    }
+
     /// Writes a PEFT directory from `config` and tensors `(key, shape)`; returns its path.
     func peft(_ config: String, _ tensors: [(String, [Int])], pickle: Bool = false) throws -> String {
         let dir = directory + "/peft-\(UUID().uuidString)"

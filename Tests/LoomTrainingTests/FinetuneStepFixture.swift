@@ -23,6 +23,10 @@ struct FinetuneStepFixture: Decodable {
         let dropout_masks: [String: [String]]?
         /// The f16 case: the GradScaler scale the step's backward pass used.
         let loss_scale: Double?
+        /// The trained-norms case: unclipped norm gradients (step 1 only) and the norms after
+        /// the step, by HF module name (`model.layers.1.input_layernorm`, `model.norm`).
+        let norm_grads: [String: [Float]]?
+        let norms_after: [String: [Float]]?
     }
 
     /// An autocast case's step-1 loss and gradients without autocast (f32).
@@ -55,6 +59,9 @@ struct FinetuneStepFixture: Decodable {
         /// "bf16" or "f16" for the torch.autocast cases.
         let precision: String?
         let f32_reference: Reference?
+        /// The trained-norms case (PEFT `modules_to_save`): the norms' initial values by HF
+        /// module name.
+        let norms_initial: [String: [Float]]?
     }
 
     struct Quantized: Decodable {

@@ -168,6 +168,13 @@ final class LlamaFactoryExportTests: XCTestCase {
         XCTAssertNil(yamlSplit["eval_dataset"])
         config.validationSplit = .count(30)
         XCTAssertEqual(try LlamaFactoryExporter(config: config, options: options).yaml()["val_size"], .integer(30))
+        // --train-norms: LLaMA-Factory's additional_target (PEFT modules_to_save), by full name
+        // for a layer selection; absent without the flag.
+        XCTAssertNil(try LlamaFactoryExporter(config: config, options: options).yaml()["additional_target"])
+        config.trainNorms = true
+        config.layers = try .init(parsing: "2")
+        XCTAssertEqual(try LlamaFactoryExporter(config: config, options: options).yaml()["additional_target"],
+                       .string("model.layers.2.input_layernorm,model.layers.2.post_attention_layernorm,model.norm"))
     }
 
     func testRawTextExportIsPretraining() throws {

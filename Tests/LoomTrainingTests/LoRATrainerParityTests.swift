@@ -17,7 +17,8 @@ final class LoRATrainerParityTests: XCTestCase {
             rank: c.r, alpha: c.lora_alpha, useRSLoRA: c.use_rslora,
             targets: Set(try c.targets.map { try XCTUnwrap(LoRAModule(rawValue: $0), $0) }), layers: c.layers,
             gradientCheckpointing: checkpointing, dropout: c.dropout ?? 0,
-            precision: try precision ?? XCTUnwrap(FineTuneConfig.Precision(rawValue: c.precision ?? "f32")))
+            precision: try precision ?? XCTUnwrap(FineTuneConfig.Precision(rawValue: c.precision ?? "f32")),
+            trainNorms: c.norms_initial != nil)
         let trainer = try LoRATrainer(
             model: model, lora: settings,
             optimizer: AdamWSettings(beta1: c.betas[0], beta2: c.betas[1], eps: c.eps, weightDecay: c.weight_decay),
@@ -42,7 +43,12 @@ final class LoRATrainerParityTests: XCTestCase {
                 return bits.map { $0 == UInt8(ascii: "1") ? keep : 0 }
             }
         }
+        for (module, values) in c.norms_initial ?? [:] {
+            try trainer.setNorm(try XCTUnwrap(model.config.architecture.tensorNames.ggufName(forHF: module + ".weight"), module), values: values)
+        }
         // Every module the fixture has is trained here, and nothing else.
+        XCTAssertEqual(Set(trainer.norms.map(\.ggufName)),
+                       Set((c.norms_initial ?? [:]).keys.compactMap { model.config.architecture.tensorNames.ggufName(forHF: $0 + ".weight") }))
         let trained = trainer.factors.enumerated().flatMap { l, ms in ms.keys.map { "\(l).\($0.rawValue)" } }
         XCTAssertEqual(Set(trained), Set(c.initial.keys))
         return (model, trainer)
@@ -73,6 +79,27 @@ final class LoRATrainerParityTests: XCTestCase {
         XCTAssertLessThan(worst, tolerance, "\(what): worst \(worstKey)", file: file, line: line)
     }
 
+    /// The trained norms against the fixture's (by HF module name): gradients relative to each
+    /// tensor's largest entry, parameters absolute.
+    static func assertNorms(_ trainer: LoRATrainer, _ expected: [String: [Float]], gradients: Bool, tolerance: Float,
+                            _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let naming = trainer.model.config.architecture.tensorNames
+        XCTAssertEqual(expected.count, trainer.norms.count, what, file: file, line: line)
+        var worst: Float = 0, worstKey = ""
+        for (module, theirs) in expected {
+            let name = try XCTUnwrap(naming.ggufName(forHF: module + ".weight"))
+            let norm = try XCTUnwrap(trainer.norms.first { $0.ggufName == name }, name)
+            let mine = gradients ? norm.gradient.array : norm.weight.array
+            XCTAssertEqual(mine.count, theirs.count, file: file, line: line)
+            let scale = gradients ? max(theirs.map(abs).max() ?? 0, 1e-12) : 1
+            for i in 0..<mine.count {
+                let e = abs(mine[i] - theirs[i]) / scale
+                if e > worst { worst = e; worstKey = "\(module)[\(i)]: \(mine[i]) vs \(theirs[i])" }
+            }
+        }
+        XCTAssertLessThan(worst, tolerance, "\(what): worst \(worstKey)", file: file, line: line)
+    }
+
     static func runCase(_ name: String, checkpointing: Bool = false, modelPath: String? = nil) throws {
         let fixture = try FinetuneStepFixture.load()
         let c = try XCTUnwrap(fixture.cases[name])
@@ -83,11 +110,18 @@ final class LoRATrainerParityTests: XCTestCase {
         let (loss, _) = try trainer.lossAndGradients(tokens: c.tokens, labels: c.labels)
         XCTAssertEqual(loss, c.steps[0].loss, accuracy: 1e-5, "\(name) loss")
         try Self.assertFactors(trainer, try XCTUnwrap(c.steps[0].grads), gradients: true, tolerance: 1e-4, "\(name) gradients")
+        if c.norms_initial != nil {
+            try Self.assertNorms(trainer, try XCTUnwrap(c.steps[0].norm_grads), gradients: true, tolerance: 1e-4, "\(name) norm gradients")
+        }
         for (i, expected) in c.steps.enumerated() {
             let result = try trainer.step(tokens: c.tokens, labels: c.labels)
             XCTAssertEqual(result.loss, expected.loss, accuracy: 1e-5, "\(name) step \(i + 1) loss")
             XCTAssertEqual(result.gradientNorm, expected.grad_norm, accuracy: 1e-4 * expected.grad_norm, "\(name) step \(i + 1) norm")
             try Self.assertFactors(trainer, expected.after, gradients: false, tolerance: 1e-5, "\(name) step \(i + 1) parameters")
+            if c.norms_initial != nil {
+                try Self.assertNorms(trainer, try XCTUnwrap(expected.norms_after), gradients: false, tolerance: 1e-5,
+                                     "\(name) step \(i + 1) norms")
+            }
         }
         XCTAssertEqual(seen.map(\.step), [1, 2])
         XCTAssertEqual(seen.first?.labelCount, c.labels.map { CrossEntropyOp.shiftedTargets($0).filter { $0 != -100 }.count }.reduce(0, +))

@@ -8,7 +8,7 @@ extension LoRAAdapter {
     public func reordered(to space: WeightSpace, headCount: Int, kvHeadCount: Int, permutesQK: Bool) -> LoRAAdapter {
         guard space != self.space else { return self }
         var copy = self
-        copy = LoRAAdapter(path: path, architecture: architecture, space: space, modules: modules)
+        copy = LoRAAdapter(path: path, architecture: architecture, space: space, modules: modules, norms: norms)
         guard permutesQK else { return copy }
         for (name, module) in modules {
             let heads: Int
@@ -33,6 +33,9 @@ extension LoRAAdapter {
     public func writeGGUF(to output: String, architecture: String, type: GGMLType = .f32) throws {
         guard space == .gguf else {
             throw LoRAAdapterError(path: output, reason: "internal: write a GGUF LoRA from an adapter in GGUF row order")
+        }
+        guard norms.isEmpty else {
+            throw LoRAAdapterError(path: path, field: "modules_to_save", reason: "llama.cpp's GGUF LoRA holds only lora_a/lora_b pairs, not the replaced norm weights (\(norms.keys.sorted().joined(separator: ", "))); keep the PEFT directory, or merge it into the model with `loom export-lora`")
         }
         guard !usesDoRA else {
             throw LoRAAdapterError(path: path, field: "use_dora", reason: "llama.cpp's GGUF LoRA has no DoRA magnitudes; merge it into the model with `loom export-lora` instead")
@@ -78,6 +81,11 @@ extension LoRAAdapter {
     /// lists the layers (omitted when they are all `layerCount` layers); otherwise
     /// `target_modules` lists every full module name. `dropout` is recorded as `lora_dropout`
     /// (PEFT applies it only in train mode, so it does not change what the adapter computes).
+    ///
+    /// ``norms`` are written as PEFT saves `modules_to_save`: the full weight under the
+    /// module's own key (`base_model.model.model.layers.N.input_layernorm.weight`), with the
+    /// full module names in `modules_to_save` (PEFT matches those entries by `key.endswith`, so
+    /// a bare `norm` would also catch every `input_layernorm`).
     public func writePEFT(to directory: String, naming: HFTensorNaming, layerCount: Int? = nil, dropout: Double = 0) throws {
         guard space == .huggingFace else {
             throw LoRAAdapterError(path: directory, reason: "internal: write a PEFT adapter from an adapter in Hugging Face row order")
@@ -113,12 +121,22 @@ extension LoRAAdapter {
                 try writer.addTensor(name: key + ".lora_magnitude_vector", dtype: .f32, shape: [m.outputs], floats: magnitude)
             }
         }
+        var saved: [String] = []
+        for name in norms.keys.sorted() {
+            guard let hf = naming.hfName(forGGUF: name), hf.hasSuffix(".weight") else {
+                throw LoRAAdapterError(path: path, field: name, reason: "has no Hugging Face module name")
+            }
+            let module = String(hf.dropLast(".weight".count))
+            saved.append(module)
+            try writer.addTensor(name: "base_model.model." + hf, dtype: .f32, shape: [norms[name]!.count], floats: norms[name]!)
+        }
         var config: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": first.rank,
             "lora_alpha": Double(first.scale) * Double(first.rank), "target_modules": targets.sorted(),
             "rank_pattern": rankPattern, "alpha_pattern": alphaPattern, "use_rslora": false,
             "use_dora": usesDoRA, "bias": "none", "fan_in_fan_out": false, "lora_dropout": dropout,
         ]
+        if !saved.isEmpty { config["modules_to_save"] = saved }
         let layers = projectionsByLayer.keys.sorted()
         if allHaveLayers, Set(projectionsByLayer.values).count == 1 {
             if let layerCount, layers == Array(0..<layerCount) {

@@ -67,12 +67,24 @@ public struct LoRAAdapter: Sendable {
     public let space: WeightSpace
     /// Adapted projections by GGUF base tensor name.
     public var modules: [String: Module]
+    /// RMSNorm weights that replace the base's, by GGUF tensor name (`blk.N.attn_norm.weight`,
+    /// `blk.N.ffn_norm.weight`, `output_norm.weight`): PEFT `modules_to_save` on the norms
+    /// (`loom finetune --train-norms`). They are whole weights, not deltas, so an adapter's
+    /// scale does not apply to them (as in PEFT, where `scaling` touches only the LoRA path).
+    public var norms: [String: [Float]]
 
-    public init(path: String, architecture: String?, space: WeightSpace, modules: [String: Module]) {
+    public init(path: String, architecture: String?, space: WeightSpace, modules: [String: Module],
+                norms: [String: [Float]] = [:]) {
         self.path = path
         self.architecture = architecture
         self.space = space
         self.modules = modules
+        self.norms = norms
+    }
+
+    /// Whether a GGUF tensor name is one of a decoder's RMSNorm weights that ``norms`` may replace.
+    public static func isNormTensor(_ name: String) -> Bool {
+        name == "output_norm.weight" || (name.hasPrefix("blk.") && (name.hasSuffix(".attn_norm.weight") || name.hasSuffix(".ffn_norm.weight")))
     }
 
     /// Whether any module is DoRA.

@@ -3,8 +3,10 @@ import LoomKernels
 
 /// Merges LoRA adapters into a GGUF model (llama.cpp `examples/export-lora`): every adapted
 /// tensor becomes `W + Σ scale·s·B·A` (DoRA: `g ⊙ (W + s·B·A)` per output row), written as F16
-/// (or F32); every other tensor and all metadata are copied unchanged. The output is written
-/// atomically.
+/// (or F32); a norm an adapter replaces (``LoRAAdapter/norms``, PEFT `modules_to_save`) is
+/// written as the adapter's F32 weight (the last adapter's, when several replace it, whatever
+/// the scale — PEFT's scaling is for the LoRA path only); every other tensor and all metadata
+/// are copied unchanged. The output is written atomically.
 public struct LoRAMerger {
     /// Merged tensors' type: `.f16` (llama.cpp's export-lora default) or `.f32`.
     public var mergedType: GGMLType = .f16
@@ -39,6 +41,14 @@ public struct LoRAMerger {
                                            reason: "B·A is [\(module.outputs) × \(module.inputs)] but the base tensor is [\(t.dimensions.count == 2 ? "\(t.dimensions[1]) × \(t.dimensions[0])" : "\(t.dimensions)")] ([rows × columns])")
                 }
             }
+            for (name, values) in adapter.norms {
+                guard let t = base.tensor(named: name) else {
+                    throw LoRAAdapterError(path: adapter.path, field: name, reason: "the base model \(base.path) has no such norm tensor")
+                }
+                guard t.dimensions == [values.count] else {
+                    throw LoRAAdapterError(path: adapter.path, field: name, reason: "the saved norm has \(values.count) values but the base tensor is \(t.dimensions)")
+                }
+            }
         }
         var writer = GGUFWriter(alignment: base.alignment)
         for key in base.metadataKeys where key != "general.alignment" {
@@ -50,6 +60,11 @@ public struct LoRAMerger {
         }
         var merged: [String] = [], quantizedBase = false
         for t in base.tensors {
+            if let norm = adapters.last(where: { $0.0.norms[t.name] != nil })?.0.norms[t.name] {
+                try writer.addTensor(name: t.name, type: .f32, dimensions: t.dimensions, data: norm.withUnsafeBytes { Array($0) })
+                merged.append(t.name)
+                continue
+            }
             let changes = adapters.compactMap { a, scale in a.modules[t.name].map { ($0, scale) } }
             guard !changes.isEmpty else {
                 try writer.addTensor(name: t.name, type: t.type, dimensions: t.dimensions, data: Array(base.bytes(for: t)))

@@ -16,6 +16,9 @@ enum PEFTAdapterReader {
     /// Module names a llama/qwen2/mistral/phi3 adapter may target (PEFT matches by suffix).
     static let knownModules: Set<String> = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
                                             "qkv_proj", "gate_up_proj", "lm_head"]
+    /// `modules_to_save` entries Loom applies: the RMSNorms (`loom finetune --train-norms`),
+    /// by the last part of the module name.
+    static let savableModules: Set<String> = ["input_layernorm", "post_attention_layernorm", "norm"]
 
     /// Per-module rank and alpha (peft `LoraModel._create_and_replace`), and the scale rule.
     struct Scaling {
@@ -55,13 +58,14 @@ enum PEFTAdapterReader {
         guard let data = FileManager.default.contents(atPath: configPath) else {
             throw LoRAAdapterError(path: configPath, reason: "cannot be read")
         }
-        let (scaling, usesDoRA) = try parseConfig(data, path: configPath)
+        let (scaling, usesDoRA, savesModules) = try parseConfig(data, path: configPath)
         let file = try SafetensorsFile(path: weightsPath)
-        return try readTensors(file, scaling: scaling, usesDoRA: usesDoRA, naming: naming, path: weightsPath)
+        return try readTensors(file, scaling: scaling, usesDoRA: usesDoRA, savesModules: savesModules, naming: naming, path: weightsPath)
     }
 
-    /// Checks `adapter_config.json` and returns the scale rule and whether DoRA is on.
-    static func parseConfig(_ data: Data, path: String) throws -> (Scaling, Bool) {
+    /// Checks `adapter_config.json` and returns the scale rule, whether DoRA is on and whether
+    /// `modules_to_save` lists (norm) modules.
+    static func parseConfig(_ data: Data, path: String) throws -> (Scaling, Bool, Bool) {
         let r: HFJSONReader
         do { r = HFJSONReader(object: try HFJSONReader.load(data: data, path: path), path: path) } catch let e as HFConfigError {
             throw LoRAAdapterError(path: path, field: e.field, reason: e.reason)
@@ -86,8 +90,14 @@ enum PEFTAdapterReader {
         if try wrap({ try r.bool("fan_in_fan_out") }) == true {
             throw fail("fan_in_fan_out", "is for GPT-2 style Conv1D weights; llama/qwen2 adapters have it false")
         }
-        if let saved = try wrap({ try r.array("modules_to_save") }), !saved.isEmpty {
-            throw fail("modules_to_save", "replacing whole modules (\(saved.map { if case .string(let s) = $0 { return s } else { return $0.kindDescription } }.joined(separator: ", "))) is not supported; merge the adapter with PEFT first")
+        // Whole modules PEFT saved beside the LoRA factors: only RMSNorm weights are applied.
+        let saved = try wrap({ try r.array("modules_to_save") }) ?? []
+        let unsupported = saved.compactMap { entry -> String? in
+            guard case .string(let name) = entry else { return entry.kindDescription }
+            return savableModules.contains(String(name.split(separator: ".").last ?? "")) ? nil : name
+        }
+        if !unsupported.isEmpty {
+            throw fail("modules_to_save", "replacing whole modules (\(unsupported.joined(separator: ", "))) is not supported (only the RMSNorms input_layernorm, post_attention_layernorm and norm are); merge the adapter with PEFT first")
         }
         // A list must name modules of a llama-family model: PEFT matches an entry against a
         // module name's end (`name == entry || name.hasSuffix("." + entry)`), so full names such
@@ -121,16 +131,28 @@ enum PEFTAdapterReader {
             rankPattern: try patterns("rank_pattern") { HFJSONReader.exactInteger($0).flatMap { $0 > 0 ? $0 : nil } },
             alphaPattern: try patterns("alpha_pattern") { HFJSONReader.number($0) },
             rsLoRA: try wrap({ try r.bool("use_rslora") }) ?? false)
-        return (scaling, try wrap({ try r.bool("use_dora") }) ?? false)
+        return (scaling, try wrap({ try r.bool("use_dora") }) ?? false, !saved.isEmpty)
     }
 
-    static func readTensors(_ file: SafetensorsFile, scaling: Scaling, usesDoRA: Bool, naming: HFTensorNaming,
-                            path: String) throws -> LoRAAdapter {
+    static func readTensors(_ file: SafetensorsFile, scaling: Scaling, usesDoRA: Bool, savesModules: Bool = false,
+                            naming: HFTensorNaming, path: String) throws -> LoRAAdapter {
         // Group the tensors by module: "model.layers.0.self_attn.q_proj" → A, B, magnitude.
         var parts: [String: [String: SafetensorsTensorInfo]] = [:]
+        var norms: [String: [Float]] = [:]
         for info in file.tensors {
             var key = info.name
             if key.hasPrefix("base_model.model.") { key.removeFirst("base_model.model.".count) }
+            // A saved module's weight (peft `modules_to_save`, saved under the module's own key).
+            if let gguf = naming.ggufName(forHF: key), LoRAAdapter.isNormTensor(gguf) {
+                guard savesModules else {
+                    throw LoRAAdapterError(path: path, field: info.name, reason: "is a whole norm weight but adapter_config.json has no modules_to_save")
+                }
+                guard info.shape.count == 1 else {
+                    throw LoRAAdapterError(path: path, field: info.name, reason: "a norm weight must be a vector, got shape \(info.shape)")
+                }
+                norms[gguf] = try file.floats(info)
+                continue
+            }
             let kinds = [".lora_A.weight": "A", ".lora_B.weight": "B", ".lora_magnitude_vector.weight": "m", ".lora_magnitude_vector": "m"]
             guard let (suffix, kind) = kinds.first(where: { key.hasSuffix($0.key) }) else {
                 if key.contains("lora_embedding_") {
@@ -174,6 +196,7 @@ enum PEFTAdapterReader {
                                                    a: try file.floats(aInfo), b: try file.floats(bInfo),
                                                    scale: scaling.scale(for: module), magnitude: magnitude)
         }
-        return LoRAAdapter(path: (path as NSString).deletingLastPathComponent, architecture: nil, space: .huggingFace, modules: modules)
+        return LoRAAdapter(path: (path as NSString).deletingLastPathComponent, architecture: nil, space: .huggingFace, modules: modules,
+                           norms: norms)
     }
 }

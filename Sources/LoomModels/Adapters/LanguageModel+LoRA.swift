@@ -7,7 +7,7 @@ public struct LoRAAttachment: Sendable, Equatable {
     public let id: Int
     public let path: String
     public let scale: Float
-    /// Base tensors it adapts, by GGUF name.
+    /// Base tensors it adapts (and norms it replaces), by GGUF name.
     public let tensorNames: [String]
 
     public init(id: Int, path: String, scale: Float, tensorNames: [String]) {
@@ -34,6 +34,12 @@ extension LanguageModel {
     /// Q/K factors are reordered when the adapter and the base differ in row order (a PEFT
     /// adapter on a GGUF llama, whose Q/K rows llama.cpp's converter permuted; or a llama.cpp
     /// LoRA on a Hugging Face llama directory).
+    ///
+    /// An adapter's ``LoRAAdapter/norms`` (PEFT `modules_to_save` on the RMSNorms) replace the
+    /// base's norm weights for as long as it is attached. A replaced weight cannot be scaled
+    /// or turned off per request, so such an adapter is attached at scale 1 only (other scales,
+    /// here, in ``setLoRAScale(id:scale:)`` or per request, are an error naming it); only one
+    /// attached adapter at a time may replace norms.
     ///
     /// Call it while no session of this model is evaluating (as ``updateProjections(_:)``).
     @discardableResult
@@ -65,10 +71,29 @@ extension LanguageModel {
                                                   userScale: scale, base: target.projection(in: weights))))
             }
         }
+        if !adapter.norms.isEmpty, scale != 1 {
+            throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale): the adapter replaces norm weights (modules_to_save), which apply whole; attach it at scale 1", path: adapter.path)
+        }
+        if !adapter.norms.isEmpty, let other = replacedNorms.keys.sorted().first {
+            throw ModelError.invalidMetadata(key: "modules_to_save", reason: "adapter \(other) already replaces the norm weights; detach it first", path: adapter.path)
+        }
+        for name in adapter.norms.keys.sorted() {
+            guard let current = weights.norm(named: name) else {
+                throw ModelError.invalidMetadata(key: "modules_to_save", reason: "\(name) is not a norm weight of this model", path: adapter.path)
+            }
+            guard adapter.norms[name]!.count == current.count else {
+                throw ModelError.tensorShape(name: "\(name) (saved norm from \(adapter.path))", expected: [current.count],
+                                             actual: [adapter.norms[name]!.count], path: path)
+            }
+        }
+        if !adapter.norms.isEmpty {
+            replacedNorms[id] = adapter.norms.keys.reduce(into: [:]) { $0[$1] = weights.norm(named: $1) }
+        }
         updateProjections { w in
             for (target, delta) in planned { target.modify(&w) { $0.adapters.append(delta) } }
+            for (name, values) in adapter.norms { w.setNorm(named: name, values) }
         }
-        loraAdapters.append(LoRAAttachment(id: id, path: adapter.path, scale: scale, tensorNames: adapter.modules.keys.sorted()))
+        loraAdapters.append(LoRAAttachment(id: id, path: adapter.path, scale: scale, tensorNames: adapter.modules.keys.sorted() + adapter.norms.keys.sorted()))
         return id
     }
 
@@ -92,6 +117,9 @@ extension LanguageModel {
             guard scale.isFinite else {
                 throw ModelError.invalidMetadata(key: "LoRA scale", reason: "\(scale) is not a finite number", path: path)
             }
+            guard replacedNorms[id] == nil || scale == 1 else {
+                throw ModelError.invalidMetadata(key: "LoRA scale", reason: "adapter \(id) replaces norm weights (modules_to_save), which cannot be scaled or turned off; its scale stays 1, got \(scale)", path: path)
+            }
         }
     }
 
@@ -109,8 +137,10 @@ extension LanguageModel {
             throw ModelError.invalidMetadata(key: "LoRA adapter id", reason: "no adapter with id \(id) is attached", path: path)
         }
         loraAdapters.remove(at: index)
+        let originals = replacedNorms.removeValue(forKey: id) ?? [:]
         updateProjections { w in
             LoRATarget.forEachProjection(&w) { p in p.adapters.removeAll { ($0 as? LoRADelta)?.adapterID == id } }
+            for (name, values) in originals { w.setNorm(named: name, values) }
         }
     }
 

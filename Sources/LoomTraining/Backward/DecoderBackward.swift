@@ -9,8 +9,9 @@ import LoomModels
 /// final RMSNorm → LM head) with `s·B·(A·x)` added to the adapted projections (PEFT), and
 /// the causal-LM loss of `LlamaForCausalLM`.
 ///
-/// Gradients flow to the LoRA factors only (``factors``, accumulated; the caller zeroes
-/// them). The embedding, norms and base matrices are frozen and read in place in their
+/// Gradients flow to the LoRA factors (``factors``, accumulated; the caller zeroes them)
+/// and, with `trainNorms`, to the RMSNorm weights of the adapted layers and the final norm
+/// (``norms``). The embedding and base matrices are frozen and read in place in their
 /// stored format (``FrozenProjection``). With `checkpointing`, a layer's activations are
 /// not kept: only its input is, and the layer is recomputed during the backward pass. With
 /// ``dropout``, each LoRA path sees its dropped-out input in train mode (``LoRADropout``).
@@ -42,8 +43,14 @@ public final class DecoderBackward: @unchecked Sendable {
 
     struct FrozenLayer {
         let norm1: TrainingBuffer<Float>, norm2: TrainingBuffer<Float>
+        /// The norms' gradients when they are trained (their weights are norm1 and norm2).
+        let trained: (norm1: TrainableNorm, norm2: TrainableNorm)?
         let projections: [LoRAModule: FrozenProjection]
     }
+    /// The trained RMSNorm weights (empty unless `trainNorms`): each adapted layer's
+    /// attention and feed-forward norms, in layer order, then the final norm.
+    public let norms: [TrainableNorm]
+    private let trainedFinalNorm: TrainableNorm?
     private let layers: [FrozenLayer]
     private let head: FrozenProjection
     private let finalNorm: TrainingBuffer<Float>
@@ -65,7 +72,7 @@ public final class DecoderBackward: @unchecked Sendable {
     /// - Throws: ``TrainingError/invalidParameter(_:)`` for architectures with fused
     ///   projections (Phi-3), whose LoRA modules this trainer does not map yet.
     public init(model: LanguageModel, factors: [[LoRAModule: LoRAFactors<Float>]], checkpointing: Bool,
-                dropout: LoRADropout? = nil, precision: PrecisionPolicy = .f32, pool: ThreadPool) throws {
+                dropout: LoRADropout? = nil, precision: PrecisionPolicy = .f32, trainNorms: Bool = false, pool: ThreadPool) throws {
         let c = model.config
         guard !c.architecture.fusedQKV, !c.architecture.fusedGateUp else {
             throw TrainingError.invalidParameter("\(c.architecture.name) fuses its projections; LoRA training supports llama-style (separate q/k/v, gate/up) models")
@@ -78,8 +85,14 @@ public final class DecoderBackward: @unchecked Sendable {
         self.precision = precision
         reduced = factors.map { layer in precision.isReduced ? layer.mapValues { ReducedPrecisionLoRA($0, policy: precision) } : [:] }
         self.pool = pool
-        layers = model.weights.layers.map { l in
-            FrozenLayer(norm1: TrainingBuffer(l.attentionNorm), norm2: TrainingBuffer(l.feedForwardNorm), projections: [
+        // The norm buffers are copies, so training them leaves the model's own weights alone.
+        layers = model.weights.layers.enumerated().map { index, l in
+            let norm1 = TrainingBuffer(l.attentionNorm), norm2 = TrainingBuffer(l.feedForwardNorm)
+            let trained = trainNorms && !factors[index].isEmpty
+                ? (TrainableNorm(ggufName: TrainableNorm.attentionNormName(layer: index), weight: norm1),
+                   TrainableNorm(ggufName: TrainableNorm.feedForwardNormName(layer: index), weight: norm2))
+                : nil
+            return FrozenLayer(norm1: norm1, norm2: norm2, trained: trained, projections: [
                 .q: FrozenProjection(l.query), .k: FrozenProjection(l.key), .v: FrozenProjection(l.value),
                 .o: FrozenProjection(l.attentionOutput), .gate: FrozenProjection(l.gate), .up: FrozenProjection(l.up),
                 .down: FrozenProjection(l.down),
@@ -87,7 +100,10 @@ public final class DecoderBackward: @unchecked Sendable {
         }
         let head = FrozenProjection(weight: model.weights.output.weight, bias: model.weights.output.bias)
         self.head = head
-        finalNorm = TrainingBuffer(model.weights.outputNorm)
+        let finalNorm = TrainingBuffer(model.weights.outputNorm)
+        self.finalNorm = finalNorm
+        trainedFinalNorm = trainNorms ? TrainableNorm(ggufName: TrainableNorm.finalNormName, weight: finalNorm) : nil
+        norms = layers.flatMap { $0.trained.map { [$0.norm1, $0.norm2] } ?? [] } + (trainedFinalNorm.map { [$0] } ?? [])
         let attention = AttentionOp(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.slidingWindow)
         self.attention = attention
         tiled = TiledAttention.supports(attention) ? TiledAttention(attention) : nil
@@ -249,10 +265,16 @@ public final class DecoderBackward: @unchecked Sendable {
         projectBackward(l, .up, dy: dUp, x: a.normed2, n, into: dNormed, scratch: scratch)
         let dMid = TrainingBuffer<Float>(zeros: n * s.d)
         dMid.pointer.update(from: dOut.pointer, count: n * s.d)
-        inRows(n) { r in
-            let o = r.lowerBound * s.d
-            RMSNormOp.backward(dNormed.pointer + o, x: a.mid.pointer + o, weight: L.norm2.pointer, inverseRMS: a.rms2.pointer + r.lowerBound,
-                               rows: r.count, dim: s.d, addingInto: dMid.pointer + o)
+        if let dWeight = L.trained?.norm2.gradient.pointer {
+            // The weight gradient sums over every row: one pass, on this thread.
+            RMSNormOp.backward(dNormed.pointer, x: a.mid.pointer, weight: L.norm2.pointer, inverseRMS: a.rms2.pointer,
+                               rows: n, dim: s.d, addingInto: dMid.pointer, dWeight: dWeight)
+        } else {
+            inRows(n) { r in
+                let o = r.lowerBound * s.d
+                RMSNormOp.backward(dNormed.pointer + o, x: a.mid.pointer + o, weight: L.norm2.pointer, inverseRMS: a.rms2.pointer + r.lowerBound,
+                                   rows: r.count, dim: s.d, addingInto: dMid.pointer + o)
+            }
         }
         // Attention block: mid = input + o(attention(rope(q(n1)), rope(k(n1)), v(n1))).
         let dAttended = TrainingBuffer<Float>(zeros: n * s.q)
@@ -278,10 +300,15 @@ public final class DecoderBackward: @unchecked Sendable {
         projectBackward(l, .k, dy: dk, x: a.normed1, n, into: dNormed, scratch: scratch)
         projectBackward(l, .v, dy: dv, x: a.normed1, n, into: dNormed, scratch: scratch)
         dIn.pointer.update(from: dMid.pointer, count: n * s.d)
-        inRows(n) { r in
-            let o = r.lowerBound * s.d
-            RMSNormOp.backward(dNormed.pointer + o, x: a.input.pointer + o, weight: L.norm1.pointer, inverseRMS: a.rms1.pointer + r.lowerBound,
-                               rows: r.count, dim: s.d, addingInto: dIn.pointer + o)
+        if let dWeight = L.trained?.norm1.gradient.pointer {
+            RMSNormOp.backward(dNormed.pointer, x: a.input.pointer, weight: L.norm1.pointer, inverseRMS: a.rms1.pointer,
+                               rows: n, dim: s.d, addingInto: dIn.pointer, dWeight: dWeight)
+        } else {
+            inRows(n) { r in
+                let o = r.lowerBound * s.d
+                RMSNormOp.backward(dNormed.pointer + o, x: a.input.pointer + o, weight: L.norm1.pointer, inverseRMS: a.rms1.pointer + r.lowerBound,
+                                   rows: r.count, dim: s.d, addingInto: dIn.pointer + o)
+            }
         }
     }
 
@@ -303,7 +330,8 @@ public final class DecoderBackward: @unchecked Sendable {
     }
 
     /// Runs one sequence forward and backward: returns the summed cross-entropy of its
-    /// non-ignored shifted labels and adds `gradScale ×` their gradients to ``factors``.
+    /// non-ignored shifted labels and adds `gradScale ×` their gradients to ``factors`` (and
+    /// ``norms``).
     /// `gradScale` is 1/(non-ignored labels in the whole batch) for the batch mean.
     /// Tokens and labels must be valid (``LoRATrainer`` checks them).
     ///
@@ -379,7 +407,7 @@ public final class DecoderBackward: @unchecked Sendable {
         precision.round(dNormed)   // each row is one 16-bit product of the head
         var dHidden = TrainingBuffer<Float>(zeros: n * s.d)
         RMSNormOp.backward(dNormed.pointer, x: hidden.pointer, weight: finalNorm.pointer, inverseRMS: rms.pointer,
-                           rows: n, dim: s.d, addingInto: dHidden.pointer)
+                           rows: n, dim: s.d, addingInto: dHidden.pointer, dWeight: trainedFinalNorm?.gradient.pointer)
         // Backward through the layers, last first (recomputing each one when checkpointing).
         // Below the lowest adapted layer nothing is trained: the backward pass stops there.
         let lowest = factors.firstIndex { !$0.isEmpty } ?? c.layerCount

@@ -93,6 +93,7 @@ public struct LlamaFactoryExporter: Sendable {
         y.set("lora_dropout", .float(config.loraDropout))
         y.set("lora_target", .string(try loraTarget()))
         y.set("use_rslora", .bool(config.useRSLoRA))
+        if config.trainNorms { y.set("additional_target", .string(try additionalTarget())) }
         if let deepSpeed = options.deepSpeed { y.set("deepspeed", .string(deepSpeed.fileName)) }
 
         y.set("dataset", .string(options.datasetName), section: "dataset")
@@ -159,6 +160,22 @@ public struct LlamaFactoryExporter: Sendable {
     /// `all`, the module names, or — for a layer selection — every module's path suffix in
     /// each selected layer (`layers.3.self_attn.q_proj`): PEFT matches `target_modules` entries
     /// as name suffixes, and LLaMA-Factory passes `lora_target` to it as that list.
+    /// `--train-norms` as LLaMA-Factory's `additional_target` (its PEFT `modules_to_save`,
+    /// matched by `key.endswith`): the adapted layers' two norms and `model.norm`, by full
+    /// module name so a layer selection stays exact.
+    func additionalTarget() throws -> String {
+        let layers: [Int]
+        if config.layers == .all, options.layerCount == nil {
+            return "input_layernorm,post_attention_layernorm,model.norm"
+        }
+        guard let count = options.layerCount else {
+            throw TrainingError.invalidParameter("--layers \(config.layers): the export needs the model's layer count")
+        }
+        layers = try config.layers.resolve(layerCount: count)
+        return (layers.flatMap { ["model.layers.\($0).input_layernorm", "model.layers.\($0).post_attention_layernorm"] } + ["model.norm"])
+            .joined(separator: ",")
+    }
+
     func loraTarget() throws -> String {
         let isAllLayers: Bool
         var layers: [Int] = []

@@ -3,8 +3,9 @@ import Foundation
 /// Checkpoints of a ``FineTuneRun``: `checkpoint-STEP/` holds
 /// - `adapter_config.json`, `adapter_model.safetensors`: the adapter so far (a PEFT directory,
 ///   loadable with `--lora` like the final one);
-/// - `optimizer_state.bin`: for every LoRA parameter in the trainer's order (layers, then
-///   q…down, A before B) its values, AdamW's first and second moments, as little-endian f32 —
+/// - `optimizer_state.bin`: for every trained parameter in the trainer's order (layers, then
+///   q…down, A before B; then the trained norms, if any) its values, AdamW's first and second
+///   moments, as little-endian f32 —
 ///   the exact state, in the trainer's own row order;
 /// - `trainer_state.json`: step, AdamW step, epoch, the parameters' names and sizes, the run's
 ///   fingerprint (model, data, hyper-parameters) and an FNV-1a hash of the state file; in f16
@@ -24,7 +25,7 @@ extension FineTuneRun {
             modules.keys.sorted().flatMap { m in
                 [("\(layer).\(m.rawValue).lora_A", modules[m]!.a), ("\(layer).\(m.rawValue).lora_B", modules[m]!.b)]
             }
-        }
+        } + trainer.norms.map { ($0.ggufName, $0.weight) }
     }
 
     /// Saves the run's state atomically into `path` (a directory, replaced if it exists).
@@ -124,7 +125,7 @@ extension FineTuneRun {
         let parameters = namedParameters
         let layout = entries.map { ($0["name"] as? String ?? "?", $0["count"] as? Int ?? -1) }
         guard layout.count == parameters.count, zip(layout, parameters).allSatisfy({ $0.0 == $1.0 && $0.1 == $1.1.count }) else {
-            throw bad("its LoRA parameters do not match this run's")
+            throw bad("its trained parameters (LoRA factors and norms) do not match this run's")
         }
         let statePathBin = (path as NSString).appendingPathComponent(Self.optimizerStateName)
         guard let bytes = FileManager.default.contents(atPath: statePathBin) else { throw bad("cannot read \(Self.optimizerStateName)") }

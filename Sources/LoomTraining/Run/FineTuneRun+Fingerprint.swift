@@ -29,7 +29,9 @@ extension FineTuneRun {
         case .steps(let n): warmup = "\(n) steps"
         case .ratio(let r): warmup = "ratio \(r)"
         }
-        return [
+        // Only when on, so checkpoints saved before the flag existed still resume.
+        let norms = c.trainNorms ? ["--train-norms": "true"] : [:]
+        return norms.merging([
             "model architecture": m.architecture.name,
             "model shape": "\(m.layerCount) layers, \(m.embeddingSize) wide, ffn \(m.feedForwardSize), \(m.headCount)/\(m.kvHeadCount) heads of \(m.headDim), vocabulary \(m.vocabularySize)",
             "model weights": embedding.hex,
@@ -42,7 +44,7 @@ extension FineTuneRun {
             "--batch-size": "\(c.batchSize)", "--grad-accum": "\(c.gradientAccumulation)", "--cutoff-len": "\(c.cutoffLength)",
             "--packing": "\(c.packing)", "--truncation": c.truncation == .perTurn ? "per-turn" : "keep-start", "--precision": c.precision.rawValue,
             "--seed": "\(c.seed)", "total steps": "\(totalSteps)",
-        ]
+        ]) { $1 }
     }
 }
 

@@ -108,7 +108,7 @@ public final class FineTuneRun: @unchecked Sendable {
         let settings = LoRATrainingSettings(rank: config.loraRank, alpha: config.loraAlpha, useRSLoRA: config.useRSLoRA,
                                             targets: targets, layers: layers.count == layerCount ? nil : layers,
                                             seed: config.seed, gradientCheckpointing: options.gradientCheckpointing,
-                                            dropout: config.loraDropout, precision: config.precision)
+                                            dropout: config.loraDropout, precision: config.precision, trainNorms: config.trainNorms)
         let schedule = try config.schedule(exampleCount: sequences.count)
         trainer = try LoRATrainer(
             model: model, lora: settings,
@@ -221,11 +221,17 @@ public final class FineTuneRun: @unchecked Sendable {
 
     /// Writes the adapter as a PEFT directory (`adapter_config.json`,
     /// `adapter_model.safetensors`) and as `adapter.gguf`, a llama.cpp GGUF LoRA, in `directory`.
+    /// With trained norms (``FineTuneConfig/trainNorms``) only the PEFT directory is written:
+    /// llama.cpp's GGUF LoRA has no place for whole norm weights.
     /// - Returns: the paths written.
     @discardableResult
     public func writeAdapter(to directory: String) throws -> [String] {
         try trainer.writePEFT(to: directory)
-        try trainer.writeGGUF(to: (directory as NSString).appendingPathComponent("adapter.gguf"))
-        return ["adapter_config.json", "adapter_model.safetensors", "adapter.gguf"].map { (directory as NSString).appendingPathComponent($0) }
+        var names = ["adapter_config.json", "adapter_model.safetensors"]
+        if trainer.norms.isEmpty {
+            try trainer.writeGGUF(to: (directory as NSString).appendingPathComponent("adapter.gguf"))
+            names.append("adapter.gguf")
+        }
+        return names.map { (directory as NSString).appendingPathComponent($0) }
     }
 }
