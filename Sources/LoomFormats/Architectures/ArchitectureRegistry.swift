@@ -3,13 +3,13 @@
 /// name is an error that names it and lists the known ones; nothing falls back silently.
 public enum ArchitectureRegistry {
     /// In the order they are listed in errors.
-    public static let all: [Architecture] = [.llama, .qwen2, .phi3, .mistral]
+    public static let all: [Architecture] = [.llama, .qwen2, .phi3, .mistral, .bitnet]
 
     /// The architecture whose GGUF name is `name`.
     public static func gguf(_ name: String, path: String) throws -> Architecture {
-        guard let a = all.first(where: { $0.name == name }) else {
+        guard let a = all.first(where: { $0.name == name && $0.readsGGUF }) else {
             throw ArchitectureError(path: path, field: "general.architecture", value: name,
-                                    known: all.map(\.name))
+                                    known: all.filter(\.readsGGUF).map(\.name))
         }
         return a
     }

@@ -45,6 +45,14 @@ public struct HFToGGUFConverter {
         let config = try HFModelConfig(path: (directory as NSString).appendingPathComponent("config.json"))
         let weights = try SafetensorsCheckpoint(directory: directory)
         let architecture = config.architecture
+        // Packed ternary linears and BitNet's sub-norms have no GGUF writer here yet: refuse
+        // rather than write a file that drops them.
+        if config.bitNet != nil {
+            throw HFConfigError(path: directory, field: "quantization_config", reason: "converting HF BitNet (packed ternary) checkpoints to GGUF is not supported yet; run the directory directly")
+        }
+        guard architecture.readsGGUF else {
+            throw HFConfigError(path: directory, field: "architectures", reason: "converting \(config.className) to GGUF is not supported yet; run the directory directly")
+        }
         let arch = architecture.ggufWriteName
         var w = GGUFWriter()
         w.setMetadata("general.architecture", .string(arch))
