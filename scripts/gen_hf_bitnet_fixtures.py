@@ -11,7 +11,7 @@ them back through its BitNet quantiser (BitLinear / AutoBitLinear modules).
                  `weight_scale` [1]; lm_head stays float (the quantiser never converts it).
                  BitLinear.forward DIVIDES by weight_scale: y = (xq . Wq) / (x_scale * weight_scale),
                  so weight_scale = 1 / mean|W| here.
-  bitnet/        BitNetForCausalLM (model_type bitnet: attn_sub_norm before o_proj, ffn_sub_norm
+  bitnet/        BitNetForCausalLM (tied embeddings) (model_type bitnet: attn_sub_norm before o_proj, ffn_sub_norm
                  before down_proj, relu2 gated FFN) with {linear_class: autobitlinear,
                  quantization_mode: offline}, the format of microsoft/bitnet-b1.58-2B-4T.
                  AutoBitLinear MULTIPLIES by weight_scale: y = (ActQuant(x) . Wq) * weight_scale, so
@@ -20,6 +20,8 @@ them back through its BitNet quantiser (BitLinear / AutoBitLinear modules).
 Weights are ternarised by absmean per tensor (the b1.58 paper): Wq = clamp(round(W / mean|W|), -1, 1).
 
 reference_logits.json: {"transformers", "torch", "models": {name: {"dtype", "cases": [...]}},
+with name_float the same weights (ternary * scale) run in plain float without activation
+quantisation, the reference for GGUF conversions of these directories;
 "bitlinear_example": {...}} where the example pins the packing order and BitLinear's arithmetic on
 one tiny module: a ternary matrix, transformers' packed bytes for it, a weight_scale, inputs and
 BitLinear.forward's outputs.
@@ -62,10 +64,19 @@ def build(name, model_class, config, seed, linear_class):
     model = model_class(config)
     randomize(model, seed)
     state = {}
+    # The same network with every linear replaced by its ternary value times its scale, run
+    # in plain float (no activation quantisation): what a GGUF of these weights computes
+    # (llama.cpp's convert_hf_to_gguf BitnetModel writes unpacked * weight_scale).
+    dequantized = model_class(config).eval()
+    dequantized_state = {}
     for key, value in model.state_dict().items():
         value = value.detach().float().contiguous()
+        dequantized_state[key] = value
+        if key == "lm_head.weight" and config.tie_word_embeddings:
+            continue  # the embedding itself; transformers' save_pretrained drops it too
         if key.split(".")[-2] in PROJECTIONS and key.endswith(".weight"):
             q, mean = ternarize(value)
+            dequantized_state[key] = q * mean
             state[key] = integration.pack_weights(q.clone()).contiguous()
             # BitLinear divides by weight_scale, AutoBitLinear multiplies by it (integrations/bitnet.py).
             scale = 1 / mean if linear_class == "bitlinear" else mean
@@ -89,16 +100,21 @@ def build(name, model_class, config, seed, linear_class):
     q_proj = loaded.model.layers[0].self_attn.q_proj
     assert isinstance(q_proj, expected), type(q_proj)
     assert not isinstance(loaded.lm_head, (integration.BitLinear, integration.AutoBitLinear))
-    cases = []
+    dequantized.load_state_dict(dequantized_state)
+    cases, float_cases = [], []
     with torch.no_grad():
         for text in TEXTS:
             ids = tokenizer(text, add_special_tokens=False)["input_ids"]
             out = loaded(torch.tensor([ids])).logits[0].float()
             cases.append({"text": text, "ids": ids, "logits": out})
+            out = dequantized(torch.tensor([ids])).logits[0].float()
+            float_cases.append({"text": text, "ids": ids, "logits": out})
+    gap = max(float((a["logits"] - b["logits"]).abs().max()) for a, b in zip(cases, float_cases))
+    print(f"{name}: max |logit diff| int8-activation BitNet vs float ternary weights = {gap:.4f}")
     files = sorted(os.listdir(directory))
     size = sum(os.path.getsize(os.path.join(directory, f)) for f in files)
     print(f"{name}: {size // 1024} KB, files {files}")
-    return cases
+    return cases, float_cases
 
 
 def bitlinear_example():
@@ -121,11 +137,14 @@ def bitlinear_example():
 def main():
     os.makedirs(OUT, exist_ok=True)
     result = {"transformers": transformers.__version__, "torch": torch.__version__, "models": {}}
-    cases = build("llama_bitnet", LlamaForCausalLM, LlamaConfig(**common(rope_theta=10000.0)), 21, "bitlinear")
+    cases, float_cases = build("llama_bitnet", LlamaForCausalLM, LlamaConfig(**common(rope_theta=10000.0)), 21, "bitlinear")
     result["models"]["llama_bitnet"] = {"dtype": "float32", "cases": encode(cases)}
-    config = BitNetConfig(**common(hidden_act="relu2", rope_theta=10000.0))
-    cases = build("bitnet", BitNetForCausalLM, config, 22, "autobitlinear")
+    result["models"]["llama_bitnet_float"] = {"dtype": "float32", "cases": encode(float_cases)}
+    # Tied like microsoft/bitnet-b1.58-2B-4T: llama.cpp's bitnet graph always uses token_embd as the head.
+    config = BitNetConfig(**common(hidden_act="relu2", rope_theta=10000.0) | {"tie_word_embeddings": True})
+    cases, float_cases = build("bitnet", BitNetForCausalLM, config, 22, "autobitlinear")
     result["models"]["bitnet"] = {"dtype": "float32", "cases": encode(cases)}
+    result["models"]["bitnet_float"] = {"dtype": "float32", "cases": encode(float_cases)}
     result["bitlinear_example"] = bitlinear_example()
     path = os.path.join(OUT, "reference_logits.json")
     with open(path, "w") as f:

@@ -87,6 +87,11 @@ public struct DecoderWeights: @unchecked Sendable {
             for name in ["attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"] where file.has(p + name) {
                 throw ModelError.tensorType(name: p + name, type: "bias", reason: "this bias is not supported", path: loader.path)
             }
+            // llama.cpp's bitnet graph multiplies a product by an optional `<name>.scale` (bitnet.cpp
+            // files); its own converter folds the scale into the weights instead.
+            for name in ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"] where file.has(p + name + ".scale") {
+                throw ModelError.tensorType(name: p + name + ".scale", type: "scale", reason: "per-tensor output scales are not supported (fold them into the weights)", path: loader.path)
+            }
             let query, key, value, gate, up: Projection
             if arch.fusedQKV {
                 // [qDim + 2·kvDim, d]: Q rows, then K, then V (HF Phi3Attention's qkv_proj split).

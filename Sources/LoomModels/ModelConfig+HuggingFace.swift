@@ -8,6 +8,7 @@ extension ModelConfig {
     /// factors (see ``ropeFrequencyFactors(for:)``); other scaling types are a clear error.
     public init(huggingFace c: HFModelConfig, path: String) throws {
         architecture = c.architecture
+        feedForwardActivation = c.architecture.feedForwardActivation
         ropeLayout = .halfSplit
         name = c.modelType ?? c.architecture.name
         layerCount = c.numHiddenLayers

@@ -33,4 +33,23 @@ final class BitNetCLITests: XCTestCase {
             XCTAssertNotNil(json["tg"], bench.stdout)
         }
     }
+
+    /// `loom convert` of an HF BitNet directory to GGUF arch bitnet, then `run` and `bench` on it.
+    func testConvertBitNetToGGUFAndRun() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loom-bitnet-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for type in ["f32", "tq2_0"] {
+            let out = dir + "/bitnet-\(type).gguf"
+            let convert = try LoomProcess.run(["convert", Self.fixture("bitnet"), "-o", out, "--type", type])
+            XCTAssertEqual(convert.status, 0, convert.stderr)
+            let run = try LoomProcess.run(["run", "-m", out, "--raw", "-p", "the cat", "--temperature", "0", "--max-tokens", "4", "-t", "2"])
+            XCTAssertEqual(run.status, 0, "\(type) run: \(run.stderr)")
+            let bench = try LoomProcess.run(["bench", "-m", out, "-p", "8", "-n", "4", "-r", "1", "-t", "2"])
+            XCTAssertEqual(bench.status, 0, "\(type) bench: \(bench.stderr)")
+        }
+        let bad = try LoomProcess.run(["convert", Self.fixture("bitnet"), "-o", dir + "/x.gguf", "--type", "tq3_0"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("tq1_0, tq2_0"), bad.stderr)
+    }
 }

@@ -7,7 +7,8 @@ import LoomKernels
 /// HF BitNet checkpoints (`quantization_config.quant_method: "bitnet"`), against transformers on
 /// tiny random checkpoints packed by its own integration (scripts/gen_hf_bitnet_fixtures.py):
 /// the packing order and `weight_scale` direction pinned on one BitLinear, the Llama3-8B-1.58
-/// format's logits, and every bad-input case by name.
+/// format's and BitNet b1.58's logits, their GGUF conversions (F32, and lossless TQ1_0/TQ2_0),
+/// and every bad-input case by name.
 final class HFBitNetTests: XCTestCase {
     static let tolerance = 1e-3
 
@@ -132,16 +133,109 @@ final class HFBitNetTests: XCTestCase {
     func testBitNetNamesAndRefusals() throws {
         XCTAssertEqual(Architecture.bitnet.tensorNames.ggufName(forHF: "model.layers.3.self_attn.attn_sub_norm.weight"), "blk.3.attn_sub_norm.weight")
         XCTAssertEqual(Architecture.bitnet.tensorNames.ggufName(forHF: "model.layers.0.mlp.ffn_sub_norm.weight"), "blk.0.ffn_sub_norm.weight")
-        XCTAssertThrowsError(try ArchitectureRegistry.gguf("bitnet", path: "b.gguf")) { XCTAssertTrue("\($0)".contains("'bitnet'"), "\($0)") }
+        XCTAssertEqual(try ArchitectureRegistry.gguf("bitnet", path: "b.gguf"), .bitnet)
         assertLoadFails(try brokenCopy("bitnet", config: { $0["hidden_act"] = "silu" }), mentions: ["hidden_act", "relu2"])
         let missing = try brokenCopy("bitnet", tensors: { name, _, _ in name == "model.layers.1.mlp.ffn_sub_norm.weight" ? .some(nil) : nil })
         assertLoadFails(missing, mentions: ["blk.1.ffn_sub_norm.weight"])
-        let root = try Self.loaded.get().root
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("loom-bitnet-\(UUID().uuidString).gguf").path
-        XCTAssertThrowsError(try HFToGGUFConverter(outputType: .f32).convert(directory: root.appendingPathComponent("llama_bitnet").path, output: output)) {
-            XCTAssertTrue("\($0)".contains("quantization_config"), "\($0)")
+    }
+
+    // MARK: GGUF
+
+    /// `loom convert` of both checkpoints to F32 GGUF (ternary × scale, as llama.cpp's
+    /// converter writes them): llama stays `llama` (Q/K permuted), BitNet becomes arch `bitnet`
+    /// (NEOX pairs, tied head, `bitnet.hidden_activation` relu2). Without BitLinear's int8
+    /// activations the GGUF computes the float network, so its reference is transformers on the
+    /// same ternary × scale weights in float (`<name>_float`).
+    func testGGUFConversionsMatchTheFloatReference() throws {
+        let (root, fixture) = try Self.loaded.get()
+        for (name, arch) in [("llama_bitnet", Architecture.llama), ("bitnet", .bitnet)] {
+            let gguf = FileManager.default.temporaryDirectory.appendingPathComponent("loom-\(name)-\(UUID().uuidString).gguf").path
+            defer { try? FileManager.default.removeItem(atPath: gguf) }
+            try HFToGGUFConverter(outputType: .f32).convert(directory: root.appendingPathComponent(name).path, output: gguf)
+            let model = try LanguageModel(path: gguf)
+            XCTAssertEqual(model.config.architecture, arch)
+            XCTAssertEqual(model.config.ropeLayout, arch == .llama ? .adjacent : .halfSplit)
+            XCTAssertEqual(model.config.feedForwardActivation, arch == .llama ? .silu : .squaredReLU)
+            let file = try XCTUnwrap(model.file)
+            if arch == .bitnet {
+                XCTAssertNil(file.tensor(named: "output.weight"), "llama.cpp's bitnet graph always uses token_embd as the head")
+                XCTAssertEqual(file["bitnet.hidden_activation"]?.stringValue, "relu2")
+                XCTAssertNotNil(file.tensor(named: "blk.1.attn_sub_norm.weight"))
+            }
+            let worst = try fixture.worstDifference(model, name + "_float", decodeToo: true)
+            print("\(name) → GGUF F32: max |Δ logit| vs transformers float ternary weights: \(worst)")
+            XCTAssertLessThanOrEqual(worst, Self.tolerance, name)
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+    }
+
+    /// `loom convert` to TQ1_0 / TQ2_0 keeps every ternary weight: on a BitNet checkpoint with
+    /// 256-wide rows (whole TQ blocks) and scales that F16 holds exactly (TQ blocks store their
+    /// scale as F16), each dequantised GGUF row equals the packed row × scale bit for bit.
+    func testTernaryConversionIsLossless() throws {
+        let directory = try syntheticBitNet(hidden: 256, ffn: 512)
+        let hf = try LanguageModel(path: directory)
+        for type in [GGMLType.tq1_0, .tq2_0] {
+            let gguf = directory + ".\(type).gguf"
+            defer { try? FileManager.default.removeItem(atPath: gguf) }
+            try HFToGGUFConverter(outputType: type).convert(directory: directory, output: gguf)
+            let converted = try LanguageModel(path: gguf)
+            for (a, b) in zip(hf.weights.layers, converted.weights.layers) {
+                for (packed, stored) in zip(a.projections, b.projections) {
+                    let w = try XCTUnwrap(packed.bitLinear)
+                    XCTAssertEqual(stored.weight.type, type)
+                    var x = [Float](repeating: 0, count: w.columns), y = x
+                    for r in 0..<w.rows {
+                        w.dequantizeRow(r, into: &x)
+                        stored.weight.dequantizeRow(r, into: &y)
+                        XCTAssertEqual(x, y, "\(type) row \(r)")
+                        if x != y { return }
+                    }
+                }
+            }
+            let logits = try converted.makeSession(contextLength: 16).evaluate([3, 4, 5])
+            XCTAssertTrue(logits.allSatisfy(\.isFinite))
+        }
+        XCTAssertThrowsError(try HFToGGUFConverter(outputType: .tq2_0).convert(
+            directory: try Self.loaded.get().root.appendingPathComponent("../hf_arch/mistral").standardized.path, output: directory + ".x.gguf")) {
+            XCTAssertTrue("\($0)".contains("needs an HF BitNet checkpoint"), "\($0)")
+        }
+    }
+
+    /// A one-layer BitNetForCausalLM checkpoint (AutoBitLinear, tied) with the fixture's
+    /// tokenizer, random packed codes and F16-exact scales, written with Loom's safetensors writer.
+    func syntheticBitNet(hidden: Int, ffn: Int) throws -> String {
+        let heads = 4, kvHeads = 2, headDim = hidden / heads, vocab = 300
+        let path = try brokenCopy("bitnet", config: { c in
+            c["hidden_size"] = hidden; c["intermediate_size"] = ffn; c["num_hidden_layers"] = 1
+            c["num_attention_heads"] = heads; c["num_key_value_heads"] = kvHeads
+        }, tensors: { _, _, _ in .some(nil) })
+        var rng = PEFTFixture.SplitMix64(state: 7)
+        func uniform(_ g: inout PEFTFixture.SplitMix64) -> Float { Float(g.next() >> 40) / Float(1 << 24) }
+        var writer = SafetensorsWriter()
+        func floats(_ name: String, _ shape: [Int], _ f: () -> Float) throws {
+            try writer.addTensor(name: name, dtype: .f32, shape: shape, floats: (0..<shape.reduce(1, *)).map { _ in f() })
+        }
+        try floats("model.embed_tokens.weight", [vocab, hidden]) { uniform(&rng) * 2 - 1 }
+        try floats("model.norm.weight", [hidden]) { 1 }
+        let p = "model.layers.0."
+        for norm in ["input_layernorm", "post_attention_layernorm", "self_attn.attn_sub_norm"] {
+            try floats(p + norm + ".weight", [hidden]) { 1 + uniform(&rng) * 0.2 }
+        }
+        try floats(p + "mlp.ffn_sub_norm.weight", [ffn]) { 1 + uniform(&rng) * 0.2 }
+        let shapes = [("self_attn.q_proj", heads * headDim, hidden), ("self_attn.k_proj", kvHeads * headDim, hidden),
+                      ("self_attn.v_proj", kvHeads * headDim, hidden), ("self_attn.o_proj", hidden, heads * headDim),
+                      ("mlp.gate_proj", ffn, hidden), ("mlp.up_proj", ffn, hidden), ("mlp.down_proj", hidden, ffn)]
+        for (i, (name, rows, columns)) in shapes.enumerated() {
+            let bytes = (0..<rows / 4 * columns).map { _ in
+                (0..<4).reduce(UInt8(0)) { v, k in v | UInt8(rng.next() % 3) << UInt8(2 * k) }
+            }
+            try writer.addTensor(name: p + name + ".weight", dtype: .u8, shape: [rows / 4, columns], data: bytes)
+            try writer.addTensor(name: p + name + ".weight_scale", dtype: .f32, shape: [1], floats: [Float(i + 1) * 0.0625])
+        }
+        let weights = (path as NSString).appendingPathComponent("model.safetensors")
+        try FileManager.default.removeItem(atPath: weights)
+        try writer.write(to: weights)
+        return path
     }
 
     // MARK: Bad input
@@ -235,3 +329,4 @@ final class HFBitNetTests: XCTestCase {
         XCTAssertThrowsError(try model.attachLoRA(adapter)) { XCTAssertTrue("\($0)".contains("BitNet"), "\($0)") }
     }
 }
+

@@ -53,13 +53,13 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
 
     /// HF ⇄ GGUF tensor names.
     public let tensorNames: HFTensorNaming
-    /// `hidden_act` this family runs (any other value in `config.json` is refused).
+    /// `hidden_act` this family runs (any other value in `config.json` is refused). GGUF files
+    /// say it in `<arch>.hidden_activation` (llama.cpp `LLM_KV_HIDDEN_ACT`), SiLU when absent.
     public let feedForwardActivation: FeedForwardActivation
     /// RMSNorms on the attention output before `o_proj` (`attn_sub_norm`) and on the gated
     /// product before `down_proj` (`ffn_sub_norm`), as BitNet b1.58 has them.
     public let subLayerNorms: Bool
-    /// Whether Loom reads this family from GGUF files (BitNet is HF-only for now).
-    public let readsGGUF: Bool
+
     /// `tokenizer.ggml.pre` written on conversion when none is given, by vocabulary size.
     public let defaultPreTokenizer: @Sendable (_ vocabularySize: Int) -> String
     /// llama.cpp's `LLM_TYPE_70B` for its quantisation rules (llama-quant.cpp), by layer count.
@@ -68,7 +68,7 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
     public init(name: String, hfClassNames: [String], hfModelType: String, ggufWriteName: String? = nil,
                 qkvBias: QKVBias, ggufPairLayout: RotaryEmbedding.PairLayout, fusedQKV: Bool = false,
                 fusedGateUp: Bool = false, usesSlidingWindow: Bool = false, tensorNames: HFTensorNaming = .llamaFamily,
-                feedForwardActivation: FeedForwardActivation = .silu, subLayerNorms: Bool = false, readsGGUF: Bool = true,
+                feedForwardActivation: FeedForwardActivation = .silu, subLayerNorms: Bool = false,
                 defaultPreTokenizer: @escaping @Sendable (Int) -> String,
                 isSeventyBillionClass: @escaping @Sendable (Int) -> Bool = { _ in false }) {
         self.name = name
@@ -83,7 +83,6 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
         self.tensorNames = tensorNames
         self.feedForwardActivation = feedForwardActivation
         self.subLayerNorms = subLayerNorms
-        self.readsGGUF = readsGGUF
         self.defaultPreTokenizer = defaultPreTokenizer
         self.isSeventyBillionClass = isSeventyBillionClass
     }

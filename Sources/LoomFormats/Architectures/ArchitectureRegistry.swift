@@ -7,9 +7,9 @@ public enum ArchitectureRegistry {
 
     /// The architecture whose GGUF name is `name`.
     public static func gguf(_ name: String, path: String) throws -> Architecture {
-        guard let a = all.first(where: { $0.name == name && $0.readsGGUF }) else {
+        guard let a = all.first(where: { $0.name == name }) else {
             throw ArchitectureError(path: path, field: "general.architecture", value: name,
-                                    known: all.filter(\.readsGGUF).map(\.name))
+                                    known: all.map(\.name))
         }
         return a
     }

@@ -149,7 +149,7 @@ final class DecoderForward {
             // Feed-forward block.
             rmsNorm(n, weight: layer.feedForwardNorm)
             seam.projectGated(gate: layer.gate, up: layer.up, input: normed, tokens: n, decodeStep: decodeStep,
-                              gateOut: ffnGate, upOut: ffnUp, activation: c.architecture.feedForwardActivation, rowScales: scales)
+                              gateOut: ffnGate, upOut: ffnUp, activation: c.feedForwardActivation, rowScales: scales)
             if let norm = layer.feedForwardSubNorm { subNorm(ffnGate, rows: n, width: c.feedForwardSize, weight: norm) }
             seam.project(.init(layer.down, into: blockOutput), input: ffnGate, tokens: n, decodeStep: decodeStep,
                          rowScales: scales)
