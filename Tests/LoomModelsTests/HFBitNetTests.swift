@@ -322,6 +322,22 @@ final class HFBitNetTests: XCTestCase {
         assertLoadFails(zero, mentions: ["model.layers.1.mlp.down_proj.weight_scale", "positive"])
     }
 
+    /// The 2-bit code 3 is not a ternary value: converting refuses it with the count and
+    /// writes nothing.
+    func testConvertingNonTernaryCodesIsRefusedWithACount() throws {
+        let path = try brokenCopy("llama_bitnet", tensors: { name, info, bytes in
+            guard name == "model.layers.0.mlp.up_proj.weight" else { return nil }
+            var b = bytes
+            b[0] = 0xFF; b[1] = 0b11_00_00_01
+            return .some((shape: info.shape, data: b))
+        })
+        let output = path + ".gguf"
+        XCTAssertThrowsError(try HFToGGUFConverter(outputType: .f32).convert(directory: path, output: output)) {
+            XCTAssertTrue("\($0)".contains("model.layers.0.mlp.up_proj.weight") && "\($0)".contains("5 of 8192 packed values are not ternary"), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+    }
+
     func testLoRAOnPackedProjectionsIsRefused() throws {
         let model = try LanguageModel(path: try Self.loaded.get().root.appendingPathComponent("llama_bitnet").path)
         let module = LoRAAdapter.Module(rank: 1, inputs: 64, outputs: 64, a: [Float](repeating: 0.1, count: 64), b: [Float](repeating: 0.1, count: 64), scale: 1)

@@ -9,6 +9,8 @@ struct BitNetUnpacker {
     /// What one ternary unit is worth.
     let unit: Float
     private let bytes: UnsafeRawBufferPointer
+    private let name: String
+    private let path: String
 
     /// nil when `info` is not a packed (uint8) tensor.
     init?(weights: SafetensorsCheckpoint, name: String, info: SafetensorsTensorInfo,
@@ -33,18 +35,29 @@ struct BitNetUnpacker {
         columns = info.shape[1]
         unit = linearClass == .bitLinear ? 1 / scale : scale
         bytes = file.data(info)
+        self.name = name
+        self.path = path
     }
 
-    /// The `[rows × columns]` floats, row-major.
-    func floats() -> [Float] {
+    /// The `[rows × columns]` floats, row-major. The unused code 3 (a value of +2, not
+    /// ternary) is an error with its count: a GGUF of it would not be what the checkpoint says.
+    func floats() throws -> [Float] {
         let packedRows = rows / 4
         var out = [Float](repeating: 0, count: rows * columns)
         let values: [Float] = [-unit, 0, unit, 0]
+        var invalid = 0
         for k in 0..<4 {
             for p in 0..<packedRows {
                 let dst = (k * packedRows + p) * columns, src = p * columns
-                for c in 0..<columns { out[dst + c] = values[Int((bytes[src + c] >> UInt8(2 * k)) & 3)] }
+                for c in 0..<columns {
+                    let code = Int((bytes[src + c] >> UInt8(2 * k)) & 3)
+                    if code == 3 { invalid += 1 }
+                    out[dst + c] = values[code]
+                }
             }
+        }
+        guard invalid == 0 else {
+            throw HFConfigError(path: path, field: name, reason: "\(invalid) of \(rows * columns) packed values are not ternary (2-bit code 3)")
         }
         return out
     }

@@ -120,7 +120,7 @@ public struct HFToGGUFConverter {
             if !RowQuantizer.canQuantize(type, count: dims.first ?? 1) { type = .f16 }
             // Read, permute and convert when the writer streams this tensor (one in memory at a time).
             try w.addTensor(name: ggufName, type: type, dimensions: dims.isEmpty ? [1] : dims) { [type] in
-                var values = try packed?.floats() ?? file.floats(info)
+                var values = try packed.map { try $0.floats() } ?? file.floats(info)
                 if let heads = permuteHeads { values = HFTensorNaming.permuteForGGUF(values, rows: shape.first ?? 1, heads: heads) }
                 return RowQuantizer.quantize(type, values)
             }
