@@ -102,6 +102,15 @@ public enum VectorOps {
         while i < count { y[i] += x[i]; i += 1 }
     }
 
+    /// `gate[i] = relu(gate[i])² · up[i]`: BitNet b1.58's gated feed-forward (transformers'
+    /// `ReLUSquaredActivation`, `hidden_act: "relu2"`).
+    public static func squaredReLUGate(_ gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let g = max(gate[i], 0)
+            gate[i] = g * g * up[i]
+        }
+    }
+
     /// SwiGLU: `gate = silu(gate) * up`, with silu(g) = g / (1 + e^-g) (``exponential(_:)``,
     /// 16 at a time; the tail zero-padded, so every element gets the same arithmetic).
     @inlinable

@@ -18,6 +18,10 @@ public struct DecoderWeights: @unchecked Sendable {
         public var gate: Projection                // [ffn × d]
         public var up: Projection                  // [ffn × d]
         public var down: Projection                // [d × ffn]
+        /// RMSNorm weights on the attention output before `attentionOutput` ([qDim]) and on the
+        /// gated product before `down` ([ffn]), for architectures with sub-layer norms (BitNet).
+        public var attentionSubNorm: [Float]? = nil
+        public var feedForwardSubNorm: [Float]? = nil
 
         /// The seven projections, in the order q, k, v, o, gate, up, down.
         public var projections: [Projection] { [query, key, value, attentionOutput, gate, up, down] }
@@ -88,12 +92,16 @@ public struct DecoderWeights: @unchecked Sendable {
                 }
             }
             func matrix(_ name: String, columns: Int, rows: Int, bias biasName: String? = nil) throws -> Projection {
-                Projection(weight: try loader.matrix(p + name, columns: columns, rows: rows),
-                           bias: try biasName.flatMap { try bias($0, rows) })
+                try loader.projection(p + name, columns: columns, rows: rows, bias: try biasName.flatMap { try bias($0, rows) })
             }
             // The forward pass has no output-projection or MLP bias; refuse rather than ignore one.
             for name in ["attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"] where file.has(p + name) {
                 throw ModelError.tensorType(name: p + name, type: "bias", reason: "this bias is not supported", path: loader.path)
+            }
+            // llama.cpp's bitnet graph multiplies a product by an optional `<name>.scale` (bitnet.cpp
+            // files); its own converter folds the scale into the weights instead.
+            for name in ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"] where file.has(p + name + ".scale") {
+                throw ModelError.tensorType(name: p + name + ".scale", type: "scale", reason: "per-tensor output scales are not supported (fold them into the weights)", path: loader.path)
             }
             let query, key, value, gate, up: Projection
             if arch.fusedQKV {
@@ -122,16 +130,18 @@ public struct DecoderWeights: @unchecked Sendable {
                 attentionOutput: try matrix("attn_output.weight", columns: qDim, rows: c.embeddingSize),
                 feedForwardNorm: try loader.vector(p + "ffn_norm.weight", count: c.embeddingSize),
                 gate: gate, up: up,
-                down: try matrix("ffn_down.weight", columns: c.feedForwardSize, rows: c.embeddingSize))
+                down: try matrix("ffn_down.weight", columns: c.feedForwardSize, rows: c.embeddingSize),
+                attentionSubNorm: arch.subLayerNorms ? try loader.vector(p + "attn_sub_norm.weight", count: qDim) : nil,
+                feedForwardSubNorm: arch.subLayerNorms ? try loader.vector(p + "ffn_sub_norm.weight", count: c.feedForwardSize) : nil)
         }
     }
 
     /// Bytes of weights read to generate one token (every matrix once, plus one embedding row).
     public var bytesPerToken: Int {
-        var total = output.weight.rows * output.weight.rowBytes + tokenEmbedding.rowBytes
+        var total = output.weightBytes + tokenEmbedding.rowBytes
         for l in layers {
-            for m in l.projections.map(\.weight) {
-                total += m.rows * m.rowBytes
+            for p in l.projections {
+                total += p.weightBytes
             }
         }
         return total

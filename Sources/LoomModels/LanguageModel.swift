@@ -54,7 +54,8 @@ public final class LanguageModel: @unchecked Sendable {
             var config = try ModelConfig(huggingFace: hfConfig, path: path)
             try overrides.apply(to: &config, path: path)
             self.config = config
-            weights = try DecoderWeights(binder: TensorBinder(checkpoint: checkpoint, naming: config.architecture.tensorNames, path: path), config: config,
+            weights = try DecoderWeights(binder: TensorBinder(checkpoint: checkpoint, naming: config.architecture.tensorNames, path: path,
+                                                                bitNet: hfConfig.bitNet), config: config,
                                          ropeFrequencyFactors: ModelConfig.ropeFrequencyFactors(for: hfConfig))
             tokenizer = bundle.tokenizer
             chatTemplate = bundle.chatTemplateSource

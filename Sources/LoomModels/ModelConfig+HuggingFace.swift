@@ -9,6 +9,7 @@ extension ModelConfig {
     /// LongRoPE to ``DynamicRopeScaling``.
     public init(huggingFace c: HFModelConfig, path: String) throws {
         architecture = c.architecture
+        feedForwardActivation = c.architecture.feedForwardActivation
         ropeLayout = .halfSplit
         name = c.modelType ?? c.architecture.name
         layerCount = c.numHiddenLayers

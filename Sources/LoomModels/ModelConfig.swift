@@ -34,6 +34,9 @@ public struct ModelConfig: Sendable, Equatable {
     /// not a silent fallback to the embedding).
     public var tiedOutput = false
     public var vocabularySize: Int
+    /// The gated feed-forward's activation: the architecture's for HF directories, GGUF
+    /// `<arch>.hidden_activation` (SiLU when absent, as llama.cpp reads it).
+    public var feedForwardActivation: Architecture.FeedForwardActivation = .silu
 
     /// How the stored Q/K rows pair dimensions for RoPE (llama.cpp `convert_hf_to_gguf.py`
     /// `LlamaModel.permute`, `src/llama-model.cpp` `llama_model_rope_type`): adjacent for GGUF
@@ -141,6 +144,12 @@ public struct ModelConfig: Sendable, Equatable {
         // llama.cpp writes `phi3.attention.sliding_window` 0 for "no window" (convert_hf_to_gguf).
         if let window = file["\(archName).attention.sliding_window"]?.intValue, window != 0 {
             slidingWindow = try int("attention.sliding_window")
+        }
+        if let act = file["\(archName).hidden_activation"]?.stringValue {
+            guard let known = Architecture.FeedForwardActivation(rawValue: act) else {
+                throw ModelError.invalidMetadata(key: "\(archName).hidden_activation", reason: "'\(act)' is not supported (silu, relu2)", path: path)
+            }
+            feedForwardActivation = known
         }
         let tokenCount = file["tokenizer.ggml.tokens"]?.arrayValue?.count
         vocabularySize = try int("vocab_size", default: tokenCount)

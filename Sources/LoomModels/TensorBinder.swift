@@ -14,6 +14,9 @@ struct TensorBinder {
 
     let path: String
     let lookup: (String) throws -> Tensor?
+    /// The packed BitNet weight stored under a GGUF name, or nil when that tensor is not
+    /// packed (HF BitNet checkpoints only; see ``init(checkpoint:naming:path:bitNet:)``).
+    var packedLookup: (_ name: String, _ columns: Int, _ rows: Int) throws -> BitLinearMatrix? = { _, _, _ in nil }
 
     init(gguf file: GGUFFile) {
         path = file.path
@@ -24,8 +27,21 @@ struct TensorBinder {
 
     /// HF safetensors tensors under their GGUF names (`naming`, the architecture's);
     /// F32/F16/BF16 are used in place.
-    init(checkpoint: SafetensorsCheckpoint, naming: HFTensorNaming, path: String) {
+    ///
+    /// With `bitNet` (a `quantization_config` of `quant_method: "bitnet"`), uint8 linear
+    /// weights are packed ternary ones (transformers/integrations/bitnet.py): `[rows/4 ×
+    /// columns]` bytes plus `<name>_scale` holding one float, used in place. Float linears stay
+    /// float (the integration's `modules_to_not_convert`, and lm_head, which it never packs).
+    init(checkpoint: SafetensorsCheckpoint, naming: HFTensorNaming, path: String, bitNet: HFBitNetQuantization? = nil) {
         self.path = path
+        if let bitNet {
+            packedLookup = { name, columns, rows in
+                guard let hfName = naming.hfName(forGGUF: name), let (file, info) = checkpoint.tensor(named: hfName),
+                      info.dtype == .u8 else { return nil }
+                return try Self.packedTernary(hfName, file: file, info: info, columns: columns, rows: rows,
+                                              checkpoint: checkpoint, linearClass: bitNet.linearClass, path: path)
+            }
+        }
         lookup = { name in
             guard let hfName = naming.hfName(forGGUF: name), let (file, info) = checkpoint.tensor(named: hfName) else {
                 return nil
@@ -38,6 +54,47 @@ struct TensorBinder {
             }
             return Tensor(type: type, dimensions: info.shape.reversed(), base: base)
         }
+    }
+
+    /// One packed BitNet linear and its `weight_scale`, every size checked against the config.
+    private static func packedTernary(
+        _ hfName: String, file: SafetensorsFile, info: SafetensorsTensorInfo, columns: Int, rows: Int,
+        checkpoint: SafetensorsCheckpoint, linearClass: HFBitNetQuantization.LinearClass, path: String
+    ) throws -> BitLinearMatrix {
+        guard rows % 4 == 0 else {
+            throw ModelError.tensorShape(name: "\(hfName) (packed BitNet weights hold 4 rows per byte; \(rows) rows is not a multiple of 4)",
+                                         expected: [rows / 4, columns], actual: info.shape, path: path)
+        }
+        guard info.shape == [rows / 4, columns], let base = file.data(info).baseAddress else {
+            throw ModelError.tensorShape(name: "\(hfName) (packed BitNet: [out_features/4, in_features] uint8 for a \(rows) × \(columns) matrix)",
+                                         expected: [rows / 4, columns], actual: info.shape, path: path)
+        }
+        let scaleName = hfName + "_scale"
+        guard let (scaleFile, scaleInfo) = checkpoint.tensor(named: scaleName) else {
+            throw ModelError.missingTensor(name: "\(scaleName) (the weight_scale of packed BitNet weight \(hfName))", path: path)
+        }
+        guard scaleInfo.shape.reduce(1, *) == 1, scaleInfo.shape.count <= 1 else {
+            throw ModelError.tensorShape(name: "\(scaleName) (one scale per BitNet weight)", expected: [1], actual: scaleInfo.shape, path: path)
+        }
+        guard let type = scaleInfo.dtype.ggmlType, let scaleBase = scaleFile.data(scaleInfo).baseAddress else {
+            throw ModelError.tensorType(name: scaleName, type: scaleInfo.dtype.rawValue, reason: "weight_scale must be F32, F16 or BF16", path: path)
+        }
+        var scale: Float = 0
+        RowKernels.dequantize(type, scaleBase, into: &scale, count: 1)
+        guard scale.isFinite, scale > 0 else {
+            throw ModelError.tensorType(name: scaleName, type: scaleInfo.dtype.rawValue, reason: "weight_scale \(scale) is not a positive finite number", path: path)
+        }
+        return BitLinearMatrix(rows: rows, columns: columns, base: base, weightScale: scale,
+                               scaleUse: linearClass == .bitLinear ? .divide : .multiply)
+    }
+
+    /// A linear layer's weight: packed BitNet codes where the checkpoint has them, else a
+    /// block-format matrix (``matrix(_:columns:rows:)``).
+    func projection(_ name: String, columns: Int, rows: Int, bias: FloatVector? = nil) throws -> Projection {
+        if let packed = try packedLookup(name, columns, rows) {
+            return Projection(storage: .bitLinear(packed), bias: bias)
+        }
+        return Projection(weight: try matrix(name, columns: columns, rows: rows), bias: bias)
     }
 
     func has(_ name: String) -> Bool {

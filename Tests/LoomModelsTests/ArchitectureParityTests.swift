@@ -57,7 +57,7 @@ final class ArchitectureParityTests: XCTestCase {
 
     func testUnknownArchitectureNamesTheKnownOnes() throws {
         XCTAssertThrowsError(try ArchitectureRegistry.gguf("gpt2", path: "x.gguf")) {
-            XCTAssertEqual("\($0)", "x.gguf: general.architecture: architecture 'gpt2' is not supported (supported: llama, qwen2, phi3, mistral)")
+            XCTAssertEqual("\($0)", "x.gguf: general.architecture: architecture 'gpt2' is not supported (supported: llama, qwen2, phi3, mistral, bitnet)")
         }
         XCTAssertThrowsError(try ArchitectureRegistry.huggingFace(className: "GPT2LMHeadModel", path: "config.json")) {
             XCTAssertTrue("\($0)".contains("LlamaForCausalLM, Qwen2ForCausalLM, Phi3ForCausalLM, MistralForCausalLM"), "\($0)")

@@ -43,8 +43,23 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
     /// Whether attention is limited to the last `sliding_window` positions when the config
     /// sets one (GGUF `<name>.attention.sliding_window`).
     public let usesSlidingWindow: Bool
+    /// The gated feed-forward's activation: `act(gate·x) ⊙ (up·x)`.
+    public enum FeedForwardActivation: String, Sendable, Equatable {
+        /// SiLU (SwiGLU), `hidden_act: "silu"`.
+        case silu
+        /// relu(x)² (transformers' `ReLUSquaredActivation`), `hidden_act: "relu2"` (BitNet b1.58).
+        case squaredReLU = "relu2"
+    }
+
     /// HF ⇄ GGUF tensor names.
     public let tensorNames: HFTensorNaming
+    /// `hidden_act` this family runs (any other value in `config.json` is refused). GGUF files
+    /// say it in `<arch>.hidden_activation` (llama.cpp `LLM_KV_HIDDEN_ACT`), SiLU when absent.
+    public let feedForwardActivation: FeedForwardActivation
+    /// RMSNorms on the attention output before `o_proj` (`attn_sub_norm`) and on the gated
+    /// product before `down_proj` (`ffn_sub_norm`), as BitNet b1.58 has them.
+    public let subLayerNorms: Bool
+
     /// `tokenizer.ggml.pre` written on conversion when none is given, by vocabulary size.
     public let defaultPreTokenizer: @Sendable (_ vocabularySize: Int) -> String
     /// llama.cpp's `LLM_TYPE_70B` for its quantisation rules (llama-quant.cpp), by layer count.
@@ -53,6 +68,7 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
     public init(name: String, hfClassNames: [String], hfModelType: String, ggufWriteName: String? = nil,
                 qkvBias: QKVBias, ggufPairLayout: RotaryEmbedding.PairLayout, fusedQKV: Bool = false,
                 fusedGateUp: Bool = false, usesSlidingWindow: Bool = false, tensorNames: HFTensorNaming = .llamaFamily,
+                feedForwardActivation: FeedForwardActivation = .silu, subLayerNorms: Bool = false,
                 defaultPreTokenizer: @escaping @Sendable (Int) -> String,
                 isSeventyBillionClass: @escaping @Sendable (Int) -> Bool = { _ in false }) {
         self.name = name
@@ -65,6 +81,8 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
         self.fusedGateUp = fusedGateUp
         self.usesSlidingWindow = usesSlidingWindow
         self.tensorNames = tensorNames
+        self.feedForwardActivation = feedForwardActivation
+        self.subLayerNorms = subLayerNorms
         self.defaultPreTokenizer = defaultPreTokenizer
         self.isSeventyBillionClass = isSeventyBillionClass
     }

@@ -3,7 +3,7 @@
 /// name is an error that names it and lists the known ones; nothing falls back silently.
 public enum ArchitectureRegistry {
     /// In the order they are listed in errors.
-    public static let all: [Architecture] = [.llama, .qwen2, .phi3, .mistral]
+    public static let all: [Architecture] = [.llama, .qwen2, .phi3, .mistral, .bitnet]
 
     /// The architecture whose GGUF name is `name`.
     public static func gguf(_ name: String, path: String) throws -> Architecture {

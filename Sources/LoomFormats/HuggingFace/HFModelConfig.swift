@@ -53,6 +53,8 @@ public struct HFModelConfig: Sendable, Equatable {
     /// Positions each token attends back to, itself included (`sliding_window`), for
     /// architectures that use one; nil for full causal attention.
     public var slidingWindow: Int?
+    /// `quantization_config` of an HF BitNet checkpoint (packed ternary linears), or nil.
+    public var bitNet: HFBitNetQuantization?
 
     /// Reads and validates `path`.
     public init(path: String) throws {
@@ -119,9 +121,11 @@ public struct HFModelConfig: Sendable, Equatable {
             if try r.bool("attention_bias") == true { throw r.fail("attention_bias", "\(arch) has no attention biases") }
         }
         mlpBias = try r.bool("mlp_bias") ?? false
-        // The shared block is SwiGLU: any other activation would silently change the model.
-        if let act = try r.string("hidden_act"), act != "silu" {
-            throw r.fail("hidden_act", "'\(act)' is not supported (\(arch) runs silu, the SwiGLU feed-forward)")
+        bitNet = try HFBitNetQuantization(config: r, path: path)
+        // Each family runs one activation: any other would silently change the model.
+        let expectedAct = arch.feedForwardActivation.rawValue
+        if let act = try r.string("hidden_act"), act != expectedAct {
+            throw r.fail("hidden_act", "'\(act)' is not supported (\(arch) runs \(expectedAct))")
         }
         if arch.usesSlidingWindow {
             slidingWindow = try r.positiveInt("sliding_window")

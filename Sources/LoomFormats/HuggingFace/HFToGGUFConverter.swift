@@ -32,6 +32,8 @@ public struct HFToGGUFConverter {
         case .f16: return 1
         case .bf16: return 32
         case .q8_0: return 7
+        case .tq1_0: return 36
+        case .tq2_0: return 37
         default: return 1
         }
     }
@@ -39,10 +41,14 @@ public struct HFToGGUFConverter {
     /// Converts `directory` to `output` (written atomically). Returns the number of tensors.
     @discardableResult
     public func convert(directory: String, output: String, name: String? = nil) throws -> Int {
-        guard [.f32, .f16, .bf16, .q8_0].contains(outputType) else {
-            throw HFConfigError(path: output, field: nil, reason: "output type \(outputType) is not one of F32, F16, BF16, Q8_0")
+        guard [.f32, .f16, .bf16, .q8_0, .tq1_0, .tq2_0].contains(outputType) else {
+            throw HFConfigError(path: output, field: nil, reason: "output type \(outputType) is not one of F32, F16, BF16, Q8_0, TQ1_0, TQ2_0")
         }
         let config = try HFModelConfig(path: (directory as NSString).appendingPathComponent("config.json"))
+        let ternaryOutput = outputType == .tq1_0 || outputType == .tq2_0
+        if ternaryOutput && config.bitNet == nil {
+            throw HFConfigError(path: directory, field: "quantization_config", reason: "\(outputType) output needs an HF BitNet checkpoint (quant_method: bitnet, packed ternary weights)")
+        }
         let weights = try SafetensorsCheckpoint(directory: directory)
         let architecture = config.architecture
         let arch = architecture.ggufWriteName
@@ -58,6 +64,10 @@ public struct HFToGGUFConverter {
         w.setMetadata("\(arch).attention.head_count_kv", .uint32(UInt32(config.numKeyValueHeads)))
         w.setMetadata("\(arch).rope.freq_base", .float32(Float(config.ropeTheta)))
         w.setMetadata("\(arch).attention.layer_norm_rms_epsilon", .float32(Float(config.rmsNormEps)))
+        if architecture.feedForwardActivation != .silu {
+            // llama.cpp LLM_KV_HIDDEN_ACT; without it llama.cpp's bitnet graph falls back to SiLU.
+            w.setMetadata("\(arch).hidden_activation", .string(architecture.feedForwardActivation.rawValue))
+        }
         if let window = config.slidingWindow {
             w.setMetadata("\(arch).attention.sliding_window", .uint32(UInt32(window)))
         }
@@ -100,7 +110,10 @@ public struct HFToGGUFConverter {
             guard let ggufName = architecture.tensorNames.ggufName(forHF: hfName) else { continue }
             if ggufName == "output.weight" && config.tieWordEmbeddings { continue }
             let (file, info) = weights.tensor(named: hfName)!
-            let shape = info.shape
+            // A packed BitNet linear: written unpacked as ternary × scale (convert_hf_to_gguf's
+            // BitnetModel does the same), so any output type holds the same product.
+            let packed = try config.bitNet.flatMap { q in try BitNetUnpacker(weights: weights, name: hfName, info: info, linearClass: q.linearClass, path: file.path) }
+            let shape = packed.map { [$0.rows, $0.columns] } ?? info.shape
             var permuteHeads: Int?
             if architecture.permutesQK, let heads = ggufName.contains("attn_q.") ? config.numAttentionHeads
                 : ggufName.contains("attn_k.") ? config.numKeyValueHeads : nil {
@@ -112,10 +125,15 @@ public struct HFToGGUFConverter {
             }
             let dims = Array(shape.reversed())
             var type: GGMLType = dims.count >= 2 ? outputType : .f32
+            if ternaryOutput {
+                // TQ blocks hold ternary rows exactly when they are whole blocks (d = the scale);
+                // other ternary rows stay F32 (still exact), every other matrix F16.
+                type = packed == nil ? (dims.count >= 2 ? .f16 : .f32) : RowQuantizer.canQuantize(outputType, count: dims[0]) ? outputType : .f32
+            }
             if !RowQuantizer.canQuantize(type, count: dims.first ?? 1) { type = .f16 }
             // Read, permute and convert when the writer streams this tensor (one in memory at a time).
             try w.addTensor(name: ggufName, type: type, dimensions: dims.isEmpty ? [1] : dims) { [type] in
-                var values = try file.floats(info)
+                var values = try packed.map { try $0.floats() } ?? file.floats(info)
                 if let heads = permuteHeads { values = HFTensorNaming.permuteForGGUF(values, rows: shape.first ?? 1, heads: heads) }
                 return RowQuantizer.quantize(type, values)
             }

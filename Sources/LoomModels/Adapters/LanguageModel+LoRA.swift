@@ -62,6 +62,9 @@ extension LanguageModel {
             let targets = try LoRATarget.resolve(name, in: self, adapterPath: adapter.path)
             let rowsNeeded = targets.map(\.rows.upperBound).max() ?? 0
             let base = targets[0].projection(in: weights)
+            guard base.bitLinear == nil else {
+                throw ModelError.tensorType(name: name, type: "packed BitNet", reason: "LoRA adapters on BitNet (packed ternary) projections are not supported", path: path)
+            }
             guard module.inputs == base.columns, module.outputs == rowsNeeded else {
                 throw ModelError.tensorShape(name: "\(name) (LoRA B·A from \(adapter.path))",
                                              expected: [base.columns, rowsNeeded], actual: [module.inputs, module.outputs], path: path)

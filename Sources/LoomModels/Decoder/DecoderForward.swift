@@ -9,7 +9,8 @@ import LoomKernels
 /// `models/llama/modeling_llama.py`), read top to bottom as llama2.c's `forward()` is:
 /// pre-norm blocks, RMSNorm → Q/K/V (+ biases) → RoPE → causal grouped-query attention →
 /// output projection → residual; RMSNorm → SwiGLU feed-forward → residual; final RMSNorm →
-/// LM head. Activations stay in f32. Every product goes through one ``ProjectionSeam``.
+/// LM head. BitNet (transformers `models/bitnet/modeling_bitnet.py`) adds an RMSNorm before
+/// each of the output and down projections and gates with relu² instead of SiLU. Activations stay in f32. Every product goes through one ``ProjectionSeam``.
 ///
 /// Shapes below: `n` rows in this call, `d` embedding size, `qDim = heads × headDim`,
 /// `kvDim = kvHeads × headDim`, `ffn` feed-forward size, `vocab` vocabulary size.
@@ -141,6 +142,7 @@ final class DecoderForward {
                 (cache.values(layer: index) + segment.start * kvDim).update(from: newValues + firstRow[s] * kvDim, count: count * kvDim)
             }
             attend(segments, rows: rows, caches: caches, layer: index)
+            if let norm = layer.attentionSubNorm { subNorm(attended, rows: n, width: qDim, weight: norm) }
             seam.project(.init(layer.attentionOutput, into: blockOutput), input: attended, tokens: n, decodeStep: decodeStep,
                          rowScales: scales)
             VectorOps.add(blockOutput, into: hidden, count: n * d)
@@ -148,7 +150,8 @@ final class DecoderForward {
             // Feed-forward block.
             rmsNorm(n, weight: layer.feedForwardNorm)
             seam.projectGated(gate: layer.gate, up: layer.up, input: normed, tokens: n, decodeStep: decodeStep,
-                              gateOut: ffnGate, upOut: ffnUp, rowScales: scales)
+                              gateOut: ffnGate, upOut: ffnUp, activation: c.feedForwardActivation, rowScales: scales)
+            if let norm = layer.feedForwardSubNorm { subNorm(ffnGate, rows: n, width: c.feedForwardSize, weight: norm) }
             seam.project(.init(layer.down, into: blockOutput), input: ffnGate, tokens: n, decodeStep: decodeStep,
                          rowScales: scales)
             VectorOps.add(blockOutput, into: hidden, count: n * d)
@@ -180,6 +183,17 @@ final class DecoderForward {
         let d = c.embeddingSize
         for r in 0..<n {
             VectorOps.rmsNorm(hidden + r * d, weight: weight, eps: c.rmsEpsilon, into: normed + r * d, count: d)
+        }
+    }
+
+    /// A sub-layer RMSNorm (BitNet's `attn_sub_norm` / `ffn_sub_norm`) of `rows` rows of
+    /// `width` in place, through ``blockOutput``-sized scratch one row at a time.
+    private func subNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, weight: [Float]) {
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: width)
+        defer { row.deallocate() }
+        for r in 0..<rows {
+            row.update(from: x + r * width, count: width)
+            VectorOps.rmsNorm(row, weight: weight, eps: model.config.rmsEpsilon, into: x + r * width, count: width)
         }
     }
 

@@ -9,23 +9,69 @@ import LoomKernels
 /// ``WeightMatrix`` type, a LoRA is one more entry in ``adapters``, and the layer loop does
 /// not change.
 public struct Projection: @unchecked Sendable {
-    /// `[rows × columns]` in its stored block format, multiplied in place.
-    public let weight: WeightMatrix
+    /// How the weight is stored.
+    public enum Storage: @unchecked Sendable {
+        /// A GGUF/HF block format, multiplied by ``MatMul``.
+        case matrix(WeightMatrix)
+        /// Packed ternary codes of an HF BitNet checkpoint with int8 per-token activations,
+        /// multiplied by ``BitLinearKernel``.
+        case bitLinear(BitLinearMatrix)
+    }
+
+    public let storage: Storage
     /// `[rows]`, added to every output row.
     public let bias: FloatVector?
     /// Added products, in order; empty for a plain base model.
     public var adapters: [any ProjectionAdapter]
 
     public init(weight: WeightMatrix, bias: FloatVector? = nil, adapters: [any ProjectionAdapter] = []) {
-        self.weight = weight
+        self.init(storage: .matrix(weight), bias: bias, adapters: adapters)
+    }
+
+    public init(storage: Storage, bias: FloatVector? = nil, adapters: [any ProjectionAdapter] = []) {
+        self.storage = storage
         self.bias = bias
         self.adapters = adapters
     }
 
+    /// `[rows × columns]` in its stored block format, multiplied in place. Only for
+    /// ``Storage/matrix(_:)`` projections: callers that need a block-format matrix (training,
+    /// DoRA, merging) check ``bitLinear`` first and refuse BitNet weights by name.
+    public var weight: WeightMatrix {
+        guard case .matrix(let w) = storage else {
+            preconditionFailure("a BitLinear projection has no block-format WeightMatrix; check Projection.bitLinear first")
+        }
+        return w
+    }
+
+    /// The packed BitNet weight, if this projection has one.
+    public var bitLinear: BitLinearMatrix? {
+        if case .bitLinear(let b) = storage { return b }
+        return nil
+    }
+
     /// Output features.
-    public var rows: Int { weight.rows }
+    public var rows: Int {
+        switch storage {
+        case .matrix(let w): return w.rows
+        case .bitLinear(let b): return b.rows
+        }
+    }
     /// Input features.
-    public var columns: Int { weight.columns }
+    public var columns: Int {
+        switch storage {
+        case .matrix(let w): return w.columns
+        case .bitLinear(let b): return b.columns
+        }
+    }
+
+    /// Bytes of weight read for one product.
+    public var weightBytes: Int {
+        switch storage {
+        case .matrix(let w): return w.rows * w.rowBytes
+        case .bitLinear(let b): return b.byteCount
+        }
+    }
 }
 
 /// A term added to a projection's output: `y += f(x)` for every row of a batch. LoRA

@@ -1,3 +1,4 @@
+import LoomFormats
 import LoomKernels
 
 /// The one place the decoder multiplies by a weight: every projection of
@@ -28,8 +29,13 @@ struct ProjectionSeam {
     /// ``MatMul/multiply(_:_:_:_:tokens:pool:integerBatch:)`` for why prompts must not.
     func project(_ a: Output, _ b: Output? = nil, _ c: Output? = nil,
                  input: UnsafePointer<Float>, tokens: Int, decodeStep: Bool, rowScales: AdapterRowScales = .none) {
-        MatMul.multiply(target(a), b.map(target), c.map(target), input, tokens: tokens, pool: pool,
-                        integerBatch: decodeStep, options: options)
+        if a.projection.bitLinear != nil || b?.projection.bitLinear != nil || c?.projection.bitLinear != nil {
+            // BitNet weights (every projection of a layer is one, or none is) take their own kernel.
+            for output in [a, b, c].compactMap({ $0 }) { multiplyAlone(output, input: input, tokens: tokens, decodeStep: decodeStep) }
+        } else {
+            MatMul.multiply(target(a), b.map(target), c.map(target), input, tokens: tokens, pool: pool,
+                            integerBatch: decodeStep, options: options)
+        }
         // No array of outputs here: this runs for every projection of every layer.
         addAdapters(a, input: input, tokens: tokens, rowScales: rowScales)
         if let b { addAdapters(b, input: input, tokens: tokens, rowScales: rowScales) }
@@ -43,14 +49,29 @@ struct ProjectionSeam {
     /// ``VectorOps/swiglu(_:up:count:)``.
     func projectGated(gate: Projection, up: Projection, input: UnsafePointer<Float>, tokens: Int,
                       decodeStep: Bool, gateOut: UnsafeMutablePointer<Float>, upOut: UnsafeMutablePointer<Float>,
-                      rowScales: AdapterRowScales = .none) {
-        if tokens == 1 && gate.adapters.isEmpty && up.adapters.isEmpty && gate.bias == nil && up.bias == nil {
+                      activation: Architecture.FeedForwardActivation = .silu, rowScales: AdapterRowScales = .none) {
+        if tokens == 1 && activation == .silu && gate.bitLinear == nil && up.bitLinear == nil && gate.adapters.isEmpty && up.adapters.isEmpty && gate.bias == nil && up.bias == nil {
             GatedFeedForward.multiply(gate: gate.weight, up: up.weight, input, into: gateOut, pool: pool, options: options)
             return
         }
         project(Output(gate, into: gateOut), Output(up, into: upOut), input: input, tokens: tokens, decodeStep: decodeStep,
                 rowScales: rowScales)
-        VectorOps.swiglu(gateOut, up: upOut, count: tokens * gate.rows)
+        switch activation {
+        case .silu: VectorOps.swiglu(gateOut, up: upOut, count: tokens * gate.rows)
+        case .squaredReLU: VectorOps.squaredReLUGate(gateOut, up: upOut, count: tokens * gate.rows)
+        }
+    }
+
+    /// One projection's base product, whatever its storage.
+    private func multiplyAlone(_ output: Output, input: UnsafePointer<Float>, tokens: Int, decodeStep: Bool) {
+        let p = output.projection
+        let bias = p.bias.map { UnsafePointer($0.pointer) }
+        switch p.storage {
+        case .matrix:
+            MatMul.multiply(target(output), nil, nil, input, tokens: tokens, pool: pool, integerBatch: decodeStep, options: options)
+        case .bitLinear(let w):
+            BitLinearKernel.multiply(w, input, tokens: tokens, into: output.into, bias: bias, pool: pool)
+        }
     }
 
     private func target(_ output: Output) -> MatMulTarget {

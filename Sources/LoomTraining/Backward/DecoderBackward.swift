@@ -77,6 +77,12 @@ public final class DecoderBackward: @unchecked Sendable {
         guard !c.architecture.fusedQKV, !c.architecture.fusedGateUp else {
             throw TrainingError.invalidParameter("\(c.architecture.name) fuses its projections; LoRA training supports llama-style (separate q/k/v, gate/up) models")
         }
+        guard !c.architecture.subLayerNorms, c.feedForwardActivation == .silu else {
+            throw TrainingError.invalidParameter("\(c.architecture.name) has sub-layer norms and a relu² feed-forward; LoRA training supports the llama block")
+        }
+        guard model.weights.layers.allSatisfy({ $0.projections.allSatisfy { $0.bitLinear == nil } }) else {
+            throw TrainingError.invalidParameter("\(model.path) has packed BitNet (ternary) projections; LoRA training needs block-format base weights")
+        }
         precondition(factors.count == c.layerCount)
         self.model = model
         self.factors = factors

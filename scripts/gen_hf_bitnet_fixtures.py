@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Writes Tests/LoomModelsTests/Fixtures/hf_bitnet/: tiny RANDOM Hugging Face checkpoints in the
+BitNet quantisation format (transformers `quant_method: "bitnet"`), packed with transformers' own
+`integrations/bitnet.py` `pack_weights`, and the float32 logits transformers computes when it loads
+them back through its BitNet quantiser (BitLinear / AutoBitLinear modules).
+
+  llama_bitnet/  LlamaForCausalLM with quantization_config {quant_method: bitnet,
+                 linear_class: bitlinear, quantization_mode: offline}, the format of the
+                 Llama3-8B-1.58 card. Every linear of the layers is packed (uint8 [out/4, in],
+                 4 ternary values per byte, value k of byte (p, c) is row k*out/4 + p) with a
+                 `weight_scale` [1]; lm_head stays float (the quantiser never converts it).
+                 BitLinear.forward DIVIDES by weight_scale: y = (xq . Wq) / (x_scale * weight_scale),
+                 so weight_scale = 1 / mean|W| here.
+  bitnet/        BitNetForCausalLM (tied embeddings) (model_type bitnet: attn_sub_norm before o_proj, ffn_sub_norm
+                 before down_proj, relu2 gated FFN) with {linear_class: autobitlinear,
+                 quantization_mode: offline}, the format of microsoft/bitnet-b1.58-2B-4T.
+                 AutoBitLinear MULTIPLIES by weight_scale: y = (ActQuant(x) . Wq) * weight_scale, so
+                 weight_scale = mean|W| here.
+
+Weights are ternarised by absmean per tensor (the b1.58 paper): Wq = clamp(round(W / mean|W|), -1, 1).
+
+reference_logits.json: {"transformers", "torch", "models": {name: {"dtype", "cases": [...]}},
+with name_float the same weights (ternary * scale) run in plain float without activation
+quantisation, the reference for GGUF conversions of these directories;
+"bitlinear_example": {...}} where the example pins the packing order and BitLinear's arithmetic on
+one tiny module: a ternary matrix, transformers' packed bytes for it, a weight_scale, inputs and
+BitLinear.forward's outputs.
+
+pip install torch transformers accelerate tokenizers safetensors
+"""
+import json, os, shutil, sys
+
+os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")  # bitnet.py's @torch.compile: same math, no compiler needed
+import torch
+import transformers
+from safetensors.torch import save_file
+from transformers import AutoModelForCausalLM, AutoTokenizer, BitNetConfig, BitNetForCausalLM, GenerationConfig, LlamaConfig, LlamaForCausalLM
+from transformers.integrations import bitnet as integration
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_hf_independent_fixtures import LLAMA3_REGEX, VOCAB, encode, randomize, train_tokenizer  # noqa: E402
+
+OUT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "Tests", "LoomModelsTests", "Fixtures", "hf_bitnet"))
+TEXTS = ["the cat sat on the mat and the dog sat on the log",
+         "print('hello world') # 12"]
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def common(**extra):
+    return dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-5, bos_token_id=0, eos_token_id=1,
+                pad_token_id=1, tie_word_embeddings=False, **extra)
+
+
+def ternarize(w):
+    mean = w.abs().mean().clamp(min=1e-5)
+    return (w / mean).round().clamp(-1, 1), float(mean)
+
+
+def build(name, model_class, config, seed, linear_class):
+    directory = os.path.join(OUT, name)
+    shutil.rmtree(directory, ignore_errors=True)
+    torch.manual_seed(seed)
+    model = model_class(config)
+    randomize(model, seed)
+    state = {}
+    # The same network with every linear replaced by its ternary value times its scale, run
+    # in plain float (no activation quantisation): what a GGUF of these weights computes
+    # (llama.cpp's convert_hf_to_gguf BitnetModel writes unpacked * weight_scale).
+    dequantized = model_class(config).eval()
+    dequantized_state = {}
+    for key, value in model.state_dict().items():
+        value = value.detach().float().contiguous()
+        dequantized_state[key] = value
+        if key == "lm_head.weight" and config.tie_word_embeddings:
+            continue  # the embedding itself; transformers' save_pretrained drops it too
+        if key.split(".")[-2] in PROJECTIONS and key.endswith(".weight"):
+            q, mean = ternarize(value)
+            dequantized_state[key] = q * mean
+            state[key] = integration.pack_weights(q.clone()).contiguous()
+            # BitLinear divides by weight_scale, AutoBitLinear multiplies by it (integrations/bitnet.py).
+            scale = 1 / mean if linear_class == "bitlinear" else mean
+            state[key + "_scale"] = torch.tensor([scale], dtype=torch.float32)
+        else:
+            state[key] = value
+    os.makedirs(directory)
+    save_file(state, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
+    config.quantization_config = {"quant_method": "bitnet", "linear_class": linear_class,
+                                  "quantization_mode": "offline", "modules_to_not_convert": None}
+    config.architectures = [model_class.__name__]
+    config.save_pretrained(directory)
+    GenerationConfig(bos_token_id=0, eos_token_id=1, do_sample=True, temperature=0.7, top_p=0.9,
+                     top_k=20).save_pretrained(directory)
+    tokenizer = train_tokenizer(LLAMA3_REGEX)
+    tokenizer.save_pretrained(directory)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+
+    loaded = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32, attn_implementation="eager").eval()
+    expected = integration.BitLinear if linear_class == "bitlinear" else integration.AutoBitLinear
+    q_proj = loaded.model.layers[0].self_attn.q_proj
+    assert isinstance(q_proj, expected), type(q_proj)
+    assert not isinstance(loaded.lm_head, (integration.BitLinear, integration.AutoBitLinear))
+    dequantized.load_state_dict(dequantized_state)
+    cases, float_cases = [], []
+    with torch.no_grad():
+        for text in TEXTS:
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            out = loaded(torch.tensor([ids])).logits[0].float()
+            cases.append({"text": text, "ids": ids, "logits": out})
+            out = dequantized(torch.tensor([ids])).logits[0].float()
+            float_cases.append({"text": text, "ids": ids, "logits": out})
+    gap = max(float((a["logits"] - b["logits"]).abs().max()) for a, b in zip(cases, float_cases))
+    print(f"{name}: max |logit diff| int8-activation BitNet vs float ternary weights = {gap:.4f}")
+    files = sorted(os.listdir(directory))
+    size = sum(os.path.getsize(os.path.join(directory, f)) for f in files)
+    print(f"{name}: {size // 1024} KB, files {files}")
+    return cases, float_cases
+
+
+def bitlinear_example():
+    """One BitLinear (8 outputs, 3 inputs) run by transformers: pins pack order, scale direction,
+    per-token absmax int8 activations (round half to even, the 1e-5 floor)."""
+    g = torch.Generator().manual_seed(5)
+    ternary = torch.randint(-1, 2, (8, 3), generator=g).float()
+    packed = integration.pack_weights(ternary.clone())
+    assert torch.equal(integration.unpack_weights(packed, dtype=torch.float32), ternary)
+    module = integration.BitLinear(3, 8, bias=False, dtype=torch.float32)
+    module.weight.copy_(packed)
+    module.weight_scale.fill_(4.0)
+    x = torch.tensor([[0.5, -1.25, 2.0], [1e-7, -3e-7, 2e-7], [0.0, 0.0, 0.0], [1.0, 0.5, -0.25]])
+    with torch.no_grad():
+        y = module(x)
+    return {"ternary": ternary.int().tolist(), "packed": packed.int().tolist(), "weight_scale": 4.0,
+            "inputs": x.tolist(), "outputs": y.tolist()}
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    result = {"transformers": transformers.__version__, "torch": torch.__version__, "models": {}}
+    cases, float_cases = build("llama_bitnet", LlamaForCausalLM, LlamaConfig(**common(rope_theta=10000.0)), 21, "bitlinear")
+    result["models"]["llama_bitnet"] = {"dtype": "float32", "cases": encode(cases)}
+    result["models"]["llama_bitnet_float"] = {"dtype": "float32", "cases": encode(float_cases)}
+    # Tied like microsoft/bitnet-b1.58-2B-4T: llama.cpp's bitnet graph always uses token_embd as the head.
+    config = BitNetConfig(**common(hidden_act="relu2", rope_theta=10000.0) | {"tie_word_embeddings": True})
+    cases, float_cases = build("bitnet", BitNetForCausalLM, config, 22, "autobitlinear")
+    result["models"]["bitnet"] = {"dtype": "float32", "cases": encode(cases)}
+    result["models"]["bitnet_float"] = {"dtype": "float32", "cases": encode(float_cases)}
+    result["bitlinear_example"] = bitlinear_example()
+    path = os.path.join(OUT, "reference_logits.json")
+    with open(path, "w") as f:
+        json.dump(result, f, separators=(",", ":"))
+    print("wrote", path, os.path.getsize(path) // 1024, "KB")
+
+
+if __name__ == "__main__":
+    main()
