@@ -161,6 +161,13 @@ public final class BatchScheduler: @unchecked Sendable {
     /// the slot with the longest common prefix (computed with the job's adapter scales, and at
     /// most all but the last prompt token, whose logits the job needs); without one, the free
     /// slot whose cached prefix is shortest, keeping the others for later requests.
+    ///
+    /// The prefix is cut down to a multiple of ``promptChunk``. How a prompt row is multiplied
+    /// depends on how many rows share its dispatch (one row: integer decode kernels; 2–15:
+    /// the float path; 16 or more: the broadcast kernels), so resuming at any other position
+    /// would evaluate the rest in other chunks than a cold request does and move the logits by
+    /// up to 10⁻². From a chunk boundary the rest is evaluated in exactly the cold request's
+    /// chunks, and a request prefilled alone answers bit for bit as it would cold.
     private func chooseSlot(for job: GenerationJob) -> (slot: Int, cachedPrefix: Int)? {
         let free = slots.indices.filter { slots[$0] == nil }
         guard let fallback = free.min(by: { cachedPrompts[$0].count < cachedPrompts[$1].count }) else { return nil }
@@ -172,7 +179,8 @@ public final class BatchScheduler: @unchecked Sendable {
             var common = 0
             let limit = min(cached.count, job.prompt.count - 1)
             while common < limit && cached[common] == job.prompt[common] { common += 1 }
-            if common > best.cachedPrefix { best = (index, common) }
+            let aligned = common / promptChunk * promptChunk
+            if aligned > best.cachedPrefix { best = (index, aligned) }
         }
         return best
     }
