@@ -271,17 +271,7 @@ public final class DecoderBackward: @unchecked Sendable {
         projectBackward(l, .up, dy: dUp, x: a.normed2, n, into: dNormed, scratch: scratch)
         let dMid = TrainingBuffer<Float>(zeros: n * s.d)
         dMid.pointer.update(from: dOut.pointer, count: n * s.d)
-        if let dWeight = L.trained?.norm2.gradient.pointer {
-            // The weight gradient sums over every row: one pass, on this thread.
-            RMSNormOp.backward(dNormed.pointer, x: a.mid.pointer, weight: L.norm2.pointer, inverseRMS: a.rms2.pointer,
-                               rows: n, dim: s.d, addingInto: dMid.pointer, dWeight: dWeight)
-        } else {
-            inRows(n) { r in
-                let o = r.lowerBound * s.d
-                RMSNormOp.backward(dNormed.pointer + o, x: a.mid.pointer + o, weight: L.norm2.pointer, inverseRMS: a.rms2.pointer + r.lowerBound,
-                                   rows: r.count, dim: s.d, addingInto: dMid.pointer + o)
-            }
-        }
+        normBackward(dNormed, x: a.mid, weight: L.norm2, inverseRMS: a.rms2, n, addingInto: dMid, dWeight: L.trained?.norm2.gradient)
         // Attention block: mid = input + o(attention(rope(q(n1)), rope(k(n1)), v(n1))).
         let dAttended = TrainingBuffer<Float>(zeros: n * s.q)
         projectBackward(l, .o, dy: rounded(dMid), x: a.attended, n, into: dAttended, scratch: scratch)
@@ -306,15 +296,25 @@ public final class DecoderBackward: @unchecked Sendable {
         projectBackward(l, .k, dy: dk, x: a.normed1, n, into: dNormed, scratch: scratch)
         projectBackward(l, .v, dy: dv, x: a.normed1, n, into: dNormed, scratch: scratch)
         dIn.pointer.update(from: dMid.pointer, count: n * s.d)
-        if let dWeight = L.trained?.norm1.gradient.pointer {
-            RMSNormOp.backward(dNormed.pointer, x: a.input.pointer, weight: L.norm1.pointer, inverseRMS: a.rms1.pointer,
-                               rows: n, dim: s.d, addingInto: dIn.pointer, dWeight: dWeight)
-        } else {
-            inRows(n) { r in
-                let o = r.lowerBound * s.d
-                RMSNormOp.backward(dNormed.pointer + o, x: a.input.pointer + o, weight: L.norm1.pointer, inverseRMS: a.rms1.pointer + r.lowerBound,
-                                   rows: r.count, dim: s.d, addingInto: dIn.pointer + o)
-            }
+        normBackward(dNormed, x: a.input, weight: L.norm1, inverseRMS: a.rms1, n, addingInto: dIn, dWeight: L.trained?.norm1.gradient)
+    }
+
+    /// RMSNorm backward of `n` rows into `dx`, and into `dWeight` when the norm is trained.
+    /// The weight gradient sums over every row, so that case is one pass on this thread; the
+    /// input gradient alone splits its rows across the pool.
+    private func normBackward(_ dy: TrainingBuffer<Float>, x: TrainingBuffer<Float>, weight: TrainingBuffer<Float>,
+                              inverseRMS: TrainingBuffer<Float>, _ n: Int, addingInto dx: TrainingBuffer<Float>,
+                              dWeight: TrainingBuffer<Float>?) {
+        let d = model.config.embeddingSize
+        if let dWeight {
+            RMSNormOp.backward(dy.pointer, x: x.pointer, weight: weight.pointer, inverseRMS: inverseRMS.pointer,
+                               rows: n, dim: d, addingInto: dx.pointer, dWeight: dWeight.pointer)
+            return
+        }
+        inRows(n) { r in
+            let o = r.lowerBound * d
+            RMSNormOp.backward(dy.pointer + o, x: x.pointer + o, weight: weight.pointer, inverseRMS: inverseRMS.pointer + r.lowerBound,
+                               rows: r.count, dim: d, addingInto: dx.pointer + o)
         }
     }
 
