@@ -12,6 +12,14 @@ struct InfoCommand: ParsableCommand {
 
     @Argument(help: "GGUF file, HF model directory or model name (default: smollm2).") var model: String?
     @Flag(help: "Also list every metadata key and every tensor.") var verbose = false
+    @Option(name: .customLong("ctx"), parsing: .unconditional, help: "Print the memory plan for this context length (per slot).")
+    var contextLength: Int?
+    @Option(parsing: .unconditional, help: "Slots for the memory plan, as `serve --parallel` (default 1).") var parallel = 1
+
+    func validate() throws {
+        if let contextLength, contextLength < 1 { throw ValidationError("--ctx must be positive, got \(contextLength)") }
+        guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be in 1…64, got \(parallel)") }
+    }
 
     func run() throws {
         let path = try ModelStore().resolve(model, progress: .terminal)
@@ -50,6 +58,14 @@ struct InfoCommand: ParsableCommand {
         let params = tensors.reduce(0) { $0 + $1.dimensions.reduce(1, *) }
         line("parameters", String(format: "%.1f M", Double(params) / 1e6))
         line("bytes per token", String(format: "%.1f MB read per generated token", Double(lm.weights.bytesPerToken) / 1e6))
+        if let contextLength {
+            let plan = try lm.memoryEstimate(contextLength: contextLength, slots: parallel,
+                                             weightBytes: tensors.reduce(0) { $0 + $1.bytes })
+            func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
+            line("memory plan", "\(contextLength) positions × \(parallel) slot\(parallel == 1 ? "" : "s"): weights \(mb(plan.weightBytes)) (mapped), "
+                 + "KV cache \(mb(plan.kvCacheBytes)) (f32), scratch \(mb(plan.scratchBytes)), total \(mb(plan.totalBytes)) "
+                 + "of \(mb(plan.availableBytes))" + (plan.fits ? "" : " — does not fit: commands with this --ctx are refused"))
+        }
         if let template = lm.chatTemplate {
             out += "chat template:\n" + template.split(separator: "\n", omittingEmptySubsequences: false).prefix(verbose ? .max : 12)
                 .map { "    " + $0 }.joined(separator: "\n") + "\n"

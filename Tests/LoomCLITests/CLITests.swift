@@ -51,6 +51,11 @@ final class CLITests: XCTestCase {
         for needle in ["architecture            llama", "layers                  30", "9 / 3, head size 64", "vocabulary              49152", "Q4_1", "pre 'smollm'"] {
             XCTAssertTrue(r.stdout.contains(needle), "missing \(needle) in\n\(r.stdout)")
         }
+        // The memory plan: SmolLM2's KV cache is 46 080 bytes per position, ×8192 × 2 slots.
+        let plan = try loom("info", "--ctx", "8192", "--parallel", "2")
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        XCTAssertTrue(plan.stdout.contains("8192 positions × 2 slots") && plan.stdout.contains("KV cache 755.0 MB (f32)"), plan.stdout)
+        XCTAssertFalse(plan.stdout.contains("does not fit"), plan.stdout)
     }
 
     func testBadInputGivesClearErrors() throws {

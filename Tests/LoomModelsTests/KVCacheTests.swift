@@ -72,3 +72,27 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertNoThrow(try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 1)))
     }
 }
+
+/// `loom info --ctx N --parallel P`'s memory plan: the KV bytes are what the caches reserve,
+/// the scratch what the decoder allocates, and an overflowing context is a named error.
+final class MemoryEstimateTests: XCTestCase {
+    func testPlanMatchesWhatSessionsAllocate() throws {
+        let model = try LanguageModel(path: try TestModels.path("smollm2"))
+        let c = model.config
+        let plan = try model.memoryEstimate(contextLength: 8192, slots: 4, weightBytes: 1000)
+        // SmolLM2: 30 layers × 3 KV heads × 64 × 2 (K and V) × 4 bytes = 46 080 bytes per position.
+        XCTAssertEqual(plan.kvCacheBytes, 4 * 8192 * 46_080)
+        let session = try model.makeSession(contextLength: 8192, pool: ThreadPool(threadCount: 1))
+        XCTAssertEqual(plan.kvCacheBytes, 4 * session.cache.byteCount)
+        let rows = 512, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
+        let expectedScratch = (rows * (3 * c.embeddingSize + 2 * qDim + 2 * kvDim + 2 * c.feedForwardSize + c.ropeDimensions)
+                               + 16 * (c.vocabularySize + c.embeddingSize)) * 4
+        XCTAssertEqual(plan.scratchBytes, expectedScratch)
+        XCTAssertEqual(plan.totalBytes, 1000 + plan.kvCacheBytes + plan.scratchBytes)
+        XCTAssertTrue(plan.fits)
+        XCTAssertFalse(try model.memoryEstimate(contextLength: 1 << 27, slots: 64, weightBytes: 0).fits)
+        XCTAssertThrowsError(try model.memoryEstimate(contextLength: Int.max / 2, weightBytes: 0)) {
+            XCTAssertTrue("\($0)".contains("KV caches"), "\($0)")
+        }
+    }
+}
