@@ -132,8 +132,8 @@ public final class LanguageModel: @unchecked Sendable {
 }
 
 extension LanguageModel {
-    /// Whether any RoPE scaling stretches the model past its trained positions: the model's
-    /// own (linear, YaRN, dynamic NTK, LongRoPE, Llama 3.1 factors) or a θ override.
+    /// Whether any RoPE scaling stretches the model past its trained positions (linear, YaRN,
+    /// dynamic NTK, LongRoPE, Llama 3.1 factors), the model's own or an override's.
     public var hasRopeScaling: Bool {
         config.ropePositionScale != 1 || config.ropeYarn != nil || config.ropeDynamic != nil
             || Self.pairFactors(config.ropePairFactors, stored: weights.ropeFrequencyFactors) != nil

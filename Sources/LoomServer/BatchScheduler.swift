@@ -171,8 +171,10 @@ public final class BatchScheduler: @unchecked Sendable {
     private func chooseSlot(for job: GenerationJob) -> (slot: Int, cachedPrefix: Int)? {
         let free = slots.indices.filter { slots[$0] == nil }
         guard let fallback = free.min(by: { cachedPrompts[$0].count < cachedPrompts[$1].count }) else { return nil }
-        // Prompt logprobs need the logits of every prompt position: evaluate it all.
-        guard job.cachePrompt, !job.promptLogprobs else { return (fallback, 0) }
+        // Prompt logprobs need the logits of every prompt position: evaluate it all. With a
+        // RoPE scaling that follows the sequence length (dynamic NTK, LongRoPE), cached keys
+        // were rotated for the earlier prompt's length, not this one's: no reuse either.
+        guard job.cachePrompt, !job.promptLogprobs, model.config.ropeDynamic == nil else { return (fallback, 0) }
         var best = (slot: fallback, cachedPrefix: 0)
         for index in free where cachedScales[index] == job.adapterScales {
             let cached = cachedPrompts[index]
