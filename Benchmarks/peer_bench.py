@@ -122,9 +122,16 @@ def bandwidth_probe(threads, gib=1.0, repeats=5):
     return a.nbytes / best
 
 
+# KV cache type of both engines (`--cache-type`; llama.cpp's default f16, Loom's too).
+CACHE_TYPE = "f16"
+# ggml type ids (ggml.h) of the cache types both engines take.
+GGML_CACHE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "bf16": 30}
+
+
 def loom_round(path, threads, p, n, depth=0):
     out = subprocess.run([LOOM, "bench", "-m", path, "-t", str(threads), "-p", str(p), "-n", str(n),
-                          "-d", str(depth), "-r", "1", "--json"], capture_output=True, text=True, check=True).stdout
+                          "-d", str(depth), "-r", "1", "-ctk", CACHE_TYPE, "-ctv", CACHE_TYPE, "--json"],
+                         capture_output=True, text=True, check=True).stdout
     j = json.loads(out)
     return j["pp"]["median"], j["tg"]["median"], j["load_seconds"], j["peak_rss_bytes"]
 
@@ -144,6 +151,9 @@ class LlamaCpp:
         cp.n_ubatch = max(p, depth, 1)
         cp.n_threads = threads
         cp.n_threads_batch = threads
+        # Flash attention stays on llama.cpp's default (auto: on for the CPU), which a
+        # quantised V cache needs.
+        cp.type_k = cp.type_v = GGML_CACHE_TYPES[CACHE_TYPE]
         self.ctx = L.llama_init_from_model(self.model, cp)
         vocab = L.llama_n_vocab(L.llama_model_get_vocab(self.model))
         rng = random.Random(1)
@@ -186,7 +196,7 @@ def peak_rss_llama(path, threads, p, n, depth=0):
     """llama.cpp's peak RSS, measured as VmHWM in a fresh child process (getrusage's maxrss
     would include this driver's own peak, which survives fork and exec)."""
     code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r});"
-            f"import peer_bench; e = peer_bench.LlamaCpp({path!r}, {threads}, {p}, {n}, {depth}); e.round();"
+            f"import peer_bench; peer_bench.CACHE_TYPE = {CACHE_TYPE!r}; e = peer_bench.LlamaCpp({path!r}, {threads}, {p}, {n}, {depth}); e.round();"
             "print([int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmHWM:')][0])")
     return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1])
 
@@ -199,11 +209,14 @@ def main():
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("-d", "--depth", type=int, default=0, help="tokens already in the cache when each test starts")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--cache-type", default="f16", choices=sorted(GGML_CACHE_TYPES),
+                    help="KV cache type of both engines (keys and values; default f16, llama.cpp's default)")
     ap.add_argument("--markdown", help="write the table to this file too")
     ap.add_argument("--loom", default=LOOM, help="the loom binary to run (default: this checkout's release build), "
                     "e.g. a saved copy for a before/after comparison in the same session")
     args = ap.parse_args()
     globals()["LOOM"] = args.loom
+    globals()["CACHE_TYPE"] = args.cache_type
     if not os.path.exists(args.loom):
         sys.exit("build Loom first: swift build -c release")
     rows = []
@@ -223,7 +236,7 @@ def main():
                 c, d = engine.round()
                 cpp_pp.append(c); cpp_tg.append(d)
             cpp_rss = peak_rss_llama(path, threads, args.p, args.n, args.depth)
-            row = dict(model=os.path.basename(path), threads=threads, depth=args.depth,
+            row = dict(model=os.path.basename(path), threads=threads, depth=args.depth, cache_type=args.cache_type,
                        loom_pp=statistics.median(loom_pp), cpp_pp=statistics.median(cpp_pp),
                        loom_tg=statistics.median(loom_tg), cpp_tg=statistics.median(cpp_tg),
                        loom_load=statistics.median(loom_load), cpp_load=engine.load_seconds,

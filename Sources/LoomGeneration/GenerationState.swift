@@ -76,6 +76,7 @@ public struct GenerationState {
         guard prompt.count <= capacity else {
             throw GenerationError.promptTooLong(tokens: prompt.count, context: capacity)
         }
+        try options.contextShift?.validate(capacity: capacity)
         // The sampler validates its parameters (SamplingParameters.validated()).
         sampler = try Sampler(parameters: options.sampling)
         self.options = options
@@ -151,9 +152,10 @@ public struct GenerationState {
         tokenToEvaluate = nil
     }
 
-    /// `maxTokens` reached, or prompt plus answer fill the context.
+    /// `maxTokens` reached, or prompt plus answer fill the context (which a context shift
+    /// empties again instead).
     private var isAtLimit: Bool {
-        generatedCount >= options.maxTokens || history.count >= capacity
+        generatedCount >= options.maxTokens || (options.contextShift == nil && history.count >= capacity)
     }
 
     /// The text held back by the detokenizer (an incomplete character) and the stop matcher

@@ -5,7 +5,8 @@ import LoomTokenizer
 
 /// What to generate and when to stop.
 public struct GenerationOptions: Sendable {
-    /// Most tokens to generate; generation also stops when the context is full.
+    /// Most tokens to generate; generation also stops when the context is full, unless
+    /// ``contextShift`` makes room.
     public var maxTokens: Int
     public var sampling: SamplingParameters
     /// Strings that end generation; no part of them is ever emitted.
@@ -14,6 +15,10 @@ public struct GenerationOptions: Sendable {
     public var stopAtEndOfGeneration: Bool
     /// Alternatives to report per token with its log-probability (0 = none).
     public var topLogprobs: Int
+
+    /// What to do when prompt plus answer fill the context: nil stops generation there
+    /// (``FinishReason/length``); a ``ContextShift`` drops older tokens and goes on.
+    public var contextShift: ContextShift?
 
     public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(),
                 stopStrings: [String] = [], stopAtEndOfGeneration: Bool = true, topLogprobs: Int = 0) {
@@ -59,6 +64,8 @@ public struct GenerationResult: Sendable {
     public let promptSeconds: Double
     /// Seconds spent generating after the prompt.
     public let generationSeconds: Double
+    /// How many times the context was shifted to make room (``GenerationOptions/contextShift``).
+    public var contextShifts = 0
 }
 
 /// Runs the generate loop: prompt evaluation (reusing the cached prefix), then one
@@ -127,6 +134,7 @@ public final class Generator {
         var logits = try evaluatePrompt(prompt)
         let promptSeconds = Date().timeIntervalSince(promptStart)
         let genStart = Date()
+        var shifts = 0
 
         while true {
             if let token = state.advance(logits: logits).token {
@@ -134,13 +142,21 @@ public final class Generator {
                 if !onToken(token) { state.cancel() }
             }
             guard let next = state.tokenToEvaluate else { break }
+            if session.position >= session.capacity, let shift = options.contextShift {
+                // llama.cpp's context shift: keep the first tokens, drop half of the rest.
+                let keep = shift.keptTokens(promptCount: prompt.count, capacity: session.capacity)
+                let discard = (session.position - keep) / 2
+                try session.shiftContext(keep: keep, discard: discard)
+                cachedTokens.removeSubrange(keep..<keep + discard)
+                shifts += 1
+            }
             logits = try session.evaluate([next])
             cachedTokens.append(next)
         }
         return GenerationResult(
             tokens: Array(state.generatedTokens), text: text, finishReason: state.finishReason ?? .length,
             promptTokenCount: prompt.count,
-            promptSeconds: promptSeconds, generationSeconds: Date().timeIntervalSince(genStart))
+            promptSeconds: promptSeconds, generationSeconds: Date().timeIntervalSince(genStart), contextShifts: shifts)
     }
 }
 

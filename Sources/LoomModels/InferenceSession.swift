@@ -18,14 +18,17 @@ public final class InferenceSession {
     let cache: KVCache
     private let forward: DecoderForward
 
-    init(model: LanguageModel, capacity: Int, pool: ThreadPool, options: KernelOptions) {
+    init(model: LanguageModel, capacity: Int, pool: ThreadPool, options: KernelOptions, cacheTypes: KVCacheTypes) {
         self.model = model
         self.capacity = capacity
         self.pool = pool
         let c = model.config
-        cache = KVCache(layers: c.layerCount, capacity: capacity, rowSize: c.kvHeadCount * c.headDim)
+        cache = KVCache(layers: c.layerCount, capacity: capacity, rowSize: c.kvHeadCount * c.headDim, types: cacheTypes)
         forward = DecoderForward(model: model, maxRows: min(Self.maxBatch, capacity), pool: pool, options: options)
     }
+
+    /// The KV cache's storage types.
+    public var cacheTypes: KVCacheTypes { cache.types }
 
     /// Forgets every evaluated token.
     public func reset() { position = 0 }
@@ -33,6 +36,20 @@ public final class InferenceSession {
     /// Drops positions from `newPosition` on (keeps a shared prefix for reuse).
     public func truncate(to newPosition: Int) {
         position = max(0, min(position, newPosition))
+    }
+
+    /// Makes room at the end of a full context without evaluating anything again (llama.cpp's
+    /// context shift): keeps the first `keep` positions, drops the `discard` after them, and
+    /// moves the rest down, their keys re-rotated by the position delta. ``position`` goes
+    /// down by `discard`.
+    ///
+    /// - Throws: ``ModelError/invalidMetadata(key:reason:path:)`` when `keep`/`discard` do
+    ///   not fit the evaluated positions, or when the model's RoPE frequencies depend on the
+    ///   sequence length (dynamic NTK, LongRoPE), where a rotation by the delta is not the
+    ///   rotation the moved keys would get.
+    public func shiftContext(keep: Int, discard: Int) throws {
+        try model.shiftContext(of: cache, filled: position, keep: keep, discard: discard)
+        position -= discard
     }
 
     /// Evaluates `tokens` at the next positions and returns the logits after the last one

@@ -1,14 +1,17 @@
 import Foundation
+import LoomKernels
 
-/// Keys and values of every layer for up to `capacity` positions, as floats.
+/// Keys and values of every layer for up to `capacity` positions, each stored as its
+/// ``KVCacheType`` (``KVCacheTypes``; f16 by default, as in llama.cpp).
 ///
-/// Layout per layer: `[position × kvHeads × headDim]`, so the K/V projections of a batch
-/// are written straight into the cache rows of their positions. All layers live in one
-/// block (keys of layer 0, its values, keys of layer 1, …), reserved up front but only
-/// touched (and so only resident) as positions fill.
+/// Layout per layer: `[position × kvHeads × headDim]` elements of the type, so the K/V
+/// projections of a batch are converted straight into the cache rows of their positions
+/// (``store(layer:position:keys:values:count:)``) and the attention kernels read the rows in
+/// place (``KVRows``). All layers live in one block (keys of layer 0, its values, keys of
+/// layer 1, …), reserved up front but only touched (and so only resident) as positions fill.
 ///
 /// Decode attention reads one KV head's rows of every cached position: 256 bytes out of
-/// every 768 on SmolLM2, so every 4 KB page of a layer is visited for a few rows. Past a
+/// every 768 on SmolLM2 (f32), so every 4 KB page of a layer is visited for a few rows. Past a
 /// thousand positions that is tens of megabytes per token through 4 KB pages, far beyond
 /// the TLB's reach, and page walks dominated long-context decode. On Linux the block is
 /// therefore handed to transparent huge pages once the cache is full enough
@@ -19,9 +22,13 @@ import Foundation
 public final class KVCache {
     public let layers: Int
     public let capacity: Int
-    /// Floats per position per layer (kvHeads × headDim).
+    /// Elements per position per layer (kvHeads × headDim).
     public let rowSize: Int
-    private let storage: UnsafeMutablePointer<Float>
+    /// The storage types of keys and values.
+    public let types: KVCacheTypes
+    /// Bytes of one position's keys and of its values in one layer.
+    public let keyRowBytes: Int, valueRowBytes: Int
+    private let storage: UnsafeMutableRawPointer
     private let storageBytes: Int
     /// The sequence length the slot's dynamic RoPE frequencies are computed for
     /// (``DynamicRopeScaling``; transformers' `max_seq_len_cached`), 0 before any.
@@ -34,19 +41,25 @@ public final class KVCache {
     /// The size of a transparent huge page (x86-64 and arm64 Linux with 4 KB base pages).
     static let hugePageBytes = 1 << 21
 
-    public init(layers: Int, capacity: Int, rowSize: Int) {
+    /// A cache of `capacity` positions of `rowSize` elements per layer. Block types need
+    /// `rowSize` to be whole blocks (the model checks heads; see ``KVCacheTypes/check(headDim:)``).
+    public init(layers: Int, capacity: Int, rowSize: Int, types: KVCacheTypes = .default) {
+        precondition(rowSize % types.keys.ggmlType.blockSize == 0 && rowSize % types.values.ggmlType.blockSize == 0,
+                     "KVCache: rows of \(rowSize) are not whole blocks of \(types)")
         self.layers = layers
         self.capacity = capacity
         self.rowSize = rowSize
-        let bytes = max(1, 2 * layers * capacity * rowSize) * MemoryLayout<Float>.stride
+        self.types = types
+        keyRowBytes = types.keys.rowBytes(elements: rowSize)
+        valueRowBytes = types.values.rowBytes(elements: rowSize)
+        let bytes = max(1, layers * capacity * (keyRowBytes + valueRowBytes))
         // Whole huge pages, so that the advice covers the end of the block too.
         storageBytes = (bytes + Self.hugePageBytes - 1) / Self.hugePageBytes * Self.hugePageBytes
         storage = UnsafeMutableRawPointer.allocate(byteCount: storageBytes, alignment: Self.hugePageBytes)
-            .bindMemory(to: Float.self, capacity: storageBytes / MemoryLayout<Float>.stride)
         // Huge pages make resident every 2 MB page a layer has touched. Waiting until each
         // layer holds 2 MB of rows (or, for a small cache, half its capacity) keeps the
         // cache's resident size within twice what 4 KB pages would have.
-        let rowBytes = max(1, rowSize * MemoryLayout<Float>.stride)
+        let rowBytes = max(1, keyRowBytes)
         hugePagePositions = min((Self.hugePageBytes + rowBytes - 1) / rowBytes, (capacity + 1) / 2)
     }
 
@@ -59,18 +72,76 @@ public final class KVCache {
         guard !usesHugePages, positions >= hugePagePositions else { return }
         usesHugePages = true
         #if os(Linux)
-        _ = madvise(UnsafeMutableRawPointer(storage), storageBytes, Int32(MADV_HUGEPAGE))
+        _ = madvise(storage, storageBytes, Int32(MADV_HUGEPAGE))
         #endif
     }
 
-    /// Start of layer `layer`'s keys (position 0).
-    @inlinable public func keys(layer: Int) -> UnsafeMutablePointer<Float> { keyPointer(layer) }
-    /// Start of layer `layer`'s values (position 0).
-    @inlinable public func values(layer: Int) -> UnsafeMutablePointer<Float> { valuePointer(layer) }
+    /// Layer `layer`'s cached keys from position 0.
+    @inlinable public func keys(layer: Int) -> KVRows {
+        KVRows(base: keyStart(layer), type: types.keys.ggmlType, rowBytes: keyRowBytes)
+    }
 
-    @usableFromInline func keyPointer(_ layer: Int) -> UnsafeMutablePointer<Float> { storage + (2 * layer) * capacity * rowSize }
-    @usableFromInline func valuePointer(_ layer: Int) -> UnsafeMutablePointer<Float> { storage + (2 * layer + 1) * capacity * rowSize }
+    /// Layer `layer`'s cached values from position 0.
+    @inlinable public func values(layer: Int) -> KVRows {
+        KVRows(base: valueStart(layer), type: types.values.ggmlType, rowBytes: valueRowBytes)
+    }
+
+    @usableFromInline func keyStart(_ layer: Int) -> UnsafeMutableRawPointer {
+        storage + layer * capacity * (keyRowBytes + valueRowBytes)
+    }
+
+    @usableFromInline func valueStart(_ layer: Int) -> UnsafeMutableRawPointer {
+        keyStart(layer) + capacity * keyRowBytes
+    }
+
+    /// Converts `count` positions of float keys and values (`[count × rowSize]` each) into
+    /// layer `layer`'s rows from `position` on (llama.cpp's `ggml_cpy` into its cache view:
+    /// the same quantisers, ``RowQuantizer``).
+    public func store(layer: Int, position: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int) {
+        precondition(position >= 0 && count >= 0 && position + count <= capacity,
+                     "KVCache.store: positions \(position)..<\(position + count) outside the capacity \(capacity)")
+        RowQuantizer.quantize(types.keys.ggmlType, keys, into: keyStart(layer) + position * keyRowBytes, count: count * rowSize)
+        RowQuantizer.quantize(types.values.ggmlType, values, into: valueStart(layer) + position * valueRowBytes,
+                              count: count * rowSize)
+    }
+
+    /// Dequantises `count` positions of layer `layer` from `position` into `keys` and `values`
+    /// (`[count × rowSize]` floats each): what the attention kernels see.
+    public func load(layer: Int, position: Int, count: Int, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>) {
+        precondition(position >= 0 && count >= 0 && position + count <= capacity,
+                     "KVCache.load: positions \(position)..<\(position + count) outside the capacity \(capacity)")
+        self.keys(layer: layer).dequantize(first: position, count: count, width: rowSize, into: keys)
+        self.values(layer: layer).dequantize(first: position, count: count, width: rowSize, into: values)
+    }
+
+    /// llama.cpp's context shift (`llama_memory_seq_rm` + `llama_memory_seq_add`, then its
+    /// K-shift graph): drops positions `keep ..< keep + discard` of every layer and moves the
+    /// `filled - keep - discard` positions after them down by `discard`. Values move as bytes;
+    /// each moved key row is dequantised, passed to `rotate` (which re-rotates its heads by
+    /// the position delta) and stored again, so no token is evaluated again.
+    public func shift(keep: Int, discard: Int, filled: Int, rotate: (UnsafeMutablePointer<Float>) -> Void) {
+        precondition(keep >= 0 && discard > 0 && keep + discard <= filled && filled <= capacity,
+                     "KVCache.shift: keep \(keep), discard \(discard), filled \(filled), capacity \(capacity)")
+        let moved = filled - keep - discard
+        let chunk = 256
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: chunk * rowSize)
+        defer { row.deallocate() }
+        for layer in 0..<layers {
+            let values = valueStart(layer)
+            (values + keep * valueRowBytes).copyMemory(from: values + (keep + discard) * valueRowBytes, byteCount: moved * valueRowBytes)
+            var done = 0
+            while done < moved {
+                // The whole chunk is read before any of it is written (rows only move down).
+                let count = min(chunk, moved - done)
+                keys(layer: layer).dequantize(first: keep + discard + done, count: count, width: rowSize, into: row)
+                for r in 0..<count { rotate(row + r * rowSize) }
+                RowQuantizer.quantize(types.keys.ggmlType, row, into: keyStart(layer) + (keep + done) * keyRowBytes,
+                                      count: count * rowSize)
+                done += count
+            }
+        }
+    }
 
     /// Bytes reserved.
-    public var byteCount: Int { 2 * layers * capacity * rowSize * MemoryLayout<Float>.size }
+    public var byteCount: Int { layers * capacity * (keyRowBytes + valueRowBytes) }
 }

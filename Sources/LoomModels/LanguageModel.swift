@@ -32,6 +32,10 @@ public final class LanguageModel: @unchecked Sendable {
     /// LoRA adapters attached to the projections, in attach order
     /// (``attachLoRA(_:scale:)``, ``detachLoRA(id:)``).
     public internal(set) var loraAdapters: [LoRAAttachment] = []
+    /// The KV cache types sessions and batches of this model use unless given others
+    /// (``makeSession(contextLength:pool:options:cacheTypes:)``): f16 by default, as in
+    /// llama.cpp. Commands set it from `--cache-type-k/-v` once, after loading.
+    public var cacheTypes: KVCacheTypes = .default
     /// The base norm weights an attached adapter replaced (its ``LoRAAdapter/norms``), by
     /// attachment id then GGUF name, restored when it is detached.
     var replacedNorms: [Int: [String: [Float]]] = [:]
@@ -120,14 +124,18 @@ public final class LanguageModel: @unchecked Sendable {
     /// A fresh evaluation state (KV cache and scratch) of `contextLength` positions
     /// (default: the trained context, capped at 4096 to bound memory). `options` picks
     /// kernels (``KernelOptions``); the defaults are the measured fastest.
+    /// The KV cache stores `cacheTypes` (default: the model's ``cacheTypes``).
     public func makeSession(contextLength: Int? = nil, pool: ThreadPool = ThreadPool(),
-                            options: KernelOptions = .default) throws -> InferenceSession {
+                            options: KernelOptions = .default, cacheTypes: KVCacheTypes? = nil) throws -> InferenceSession {
         let capacity = contextLength ?? min(config.contextLength, 4096)
         guard capacity > 0 else {
             throw ModelError.invalidMetadata(key: "context length", reason: "\(capacity) must be positive", path: path)
         }
-        try MemoryPlan.checkKVCache(layers: config.layerCount, positions: capacity, rowSize: config.kvHeadCount * config.headDim)
-        return InferenceSession(model: self, capacity: capacity, pool: pool, options: options)
+        let types = cacheTypes ?? self.cacheTypes
+        try types.check(headDim: config.headDim, path: path)
+        try MemoryPlan.checkKVCache(layers: config.layerCount, positions: capacity, rowSize: config.kvHeadCount * config.headDim,
+                                    types: types)
+        return InferenceSession(model: self, capacity: capacity, pool: pool, options: options, cacheTypes: types)
     }
 }
 

@@ -11,8 +11,10 @@ public struct MemoryEstimate: Sendable, Equatable {
     public let slots: Int
     /// Tensor bytes as stored (mapped, read-only).
     public let weightBytes: Int
-    /// f32 keys and values of every layer, position and slot (``KVCache``).
+    /// Keys and values of every layer, position and slot (``KVCache``), stored as ``cacheTypes``.
     public let kvCacheBytes: Int
+    /// The KV cache's storage types.
+    public let cacheTypes: KVCacheTypes
     /// ``DecoderForward``'s activation buffers for `batchRows` rows plus its logits block.
     public let scratchBytes: Int
     /// The machine's physical memory.
@@ -30,9 +32,13 @@ extension LanguageModel {
     /// default, capped at the context), given `weightBytes` of stored tensors.
     /// - Throws: ``ModelError/insufficientMemory(what:requested:available:)`` when the byte
     ///   count overflows (an implausible context).
-    public func memoryEstimate(contextLength: Int, slots: Int = 1, batchRows: Int? = nil, weightBytes: Int) throws -> MemoryEstimate {
+    /// `cacheTypes` defaults to the model's (``cacheTypes``).
+    public func memoryEstimate(contextLength: Int, slots: Int = 1, batchRows: Int? = nil, weightBytes: Int,
+                               cacheTypes: KVCacheTypes? = nil) throws -> MemoryEstimate {
         let c = config
-        guard let kv = MemoryPlan.kvCacheBytes(layers: c.layerCount, positions: contextLength, rowSize: c.kvHeadCount * c.headDim, slots: slots) else {
+        let types = cacheTypes ?? self.cacheTypes
+        guard let kv = MemoryPlan.kvCacheBytes(layers: c.layerCount, positions: contextLength, rowSize: c.kvHeadCount * c.headDim,
+                                               types: types, slots: slots) else {
             throw ModelError.insufficientMemory(what: "the KV caches of \(slots) × \(contextLength) positions", requested: nil,
                                                 available: MemoryPlan.physicalMemory)
         }
@@ -43,7 +49,7 @@ extension LanguageModel {
         // logits block and its normed input.
         let perRow = 3 * c.embeddingSize + 2 * qDim + 2 * kvDim + 2 * c.feedForwardSize + c.ropeDimensions
         let floats = rows * perRow + DecoderForward.logitRows * (c.vocabularySize + c.embeddingSize)
-        return MemoryEstimate(contextLength: contextLength, slots: slots, weightBytes: weightBytes, kvCacheBytes: kv,
+        return MemoryEstimate(contextLength: contextLength, slots: slots, weightBytes: weightBytes, kvCacheBytes: kv, cacheTypes: types,
                               scratchBytes: floats * MemoryLayout<Float>.stride, availableBytes: MemoryPlan.physicalMemory)
     }
 }

@@ -28,9 +28,10 @@ public final class MultiSequenceBatch {
 
     /// Creates `slots` sequences of `capacity` positions each; one call evaluates at most
     /// `maxTokens` tokens. KV memory is reserved but only becomes resident as it is used.
-    /// `options` picks kernels (``KernelOptions``; tests compare paths with it).
+    /// `options` picks kernels (``KernelOptions``; tests compare paths with it); the caches
+    /// store `cacheTypes` (default: the model's ``LanguageModel/cacheTypes``).
     public init(model: LanguageModel, slots: Int, capacity: Int, maxTokens: Int = 512, pool: ThreadPool,
-                options: KernelOptions = .default) throws {
+                options: KernelOptions = .default, cacheTypes: KVCacheTypes? = nil) throws {
         guard slots > 0, capacity > 0, maxTokens > 0 else {
             throw ModelError.invalidMetadata(key: "batch shape", reason: "slots \(slots), capacity \(capacity) and maxTokens \(maxTokens) must be positive", path: model.path)
         }
@@ -40,8 +41,11 @@ public final class MultiSequenceBatch {
         self.maxTokens = maxTokens
         self.pool = pool
         let c = model.config
-        try MemoryPlan.checkKVCache(layers: c.layerCount, positions: capacity, rowSize: c.kvHeadCount * c.headDim, slots: slots)
-        caches = (0..<slots).map { _ in KVCache(layers: c.layerCount, capacity: capacity, rowSize: c.kvHeadCount * c.headDim) }
+        let types = cacheTypes ?? model.cacheTypes
+        try types.check(headDim: c.headDim, path: model.path)
+        try MemoryPlan.checkKVCache(layers: c.layerCount, positions: capacity, rowSize: c.kvHeadCount * c.headDim, types: types,
+                                    slots: slots)
+        caches = (0..<slots).map { _ in KVCache(layers: c.layerCount, capacity: capacity, rowSize: c.kvHeadCount * c.headDim, types: types) }
         forward = DecoderForward(model: model, maxRows: maxTokens, pool: pool, options: options)
     }
 
@@ -55,6 +59,18 @@ public final class MultiSequenceBatch {
         }
         try model.validateLoRAScales(scales ?? [:])
         if let scales, !scales.isEmpty { forward.slotAdapterScales[slot] = scales } else { forward.slotAdapterScales[slot] = nil }
+    }
+
+    /// llama.cpp's context shift on slot `slot`, whose cache holds `filled` positions: keeps
+    /// `keep`, drops the `discard` after them and moves the rest down (see
+    /// ``InferenceSession/shiftContext(keep:discard:)``). The slot's next position is then
+    /// `filled - discard`.
+    public func shiftContext(slot: Int, filled: Int, keep: Int, discard: Int) throws {
+        guard (0..<slotCount).contains(slot), filled <= capacity else {
+            throw ModelError.invalidMetadata(key: "slot", reason: "\(slot) is outside 0..<\(slotCount) or \(filled) past \(capacity)",
+                                             path: model.path)
+        }
+        try model.shiftContext(of: caches[slot], filled: filled, keep: keep, discard: discard)
     }
 
     /// Bytes of KV cache reserved over all slots.

@@ -23,6 +23,8 @@ public final class BatchScheduler: @unchecked Sendable {
     public let slotCount: Int
     /// Positions each slot holds (prompt plus answer).
     public let contextLength: Int
+    /// What a slot does when its context fills (see ``ServerConfiguration/contextShift``).
+    public let contextShift: ContextShift?
     /// Most jobs waiting for a slot.
     public let queueLimit: Int
     /// Most prompt tokens evaluated per step.
@@ -47,13 +49,14 @@ public final class BatchScheduler: @unchecked Sendable {
 
     public init(model: LanguageModel, slots: Int, contextLength: Int, queueLimit: Int = 64,
                 promptChunk: Int = 256, threads: Int? = nil, metrics: ServerMetrics = ServerMetrics(),
-                kernelOptions: KernelOptions = .default) throws {
+                kernelOptions: KernelOptions = .default, contextShift: ContextShift? = nil) throws {
         self.model = model
         self.slotCount = slots
         self.contextLength = contextLength
         self.queueLimit = queueLimit
         self.promptChunk = promptChunk
         self.metrics = metrics
+        self.contextShift = contextShift
         let pool = ThreadPool(threadCount: threads ?? ThreadPool.availableProcessors)
         batch = try MultiSequenceBatch(model: model, slots: slots, capacity: contextLength,
                                        maxTokens: promptChunk + slots, pool: pool, options: kernelOptions)
@@ -204,7 +207,7 @@ public final class BatchScheduler: @unchecked Sendable {
             do {
                 try batch.setAdapterScales(job.adapterScales, slot: index)
                 slots[index] = try SlotState(job: job, slot: index, tokenizer: model.tokenizer, capacity: contextLength,
-                                             cachedPrefix: cachedPrefix)
+                                             cachedPrefix: cachedPrefix, contextShift: contextShift)
             } catch {
                 job.sink(.failed(error))
                 continue
@@ -238,6 +241,20 @@ public final class BatchScheduler: @unchecked Sendable {
         }
         condition.unlock()
         if active.isEmpty { return }
+
+        // Slots about to decode into a full context shift it first (llama-server's
+        // `ctx_shift`): keep the first tokens, drop half of the rest, no re-evaluation.
+        for slot in active where slot.needsContextShift(capacity: contextLength) {
+            guard let shift = contextShift else { continue }
+            let keep = shift.keptTokens(promptCount: slot.job.prompt.count, capacity: contextLength)
+            let discard = (slot.position - keep) / 2
+            do {
+                try batch.shiftContext(slot: slot.slot, filled: slot.position, keep: keep, discard: discard)
+                slot.didShiftContext(keep: keep, discard: discard)
+            } catch {
+                slot.fail(error)
+            }
+        }
 
         var segments: [MultiSequenceBatch.Segment] = []
         var owners: [SlotState] = []

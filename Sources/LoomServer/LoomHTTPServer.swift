@@ -53,6 +53,10 @@ public struct ServerConfiguration: Sendable {
     /// scale (llama.cpp's `--lora`). Both can be rescaled by `POST /lora-adapters` and chosen
     /// per request with `"lora": [{"id", "scale"}]`.
     public var loraAdapters: [ServedLoRA] = []
+    /// llama.cpp's `--context-shift` / `--keep`: a slot whose prompt plus answer fill its
+    /// context drops the older half (after `keep` tokens) and goes on, up to the request's
+    /// `max_tokens`. nil (the default, as in llama-server): generation stops with `length`.
+    public var contextShift: ContextShift?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, parallel: Int = 4,
                 contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64,
@@ -173,11 +177,11 @@ public final class LoomHTTPServer: @unchecked Sendable {
     private func logLoadDetails(_ model: LanguageModel, context: Int) {
         let c = model.config
         let threads = configuration.threads ?? ThreadPool.availableProcessors
-        // Keys and values in f32 for every position of every slot.
-        let kvBytes = 2 * c.layerCount * context * configuration.parallel * c.kvHeadCount * c.headDim * MemoryLayout<Float>.size
+        // Keys and values of every position of every slot, in the model's cache types.
+        let kvBytes = c.layerCount * context * configuration.parallel * model.cacheTypes.bytesPerPosition(rowSize: c.kvHeadCount * c.headDim)
         logger.debug("loaded \(model.path)")
         logger.debug("architecture \(c.architecture.name) (\(c.name)): \(c.layerCount) layers, embedding \(c.embeddingSize), \(c.headCount) heads (\(c.kvHeadCount) KV) of \(c.headDim), vocabulary \(c.vocabularySize)")
-        logger.debug("threads \(threads), \(configuration.parallel) slots × context \(context) tokens (trained \(c.contextLength)), KV cache \(kvBytes) bytes")
+        logger.debug("threads \(threads), \(configuration.parallel) slots × context \(context) tokens (trained \(c.contextLength)), KV cache \(kvBytes) bytes (\(model.cacheTypes))")
     }
 
     private func startLoading() {
@@ -194,7 +198,8 @@ public final class LoomHTTPServer: @unchecked Sendable {
                 let context = configuration.contextLength ?? min(model.config.contextLength, 4096)
                 let scheduler = try BatchScheduler(model: model, slots: configuration.parallel, contextLength: context,
                                                    queueLimit: configuration.queueLimit, threads: configuration.threads,
-                                                   metrics: metrics, kernelOptions: configuration.kernelOptions)
+                                                   metrics: metrics, kernelOptions: configuration.kernelOptions,
+                                                   contextShift: configuration.contextShift)
                 scheduler.start()
                 logLoadDetails(model, context: context)
                 host.set(.ready(ServedModel(model: model, scheduler: scheduler, alias: configuration.alias,

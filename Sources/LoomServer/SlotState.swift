@@ -18,12 +18,15 @@ final class SlotState {
 
     /// - Parameter cachedPrefix: leading prompt tokens already in the slot's KV cache (from
     ///   an earlier request), which the slot starts after.
-    init(job: GenerationJob, slot: Int, tokenizer: BPETokenizer, capacity: Int, cachedPrefix: Int = 0) throws {
+    init(job: GenerationJob, slot: Int, tokenizer: BPETokenizer, capacity: Int, cachedPrefix: Int = 0,
+         contextShift: ContextShift? = nil) throws {
         precondition(cachedPrefix < max(1, job.prompt.count), "at least the last prompt token is evaluated")
         self.job = job
         self.slot = slot
         position = cachedPrefix
-        state = try GenerationState(prompt: job.prompt, options: job.options, tokenizer: tokenizer, capacity: capacity)
+        var options = job.options
+        options.contextShift = contextShift
+        state = try GenerationState(prompt: job.prompt, options: options, tokenizer: tokenizer, capacity: capacity)
     }
 
     /// Tokens of the answer so far.
@@ -34,7 +37,23 @@ final class SlotState {
 
     /// Leading prompt tokens whose keys and values the slot's cache holds, computed on the
     /// prompt path (what a later request may start from).
-    var evaluatedPromptTokens: Int { min(position, job.prompt.count) }
+    var evaluatedPromptTokens: Int { min(position, job.prompt.count, keptPromptTokens) }
+
+    /// Prompt tokens still in the cache at their own positions after a context shift (all
+    /// until one happens); what a later request may reuse.
+    private var keptPromptTokens = Int.max
+
+    /// Whether the next token to evaluate has no position left in a `capacity` context.
+    func needsContextShift(capacity: Int) -> Bool {
+        !isDone && !isPrefilling && state.tokenToEvaluate != nil && position >= capacity
+    }
+
+    /// Records a context shift of the slot's cache: `discard` positions after the first
+    /// `keep` are gone and the rest moved down.
+    func didShiftContext(keep: Int, discard: Int) {
+        position -= discard
+        keptPromptTokens = min(keptPromptTokens, keep)
+    }
 
     /// The tokens this slot evaluates in the next step (nil if none fit the prompt budget).
     func nextSegment(promptBudget: Int) -> MultiSequenceBatch.Segment? {

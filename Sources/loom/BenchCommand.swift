@@ -27,6 +27,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .short, parsing: .unconditional, help: "Repetitions.") var r = 5
     @OptionGroup var lora: LoRAOptions
     @OptionGroup var rope: RopeOptions
+    @OptionGroup var cache: CacheTypeOptions
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Keep activations in f32 (float kernels) instead of 10-bit integer codes, for decode and prompts, for comparison.")
     var floatActivations = false
@@ -58,6 +59,7 @@ struct BenchCommand: ParsableCommand {
         let overrides = rope.overrides
         let lm = try LanguageModel(path: path, rope: overrides)
         try lora.attach(to: lm, quiet: json)
+        try cache.apply(to: lm)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let threads = t ?? ThreadPool.availableProcessors
         let contextLength = d + max(p, n) + 1

@@ -21,6 +21,8 @@ struct EvalModelOptions: ParsableArguments {
 
     @OptionGroup var rope: RopeOptions
 
+    @OptionGroup var cache: CacheTypeOptions
+
     @OptionGroup var lora: LoRAOptions
 
     func validate() throws {
@@ -40,6 +42,7 @@ struct EvalModelOptions: ParsableArguments {
         let label = name ?? (path as NSString).lastPathComponent
         let model = try LanguageModel(path: path, rope: rope.overrides)
         try lora.attach(to: model)
+        try cache.apply(to: model)
         return (model, lora.paths.isEmpty && lora.scaled.isEmpty ? label : label + " + LoRA")
     }
 

@@ -15,6 +15,7 @@ struct InfoCommand: ParsableCommand {
     @Option(name: .customLong("ctx"), parsing: .unconditional, help: "Print the memory plan for this context length (per slot).")
     var contextLength: Int?
     @Option(parsing: .unconditional, help: "Slots for the memory plan, as `serve --parallel` (default 1).") var parallel = 1
+    @OptionGroup var cache: CacheTypeOptions
 
     func validate() throws {
         if let contextLength, contextLength < 1 { throw ValidationError("--ctx must be positive, got \(contextLength)") }
@@ -59,11 +60,12 @@ struct InfoCommand: ParsableCommand {
         line("parameters", String(format: "%.1f M", Double(params) / 1e6))
         line("bytes per token", String(format: "%.1f MB read per generated token", Double(lm.weights.bytesPerToken) / 1e6))
         if let contextLength {
+            try cache.types.check(headDim: c.headDim, path: path)
             let plan = try lm.memoryEstimate(contextLength: contextLength, slots: parallel,
-                                             weightBytes: tensors.reduce(0) { $0 + $1.bytes })
+                                             weightBytes: tensors.reduce(0) { $0 + $1.bytes }, cacheTypes: cache.types)
             func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
             line("memory plan", "\(contextLength) positions × \(parallel) slot\(parallel == 1 ? "" : "s"): weights \(mb(plan.weightBytes)) (mapped), "
-                 + "KV cache \(mb(plan.kvCacheBytes)) (f32), scratch \(mb(plan.scratchBytes)), total \(mb(plan.totalBytes)) "
+                 + "KV cache \(mb(plan.kvCacheBytes)) (\(plan.cacheTypes)), scratch \(mb(plan.scratchBytes)), total \(mb(plan.totalBytes)) "
                  + "of \(mb(plan.availableBytes))" + (plan.fits ? "" : " — does not fit: commands with this --ctx are refused"))
         }
         if let template = lm.chatTemplate {

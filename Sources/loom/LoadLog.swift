@@ -17,11 +17,11 @@ enum LoadLog {
         let c = model.config
         logger.debug("loaded \(model.path)")
         logger.debug("architecture \(c.architecture.name) (\(c.name)): \(c.layerCount) layers, embedding \(c.embeddingSize), \(c.headCount) heads (\(c.kvHeadCount) KV) of \(c.headDim), vocabulary \(c.vocabularySize)")
-        logger.debug("threads \(threads), context \(context) tokens (trained \(c.contextLength)), KV cache \(kvBytes(c, context: context)) bytes")
-    }
-
-    /// Bytes of keys and values (f32) for `context` positions of one sequence.
-    static func kvBytes(_ c: ModelConfig, context: Int) -> Int {
-        2 * c.layerCount * context * c.kvHeadCount * c.headDim * MemoryLayout<Float>.size
+        if let plan = try? model.memoryEstimate(contextLength: context, weightBytes: model.weights.bytesPerToken) {
+            logger.debug("""
+                threads \(threads), context \(context) tokens (trained \(c.contextLength)), KV cache \(plan.kvCacheBytes) bytes \
+                (\(plan.cacheTypes)), scratch \(plan.scratchBytes) bytes, of \(plan.availableBytes) bytes of memory
+                """)
+        }
     }
 }

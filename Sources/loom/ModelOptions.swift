@@ -18,6 +18,8 @@ struct ModelOptions: ParsableArguments {
 
     @OptionGroup var rope: RopeOptions
 
+    @OptionGroup var cache: CacheTypeOptions
+
     @OptionGroup var lora: LoRAOptions
 
     @Flag(name: .shortAndLong, help: "Log load details (file, architecture, threads, context, KV-cache bytes) to standard error.")
@@ -42,6 +44,7 @@ struct ModelOptions: ParsableArguments {
         let overrides = rope.overrides
         let model = try LanguageModel(path: try resolvePath(), rope: overrides)
         try lora.attach(to: model)
+        try cache.apply(to: model)
         if let contextLength, let warning = model.contextWarning(context: contextLength, ropeOverridden: !overrides.isEmpty) {
             StandardError.print(warning)
         }

@@ -18,10 +18,18 @@ struct SamplingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Random seed (default: random).") var seed: UInt64?
     @Option(name: .customLong("stop"), help: "Stop when this string appears (repeatable); it is not printed.")
     var stop: [String] = []
+    @Flag(name: .customLong("context-shift"),
+          help: "When prompt plus answer fill the context, drop the older half (after --keep tokens) and go on, as llama.cpp.")
+    var contextShift = false
+    @Option(name: .customLong("keep"), parsing: .unconditional,
+            help: "Tokens at the start that --context-shift never drops; -1 = the whole prompt (default 0).")
+    var keep: Int?
 
     func validate() throws {
         if let maxTokens, maxTokens < 0 { throw ValidationError("--max-tokens must be ≥ 0, got \(maxTokens)") }
         // An empty stop string would match everywhere (or, ignored, surprise the user): refuse it.
+        if keep != nil && !contextShift { throw ValidationError("--keep only applies with --context-shift") }
+        if let keep, keep < -1 { throw ValidationError("--keep must be ≥ -1 (-1: the whole prompt), got \(keep)") }
         if stop.contains("") { throw ValidationError("--stop needs a non-empty string") }
         do { _ = try parameters(defaults: nil).validated() } catch { throw ValidationError("\(error)") }
     }
@@ -42,7 +50,9 @@ struct SamplingOptions: ParsableArguments {
     }
 
     func generationOptions(defaults: HFGenerationConfig? = nil) -> GenerationOptions {
-        GenerationOptions(maxTokens: maxTokens ?? defaults?.maxNewTokens ?? 256,
-                          sampling: parameters(defaults: defaults), stopStrings: stop)
+        var options = GenerationOptions(maxTokens: maxTokens ?? defaults?.maxNewTokens ?? 256,
+                                        sampling: parameters(defaults: defaults), stopStrings: stop)
+        if contextShift { options.contextShift = ContextShift(keep: keep ?? 0) }
+        return options
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoomFormats
+import LoomGeneration
 import LoomHub
 import LoomModels
 import LoomServer
@@ -41,12 +42,24 @@ struct ServeCommand: ParsableCommand {
     var maxBodyMib = 8
     @OptionGroup var lora: LoRAOptions
     @OptionGroup var rope: RopeOptions
+    @OptionGroup var cache: CacheTypeOptions
+    @Flag(name: .customLong("context-shift"),
+          help: "When a slot's prompt plus answer fill its context, drop the older half (after --keep tokens) and go on to max_tokens.")
+    var contextShift = false
+    @Option(name: .customLong("keep"), parsing: .unconditional,
+            help: "Tokens at the start that --context-shift never drops; -1 = the whole prompt (default 0).")
+    var keep: Int?
     @Option(name: .customLong("lora-modules"), help: ArgumentHelp("An adapter selected by a request's \"model\" (vLLM's form); repeatable.", valueName: "name=path"))
     var loraModules: [String] = []
     @Flag(name: .shortAndLong, help: "Log at debug level: load details (file, architecture, threads, context, KV-cache bytes) besides the access log.")
     var verbose = false
 
     func validate() throws {
+        if keep != nil && !contextShift { throw ValidationError("--keep only applies with --context-shift") }
+        if let keep, keep < -1 { throw ValidationError("--keep must be ≥ -1 (-1: the whole prompt), got \(keep)") }
+        if let keep, let contextLength, keep > contextLength - 2 {
+            throw ValidationError("--keep \(keep) leaves nothing to drop in a context of \(contextLength); keep fewer tokens or raise --ctx")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0…65535, got \(port)") }
         guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be in 1…64, got \(parallel)") }
         if let contextLength, contextLength < 8 { throw ValidationError("--ctx must be at least 8, got \(contextLength)") }
@@ -89,9 +102,11 @@ struct ServeCommand: ParsableCommand {
             headerTimeout: headerTimeout, bodyTimeout: bodyTimeout, requestTimeout: requestTimeout,
             maxConnectionsPerClient: maxClientConnections, maxRequestBodyBytes: maxBodyMib << 20)
         configuration.loraAdapters = try servedAdapters()
-        let overrides = rope.overrides, context = contextLength
+        if contextShift { configuration.contextShift = ContextShift(keep: keep ?? 0) }
+        let overrides = rope.overrides, context = contextLength, cache = cache
         let server = LoomHTTPServer(configuration: configuration) {
             let model = try LanguageModel(path: path, rope: overrides)
+            try cache.apply(to: model)
             if let context, let warning = model.contextWarning(context: context, ropeOverridden: !overrides.isEmpty) {
                 FileHandle.standardError.write(Data((warning + "\n").utf8))
             }

@@ -51,11 +51,19 @@ final class CLITests: XCTestCase {
         for needle in ["architecture            llama", "layers                  30", "9 / 3, head size 64", "vocabulary              49152", "Q4_1", "pre 'smollm'"] {
             XCTAssertTrue(r.stdout.contains(needle), "missing \(needle) in\n\(r.stdout)")
         }
-        // The memory plan: SmolLM2's KV cache is 46 080 bytes per position, ×8192 × 2 slots.
+        // The memory plan: SmolLM2's f16 KV cache (the default) is 23 040 bytes per position,
+        // ×8192 × 2 slots; f32 twice that; q8_0 keys with f16 values 17 280 bytes.
         let plan = try loom("info", "--ctx", "8192", "--parallel", "2")
         XCTAssertEqual(plan.status, 0, plan.stderr)
-        XCTAssertTrue(plan.stdout.contains("8192 positions × 2 slots") && plan.stdout.contains("KV cache 755.0 MB (f32)"), plan.stdout)
+        XCTAssertTrue(plan.stdout.contains("8192 positions × 2 slots") && plan.stdout.contains("KV cache 377.5 MB (f16)"), plan.stdout)
         XCTAssertFalse(plan.stdout.contains("does not fit"), plan.stdout)
+        let f32 = try loom("info", "--ctx", "8192", "--parallel", "2", "-ctk", "f32", "--cache-type-v", "f32")
+        XCTAssertTrue(f32.stdout.contains("KV cache 755.0 MB (f32)"), f32.stdout + f32.stderr)
+        let mixed = try loom("info", "--ctx", "8192", "-ctk", "q8_0")
+        XCTAssertTrue(mixed.stdout.contains("KV cache 141.6 MB (K q8_0, V f16)"), mixed.stdout + mixed.stderr)
+        let unknown = try loom("info", "--ctx", "64", "-ctk", "q3_k")
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("q3_k") && unknown.stderr.contains("q8_0"), unknown.stderr)
     }
 
     func testBadInputGivesClearErrors() throws {
@@ -188,9 +196,9 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(verbose.status, 0, verbose.stderr)
         XCTAssertEqual(verbose.stdout, quiet.stdout)
         XCTAssertFalse(quiet.stderr.contains("debug"), quiet.stderr)
-        // SmolLM2-135M: 30 layers, 3 KV heads of 64; K and V in f32 for 64 positions.
-        let kvBytes = 2 * 30 * 64 * 3 * 64 * 4
-        for detail in ["loaded ", ".gguf", "architecture llama", "threads 2, context 64 tokens", "KV cache \(kvBytes) bytes"] {
+        // SmolLM2-135M: 30 layers, 3 KV heads of 64; K and V in f16 (the default) for 64 positions.
+        let kvBytes = 2 * 30 * 64 * 3 * 64 * 2
+        for detail in ["loaded ", ".gguf", "architecture llama", "threads 2, context 64 tokens", "KV cache \(kvBytes) bytes (f16)"] {
             XCTAssertTrue(verbose.stderr.contains(detail), "\(detail) missing in: \(verbose.stderr)")
         }
     }

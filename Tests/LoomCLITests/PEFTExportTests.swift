@@ -68,7 +68,7 @@ final class PEFTExportTests: XCTestCase {
             // 2. Loom reads the committed adapter as PEFT does.
             let model = try LanguageModel(path: FinetuneCLITests.base)
             try model.loadLoRA(path: committed)
-            let session = try model.makeSession(contextLength: 32, pool: ThreadPool(threadCount: 1))
+            let session = try model.makeSession(contextLength: 32, pool: ThreadPool(threadCount: 1), cacheTypes: .f32)
             var rows: [[Float]] = []
             try session.evaluate(reference.ids) { _, logits in rows.append(Array(logits)) }
             XCTAssertEqual(rows.count, c.logits.count, name)

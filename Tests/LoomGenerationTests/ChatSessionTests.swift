@@ -30,13 +30,14 @@ final class ChatSessionTests: XCTestCase {
 
     func testLogLikelihoodEqualsTheSumOfPerPositionLogSoftmax() throws {
         let model = try self.model
-        let generator = Generator(session: try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2)))
+        // f32 cache: the scorer's decode path and the reference's prompt path round keys the same.
+        let generator = Generator(session: try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2), cacheTypes: .f32))
         let context = model.tokenizer.encode("The capital of France is", addSpecial: true)
         let continuation = model.tokenizer.encode(" Paris, a city", addSpecial: false)
         let scored = try generator.logLikelihood(context: context, continuation: continuation)
 
         // Independent path: one evaluation of everything, log-softmax in Double by hand.
-        let session = try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2))
+        let session = try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2), cacheTypes: .f32)
         let all = context + continuation
         var expected = 0.0
         try session.evaluate(Array(all.dropLast())) { index, logits in

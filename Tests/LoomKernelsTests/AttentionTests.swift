@@ -10,6 +10,45 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    /// A cache of `positions` rows of `rowSize` elements stored as `type` (bytes as the KV
+    /// cache holds them) and the floats the kernels must see (its dequantised values).
+    struct StoredRows {
+        let bytes: [UInt8]
+        let floats: [Float]
+        let type: GGMLType
+        let rowSize: Int
+
+        init(_ values: [Float], rowSize: Int, type: GGMLType) {
+            self.type = type
+            self.rowSize = rowSize
+            bytes = RowQuantizer.quantize(type, values)
+            var floats = [Float](repeating: .nan, count: values.count)
+            bytes.withUnsafeBytes { RowKernels.dequantize(type, $0.baseAddress!, into: &floats, count: values.count) }
+            self.floats = floats
+        }
+
+        /// `body` with the rows as the cache type, or (`asFloats`) as their float values.
+        func with<R>(asFloats: Bool = false, _ body: (KVRows) -> R) -> R {
+            if asFloats {
+                return floats.withUnsafeBufferPointer { body(KVRows(floats: $0.baseAddress!, rowStride: rowSize)) }
+            }
+            return bytes.withUnsafeBytes { body(KVRows(base: $0.baseAddress!, type: type, rowBytes: type.byteCount(elements: rowSize))) }
+        }
+    }
+
+    /// ``Attention/causal`` over keys and values stored as `type` (or their float values).
+    func causal(_ q: [Float], _ k: StoredRows, _ v: StoredRows, asFloats: Bool = false, start: Int, tokens: Int,
+                heads: Int, kvHeads: Int, hd: Int, pool: ThreadPool = ThreadPool(threadCount: 2)) -> [Float] {
+        var out = [Float](repeating: .nan, count: tokens * heads * hd)
+        k.with(asFloats: asFloats) { keys in
+            v.with(asFloats: asFloats) { values in
+                Attention.causal(queries: q, keys: keys, values: values, start: start, tokens: tokens, heads: heads,
+                                 kvHeads: kvHeads, headDim: hd, output: &out, pool: pool)
+            }
+        }
+        return out
+    }
+
     /// Causal GQA attention against a direct double-precision evaluation of its definition.
     func testCausalGroupedAttentionMatchesDefinition() {
         checkAttention(heads: 6, kvHeads: 2, hd: 16, start: 3, tokens: 4)
@@ -33,67 +72,113 @@ final class AttentionTests: XCTestCase {
         checkAttention(heads: 14, kvHeads: 2, hd: 64, start: 2, tokens: 1)
     }
 
-    /// A token's output is bit-identical whether it is attended inside a four-token block or
-    /// alone (what makes a re-evaluated prompt tail give exactly a fresh request's logits).
-    func testBlockedAndSingleTokenPathsAreBitIdentical() {
-        let heads = 14, kvHeads = 2, hd = 64, start = 5, tokens = 9
-        var seed: UInt64 = 99
-        let q = random(tokens * heads * hd, &seed)
-        let k = random((start + tokens) * kvHeads * hd, &seed)
-        let v = random((start + tokens) * kvHeads * hd, &seed)
-        let pool = ThreadPool(threadCount: 2)
-        var batched = [Float](repeating: .nan, count: tokens * heads * hd)
-        Attention.causal(queries: q, keys: k, values: v, start: start, tokens: tokens, heads: heads,
-                         kvHeads: kvHeads, headDim: hd, output: &batched, pool: pool)
-        for t in 0..<tokens {
-            var single = [Float](repeating: .nan, count: heads * hd)
-            q.withUnsafeBufferPointer { qb in
-                Attention.causal(queries: qb.baseAddress! + t * heads * hd, keys: k, values: v, start: start + t, tokens: 1,
-                                 heads: heads, kvHeads: kvHeads, headDim: hd, output: &single, pool: pool)
+    /// Every cache type against the definition (over its stored values) at 1, 7, 64 and
+    /// 4 097 visible positions: a partial tile, exactly one tile, and 65 tiles with a
+    /// one-row tail, for decode, the blocked prompt path and single prompt tokens.
+    func testEveryCacheTypeMatchesDefinitionAcrossTiles() {
+        for type in [GGMLType.f16, .bf16, .q8_0, .q4_0, .q5_1] {
+            checkAttention(heads: 9, kvHeads: 3, hd: 64, start: 0, tokens: 1, type: type)
+            checkAttention(heads: 14, kvHeads: 2, hd: 64, start: 0, tokens: 7, type: type)
+            checkAttention(heads: 4, kvHeads: 2, hd: 32, start: 57, tokens: 7, type: type)
+            checkAttention(heads: 4, kvHeads: 1, hd: 64, start: 4096, tokens: 1, type: type)
+            checkAttention(heads: 4, kvHeads: 2, hd: 64, start: 4091, tokens: 6, type: type)
+        }
+        // A head the 16-lane kernels cannot take, in halves (the axpy path over tiles).
+        checkAttention(heads: 4, kvHeads: 2, hd: 24, start: 70, tokens: 6, type: .f16)
+    }
+
+    /// A cache of any type gives, bit for bit, what the float kernels give over the float
+    /// values it stores: tiles are dequantised exactly and the value sums continue across
+    /// tiles in the same order.
+    func testTypedCacheIsBitIdenticalToFloatsOfItsValues() {
+        for type in [GGMLType.f16, .bf16, .q8_0, .q4_0] {
+            for (heads, kvHeads, start, tokens) in [(9, 3, 150, 1), (14, 2, 70, 9), (8, 2, 0, 3), (9, 3, 200, 2)] {
+                let hd = 64
+                var seed = UInt64(start * 7 + tokens)
+                let q = random(tokens * heads * hd, &seed)
+                let k = StoredRows(random((start + tokens) * kvHeads * hd, &seed), rowSize: kvHeads * hd, type: type)
+                let v = StoredRows(random((start + tokens) * kvHeads * hd, &seed), rowSize: kvHeads * hd, type: type)
+                let typed = causal(q, k, v, start: start, tokens: tokens, heads: heads, kvHeads: kvHeads, hd: hd)
+                let floats = causal(q, k, v, asFloats: true, start: start, tokens: tokens, heads: heads, kvHeads: kvHeads, hd: hd)
+                XCTAssertEqual(typed.map(\.bitPattern), floats.map(\.bitPattern), "\(type) \(heads)/\(kvHeads) start \(start) tokens \(tokens)")
             }
-            XCTAssertEqual(single.map(\.bitPattern), batched[(t * heads * hd)..<((t + 1) * heads * hd)].map(\.bitPattern), "token \(t)")
+        }
+    }
+
+    /// A token's output is bit-identical whether it is attended inside a four-token block or
+    /// alone (what makes a re-evaluated prompt tail give exactly a fresh request's logits),
+    /// with a float and an f16 cache.
+    func testBlockedAndSingleTokenPathsAreBitIdentical() {
+        for type in [GGMLType.f32, .f16] {
+            let heads = 14, kvHeads = 2, hd = 64, start = 75, tokens = 9
+            var seed: UInt64 = 99
+            let q = random(tokens * heads * hd, &seed)
+            let k = StoredRows(random((start + tokens) * kvHeads * hd, &seed), rowSize: kvHeads * hd, type: type)
+            let v = StoredRows(random((start + tokens) * kvHeads * hd, &seed), rowSize: kvHeads * hd, type: type)
+            let batched = causal(q, k, v, start: start, tokens: tokens, heads: heads, kvHeads: kvHeads, hd: hd)
+            for t in 0..<tokens {
+                let single = causal(Array(q[(t * heads * hd)..<((t + 1) * heads * hd)]), k, v, start: start + t, tokens: 1,
+                                    heads: heads, kvHeads: kvHeads, hd: hd)
+                XCTAssertEqual(single.map(\.bitPattern), batched[(t * heads * hd)..<((t + 1) * heads * hd)].map(\.bitPattern),
+                               "\(type) token \(t)")
+            }
         }
     }
 
     /// Decode jobs of several query heads per KV head (``Attention/decode``, as a server step
     /// of several sequences runs them) give, bit for bit, what one head at a time gives
     /// (``Attention/attendOne``), for groups of 3 (SmolLM2), 4 and 7 (Qwen2.5) heads, each
-    /// token over its own cache and length.
+    /// token over its own cache and length, with float and q8_0 caches (whose lengths cross tiles).
     func testGroupedDecodeMatchesOneHeadAtATime() {
-        for (heads, kvHeads) in [(9, 3), (8, 2), (14, 2)] {
-            let hd = 64, tokens = 8, capacity = 40
-            var seed: UInt64 = UInt64(heads * 31 + kvHeads)
-            let q = random(tokens * heads * hd, &seed)
-            let kvStride = kvHeads * hd
-            let caches = (0..<tokens).map { _ in (random(capacity * kvStride, &seed), random(capacity * kvStride, &seed)) }
-            let positions = (0..<tokens).map { 1 + (7 * $0 + 3) % capacity }
-            let group = heads / kvHeads
-            XCTAssertGreaterThan(Attention.headsPerJob(tokens: tokens, kvHeads: kvHeads, group: group, threads: 2, headDim: hd), 2)
-            var grouped = [Float](repeating: .nan, count: tokens * heads * hd)
-            do {
-                let k = caches.map { $0.0 }.map { a -> UnsafeMutablePointer<Float> in
-                    let p = UnsafeMutablePointer<Float>.allocate(capacity: a.count); p.initialize(from: a, count: a.count); return p
+        for type in [GGMLType.f32, .q8_0] {
+            for (heads, kvHeads) in [(9, 3), (8, 2), (14, 2)] {
+                let hd = 64, tokens = 8, capacity = 140
+                var seed: UInt64 = UInt64(heads * 31 + kvHeads)
+                let q = random(tokens * heads * hd, &seed)
+                let kvStride = kvHeads * hd
+                let caches = (0..<tokens).map { _ in
+                    (StoredRows(random(capacity * kvStride, &seed), rowSize: kvStride, type: type),
+                     StoredRows(random(capacity * kvStride, &seed), rowSize: kvStride, type: type))
                 }
-                let v = caches.map { $0.1 }.map { a -> UnsafeMutablePointer<Float> in
-                    let p = UnsafeMutablePointer<Float>.allocate(capacity: a.count); p.initialize(from: a, count: a.count); return p
+                let positions = (0..<tokens).map { 1 + (37 * $0 + 3) % capacity }
+                let group = heads / kvHeads
+                XCTAssertGreaterThan(Attention.headsPerJob(tokens: tokens, kvHeads: kvHeads, group: group, threads: 2, headDim: hd), 2)
+                // Stable copies of the rows for the closure (the caches' own bytes).
+                let keyBytes = caches.map { c -> UnsafeMutableRawPointer in
+                    let p = UnsafeMutableRawPointer.allocate(byteCount: c.0.bytes.count, alignment: 64)
+                    c.0.bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    return p
                 }
-                defer { (k + v).forEach { $0.deallocate() } }
+                let valueBytes = caches.map { c -> UnsafeMutableRawPointer in
+                    let p = UnsafeMutableRawPointer.allocate(byteCount: c.1.bytes.count, alignment: 64)
+                    c.1.bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    return p
+                }
+                defer { (keyBytes + valueBytes).forEach { $0.deallocate() } }
+                let rowBytes = type.byteCount(elements: kvStride)
+                let keys = keyBytes.map { KVRows(base: $0, type: type, rowBytes: rowBytes) }
+                let values = valueBytes.map { KVRows(base: $0, type: type, rowBytes: rowBytes) }
+                var grouped = [Float](repeating: .nan, count: tokens * heads * hd)
                 q.withUnsafeBufferPointer { qb in
                     grouped.withUnsafeMutableBufferPointer { out in
                         Attention.decode(queries: qb.baseAddress!, tokens: tokens, heads: heads, kvHeads: kvHeads, headDim: hd,
-                                         cache: { (UnsafePointer(k[$0]), UnsafePointer(v[$0]), positions[$0]) },
+                                         cache: { (keys[$0], values[$0], positions[$0]) },
                                          longest: capacity, output: out.baseAddress!, pool: ThreadPool(threadCount: 2))
                     }
                     var scores = [Float](repeating: 0, count: capacity)
+                    var tile = [Float](repeating: 0, count: Attention.tileRows * hd)
                     var single = [Float](repeating: .nan, count: hd)
                     for t in 0..<tokens {
                         for h in 0..<heads {
                             let offset = (h / group) * hd
-                            Attention.attendOne(query: qb.baseAddress! + (t * heads + h) * hd, keys: k[t] + offset, values: v[t] + offset,
-                                                kvStride: kvStride, positions: positions[t], headDim: hd, scale: 1 / Float(hd).squareRoot(),
-                                                scores: &scores, output: &single)
+                            Attention.attendOne(query: qb.baseAddress! + (t * heads + h) * hd,
+                                                keys: keys[t].advanced(positions: 0, elements: offset),
+                                                values: values[t].advanced(positions: 0, elements: offset),
+                                                positions: positions[t], headDim: hd, scale: 1 / Float(hd).squareRoot(),
+                                                scores: &scores, tile: &tile, output: &single)
                             let base = (t * heads + h) * hd
-                            XCTAssertEqual(single.map(\.bitPattern), grouped[base..<(base + hd)].map(\.bitPattern), "\(heads)/\(kvHeads) t \(t) h \(h)")
+                            XCTAssertEqual(single.map(\.bitPattern), grouped[base..<(base + hd)].map(\.bitPattern),
+                                           "\(type) \(heads)/\(kvHeads) t \(t) h \(h)")
                         }
                     }
                 }
@@ -116,15 +201,17 @@ final class AttentionTests: XCTestCase {
         XCTAssertEqual(Attention.headsPerJob(tokens: 8, kvHeads: 2, group: 7, threads: 2, headDim: 24), 1)
     }
 
-    func checkAttention(heads: Int, kvHeads: Int, hd: Int, start: Int, tokens: Int, file: StaticString = #filePath, line: UInt = #line) {
+    /// Attention over a cache stored as `type` against the double-precision definition over
+    /// the values that cache holds.
+    func checkAttention(heads: Int, kvHeads: Int, hd: Int, start: Int, tokens: Int, type: GGMLType = .f32,
+                        file: StaticString = #filePath, line: UInt = #line) {
         let positions = start + tokens
         var seed: UInt64 = 17
         let q = random(tokens * heads * hd, &seed)
-        let k = random(positions * kvHeads * hd, &seed)
-        let v = random(positions * kvHeads * hd, &seed)
-        var out = [Float](repeating: .nan, count: tokens * heads * hd)
-        Attention.causal(queries: q, keys: k, values: v, start: start, tokens: tokens, heads: heads,
-                         kvHeads: kvHeads, headDim: hd, output: &out, pool: ThreadPool(threadCount: 2))
+        let keys = StoredRows(random(positions * kvHeads * hd, &seed), rowSize: kvHeads * hd, type: type)
+        let values = StoredRows(random(positions * kvHeads * hd, &seed), rowSize: kvHeads * hd, type: type)
+        let out = causal(q, keys, values, start: start, tokens: tokens, heads: heads, kvHeads: kvHeads, hd: hd)
+        let k = keys.floats, v = values.floats
         for t in 0..<tokens {
             for h in 0..<heads {
                 let g = h / (heads / kvHeads)
@@ -140,7 +227,8 @@ final class AttentionTests: XCTestCase {
                 for i in 0..<hd {
                     var acc = 0.0
                     for p in 0..<visible { acc += scores[p] / z * Double(v[(p * kvHeads + g) * hd + i]) }
-                    XCTAssertEqual(Double(out[(t * heads + h) * hd + i]), acc, accuracy: 1e-4, "t \(t) h \(h) i \(i)", file: file, line: line)
+                    XCTAssertEqual(Double(out[(t * heads + h) * hd + i]), acc, accuracy: 1e-4, "\(type) t \(t) h \(h) i \(i)",
+                                   file: file, line: line)
                 }
             }
         }

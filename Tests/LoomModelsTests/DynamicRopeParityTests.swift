@@ -81,7 +81,7 @@ final class DynamicRopeParityTests: XCTestCase {
 
     /// Both references for one model loaded from `path`.
     func check(_ model: LanguageModel, _ reference: Fixture.Model, label: String) throws {
-        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2))
+        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2), cacheTypes: .f32)
         var full = 0.0
         try session.evaluate(reference.ids) { index, logits in full = max(full, Self.worst(logits, reference.full[index])) }
         XCTAssertLessThanOrEqual(full, Self.tolerance, "\(label): one forward pass, max |Δ logit| vs transformers")

@@ -83,7 +83,7 @@ final class IndependentHFDirectoryTests: XCTestCase {
         let model = try LanguageModel(path: out)
         XCTAssertEqual(model.config.ropeYarn?.factor, 4)
         XCTAssertEqual(model.config.ropeYarn?.originalContext, 16)
-        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2))
+        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2), cacheTypes: .f32)
         var worst = 0.0
         for c in reference.cases {
             session.reset()
@@ -111,7 +111,7 @@ final class IndependentHFDirectoryTests: XCTestCase {
         struct Reference: Decodable { let cases: [TransformersLogitsFixture.Case] }
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/reference_logits.json")))
         let model = try LanguageModel(path: dir)
-        let session = try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2))
+        let session = try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2), cacheTypes: .f32)
         var worst = 0.0
         var topAgree = 0, positions = 0
         for c in reference.cases {

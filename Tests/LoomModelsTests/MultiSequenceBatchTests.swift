@@ -30,13 +30,14 @@ final class MultiSequenceBatchTests: XCTestCase {
         // Reference: each full sequence alone, logits at every position.
         var expected: [[[Float]]] = []
         for (p, c) in zip(prompts, continuations) {
-            let session = try model.makeSession(contextLength: 128, pool: pool, options: floatPath)
+            let session = try model.makeSession(contextLength: 128, pool: pool, options: floatPath, cacheTypes: .f32)
             var rows: [[Float]] = []
             try session.evaluate(p + c) { _, logits in rows.append(Array(logits)) }
             expected.append(rows)
         }
 
-        let batch = try MultiSequenceBatch(model: model, slots: 4, capacity: 128, maxTokens: 64, pool: pool, options: floatPath)
+        let batch = try MultiSequenceBatch(model: model, slots: 4, capacity: 128, maxTokens: 64, pool: pool, options: floatPath,
+                                           cacheTypes: .f32)
         var worst: Float = 0
         var checked = 0
         // Step 1: prompt of sequence 0 (all logits) and of sequence 2 (last only) together.

@@ -23,13 +23,13 @@ final class PEFTParityTests: XCTestCase {
     /// Logits at every position (one prompt batch), and the last one again by a decode step.
     func worst(_ model: LanguageModel, _ ids: [Int], _ expected: [[Double]]) throws -> Double {
         XCTAssertFalse(ids.isEmpty)
-        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2))
+        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2), cacheTypes: .f32)
         var rows: [[Float]] = []
         try session.evaluate(ids) { _, l in rows.append(Array(l)) }
         XCTAssertEqual(rows.count, expected.count)
         var worst = 0.0
         for (r, e) in zip(rows, expected) { for (a, b) in zip(r, e) { worst = max(worst, abs(Double(a) - b)) } }
-        let decode = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2))
+        let decode = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2), cacheTypes: .f32)
         try decode.evaluate(Array(ids.dropLast()))
         let last = try decode.evaluate([ids.last!])
         for (a, b) in zip(last, expected.last!) { worst = max(worst, abs(Double(a) - b)) }

@@ -40,7 +40,7 @@ final class ReferenceLogitsTests: XCTestCase {
         let fixture = try Self.fixture(name)
         XCTAssertGreaterThanOrEqual(fixture.cases.count, 5)
         let model = try loaded ?? LanguageModel(path: try TestModels.path(name))
-        let session = try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2))
+        let session = try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2), cacheTypes: .f32)
         for c in fixture.cases {
             session.reset()
             var worst = 0.0

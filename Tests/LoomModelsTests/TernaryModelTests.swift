@@ -42,7 +42,7 @@ final class TernaryModelTests: XCTestCase {
     /// and after each later token.
     func worstDifference(_ path: String, _ fixture: Fixture, _ expected: [[Double]], options: KernelOptions) throws -> Double {
         let model = try LanguageModel(path: path)
-        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2), options: options)
+        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2), options: options, cacheTypes: .f32)
         var steps = [ReferenceLogitsTests.logSoftmax(try session.evaluate(fixture.ids))]
         for token in fixture.more { steps.append(ReferenceLogitsTests.logSoftmax(try session.evaluate([token]))) }
         var worst = 0.0
@@ -151,7 +151,7 @@ final class TernaryModelTests: XCTestCase {
         let ternary = file.tensors.filter { $0.type == .tq2_0 }
         XCTAssertEqual(ternary.count, 30)  // ffn_down: 1536-wide rows; the 576-wide ones fall back to Q4_0
         let model = try LanguageModel(path: first)
-        let session = try model.makeSession(contextLength: 128, pool: ThreadPool(threadCount: 2))
+        let session = try model.makeSession(contextLength: 128, pool: ThreadPool(threadCount: 2), cacheTypes: .f32)
         let ids = Array(1..<40)  // a prompt (integer prompt kernels), then decode steps
         var logits = Array(try session.evaluate(ids))
         for _ in 0..<4 {

@@ -35,7 +35,7 @@ struct TransformersLogitsFixture: Decodable {
     /// Token ids must match the fixture's.
     func worstDifference(_ model: LanguageModel, _ name: String, decodeToo: Bool = false) throws -> Double {
         let reference = try XCTUnwrap(models[name], name)
-        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2))
+        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2), cacheTypes: .f32)
         var worst = 0.0
         XCTAssertGreaterThanOrEqual(reference.cases.count, 2)
         for c in reference.cases {

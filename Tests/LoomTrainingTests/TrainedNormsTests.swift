@@ -200,7 +200,7 @@ final class TrainedNormsTests: XCTestCase {
         var total = 0.0, count = 0
         for (tokens, labels) in zip(c.tokens, c.labels) {
             let targets = CrossEntropyOp.shiftedTargets(labels)
-            let session = try model.makeSession(contextLength: tokens.count)
+            let session = try model.makeSession(contextLength: tokens.count, cacheTypes: .f32)
             try session.evaluate(tokens.map(Int.init)) { i, logits in
                 let target = targets[i]
                 guard target != CrossEntropyOp.ignoreIndex else { return }

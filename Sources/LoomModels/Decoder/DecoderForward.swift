@@ -138,8 +138,8 @@ final class DecoderForward {
             for (s, segment) in segments.enumerated() {
                 let cache = caches[segment.slot]
                 let count = segment.tokens.count
-                (cache.keys(layer: index) + segment.start * kvDim).update(from: newKeys + firstRow[s] * kvDim, count: count * kvDim)
-                (cache.values(layer: index) + segment.start * kvDim).update(from: newValues + firstRow[s] * kvDim, count: count * kvDim)
+                cache.store(layer: index, position: segment.start, keys: newKeys + firstRow[s] * kvDim,
+                            values: newValues + firstRow[s] * kvDim, count: count)
             }
             attend(segments, rows: rows, caches: caches, layer: index)
             if let norm = layer.attentionSubNorm { subNorm(attended, rows: n, width: qDim, weight: norm) }
@@ -206,7 +206,6 @@ final class DecoderForward {
     private func attend(_ segments: [SequenceSegment], rows: [(slot: Int, position: Int)], caches: [KVCache], layer: Int) {
         let c = model.config
         let window = c.slidingWindow ?? Int.max
-        let kvDim = c.kvHeadCount * c.headDim
         if segments.count == 1, let s = segments.first, s.start + s.tokens.count <= window {
             let cache = caches[s.slot]
             Attention.causal(
@@ -216,8 +215,8 @@ final class DecoderForward {
             return
         }
         let longest = rows.reduce(0) { max($0, $1.position + 1) }
-        let keys = caches.map { UnsafePointer($0.keys(layer: layer)) }
-        let values = caches.map { UnsafePointer($0.values(layer: layer)) }
+        let keys = caches.map { $0.keys(layer: layer) }
+        let values = caches.map { $0.values(layer: layer) }
         rows.withUnsafeBufferPointer { rows in
             keys.withUnsafeBufferPointer { keys in
                 values.withUnsafeBufferPointer { values in
@@ -226,7 +225,8 @@ final class DecoderForward {
                         cache: { t in
                             // The first visible position: all of them, or the last `window`.
                             let first = max(0, rows[t].position + 1 - window)
-                            return (keys[rows[t].slot] + first * kvDim, values[rows[t].slot] + first * kvDim, rows[t].position + 1 - first)
+                            return (keys[rows[t].slot].advanced(positions: first), values[rows[t].slot].advanced(positions: first),
+                                    rows[t].position + 1 - first)
                         },
                         longest: longest, output: attended, pool: pool)
                 }

@@ -31,37 +31,44 @@ extension Attention {
     }
 
     /// One (token, head) job: scores of `query` against the first `positions` cached rows of
-    /// its KV head (`keys`/`values` already offset to it, rows `kvStride` apart), softmax,
-    /// and the weighted sum of values into `output` (`headDim` floats). `scores` holds at
-    /// least `positions` floats.
+    /// its KV head (`keys`/`values`: that head's view), softmax, and the weighted sum of values
+    /// into `output` (`headDim` floats). `scores` holds at least `positions` floats, `tile`
+    /// ``tileRows`` × `headDim` for a non-float cache.
     public static func attendOne(
-        query: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        query: UnsafePointer<Float>, keys: KVRows, values: KVRows,
         positions: Int, headDim: Int, scale: Float,
-        scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
+        scores: UnsafeMutablePointer<Float>, tile: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
     ) {
-        for p in 0..<positions {
-            scores[p] = score(query, keys + p * kvStride, headDim: headDim) * scale
+        forEachTile(keys, positions: positions, headDim: headDim, tile: tile) { keys, kvStride, first, n in
+            for p in 0..<n {
+                scores[first + p] = score(query, keys + p * kvStride, headDim: headDim) * scale
+            }
         }
         VectorOps.softmax(scores, count: positions)
         guard canBlock(headDim: headDim) else {
             output.initialize(repeating: 0, count: headDim)
-            for p in 0..<positions {
-                VectorOps.axpy(scores[p], values + p * kvStride, output, count: headDim)
+            forEachTile(values, positions: positions, headDim: headDim, tile: tile) { values, kvStride, first, n in
+                for p in 0..<n {
+                    VectorOps.axpy(scores[first + p], values + p * kvStride, output, count: headDim)
+                }
             }
             return
         }
         // The `axpy` per position above, with each 16-lane chunk of the sum kept in a
-        // register over all positions (the same fused multiply-adds in the same order).
-        var c = 0
-        while c < headDim {
-            var a = SIMD16<Float>()
-            var v = values + c
-            for p in 0..<positions {
-                a.addProduct(SIMD16(repeating: scores[p]), VectorOps.load(v))
-                v += kvStride
+        // register over all positions of a tile (the same fused multiply-adds in the same
+        // order; a later tile continues from the stored sums, which is exact).
+        forEachTile(values, positions: positions, headDim: headDim, tile: tile) { values, kvStride, first, n in
+            var c = 0
+            while c < headDim {
+                var a = first > 0 ? VectorOps.load(output + c) : SIMD16<Float>()
+                var v = values + c
+                for p in 0..<n {
+                    a.addProduct(SIMD16(repeating: scores[first + p]), VectorOps.load(v))
+                    v += kvStride
+                }
+                VectorOps.store(a, output + c)
+                c += 16
             }
-            VectorOps.store(a, output + c)
-            c += 16
         }
     }
 
@@ -72,37 +79,41 @@ extension Attention {
     /// floats apart) for one head.
     ///
     /// - Parameters:
-    ///   - keys, values: the head's first cached row (already offset to its KV head), rows
-    ///     `kvStride` floats apart.
+    ///   - keys, values: the head's view of the cached rows (its KV head's first element).
     ///   - visible: positions the first of the four tokens sees (its own included); token
     ///     `i` sees `visible + i`.
     ///   - scores: scratch of at least `4 × (visible + 3)` floats.
+    ///   - tile: scratch of ``tileRows`` × `headDim` floats for a non-float cache.
     ///   - output: the first token's output row for this head, rows `rowStride` apart.
     @inline(__always)
     static func attendFourTokens(
         query: UnsafePointer<Float>, rowStride: Int,
-        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        keys: KVRows, values: KVRows,
         visible: Int, headDim: Int, scale: Float,
-        scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
+        scores: UnsafeMutablePointer<Float>, tile: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
     ) {
         let q0 = query, q1 = q0 + rowStride, q2 = q1 + rowStride, q3 = q2 + rowStride
         let n = visible + 3
         let s0 = scores, s1 = s0 + n, s2 = s1 + n, s3 = s2 + n
-        var p = 0
-        while p + 4 <= n {
-            let k = keys + p * kvStride
-            let (r0, r1, r2, r3) = VectorOps.dot4x4(
-                k, k + kvStride, k + 2 * kvStride, k + 3 * kvStride, q0, q1, q2, q3, count: headDim)
-            for j in 0..<4 {
-                s0[p + j] = r0[j] * scale; s1[p + j] = r1[j] * scale
-                s2[p + j] = r2[j] * scale; s3[p + j] = r3[j] * scale
+        forEachTile(keys, positions: n, headDim: headDim, tile: tile) { keys, kvStride, first, count in
+            var p = 0
+            while p + 4 <= count {
+                let k = keys + p * kvStride
+                let (r0, r1, r2, r3) = VectorOps.dot4x4(
+                    k, k + kvStride, k + 2 * kvStride, k + 3 * kvStride, q0, q1, q2, q3, count: headDim)
+                for j in 0..<4 {
+                    let i = first + p + j
+                    s0[i] = r0[j] * scale; s1[i] = r1[j] * scale
+                    s2[i] = r2[j] * scale; s3[i] = r3[j] * scale
+                }
+                p += 4
             }
-            p += 4
-        }
-        while p < n {
-            let r = VectorOps.dot4(q0, q1, q2, q3, keys + p * kvStride, count: headDim)
-            s0[p] = r[0] * scale; s1[p] = r[1] * scale; s2[p] = r[2] * scale; s3[p] = r[3] * scale
-            p += 1
+            while p < count {
+                let r = VectorOps.dot4(q0, q1, q2, q3, keys + p * kvStride, count: headDim)
+                let i = first + p
+                s0[i] = r[0] * scale; s1[i] = r[1] * scale; s2[i] = r[2] * scale; s3[i] = r[3] * scale
+                p += 1
+            }
         }
         // Causal mask: token i sees visible + i positions; the rest weigh nothing.
         for i in 0..<4 {
@@ -110,22 +121,30 @@ extension Attention {
             VectorOps.softmax(row, count: visible + i)
             (row + visible + i).update(repeating: 0, count: 3 - i)
         }
-        weightedValues(UnsafePointer(s0), UnsafePointer(s1), UnsafePointer(s2), UnsafePointer(s3), positions: n,
-                       values: values, kvStride: kvStride, headDim: headDim, output: output, outputStride: rowStride, count: 4)
+        forEachTile(values, positions: n, headDim: headDim, tile: tile) { values, kvStride, first, count in
+            weightedValues(UnsafePointer(s0 + first), UnsafePointer(s1 + first), UnsafePointer(s2 + first), UnsafePointer(s3 + first),
+                           positions: count, values: values, kvStride: kvStride, headDim: headDim,
+                           output: output, outputStride: rowStride, count: 4, accumulate: first > 0)
+        }
     }
 
     /// `output_j = Σ_p s_j[p] · value row p` for the four score rows `s0…s3` (`positions`
     /// each) over the value rows at `values` (`kvStride` floats apart), 16 lanes at a time with
     /// one register accumulator per score row, one fused multiply-add per position in order
     /// (the arithmetic of an `axpy` per position). Stores the first `count` outputs, rows
-    /// `outputStride` floats apart.
+    /// `outputStride` floats apart. With `accumulate` the sums start from those outputs (the
+    /// previous tile's), which continues the same sequence of multiply-adds exactly.
     @inline(__always)
     static func weightedValues(
         _ s0: UnsafePointer<Float>, _ s1: UnsafePointer<Float>, _ s2: UnsafePointer<Float>, _ s3: UnsafePointer<Float>,
         positions: Int, values: UnsafePointer<Float>, kvStride: Int, headDim: Int,
-        output: UnsafeMutablePointer<Float>, outputStride: Int, count: Int
+        output: UnsafeMutablePointer<Float>, outputStride: Int, count: Int, accumulate: Bool = false
     ) {
         let o0 = output, o1 = o0 + outputStride, o2 = o1 + outputStride, o3 = o2 + outputStride
+        // The starting sums: zero, or the stored outputs (rows past `count` are not outputs).
+        @inline(__always) func start(_ o: UnsafeMutablePointer<Float>, _ c: Int, _ j: Int) -> SIMD16<Float> {
+            accumulate && j < count ? VectorOps.load(o + c) : SIMD16<Float>()
+        }
         var c = 0
         // Four 16-lane chunks (a 64-float head) per pass where the registers hold 16
         // accumulators: each value row is read once, as whole cache lines, instead of once per
@@ -133,10 +152,10 @@ extension Attention {
         if Self.wideValuePasses {
             let rowBytes = headDim * MemoryLayout<Float>.stride
             while c + 64 <= headDim {
-                var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
-                var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
-                var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
-                var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
+                var a00 = start(o0, c, 0), a01 = start(o0, c + 16, 0), a02 = start(o0, c + 32, 0), a03 = start(o0, c + 48, 0)
+                var a10 = start(o1, c, 1), a11 = start(o1, c + 16, 1), a12 = start(o1, c + 32, 1), a13 = start(o1, c + 48, 1)
+                var a20 = start(o2, c, 2), a21 = start(o2, c + 16, 2), a22 = start(o2, c + 32, 2), a23 = start(o2, c + 48, 2)
+                var a30 = start(o3, c, 3), a31 = start(o3, c + 16, 3), a32 = start(o3, c + 32, 3), a33 = start(o3, c + 48, 3)
                 var v = values + c
                 for p in 0..<positions {
                     if c == 0 && p + Self.valueLead < positions {
@@ -170,7 +189,7 @@ extension Attention {
             }
         }
         while c < headDim {
-            var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+            var a0 = start(o0, c, 0), a1 = start(o1, c, 1), a2 = start(o2, c, 2), a3 = start(o3, c, 3)
             var v = values + c
             for p in 0..<positions {
                 let row = VectorOps.load(v)

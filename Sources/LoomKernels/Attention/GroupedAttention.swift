@@ -36,14 +36,15 @@ extension Attention {
     ///
     /// - Parameters:
     ///   - query: the first head's query, the others following `headDim` floats apart.
-    ///   - keys, values: that KV head's first cached row, rows `kvStride` floats apart.
+    ///   - keys, values: that KV head's view of the cached rows (position 0, its first element).
     ///   - positions: cached rows the token sees (its own included).
     ///   - scores: scratch of at least `4 × positions` floats.
+    ///   - tile: scratch of ``tileRows`` × `headDim` floats for a non-float cache.
     ///   - output: the first head's output; the others follow `headDim` floats apart.
     public static func attendHeads(
-        query: UnsafePointer<Float>, count: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        query: UnsafePointer<Float>, count: Int, keys: KVRows, values: KVRows,
         positions: Int, headDim: Int, scale: Float,
-        scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
+        scores: UnsafeMutablePointer<Float>, tile: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
     ) {
         precondition(count >= 1 && count <= 4 && canBlock(headDim: headDim), "attendHeads: \(count) heads of \(headDim)")
         // Missing heads repeat the last real one; their results are not stored.
@@ -52,28 +53,35 @@ extension Attention {
         let s0 = scores, s1 = s0 + positions, s2 = s1 + positions, s3 = s2 + positions
         // Four positions at a time through the 4 × 4 block (each pair with the arithmetic of
         // `dot4`, so the scores are the same bits either way), asking for the key rows
-        // `keyLead` positions ahead: the rows of one KV head are `kvStride` floats apart, a
+        // `keyLead` positions ahead: the rows of one KV head are a cache row apart, a
         // stride the hardware prefetcher follows only a little way.
         let rowBytes = headDim * MemoryLayout<Float>.stride
-        var p = 0
-        while p + 4 <= positions {
-            let k = keys + p * kvStride
-            if p + Self.keyLead + 4 <= positions { prefetchRows(k + Self.keyLead * kvStride, rows: 4, stride: kvStride, bytes: rowBytes) }
-            let (r0, r1, r2, r3) = VectorOps.dot4x4(k, k + kvStride, k + 2 * kvStride, k + 3 * kvStride, q0, q1, q2, q3, count: headDim)
-            UnsafeMutableRawPointer(s0 + p).storeBytes(of: r0 * scale, as: SIMD4<Float>.self)
-            UnsafeMutableRawPointer(s1 + p).storeBytes(of: r1 * scale, as: SIMD4<Float>.self)
-            UnsafeMutableRawPointer(s2 + p).storeBytes(of: r2 * scale, as: SIMD4<Float>.self)
-            UnsafeMutableRawPointer(s3 + p).storeBytes(of: r3 * scale, as: SIMD4<Float>.self)
-            p += 4
-        }
-        while p < positions {
-            let r = VectorOps.dot4(q0, q1, q2, q3, keys + p * kvStride, count: headDim)
-            s0[p] = r[0] * scale; s1[p] = r[1] * scale; s2[p] = r[2] * scale; s3[p] = r[3] * scale
-            p += 1
+        forEachTile(keys, positions: positions, headDim: headDim, tile: tile) { keys, kvStride, first, n in
+            var p = 0
+            while p + 4 <= n {
+                let k = keys + p * kvStride
+                if p + Self.keyLead + 4 <= n { prefetchRows(k + Self.keyLead * kvStride, rows: 4, stride: kvStride, bytes: rowBytes) }
+                let (r0, r1, r2, r3) = VectorOps.dot4x4(k, k + kvStride, k + 2 * kvStride, k + 3 * kvStride, q0, q1, q2, q3, count: headDim)
+                let i = first + p
+                UnsafeMutableRawPointer(s0 + i).storeBytes(of: r0 * scale, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(s1 + i).storeBytes(of: r1 * scale, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(s2 + i).storeBytes(of: r2 * scale, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(s3 + i).storeBytes(of: r3 * scale, as: SIMD4<Float>.self)
+                p += 4
+            }
+            while p < n {
+                let r = VectorOps.dot4(q0, q1, q2, q3, keys + p * kvStride, count: headDim)
+                let i = first + p
+                s0[i] = r[0] * scale; s1[i] = r[1] * scale; s2[i] = r[2] * scale; s3[i] = r[3] * scale
+                p += 1
+            }
         }
         for j in 0..<count { VectorOps.softmax(scores + j * positions, count: positions) }
-        weightedValues(UnsafePointer(s0), UnsafePointer(s1), UnsafePointer(s2), UnsafePointer(s3), positions: positions,
-                       values: values, kvStride: kvStride, headDim: headDim, output: output, outputStride: headDim, count: count)
+        forEachTile(values, positions: positions, headDim: headDim, tile: tile) { values, kvStride, first, n in
+            weightedValues(UnsafePointer(s0 + first), UnsafePointer(s1 + first), UnsafePointer(s2 + first), UnsafePointer(s3 + first),
+                           positions: n, values: values, kvStride: kvStride, headDim: headDim,
+                           output: output, outputStride: headDim, count: count, accumulate: first > 0)
+        }
     }
 
     /// Decode attention of `tokens` single tokens, each over its own cache, as one parallel
@@ -81,22 +89,26 @@ extension Attention {
     ///
     /// - Parameters:
     ///   - queries: `[tokens × heads × headDim]`, already rotated; output the same shape.
-    ///   - cache: for token `t`, its layer's cached keys and values (`[positions × kvHeads × headDim]`)
-    ///     and how many positions it sees.
+    ///   - cache: for token `t`, its layer's cached keys and values (`[positions × kvHeads × headDim]`,
+    ///     one layout and type for all tokens) and how many positions it sees.
     public static func decode(
         queries: UnsafePointer<Float>, tokens: Int, heads: Int, kvHeads: Int, headDim: Int,
-        cache: (Int) -> (keys: UnsafePointer<Float>, values: UnsafePointer<Float>, positions: Int),
+        cache: (Int) -> (keys: KVRows, values: KVRows, positions: Int),
         longest: Int, output: UnsafeMutablePointer<Float>, pool: ThreadPool
     ) {
+        guard tokens > 0 else { return }
         let group = heads / kvHeads
-        let kvStride = kvHeads * headDim
         let scale = 1 / Float(headDim).squareRoot()
         let perJob = headsPerJob(tokens: tokens, kvHeads: kvHeads, group: group, threads: pool.threadCount, headDim: headDim)
         let jobsPerKVHead = (group + perJob - 1) / perJob
         let jobsPerToken = kvHeads * jobsPerKVHead
         let jobs = tokens * jobsPerToken
+        // Every token's rows have one type (the caches of a batch are made alike).
+        let (firstKeys, firstValues, _) = cache(0)
+        let tileFloats = tileFloats(firstKeys, firstValues, headDim: headDim)
         pool.parallelFor(count: jobs, chunk: max(1, jobs / (pool.threadCount * 8))) { range, worker in
-            let scores = pool.scratch(worker: worker, count: 4 * longest)
+            let scores = pool.scratch(worker: worker, count: 4 * longest + tileFloats)
+            let tile = scores + 4 * longest
             for job in range {
                 let t = job / jobsPerToken
                 let kvHead = (job % jobsPerToken) / jobsPerKVHead
@@ -105,13 +117,15 @@ extension Attention {
                 let (keys, values, positions) = cache(t)
                 let kvOffset = kvHead * headDim
                 let row = (t * heads + first) * headDim
+                let headKeys = keys.advanced(positions: 0, elements: kvOffset)
+                let headValues = values.advanced(positions: 0, elements: kvOffset)
                 if perJob == 1 {
-                    attendOne(query: queries + row, keys: keys + kvOffset, values: values + kvOffset, kvStride: kvStride,
-                              positions: positions, headDim: headDim, scale: scale, scores: scores, output: output + row)
+                    attendOne(query: queries + row, keys: headKeys, values: headValues,
+                              positions: positions, headDim: headDim, scale: scale, scores: scores, tile: tile, output: output + row)
                 } else {
-                    attendHeads(query: queries + row, count: count, keys: keys + kvOffset, values: values + kvOffset,
-                                kvStride: kvStride, positions: positions, headDim: headDim, scale: scale,
-                                scores: scores, output: output + row)
+                    attendHeads(query: queries + row, count: count, keys: headKeys, values: headValues,
+                                positions: positions, headDim: headDim, scale: scale,
+                                scores: scores, tile: tile, output: output + row)
                 }
             }
         }
