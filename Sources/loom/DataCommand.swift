@@ -18,7 +18,7 @@ struct DataCommand: ParsableCommand {
           loom data scrub dedup.jsonl -o corpus.jsonl
           loom data report docs.jsonl clean.jsonl dedup.jsonl corpus.jsonl -o report/
         """,
-        subcommands: [DataIngestCommand.self, DataCleanCommand.self, DataDedupCommand.self, DataScrubCommand.self])
+        subcommands: [DataIngestCommand.self, DataCleanCommand.self, DataDedupCommand.self, DataScrubCommand.self, DataReportCommand.self])
 }
 
 /// Prints a stage's one-line summary (standard output) and its first problems (standard error).
