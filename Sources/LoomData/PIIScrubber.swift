@@ -101,18 +101,23 @@ public struct PIIScrubber: Sendable {
     }
 
     /// True for the shapes phone numbers are written in: a `+` country code (8–15 digits),
-    /// an area code in parentheses, a national trunk prefix `0` (`030 1234 5678`, 9–12 digits
-    /// in at most four groups), or the North American 3-3-4 with one separator. Dates, times,
-    /// hex dumps and tables of numbers have none of these shapes.
+    /// an area code in parentheses, a national trunk prefix `0` (`030 1234 5678`: a 3–5 digit
+    /// area code and groups of 3+ digits; or the French `01 23 45 67 89`), or the North
+    /// American 3-3-4 with one separator. Dates, times, hex dumps and tables of numbers have
+    /// none of these shapes.
     static func isPhone(_ candidate: String) -> Bool {
         let digits = candidate.filter { $0.isASCII && $0.isNumber }.count
         if candidate.hasPrefix("+") { return digits >= 8 && digits <= 15 }
         guard digits >= 9 && digits <= 15 else { return false }
         if candidate.hasPrefix("(") { return digits >= 10 }
         let groups = candidate.split(whereSeparator: { $0 == " " || $0 == "-" || $0 == "." })
-        if let first = groups.first, first.hasPrefix("0"), !first.hasPrefix("00"), groups.count <= 4 { return true }
+        let lengths = groups.map(\.count)
+        if let first = groups.first, first.hasPrefix("0"), !first.hasPrefix("00") {
+            if (3 ... 5).contains(lengths[0]) && groups.count <= 4 && lengths.dropFirst().allSatisfy({ $0 >= 3 }) { return true }
+            if lengths == [2, 2, 2, 2, 2] { return true }
+        }
         let separators = Set(candidate.filter { $0 == " " || $0 == "-" || $0 == "." })
-        return groups.map(\.count) == [3, 3, 4] && separators.count == 1
+        return lengths == [3, 3, 4] && separators.count == 1
     }
 
     /// True for a segwit address with a valid bech32 (BIP-173) or bech32m (BIP-350) checksum.

@@ -8,7 +8,7 @@ final class PIIScrubberTests: XCTestCase {
     func testPlantedPIIIsAllRemoved() {
         let planted: [(String, PIIScrubber.Kind)] = [
             ("jane.doe+news@example.co.uk", .email), ("admin@mail-server.example.org", .email),
-            ("+1 (415) 555-0132", .phone), ("415-555-0199", .phone), ("+44 20 7946 0958", .phone), ("030 1234 5678", .phone),
+            ("+1 (415) 555-0132", .phone), ("415-555-0199", .phone), ("+44 20 7946 0958", .phone), ("030 1234 5678", .phone), ("01 42 68 53 00", .phone),
             ("192.168.10.254", .ipAddress), ("203.0.113.77", .ipAddress), ("2001:db8:85a3::8a2e:370:7334", .ipAddress), ("fe80::1ff:fe23:4567:890a", .ipAddress),
             ("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", .btcAddress), ("3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", .btcAddress),
             ("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", .btcAddress),
@@ -43,7 +43,7 @@ final class PIIScrubberTests: XCTestCase {
         Version 10.0.19041.1 of the tool, the range 1990 2000 and the year 2024 are not addresses; nor is 2.7.2.2.
         Use it instead::
             logging at 2005-03-23 23:47:11,663 on AIX 5307-0747-32; bytes 00 00 00 79 00 00 00 74 00 00;
-            moneyfmt(123 456 789.00), sizes 1176 1176 1063, days 10 11 12 13 14 15.
+            moneyfmt(123 456 789.00), sizes 1176 1176 1063, days 10 11 12 13 14 15, and '01 012 0123 01234'.
         email me? No: write to the team at the usual place. The cost was $1,299.99 on 12/31/2024.
         """
         let (scrubbed, counts) = scrubber.scrub(control)
