@@ -17,8 +17,12 @@ struct DataCommand: ParsableCommand {
           loom data dedup clean.jsonl -o dedup.jsonl
           loom data scrub dedup.jsonl -o corpus.jsonl
           loom data report docs.jsonl clean.jsonl dedup.jsonl corpus.jsonl -o report/
+          loom data chunk corpus.jsonl -o chunks.jsonl --max-tokens 512 --overlap 64
+          loom data format chunks.jsonl -o dataset/ --val-fraction 0.05 --clusters dedup.jsonl.clusters.jsonl
+          loom finetune --dataset-info dataset/ --dataset loom_data …
         """,
-        subcommands: [DataIngestCommand.self, DataCleanCommand.self, DataDedupCommand.self, DataScrubCommand.self, DataReportCommand.self])
+        subcommands: [DataIngestCommand.self, DataCleanCommand.self, DataDedupCommand.self, DataScrubCommand.self, DataChunkCommand.self,
+                      DataFormatCommand.self, DataReportCommand.self])
 }
 
 /// Prints a stage's one-line summary (standard output) and its first problems (standard error).
