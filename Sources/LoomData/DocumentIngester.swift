@@ -9,8 +9,9 @@ import LoomJinja
 /// `field`, `.csv` one per row from the column `field`, and `.pdf` is converted by
 /// `pdftotext` (poppler-utils) when it is installed. A bad file (binary, unreadable, too
 /// large, broken) is counted and listed in the statistics and never stops the run; invalid
-/// UTF-8 is repaired (U+FFFD) and counted. Whole-file formats are read in parallel batches;
-/// `.jsonl` and `.csv` are streamed, so their size is not bounded by memory.
+/// UTF-8 is repaired (U+FFFD) and counted. Whole-file formats are read in parallel batches of
+/// at most `batchBytes` (256 MiB) and each at most `maxFileBytes`; `.jsonl` and `.csv` are
+/// streamed, so their size is not bounded by memory.
 public struct DocumentIngester {
     /// Options of an ingest run.
     public struct Options: Sendable {
@@ -22,8 +23,10 @@ public struct DocumentIngester {
         public var pdftotext: String?
         /// Look for `pdftotext` on `PATH` when `pdftotext` is nil.
         public var searchPath = true
-        /// Files read in parallel per batch.
+        /// Files read in parallel per batch…
         public var batchSize = 64
+        /// …and at most this many bytes of them, which bounds memory (a batch's files are held whole).
+        public var batchBytes = 256 << 20
         /// Defaults.
         public init() {}
     }
@@ -57,6 +60,7 @@ public struct DocumentIngester {
         let writer = try AtomicFileWriter(path: output)
         let pdftotext = options.pdftotext ?? (options.searchPath ? Self.findExecutable("pdftotext") : nil)
         var pending: [(root: String, path: String)] = []
+        var pendingBytes = 0
         var done = 0
 
         func flushPending() throws {
@@ -68,6 +72,7 @@ public struct DocumentIngester {
             done += pending.count
             progress?(done, files.count)
             pending.removeAll(keepingCapacity: true)
+            pendingBytes = 0
         }
 
         for file in files {
@@ -88,7 +93,10 @@ public struct DocumentIngester {
                 done += 1
                 progress?(done, files.count)
             } else {
+                let size = ((try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? NSNumber)?.intValue ?? 0
+                if !pending.isEmpty && pendingBytes + min(size, options.maxFileBytes) > options.batchBytes { try flushPending() }
                 pending.append(file)
+                pendingBytes += min(size, options.maxFileBytes)
                 if pending.count >= options.batchSize { try flushPending() }
             }
         }

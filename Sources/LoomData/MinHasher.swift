@@ -34,29 +34,46 @@ public struct MinHasher: Sendable {
     }
 
     /// The hashes of the lowercased words of `text`.
+    ///
+    /// One pass over the UTF-8 bytes: ASCII letters and digits byte by byte; other
+    /// characters are decoded and kept (lowercased) when alphabetic or numeric.
     public static func wordHashes(_ text: String) -> [UInt64] {
         var hashes: [UInt64] = []
+        hashes.reserveCapacity(text.utf8.count / 6)
         var word: [UInt8] = []
-        func endWord() {
-            if !word.isEmpty {
-                hashes.append(StableHash.hash64(word))
-                word.removeAll(keepingCapacity: true)
+        var copy = text
+        copy.withUTF8 { bytes in
+            let n = bytes.count
+            var i = 0
+            @inline(__always) func endWord() {
+                if !word.isEmpty {
+                    hashes.append(StableHash.hash64(word))
+                    word.removeAll(keepingCapacity: true)
+                }
             }
-        }
-        for scalar in text.unicodeScalars {
-            let v = scalar.value
-            if v < 0x80 {
-                let c = UInt8(v)
-                if (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7A) { word.append(c) }
-                else if c >= 0x41 && c <= 0x5A { word.append(c | 0x20) }
-                else { endWord() }
-            } else if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
-                word.append(contentsOf: scalar.properties.lowercaseMapping.utf8)
-            } else {
-                endWord()
+            while i < n {
+                let c = bytes[i]
+                if c < 0x80 {
+                    if (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7A) { word.append(c) }
+                    else if c >= 0x41 && c <= 0x5A { word.append(c | 0x20) }
+                    else { endWord() }
+                    i += 1
+                    continue
+                }
+                let length = c >= 0xF0 ? 4 : (c >= 0xE0 ? 3 : 2)
+                guard i + length <= n else { break }
+                var v = UInt32(c) & (length == 2 ? 0x1F : (length == 3 ? 0x0F : 0x07))
+                for k in 1 ..< length { v = v << 6 | UInt32(bytes[i + k] & 0x3F) }
+                i += length
+                guard let scalar = Unicode.Scalar(v) else { endWord(); continue }
+                if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
+                    word.append(contentsOf: scalar.properties.lowercaseMapping.utf8)
+                } else {
+                    endWord()
+                }
             }
+            endWord()
         }
-        endWord()
         return hashes
     }
 

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Streams the records of a JSONL file in batches, and maps batches over all cores.
 ///
@@ -9,12 +10,24 @@ public enum RecordStream {
     /// Records per batch: enough to keep two or more cores busy, small enough to stay in cache-sized memory.
     public static let defaultBatchSize = 2048
 
+    /// Report progress (bytes read of the input) on standard error, one line redrawn per batch.
+    /// The CLI sets it when standard error is a terminal.
+    nonisolated(unsafe) public static var showsProgress = false
+
     /// Calls `body` with consecutive batches of the records of `path`, in file order.
     public static func forEachBatch(
         path: String, batchSize: Int = defaultBatchSize, maxLineBytes: Int = 64 << 20,
         stats: inout StageStats, _ body: ([DataRecord], inout StageStats) throws -> Void
     ) throws {
         let reader = try LineReader(path: path, maxLineBytes: maxLineBytes)
+        let total = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        func progress(final: Bool = false) {
+            guard showsProgress, total > 0 else { return }
+            let percent = min(100, reader.bytesRead * 100 / total)
+            FileHandle.standardError.write(Data((final ? "\r\u{1B}[K" : "\r\(name): \(percent) % of \(total >> 20) MiB").utf8))
+        }
+        defer { progress(final: true) }
         var batch: [DataRecord] = []
         batch.reserveCapacity(batchSize)
         while let line = try reader.next() {
@@ -33,6 +46,7 @@ public enum RecordStream {
                 }
             }
             if batch.count >= batchSize {
+                progress()
                 try body(batch, &stats)
                 batch.removeAll(keepingCapacity: true)
             }

@@ -16,6 +16,7 @@ struct DataChunkCommand: ParsableCommand {
     @Option(help: "Tokens shared by consecutive windows.") var overlap = 64
 
     func run() throws {
+        enableDataProgress()
         try checkDistinct(input: input, output: output)
         let bpe = try loadTokenizer(model: model, huggingFace: tokenizer)
         let chunker = try TextChunker(maxTokens: maxTokens, overlap: overlap,

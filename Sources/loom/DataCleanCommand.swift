@@ -23,6 +23,7 @@ struct DataCleanCommand: ParsableCommand {
     @Flag(help: "Do not join words hyphenated across line breaks.") var noDehyphenate = false
 
     func run() throws {
+        enableDataProgress()
         try checkDistinct(input: input, output: output)
         guard minWords >= 0, maxWords >= minWords else { throw ValidationError("need 0 ≤ --min-words ≤ --max-words") }
         guard boilerplateMinDocs >= 2 else { throw ValidationError("--boilerplate-min-docs must be at least 2") }

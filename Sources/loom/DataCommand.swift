@@ -25,6 +25,11 @@ struct DataCommand: ParsableCommand {
                       DataFormatCommand.self, DataReportCommand.self])
 }
 
+/// Shows per-batch progress of the stages on standard error when it is a terminal.
+func enableDataProgress() {
+    RecordStream.showsProgress = isatty(STDERR_FILENO) == 1
+}
+
 /// Prints a stage's one-line summary (standard output) and its first problems (standard error).
 func printStageSummary(_ stats: StageStats, detail: String = "") {
     var line = "\(stats.stage): \(stats.documentsIn) documents in, \(stats.documentsOut) out"

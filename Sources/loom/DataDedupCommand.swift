@@ -22,6 +22,7 @@ struct DataDedupCommand: ParsableCommand {
     @Flag(help: "Only remove exact duplicates.") var exactOnly = false
 
     func run() throws {
+        enableDataProgress()
         try checkDistinct(input: input, output: output)
         guard threshold > 0 && threshold < 1 else { throw ValidationError("--threshold must be between 0 and 1") }
         let hasher = try MinHasher(shingleSize: shingle, permutations: numPerm)

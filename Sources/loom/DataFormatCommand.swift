@@ -22,6 +22,7 @@ struct DataFormatCommand: ParsableCommand {
     @Option(help: "The record field holding alpaca instructions.") var instructionField = "instruction"
 
     func run() throws {
+        enableDataProgress()
         guard let layout = CorpusFormatter.Format(rawValue: format) else {
             throw ValidationError("--format must be one of \(CorpusFormatter.Format.allCases.map(\.rawValue).joined(separator: ", ")) (got \(format))")
         }

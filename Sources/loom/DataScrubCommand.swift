@@ -12,6 +12,7 @@ struct DataScrubCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The JSONL file to write.") var output: String
 
     func run() throws {
+        enableDataProgress()
         try checkDistinct(input: input, output: output)
         let stats = try CorpusScrubber().run(input: input, output: output)
         let found = describeCounters(stats, prefix: "pii_")
