@@ -98,6 +98,7 @@ public struct CorpusCleaner {
                 return (record, removed, filter.rejection(text))
             }
             var buffer: [UInt8] = []
+            var kept: [DataRecord] = []
             for (record, removedLines, rejection) in results {
                 if removedLines > 0 {
                     stats.count("boilerplate_lines_removed", removedLines)
@@ -108,9 +109,9 @@ public struct CorpusCleaner {
                     stats.count("removed_total")
                     continue
                 }
-                stats.wrote(record)
-                record.writeJSONLine(into: &buffer)
+                kept.append(record)
             }
+            RecordStream.encode(kept, into: &buffer, stats: &stats)
             try writer.write(buffer)
         }
         try writer.commit()

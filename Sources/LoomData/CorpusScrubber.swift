@@ -22,12 +22,11 @@ public struct CorpusScrubber {
                 return (record, counts)
             }
             var buffer: [UInt8] = []
-            for (record, counts) in results {
+            for (_, counts) in results {
                 for (kind, n) in counts { stats.count("pii_" + kind.rawValue, n) }
                 if !counts.isEmpty { stats.count("documents_with_pii") }
-                stats.wrote(record)
-                record.writeJSONLine(into: &buffer)
             }
+            RecordStream.encode(results.map(\.0), into: &buffer, stats: &stats)
             try writer.write(buffer)
         }
         try writer.commit()

@@ -188,6 +188,7 @@ public struct Deduplicator {
         var index = 0
         try RecordStream.forEachBatch(path: input, stats: &stats) { batch, stats in
             var buffer: [UInt8] = []
+            var kept: [DataRecord] = []
             for record in batch {
                 defer { index += 1 }
                 // The input must not have changed between the passes.
@@ -198,9 +199,9 @@ public struct Deduplicator {
                     stats.count(clusters.isExactDuplicate[index] ? "exact_duplicates_removed" : "near_duplicates_removed")
                     continue
                 }
-                stats.wrote(record)
-                record.writeJSONLine(into: &buffer)
+                kept.append(record)
             }
+            RecordStream.encode(kept, into: &buffer, stats: &stats)
             try writer.write(buffer)
         }
         try writer.commit()

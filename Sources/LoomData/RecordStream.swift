@@ -28,30 +28,55 @@ public enum RecordStream {
             FileHandle.standardError.write(Data((final ? "\r\u{1B}[K" : "\r\(name): \(percent) % of \(total >> 20) MiB").utf8))
         }
         defer { progress(final: true) }
-        var batch: [DataRecord] = []
-        batch.reserveCapacity(batchSize)
+        // Lines are gathered on this thread and parsed on all cores.
+        var lines: [(number: Int, bytes: [UInt8])] = []
+        lines.reserveCapacity(batchSize)
+        func flush() throws {
+            let parsed = parallelMap(lines) { line -> Result<DataRecord, Error> in Result { try DataRecord(jsonLine: line.bytes) } }
+            var batch: [DataRecord] = []
+            batch.reserveCapacity(parsed.count)
+            for (line, result) in zip(lines, parsed) {
+                switch result {
+                case .success(let record):
+                    stats.documentsIn += 1
+                    stats.bytesIn += record.text.utf8.count
+                    batch.append(record)
+                case .failure(let error):
+                    stats.error("\(path):\(line.number)", "not a record: \(error)", counter: "malformed_lines")
+                }
+            }
+            lines.removeAll(keepingCapacity: true)
+            progress()
+            if !batch.isEmpty { try body(batch, &stats) }
+        }
         while let line = try reader.next() {
             switch line {
             case .tooLong(let bytes):
                 stats.error("\(path):\(reader.lineNumber)", "line of \(bytes) bytes is longer than the limit of \(maxLineBytes) bytes; skipped", counter: "lines_too_long")
             case .line(let bytes):
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                do {
-                    let record = try DataRecord(jsonLine: bytes)
-                    stats.documentsIn += 1
-                    stats.bytesIn += record.text.utf8.count
-                    batch.append(record)
-                } catch {
-                    stats.error("\(path):\(reader.lineNumber)", "not a record: \(error)", counter: "malformed_lines")
-                }
+                lines.append((reader.lineNumber, bytes))
             }
-            if batch.count >= batchSize {
-                progress()
-                try body(batch, &stats)
-                batch.removeAll(keepingCapacity: true)
-            }
+            if lines.count >= batchSize { try flush() }
         }
-        if !batch.isEmpty { try body(batch, &stats) }
+        if !lines.isEmpty { try flush() }
+    }
+
+    /// Appends the JSON lines of `records` to `buffer` and counts them as written, encoding
+    /// on all cores.
+    public static func encode(_ records: [DataRecord], into buffer: inout [UInt8], stats: inout StageStats) {
+        let encoded = parallelMap(records) { record -> ([UInt8], Int) in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(record.text.utf8.count + 64)
+            record.writeJSONLine(into: &bytes)
+            return (bytes, StageStats.wordCount(record.text))
+        }
+        for (record, (bytes, words)) in zip(records, encoded) {
+            stats.documentsOut += 1
+            stats.bytesOut += record.text.utf8.count
+            stats.wordsOut += words
+            buffer.append(contentsOf: bytes)
+        }
     }
 
     /// `items.map(transform)` spread over all cores; results keep the order of `items`.
