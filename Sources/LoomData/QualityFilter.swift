@@ -57,12 +57,7 @@ public struct QualityFilter: Sendable {
         let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
         let t = thresholds
         if length || quality {
-            var contentWords = 0
-            var contentLength = 0
-            for word in words where word.contains(where: { !$0.isPunctuation && !$0.isSymbol }) {
-                contentWords += 1
-                contentLength += word.count
-            }
+            let (contentWords, contentLength) = Self.contentWords(text)
             if length {
                 if contentWords < t.minWords { return "length_too_few_words" }
                 if contentWords > t.maxWords { return "length_too_many_words" }
@@ -158,6 +153,52 @@ public struct QualityFilter: Sendable {
             if Double(repeated) / totalCharacters > t.maxDuplicateNGramCharacters[n]! { return "gopher_duplicate_\(n)gram" }
         }
         return nil
+    }
+
+    /// Words (split on whitespace) with a character that is neither punctuation nor a symbol,
+    /// and their total length in characters. One pass over the UTF-8 bytes; only non-ASCII
+    /// characters are decoded to look up their category.
+    static func contentWords(_ text: String) -> (words: Int, characters: Int) {
+        var words = 0
+        var characters = 0
+        var wordCharacters = 0
+        var isContent = false
+        var copy = text
+        copy.withUTF8 { bytes in
+            let n = bytes.count
+            var i = 0
+            while i <= n {
+                let b: UInt8 = i < n ? bytes[i] : 0x20
+                if b == 0x20 || b == 0x0A || b == 0x09 || b == 0x0D {
+                    if isContent { words += 1; characters += wordCharacters }
+                    wordCharacters = 0
+                    isContent = false
+                    i += 1
+                    continue
+                }
+                wordCharacters += 1
+                if b < 0x80 {
+                    if !isContent && ((b >= 0x30 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A)) { isContent = true }
+                    i += 1
+                    continue
+                }
+                let length = b >= 0xF0 ? 4 : (b >= 0xE0 ? 3 : 2)
+                if !isContent && i + length <= n {
+                    var v = UInt32(b) & (length == 2 ? 0x1F : (length == 3 ? 0x0F : 0x07))
+                    for k in 1 ..< length { v = v << 6 | UInt32(bytes[i + k] & 0x3F) }
+                    if let scalar = Unicode.Scalar(v) {
+                        switch scalar.properties.generalCategory {
+                        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
+                             .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
+                            break
+                        default: isContent = true
+                        }
+                    }
+                }
+                i += length
+            }
+        }
+        return (words, characters)
     }
 
     /// How many items repeat an earlier one, and their characters.
