@@ -81,14 +81,18 @@ public struct DocumentIngester {
                 try flushPending()
                 var result = FileResult()
                 var buffer: [UInt8] = []
+                // A failure to write the output stops the run; it is not a problem of the input file.
+                var writeFailure: Error?
                 stream(file.path, root: file.root, ext: ext, result: &result) { record in
+                    guard writeFailure == nil else { return }
                     stats.documentsIn += 1
                     stats.bytesIn += record.text.utf8.count
                     stats.wrote(record)
                     buffer.removeAll(keepingCapacity: true)
                     record.writeJSONLine(into: &buffer)
-                    try writer.write(buffer)
+                    do { try writer.write(buffer) } catch { writeFailure = error }
                 }
+                if let writeFailure { throw writeFailure }
                 try emit(result, writer: writer, stats: &stats)
                 done += 1
                 progress?(done, files.count)
