@@ -34,7 +34,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "loom", targets: ["loom"]),
-        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomJinja", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomHub", "LoomTraining"]),
+        .library(name: "Loom", targets: ["LoomKernels", "LoomFormats", "LoomJinja", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomHub", "LoomTraining", "LoomData"]),
         .library(name: "LoomServer", targets: ["LoomServer"]),
     ],
     dependencies: [
@@ -77,6 +77,10 @@ let package = Package(
         // Fine-tuning: the decoder's backward pass, LoRA/QLoRA training, optimiser, schedules,
         // datasets and the LLaMA-Factory hand-off. Sits on LoomModels/LoomGeneration like LoomEval.
         .target(name: "LoomTraining", dependencies: ["LoomModels", "LoomGeneration", "LoomTokenizer", "LoomFormats", "LoomKernels", "LoomJinja"], swiftSettings: fastSettings),
+        // The corpus pipeline (`loom data`): ingest, clean, dedup, scrub, report. It parses
+        // untrusted files (HTML, CSV, JSON), so like LoomHub it keeps Swift's overflow and
+        // exclusivity checks (no fastSettings).
+        .target(name: "LoomData", dependencies: ["LoomJinja", .product(name: "OrderedCollections", package: "swift-collections")]),
         .target(
             name: "LoomServer",
             dependencies: [
@@ -96,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "loom",
             dependencies: [
-                "LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomServer", "LoomHub", "LoomTraining",
+                "LoomKernels", "LoomFormats", "LoomTokenizer", "LoomModels", "LoomGeneration", "LoomEval", "LoomServer", "LoomHub", "LoomTraining", "LoomData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -124,6 +128,7 @@ let package = Package(
             ],
             swiftSettings: fastSettings),
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer", "LoomGeneration", "LoomJinja", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomDataTests", dependencies: ["LoomData", "LoomJinja"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer", "LoomHub"], swiftSettings: fastSettings),
     ],
     swiftLanguageModes: [.v5]

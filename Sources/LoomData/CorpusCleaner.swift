@@ -1,0 +1,122 @@
+import Foundation
+import LoomJinja
+
+/// `loom data clean`: normalises every document, removes boilerplate lines repeated across
+/// the pages of a site, and drops documents that fail the length and Gopher quality rules,
+/// with a counter per rule.
+///
+/// Two streaming passes over the input. The first counts, per site (the record's `site`
+/// field, which ingest sets to the folder given on its command line, else the source's
+/// folder), in how many documents each distinct line appears. The second removes lines
+/// that appear in at least `boilerplateMinDocuments` documents and in at least
+/// `boilerplateFraction` of the site's documents (menus, "Previous topic", copyright
+/// footers), then filters. Memory: one batch of records plus the line table, which holds
+/// at most `boilerplateTableCapacity` entries (about 40 bytes each): when it fills up,
+/// lines seen in only one document so far are evicted.
+public struct CorpusCleaner {
+    /// The normaliser.
+    public var normalizer = TextNormalizer()
+    /// The quality filter.
+    public var filter = QualityFilter()
+    /// Remove lines repeated across a site.
+    public var removeBoilerplate = true
+    /// A boilerplate line appears in at least this many documents of its site…
+    public var boilerplateMinDocuments = 3
+    /// …and in at least this fraction of them.
+    public var boilerplateFraction = 0.5
+    /// The line table's entry limit (bounds memory).
+    public var boilerplateTableCapacity = 2_000_000
+    /// Records per batch.
+    public var batchSize = RecordStream.defaultBatchSize
+
+    /// A cleaner with the default rules.
+    public init() {}
+
+    /// The site a record belongs to, for boilerplate detection.
+    static func site(of record: DataRecord) -> String {
+        if case .string(let s)? = record.extra["site"] { return s }
+        return URL(fileURLWithPath: record.source).deletingLastPathComponent().path
+    }
+
+    /// Normalised, non-empty lines, each hashed with its site.
+    static func lineKeys(_ text: String, site: UInt64) -> Set<UInt64> {
+        var keys = Set<UInt64>()
+        for line in text.split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            keys.insert(StableHash.combine(site, StableHash.hash64(trimmed)))
+        }
+        return keys
+    }
+
+    /// Cleans `input` into `output` (written atomically, with its statistics sidecar).
+    public func run(input: String, output: String) throws -> StageStats {
+        let started = Date()
+        var stats = StageStats(stage: "clean", inputs: [input], output: output)
+        var lineDocuments: [UInt64: Int32] = [:]
+        var siteDocuments: [UInt64: Int] = [:]
+        if removeBoilerplate {
+            var scan = StageStats(stage: "clean-scan", inputs: [input], output: output)
+            try RecordStream.forEachBatch(path: input, batchSize: batchSize, stats: &scan) { batch, _ in
+                let keys = RecordStream.parallelMap(batch) { record -> (UInt64, Set<UInt64>) in
+                    let site = StableHash.hash64(Self.site(of: record))
+                    return (site, Self.lineKeys(normalizer.normalize(record.text), site: site))
+                }
+                for (site, lines) in keys {
+                    siteDocuments[site, default: 0] += 1
+                    for key in lines { lineDocuments[key, default: 0] += 1 }
+                }
+                if lineDocuments.count > boilerplateTableCapacity {
+                    lineDocuments = lineDocuments.filter { $0.value > 1 }
+                    stats.count("boilerplate_table_evictions")
+                }
+            }
+        }
+        let writer = try AtomicFileWriter(path: output)
+        try RecordStream.forEachBatch(path: input, batchSize: batchSize, stats: &stats) { batch, stats in
+            let results = RecordStream.parallelMap(batch) { record -> (DataRecord, removedLines: Int, rejection: String?) in
+                var record = record
+                var text = normalizer.normalize(record.text)
+                var removed = 0
+                if removeBoilerplate {
+                    let site = StableHash.hash64(Self.site(of: record))
+                    let documents = siteDocuments[site, default: 0]
+                    let needed = max(boilerplateMinDocuments, Int((boilerplateFraction * Double(documents)).rounded(.up)))
+                    var kept: [Substring] = []
+                    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                        let trimmed = line.trimmingCharacters(in: .whitespaces)
+                        if !trimmed.isEmpty, let n = lineDocuments[StableHash.combine(site, StableHash.hash64(trimmed))], Int(n) >= needed {
+                            removed += 1
+                            continue
+                        }
+                        kept.append(line)
+                    }
+                    if removed > 0 { text = normalizer.normalize(kept.joined(separator: "\n")) }
+                }
+                record.text = text
+                if text.isEmpty { return (record, removed, "empty_after_cleaning") }
+                return (record, removed, filter.rejection(text))
+            }
+            var buffer: [UInt8] = []
+            var kept: [DataRecord] = []
+            for (record, removedLines, rejection) in results {
+                if removedLines > 0 {
+                    stats.count("boilerplate_lines_removed", removedLines)
+                    stats.count("documents_with_boilerplate")
+                }
+                if let rejection {
+                    stats.count(rejection)
+                    stats.count("removed_total")
+                    continue
+                }
+                kept.append(record)
+            }
+            RecordStream.encode(kept, into: &buffer, stats: &stats)
+            try writer.write(buffer)
+        }
+        try writer.commit()
+        stats.seconds = Date().timeIntervalSince(started)
+        try stats.writeSidecar()
+        return stats
+    }
+}

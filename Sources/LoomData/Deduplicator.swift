@@ -1,0 +1,212 @@
+import Dispatch
+import Foundation
+import LoomJinja
+
+/// `loom data dedup`: removes exact duplicates (same normalised text) and near duplicates
+/// (MinHash + LSH), keeping the first document of each cluster, and writes the clusters.
+///
+/// Pass 1 streams the input and keeps, per document, only its id, source, a 128-bit hash of
+/// its normalised words and its MinHash signature (`4 × permutations` bytes), never the text:
+/// memory is about `4 × permutations + 100` bytes per document. Candidates come from LSH
+/// bands, one band at a time on each core; a candidate pair counts as a near duplicate
+/// when its signatures agree on at least `threshold` of the entries. Clusters are the
+/// connected components (union-find). Pass 2 streams the input again and writes each
+/// cluster's first document; `OUT.clusters.jsonl` lists every cluster of two or more.
+public struct Deduplicator {
+    /// The MinHash signer.
+    public var hasher: MinHasher
+    /// The banding.
+    public var lsh: LSHParameters
+    /// The Jaccard similarity at or above which documents are near duplicates.
+    public var threshold: Double
+    /// Also remove near duplicates (exact duplicates are always removed).
+    public var nearDuplicates = true
+    /// Documents kept per LSH bucket for verification (bounds the work of huge buckets).
+    public var bucketCandidates = 8
+    /// Clusters listed in the statistics (all are in the clusters file).
+    public var reportedClusters = 20
+
+    /// A deduplicator.
+    public init(hasher: MinHasher, lsh: LSHParameters, threshold: Double) {
+        self.hasher = hasher
+        self.lsh = lsh
+        self.threshold = threshold
+    }
+
+    struct ExactKey: Hashable { var a: UInt64; var b: UInt64 }
+
+    /// The exact-duplicate key of a document's words: two independent 64-bit hash chains.
+    static func exactKey(_ words: [UInt64]) -> ExactKey {
+        var a: UInt64 = 0x1234_5678
+        var b: UInt64 = 0x8765_4321 ^ UInt64(words.count)
+        for w in words {
+            a = StableHash.combine(a, w)
+            b = StableHash.finalize(b &+ w &* 0x9E37_79B9_7F4A_7C15) ^ (b >> 7)
+        }
+        return ExactKey(a: a, b: b)
+    }
+
+    /// Clusters found by `findClusters`.
+    public struct Clusters {
+        /// Per document, the index of its cluster's representative (itself if kept).
+        public var representative: [Int]
+        /// Per document, true if it is an exact copy of an earlier one.
+        public var isExactDuplicate: [Bool]
+        /// Candidate pairs checked against the threshold, and those that passed.
+        public var candidatePairs = 0
+        public var verifiedPairs = 0
+    }
+
+    /// Clusters of documents given their exact keys and signatures (flat, `permutations` per document).
+    func findClusters(keys: [ExactKey], signatures: [UInt32], empty: [Bool]) -> Clusters {
+        let n = keys.count
+        var sets = UnionFind(count: n)
+        var isExact = [Bool](repeating: false, count: n)
+        var firstOfKey: [ExactKey: Int] = [:]
+        for i in 0 ..< n {
+            if let first = firstOfKey[keys[i]] { sets.union(first, i); isExact[i] = true } else { firstOfKey[keys[i]] = i }
+        }
+        firstOfKey = [:]
+        let exactFlags = isExact
+        var candidates = 0
+        var verified = 0
+        if nearDuplicates && n > 1 {
+            let p = hasher.permutations
+            let rows = lsh.rows
+            let needed = Int((threshold * Double(p)).rounded(.up))
+            let perBand = [[(Int32, Int32)]](repeating: [], count: lsh.bands)
+            var pairsPerBand = perBand
+            var counts = [(Int, Int)](repeating: (0, 0), count: lsh.bands)
+            let maxBucket = bucketCandidates
+            pairsPerBand.withUnsafeMutableBufferPointer { out in
+                counts.withUnsafeMutableBufferPointer { countOut in
+                    signatures.withUnsafeBufferPointer { sig in
+                        DispatchQueue.concurrentPerform(iterations: lsh.bands) { band in
+                            var buckets: [UInt64: [Int32]] = [:]
+                            var pairs: [(Int32, Int32)] = []
+                            var checked = 0
+                            for i in 0 ..< n where !exactFlags[i] && !empty[i] {
+                                let base = i * p + band * rows
+                                var h = UInt64(band) &* 0x9E37_79B9_7F4A_7C15
+                                for r in 0 ..< rows { h = StableHash.combine(h, UInt64(sig[base + r])) }
+                                if var members = buckets[h] {
+                                    for m in members {
+                                        checked += 1
+                                        var equal = 0
+                                        let x = Int(m) * p
+                                        let y = i * p
+                                        for k in 0 ..< p where sig[x + k] == sig[y + k] { equal += 1 }
+                                        if equal >= needed { pairs.append((m, Int32(i))); break }
+                                    }
+                                    if members.count < maxBucket { members.append(Int32(i)); buckets[h] = members }
+                                } else {
+                                    buckets[h] = [Int32(i)]
+                                }
+                            }
+                            out[band] = pairs
+                            countOut[band] = (checked, pairs.count)
+                        }
+                    }
+                }
+            }
+            for band in 0 ..< lsh.bands {
+                candidates += counts[band].0
+                verified += counts[band].1
+                for (x, y) in pairsPerBand[band] { sets.union(Int(x), Int(y)) }
+            }
+        }
+        var representative = [Int](repeating: 0, count: n)
+        for i in 0 ..< n { representative[i] = sets.find(i) }
+        return Clusters(representative: representative, isExactDuplicate: isExact, candidatePairs: candidates, verifiedPairs: verified)
+    }
+
+    /// Deduplicates `input` into `output` (atomically), writing `OUT.clusters.jsonl` and the statistics sidecar.
+    public func run(input: String, output: String) throws -> StageStats {
+        let started = Date()
+        var stats = StageStats(stage: "dedup", inputs: [input], output: output)
+        var ids: [String] = []
+        var sources: [String] = []
+        var keys: [ExactKey] = []
+        var empty: [Bool] = []
+        var signatures: [UInt32] = []
+        var scan = StageStats(stage: "dedup-scan", inputs: [input], output: output)
+        try RecordStream.forEachBatch(path: input, stats: &scan) { batch, _ in
+            let computed = RecordStream.parallelMap(batch) { record -> (ExactKey, [UInt32], Bool) in
+                let words = MinHasher.wordHashes(record.text)
+                let key = Self.exactKey(words)
+                let signature = nearDuplicates ? hasher.signature(shingles: hasher.shingles(words)) : []
+                return (key, signature, words.isEmpty)
+            }
+            for (record, (key, signature, isEmpty)) in zip(batch, computed) {
+                ids.append(record.id)
+                sources.append(record.source)
+                keys.append(key)
+                empty.append(isEmpty)
+                signatures.append(contentsOf: signature)
+            }
+        }
+        let clusters = findClusters(keys: keys, signatures: signatures, empty: empty)
+        signatures = []
+        stats.count("lsh_candidate_pairs", clusters.candidatePairs)
+        stats.count("lsh_verified_pairs", clusters.verifiedPairs)
+
+        // Cluster members, by representative.
+        var members: [Int: [Int]] = [:]
+        for i in 0 ..< ids.count where clusters.representative[i] != i {
+            members[clusters.representative[i], default: [clusters.representative[i]]].append(i)
+        }
+        let clusterWriter = try AtomicFileWriter(path: output + ".clusters.jsonl")
+        let ordered = members.sorted { $0.value.count != $1.value.count ? $0.value.count > $1.value.count : $0.key < $1.key }
+        var reported: [JSONValue] = []
+        for (root, list) in ordered {
+            let exact = list.dropFirst().allSatisfy { clusters.isExactDuplicate[$0] }
+            let cluster: JSONObject = [
+                "representative": .string(ids[root]), "source": .string(sources[root]), "size": .integer(list.count),
+                "kind": .string(exact ? "exact" : "near"),
+                "members": .array(list.map { .string(ids[$0]) }),
+            ]
+            var line: [UInt8] = []
+            JSONWriter.write(.object(cluster), into: &line)
+            line.append(0x0A)
+            try clusterWriter.write(line)
+            if reported.count < reportedClusters {
+                var summary = cluster
+                summary["members"] = .array(list.prefix(10).map { .string(sources[$0]) })
+                reported.append(.object(summary))
+            }
+        }
+        try clusterWriter.commit()
+        stats.count("clusters", members.count)
+        stats.details["largest_clusters"] = .array(reported)
+        stats.details["clusters_file"] = .string(output + ".clusters.jsonl")
+        stats.details["parameters"] = .object([
+            "shingle": .integer(hasher.shingleSize), "num_perm": .integer(hasher.permutations),
+            "bands": .integer(lsh.bands), "rows": .integer(lsh.rows), "threshold": .number(threshold),
+        ])
+
+        let writer = try AtomicFileWriter(path: output)
+        var index = 0
+        try RecordStream.forEachBatch(path: input, stats: &stats) { batch, stats in
+            var buffer: [UInt8] = []
+            var kept: [DataRecord] = []
+            for record in batch {
+                defer { index += 1 }
+                // The input must not have changed between the passes.
+                guard index < ids.count, ids[index] == record.id else {
+                    throw DataError("\(input) changed while it was being deduplicated")
+                }
+                if clusters.representative[index] != index {
+                    stats.count(clusters.isExactDuplicate[index] ? "exact_duplicates_removed" : "near_duplicates_removed")
+                    continue
+                }
+                kept.append(record)
+            }
+            RecordStream.encode(kept, into: &buffer, stats: &stats)
+            try writer.write(buffer)
+        }
+        try writer.commit()
+        stats.seconds = Date().timeIntervalSince(started)
+        try stats.writeSidecar()
+        return stats
+    }
+}
