@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LoomGeneration
 import LoomTokenizer
 
@@ -18,12 +19,44 @@ struct SamplingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Random seed (default: random).") var seed: UInt64?
     @Option(name: .customLong("stop"), help: "Stop when this string appears (repeatable); it is not printed.")
     var stop: [String] = []
+    @Option(help: "Constrain the output to a GBNF grammar (llama.cpp's format) given inline.")
+    var grammar: String?
+    @Option(help: "Constrain the output to the GBNF grammar in this file.")
+    var grammarFile: String?
+    @Option(help: "Constrain the output to JSON valid under the JSON Schema in this file.")
+    var jsonSchema: String?
 
     func validate() throws {
         if let maxTokens, maxTokens < 0 { throw ValidationError("--max-tokens must be ≥ 0, got \(maxTokens)") }
         // An empty stop string would match everywhere (or, ignored, surprise the user): refuse it.
         if stop.contains("") { throw ValidationError("--stop needs a non-empty string") }
         do { _ = try parameters(defaults: nil).validated() } catch { throw ValidationError("\(error)") }
+        if [grammar, grammarFile, jsonSchema].compactMap({ $0 }).count > 1 {
+            throw ValidationError("--grammar, --grammar-file and --json-schema exclude each other; give one")
+        }
+        // Compiled here too so that a bad grammar is reported before the model loads.
+        _ = try compiledGrammar()
+    }
+
+    /// The grammar of `--grammar`, `--grammar-file` or `--json-schema`, if one is given.
+    func compiledGrammar() throws -> Grammar? {
+        func read(_ path: String, _ flag: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("\(flag): cannot read \(path)")
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+        do {
+            if let grammar { return try Grammar(gbnf: grammar) }
+            if let grammarFile { return try Grammar(gbnf: read(grammarFile, "--grammar-file")) }
+            if let jsonSchema { return try JSONSchemaGrammar.grammar(forSchemaText: read(jsonSchema, "--json-schema")) }
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            let flag = grammar != nil ? "--grammar" : grammarFile != nil ? "--grammar-file \(grammarFile!)" : "--json-schema \(jsonSchema!)"
+            throw ValidationError("\(flag): \(error)")
+        }
+        return nil
     }
 
     /// The sampler settings: flags first, then the model's generation config, then llama.cpp's defaults.
@@ -41,8 +74,8 @@ struct SamplingOptions: ParsableArguments {
         return p
     }
 
-    func generationOptions(defaults: HFGenerationConfig? = nil) -> GenerationOptions {
+    func generationOptions(defaults: HFGenerationConfig? = nil) throws -> GenerationOptions {
         GenerationOptions(maxTokens: maxTokens ?? defaults?.maxNewTokens ?? 256,
-                          sampling: parameters(defaults: defaults), stopStrings: stop)
+                          sampling: parameters(defaults: defaults), stopStrings: stop, grammar: try compiledGrammar())
     }
 }
