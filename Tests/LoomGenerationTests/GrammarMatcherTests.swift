@@ -151,6 +151,20 @@ final class GrammarMatcherTests: XCTestCase {
         XCTAssertFalse(any.accepts([0x80]))
         XCTAssertFalse(any.accepts([0xC3, 0x41]))
         XCTAssertTrue(any.accepts([0xF0, 0x9F]))
+        // Ill-formed sequences a UTF-8 decoder replaces with U+FFFD are never accepted, even
+        // when their bits spell an allowed character (E0 80 A0 is an overlong space).
+        let space = GrammarMatcher(grammar: try Grammar(gbnf: #"root ::= [ \t]*"#))
+        XCTAssertTrue(space.matches(" \t "))
+        for bad: [UInt8] in [[0xE0, 0x80, 0xA0], [0xC0, 0xA0], [0xF0, 0x80, 0x80, 0xA0]] {
+            XCTAssertFalse(space.accepts(bad), "\(bad)")
+        }
+        for bad: [UInt8] in [[0xE0, 0x9F], [0xED, 0xA0], [0xF0, 0x8F], [0xF4, 0x90], [0xF5]] {
+            XCTAssertFalse(any.accepts(bad), "\(bad)")
+        }
+        for good: [UInt8] in [[0xE0, 0xA0, 0x80], [0xED, 0x9F, 0xBF], [0xF0, 0x90, 0x80, 0x80], [0xF4, 0x8F, 0xBF, 0xBF]] {
+            XCTAssertTrue(any.matches(String(decoding: good, as: UTF8.self)), "\(good)")
+            XCTAssertTrue(any.accepts(good), "\(good)")
+        }
     }
 
     // MARK: - Random strings

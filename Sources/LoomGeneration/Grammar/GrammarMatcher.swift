@@ -18,6 +18,9 @@ public struct GrammarMatcher: Sendable {
     struct PartialCharacter: Sendable, Hashable {
         var value: UInt32 = 0
         var missing: Int = 0
+        /// The lead byte while the first continuation byte is still to come (it limits that
+        /// byte's range); 0 after it.
+        var lead: UInt8 = 0
     }
 
     /// The outcome of feeding one byte.
@@ -210,20 +213,32 @@ public struct GrammarMatcher: Sendable {
         return kind == .characterNot
     }
 
-    /// One byte of UTF-8 on top of an incomplete character. Rejects stray continuation
-    /// bytes, overlong two-byte leads (C0, C1) and leads beyond U+10FFFF (F5–FF).
+    /// One byte of UTF-8 on top of an incomplete character, accepting exactly the well-formed
+    /// sequences of Unicode's table 3-7: no stray continuation bytes, no overlong forms (C0,
+    /// C1, E0 80–9F, F0 80–8F), no surrogates (ED A0–BF) and nothing beyond U+10FFFF (F4 90–,
+    /// F5–FF). An overlong form would let the grammar see a character that a UTF-8 decoder
+    /// (the detokenizer) turns into U+FFFD, e.g. E0 80 A0 as a space.
     static func decode(_ partial: PartialCharacter, _ byte: UInt8) -> ByteStep {
         if partial.missing > 0 {
-            guard byte & 0xC0 == 0x80 else { return .invalid }
+            var low: UInt8 = 0x80
+            var high: UInt8 = 0xBF
+            switch partial.lead {
+            case 0xE0: low = 0xA0
+            case 0xED: high = 0x9F
+            case 0xF0: low = 0x90
+            case 0xF4: high = 0x8F
+            default: break
+            }
+            guard byte >= low, byte <= high else { return .invalid }
             let value = partial.value << 6 | UInt32(byte & 0x3F)
             if partial.missing == 1 { return .complete(value) }
             return .pending(PartialCharacter(value: value, missing: partial.missing - 1))
         }
         switch byte {
         case 0x00...0x7F: return .complete(UInt32(byte))
-        case 0xC2...0xDF: return .pending(PartialCharacter(value: UInt32(byte & 0x1F), missing: 1))
-        case 0xE0...0xEF: return .pending(PartialCharacter(value: UInt32(byte & 0x0F), missing: 2))
-        case 0xF0...0xF4: return .pending(PartialCharacter(value: UInt32(byte & 0x07), missing: 3))
+        case 0xC2...0xDF: return .pending(PartialCharacter(value: UInt32(byte & 0x1F), missing: 1, lead: byte))
+        case 0xE0...0xEF: return .pending(PartialCharacter(value: UInt32(byte & 0x0F), missing: 2, lead: byte))
+        case 0xF0...0xF4: return .pending(PartialCharacter(value: UInt32(byte & 0x07), missing: 3, lead: byte))
         default: return .invalid
         }
     }
