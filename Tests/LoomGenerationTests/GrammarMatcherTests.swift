@@ -158,6 +158,11 @@ final class GrammarMatcherTests: XCTestCase {
         for bad: [UInt8] in [[0xE0, 0x80, 0xA0], [0xC0, 0xA0], [0xF0, 0x80, 0x80, 0xA0]] {
             XCTAssertFalse(space.accepts(bad), "\(bad)")
         }
+        // Nor the lead byte of an overlong form alone: no continuation could complete it.
+        XCTAssertFalse(space.accepts([0xE0]))
+        XCTAssertFalse(space.accepts([0xF0]))
+        XCTAssertFalse(GrammarMatcher(grammar: try Grammar(gbnf: "root ::= [\\u0400-\\u07FF]")).accepts([0xE0]))
+        XCTAssertTrue(GrammarMatcher(grammar: try Grammar(gbnf: "root ::= [\\u0400-\\u0800]")).accepts([0xE0]))
         for bad: [UInt8] in [[0xE0, 0x9F], [0xED, 0xA0], [0xF0, 0x8F], [0xF4, 0x90], [0xF5]] {
             XCTAssertFalse(any.accepts(bad), "\(bad)")
         }

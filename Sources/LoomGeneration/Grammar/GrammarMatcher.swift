@@ -190,8 +190,16 @@ public struct GrammarMatcher: Sendable {
     private func couldMatch(_ stack: Stack, _ partial: PartialCharacter) -> Bool {
         guard let top = stack.last else { return false }
         let shift = UInt32(6 * partial.missing)
-        let low = partial.value << shift
-        let high = low | ((1 << shift) - 1)
+        var low = partial.value << shift
+        var high = low | ((1 << shift) - 1)
+        // After a lead byte alone, the well-formed range is narrower than its bits say.
+        switch partial.lead {
+        case 0xE0: low = 0x800
+        case 0xED: high = 0xD7FF
+        case 0xF0: low = 0x10000
+        case 0xF4: high = 0x10FFFF
+        default: break
+        }
         var p = Int(top)
         let kind = elements[p].kind
         if kind == .characterAny { return true }
