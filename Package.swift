@@ -129,7 +129,7 @@ let package = Package(
             swiftSettings: fastSettings),
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer", "LoomGeneration", "LoomJinja", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomDataTests", dependencies: ["LoomData", "LoomJinja"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer", "LoomHub"], swiftSettings: fastSettings),
+        .testTarget(name: "LoomGenerationTests", dependencies: ["LoomGeneration", "LoomModels", "LoomFormats", "LoomKernels", "LoomTokenizer", "LoomHub", "LoomJinja"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
     ],
     swiftLanguageModes: [.v5]
 )

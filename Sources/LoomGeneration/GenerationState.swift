@@ -27,7 +27,12 @@ import LoomTokenizer
 ///    without sampling (only reachable on the first call: `maxTokens` 0, or a prompt that
 ///    fills the context).
 /// 2. A token is sampled from `logits` with the history as penalty window; its logprob and
-///    the top alternatives are computed when ``GenerationOptions/topLogprobs`` > 0.
+///    the top alternatives are computed when ``GenerationOptions/topLogprobs`` > 0. With a
+///    ``GenerationOptions/grammar``, a token the grammar rules out is replaced by a draw from
+///    the logits masked to the allowed tokens (see ``GrammarConstraint``); when the answer is
+///    a complete sentence nothing may extend, generation ends with ``FinishReason/stop``
+///    without sampling, and if no token can continue the grammar it ends with
+///    ``FinishReason/stop`` too.
 /// 3. An end-of-generation token (when ``GenerationOptions/stopAtEndOfGeneration``) ends
 ///    generation with ``FinishReason/stop``; it is not part of the answer, and its event
 ///    carries the text still held back (a partial character or a possible stop-string prefix,
@@ -63,6 +68,11 @@ public struct GenerationState {
     private var sampler: Sampler
     private var detokenizer: StreamingDetokenizer
     private var stops: StopSequenceMatcher
+    private var constraint: GrammarConstraint?
+    /// The id reported on the event that ends a grammar-complete answer.
+    private let grammarEndID: Int
+    /// Scratch copy of the logits with the grammar's mask applied.
+    private var masked: [Float] = []
 
     /// Validates the request and prepares generation after `prompt`.
     ///
@@ -86,6 +96,8 @@ public struct GenerationState {
         endOfGenerationIDs = tokenizer.endOfGenerationIDs
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: true)
         stops = StopSequenceMatcher(stops: options.stopStrings)
+        grammarEndID = tokenizer.eosID ?? tokenizer.endOfGenerationIDs.min() ?? 0
+        constraint = options.grammar.map { GrammarConstraint(grammar: $0, tokenizer: tokenizer) }
     }
 
     /// Whether generation has ended (``finishReason`` is set).
@@ -106,8 +118,13 @@ public struct GenerationState {
     public mutating func advance(logits: UnsafeBufferPointer<Float>) -> Step {
         if let finishReason { return Step(token: nil, finishReason: finishReason) }
         tokenToEvaluate = nil
+        if let constraint, constraint.mustEnd { return endByGrammar() }
         guard !isAtLimit else { return finish(.length, token: nil) }
-        let id = sampler.sample(logits: logits, history: history)
+        var id = sampler.sample(logits: logits, history: history)
+        if constraint != nil {
+            guard let allowed = constrain(id, logits) else { return endByGrammar() }
+            id = allowed
+        }
         var logprob: TokenLogprob?
         var top: [TokenLogprob] = []
         if options.topLogprobs > 0 {
@@ -150,6 +167,38 @@ public struct GenerationState {
         guard finishReason != .stop else { return }
         finishReason = .cancelled
         tokenToEvaluate = nil
+    }
+
+    /// The grammar's choice: `sampled` if it is allowed, otherwise a new draw from the logits
+    /// masked to the allowed tokens (the best allowed raw logit if the sampler's own fallback
+    /// lands outside them). Nil when no token can continue the grammar.
+    private mutating func constrain(_ sampled: Int, _ logits: UnsafeBufferPointer<Float>) -> Int? {
+        guard var constraint else { return sampled }
+        defer { self.constraint = constraint }
+        var id = sampled
+        if !constraint.allows(id) {
+            let allowed = constraint.allowedTokens()
+            if masked.count != logits.count { masked = [Float](repeating: 0, count: logits.count) }
+            var best: Int?
+            for i in 0..<logits.count {
+                masked[i] = allowed[i] ? logits[i] : -.infinity
+                if allowed[i], best == nil || logits[i] > logits[best!] { best = i }
+            }
+            guard let best else { return nil }
+            id = sampler.sample(logits: masked, history: history)
+            if !allowed[id] { id = best }
+        }
+        constraint.accept(id)
+        return id
+    }
+
+    /// Ends generation because the grammar admits no further token. Held-back text comes out
+    /// in an end-of-generation event carrying the tokenizer's EOS id (no token was sampled).
+    private mutating func endByGrammar() -> Step {
+        let text = flushHeldBack()
+        guard !text.isEmpty else { return finish(.stop, token: nil) }
+        return finish(.stop, token: GeneratedToken(id: grammarEndID, text: text, logprob: nil, topLogprobs: [],
+                                                   isEndOfGeneration: true))
     }
 
     /// `maxTokens` reached, or prompt plus answer fill the context (which a context shift

@@ -15,18 +15,24 @@ public struct GenerationOptions: Sendable {
     public var stopAtEndOfGeneration: Bool
     /// Alternatives to report per token with its log-probability (0 = none).
     public var topLogprobs: Int
+    /// A grammar the answer must follow (GBNF, or compiled from a JSON Schema by
+    /// ``JSONSchemaGrammar``); nil for free text. Tokens it rules out are never sampled, and
+    /// generation ends when the answer is a complete sentence that nothing may extend.
+    public var grammar: Grammar?
 
     /// What to do when prompt plus answer fill the context: nil stops generation there
     /// (``FinishReason/length``); a ``ContextShift`` drops older tokens and goes on.
     public var contextShift: ContextShift?
 
     public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(),
-                stopStrings: [String] = [], stopAtEndOfGeneration: Bool = true, topLogprobs: Int = 0) {
+                stopStrings: [String] = [], stopAtEndOfGeneration: Bool = true, topLogprobs: Int = 0,
+                grammar: Grammar? = nil) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stopStrings = stopStrings
         self.stopAtEndOfGeneration = stopAtEndOfGeneration
         self.topLogprobs = topLogprobs
+        self.grammar = grammar
     }
 }
 

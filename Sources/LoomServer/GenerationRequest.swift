@@ -1,5 +1,6 @@
 import Foundation
 import LoomGeneration
+import LoomJinja
 
 /// The fields `/v1/chat/completions` and `/v1/completions` share, checked and turned into
 /// generation options. Every bad value is a 400 naming the field.
@@ -115,12 +116,68 @@ public struct GenerationRequest {
             }
             loraScales = scales
         }
+        let grammar = try Self.grammar(f)
         var stops = try f.strings("stop") ?? []
         stops.removeAll { $0.isEmpty }
         // Logprobs of the chosen token need the top-k pass; at least one alternative is
         // computed and the extra ones are trimmed when answering.
         options = GenerationOptions(maxTokens: maxTokens ?? defaultMaxTokens, sampling: sampling,
-                                    stopStrings: stops, topLogprobs: logprobs.map { max($0, 1) } ?? 0)
+                                    stopStrings: stops, topLogprobs: logprobs.map { max($0, 1) } ?? 0,
+                                    grammar: grammar)
+    }
+
+    /// The grammar a request asks for: llama.cpp's `grammar` (GBNF) or `json_schema` field,
+    /// or OpenAI's `response_format` (`text`, `json_object` — with llama.cpp's optional
+    /// `schema` — or `json_schema` with `json_schema.schema`). A grammar or schema that does
+    /// not compile is a 400 naming the field and the problem; so is asking for two at once.
+    static func grammar(_ f: JSONFields) throws -> Grammar? {
+        var found: [(field: String, grammar: Grammar)] = []
+        func compile(_ field: String, _ make: () throws -> Grammar) throws {
+            do {
+                found.append((field, try make()))
+            } catch let error as APIError {
+                throw error
+            } catch {
+                throw APIError.invalid(field, "\(error)")
+            }
+        }
+        if let text = try f.string("grammar") {
+            try compile("grammar") { try Grammar(gbnf: text) }
+        }
+        if let schema = f.value("json_schema") {
+            try compile("json_schema") { try JSONSchemaGrammar.grammar(for: schema) }
+        }
+        if let format = try f.object("response_format") {
+            guard let type = try format.string("type") else {
+                throw APIError.invalid("response_format.type", "is required (text, json_object or json_schema)")
+            }
+            switch type {
+            case "text":
+                break
+            case "json_object":
+                if let schema = format.value("schema") {
+                    try compile("response_format.schema") { try JSONSchemaGrammar.grammar(for: schema) }
+                } else {
+                    found.append(("response_format", JSONSchemaGrammar.anyObject))
+                }
+            case "json_schema":
+                guard let spec = try format.object("json_schema") else {
+                    throw APIError.invalid("response_format.json_schema", "is required when type is json_schema")
+                }
+                _ = try spec.bool("strict")
+                _ = try spec.string("name")
+                guard let schema = spec.value("schema") else {
+                    throw APIError.invalid("response_format.json_schema.schema", "is required (the JSON Schema to follow)")
+                }
+                try compile("response_format.json_schema.schema") { try JSONSchemaGrammar.grammar(for: schema) }
+            default:
+                throw APIError.invalid("response_format.type", "must be text, json_object or json_schema, got '\(type)'")
+            }
+        }
+        guard found.count <= 1 else {
+            throw APIError.invalid(found[1].field, "cannot be combined with \(found[0].field); give one constraint")
+        }
+        return found.first?.grammar
     }
 
     /// Options of choice `index`: with a seed, each choice gets its own (seed + index) so

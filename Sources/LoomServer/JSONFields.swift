@@ -8,10 +8,14 @@ struct JSONFields {
     let object: [String: Any]
     /// Prefix for nested fields in messages (e.g. `stream_options.`).
     let path: String
+    /// The same object as parsed by Loom's parser, which keeps key order (a JSON schema's
+    /// `properties` order decides the order of generated keys); nil when built from `object`.
+    let ordered: JSONObject?
 
-    init(object: [String: Any], path: String = "") {
+    init(object: [String: Any], path: String = "", ordered: JSONObject? = nil) {
         self.object = object
         self.path = path
+        self.ordered = ordered
     }
 
     /// Parses a request body; malformed JSON or a non-object is a 400 saying where.
@@ -21,8 +25,9 @@ struct JSONFields {
     /// some invalid JSON (a trailing comma, `{"prompt": "x",}`) that must be refused.
     init(body: Data) throws {
         guard !body.isEmpty else { throw APIError(.badRequest, "the request body is empty; expected a JSON object", code: "invalid_json") }
+        let parsed: JSONValue
         do {
-            _ = try JSONParser.parse([UInt8](body))
+            parsed = try JSONParser.parse([UInt8](body))
         } catch {
             throw APIError(.badRequest, "the request body is not valid JSON: \(error)", code: "invalid_json")
         }
@@ -36,7 +41,34 @@ struct JSONFields {
         guard let object = root as? [String: Any] else {
             throw APIError(.badRequest, "the request body must be a JSON object", code: "invalid_json")
         }
-        self.init(object: object)
+        guard case .object(let ordered) = parsed else {
+            throw APIError(.badRequest, "the request body must be a JSON object", code: "invalid_json")
+        }
+        self.init(object: object, ordered: ordered)
+    }
+
+    /// The field as an order-keeping ``JSONValue`` (converted from Foundation's value, keys
+    /// sorted, when the ordered parse is not at hand); nil when missing or `null`.
+    func value(_ key: String) -> JSONValue? {
+        guard raw(key) != nil else { return nil }
+        if let ordered, let value = ordered[key] { return value }
+        return Self.jsonValue(object[key]!)
+    }
+
+    /// Foundation's JSON value as a ``JSONValue`` (object keys sorted for determinism).
+    static func jsonValue(_ value: Any) -> JSONValue {
+        if value is NSNull { return .null }
+        if isBool(value), let b = value as? Bool { return .bool(b) }
+        if let i = integer(value) { return .integer(i) }
+        if let d = number(value) { return .number(d) }
+        if let s = value as? String { return .string(s) }
+        if let a = value as? [Any] { return .array(a.map(jsonValue)) }
+        if let o = value as? [String: Any] {
+            var members = JSONObject()
+            for key in o.keys.sorted() { members[key] = jsonValue(o[key]!) }
+            return .object(members)
+        }
+        return .null
     }
 
     func name(_ key: String) -> String { path + key }
@@ -93,7 +125,9 @@ struct JSONFields {
     func object(_ key: String) throws -> JSONFields? {
         guard let v = raw(key) else { return nil }
         guard let o = v as? [String: Any] else { throw APIError.invalid(name(key), "expected an object, got \(Self.describe(v))") }
-        return JSONFields(object: o, path: name(key) + ".")
+        var child: JSONObject?
+        if case .object(let members)? = ordered?[key] { child = members }
+        return JSONFields(object: o, path: name(key) + ".", ordered: child)
     }
 
     /// A string or an array of strings (`stop`).

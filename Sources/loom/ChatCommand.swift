@@ -29,7 +29,7 @@ struct ChatCommand: ParsableCommand {
     func run() throws {
         let (model, session) = try modelOptions.load()
         var chat = ChatLoop(generator: Generator(session: session), formatter: try templateOptions.formatter(for: model),
-                            options: sampling.generationOptions(defaults: model.generationDefaults), showStats: stats)
+                            options: try sampling.generationOptions(defaults: model.generationDefaults), showStats: stats)
         if let system { chat.conversation.append(.system(system)) }
 
         if let prompt {

@@ -37,7 +37,7 @@ struct RunCommand: ParsableCommand {
         }
         // A chat prompt already carries its own BOS where the format wants one.
         let ids = tokenizer.encode(promptText, addSpecial: raw)
-        var options = sampling.generationOptions(defaults: model.generationDefaults)
+        var options = try sampling.generationOptions(defaults: model.generationDefaults)
         options.topLogprobs = topLogprobs
         let generator = Generator(session: session)
         let result = try generator.generate(prompt: ids, options: options) { token in

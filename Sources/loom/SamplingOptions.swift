@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LoomGeneration
 import LoomTokenizer
 
@@ -24,6 +25,12 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("keep"), parsing: .unconditional,
             help: "Tokens at the start that --context-shift never drops; -1 = the whole prompt (default 0).")
     var keep: Int?
+    @Option(help: "Constrain the output to a GBNF grammar (llama.cpp's format) given inline.")
+    var grammar: String?
+    @Option(help: "Constrain the output to the GBNF grammar in this file.")
+    var grammarFile: String?
+    @Option(help: "Constrain the output to JSON valid under the JSON Schema in this file.")
+    var jsonSchema: String?
 
     func validate() throws {
         if let maxTokens, maxTokens < 0 { throw ValidationError("--max-tokens must be ≥ 0, got \(maxTokens)") }
@@ -32,6 +39,32 @@ struct SamplingOptions: ParsableArguments {
         if let keep, keep < -1 { throw ValidationError("--keep must be ≥ -1 (-1: the whole prompt), got \(keep)") }
         if stop.contains("") { throw ValidationError("--stop needs a non-empty string") }
         do { _ = try parameters(defaults: nil).validated() } catch { throw ValidationError("\(error)") }
+        if [grammar, grammarFile, jsonSchema].compactMap({ $0 }).count > 1 {
+            throw ValidationError("--grammar, --grammar-file and --json-schema exclude each other; give one")
+        }
+        // Compiled here too so that a bad grammar is reported before the model loads.
+        _ = try compiledGrammar()
+    }
+
+    /// The grammar of `--grammar`, `--grammar-file` or `--json-schema`, if one is given.
+    func compiledGrammar() throws -> Grammar? {
+        func read(_ path: String, _ flag: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("\(flag): cannot read \(path)")
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+        do {
+            if let grammar { return try Grammar(gbnf: grammar) }
+            if let grammarFile { return try Grammar(gbnf: read(grammarFile, "--grammar-file")) }
+            if let jsonSchema { return try JSONSchemaGrammar.grammar(forSchemaText: read(jsonSchema, "--json-schema")) }
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            let flag = grammar != nil ? "--grammar" : grammarFile != nil ? "--grammar-file \(grammarFile!)" : "--json-schema \(jsonSchema!)"
+            throw ValidationError("\(flag): \(error)")
+        }
+        return nil
     }
 
     /// The sampler settings: flags first, then the model's generation config, then llama.cpp's defaults.
@@ -49,9 +82,9 @@ struct SamplingOptions: ParsableArguments {
         return p
     }
 
-    func generationOptions(defaults: HFGenerationConfig? = nil) -> GenerationOptions {
+    func generationOptions(defaults: HFGenerationConfig? = nil) throws -> GenerationOptions {
         var options = GenerationOptions(maxTokens: maxTokens ?? defaults?.maxNewTokens ?? 256,
-                                        sampling: parameters(defaults: defaults), stopStrings: stop)
+                                        sampling: parameters(defaults: defaults), stopStrings: stop, grammar: try compiledGrammar())
         if contextShift { options.contextShift = ContextShift(keep: keep ?? 0) }
         return options
     }
