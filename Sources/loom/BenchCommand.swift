@@ -53,7 +53,7 @@ struct BenchCommand: ParsableCommand {
         // Tuning knobs for the decode prefetch distances (bytes; 0 = off), hidden from help.
         if let decodePrefetch { options.decodePrefetchDistance = decodePrefetch }
         if let longRunPrefetch { options.longRunPrefetchDistance = longRunPrefetch }
-        let path = try ModelStore().resolve(model, progress: .terminal)
+        let path = try ModelLocator.resolve(model)
         let loadStart = Date()
         let overrides = rope.overrides
         let lm = try LanguageModel(path: path, rope: overrides)

@@ -35,7 +35,7 @@ struct EvalModelOptions: ParsableArguments {
 
     /// Loads one model by name or path, announcing it on standard error.
     func load(_ name: String?) throws -> (model: LanguageModel, label: String) {
-        let path = try ModelStore().resolve(name, progress: .terminal)
+        let path = try ModelLocator.resolve(name)
         StandardError.print("loading \(path)")
         let label = name ?? (path as NSString).lastPathComponent
         let model = try LanguageModel(path: path, rope: rope.overrides)

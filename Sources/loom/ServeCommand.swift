@@ -53,7 +53,7 @@ struct ServeCommand: ParsableCommand {
         if let threads, threads < 1 || threads > 512 { throw ValidationError("--threads must be between 1 and 512, got \(threads)") }
         guard queueLimit >= 0 else { throw ValidationError("--queue must be ≥ 0, got \(queueLimit)") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
-        _ = try servedAdapters()
+        _ = try servedAdapters(resolve: false)
         for (flag, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout),
                              ("--request-timeout", requestTimeout)] where !(value > 0 && value <= 86_400) {
             throw ValidationError("\(flag) must be in (0, 86400] seconds, got \(value)")
@@ -63,8 +63,10 @@ struct ServeCommand: ParsableCommand {
     }
 
     /// `--lora`/`--lora-scaled` adapters (on for every request), then `--lora-modules`
-    /// (selected by name), in that order: their ids.
-    func servedAdapters() throws -> [ServedLoRA] {
+    /// (selected by name), in that order: their ids. `resolve` fetches `hf:` adapters (false
+    /// while validating, which must not touch the network).
+    func servedAdapters(resolve: Bool = true) throws -> [ServedLoRA] {
+        let locate = { (text: String) throws -> String in resolve ? try ModelLocator.adapterPath(text) : text }
         var names = Set<String>()
         let modules = try loraModules.map { text -> ServedLoRA in
             guard let eq = text.firstIndex(of: "="), eq != text.startIndex, text.index(after: eq) != text.endIndex else {
@@ -73,15 +75,15 @@ struct ServeCommand: ParsableCommand {
             let name = String(text[..<eq])
             guard names.insert(name).inserted else { throw ValidationError("--lora-modules: the name '\(name)' is given twice") }
             if name == alias { throw ValidationError("--lora-modules: '\(name)' is also the --alias of the base model") }
-            return ServedLoRA(name: name, path: String(text[text.index(after: eq)...]))
+            return ServedLoRA(name: name, path: try locate(String(text[text.index(after: eq)...])))
         }
-        return try lora.adapters().map { ServedLoRA(path: $0.path, scale: $0.scale) } + modules
+        return try (resolve ? lora.resolvedAdapters() : lora.adapters()).map { ServedLoRA(path: $0.path, scale: $0.scale) } + modules
     }
 
     func run() throws {
         // Resolve (and fetch) a named model before listening, so the fetch's errors are
         // reported plainly; loading itself happens while /health answers 503.
-        let path = try ModelStore().resolve(model, progress: .terminal)
+        let path = try ModelLocator.resolve(model)
         var configuration = ServerConfiguration(
             host: host, port: port, apiKey: apiKey, parallel: parallel, contextLength: contextLength,
             alias: alias, threads: threads, queueLimit: queueLimit,
