@@ -127,21 +127,17 @@ public struct HubCache: Sendable {
     /// Deletes one snapshot file and its blob unless another snapshot still links to it.
     public func removeFile(_ repository: String, commit: String, file: String) throws {
         let link = snapshotDirectory(repository, commit: commit) + "/" + file
-        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: link))
-            .map { ((link as NSString).deletingLastPathComponent as NSString).appendingPathComponent($0) }
+        let blob = HubCache.linkTarget(link)
         guard unlink(link) == 0 else {
             throw HubError.io(path: link, message: "cannot remove: \(String(cString: strerror(errno)))")
         }
-        guard let blob = target.map({ ($0 as NSString).standardizingPath }) else { return }
+        // Only ever a file in this repository's blobs folder (never what a blob may link to).
+        guard let blob, blob.hasPrefix(HubCache.lexical(repositoryDirectory(repository)) + "/blobs/") else { return }
         let stillUsed = snapshotCommits(repository).contains { commit in
             let base = snapshotDirectory(repository, commit: commit)
             guard let walker = FileManager.default.enumerator(atPath: base) else { return false }
             while let relative = walker.nextObject() as? String {
-                let path = base + "/" + relative
-                if let dest = try? FileManager.default.destinationOfSymbolicLink(atPath: path),
-                   (((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(dest) as NSString).standardizingPath == blob {
-                    return true
-                }
+                if HubCache.linkTarget(base + "/" + relative) == blob { return true }
             }
             return false
         }
@@ -149,6 +145,25 @@ public struct HubCache: Sendable {
     }
 
     // MARK: - File helpers
+
+    /// Where the symlink at `link` points, as a path with `.` and `..` removed lexically:
+    /// symlinks along the way are NOT followed (a blob that is itself a link must be
+    /// removed, not its target). Nil if `link` is not a symlink.
+    static func linkTarget(_ link: String) -> String? {
+        guard let destination = try? FileManager.default.destinationOfSymbolicLink(atPath: link) else { return nil }
+        return lexical(destination.hasPrefix("/") ? destination : (link as NSString).deletingLastPathComponent + "/" + destination)
+    }
+
+    /// `path` without empty, `.` and `..` components, worked out on the text alone.
+    static func lexical(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") {
+            if part == "." { continue }
+            if part == "..", let last = parts.last, last != ".." { parts.removeLast(); continue }
+            parts.append(part)
+        }
+        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
+    }
 
     static func createDirectory(_ path: String) throws {
         do {

@@ -273,7 +273,7 @@ public final class HubClient: Sendable {
             if error == .remoteConnectionClosed { return "the server closed the connection" }
             return "\(error)"
         }
-        if let error = error as? IOError { return "connection failed: \(error.description)" }
+        if let error = error as? IOError { return "connection failed: \(String(cString: strerror(error.errnoCode)))" }
         return "\(error)"
     }
 }

@@ -24,7 +24,7 @@ final class HubCLITests: XCTestCase {
     }
 
     /// Puts the default model into `models--loom-test--smol-GGUF` as huggingface_hub would.
-    private func layOutCache() throws -> String {
+    private func layOutCache() throws -> (repo: String, gguf: String) {
         let pulled = try loom("pull", "smollm2")
         XCTAssertEqual(pulled.status, 0, pulled.stderr)
         let gguf = pulled.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -35,11 +35,11 @@ final class HubCLITests: XCTestCase {
         try fm.createSymbolicLink(atPath: repo + "/snapshots/\(commit)/smol-Q4_1.gguf",
                                   withDestinationPath: "../../blobs/" + String(repeating: "ab", count: 32))
         try commit.write(toFile: repo + "/refs/main", atomically: true, encoding: .utf8)
-        return repo
+        return (repo, gguf)
     }
 
     func testCachedHubModelRunsOfflineAndIsListedShownAndRemoved() throws {
-        let repo = try layOutCache()
+        let (repo, gguf) = try layOutCache()
         let run = try loom("run", "-m", "hf:loom-test/smol-GGUF:q4_1", "--offline", "--raw", "-p", "Hello", "--max-tokens", "2", "--temperature", "0")
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertFalse(run.stdout.isEmpty)
@@ -69,6 +69,8 @@ final class HubCLITests: XCTestCase {
         XCTAssertFalse(try loom("list").stdout.contains("hf:loom-test/smol-GGUF/"))
         XCTAssertEqual(try loom("rm", "hf:loom-test/smol-GGUF").status, 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: repo))
+        // The blob here links to the catalog's file: removing the blob must leave that alone.
+        XCTAssertTrue(FileManager.default.fileExists(atPath: gguf), "rm deleted what a blob links to")
     }
 
     func testBadReferencesAndMissingCacheGiveClearErrors() throws {

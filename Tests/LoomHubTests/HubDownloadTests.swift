@@ -294,6 +294,17 @@ final class HubDownloadTests: XCTestCase {
         try hub.cache.removeFile("loom-test/tiny-GGUF", commit: server.commit, file: "tiny-Q8_0.gguf")
         XCTAssertFalse(FileManager.default.fileExists(atPath: q8))
         XCTAssertEqual(hub.cache.blobBytes("loom-test/tiny-GGUF"), 200_000)
+        // A blob that is itself a link (a cache laid out by hand) is removed, never its target.
+        let outside = dir + "/outside.gguf"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: outside))
+        let blobs = dir + "/hub/models--loom-test--tiny-GGUF/blobs/"
+        try FileManager.default.createSymbolicLink(atPath: blobs + "linked", withDestinationPath: outside)
+        try hub.cache.link("loom-test/tiny-GGUF", commit: server.commit, file: "sub/linked.gguf", etag: "linked")
+        XCTAssertEqual(try contents(dir + "/hub/models--loom-test--tiny-GGUF/snapshots/\(server.commit)/sub/linked.gguf"), [1, 2, 3])
+        try hub.cache.removeFile("loom-test/tiny-GGUF", commit: server.commit, file: "sub/linked.gguf")
+        XCTAssertNil(try? FileManager.default.destinationOfSymbolicLink(atPath: blobs + "linked"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: outside))
+        XCTAssertEqual(HubCache.lexical("/a//b/./c/../d"), "/a/b/d")
         try hub.cache.removeRepository("loom-test/tiny-GGUF")
         XCTAssertEqual(hub.cache.repositories(), [])
     }
