@@ -18,8 +18,10 @@ struct BenchCommand: ParsableCommand {
         times after one warm-up run; mean ± standard deviation and the median are reported.
         """)
 
-    @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
+    @Option(name: [.short, .customLong("model")], help: "GGUF file, model name or hf:OWNER/REPO[:QUANT][@REV] (default: smollm2).")
     var model: String?
+    @Flag(help: "Use only cached hub files (as HF_HUB_OFFLINE=1); say what is missing instead of downloading.")
+    var offline = false
     @Option(name: .short, parsing: .unconditional, help: "Prompt tokens for the pp test (0 = skip).") var p = 512
     @Option(name: .short, parsing: .unconditional, help: "Generated tokens for the tg test (0 = skip).") var n = 128
     @Option(name: .short, parsing: .unconditional, help: "Threads (default: all cores).") var t: Int?
@@ -48,6 +50,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        ModelLocator.goOffline(offline)
         var options = KernelOptions()
         options.integerActivations = !floatActivations
         // Tuning knobs for the decode prefetch distances (bytes; 0 = off), hidden from help.

@@ -17,8 +17,10 @@ struct ServeCommand: ParsableCommand {
         SIGINT/SIGTERM finish in-flight requests, then exit.
         """)
 
-    @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
+    @Option(name: [.short, .customLong("model")], help: "GGUF file, model name or hf:OWNER/REPO[:QUANT][@REV] (default: smollm2).")
     var model: String?
+    @Flag(help: "Use only cached hub files (as HF_HUB_OFFLINE=1); say what is missing instead of downloading.")
+    var offline = false
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(parsing: .unconditional, help: "TCP port (0 = any free port).") var port = 8080
     @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' (except on /health).")
@@ -81,6 +83,7 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
+        ModelLocator.goOffline(offline)
         // Resolve (and fetch) a named model before listening, so the fetch's errors are
         // reported plainly; loading itself happens while /health answers 503.
         let path = try ModelLocator.resolve(model)

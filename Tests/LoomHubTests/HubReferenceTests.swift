@@ -87,6 +87,13 @@ final class HubReferenceTests: XCTestCase {
         XCTAssertFalse(HubConfiguration.fromEnvironment(["HOME": "/h", "HF_HUB_OFFLINE": "0"]).offline)
     }
 
+    func testProgressShowsSpeedAndETA() {
+        XCTAssertEqual(TerminalProgressRenderer.rate(bytes: 10_000_000, seconds: 2, remaining: 50_000_000), ", 5.0 MB/s, ETA 0:10")
+        XCTAssertEqual(TerminalProgressRenderer.rate(bytes: 1_000_000, seconds: 1, remaining: 4_000_000_000), ", 1.0 MB/s, ETA 1:06:40")
+        XCTAssertEqual(TerminalProgressRenderer.rate(bytes: 2_000_000, seconds: 1, remaining: 0), ", 2.0 MB/s")
+        XCTAssertEqual(TerminalProgressRenderer.rate(bytes: 2_000_000, seconds: 0.2, remaining: 10), "", "too early for a rate")
+    }
+
     func testRetryAfterAcceptsSecondsAndDates() {
         XCTAssertEqual(HubClient.retryAfterSeconds("3"), 3)
         XCTAssertEqual(HubClient.retryAfterSeconds("Wed, 21 Oct 2015 07:28:00 GMT"), 0)   // in the past
