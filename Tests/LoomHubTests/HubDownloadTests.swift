@@ -81,6 +81,27 @@ final class HubDownloadTests: XCTestCase {
         XCTAssertTrue(events.phases.contains { $0.hasPrefix("Downloading 4 files of loom-test/tiny-GGUF") }, "\(events.phases)")
     }
 
+    /// Two resolves of the same file at once (each with its own lock descriptor, as two
+    /// processes would have): one downloads, the other waits for the lock and finds the blob.
+    func testConcurrentResolvesDownloadOnce() throws {
+        server.fault = { request, _, normal in
+            guard request.path.hasPrefix("/cdn/") else { return nil }
+            var reply = normal
+            reply.stall = .milliseconds(300)   // keep the first download busy while the second arrives
+            return reply
+        }
+        let lock = NSLock()
+        var results: [Result<String, Error>] = []
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            let result = Result { try self.store().resolve(try self.ref("hf:loom-test/tiny-GGUF:Q8_0"), progress: .silent) }
+            lock.lock(); results.append(result); lock.unlock()
+        }
+        let paths = try results.map { try $0.get() }
+        XCTAssertEqual(paths[0], paths[1])
+        XCTAssertEqual(try contents(paths[0]), gguf.bytes)
+        XCTAssertEqual(server.requests.filter { $0.path.hasPrefix("/cdn/") }.count, 1)
+    }
+
     func testDroppedConnectionResumesWithRange() throws {
         server.fault = { request, index, normal in
             guard request.path.hasPrefix("/cdn/"), index == 0 else { return nil }
