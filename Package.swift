@@ -48,6 +48,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Header-only C shim for the one CPU hint Swift cannot express (a prefetch).
@@ -62,13 +63,17 @@ let package = Package(
             name: "LoomJinja",
             dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
             swiftSettings: fastSettings),
-        // Model catalog, cache and pip fetcher. Not on the hot path, so it keeps Swift's
-        // overflow and exclusivity checks (no fastSettings): it parses downloaded archives.
+        // Model catalog, cache, pip fetcher and Hugging Face hub client. Not on the hot path, so
+        // it keeps Swift's overflow and exclusivity checks (no fastSettings): it parses
+        // downloaded archives and network replies.
         .target(
             name: "LoomHub",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .target(name: "LoomTokenizer", dependencies: ["LoomFormats", "LoomJinja"], swiftSettings: fastSettings),
         .target(name: "LoomModels", dependencies: ["LoomKernels", "LoomFormats", "LoomTokenizer"], swiftSettings: fastSettings),
@@ -113,7 +118,15 @@ let package = Package(
             swiftSettings: fastSettings),
         .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomFormatsTests", dependencies: ["LoomFormats", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomHubTests", dependencies: ["LoomHub", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(
+            name: "LoomHubTests",
+            dependencies: [
+                "LoomHub", .product(name: "Crypto", package: "swift-crypto"),
+                // The loopback HF-like server the hub client is tested against.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .testTarget(name: "LoomJinjaTests", dependencies: ["LoomJinja"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats", "LoomJinja", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer", "LoomHub", .product(name: "Crypto", package: "swift-crypto")], resources: [.copy("Fixtures")], swiftSettings: fastSettings),

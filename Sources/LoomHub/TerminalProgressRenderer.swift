@@ -12,6 +12,9 @@ final class TerminalProgressRenderer: @unchecked Sendable {
     private var lastLabel = ""
     private var lastQuarter = 0
     private var lastDraw = Date.distantPast
+    /// When the current label's first event came, and its byte count then (for speed/ETA).
+    private var labelStart = Date()
+    private var labelStartBytes: Int64 = 0
     private let output: (String) -> Void
 
     /// `output` receives the text to show; by default it goes to standard error.
@@ -45,6 +48,8 @@ final class TerminalProgressRenderer: @unchecked Sendable {
             lastLabel = label
             lastQuarter = 0
             lastDraw = .distantPast
+            labelStart = Date()
+            labelStartBytes = completed
         }
         let done = total.map { completed >= $0 } ?? false
         var text = "  \(label): \(TerminalProgressRenderer.megabytes(completed))"
@@ -52,6 +57,8 @@ final class TerminalProgressRenderer: @unchecked Sendable {
             let percent = Int(min(100, completed * 100 / total))
             text += " / \(TerminalProgressRenderer.megabytes(total)) (\(percent)%)"
         }
+        text += TerminalProgressRenderer.rate(bytes: completed - labelStartBytes, seconds: Date().timeIntervalSince(labelStart),
+                                              remaining: total.map { $0 - completed })
         if isTTY {
             // Redraw at most ~10 times a second, but always draw the final state.
             let now = Date()
@@ -84,6 +91,21 @@ final class TerminalProgressRenderer: @unchecked Sendable {
 
     private func write(_ text: String) {
         output(text)
+    }
+
+    /// ", 12.3 MB/s, ETA 0:42" once half a second has passed (before that a rate is noise);
+    /// the ETA only while bytes remain.
+    static func rate(bytes: Int64, seconds: Double, remaining: Int64?) -> String {
+        guard seconds >= 0.5, bytes > 0 else { return "" }
+        let perSecond = Double(bytes) / seconds
+        var text = ", \(megabytes(Int64(perSecond)))/s"
+        if let remaining, remaining > 0 {
+            let eta = Int((Double(remaining) / perSecond).rounded(.up))
+            text += eta >= 3600
+                ? String(format: ", ETA %d:%02d:%02d", eta / 3600, eta / 60 % 60, eta % 60)
+                : String(format: ", ETA %d:%02d", eta / 60, eta % 60)
+        }
+        return text
     }
 
     /// "98.4 MB", "9.1 MB", "512 kB": enough precision to see progress move.

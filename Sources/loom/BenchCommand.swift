@@ -18,8 +18,10 @@ struct BenchCommand: ParsableCommand {
         times after one warm-up run; mean ± standard deviation and the median are reported.
         """)
 
-    @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
+    @Option(name: [.short, .customLong("model")], help: "GGUF file, model name or hf:OWNER/REPO[:QUANT][@REV] (default: smollm2).")
     var model: String?
+    @Flag(help: "Use only cached hub files (as HF_HUB_OFFLINE=1); say what is missing instead of downloading.")
+    var offline = false
     @Option(name: .short, parsing: .unconditional, help: "Prompt tokens for the pp test (0 = skip).") var p = 512
     @Option(name: .short, parsing: .unconditional, help: "Generated tokens for the tg test (0 = skip).") var n = 128
     @Option(name: .short, parsing: .unconditional, help: "Threads (default: all cores).") var t: Int?
@@ -49,12 +51,13 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        ModelLocator.goOffline(offline)
         var options = KernelOptions()
         options.integerActivations = !floatActivations
         // Tuning knobs for the decode prefetch distances (bytes; 0 = off), hidden from help.
         if let decodePrefetch { options.decodePrefetchDistance = decodePrefetch }
         if let longRunPrefetch { options.longRunPrefetchDistance = longRunPrefetch }
-        let path = try ModelStore().resolve(model, progress: .terminal)
+        let path = try ModelLocator.resolve(model)
         let loadStart = Date()
         let overrides = rope.overrides
         let lm = try LanguageModel(path: path, rope: overrides)

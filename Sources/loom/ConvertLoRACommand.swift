@@ -16,7 +16,7 @@ struct ConvertLoRACommand: ParsableCommand {
         scales. DoRA adapters cannot be written as GGUF LoRA (merge them with export-lora).
         """)
 
-    @Argument(help: "Adapter to convert: PEFT directory or GGUF LoRA file.") var input: String
+    @Argument(help: "Adapter to convert: PEFT directory, GGUF LoRA file or hf:OWNER/REPO[@REV].") var input: String
     @Option(name: [.short, .customLong("model")], help: "Base GGUF model or model name (default: smollm2).")
     var model: String?
     @Option(name: .shortAndLong, help: "Output: a .gguf file, or a directory for PEFT.") var output: String
@@ -30,11 +30,11 @@ struct ConvertLoRACommand: ParsableCommand {
         let base = try LoRABaseModel(model)
         let count: Int
         if output.lowercased().hasSuffix(".gguf") {
-            let adapter = try base.adapter(input, in: .gguf)
+            let adapter = try base.adapter(ModelLocator.adapterPath(input), in: .gguf)
             try adapter.writeGGUF(to: output, architecture: base.architectureName, type: type.lowercased() == "f16" ? .f16 : .f32)
             count = adapter.modules.count
         } else {
-            let adapter = try base.adapter(input, in: .huggingFace)
+            let adapter = try base.adapter(ModelLocator.adapterPath(input), in: .huggingFace)
             try adapter.writePEFT(to: output, naming: base.architecture.tensorNames, layerCount: base.layerCount)
             count = adapter.modules.count
         }

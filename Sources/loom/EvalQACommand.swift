@@ -54,7 +54,7 @@ struct EvalQACommand: ParsableCommand {
         let pool = common.makePool()
         var scoring: QABERTScoring?
         if !noBertscore && !noGenerate {
-            let path = try ModelStore().resolve(bertModel, progress: .terminal)
+            let path = try ModelLocator.resolve(bertModel)
             StandardError.print("loading BERT encoder \(path)")
             let scorer = try BERTScorer(path: path, layer: bertLayer, baseline: try parsedBaseline(), pool: pool)
             scoring = QABERTScoring(scorer: scorer, idf: idf, references: items.map(\.answer))

@@ -7,8 +7,10 @@ import LoomModels
 
 /// Options shared by the evaluation commands: several models, threads, output files.
 struct EvalModelOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("model")], help: "GGUF file or model name; repeat to compare models (default: smollm2).")
+    @Option(name: [.short, .customLong("model")], help: "GGUF file, model name or hf:OWNER/REPO[:QUANT][@REV]; repeat to compare models (default: smollm2).")
     var models: [String] = []
+    @Flag(help: "Use only cached hub files (as HF_HUB_OFFLINE=1); say what is missing instead of downloading.")
+    var offline = false
 
     @Option(name: [.short, .customLong("threads")], parsing: .unconditional, help: "Worker threads (default: all cores).")
     var threads: Int?
@@ -37,7 +39,8 @@ struct EvalModelOptions: ParsableArguments {
 
     /// Loads one model by name or path, announcing it on standard error.
     func load(_ name: String?) throws -> (model: LanguageModel, label: String) {
-        let path = try ModelStore().resolve(name, progress: .terminal)
+        ModelLocator.goOffline(offline)
+        let path = try ModelLocator.resolve(name)
         StandardError.print("loading \(path)")
         let label = name ?? (path as NSString).lastPathComponent
         let model = try LanguageModel(path: path, rope: rope.overrides)

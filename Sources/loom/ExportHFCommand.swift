@@ -21,7 +21,7 @@ struct ExportHFCommand: ParsableCommand {
     func run() throws {
         let types: [String: SafetensorsDType] = ["f32": .f32, "f16": .f16, "bf16": .bf16]
         guard let d = types[dtype.lowercased()] else { throw ValidationError("--dtype must be f32, f16 or bf16") }
-        let path = try ModelStore().resolve(input, progress: .terminal)
+        let path = try ModelLocator.resolve(input)
         let count = try GGUFToHFExporter(dtype: d).export(gguf: path, to: output)
         let tokenizerJSON = try HFTokenizerJSONWriter.tokenizerJSON(gguf: GGUFFile(path: path))
         try GGUFToHFExporter.writeData(tokenizerJSON, to: (output as NSString).appendingPathComponent("tokenizer.json"))

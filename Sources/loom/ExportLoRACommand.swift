@@ -42,7 +42,7 @@ struct ExportLoRACommand: ParsableCommand {
 
     func run() throws {
         let base = try LoRABaseModel(model)
-        let adapters = try lora.adapters().map { (try base.adapter($0.path, in: .gguf), $0.scale) }
+        let adapters = try lora.resolvedAdapters().map { (try base.adapter($0.path, in: .gguf), $0.scale) }
         let lower = type.lowercased()
         let quantized = QuantizationFileType(name: type).flatMap { lower == "f16" || lower == "f32" ? nil : $0 }
         let merger = LoRAMerger(mergedType: lower == "f32" || !writesGGUF ? .f32 : .f16)

@@ -101,7 +101,7 @@ struct FinetuneCommand: ParsableCommand {
 
     func run() throws {
         let config = try hyper.config()
-        let modelPath = try ModelStore().resolve(model, progress: .terminal)
+        let modelPath = try ModelLocator.resolve(model)
         let languageModel = try LanguageModel(path: modelPath)
         var examples: [TrainingExample]
         if let text {

@@ -10,7 +10,8 @@ struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info", abstract: "Show a model's architecture, hyper-parameters, tokenizer, template and tensors.")
 
-    @Argument(help: "GGUF file, HF model directory or model name (default: smollm2).") var model: String?
+    @Argument(help: "GGUF file, HF model directory, model name or hf:OWNER/REPO[:QUANT][@REV] (default: smollm2).") var model: String?
+    @Flag(help: "Use only cached hub files (as HF_HUB_OFFLINE=1).") var offline = false
     @Flag(help: "Also list every metadata key and every tensor.") var verbose = false
     @Option(name: .customLong("ctx"), parsing: .unconditional, help: "Print the memory plan for this context length (per slot).")
     var contextLength: Int?
@@ -23,7 +24,13 @@ struct InfoCommand: ParsableCommand {
     }
 
     func run() throws {
-        let path = try ModelStore().resolve(model, progress: .terminal)
+        ModelLocator.goOffline(offline)
+        let path = try ModelLocator.resolve(model)
+        StandardOutput.write(try Self.report(path: path, verbose: verbose, contextLength: contextLength, parallel: parallel))
+    }
+
+    /// What `info` prints for the model at `path` (also the head of `loom show`).
+    static func report(path: String, verbose: Bool, contextLength: Int?, parallel: Int) throws -> String {
         let lm = try LanguageModel(path: path)
         let tensors = Self.tensors(of: lm)
         let c = lm.config
@@ -89,7 +96,7 @@ struct InfoCommand: ParsableCommand {
                 out += "    \(tensor.name) \(tensor.type) \(tensor.dimensions) \(tensor.bytes) bytes\n"
             }
         }
-        StandardOutput.write(out)
+        return out
     }
 
     /// Name, type, ggml-order dimensions and size of every tensor, from either kind of input.

@@ -16,7 +16,7 @@ struct LoRABaseModel {
 
     /// Resolves (fetching if needed) and opens `model`, a GGUF path or catalog name.
     init(_ model: String?) throws {
-        path = try ModelStore().resolve(model, progress: .terminal)
+        path = try ModelLocator.resolve(model)
         file = try GGUFFile(path: path)
         guard let name = file["general.architecture"]?.stringValue else {
             throw ValidationError("\(path): not a GGUF model (general.architecture is missing); LoRA tools need the GGUF base model — convert an HF directory first with `loom convert`")

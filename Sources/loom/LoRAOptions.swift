@@ -4,7 +4,7 @@ import LoomModels
 /// `--lora PATH` and `--lora-scaled PATH:SCALE` (llama.cpp's names), repeatable: LoRA adapters
 /// (PEFT directories or GGUF LoRA files) applied unmerged on top of the model, in order.
 struct LoRAOptions: ParsableArguments {
-    @Option(name: .customLong("lora"), help: ArgumentHelp("LoRA adapter to apply (PEFT directory or GGUF LoRA file); repeatable.", valueName: "path"))
+    @Option(name: .customLong("lora"), help: ArgumentHelp("LoRA adapter to apply (PEFT directory, GGUF LoRA file or hf:OWNER/REPO[@REV]); repeatable.", valueName: "path"))
     var paths: [String] = []
     @Option(name: .customLong("lora-scaled"), help: ArgumentHelp("LoRA adapter with a scale; repeatable.", valueName: "path:scale"))
     var scaled: [String] = []
@@ -16,6 +16,11 @@ struct LoRAOptions: ParsableArguments {
 
     func validate() throws {
         _ = try adapters()
+    }
+
+    /// `adapters()` with `hf:` references fetched (or found in the cache) and replaced by paths.
+    func resolvedAdapters() throws -> [(path: String, scale: Float)] {
+        try adapters().map { (try ModelLocator.adapterPath($0.path), $0.scale) }
     }
 
     /// `PATH:SCALE`, split at the last colon (paths may contain colons).
@@ -33,7 +38,7 @@ struct LoRAOptions: ParsableArguments {
 
     /// Loads and attaches every adapter to `model`, printing one line per adapter to standard error.
     func attach(to model: LanguageModel, quiet: Bool = false) throws {
-        for (path, scale) in try adapters() {
+        for (path, scale) in try resolvedAdapters() {
             let id = try model.loadLoRA(path: path, scale: scale)
             if !quiet {
                 let count = model.loraAdapters.first { $0.id == id }?.tensorNames.count ?? 0

@@ -7,8 +7,11 @@ import LoomModels
 
 /// Options every model-using command shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
+    @Option(name: [.short, .customLong("model")], help: "GGUF file, HF directory, model name or hf:OWNER/REPO[:QUANT][@REV] (default: smollm2).")
     var model: String?
+
+    @Flag(help: "Use only cached hub files (as HF_HUB_OFFLINE=1); say what is missing instead of downloading.")
+    var offline = false
 
     @Option(name: [.short, .customLong("threads")], parsing: .unconditional, help: "Worker threads (default: all cores).")
     var threads: Int?
@@ -36,7 +39,8 @@ struct ModelOptions: ParsableArguments {
 
     /// Resolves the model name or path (fetching a named model on first use).
     func resolvePath() throws -> String {
-        try ModelStore().resolve(model, progress: .terminal)
+        ModelLocator.goOffline(offline)
+        return try ModelLocator.resolve(model)
     }
 
     /// Loads the model and makes a session with the requested context and threads.

@@ -53,7 +53,7 @@ struct QuantizeCommand: ParsableCommand {
 
     func run() throws {
         let fileType = QuantizationFileType(name: type)!
-        let inputPath = try ModelStore().resolve(input, progress: .terminal)
+        let inputPath = try ModelLocator.resolve(input)
         var quantizer = GGUFQuantizer(fileType: fileType, threads: threads ?? ThreadPool.availableProcessors)
         quantizer.leaveOutputTensor = leaveOutputTensor
         quantizer.allowRequantize = allowRequantize

@@ -18,8 +18,10 @@ struct ServeCommand: ParsableCommand {
         SIGINT/SIGTERM finish in-flight requests, then exit.
         """)
 
-    @Option(name: [.short, .customLong("model")], help: "GGUF file or model name (default: smollm2).")
+    @Option(name: [.short, .customLong("model")], help: "GGUF file, model name or hf:OWNER/REPO[:QUANT][@REV] (default: smollm2).")
     var model: String?
+    @Flag(help: "Use only cached hub files (as HF_HUB_OFFLINE=1); say what is missing instead of downloading.")
+    var offline = false
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(parsing: .unconditional, help: "TCP port (0 = any free port).") var port = 8080
     @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' (except on /health).")
@@ -66,7 +68,7 @@ struct ServeCommand: ParsableCommand {
         if let threads, threads < 1 || threads > 512 { throw ValidationError("--threads must be between 1 and 512, got \(threads)") }
         guard queueLimit >= 0 else { throw ValidationError("--queue must be ≥ 0, got \(queueLimit)") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
-        _ = try servedAdapters()
+        _ = try servedAdapters(resolve: false)
         for (flag, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout),
                              ("--request-timeout", requestTimeout)] where !(value > 0 && value <= 86_400) {
             throw ValidationError("\(flag) must be in (0, 86400] seconds, got \(value)")
@@ -76,8 +78,10 @@ struct ServeCommand: ParsableCommand {
     }
 
     /// `--lora`/`--lora-scaled` adapters (on for every request), then `--lora-modules`
-    /// (selected by name), in that order: their ids.
-    func servedAdapters() throws -> [ServedLoRA] {
+    /// (selected by name), in that order: their ids. `resolve` fetches `hf:` adapters (false
+    /// while validating, which must not touch the network).
+    func servedAdapters(resolve: Bool = true) throws -> [ServedLoRA] {
+        let locate = { (text: String) throws -> String in resolve ? try ModelLocator.adapterPath(text) : text }
         var names = Set<String>()
         let modules = try loraModules.map { text -> ServedLoRA in
             guard let eq = text.firstIndex(of: "="), eq != text.startIndex, text.index(after: eq) != text.endIndex else {
@@ -86,15 +90,16 @@ struct ServeCommand: ParsableCommand {
             let name = String(text[..<eq])
             guard names.insert(name).inserted else { throw ValidationError("--lora-modules: the name '\(name)' is given twice") }
             if name == alias { throw ValidationError("--lora-modules: '\(name)' is also the --alias of the base model") }
-            return ServedLoRA(name: name, path: String(text[text.index(after: eq)...]))
+            return ServedLoRA(name: name, path: try locate(String(text[text.index(after: eq)...])))
         }
-        return try lora.adapters().map { ServedLoRA(path: $0.path, scale: $0.scale) } + modules
+        return try (resolve ? lora.resolvedAdapters() : lora.adapters()).map { ServedLoRA(path: $0.path, scale: $0.scale) } + modules
     }
 
     func run() throws {
+        ModelLocator.goOffline(offline)
         // Resolve (and fetch) a named model before listening, so the fetch's errors are
         // reported plainly; loading itself happens while /health answers 503.
-        let path = try ModelStore().resolve(model, progress: .terminal)
+        let path = try ModelLocator.resolve(model)
         var configuration = ServerConfiguration(
             host: host, port: port, apiKey: apiKey, parallel: parallel, contextLength: contextLength,
             alias: alias, threads: threads, queueLimit: queueLimit,

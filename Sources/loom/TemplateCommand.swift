@@ -28,7 +28,7 @@ struct TemplateCommand: ParsableCommand {
             conversation = [.user("Hello!")]
         }
         let toolData = try tools.map(Self.read)
-        let languageModel = try LanguageModel(path: ModelStore().resolve(model, progress: .terminal))
+        let languageModel = try LanguageModel(path: ModelLocator.resolve(model))
         let formatter = try templateOptions.formatter(for: languageModel)
         StandardOutput.write(try formatter.render(conversation, tools: toolData, addGenerationPrompt: addGenerationPrompt))
     }

@@ -59,7 +59,7 @@ func loadTokenizer(model: String?, huggingFace: String?) throws -> BPETokenizer 
     if let huggingFace {
         if model != nil { throw ValidationError("give either -m or --tokenizer, not both") }
         // A catalog name (llama3-tokenizer) is fetched like a model.
-        return try HFTokenizerBundle.load(path: ModelStore().resolve(huggingFace, progress: .terminal)).tokenizer
+        return try HFTokenizerBundle.load(path: ModelLocator.resolve(huggingFace)).tokenizer
     }
-    return try BPETokenizer(gguf: GGUFFile(path: ModelStore().resolve(model, progress: .terminal)))
+    return try BPETokenizer(gguf: GGUFFile(path: ModelLocator.resolve(model)))
 }

@@ -21,7 +21,8 @@ enum LoomProcess {
 
     /// Runs `loom` with `arguments`, feeding `stdin` (or nothing) and collecting both outputs.
     /// Input and outputs go through temporary files, so no pipe can fill up and block the child.
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> Output {
+    /// `environment` entries are added to (or replace) this process's environment.
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Output {
         let fm = FileManager.default
         let directory = fm.temporaryDirectory.appendingPathComponent("loom-cli-\(UUID().uuidString)").path
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -33,6 +34,9 @@ enum LoomProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: input))
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
