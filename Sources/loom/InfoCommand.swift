@@ -26,11 +26,13 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         ModelLocator.goOffline(offline)
         let path = try ModelLocator.resolve(model)
-        StandardOutput.write(try Self.report(path: path, verbose: verbose, contextLength: contextLength, parallel: parallel))
+        StandardOutput.write(try Self.report(path: path, verbose: verbose, contextLength: contextLength, parallel: parallel,
+                                             cacheTypes: cache.types))
     }
 
     /// What `info` prints for the model at `path` (also the head of `loom show`).
-    static func report(path: String, verbose: Bool, contextLength: Int?, parallel: Int) throws -> String {
+    static func report(path: String, verbose: Bool, contextLength: Int?, parallel: Int,
+                       cacheTypes: KVCacheTypes = .default) throws -> String {
         let lm = try LanguageModel(path: path)
         let tensors = Self.tensors(of: lm)
         let c = lm.config
@@ -67,13 +69,15 @@ struct InfoCommand: ParsableCommand {
         line("parameters", String(format: "%.1f M", Double(params) / 1e6))
         line("bytes per token", String(format: "%.1f MB read per generated token", Double(lm.weights.bytesPerToken) / 1e6))
         if let contextLength {
-            try cache.types.check(headDim: c.headDim, path: path)
+            try cacheTypes.check(headDim: c.headDim, path: path)
             let plan = try lm.memoryEstimate(contextLength: contextLength, slots: parallel,
-                                             weightBytes: tensors.reduce(0) { $0 + $1.bytes }, cacheTypes: cache.types)
+                                             weightBytes: tensors.reduce(0) { $0 + $1.bytes }, cacheTypes: cacheTypes)
             func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
-            line("memory plan", "\(contextLength) positions × \(parallel) slot\(parallel == 1 ? "" : "s"): weights \(mb(plan.weightBytes)) (mapped), "
-                 + "KV cache \(mb(plan.kvCacheBytes)) (\(plan.cacheTypes)), scratch \(mb(plan.scratchBytes)), total \(mb(plan.totalBytes)) "
-                 + "of \(mb(plan.availableBytes))" + (plan.fits ? "" : " — does not fit: commands with this --ctx are refused"))
+            let slots = "\(contextLength) positions × \(parallel) slot\(parallel == 1 ? "" : "s")"
+            let kv = "KV cache \(mb(plan.kvCacheBytes)) (\(plan.cacheTypes))"
+            let fits = plan.fits ? "" : " — does not fit: commands with this --ctx are refused"
+            line("memory plan", "\(slots): weights \(mb(plan.weightBytes)) (mapped), \(kv), scratch \(mb(plan.scratchBytes)), "
+                 + "total \(mb(plan.totalBytes)) of \(mb(plan.availableBytes))" + fits)
         }
         if let template = lm.chatTemplate {
             out += "chat template:\n" + template.split(separator: "\n", omittingEmptySubsequences: false).prefix(verbose ? .max : 12)
