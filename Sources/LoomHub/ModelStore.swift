@@ -273,19 +273,9 @@ public struct ModelStore: Sendable {
         return written
     }
 
-    /// Writes the whole buffer, resuming after short writes and signals.
+    /// Writes the whole buffer (``FileWriting/writeAll(_:_:)``), naming the file on failure.
     private static func writeAll(_ fd: Int32, _ chunk: UnsafeRawBufferPointer, path: String) throws {
-        guard var p = chunk.baseAddress else { return }
-        var left = chunk.count
-        while left > 0 {
-            let n = write(fd, p, left)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ModelStoreError.io(path: path, message: "cannot write: \(String(cString: strerror(errno)))")
-            }
-            p += n
-            left -= n
-        }
+        if let reason = FileWriting.writeAll(fd, chunk) { throw ModelStoreError.io(path: path, message: "cannot write: \(reason)") }
     }
 
     // MARK: - Helpers
