@@ -11,7 +11,7 @@ public enum HalfVectorOps {
             acc.addProduct(halvesToFloats(halves), UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self))
             i += 16
         }
-        var sum = acc.sum()
+        var sum = VectorOps.laneSum(acc)
         while i < count {
             sum += halfToFloat(h[i]) * x[i]
             i += 1

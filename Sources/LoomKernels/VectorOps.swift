@@ -14,6 +14,17 @@ public enum VectorOps {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
     }
 
+    /// The sum of the 16 lanes in lane order, `((v[0] + v[1]) + v[2]) + … + v[15]`: exactly
+    /// the standard library's `SIMD.sum()` (which starts from −0, and −0 + x = x), always
+    /// inlined. The generic `sum()` was left as a call in `dot4x4`, where its 16 calls took
+    /// as long as the multiply-adds (`perf`, long-context prompt attention).
+    @inlinable @inline(__always)
+    static func laneSum(_ v: SIMD16<Float>) -> Float {
+        var s = v[0]
+        for i in 1..<16 { s += v[i] }
+        return s
+    }
+
     /// Four dot products of four rows with the same vector `x`, loading `x` once.
     @inlinable
     public static func dot4(
@@ -30,7 +41,7 @@ public enum VectorOps {
             sd.addProduct(load(d + i), xv)
             i += 16
         }
-        var r = SIMD4<Float>(sa.sum(), sb.sum(), sc.sum(), sd.sum())
+        var r = SIMD4<Float>(laneSum(sa), laneSum(sb), laneSum(sc), laneSum(sd))
         while i < count {
             r += SIMD4(a[i], b[i], c[i], d[i]) * x[i]
             i += 1
@@ -65,10 +76,10 @@ public enum VectorOps {
             a3.addProduct(ra, v3); b3.addProduct(rb, v3); c3.addProduct(rc, v3); d3.addProduct(rd, v3)
             i += 16
         }
-        var r0 = SIMD4<Float>(a0.sum(), b0.sum(), c0.sum(), d0.sum())
-        var r1 = SIMD4<Float>(a1.sum(), b1.sum(), c1.sum(), d1.sum())
-        var r2 = SIMD4<Float>(a2.sum(), b2.sum(), c2.sum(), d2.sum())
-        var r3 = SIMD4<Float>(a3.sum(), b3.sum(), c3.sum(), d3.sum())
+        var r0 = SIMD4<Float>(laneSum(a0), laneSum(b0), laneSum(c0), laneSum(d0))
+        var r1 = SIMD4<Float>(laneSum(a1), laneSum(b1), laneSum(c1), laneSum(d1))
+        var r2 = SIMD4<Float>(laneSum(a2), laneSum(b2), laneSum(c2), laneSum(d2))
+        var r3 = SIMD4<Float>(laneSum(a3), laneSum(b3), laneSum(c3), laneSum(d3))
         while i < count {
             let column = SIMD4(a[i], b[i], c[i], d[i])
             r0 += column * x0[i]; r1 += column * x1[i]; r2 += column * x2[i]; r3 += column * x3[i]
@@ -86,7 +97,7 @@ public enum VectorOps {
         var acc = V()
         var i = 0
         while i + 16 <= count { let v = load(x + i); acc.addProduct(v, v); i += 16 }
-        var sum = acc.sum()
+        var sum = laneSum(acc)
         while i < count { sum += x[i] * x[i]; i += 1 }
         let scale = 1 / (sum / Float(count) + eps).squareRoot()
         i = 0
@@ -148,7 +159,7 @@ public enum VectorOps {
             for k in (count - i)..<16 { e[k] = 0 }
             sums += e
         }
-        let sum = sums.sum()
+        let sum = laneSum(sums)
         let inv = 1 / sum
         scale(x, by: inv, count: count)
     }

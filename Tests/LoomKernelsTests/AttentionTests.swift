@@ -54,9 +54,9 @@ final class AttentionTests: XCTestCase {
         checkAttention(heads: 6, kvHeads: 2, hd: 16, start: 3, tokens: 4)
     }
 
-    /// The four-token blocked path with a remainder (11 = 2 blocks + 3 single tokens), Qwen's
+    /// Prompt jobs of 32 rows with a partial last block (11 tokens × 7 heads = 77 rows), Qwen's
     /// grouping (7 query heads per KV head), a head size of 64 and a non-empty cache; a
-    /// head size that is not a multiple of 16 (the single-token path only); one token.
+    /// head size that is not a multiple of 16; one token.
     func testBlockedPromptAttentionMatchesDefinition() {
         checkAttention(heads: 14, kvHeads: 2, hd: 64, start: 37, tokens: 11)
         checkAttention(heads: 4, kvHeads: 4, hd: 32, start: 0, tokens: 8)
@@ -83,7 +83,7 @@ final class AttentionTests: XCTestCase {
             checkAttention(heads: 4, kvHeads: 1, hd: 64, start: 4096, tokens: 1, type: type)
             checkAttention(heads: 4, kvHeads: 2, hd: 64, start: 4091, tokens: 6, type: type)
         }
-        // A head the 16-lane kernels cannot take, in halves (the axpy path over tiles).
+        // A head size that is not a multiple of 16 (scalar lanes after the 16-lane chunk), over tiles.
         checkAttention(heads: 4, kvHeads: 2, hd: 24, start: 70, tokens: 6, type: .f16)
     }
 
@@ -105,12 +105,13 @@ final class AttentionTests: XCTestCase {
         }
     }
 
-    /// A token's output is bit-identical whether it is attended inside a four-token block or
-    /// alone (what makes a re-evaluated prompt tail give exactly a fresh request's logits),
-    /// with a float and an f16 cache.
-    func testBlockedAndSingleTokenPathsAreBitIdentical() {
-        for type in [GGMLType.f32, .f16] {
-            let heads = 14, kvHeads = 2, hd = 64, start = 75, tokens = 9
+    /// A token's output is bit-identical whether it is attended inside a prompt job or alone
+    /// as a decode step (what makes a re-evaluated prompt tail give exactly a fresh request's
+    /// logits, and a batched verification step exactly what decoding gives), with a float and
+    /// an f16 cache, a head size of 64 and one that is not a multiple of 16.
+    func testPromptAndDecodePathsAreBitIdentical() {
+        for (type, hd) in [(GGMLType.f32, 64), (.f16, 64), (.f32, 24)] {
+            let heads = 14, kvHeads = 2, start = 75, tokens = 9
             var seed: UInt64 = 99
             let q = random(tokens * heads * hd, &seed)
             let k = StoredRows(random((start + tokens) * kvHeads * hd, &seed), rowSize: kvHeads * hd, type: type)
@@ -121,6 +122,29 @@ final class AttentionTests: XCTestCase {
                                     heads: heads, kvHeads: kvHeads, hd: hd)
                 XCTAssertEqual(single.map(\.bitPattern), batched[(t * heads * hd)..<((t + 1) * heads * hd)].map(\.bitPattern),
                                "\(type) token \(t)")
+            }
+        }
+    }
+
+    /// A prompt cut into chunks gives, bit for bit, what the whole prompt gives: a row's
+    /// result does not depend on which rows share its job (jobs of 32 rows start at other
+    /// tokens), for SmolLM2's and Qwen2.5's groupings and an f16 and a q8_0 cache, across tiles.
+    func testPromptChunkingDoesNotChangeResults() {
+        for type in [GGMLType.f16, .q8_0] {
+            for (heads, kvHeads) in [(9, 3), (14, 2)] {
+                let hd = 64, start = 50, tokens = 40
+                var seed = UInt64(heads + 5)
+                let q = random(tokens * heads * hd, &seed)
+                let k = StoredRows(random((start + tokens) * kvHeads * hd, &seed), rowSize: kvHeads * hd, type: type)
+                let v = StoredRows(random((start + tokens) * kvHeads * hd, &seed), rowSize: kvHeads * hd, type: type)
+                let whole = causal(q, k, v, start: start, tokens: tokens, heads: heads, kvHeads: kvHeads, hd: hd)
+                for cut in [4, 7, 13, 33] {
+                    let width = heads * hd
+                    let head = causal(Array(q[0..<(cut * width)]), k, v, start: start, tokens: cut, heads: heads, kvHeads: kvHeads, hd: hd)
+                    let tail = causal(Array(q[(cut * width)...]), k, v, start: start + cut, tokens: tokens - cut,
+                                      heads: heads, kvHeads: kvHeads, hd: hd)
+                    XCTAssertEqual((head + tail).map(\.bitPattern), whole.map(\.bitPattern), "\(type) \(heads)/\(kvHeads) cut at \(cut)")
+                }
             }
         }
     }
@@ -142,7 +166,7 @@ final class AttentionTests: XCTestCase {
                 }
                 let positions = (0..<tokens).map { 1 + (37 * $0 + 3) % capacity }
                 let group = heads / kvHeads
-                XCTAssertGreaterThan(Attention.headsPerJob(tokens: tokens, kvHeads: kvHeads, group: group, threads: 2, headDim: hd), 2)
+                XCTAssertGreaterThan(Attention.headsPerJob(tokens: tokens, kvHeads: kvHeads, group: group, threads: 2), 2)
                 // Stable copies of the rows for the closure (the caches' own bytes).
                 let keyBytes = caches.map { c -> UnsafeMutableRawPointer in
                     let p = UnsafeMutableRawPointer.allocate(byteCount: c.0.bytes.count, alignment: 64)
@@ -163,10 +187,9 @@ final class AttentionTests: XCTestCase {
                     grouped.withUnsafeMutableBufferPointer { out in
                         Attention.decode(queries: qb.baseAddress!, tokens: tokens, heads: heads, kvHeads: kvHeads, headDim: hd,
                                          cache: { (keys[$0], values[$0], positions[$0]) },
-                                         longest: capacity, output: out.baseAddress!, pool: ThreadPool(threadCount: 2))
+                                         output: out.baseAddress!, pool: ThreadPool(threadCount: 2))
                     }
-                    var scores = [Float](repeating: 0, count: capacity)
-                    var tile = [Float](repeating: 0, count: Attention.tileRows * hd)
+                    var scratch = [Float](repeating: 0, count: Attention.scratchFloats(blocks: 1, headDim: hd))
                     var single = [Float](repeating: .nan, count: hd)
                     for t in 0..<tokens {
                         for h in 0..<heads {
@@ -175,7 +198,7 @@ final class AttentionTests: XCTestCase {
                                                 keys: keys[t].advanced(positions: 0, elements: offset),
                                                 values: values[t].advanced(positions: 0, elements: offset),
                                                 positions: positions[t], headDim: hd, scale: 1 / Float(hd).squareRoot(),
-                                                scores: &scores, tile: &tile, output: &single)
+                                                scratch: &scratch, output: &single)
                             let base = (t * heads + h) * hd
                             XCTAssertEqual(single.map(\.bitPattern), grouped[base..<(base + hd)].map(\.bitPattern),
                                            "\(type) \(heads)/\(kvHeads) t \(t) h \(h)")
@@ -186,19 +209,17 @@ final class AttentionTests: XCTestCase {
         }
     }
 
-    /// Jobs take whole groups of up to four heads as long as every thread still gets a job;
-    /// head sizes the 16-lane kernel cannot take stay at one.
+    /// Jobs take whole groups of up to four heads as long as every thread still gets a job.
     func testHeadsPerJobTakesLargeGroupsWhileEveryThreadHasAJob() {
-        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 3, group: 3, threads: 1, headDim: 64), 3)
-        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 3, group: 3, threads: 2, headDim: 64), 3)
-        XCTAssertEqual(Attention.headsPerJob(tokens: 8, kvHeads: 3, group: 3, threads: 2, headDim: 64), 3)
-        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 2, group: 7, threads: 2, headDim: 64), 4)
-        XCTAssertEqual(Attention.headsPerJob(tokens: 8, kvHeads: 2, group: 7, threads: 2, headDim: 64), 4)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 3, group: 3, threads: 1), 3)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 3, group: 3, threads: 2), 3)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 8, kvHeads: 3, group: 3, threads: 2), 3)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 2, group: 7, threads: 2), 4)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 8, kvHeads: 2, group: 7, threads: 2), 4)
         // One KV head of four: four threads need one head per job; two threads get jobs of
         // three and one heads (the largest size that still makes two jobs).
-        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 1, group: 4, threads: 4, headDim: 64), 1)
-        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 1, group: 4, threads: 2, headDim: 64), 3)
-        XCTAssertEqual(Attention.headsPerJob(tokens: 8, kvHeads: 2, group: 7, threads: 2, headDim: 24), 1)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 1, group: 4, threads: 4), 1)
+        XCTAssertEqual(Attention.headsPerJob(tokens: 1, kvHeads: 1, group: 4, threads: 2), 3)
     }
 
     /// Attention over a cache stored as `type` against the double-precision definition over

@@ -63,6 +63,23 @@ final class MatMulTests: XCTestCase {
             }
         }
     }
+    /// The inlined lane sum is the standard library's `sum()` bit for bit (lane order from
+    /// −0), signed zeros, infinities and values of mixed magnitude included: replacing one by
+    /// the other changed no result.
+    func testLaneSumIsTheStandardLibrarysSum() {
+        var seed: UInt64 = 3
+        var cases: [SIMD16<Float>] = [SIMD16(repeating: -0.0), SIMD16(repeating: 0), SIMD16(repeating: .infinity)]
+        for _ in 0..<200 {
+            let v = randomFloats(16, seed: &seed)
+            var x = SIMD16<Float>()
+            for i in 0..<16 { x[i] = v[i] * Float(1 << (i % 13)) * (i % 5 == 0 ? 1e-7 : 1) }
+            cases.append(x)
+        }
+        for x in cases {
+            XCTAssertEqual(VectorOps.laneSum(x).bitPattern, x.sum().bitPattern, "\(x)")
+        }
+    }
+
     func testManyRowsAcrossChunks() { check(rows: 300, columns: 128, tokens: 7, threads: 2, bias: false) }
 
     /// Three products in one dispatch write each output as three separate calls would.

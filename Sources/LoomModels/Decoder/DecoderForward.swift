@@ -199,8 +199,8 @@ final class DecoderForward {
 
     /// Causal attention of every row over its own slot's cache: positions up to its own, and
     /// with a sliding window (``ModelConfig/slidingWindow`` W) only the last W of them.
-    /// One segment inside the window: ``Attention/causal``, whose prompt path shares key
-    /// loads among four consecutive tokens. Otherwise one ``Attention/decode`` loop over all
+    /// One segment inside the window: ``Attention/causal``, whose prompt jobs share each key
+    /// and value tile among 32 (token, head) rows. Otherwise one ``Attention/decode`` loop over all
     /// rows, each over its own visible range, one dispatch per layer however many slots are
     /// busy.
     private func attend(_ segments: [SequenceSegment], rows: [(slot: Int, position: Int)], caches: [KVCache], layer: Int) {
@@ -214,7 +214,6 @@ final class DecoderForward {
                 output: attended, pool: pool)
             return
         }
-        let longest = rows.reduce(0) { max($0, $1.position + 1) }
         let keys = caches.map { $0.keys(layer: layer) }
         let values = caches.map { $0.values(layer: layer) }
         rows.withUnsafeBufferPointer { rows in
@@ -228,7 +227,7 @@ final class DecoderForward {
                             return (keys[rows[t].slot].advanced(positions: first), values[rows[t].slot].advanced(positions: first),
                                     rows[t].position + 1 - first)
                         },
-                        longest: longest, output: attended, pool: pool)
+                        output: attended, pool: pool)
                 }
             }
         }
