@@ -91,7 +91,7 @@ public final class Generator {
     public var model: LanguageModel { session.model }
     /// The tokens whose keys and values the session holds, in order: a new prompt that
     /// starts with some of them (the next turn of a chat) evaluates only the rest.
-    public private(set) var cachedTokens: [Int] = []
+    public internal(set) var cachedTokens: [Int] = []
 
     public init(session: InferenceSession) {
         self.session = session

@@ -10,7 +10,7 @@ public final class InferenceSession {
     /// Positions the KV cache can hold.
     public let capacity: Int
     /// Tokens evaluated so far (the next token's position).
-    public private(set) var position = 0
+    public internal(set) var position = 0
     public let pool: ThreadPool
     /// Largest number of tokens run through the layers together.
     public static let maxBatch = 512

@@ -25,12 +25,15 @@ struct ChatCommand: ParsableCommand {
     var prompt: String?
     @Option(help: "System prompt (replaces the template's default).") var system: String?
     @Flag(help: "Print time to first token and tokens/s after each answer.") var stats = false
+    @OptionGroup var promptCache: PromptCacheOptions
 
     func run() throws {
         let (model, session) = try modelOptions.load()
         var chat = ChatLoop(generator: Generator(session: session), formatter: try templateOptions.formatter(for: model),
                             options: try sampling.generationOptions(defaults: model.generationDefaults), showStats: stats)
         if let system { chat.conversation.append(.system(system)) }
+        try promptCache.load(into: chat.generator)
+        chat.promptCache = promptCache
 
         if let prompt {
             chat.conversation.append(.user(prompt))
@@ -54,6 +57,8 @@ struct ChatLoop {
     let options: GenerationOptions
     let showStats: Bool
     var conversation: [ChatMessage] = []
+    /// Where the conversation's evaluated state is saved after each answer (`--prompt-cache`).
+    var promptCache: PromptCacheOptions?
 
     /// Generates the assistant's next message, streams it to standard output and appends it.
     /// An interrupt (Ctrl-C) ends the answer early; what was said so far is kept.
@@ -66,6 +71,7 @@ struct ChatLoop {
         }
         StandardOutput.write("\n")
         conversation.append(.assistant(result.text))
+        try promptCache?.save(generator, prompt: ids, everything: true)
         if showStats {
             let tokensPerSecond = Double(result.tokens.count) / max(result.generationSeconds, 1e-9)
             StandardError.print(String(

@@ -19,6 +19,7 @@ struct RunCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Print each token as a JSON line with its log-prob and the N best alternatives.")
     var topLogprobs: Int = 0
     @Flag(help: "Print timing statistics to standard error.") var stats = false
+    @OptionGroup var promptCache: PromptCacheOptions
 
     func validate() throws {
         if topLogprobs < 0 || topLogprobs > 100 { throw ValidationError("--top-logprobs must be in 0…100, got \(topLogprobs)") }
@@ -40,6 +41,8 @@ struct RunCommand: ParsableCommand {
         var options = try sampling.generationOptions(defaults: model.generationDefaults)
         options.topLogprobs = topLogprobs
         let generator = Generator(session: session)
+        try promptCache.load(into: generator)
+        let reused = generator.cachedPrefixLength(of: ids)
         let result = try generator.generate(prompt: ids, options: options) { token in
             if topLogprobs > 0 {
                 if !token.isEndOfGeneration || !token.text.isEmpty {
@@ -51,6 +54,10 @@ struct RunCommand: ParsableCommand {
             return true
         }
         if topLogprobs == 0 { StandardOutput.write("\n") }
+        try promptCache.save(generator, prompt: ids)
+        if stats, promptCache.file != nil {
+            StandardError.print("prompt cache: \(reused) of \(ids.count) prompt tokens reused")
+        }
         if stats {
             let tg = Double(result.tokens.count) / max(result.generationSeconds, 1e-9)
             StandardError.print(String(
