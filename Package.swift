@@ -49,6 +49,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Header-only C shim for the one CPU hint Swift cannot express (a prefetch).
@@ -85,7 +86,11 @@ let package = Package(
         // The corpus pipeline (`loom data`): ingest, clean, dedup, scrub, report. It parses
         // untrusted files (HTML, CSV, JSON), so like LoomHub it keeps Swift's overflow and
         // exclusivity checks (no fastSettings).
-        .target(name: "LoomData", dependencies: ["LoomJinja", .product(name: "OrderedCollections", package: "swift-collections")]),
+        .target(name: "LoomData", dependencies: [
+            "LoomJinja", .product(name: "OrderedCollections", package: "swift-collections"),
+            // Recipes (`loom data run RECIPE.yaml`) are YAML.
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .target(
             name: "LoomServer",
             dependencies: [

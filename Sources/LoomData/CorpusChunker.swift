@@ -8,6 +8,8 @@ import LoomJinja
 public struct CorpusChunker {
     /// The splitter.
     public var chunker: TextChunker
+    /// Continue from the checkpoint of an interrupted run (see `ResumableOutput`).
+    public var resume = false
 
     /// A chunker stage.
     public init(chunker: TextChunker) { self.chunker = chunker }
@@ -16,9 +18,8 @@ public struct CorpusChunker {
     public func run(input: String, output: String) throws -> StageStats {
         let started = Date()
         var stats = StageStats(stage: "chunk", inputs: [input], output: output)
-        let writer = try AtomicFileWriter(path: output)
-        var tokens = 0
-        try RecordStream.forEachBatch(path: input, stats: &stats) { batch, stats in
+        let writer = try ResumableOutput(path: output, input: input, resume: resume, stats: &stats)
+        try RecordStream.forEachBatch(path: input, startLine: writer.resumeLine, stats: &stats, afterBatch: writer.checkpoint) { batch, stats in
             let results = RecordStream.parallelMap(batch) { chunker.chunks($0.text) }
             var buffer: [UInt8] = []
             for (record, chunks) in zip(batch, results) {
@@ -30,7 +31,7 @@ public struct CorpusChunker {
                     extra["chunk_index"] = .integer(k)
                     extra["tokens"] = .integer(chunk.tokens)
                     let piece = DataRecord(id: chunks.count == 1 ? record.id : "\(record.id)-c\(k)", source: record.source, text: chunk.text, extra: extra)
-                    tokens += chunk.tokens
+                    stats.count("tokens", chunk.tokens)
                     stats.wrote(piece)
                     piece.writeJSONLine(into: &buffer)
                 }
@@ -38,7 +39,6 @@ public struct CorpusChunker {
             try writer.write(buffer)
         }
         try writer.commit()
-        stats.count("tokens", tokens)
         stats.details["max_tokens"] = .integer(chunker.maxTokens)
         stats.details["overlap"] = .integer(chunker.overlap)
         stats.seconds = Date().timeIntervalSince(started)

@@ -28,6 +28,21 @@ public struct CorpusCleaner {
     public var boilerplateTableCapacity = 2_000_000
     /// Records per batch.
     public var batchSize = RecordStream.defaultBatchSize
+    /// Keep only documents identified as one of these languages (`LanguageIdentifier`); nil keeps all.
+    /// Kept documents get `lang` and `lang_score` fields.
+    public var languages: Set<String>?
+    /// …with at least this score.
+    public var minLanguageScore = 0.0
+    /// The language identifier.
+    public var identifier = LanguageIdentifier.shared
+    /// A document's perplexity under a language model (nil for a text too short to score),
+    /// called on one thread, in input order; documents above `maxPerplexity` are removed and
+    /// kept ones get a `ppl` field. The CLI passes a model (`--ppl-model`).
+    public var perplexity: ((String) throws -> Double?)?
+    /// The highest perplexity kept.
+    public var maxPerplexity = Double.infinity
+    /// Continue from the checkpoint of an interrupted run (see `ResumableOutput`).
+    public var resume = false
 
     /// A cleaner with the default rules.
     public init() {}
@@ -72,8 +87,10 @@ public struct CorpusCleaner {
                 }
             }
         }
-        let writer = try AtomicFileWriter(path: output)
-        try RecordStream.forEachBatch(path: input, batchSize: batchSize, stats: &stats) { batch, stats in
+        // The line table is rebuilt by the first pass; only the second pass resumes.
+        let writer = try ResumableOutput(path: output, input: input, resume: resume, stats: &stats)
+        try RecordStream.forEachBatch(path: input, batchSize: batchSize, startLine: writer.resumeLine, stats: &stats,
+                                      afterBatch: writer.checkpoint) { batch, stats in
             let results = RecordStream.parallelMap(batch) { record -> (DataRecord, removedLines: Int, rejection: String?) in
                 var record = record
                 var text = normalizer.normalize(record.text)
@@ -95,14 +112,28 @@ public struct CorpusCleaner {
                 }
                 record.text = text
                 if text.isEmpty { return (record, removed, "empty_after_cleaning") }
+                if let languages {
+                    let (language, score) = identifier.identify(text)
+                    if !languages.contains(language) { return (record, removed, "language_not_wanted") }
+                    if score < minLanguageScore { return (record, removed, "language_score_too_low") }
+                    record.extra["lang"] = .string(language)
+                    record.extra["lang_score"] = .number((score * 1000).rounded() / 1000)
+                }
                 return (record, removed, filter.rejection(text))
             }
             var buffer: [UInt8] = []
             var kept: [DataRecord] = []
             for (record, removedLines, rejection) in results {
+                var record = record
+                var rejection = rejection
                 if removedLines > 0 {
                     stats.count("boilerplate_lines_removed", removedLines)
                     stats.count("documents_with_boilerplate")
+                }
+                // The model runs last, on what every cheaper rule kept.
+                if rejection == nil, let perplexity, let ppl = try perplexity(record.text) {
+                    if ppl > maxPerplexity { rejection = "perplexity_too_high" }
+                    record.extra["ppl"] = .number((ppl * 100).rounded() / 100)
                 }
                 if let rejection {
                     stats.count(rejection)

@@ -12,8 +12,11 @@ import LoomJinja
 ///   counted and skipped).
 ///
 /// The split is by document: a chunk goes where its `parent_id` goes, and with a clusters file
-/// from `dedup` a near-duplicate goes where its cluster's representative goes, so no copy of a
-/// validation document is trained on. The side is a hash of that key, stable across runs.
+/// from `dedup` a near-duplicate goes where its cluster's representative goes. Dedup keeps
+/// one document per cluster, so near-copies below its threshold survive it; a first pass
+/// therefore groups the records themselves with MinHash + LSH at `splitThreshold` (lower
+/// than dedup's) and keeps each group on one side, so no near-copy of a validation record is
+/// trained on. A group's side is a hash of its first record's key, stable across runs.
 public struct CorpusFormatter {
     /// Output layouts.
     public enum Format: String, CaseIterable, Sendable { case text, alpaca }
@@ -28,6 +31,12 @@ public struct CorpusFormatter {
     public var instructionField = "instruction"
     /// Member id → representative id, from `OUT.clusters.jsonl` of `dedup`.
     public var clusterOf: [String: String] = [:]
+    /// Records whose estimated Jaccard similarity (word 5-shingles) reaches this go to the
+    /// same side of the split; nil splits by document and clusters file only.
+    public var splitThreshold: Double? = 0.5
+    /// With a synthesizer, each record becomes alpaca question/answer lines written by a
+    /// model from its text (`--synthesize qa`), on the record's side of the split.
+    public var synthesizer: QASynthesizer?
 
     /// A formatter for `text` with no validation split.
     public init() {}
@@ -52,16 +61,55 @@ public struct CorpusFormatter {
         return clusterOf[id] ?? id
     }
 
-    /// True if a key goes to validation.
-    func isValidation(_ key: String) -> Bool {
+    /// The hash of a split key that decides its side.
+    static func sideHash(_ key: String) -> UInt64 { StableHash.hash64(key, seed: 0x7370_6C69) }
+
+    /// True if a key with this side hash goes to validation.
+    func isValidation(hash: UInt64) -> Bool {
         guard validationFraction > 0 else { return false }
-        let unit = Double(StableHash.hash64(key, seed: 0x7370_6C69) >> 11) / Double(1 << 53)
-        return unit < validationFraction
+        return Double(hash >> 11) / Double(1 << 53) < validationFraction
+    }
+
+    /// True if a key goes to validation.
+    func isValidation(_ key: String) -> Bool { isValidation(hash: Self.sideHash(key)) }
+
+    /// Per record of `input`, true if it goes to validation: records sharing a split key, or
+    /// near-duplicates at `threshold`, form one group (union-find), on the side of its first key.
+    func groupSides(input: String, threshold: Double, stats: inout StageStats) throws -> [Bool] {
+        let hasher = try MinHasher(shingleSize: 5, permutations: 128)
+        let lsh = try LSHParameters(threshold: threshold, permutations: hasher.permutations)
+        var keys: [Deduplicator.ExactKey] = []
+        var signatures: [UInt32] = []
+        var empty: [Bool] = []
+        var scan = StageStats(stage: "format-scan", inputs: [input], output: "")
+        try RecordStream.forEachBatch(path: input, stats: &scan) { batch, _ in
+            let computed = RecordStream.parallelMap(batch) { record -> (UInt64, [UInt32], Bool) in
+                let words = MinHasher.wordHashes(record.text)
+                return (Self.sideHash(splitKey(record)), hasher.signature(shingles: hasher.shingles(words)), words.isEmpty)
+            }
+            for (hash, signature, isEmpty) in computed {
+                keys.append(.init(a: hash, b: 0))
+                signatures.append(contentsOf: signature)
+                empty.append(isEmpty)
+            }
+        }
+        let clusters = Deduplicator(hasher: hasher, lsh: lsh, threshold: threshold)
+            .findClusters(keys: keys, signatures: signatures, empty: empty, searchExactCopies: true)
+        // Union-find keeps the smallest index as the root: the group's first record.
+        var moved = 0
+        let sides = (0 ..< keys.count).map { i -> Bool in
+            let side = isValidation(hash: keys[clusters.representative[i]].a)
+            if side != isValidation(hash: keys[i].a) { moved += 1 }
+            return side
+        }
+        stats.count("split_near_duplicate_pairs", clusters.verifiedPairs)
+        stats.count("split_records_moved_with_their_group", moved)
+        return sides
     }
 
     /// Formats `input` into the folder `output` (created if needed).
     public func run(input: String, output: String) throws -> StageStats {
-        guard validationFraction >= 0 && validationFraction < 1 else { throw DataError("--val-fraction must be in [0, 1) (got \(validationFraction))") }
+        guard validationFraction >= 0 && validationFraction < 1 else { throw DataError("--val-split must be in [0, 1) (got \(validationFraction))") }
         let started = Date()
         do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
             throw DataError("cannot create the folder \(output): \(error.localizedDescription)")
@@ -69,29 +117,46 @@ public struct CorpusFormatter {
         var stats = StageStats(stage: "format", inputs: [input], output: output + "/train.jsonl")
         let train = try AtomicFileWriter(path: output + "/train.jsonl")
         let validation = validationFraction > 0 ? try AtomicFileWriter(path: output + "/validation.jsonl") : nil
+        var sides: [Bool]?
+        if validation != nil, let splitThreshold {
+            guard splitThreshold > 0 && splitThreshold < 1 else { throw DataError("--split-threshold must be between 0 and 1 (got \(splitThreshold))") }
+            sides = try groupSides(input: input, threshold: splitThreshold, stats: &stats)
+        }
+        var index = 0
         try RecordStream.forEachBatch(path: input, stats: &stats) { batch, stats in
             var trainBytes: [UInt8] = []
             var validationBytes: [UInt8] = []
             for record in batch {
-                let line: JSONObject
-                switch format {
-                case .text:
-                    line = ["text": .string(record.text)]
-                case .alpaca:
-                    guard case .string(let instruction)? = record.extra[instructionField] else {
-                        stats.count("missing_instruction")
-                        continue
+                defer { index += 1 }
+                if let sides, index >= sides.count { throw DataError("\(input) changed while it was being formatted") }
+                var lines: [JSONObject]
+                if let synthesizer {
+                    lines = try synthesizer.pairs(for: record.text, stats: &stats).map {
+                        ["instruction": .string($0.question), "input": .string(""), "output": .string($0.answer)]
                     }
-                    var input = ""
-                    if case .string(let s)? = record.extra["input"] { input = s }
-                    line = ["instruction": .string(instruction), "input": .string(input), "output": .string(record.text)]
+                    if lines.isEmpty { continue }
+                } else {
+                    switch format {
+                    case .text:
+                        lines = [["text": .string(record.text)]]
+                    case .alpaca:
+                        guard case .string(let instruction)? = record.extra[instructionField] else {
+                            stats.count("missing_instruction")
+                            continue
+                        }
+                        var input = ""
+                        if case .string(let s)? = record.extra["input"] { input = s }
+                        lines = [["instruction": .string(instruction), "input": .string(input), "output": .string(record.text)]]
+                    }
                 }
-                let toValidation = validation != nil && isValidation(splitKey(record))
+                let toValidation = validation != nil && (sides?[index] ?? isValidation(splitKey(record)))
                 stats.count(toValidation ? "validation_documents" : "train_documents")
                 if !toValidation { stats.wrote(record) }
                 var bytes: [UInt8] = []
-                JSONWriter.write(.object(line), into: &bytes)
-                bytes.append(0x0A)
+                for line in lines {
+                    JSONWriter.write(.object(line), into: &bytes)
+                    bytes.append(0x0A)
+                }
                 if toValidation { validationBytes += bytes } else { trainBytes += bytes }
             }
             try train.write(trainBytes)
@@ -100,7 +165,7 @@ public struct CorpusFormatter {
         try train.commit()
         try validation?.commit()
         func entry(_ file: String) -> JSONValue {
-            switch format {
+            switch synthesizer == nil ? format : .alpaca {
             case .text:
                 return .object(["file_name": .string(file), "columns": .object(["prompt": .string("text")])])
             case .alpaca:

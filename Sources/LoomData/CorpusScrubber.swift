@@ -5,6 +5,8 @@ import Foundation
 public struct CorpusScrubber {
     /// The replacer.
     public var scrubber = PIIScrubber()
+    /// Continue from the checkpoint of an interrupted run (see `ResumableOutput`).
+    public var resume = false
 
     /// A scrubber for every kind.
     public init() {}
@@ -13,8 +15,8 @@ public struct CorpusScrubber {
     public func run(input: String, output: String) throws -> StageStats {
         let started = Date()
         var stats = StageStats(stage: "scrub", inputs: [input], output: output)
-        let writer = try AtomicFileWriter(path: output)
-        try RecordStream.forEachBatch(path: input, stats: &stats) { batch, stats in
+        let writer = try ResumableOutput(path: output, input: input, resume: resume, stats: &stats)
+        try RecordStream.forEachBatch(path: input, startLine: writer.resumeLine, stats: &stats, afterBatch: writer.checkpoint) { batch, stats in
             let results = RecordStream.parallelMap(batch) { record -> (DataRecord, [PIIScrubber.Kind: Int]) in
                 var record = record
                 let (text, counts) = scrubber.scrub(record.text)

@@ -11,7 +11,9 @@ import LoomJinja
 /// bands, one band at a time on each core; a candidate pair counts as a near duplicate
 /// when its signatures agree on at least `threshold` of the entries. Clusters are the
 /// connected components (union-find). Pass 2 streams the input again and writes each
-/// cluster's first document; `OUT.clusters.jsonl` lists every cluster of two or more.
+/// cluster's first document; `OUT.clusters.jsonl` lists every cluster of two or more. With
+/// `paragraphs`, pass 1 also signs each paragraph and pass 2 removes the paragraphs of kept
+/// documents that repeat an earlier one (see `ParagraphIndex`).
 public struct Deduplicator {
     /// The MinHash signer.
     public var hasher: MinHasher
@@ -25,6 +27,12 @@ public struct Deduplicator {
     public var bucketCandidates = 8
     /// Clusters listed in the statistics (all are in the clusters file).
     public var reportedClusters = 20
+    /// Also remove near-duplicate paragraphs of the documents kept (see `ParagraphIndex`).
+    public var paragraphs = false
+    /// Paragraphs shorter than this many words are never removed.
+    public var minParagraphWords = 20
+    /// Continue from the checkpoint of an interrupted run (see `ResumableOutput`).
+    public var resume = false
 
     /// A deduplicator.
     public init(hasher: MinHasher, lsh: LSHParameters, threshold: Double) {
@@ -57,8 +65,10 @@ public struct Deduplicator {
         public var verifiedPairs = 0
     }
 
-    /// Clusters of documents given their exact keys and signatures (flat, `permutations` per document).
-    func findClusters(keys: [ExactKey], signatures: [UInt32], empty: [Bool]) -> Clusters {
+    /// Clusters of documents given their exact keys and signatures (flat, `permutations` per
+    /// document). Documents sharing a key are exact copies and skip the LSH search unless
+    /// `searchExactCopies` (for keys that group different texts, as `format`'s split does).
+    func findClusters(keys: [ExactKey], signatures: [UInt32], empty: [Bool], searchExactCopies: Bool = false) -> Clusters {
         let n = keys.count
         var sets = UnionFind(count: n)
         var isExact = [Bool](repeating: false, count: n)
@@ -67,7 +77,7 @@ public struct Deduplicator {
             if let first = firstOfKey[keys[i]] { sets.union(first, i); isExact[i] = true } else { firstOfKey[keys[i]] = i }
         }
         firstOfKey = [:]
-        let exactFlags = isExact
+        let exactFlags = searchExactCopies ? [Bool](repeating: false, count: n) : isExact
         var candidates = 0
         var verified = 0
         if nearDuplicates && n > 1 {
@@ -129,6 +139,7 @@ public struct Deduplicator {
         var keys: [ExactKey] = []
         var empty: [Bool] = []
         var signatures: [UInt32] = []
+        var paragraphIndex = ParagraphIndex(minimumWords: minParagraphWords)
         var scan = StageStats(stage: "dedup-scan", inputs: [input], output: output)
         try RecordStream.forEachBatch(path: input, stats: &scan) { batch, _ in
             let computed = RecordStream.parallelMap(batch) { record -> (ExactKey, [UInt32], Bool) in
@@ -136,6 +147,10 @@ public struct Deduplicator {
                 let key = Self.exactKey(words)
                 let signature = nearDuplicates ? hasher.signature(shingles: hasher.shingles(words)) : []
                 return (key, signature, words.isEmpty)
+            }
+            if paragraphs {
+                let summaries = RecordStream.parallelMap(batch) { ParagraphIndex.summarize($0.text, hasher: hasher, minimumWords: minParagraphWords) }
+                for summary in summaries { paragraphIndex.append(summary) }
             }
             for (record, (key, signature, isEmpty)) in zip(batch, computed) {
                 ids.append(record.id)
@@ -149,6 +164,13 @@ public struct Deduplicator {
         signatures = []
         stats.count("lsh_candidate_pairs", clusters.candidatePairs)
         stats.count("lsh_verified_pairs", clusters.verifiedPairs)
+        if paragraphs {
+            let kept = (0 ..< ids.count).map { clusters.representative[$0] == $0 }
+            let (candidates, verified) = paragraphIndex.cluster(with: self, kept: kept)
+            stats.count("paragraphs_checked", paragraphIndex.candidates)
+            stats.count("paragraph_lsh_candidate_pairs", candidates)
+            stats.count("paragraph_lsh_verified_pairs", verified)
+        }
 
         // Cluster members, by representative.
         var members: [Int: [Int]] = [:]
@@ -182,14 +204,16 @@ public struct Deduplicator {
         stats.details["parameters"] = .object([
             "shingle": .integer(hasher.shingleSize), "num_perm": .integer(hasher.permutations),
             "bands": .integer(lsh.bands), "rows": .integer(lsh.rows), "threshold": .number(threshold),
+            "paragraphs": .bool(paragraphs), "min_paragraph_words": .integer(minParagraphWords),
         ])
 
-        let writer = try AtomicFileWriter(path: output)
-        var index = 0
-        try RecordStream.forEachBatch(path: input, stats: &stats) { batch, stats in
+        // Pass 1 and the clusters are recomputed (deterministically); pass 2 resumes.
+        let writer = try ResumableOutput(path: output, input: input, resume: resume, stats: &stats)
+        var index = stats.documentsIn  // records already read by the interrupted run
+        try RecordStream.forEachBatch(path: input, startLine: writer.resumeLine, stats: &stats, afterBatch: writer.checkpoint) { batch, stats in
             var buffer: [UInt8] = []
             var kept: [DataRecord] = []
-            for record in batch {
+            for var record in batch {
                 defer { index += 1 }
                 // The input must not have changed between the passes.
                 guard index < ids.count, ids[index] == record.id else {
@@ -198,6 +222,16 @@ public struct Deduplicator {
                 if clusters.representative[index] != index {
                     stats.count(clusters.isExactDuplicate[index] ? "exact_duplicates_removed" : "near_duplicates_removed")
                     continue
+                }
+                if paragraphs {
+                    let (text, exact, near) = try paragraphIndex.deduplicated(record.text, document: index)
+                    if exact + near > 0 {
+                        stats.count("exact_duplicate_paragraphs_removed", exact)
+                        stats.count("near_duplicate_paragraphs_removed", near)
+                        stats.count("documents_with_paragraphs_removed")
+                        if text.allSatisfy(\.isWhitespace) { stats.count("documents_emptied_by_paragraph_dedup"); continue }
+                        record.text = text
+                    }
                 }
                 kept.append(record)
             }

@@ -15,9 +15,13 @@ public enum RecordStream {
     nonisolated(unsafe) public static var showsProgress = false
 
     /// Calls `body` with consecutive batches of the records of `path`, in file order.
+    ///
+    /// Lines up to `startLine` (1-based) are skipped unread, for a resumed run; after each
+    /// batch, `afterBatch` gets the number of the last line consumed (for a checkpoint).
     public static func forEachBatch(
-        path: String, batchSize: Int = defaultBatchSize, maxLineBytes: Int = 64 << 20,
-        stats: inout StageStats, _ body: ([DataRecord], inout StageStats) throws -> Void
+        path: String, batchSize: Int = defaultBatchSize, maxLineBytes: Int = 64 << 20, startLine: Int = 0,
+        stats: inout StageStats, afterBatch: ((Int, StageStats) throws -> Void)? = nil,
+        _ body: ([DataRecord], inout StageStats) throws -> Void
     ) throws {
         let reader = try LineReader(path: path, maxLineBytes: maxLineBytes)
         let total = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
@@ -48,8 +52,10 @@ public enum RecordStream {
             lines.removeAll(keepingCapacity: true)
             progress()
             if !batch.isEmpty { try body(batch, &stats) }
+            try afterBatch?(reader.lineNumber, stats)
         }
         while let line = try reader.next() {
+            if reader.lineNumber <= startLine { continue }
             switch line {
             case .tooLong(let bytes):
                 stats.error("\(path):\(reader.lineNumber)", "line of \(bytes) bytes is longer than the limit of \(maxLineBytes) bytes; skipped", counter: "lines_too_long")

@@ -107,6 +107,11 @@ public struct StageStats: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError("cannot read \(path)") }
         let value: JSONValue
         do { value = try JSONParser.parse(Array(data)) } catch { throw DataError("\(path): \(error)") }
+        return try StageStats(json: value, source: path)
+    }
+
+    /// Statistics from their JSON (`json`); `source` names the file in errors.
+    public init(json value: JSONValue, source path: String) throws {
         guard case .object(let o) = value, case .string(let stage)? = o["stage"] else {
             throw DataError("\(path) is not a loom data statistics file (no \"stage\")")
         }
@@ -134,6 +139,6 @@ public struct StageStats: Sendable {
         }
         if case .object(let d)? = o["details"] { stats.details = d }
         if case .number(let s)? = o["seconds"] { stats.seconds = s } else if case .integer(let s)? = o["seconds"] { stats.seconds = Double(s) }
-        return stats
+        self = stats
     }
 }

@@ -14,6 +14,7 @@ struct DataChunkCommand: ParsableCommand {
     @Option(help: "A Hugging Face tokenizer.json file or model directory to use instead of a model.") var tokenizer: String?
     @Option(help: "The largest window, in tokens.") var maxTokens = 512
     @Option(help: "Tokens shared by consecutive windows.") var overlap = 64
+    @Flag(help: "Continue an interrupted run from OUT.checkpoint.json: no output line lost or repeated.") var resume = false
 
     func run() throws {
         enableDataProgress()
@@ -22,7 +23,9 @@ struct DataChunkCommand: ParsableCommand {
         let chunker = try TextChunker(maxTokens: maxTokens, overlap: overlap,
                                       encode: { bpe.encode($0, addSpecial: false, parseSpecial: false) },
                                       decode: { bpe.decode($0) })
-        let stats = try CorpusChunker(chunker: chunker).run(input: input, output: output)
+        var stage = CorpusChunker(chunker: chunker)
+        stage.resume = resume
+        let stats = try stage.run(input: input, output: output)
         printStageSummary(stats, detail: "\(stats.counters["tokens"] ?? 0) tokens, \(stats.counters["documents_split"] ?? 0) documents split")
     }
 }

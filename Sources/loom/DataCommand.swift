@@ -18,11 +18,12 @@ struct DataCommand: ParsableCommand {
           loom data scrub dedup.jsonl -o corpus.jsonl
           loom data report docs.jsonl clean.jsonl dedup.jsonl corpus.jsonl -o report/
           loom data chunk corpus.jsonl -o chunks.jsonl --max-tokens 512 --overlap 64
-          loom data format chunks.jsonl -o dataset/ --val-fraction 0.05 --clusters dedup.jsonl.clusters.jsonl
+          loom data format chunks.jsonl -o dataset/ --val-split 0.05 --clusters dedup.jsonl.clusters.jsonl
           loom finetune --dataset-info dataset/ --dataset loom_data …
+        or all of it from a YAML recipe: loom data run recipes/python-docs.yaml --var DOCS=…
         """,
         subcommands: [DataIngestCommand.self, DataCleanCommand.self, DataDedupCommand.self, DataScrubCommand.self, DataChunkCommand.self,
-                      DataFormatCommand.self, DataReportCommand.self])
+                      DataFormatCommand.self, DataReportCommand.self, DataRunCommand.self])
 }
 
 /// Shows per-batch progress of the stages on standard error when it is a terminal.

@@ -20,6 +20,9 @@ struct DataDedupCommand: ParsableCommand {
     @Option(help: "LSH bands (with --rows).") var bands: Int?
     @Option(help: "LSH rows per band (with --bands).") var rows: Int?
     @Flag(help: "Only remove exact duplicates.") var exactOnly = false
+    @Flag(help: "Also remove paragraphs (blocks between blank lines) that repeat an earlier paragraph of the documents kept.") var paragraphs = false
+    @Option(help: "With --paragraphs: shorter paragraphs (headings, captions) are never removed.") var minParagraphWords = 20
+    @Flag(help: "Continue an interrupted run from OUT.checkpoint.json: no output line lost or repeated.") var resume = false
 
     func run() throws {
         enableDataProgress()
@@ -34,7 +37,12 @@ struct DataDedupCommand: ParsableCommand {
         }
         var dedup = Deduplicator(hasher: hasher, lsh: lsh, threshold: threshold)
         dedup.nearDuplicates = !exactOnly
+        guard minParagraphWords >= 1 else { throw ValidationError("--min-paragraph-words must be at least 1") }
+        dedup.paragraphs = paragraphs
+        dedup.minParagraphWords = minParagraphWords
+        dedup.resume = resume
         let stats = try dedup.run(input: input, output: output)
-        printStageSummary(stats, detail: "exact \(stats.counters["exact_duplicates_removed"] ?? 0), near \(stats.counters["near_duplicates_removed"] ?? 0) removed in \(stats.counters["clusters"] ?? 0) clusters (bands \(lsh.bands) × rows \(lsh.rows))")
+        printStageSummary(stats, detail: "exact \(stats.counters["exact_duplicates_removed"] ?? 0), near \(stats.counters["near_duplicates_removed"] ?? 0) removed in \(stats.counters["clusters"] ?? 0) clusters (bands \(lsh.bands) × rows \(lsh.rows))"
+            + (paragraphs ? "; paragraphs: exact \(stats.counters["exact_duplicate_paragraphs_removed"] ?? 0), near \(stats.counters["near_duplicate_paragraphs_removed"] ?? 0) removed" : ""))
     }
 }

@@ -10,11 +10,14 @@ struct DataScrubCommand: ParsableCommand {
 
     @Argument(help: "The JSONL file to read.") var input: String
     @Option(name: .shortAndLong, help: "The JSONL file to write.") var output: String
+    @Flag(help: "Continue an interrupted run from OUT.checkpoint.json: no output line lost or repeated.") var resume = false
 
     func run() throws {
         enableDataProgress()
         try checkDistinct(input: input, output: output)
-        let stats = try CorpusScrubber().run(input: input, output: output)
+        var scrubber = CorpusScrubber()
+        scrubber.resume = resume
+        let stats = try scrubber.run(input: input, output: output)
         let found = describeCounters(stats, prefix: "pii_")
         printStageSummary(stats, detail: found.isEmpty ? "no personal data found" : found)
     }
