@@ -1,3 +1,4 @@
+import LoomModels
 import Foundation
 
 /// Checkpoints of a ``FineTuneRun``: `checkpoint-STEP/` holds
