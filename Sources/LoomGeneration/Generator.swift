@@ -24,8 +24,9 @@ public struct GenerationOptions: Sendable {
     /// (``FinishReason/length``); a ``ContextShift`` drops older tokens and goes on.
     public var contextShift: ContextShift?
 
-    /// Speculative decoding (``SpeculativeOptions``): draft tokens verified in batches, with
-    /// the answer generation without it gives; nil generates one token per forward pass.
+    /// Speculative decoding (``SpeculativeOptions``): draft tokens verified in batches under the
+    /// same per-token rules (see there for how close the answer is to plain decoding's); nil
+    /// generates one token per forward pass.
     public var speculative: SpeculativeOptions?
 
     public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(),

@@ -58,9 +58,11 @@ public final class InferenceSession {
     /// false. ``position`` moves past all of `tokens`; the caller then drops the rejected ones
     /// with ``truncate(to:)`` (their keys and values are simply overwritten later).
     ///
-    /// The rows take the decode kernels (``SequenceSegment/isDraft``), so each position's
-    /// logits are those of evaluating the tokens one at a time up to float summation order:
-    /// the prompt path's float activations would differ by far more (see `MatMul.multiply`).
+    /// The rows take the decode kernels (``SequenceSegment/isDraft``): activations quantised per
+    /// row as in one-token steps, rather than the prompt path's float activations (see
+    /// `MatMul.multiply`). The small-batch kernels still sum in another order than the
+    /// one-token kernels; measured on SmolLM2 Q4_1 the log-probs then differ from one-token
+    /// steps' by up to about 0.02 (not bit-identical).
     /// That holds for batches of up to 15 rows; from 16 on the products take the prompt
     /// kernels (bit-identical to one-token steps for Q4_0, Q5_0 and Q8_0 weights, float
     /// activations for the other formats).

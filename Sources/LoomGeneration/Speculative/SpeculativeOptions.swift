@@ -3,14 +3,19 @@
 /// is a token generated without a step of its own (Leviathan et al. 2023, "Fast Inference
 /// from Transformers via Speculative Decoding"; llama.cpp's `--model-draft` and `--lookup`).
 ///
-/// The answer is the one generation without drafts gives: each verified position's logits go
-/// through the same ``GenerationState`` (sampler, penalties, grammar, stop rules) in the same
-/// order, and a draft token is kept only when that choice equals it. With a temperature above
-/// 0 this is speculative sampling with a deterministic draft: a draft token x is kept with
-/// probability p(x), and otherwise the token drawn is distributed as p without x, which is
-/// exactly the rejection rule of the paper for a draft that puts all its mass on x. A fixed
-/// seed even draws the same tokens as without drafts (the sampler draws once per position,
-/// in order).
+/// Each verified position's logits go through the same ``GenerationState`` (sampler,
+/// penalties, grammar, stop rules) in the same order as without drafts, and a draft token is
+/// kept only when that choice equals it. With a temperature above 0 this is speculative
+/// sampling with a deterministic draft: a draft token x is kept with probability p(x), and
+/// otherwise the token drawn is distributed as p without x, which is exactly the rejection
+/// rule of the paper for a draft that puts all its mass on x (the sampler draws once per
+/// position, in order, so a seed draws what it draws without drafts).
+///
+/// The answer equals plain decoding's only as far as the verification batch's logits equal
+/// one-token steps': the batch runs the small-batch decode kernels
+/// (``LoomModels/InferenceSession/evaluateDraft(_:eachPosition:)``), and on SmolLM2 their
+/// log-probs differ from one-token steps' by up to about 0.02, so greedy near-ties closer than
+/// that can go the other way. Batch-invariant decode kernels would make the answers identical.
 ///
 /// Where the drafts come from:
 /// - ``Source/promptLookup(ngramMin:ngramMax:)``: the tokens that followed the latest earlier
