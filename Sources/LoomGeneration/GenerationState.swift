@@ -87,6 +87,7 @@ public struct GenerationState {
             throw GenerationError.promptTooLong(tokens: prompt.count, context: capacity)
         }
         try options.contextShift?.validate(capacity: capacity)
+        try options.speculative?.validate()
         // The sampler validates its parameters (SamplingParameters.validated()).
         sampler = try Sampler(parameters: options.sampling)
         self.options = options

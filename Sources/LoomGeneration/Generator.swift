@@ -24,6 +24,11 @@ public struct GenerationOptions: Sendable {
     /// (``FinishReason/length``); a ``ContextShift`` drops older tokens and goes on.
     public var contextShift: ContextShift?
 
+    /// Speculative decoding (``SpeculativeOptions``): draft tokens verified in batches under the
+    /// same per-token rules (see there for how close the answer is to plain decoding's); nil
+    /// generates one token per forward pass.
+    public var speculative: SpeculativeOptions?
+
     public init(maxTokens: Int = 256, sampling: SamplingParameters = SamplingParameters(),
                 stopStrings: [String] = [], stopAtEndOfGeneration: Bool = true, topLogprobs: Int = 0,
                 grammar: Grammar? = nil) {
@@ -72,6 +77,8 @@ public struct GenerationResult: Sendable {
     public let generationSeconds: Double
     /// How many times the context was shifted to make room (``GenerationOptions/contextShift``).
     public var contextShifts = 0
+    /// Drafted and accepted tokens, when ``GenerationOptions/speculative`` was set.
+    public var speculative: SpeculativeStats?
 }
 
 /// Runs the generate loop: prompt evaluation (reusing the cached prefix), then one
@@ -93,8 +100,20 @@ public final class Generator {
     /// starts with some of them (the next turn of a chat) evaluates only the rest.
     public internal(set) var cachedTokens: [Int] = []
 
+    /// The draft model for ``SpeculativeOptions/Source/draftModel`` (``attachDraft(session:)``).
+    public private(set) var draft: DraftModel?
+
     public init(session: InferenceSession) {
         self.session = session
+    }
+
+    /// Makes `session`'s model the draft model of speculative decoding with
+    /// ``SpeculativeOptions/Source/draftModel``; the session belongs to the generator from then on.
+    ///
+    /// - Throws: ``SpeculativeError/incompatibleDraft(_:)`` when its vocabulary is not this
+    ///   model's.
+    public func attachDraft(session draftSession: InferenceSession) throws {
+        draft = try DraftModel(session: draftSession, target: model)
     }
 
     /// Records tokens evaluated directly in the session after the cached ones.
@@ -106,6 +125,7 @@ public final class Generator {
     public func resetCache() {
         cachedTokens = []
         session.reset()
+        draft?.reset()
     }
 
     /// Moves the session to `prompt`, reusing the longest cached prefix, and returns the
@@ -134,6 +154,7 @@ public final class Generator {
         // Validates the request before anything is evaluated.
         var state = try GenerationState(prompt: prompt, options: options, tokenizer: model.tokenizer,
                                         capacity: session.capacity)
+        if options.speculative?.source == .draftModel && draft == nil { throw SpeculativeError.noDraftModel }
         var text = ""
 
         let promptStart = Date()
@@ -141,28 +162,43 @@ public final class Generator {
         let promptSeconds = Date().timeIntervalSince(promptStart)
         let genStart = Date()
         var shifts = 0
+        var speculative: SpeculativeStats?
 
-        while true {
+        if let token = state.advance(logits: logits).token {
+            text += token.text
+            if !onToken(token) { state.cancel() }
+        }
+        if let spec = options.speculative {
+            speculative = try generateSpeculatively(spec, state: &state, text: &text, shifts: &shifts, onToken: onToken)
+        }
+        while let next = state.tokenToEvaluate {
+            logits = try evaluateNext(next, promptCount: prompt.count, options: options, shifts: &shifts)
             if let token = state.advance(logits: logits).token {
                 text += token.text
                 if !onToken(token) { state.cancel() }
             }
-            guard let next = state.tokenToEvaluate else { break }
-            if session.position >= session.capacity, let shift = options.contextShift {
-                // llama.cpp's context shift: keep the first tokens, drop half of the rest.
-                let keep = shift.keptTokens(promptCount: prompt.count, capacity: session.capacity)
-                let discard = (session.position - keep) / 2
-                try session.shiftContext(keep: keep, discard: discard)
-                cachedTokens.removeSubrange(keep..<keep + discard)
-                shifts += 1
-            }
-            logits = try session.evaluate([next])
-            cachedTokens.append(next)
         }
         return GenerationResult(
             tokens: Array(state.generatedTokens), text: text, finishReason: state.finishReason ?? .length,
             promptTokenCount: prompt.count,
-            promptSeconds: promptSeconds, generationSeconds: Date().timeIntervalSince(genStart), contextShifts: shifts)
+            promptSeconds: promptSeconds, generationSeconds: Date().timeIntervalSince(genStart), contextShifts: shifts,
+            speculative: speculative)
+    }
+
+    /// One plain step: evaluates the last generated token `next` and returns the logits after
+    /// it. When the context is full and ``GenerationOptions/contextShift`` allows, it first
+    /// makes room as llama.cpp does: keeps the first tokens and drops half of the rest.
+    func evaluateNext(_ next: Int, promptCount: Int, options: GenerationOptions, shifts: inout Int) throws -> UnsafeBufferPointer<Float> {
+        if session.position >= session.capacity, let shift = options.contextShift {
+            let keep = shift.keptTokens(promptCount: promptCount, capacity: session.capacity)
+            let discard = (session.position - keep) / 2
+            try session.shiftContext(keep: keep, discard: discard)
+            cachedTokens.removeSubrange(keep..<keep + discard)
+            shifts += 1
+        }
+        let logits = try session.evaluate([next])
+        cachedTokens.append(next)
+        return logits
     }
 }
 

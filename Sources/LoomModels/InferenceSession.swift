@@ -52,6 +52,41 @@ public final class InferenceSession {
         position -= discard
     }
 
+    /// Speculative decoding's verification step: evaluates `tokens` (the last accepted token
+    /// followed by draft tokens, at most ``maxBatch``) at the next positions in one batch and
+    /// passes every position's index and logits to `eachPosition`, in order, until it returns
+    /// false. ``position`` moves past all of `tokens`; the caller then drops the rejected ones
+    /// with ``truncate(to:)`` (their keys and values are simply overwritten later).
+    ///
+    /// The rows take the decode kernels (``SequenceSegment/isDraft``): activations quantised per
+    /// row as in one-token steps, rather than the prompt path's float activations (see
+    /// `MatMul.multiply`). The small-batch kernels still sum in another order than the
+    /// one-token kernels; measured on SmolLM2 Q4_1 the log-probs then differ from one-token
+    /// steps' by up to about 0.02 (not bit-identical).
+    /// That holds for batches of up to 15 rows; from 16 on the products take the prompt
+    /// kernels (bit-identical to one-token steps for Q4_0, Q5_0 and Q8_0 weights, float
+    /// activations for the other formats).
+    ///
+    /// - Throws: ``ModelError`` for an empty batch, one longer than ``maxBatch``, a token
+    ///   outside the vocabulary or positions past ``capacity``; the session is then unchanged.
+    public func evaluateDraft(_ tokens: [Int], eachPosition: (Int, UnsafeBufferPointer<Float>) -> Bool) throws {
+        let segment = SequenceSegment(slot: 0, start: position, tokens: tokens, isDraft: true)
+        try forward.validate([segment], caches: [cache])
+        forward.run([segment], caches: [cache])
+        position += tokens.count
+        var going = true
+        var next = 0
+        // LM-head rows in blocks (one weight read per block), so that a rejection early in a
+        // long draft does not pay for the logits of every later row.
+        while going && next < tokens.count {
+            let count = min(DecoderForward.logitRows, tokens.count - next)
+            forward.logits(rows: Array(next..<next + count), decodeStep: true) { i, logits in
+                if going { going = eachPosition(next + i, logits) }
+            }
+            next += count
+        }
+    }
+
     /// Evaluates `tokens` at the next positions and returns the logits after the last one
     /// (valid until the next call, and only while the session is alive: the buffer is the
     /// session's, so copy it before a temporary session is released). If `eachPosition` is given it receives, in order, every

@@ -57,6 +57,10 @@ public struct ServerConfiguration: Sendable {
     /// context drops the older half (after `keep` tokens) and goes on, up to the request's
     /// `max_tokens`. nil (the default, as in llama-server): generation stops with `length`.
     public var contextShift: ContextShift?
+    /// Speculative decoding with prompt-lookup drafts for every request (`loom serve --lookup`,
+    /// ``SpeculativeOptions/Source/promptLookup(ngramMin:ngramMax:)``): the answers are those
+    /// of plain decoding. A draft model is not supported by the server.
+    public var speculative: SpeculativeOptions?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, parallel: Int = 4,
                 contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64,
@@ -199,7 +203,8 @@ public final class LoomHTTPServer: @unchecked Sendable {
                 let scheduler = try BatchScheduler(model: model, slots: configuration.parallel, contextLength: context,
                                                    queueLimit: configuration.queueLimit, threads: configuration.threads,
                                                    metrics: metrics, kernelOptions: configuration.kernelOptions,
-                                                   contextShift: configuration.contextShift)
+                                                   contextShift: configuration.contextShift,
+                                                   speculative: configuration.speculative)
                 scheduler.start()
                 logLoadDetails(model, context: context)
                 host.set(.ready(ServedModel(model: model, scheduler: scheduler, alias: configuration.alias,

@@ -15,11 +15,20 @@ final class SlotState {
     private(set) var isDone = false
     private var lastSegmentCount = 0
     private var promptLogprobs: [(TokenLogprob, [TokenLogprob])] = []
+    /// Speculative decoding with prompt-lookup drafts (``BatchScheduler/speculative``), if on.
+    private let speculativeOptions: SpeculativeOptions?
+    private let lookup: PromptLookup?
+    /// The draft tokens of the last segment (after its first token), and whether a row of
+    /// it already ended verification (later rows' logits are then not this slot's future).
+    private var drafts: [Int] = []
+    private var verificationEnded = false
+    /// Drafted and accepted tokens of this job.
+    private(set) var speculative = SpeculativeStats()
 
     /// - Parameter cachedPrefix: leading prompt tokens already in the slot's KV cache (from
     ///   an earlier request), which the slot starts after.
     init(job: GenerationJob, slot: Int, tokenizer: BPETokenizer, capacity: Int, cachedPrefix: Int = 0,
-         contextShift: ContextShift? = nil) throws {
+         contextShift: ContextShift? = nil, speculative: SpeculativeOptions? = nil) throws {
         precondition(cachedPrefix < max(1, job.prompt.count), "at least the last prompt token is evaluated")
         self.job = job
         self.slot = slot
@@ -27,6 +36,12 @@ final class SlotState {
         var options = job.options
         options.contextShift = contextShift
         state = try GenerationState(prompt: job.prompt, options: options, tokenizer: tokenizer, capacity: capacity)
+        speculativeOptions = speculative
+        if let speculative, case let .promptLookup(ngramMin, ngramMax) = speculative.source {
+            lookup = PromptLookup(ngramMin: ngramMin, ngramMax: ngramMax)
+        } else {
+            lookup = nil
+        }
     }
 
     /// Tokens of the answer so far.
@@ -61,13 +76,37 @@ final class SlotState {
         if isPrefilling {
             let count = min(promptBudget, job.prompt.count - position)
             guard count > 0 else { return nil }
+            drafts = []
+            verificationEnded = false
             lastSegmentCount = count
             return .init(slot: slot, start: position, tokens: Array(job.prompt[position..<position + count]),
                          allLogits: job.promptLogprobs, ropeEnd: job.prompt.count, isPrompt: true)
         }
         guard let token = state.tokenToEvaluate else { return nil }
-        lastSegmentCount = 1
-        return .init(slot: slot, start: position, tokens: [token])
+        drafts = draftTokens()
+        verificationEnded = false
+        lastSegmentCount = 1 + drafts.count
+        if drafts.isEmpty {
+            if speculativeOptions != nil { speculative.plainSteps += 1 }
+            return .init(slot: slot, start: position, tokens: [token])
+        }
+        // Every row's logits, each verified in order by ``consume(logits:at:)``, which sets
+        // how many rows stay (``advance()``), as `Generator` does for one sequence.
+        speculative.verifications += 1
+        speculative.drafted += drafts.count
+        return .init(slot: slot, start: position, tokens: [token] + drafts, allLogits: true, isDraft: true)
+    }
+
+    /// Prompt-lookup drafts after the history: none without speculative decoding, when too
+    /// few are found (`draftMin`), or when no room is left before the context's end or
+    /// `maxTokens`.
+    private func draftTokens() -> [Int] {
+        guard let lookup, let options = speculativeOptions else { return [] }
+        let room = min(options.draftMax, state.capacity - position - 1, state.options.maxTokens - state.generatedCount - 1)
+        let needed = max(1, options.draftMin)
+        guard room >= needed else { return [] }
+        let found = lookup.draft(context: state.history, count: room)
+        return found.count >= needed ? found : []
     }
 
     /// Records that the last segment's tokens are now in the cache.
@@ -90,7 +129,18 @@ final class SlotState {
             job.sink(.promptLogprobs(promptLogprobs))
             promptLogprobs = []
         }
+        // Rows after the one where a draft was rejected (or the answer ended) are not this
+        // slot's future; ``advance()`` keeps only the rows up to it.
+        if verificationEnded { return }
+        let row = p - position
         let step = state.advance(logits: logits)
+        if !drafts.isEmpty {
+            if row < drafts.count, step.token?.id == drafts[row] { speculative.accepted += 1 }
+            if row >= drafts.count || state.tokenToEvaluate != drafts[row] {
+                verificationEnded = true
+                lastSegmentCount = row + 1
+            }
+        }
         if let token = step.token {
             job.sink(.token(JobToken(id: token.id, text: token.text, logprob: token.logprob,
                                      topLogprobs: token.topLogprobs, isEndOfGeneration: token.isEndOfGeneration)))

@@ -20,6 +20,7 @@ struct ChatCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var draft: DraftOptions
     @OptionGroup var templateOptions: TemplateOptions
     @Option(name: [.short, .customLong("prompt")], help: "Answer this one message and exit.")
     var prompt: String?
@@ -29,8 +30,12 @@ struct ChatCommand: ParsableCommand {
 
     func run() throws {
         let (model, session) = try modelOptions.load()
-        var chat = ChatLoop(generator: Generator(session: session), formatter: try templateOptions.formatter(for: model),
-                            options: try sampling.generationOptions(defaults: model.generationDefaults), showStats: stats)
+        let generator = Generator(session: session)
+        try draft.attach(to: generator, offline: modelOptions.offline)
+        var options = try sampling.generationOptions(defaults: model.generationDefaults)
+        options.speculative = draft.options
+        var chat = ChatLoop(generator: generator, formatter: try templateOptions.formatter(for: model),
+                            options: options, showStats: stats)
         if let system { chat.conversation.append(.system(system)) }
         try promptCache.load(into: chat.generator)
         chat.promptCache = promptCache
@@ -78,6 +83,7 @@ struct ChatLoop {
                 format: "[prompt %d tokens, time to first token %.3f s; %d tokens at %.1f tokens/s; %@]",
                 result.promptTokenCount, result.promptSeconds, result.tokens.count, tokensPerSecond,
                 result.finishReason.rawValue))
+            if let line = result.speculativeSummary { StandardError.print("[\(line)]") }
         }
     }
 

@@ -14,6 +14,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: [.short, .customLong("prompt")], help: "The prompt (use - to read it from standard input).")
     var prompt: String
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var draft: DraftOptions
     @Flag(help: "Use the prompt as plain text, without the chat format.") var raw = false
     @Option(name: .customLong("system"), help: "System message for the chat format.") var system: String?
     @Option(parsing: .unconditional, help: "Print each token as a JSON line with its log-prob and the N best alternatives.")
@@ -40,7 +41,9 @@ struct RunCommand: ParsableCommand {
         let ids = tokenizer.encode(promptText, addSpecial: raw)
         var options = try sampling.generationOptions(defaults: model.generationDefaults)
         options.topLogprobs = topLogprobs
+        options.speculative = draft.options
         let generator = Generator(session: session)
+        try draft.attach(to: generator, offline: modelOptions.offline)
         try promptCache.load(into: generator)
         let reused = generator.cachedPrefixLength(of: ids)
         let result = try generator.generate(prompt: ids, options: options) { token in
@@ -64,6 +67,7 @@ struct RunCommand: ParsableCommand {
                 format: "prompt: %d tokens in %.3f s (%.1f tokens/s); generated: %d tokens in %.3f s (%.1f tokens/s); finish: %@",
                 result.promptTokenCount, result.promptSeconds, Double(result.promptTokenCount) / max(result.promptSeconds, 1e-9),
                 result.tokens.count, result.generationSeconds, tg, result.finishReason.rawValue))
+            if let line = result.speculativeSummary { StandardError.print(line) }
         }
     }
 }

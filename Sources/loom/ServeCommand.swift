@@ -45,6 +45,7 @@ struct ServeCommand: ParsableCommand {
     @OptionGroup var lora: LoRAOptions
     @OptionGroup var rope: RopeOptions
     @OptionGroup var cache: CacheTypeOptions
+    @OptionGroup var draft: DraftOptions
     @Flag(name: .customLong("context-shift"),
           help: "When a slot's prompt plus answer fill its context, drop the older half (after --keep tokens) and go on to max_tokens.")
     var contextShift = false
@@ -57,6 +58,9 @@ struct ServeCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
+        if draft.modelDraft != nil {
+            throw ValidationError("loom serve drafts with --lookup only; --model-draft is not supported by the server")
+        }
         if keep != nil && !contextShift { throw ValidationError("--keep only applies with --context-shift") }
         if let keep, keep < -1 { throw ValidationError("--keep must be ≥ -1 (-1: the whole prompt), got \(keep)") }
         if let keep, let contextLength, keep > contextLength - 2 {
@@ -108,6 +112,7 @@ struct ServeCommand: ParsableCommand {
             maxConnectionsPerClient: maxClientConnections, maxRequestBodyBytes: maxBodyMib << 20)
         configuration.loraAdapters = try servedAdapters()
         if contextShift { configuration.contextShift = ContextShift(keep: keep ?? 0) }
+        configuration.speculative = draft.options
         let overrides = rope.overrides, context = contextLength, cache = cache
         let server = LoomHTTPServer(configuration: configuration) {
             let model = try LanguageModel(path: path, rope: overrides)

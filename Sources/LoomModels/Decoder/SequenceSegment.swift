@@ -17,19 +17,26 @@ public struct SequenceSegment: Sendable, Equatable {
     /// prompt token: a prompt's rows then always take the prompt path, however it is chunked,
     /// so a prompt resumed from a cached prefix gets exactly the logits of a cold one.
     public var isPrompt: Bool
+    /// Whether the tokens are draft tokens being verified (speculative decoding): each row
+    /// then takes the decode kernels (activations quantised per row, as a one-token step
+    /// quantises them), so its logits are those plain one-token-at-a-time decoding would
+    /// give, up to float summation order, rather than the float prompt path's.
+    public var isDraft: Bool
 
-    public init(slot: Int, start: Int, tokens: [Int], allLogits: Bool = false, ropeEnd: Int? = nil, isPrompt: Bool = false) {
+    public init(slot: Int, start: Int, tokens: [Int], allLogits: Bool = false, ropeEnd: Int? = nil, isPrompt: Bool = false,
+                isDraft: Bool = false) {
         self.slot = slot
         self.start = start
         self.tokens = tokens
         self.allLogits = allLogits
         self.ropeEnd = ropeEnd
         self.isPrompt = isPrompt
+        self.isDraft = isDraft
     }
 
-    /// Whether `segments` form a decode step (single tokens, none of them a prompt's).
+    /// Whether `segments` form a decode step (single tokens or draft tokens, none of them a prompt's).
     static func isDecodeStep(_ segments: [SequenceSegment]) -> Bool {
-        segments.allSatisfy { $0.tokens.count == 1 && !$0.isPrompt }
+        segments.allSatisfy { ($0.tokens.count == 1 || $0.isDraft) && !$0.isPrompt }
     }
 
     /// Where the segment's dynamic RoPE frequencies are computed for: ``ropeEnd`` or its end.
