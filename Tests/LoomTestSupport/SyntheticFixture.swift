@@ -44,10 +44,12 @@ public enum SyntheticFixture {
 
     /// A temporary copy of `source` (a fixture directory tree) in which every directory holding
     /// a `weights.json` also holds the weight files it describes. Made once per process and
-    /// source; later calls return the same directory.
+    /// source; later calls return the same directory. `siblings` names directories next to
+    /// `source` that are linked (not copied) next to the copy, for fixtures that refer to
+    /// them by relative path (PEFT adapters name `../../hf_independent/BASE`).
     /// - Throws: ``Failure`` naming the file and tensor when a generated tensor's sha256 differs
     ///   from the manifest's, or the manifest is malformed.
-    public static func materialize(_ source: URL) throws -> URL {
+    public static func materialize(_ source: URL, siblings: [String] = []) throws -> URL {
         lock.lock()
         defer { lock.unlock() }
         let key = source.standardizedFileURL.path
@@ -58,6 +60,10 @@ public enum SyntheticFixture {
             .appendingPathComponent(source.lastPathComponent)
         try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         try fm.copyItem(at: source, to: target)
+        for sibling in siblings {
+            try fm.createSymbolicLink(at: target.deletingLastPathComponent().appendingPathComponent(sibling),
+                                      withDestinationURL: source.deletingLastPathComponent().appendingPathComponent(sibling))
+        }
         let walker = fm.enumerator(at: target, includingPropertiesForKeys: nil)
         var manifests: [URL] = []
         while let url = walker?.nextObject() as? URL {
