@@ -41,7 +41,7 @@ final class SyntheticWeightsTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let seed = SyntheticWeights.tensorSeed(name: "w", baseSeed: 3)
-        let bytes = SyntheticWeights.stored(SyntheticWeights.uniform(seed: seed, count: 6, amplitude: 0.5), dtype: "F32")!
+        let bytes = try XCTUnwrap(SyntheticWeights.stored(SyntheticWeights.uniform(seed: seed, count: 6, amplitude: 0.5), dtype: "F32"))
         func manifest(_ sha: String) -> String {
             """
             {"generator": "test", "base_seed": 3, "files": [{"name": "model.safetensors", "metadata": {"format": "pt"},

@@ -46,7 +46,8 @@ public enum SyntheticWeights {
     /// Kind "ternary": `((x >> 40) * 3 >> 24) - 1`, values in {-1, 0, 1}.
     public static func ternary(seed: UInt64, count: Int) -> [Int8] {
         var rng = SplitMix64(seed: seed)
-        return (0..<count).map { _ in Int8((rng.next() >> 40) &* 3 >> 24) - 1 }
+        // Parenthesised: Swift's shifts bind tighter than multiplication.
+        return (0..<count).map { _ in Int8(((rng.next() >> 40) &* 3) >> 24) - 1 }
     }
 
     /// Packs a row-major [rows, cols] ternary matrix as transformers' `integrations/bitnet.py`
