@@ -6,19 +6,19 @@ import XCTest
 /// The Swift generator against values printed by its twin, `python3 scripts/synthetic_weights.py`
 /// (a drift on either side would change every materialised fixture), and the manifest check.
 final class SyntheticWeightsTests: XCTestCase {
-    let name = "model.layers.0.self_attn.q_proj.weight"
+    let tensorName = "model.layers.0.self_attn.q_proj.weight"
 
     func testHashAndSeedMatchTheScript() {
         XCTAssertEqual(SyntheticWeights.fnv1a64(""), 14_695_981_039_346_656_037)
-        XCTAssertEqual(SyntheticWeights.fnv1a64(name), 4_190_993_326_936_293_051)
-        XCTAssertEqual(SyntheticWeights.tensorSeed(name: name, baseSeed: 7), 4_190_993_326_936_293_058)
+        XCTAssertEqual(SyntheticWeights.fnv1a64(tensorName), 4_190_993_326_936_293_051)
+        XCTAssertEqual(SyntheticWeights.tensorSeed(name: tensorName, baseSeed: 7), 4_190_993_326_936_293_058)
         var rng = SyntheticWeights.SplitMix64(seed: 0)
         // 0xE220A8397B1DCDAF is the first output of Vigna's splitmix64.c from state 0.
         XCTAssertEqual([rng.next(), rng.next(), rng.next()], [0xE220_A839_7B1D_CDAF, 7_960_286_522_194_355_700, 487_617_019_471_545_679])
     }
 
     func testValuesMatchTheScript() {
-        let seed = SyntheticWeights.tensorSeed(name: name, baseSeed: 7)
+        let seed = SyntheticWeights.tensorSeed(name: tensorName, baseSeed: 7)
         XCTAssertEqual(SyntheticWeights.uniform(seed: seed, count: 4, amplitude: 0.125),
                        [0.07645976543426514, -0.04695643484592438, -0.025507017970085144, 0.0020494312047958374])
         XCTAssertEqual(SyntheticWeights.uniform(seed: seed, count: 4, amplitude: 0.25, offset: 1),
