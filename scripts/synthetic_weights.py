@@ -37,6 +37,7 @@ Manifest weights.json:
                            "sha256" (of the stored bytes)}]}]}
 Tensors are listed in the file's data order.
 """
+import contextlib
 import hashlib
 import json
 import math
@@ -206,6 +207,45 @@ def write_manifest(directory, specs, base_seed):
             f.write("]}" + ("," if i + 1 < len(files) else "") + "\n")
         f.write("]}\n")
     return path
+
+
+def materialize(manifest_path):
+    """Writes the safetensors files a weights.json describes next to it (the Python twin of
+    SyntheticFixture.write(manifest:)), checking every tensor's sha256."""
+    from safetensors import serialize_file, TensorSpec
+    directory = os.path.dirname(manifest_path)
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    names = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "U8": "uint8"}
+    for entry in manifest["files"]:
+        specs, keep = {}, []
+        for t in entry["tensors"]:
+            assert int(t["seed"]) == tensor_seed(t["name"], manifest["base_seed"]), t["name"]
+            data = stored_bytes(t)
+            assert hashlib.sha256(data).hexdigest() == t["sha256"], f"{entry['name']}: {t['name']} digest differs"
+            buf = np.frombuffer(data, np.uint8)
+            keep.append(buf)
+            specs[t["name"]] = TensorSpec(dtype=names[t["dtype"]], shape=t["shape"], data_ptr=buf.ctypes.data,
+                                          data_len=buf.nbytes)
+        serialize_file(specs, os.path.join(directory, entry["name"]), entry["metadata"])
+
+
+@contextlib.contextmanager
+def materialized(*roots):
+    """While in the block, every directory below `roots` that has a weights.json also has its
+    weight files (for fixture scripts that load other fixtures' models); removed afterwards so
+    they are not committed by accident."""
+    written = []
+    try:
+        for root in roots:
+            for directory, _, files in sorted(os.walk(root)):
+                if "weights.json" in files:
+                    materialize(os.path.join(directory, "weights.json"))
+                    written.append(directory)
+        yield
+    finally:
+        for directory in written:
+            remove_weights(directory)
 
 
 def remove_weights(directory):
