@@ -121,8 +121,15 @@ let package = Package(
             path: "Examples/TokenRiskAnalysis",
             exclude: ["tokens.json"],
             swiftSettings: fastSettings),
+        // Test support shared by the test targets (not in any product): the deterministic
+        // generator that materialises the tiny test checkpoints from their `weights.json`
+        // manifests, so no weight file is committed (scripts/synthetic_weights.py is its twin).
+        .target(
+            name: "LoomTestSupport",
+            dependencies: ["LoomFormats", "LoomKernels", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/LoomTestSupport"),
         .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomFormatsTests", dependencies: ["LoomFormats", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomFormatsTests", dependencies: ["LoomFormats", "LoomHub", "LoomTestSupport"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(
             name: "LoomHubTests",
             dependencies: [
@@ -134,8 +141,8 @@ let package = Package(
             ]),
         .testTarget(name: "LoomJinjaTests", dependencies: ["LoomJinja"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(name: "LoomTokenizerTests", dependencies: ["LoomTokenizer", "LoomFormats", "LoomJinja", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer", "LoomHub", .product(name: "Crypto", package: "swift-crypto")], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
-        .testTarget(name: "LoomCLITests", dependencies: ["loom", "LoomModels", "LoomKernels", "LoomFormats"], swiftSettings: fastSettings),
+        .testTarget(name: "LoomModelsTests", dependencies: ["LoomModels", "LoomFormats", "LoomTokenizer", "LoomHub", "LoomTestSupport", .product(name: "Crypto", package: "swift-crypto")], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
+        .testTarget(name: "LoomCLITests", dependencies: ["loom", "LoomModels", "LoomKernels", "LoomFormats", "LoomTestSupport"], swiftSettings: fastSettings),
         .testTarget(name: "LoomEvalTests", dependencies: ["LoomEval", "LoomModels", "LoomGeneration", "LoomFormats", "LoomTokenizer", "LoomKernels", "LoomHub"], resources: [.copy("Fixtures")], swiftSettings: fastSettings),
         .testTarget(
             name: "LoomServerTests",

@@ -12,8 +12,12 @@ plus the float32 logits transformers computes for them.
             window, so the window changes the logits. A query at position q attends to keys
             q-3..q (masking_utils.sliding_window_overlay: kv_idx > q_idx - sliding_window).
 
-The byte-level BPE tokenizer, the O(1)-scale random weights and the shape of
-reference_logits.json are those of gen_hf_independent_fixtures.py (imported from it).
+The byte-level BPE tokenizer and the shape of reference_logits.json are those of
+gen_hf_independent_fixtures.py (imported from it). The weights come from the deterministic
+generator of synthetic_weights.py (default_spec scales, base seed 11 for phi3, 12 for mistral):
+transformers saves them, the script checks the saved bytes against the generator, writes the
+manifest weights.json and deletes model.safetensors, which is never committed; the tests
+regenerate it from weights.json (Tests/LoomTestSupport/SyntheticFixture.swift).
 Reference logits come from reloading each saved directory with from_pretrained(dtype=float32,
 attn_implementation="eager").
 
@@ -32,7 +36,8 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer, GenerationConfig,
                           Phi3Config, Phi3ForCausalLM)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_hf_independent_fixtures import LLAMA3_REGEX, VOCAB, encode, randomize, train_tokenizer  # noqa: E402
+from gen_hf_independent_fixtures import LLAMA3_REGEX, VOCAB, encode, train_tokenizer  # noqa: E402
+import synthetic_weights  # noqa: E402
 
 OUT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "Tests", "LoomModelsTests", "Fixtures", "hf_arch"))
 # Both texts are well over the Mistral window (asserted below).
@@ -67,10 +72,11 @@ def build(name, model_class, config, seed):
     shutil.rmtree(directory, ignore_errors=True)
     torch.manual_seed(seed)
     model = model_class(config)
-    randomize(model, seed)
+    specs = synthetic_weights.assign(model, seed)
     model.generation_config = GenerationConfig(bos_token_id=0, eos_token_id=1, do_sample=True, temperature=0.7,
                                                top_p=0.9, top_k=20)
     model.save_pretrained(directory, safe_serialization=True)
+    synthetic_weights.write_manifest(directory, specs, seed)
     tokenizer = train_tokenizer(LLAMA3_REGEX)
     tokenizer.save_pretrained(directory)
     tokenizer = AutoTokenizer.from_pretrained(directory)
@@ -179,6 +185,8 @@ def main():
     result["models"]["mistral"] = {"dtype": "float32", "sliding_window": WINDOW, "cases": encode(cases),
                                    "without_sliding_window_max_diff": round(diff, 6)}
 
+    for name in ("phi3", "mistral"):
+        synthetic_weights.remove_weights(os.path.join(OUT, name))
     path = os.path.join(OUT, "reference_logits.json")
     with open(path, "w") as f:
         json.dump(result, f, separators=(",", ":"))

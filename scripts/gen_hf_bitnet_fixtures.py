@@ -17,7 +17,13 @@ them back through its BitNet quantiser (BitLinear / AutoBitLinear modules).
                  AutoBitLinear MULTIPLIES by weight_scale: y = (ActQuant(x) . Wq) * weight_scale, so
                  weight_scale = mean|W| here.
 
-Weights are ternarised by absmean per tensor (the b1.58 paper): Wq = clamp(round(W / mean|W|), -1, 1).
+Weights come from the deterministic generator of synthetic_weights.py (base seed 21 for
+llama_bitnet, 22 for bitnet): float tensors by its default_spec scales; each projection's packed
+ternary matrix by its "ternary" kind (uniform over {-1, 0, 1}) and its weight_scale [1] by
+"uniform": U(9, 11) for BitLinear (a divisor, ~ 1 / mean|W| of the N(0, 1/fan_in) weights the
+fixture had before), U(1/16, 1/8) for AutoBitLinear (a factor). The script checks the saved
+bytes against the generator, writes the manifest weights.json and deletes model.safetensors,
+which is never committed; the tests regenerate it (Tests/LoomTestSupport/SyntheticFixture.swift).
 
 reference_logits.json: {"transformers", "torch", "models": {name: {"dtype", "cases": [...]}},
 with name_float the same weights (ternary * scale) run in plain float without activation
@@ -38,7 +44,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, BitNetConfig, BitN
 from transformers.integrations import bitnet as integration
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_hf_independent_fixtures import LLAMA3_REGEX, VOCAB, encode, randomize, train_tokenizer  # noqa: E402
+from gen_hf_independent_fixtures import LLAMA3_REGEX, VOCAB, encode, train_tokenizer  # noqa: E402
+import synthetic_weights  # noqa: E402
 
 OUT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "Tests", "LoomModelsTests", "Fixtures", "hf_bitnet"))
 TEXTS = ["the cat sat on the mat and the dog sat on the log",
@@ -52,17 +59,12 @@ def common(**extra):
                 pad_token_id=1, tie_word_embeddings=False, **extra)
 
 
-def ternarize(w):
-    mean = w.abs().mean().clamp(min=1e-5)
-    return (w / mean).round().clamp(-1, 1), float(mean)
-
-
 def build(name, model_class, config, seed, linear_class):
     directory = os.path.join(OUT, name)
     shutil.rmtree(directory, ignore_errors=True)
     torch.manual_seed(seed)
     model = model_class(config)
-    randomize(model, seed)
+    specs = {spec["name"]: spec for spec in synthetic_weights.assign(model, seed)}
     state = {}
     # The same network with every linear replaced by its ternary value times its scale, run
     # in plain float (no activation quantisation): what a GGUF of these weights computes
@@ -75,16 +77,26 @@ def build(name, model_class, config, seed, linear_class):
         if key == "lm_head.weight" and config.tie_word_embeddings:
             continue  # the embedding itself; transformers' save_pretrained drops it too
         if key.split(".")[-2] in PROJECTIONS and key.endswith(".weight"):
-            q, mean = ternarize(value)
-            dequantized_state[key] = q * mean
-            state[key] = integration.pack_weights(q.clone()).contiguous()
+            rows, cols = value.shape
+            del specs[key]
+            ternary = synthetic_weights.ternary_spec(key, rows, cols, seed)
             # BitLinear divides by weight_scale, AutoBitLinear multiplies by it (integrations/bitnet.py).
-            scale = 1 / mean if linear_class == "bitlinear" else mean
-            state[key + "_scale"] = torch.tensor([scale], dtype=torch.float32)
+            if linear_class == "bitlinear":
+                scale = synthetic_weights.float_spec(key + "_scale", [1], seed, 1.0, 10.0)
+            else:
+                scale = synthetic_weights.float_spec(key + "_scale", [1], seed, 2.0 ** -5, 3 / 32)
+            specs[ternary["name"]], specs[scale["name"]] = ternary, scale
+            q = torch.from_numpy(synthetic_weights.values(ternary).astype("float32"))
+            s = torch.from_numpy(synthetic_weights.values(scale))
+            dequantized_state[key] = q / s if linear_class == "bitlinear" else q * s
+            state[key] = integration.pack_weights(q.clone()).contiguous()
+            assert bytes(state[key].numpy().tobytes()) == synthetic_weights.stored_bytes(ternary), key
+            state[key + "_scale"] = s
         else:
             state[key] = value
     os.makedirs(directory)
     save_file(state, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
+    synthetic_weights.write_manifest(directory, list(specs.values()), seed)
     config.quantization_config = {"quant_method": "bitnet", "linear_class": linear_class,
                                   "quantization_mode": "offline", "modules_to_not_convert": None}
     config.architectures = [model_class.__name__]
@@ -146,6 +158,8 @@ def main():
     result["models"]["bitnet"] = {"dtype": "float32", "cases": encode(cases)}
     result["models"]["bitnet_float"] = {"dtype": "float32", "cases": encode(float_cases)}
     result["bitlinear_example"] = bitlinear_example()
+    for name in ("llama_bitnet", "bitnet"):
+        synthetic_weights.remove_weights(os.path.join(OUT, name))
     path = os.path.join(OUT, "reference_logits.json")
     with open(path, "w") as f:
         json.dump(result, f, separators=(",", ":"))

@@ -34,10 +34,17 @@ save_pretrained; PEFT drops the adapter name, so keys look like
   llama_bin      llama_plain saved with safe_serialization=False: adapter_model.bin (a pickle)
                  instead of adapter_model.safetensors
 
-Every lora_A / lora_B is overwritten with seeded random NON-zero values (PEFT initialises B to
-zero, which would make every test pass trivially): A ~ N(0,1)/sqrt(in), B ~ 0.5 N(0,1)/sqrt(r),
-which moves the logits by O(1) (recorded as max_vs_base per case). DoRA magnitudes are set to the
-row norms of W + scaling*B@A times U(0.7, 1.3), so they differ from PEFT's initial value.
+Every lora_A / lora_B is overwritten with NON-zero values of the deterministic generator of
+synthetic_weights.py (PEFT initialises B to zero, which would make every test pass trivially),
+seeded by the saved tensor name plus the adapter's seed: A ~ U(-a, a) with a the power of two
+nearest sqrt(3/in) (std ~ 1/sqrt(in)), B ~ U(-b, b) with b the power of two nearest
+sqrt(3/r)/2 (std ~ 0.5/sqrt(r)), which moves the logits by O(1) (recorded as max_vs_base per
+case). DoRA magnitudes are U(1, 2) (around the row norms of W + scaling*B@A, and unlike PEFT's
+initial value); qwen2_bias_all's saved biases U(-1, 1). The script checks PEFT's saved bytes
+against the generator, writes each adapter's manifest weights.json and deletes
+adapter_model.safetensors, which is never committed; the tests regenerate it
+(Tests/LoomTestSupport/SyntheticFixture.swift). llama_bin's adapter_model.bin (a torch pickle,
+which Loom has no writer for) is the one weight file still committed.
 
 Reference logits are computed from the SAVED directories (PeftModel.from_pretrained on a fresh
 base), in float32:
@@ -95,6 +102,9 @@ import hashlib, json, math, os, shutil, sys
 import torch
 import transformers
 import peft
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import synthetic_weights  # noqa: E402
 from peft import LoraConfig, PeftModel, get_peft_model
 from peft.tuners.lora import LoraLayer
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -120,21 +130,35 @@ def load_base(name):
                                                 attn_implementation="eager").eval()
 
 
-def randomize_lora(model, seed):
-    """Seeded non-zero A/B (and DoRA magnitudes) for every LoRA layer of `model`."""
-    g = torch.Generator().manual_seed(seed)
+def synthesize_lora(model, seed):
+    """Generated non-zero A/B (and DoRA magnitudes, and saved biases) for every LoRA layer of the
+    single-adapter PeftModel `model`, named as PEFT saves them (adapter name dropped); returns
+    the generator specs."""
+    specs = []
+
+    def assign(param, spec):
+        param.copy_(torch.from_numpy(synthetic_weights.values(spec)))
+        specs.append(spec)
+
     with torch.no_grad():
         for name, module in sorted(model.named_modules(), key=lambda kv: kv[0]):
             if not isinstance(module, LoraLayer):
                 continue
             for adapter in module.lora_A.keys():
                 a, b = module.lora_A[adapter].weight, module.lora_B[adapter].weight
-                a.copy_(torch.randn(a.shape, generator=g) / a.shape[1] ** 0.5)
-                b.copy_(0.5 * torch.randn(b.shape, generator=g) / b.shape[1] ** 0.5)
+                r, fan_in = a.shape
+                assign(a, synthetic_weights.float_spec(f"{name}.lora_A.weight", a.shape, seed,
+                                                       2.0 ** round(math.log2(math.sqrt(3 / fan_in)))))
+                assign(b, synthetic_weights.float_spec(f"{name}.lora_B.weight", b.shape, seed,
+                                                       2.0 ** round(math.log2(math.sqrt(3 / r) / 2))))
                 if adapter in getattr(module, "lora_magnitude_vector", {}):
                     m = module.lora_magnitude_vector[adapter].weight
-                    w = module.get_base_layer().weight + module.scaling[adapter] * (b @ a)
-                    m.copy_(w.norm(dim=1) * (0.7 + 0.6 * torch.rand(m.shape, generator=g)))
+                    assign(m, synthetic_weights.float_spec(f"{name}.lora_magnitude_vector", m.shape, seed, 0.5, 1.5))
+        if model.peft_config["default"].bias == "all":
+            for name, p in model.named_parameters():
+                if name.endswith(".bias"):
+                    assign(p, synthetic_weights.float_spec(name, p.shape, seed, 1.0))
+    return specs
 
 
 def save_adapter(name, base, config, seed, safe=True):
@@ -143,8 +167,10 @@ def save_adapter(name, base, config, seed, safe=True):
     model = get_peft_model(load_base(base), config)
     # The default is this machine's absolute path of the base; name it relative to the adapter.
     model.peft_config["default"].base_model_name_or_path = f"../../hf_independent/{base}"
-    randomize_lora(model, seed)
+    specs = synthesize_lora(model, seed)
     model.save_pretrained(directory, safe_serialization=safe)
+    if safe:
+        synthetic_weights.write_manifest(directory, specs, seed)
     # PEFT's boilerplate model card names this machine's path of the base; not part of the format.
     os.remove(os.path.join(directory, "README.md"))
     files = sorted(os.listdir(directory))
@@ -239,6 +265,9 @@ def tiny_cases():
         diff = float((out - torch.tensor(cases[name]["logits"])).abs().max())
         print(f"{name}: max |PEFT - merged by hand with the documented scalings| {diff:.2e}")
         assert diff < 1e-4, name
+    for name in os.listdir(OUT):
+        if os.path.exists(os.path.join(OUT, name, "weights.json")):
+            synthetic_weights.remove_weights(os.path.join(OUT, name))
     return cases
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes Tests/LoomModelsTests/Fixtures/rope_scaling/reference_logits.json: transformers' logits
 for the RoPE scalings whose frequencies depend on the sequence length, on tiny random models the
-other fixture scripts already committed (no new weights):
+other fixture scripts already define (no new weights; their weight files are regenerated from
+their weights.json manifests for the run, synthetic_weights.materialized):
 
   llama_dynamic   hf_independent/llama_f32_untied (LlamaForCausalLM, F32) with
                   max_position_embeddings 16 and rope_parameters {rope_type: dynamic, factor: 2}
@@ -28,11 +29,14 @@ config.json to write over the source's, "ids", "prefill", "full": [[vocab] × 40
 
 pip install torch transformers safetensors
 """
-import json, os, shutil, tempfile
+import json, os, shutil, sys, tempfile
 
 import torch
 import transformers
 from transformers import AutoConfig, AutoModelForCausalLM, DynamicCache
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import synthetic_weights  # noqa: E402
 
 FIXTURES = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "Tests", "LoomModelsTests", "Fixtures"))
 OUT = os.path.join(FIXTURES, "rope_scaling")
@@ -122,4 +126,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with synthetic_weights.materialized(os.path.join(FIXTURES, "hf_independent"), os.path.join(FIXTURES, "hf_arch")):
+        main()

@@ -1,4 +1,5 @@
 import Foundation
+import LoomTestSupport
 import XCTest
 import LoomFormats
 import LoomKernels
@@ -69,7 +70,12 @@ final class DynamicRopeParityTests: XCTestCase {
     /// A temporary copy of the model's source directory with the fixture's config.json.
     static func directory(_ name: String, _ model: Fixture.Model) throws -> URL {
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("loom-rope-\(name)-\(UUID().uuidString)")
-        try FileManager.default.copyItem(at: fixturesRoot.appendingPathComponent(model.source), to: copy)
+        // The source ("hf_arch/phi3") inside its fixture tree's materialised copy (weights generated).
+        let parts = model.source.split(separator: "/", maxSplits: 1).map(String.init)
+        let source = fixturesRoot.appendingPathComponent(parts[0])
+        let generated = FileManager.default.fileExists(atPath: source.appendingPathComponent(parts.count > 1 ? parts[1] : "").appendingPathComponent("weights.json").path)
+        let tree = generated ? try SyntheticFixture.materialize(source) : source
+        try FileManager.default.copyItem(at: tree.appendingPathComponent(parts.count > 1 ? parts[1] : ""), to: copy)
         try model.config.data.write(to: copy.appendingPathComponent("config.json"))
         return copy
     }

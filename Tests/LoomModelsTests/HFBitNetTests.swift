@@ -196,7 +196,7 @@ final class HFBitNetTests: XCTestCase {
             XCTAssertTrue(logits.allSatisfy(\.isFinite))
         }
         XCTAssertThrowsError(try HFToGGUFConverter(outputType: .tq2_0).convert(
-            directory: try Self.loaded.get().root.appendingPathComponent("../hf_arch/mistral").standardized.path, output: directory + ".x.gguf")) {
+            directory: try TransformersLogitsFixture.load("hf_arch").root.appendingPathComponent("mistral").path, output: directory + ".x.gguf")) {
             XCTAssertTrue("\($0)".contains("needs an HF BitNet checkpoint"), "\($0)")
         }
     }

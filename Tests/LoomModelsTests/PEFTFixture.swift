@@ -1,4 +1,5 @@
 import Foundation
+import LoomTestSupport
 import XCTest
 import LoomFormats
 
@@ -110,9 +111,11 @@ struct PEFTFixture: Decodable {
     let cases: [String: Case]
     let smollm2: SmolLM2
 
-    /// `Fixtures/peft/` in the test bundle and its reference logits.
+    /// `Fixtures/peft/` of the test bundle, materialised (adapter weights generated from their
+    /// `weights.json` and verified; `../hf_independent` linked next to it), and its reference logits.
     static func load() throws -> (root: URL, fixture: PEFTFixture) {
-        let root = try XCTUnwrap(Bundle.module.url(forResource: "peft", withExtension: nil, subdirectory: "Fixtures"))
+        let source = try XCTUnwrap(Bundle.module.url(forResource: "peft", withExtension: nil, subdirectory: "Fixtures"))
+        let root = try SyntheticFixture.materialize(source, siblings: ["hf_independent"])
         let fixture = try JSONDecoder().decode(Self.self, from: Data(contentsOf: root.appendingPathComponent("reference_logits.json")))
         return (root, fixture)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import LoomKernels
+import LoomTestSupport
 @testable import LoomModels
 
 /// `reference_logits.json` as the transformers fixture scripts write it
@@ -23,9 +24,14 @@ struct TransformersLogitsFixture: Decodable {
     let transformers: String
     let models: [String: Model]
 
-    /// The fixture folder `name` under the test bundle's Fixtures, and its reference logits.
+    /// Fixture folders whose weights are generated from `weights.json` manifests.
+    static let synthetic: Set<String> = ["hf_arch", "hf_bitnet"]
+
+    /// The fixture folder `name` under the test bundle's Fixtures (for a synthetic one, its
+    /// materialised copy with the weight files generated and verified), and its reference logits.
     static func load(_ name: String) throws -> (root: URL, fixture: TransformersLogitsFixture) {
-        let root = try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures"))
+        var root = try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures"))
+        if synthetic.contains(name) { root = try SyntheticFixture.materialize(root) }
         let fixture = try JSONDecoder().decode(Self.self, from: Data(contentsOf: root.appendingPathComponent("reference_logits.json")))
         return (root, fixture)
     }
