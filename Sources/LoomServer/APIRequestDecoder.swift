@@ -25,14 +25,22 @@ public enum APIRequestDecoder {
             throw APIError.invalid("messages", "\(error)")
         }
         guard !messages.isEmpty else { throw APIError.invalid("messages", "must contain at least one message") }
-        var tools: Data?
-        if let t = fields.raw("tools") {
-            guard t is [Any] else { throw APIError.invalid("tools", "expected an array, got \(JSONFields.describe(t))") }
-            tools = JSON.encode(t)
+        let tools: [ToolDefinition]
+        let toolChoice: ToolChoice
+        do {
+            tools = try fields.value("tools").map(ToolDefinition.list(from:)) ?? []
+            toolChoice = try ToolChoice.parse(fields.value("tool_choice"), tools: tools)
+        } catch let error as ToolCallError {
+            throw APIError.invalid(error.field, error.message)
         }
+        let parallel = try fields.bool("parallel_tool_calls") ?? true
         // The default answer length depends on the rendered prompt; the handler sets it.
         let generation = try GenerationRequest(fields, vocabularySize: vocabularySize, defaultMaxTokens: 0, chatLogprobs: true)
-        return ChatCompletionRequest(model: model, messages: messages, tools: tools, generation: generation)
+        if generation.options.grammar != nil, toolChoice != .auto, toolChoice != .none {
+            throw APIError.invalid("tool_choice", "a required or named tool call is enforced by its own grammar and cannot be combined with response_format, grammar or json_schema")
+        }
+        return ChatCompletionRequest(model: model, messages: messages, tools: tools, toolChoice: toolChoice,
+                                     parallelToolCalls: parallel, generation: generation)
     }
 
     /// A `/v1/completions` body.
@@ -78,8 +86,23 @@ public struct ChatCompletionRequest {
     /// The `model` asked for, if any.
     public let model: String?
     public let messages: [ChatMessage]
-    /// The `tools` array re-encoded as JSON for the chat template.
-    public let tools: Data?
+    /// The `tools`, checked (empty when none were given).
+    public let tools: [ToolDefinition]
+    /// `tool_choice` (`auto` when tools were given without it, `none` without tools).
+    public let toolChoice: ToolChoice
+    /// `parallel_tool_calls` (default true): false allows at most one call per reply.
+    public let parallelToolCalls: Bool
+
+    /// Whether the chat template is given the tools and the reply is parsed for calls.
+    public var usesTools: Bool { !tools.isEmpty && toolChoice != .none }
+
+    /// Whether the reply must be a call (a grammar enforces it).
+    public var requiresCall: Bool {
+        switch toolChoice {
+        case .required, .function: return true
+        case .none, .auto: return false
+        }
+    }
     /// Sampling, length, streaming and logprob settings. Its `maxTokens` is 0 when the
     /// request gave none (``GenerationRequest/requestedMaxTokens`` is nil then).
     public var generation: GenerationRequest

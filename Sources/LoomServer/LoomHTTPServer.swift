@@ -57,10 +57,16 @@ public struct ServerConfiguration: Sendable {
     /// context drops the older half (after `keep` tokens) and goes on, up to the request's
     /// `max_tokens`. nil (the default, as in llama-server): generation stops with `length`.
     public var contextShift: ContextShift?
+<<<<<<< HEAD
     /// Speculative decoding with prompt-lookup drafts for every request (`loom serve --lookup`,
     /// ``SpeculativeOptions/Source/promptLookup(ngramMin:ngramMax:)``): the answers are those
     /// of plain decoding. A draft model is not supported by the server.
     public var speculative: SpeculativeOptions?
+=======
+    /// The tool-call syntax of the model's family; nil = detected from its chat template
+    /// (``ToolCallFormat/detect(chatTemplate:)``).
+    public var toolCallFormat: ToolCallFormat?
+>>>>>>> tools
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, parallel: Int = 4,
                 contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64,
@@ -208,7 +214,7 @@ public final class LoomHTTPServer: @unchecked Sendable {
                 scheduler.start()
                 logLoadDetails(model, context: context)
                 host.set(.ready(ServedModel(model: model, scheduler: scheduler, alias: configuration.alias,
-                                            adapterNames: adapterNames)))
+                                            adapterNames: adapterNames, toolCallFormat: configuration.toolCallFormat)))
                 FileHandle.standardError.write(Data("loom serve: model ready (\(model.path)), \(configuration.parallel) slots × \(context) tokens\n".utf8))
             } catch {
                 host.set(.failed("\(error)"))

@@ -16,12 +16,18 @@ public final class ServedModel: @unchecked Sendable {
     public let created = Int(Date().timeIntervalSince1970)
     /// Selectable adapters: model name → LoRA id (``ServedLoRA/name``).
     public let adapterNames: [String: Int]
+    /// How the model writes tool calls: the configured family, else the one its chat
+    /// template shows.
+    public let toolCallFormat: ToolCallFormat
 
-    public init(model: LanguageModel, scheduler: BatchScheduler, alias: String?, adapterNames: [String: Int] = [:]) {
+    public init(model: LanguageModel, scheduler: BatchScheduler, alias: String?, adapterNames: [String: Int] = [:],
+                toolCallFormat: ToolCallFormat? = nil) {
         self.adapterNames = adapterNames
         self.model = model
         self.scheduler = scheduler
-        formatter = model.chatTemplate != nil ? try? ChatFormatter(model: model) : nil
+        let formatter = model.chatTemplate != nil ? try? ChatFormatter(model: model) : nil
+        self.formatter = formatter
+        self.toolCallFormat = toolCallFormat ?? formatter.map { ToolCallFormat.detect(chatTemplate: $0.templateSource) } ?? .generic
         let file = (model.path as NSString).lastPathComponent
         id = alias ?? file
         var names: Set<String> = [file, (file as NSString).deletingPathExtension, model.path]

@@ -15,6 +15,10 @@ struct ChatCommand: ParsableCommand {
         /system TEXT, /save FILE, /help, /quit. Ctrl-C stops the current answer; Ctrl-D or /quit exits.
         With -p, answers one message and exits; with a JSON conversation on standard input \
         ([{"role": …, "content": …}, …] or {"messages": […]}), prints the next assistant message.
+        With --tools FILE (OpenAI tool definitions), the model's tool calls are shown as \
+        [tool call ID] NAME ARGUMENTS and each result is read from the prompt (in -p mode from \
+        standard input, one line per call); the answer then goes on with the results. \
+        --tool-choice required (or a tool's name) makes the model call a tool, enforced by a grammar.
         Theia's recommended settings: --temperature 0 --top-k -1 --top-p 1 --max-tokens 256 --ctx 39680
         """)
 
@@ -22,6 +26,7 @@ struct ChatCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var draft: DraftOptions
     @OptionGroup var templateOptions: TemplateOptions
+    @OptionGroup var toolOptions: ToolOptions
     @Option(name: [.short, .customLong("prompt")], help: "Answer this one message and exit.")
     var prompt: String?
     @Option(help: "System prompt (replaces the template's default).") var system: String?
@@ -34,21 +39,23 @@ struct ChatCommand: ParsableCommand {
         try draft.attach(to: generator, offline: modelOptions.offline)
         var options = try sampling.generationOptions(defaults: model.generationDefaults)
         options.speculative = draft.options
-        var chat = ChatLoop(generator: generator, formatter: try templateOptions.formatter(for: model),
-                            options: options, showStats: stats)
+        let formatter = try templateOptions.formatter(for: model)
+        var chat = ChatLoop(generator: generator, formatter: formatter, options: options, showStats: stats,
+                            tools: try toolOptions.chatTools(formatter: formatter))
         if let system { chat.conversation.append(.system(system)) }
         try promptCache.load(into: chat.generator)
         chat.promptCache = promptCache
 
         if let prompt {
             chat.conversation.append(.user(prompt))
-            try chat.answer()
+            try chat.turn()
         } else if isatty(STDIN_FILENO) == 0 {
             let data = FileHandle.standardInput.readDataToEndOfFile()
             var messages = try ChatMessage.conversation(fromJSON: data)
             if system != nil { messages.removeAll { $0.role == "system" } }
             chat.conversation += messages
-            try chat.answer()
+            // Standard input held the conversation: calls are shown, no results can be read.
+            _ = try chat.answer(requireCall: messages.last?.role != "tool")
         } else {
             try chat.interact(modelName: (model.path as NSString).lastPathComponent)
         }
@@ -61,21 +68,58 @@ struct ChatLoop {
     let formatter: ChatFormatter
     let options: GenerationOptions
     let showStats: Bool
+    /// `--tools`: shown to the template, parsed out of answers.
+    var tools: ChatTools?
     var conversation: [ChatMessage] = []
     /// Where the conversation's evaluated state is saved after each answer (`--prompt-cache`).
     var promptCache: PromptCacheOptions?
 
-    /// Generates the assistant's next message, streams it to standard output and appends it.
-    /// An interrupt (Ctrl-C) ends the answer early; what was said so far is kept.
-    mutating func answer(interrupt: InterruptFlag? = nil) throws {
-        let text = try formatter.render(conversation, addGenerationPrompt: true)
+    /// Answers the last user message; each tool call the answer makes is shown and its result
+    /// read from standard input (a line per call), then the model answers again with the
+    /// results, until it answers without calls or input ends.
+    mutating func turn(interrupt: InterruptFlag? = nil) throws {
+        var calls = try answer(interrupt: interrupt, requireCall: true)
+        while !calls.isEmpty, !(interrupt?.isSet ?? false) {
+            for call in calls {
+                StandardOutput.write("[result of \(call.name) \(call.id ?? "")] > ")
+                guard let line = readLine(strippingNewline: true) else {
+                    StandardOutput.write("\n")
+                    return
+                }
+                conversation.append(ChatMessage(role: "tool", content: line, toolCallID: call.id, name: call.name))
+            }
+            calls = try answer(interrupt: interrupt, requireCall: false)
+        }
+    }
+
+    /// Generates the assistant's next message, streams it to standard output and appends it;
+    /// returns the tool calls it made (shown as `[tool call ID] NAME ARGUMENTS`). With
+    /// `requireCall`, a required tool choice's grammar applies. An interrupt (Ctrl-C) ends the
+    /// answer early; what was said so far is kept.
+    @discardableResult
+    mutating func answer(interrupt: InterruptFlag? = nil, requireCall: Bool = false) throws -> [ChatMessage.ToolCall] {
+        let text = try formatter.render(conversation, tools: tools?.templateJSON, addGenerationPrompt: true)
         let ids = generator.model.tokenizer.encode(text, addSpecial: false)
+        var options = self.options
+        if requireCall, let grammar = tools?.grammar { options.grammar = grammar }
+        var stream = tools.map { ToolCallStream(parser: $0.parser) }
         let result = try generator.generate(prompt: ids, options: options) { token in
-            StandardOutput.write(token.text)
+            StandardOutput.write(stream != nil ? stream!.append(token.text) : token.text)
             return !(interrupt?.isSet ?? false)
         }
+        var calls: [ChatMessage.ToolCall] = []
+        if let tools, var stream {
+            let end = stream.finish()
+            StandardOutput.write(end.content)
+            calls = end.toolCalls
+            let content = tools.parser.parse(result.text, makeID: { "" }).content
+            conversation.append(calls.isEmpty ? .assistant(result.text)
+                                : ChatMessage(role: "assistant", content: content.isEmpty ? nil : content, toolCalls: calls))
+        } else {
+            conversation.append(.assistant(result.text))
+        }
         StandardOutput.write("\n")
-        conversation.append(.assistant(result.text))
+        for call in calls { StandardOutput.write("[tool call \(call.id ?? "")] \(call.name) \(call.arguments)\n") }
         try promptCache?.save(generator, prompt: ids, everything: true)
         if showStats {
             let tokensPerSecond = Double(result.tokens.count) / max(result.generationSeconds, 1e-9)
@@ -85,6 +129,7 @@ struct ChatLoop {
                 result.finishReason.rawValue))
             if let line = result.speculativeSummary { StandardError.print("[\(line)]") }
         }
+        return calls
     }
 
     /// The interactive loop: reads messages and commands until end of input or /quit.
@@ -98,13 +143,14 @@ struct ChatLoop {
                 if try !command(trimmed) { break }
                 continue
             }
+            let before = conversation.count
             conversation.append(.user(input))
             interrupt.begin()
             do {
-                try answer(interrupt: interrupt)
+                try turn(interrupt: interrupt)
             } catch {
                 // A turn that cannot run (too long for the context, template error) is dropped.
-                conversation.removeLast()
+                conversation.removeLast(conversation.count - before)
                 StandardError.print("error: \(error)")
             }
             if interrupt.end() { StandardError.print("[stopped]") }

@@ -57,9 +57,15 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Log at debug level: load details (file, architecture, threads, context, KV-cache bytes) besides the access log.")
     var verbose = false
 
+    @Option(help: "The model's tool-call syntax: llama3, hermes, mistral or generic (default: detected from the chat template).")
+    var toolCallFormat: String?
+
     func validate() throws {
         if draft.modelDraft != nil {
             throw ValidationError("loom serve drafts with --lookup only; --model-draft is not supported by the server")
+        }
+        if let toolCallFormat, ToolCallFormat(rawValue: toolCallFormat) == nil {
+            throw ValidationError("--tool-call-format must be one of \(ToolCallFormat.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(toolCallFormat)\"")
         }
         if keep != nil && !contextShift { throw ValidationError("--keep only applies with --context-shift") }
         if let keep, keep < -1 { throw ValidationError("--keep must be ≥ -1 (-1: the whole prompt), got \(keep)") }
@@ -113,6 +119,7 @@ struct ServeCommand: ParsableCommand {
         configuration.loraAdapters = try servedAdapters()
         if contextShift { configuration.contextShift = ContextShift(keep: keep ?? 0) }
         configuration.speculative = draft.options
+        configuration.toolCallFormat = toolCallFormat.flatMap(ToolCallFormat.init(rawValue:))
         let overrides = rope.overrides, context = contextLength, cache = cache
         let server = LoomHTTPServer(configuration: configuration) {
             let model = try LanguageModel(path: path, rope: overrides)

@@ -8,7 +8,8 @@ final class APIRequestDecoderTests: XCTestCase {
     func testDecodesChatAndCompletionBodies() throws {
         let chat = try APIRequestDecoder.chatCompletion(Data("""
             {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "stream": true,
-             "temperature": 0.5, "logprobs": true, "top_logprobs": 2, "tools": [{"type": "function"}]}
+             "temperature": 0.5, "logprobs": true, "top_logprobs": 2,
+             "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]}
             """.utf8), vocabularySize: 100)
         XCTAssertEqual(chat.model, "m")
         XCTAssertEqual(chat.messages.count, 1)
@@ -16,7 +17,10 @@ final class APIRequestDecoderTests: XCTestCase {
         XCTAssertEqual(chat.generation.options.maxTokens, 5)
         XCTAssertTrue(chat.generation.stream)
         XCTAssertEqual(chat.generation.logprobs, 2)
-        XCTAssertNotNil(chat.tools)
+        XCTAssertEqual(chat.tools.map(\.name), ["f"])
+        XCTAssertEqual(chat.toolChoice, .auto)
+        XCTAssertTrue(chat.usesTools)
+        XCTAssertTrue(chat.parallelToolCalls)
         let noLength = try APIRequestDecoder.chatCompletion(Data(#"{"messages": [{"role": "user", "content": "x"}]}"#.utf8), vocabularySize: 100)
         XCTAssertNil(noLength.generation.requestedMaxTokens)
 
@@ -39,6 +43,14 @@ final class APIRequestDecoderTests: XCTestCase {
             (#"{"messages": [{"role": "user", "content": "x"}], "n": 17}"#, "n"),
             (#"{"messages": [{"role": "user", "content": "x"}], "logit_bias": {"100": 1}}"#, "logit_bias"),
             (#"{"messages": [{"role": "user", "content": "x"}], "max_tokens": 1e300}"#, "max_tokens"),
+            (#"{"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}"#, "tools[0].function"),
+            (#"{"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {"name": "a b"}}]}"#, "tools[0].function.name"),
+            (#"{"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "code", "function": {"name": "a"}}]}"#, "tools[0].type"),
+            (#"{"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"}"#, "tool_choice"),
+            (#"{"messages": [{"role": "user", "content": "x"}], "tool_choice": "maybe", "tools": [{"type": "function", "function": {"name": "a"}}]}"#, "tool_choice"),
+            (#"{"messages": [{"role": "user", "content": "x"}], "tool_choice": {"type": "function", "function": {"name": "b"}}, "tools": [{"type": "function", "function": {"name": "a"}}]}"#, "tool_choice.function.name"),
+            (#"{"messages": [{"role": "user", "content": "x"}], "tool_choice": "required", "tools": [{"type": "function", "function": {"name": "a"}}], "response_format": {"type": "json_object"}}"#, "tool_choice"),
+            (#"{"messages": [{"role": "user", "content": "x"}], "parallel_tool_calls": "no"}"#, "parallel_tool_calls"),
         ]
         for (body, param) in bodies {
             XCTAssertThrowsError(try APIRequestDecoder.chatCompletion(Data(body.utf8), vocabularySize: 100), body) { error in

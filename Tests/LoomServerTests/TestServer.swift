@@ -15,7 +15,7 @@ final class TestServer: @unchecked Sendable {
     static let apiKey = "test-key-123"
     static let auth = ["Authorization": "Bearer \(apiKey)"]
 
-    static func modelPath() throws -> String { try ModelStore().resolve("smollm2", progress: .silent) }
+    static func modelPath(_ name: String = "smollm2") throws -> String { try ModelStore().resolve(name, progress: .silent) }
 
     /// The server most tests share: 4 slots of 256 tokens, API key required.
     static let shared: Result<TestServer, Error> = Result {
@@ -32,8 +32,9 @@ final class TestServer: @unchecked Sendable {
                                                                  alias: "smol", threads: 2, queueLimit: 16, kernelOptions: options))
     }
 
-    init(configuration: ServerConfiguration) throws {
-        let path = try Self.modelPath()
+    /// - Parameter model: a catalog name (the smollm2 test model by default).
+    init(configuration: ServerConfiguration, model: String = "smollm2") throws {
+        let path = try Self.modelPath(model)
         let server = LoomHTTPServer(configuration: configuration) { try LanguageModel(path: path) }
         self.server = server
         task = Task.detached { try await server.run(handleSignals: false) }
