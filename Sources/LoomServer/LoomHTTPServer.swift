@@ -57,16 +57,15 @@ public struct ServerConfiguration: Sendable {
     /// context drops the older half (after `keep` tokens) and goes on, up to the request's
     /// `max_tokens`. nil (the default, as in llama-server): generation stops with `length`.
     public var contextShift: ContextShift?
-<<<<<<< HEAD
     /// Speculative decoding with prompt-lookup drafts for every request (`loom serve --lookup`,
-    /// ``SpeculativeOptions/Source/promptLookup(ngramMin:ngramMax:)``): the answers are those
-    /// of plain decoding. A draft model is not supported by the server.
+    /// ``SpeculativeOptions/Source/promptLookup(ngramMin:ngramMax:)``). Drafts are verified in
+    /// a batch, whose kernels can round differently from one-token steps, so an answer may
+    /// differ from plain decoding where its two best tokens are nearly tied. A draft model is
+    /// not supported by the server.
     public var speculative: SpeculativeOptions?
-=======
     /// The tool-call syntax of the model's family; nil = detected from its chat template
     /// (``ToolCallFormat/detect(chatTemplate:)``).
     public var toolCallFormat: ToolCallFormat?
->>>>>>> tools
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, parallel: Int = 4,
                 contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64,
