@@ -26,7 +26,7 @@ final class PromptCacheFileTests: XCTestCase {
         options.topLogprobs = 3
         var logprobs: [UInt32] = []
         let result = try generator.generate(prompt: prompt, options: options) { token in
-            logprobs += [token.logprob?.logprob.bitPattern ?? 0] + (token.logprob?.top.map(\.logprob.bitPattern) ?? [])
+            logprobs += [token.logprob?.logprob.bitPattern ?? 0] + token.topLogprobs.map(\.logprob.bitPattern)
             return true
         }
         return (result, logprobs)

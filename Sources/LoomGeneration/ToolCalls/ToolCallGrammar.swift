@@ -39,7 +39,7 @@ public enum ToolCallGrammar {
                 for key in ["$defs", "definitions"] {
                     guard case let .object(defs)? = members.removeValue(forKey: key) else { continue }
                     for (name, schema) in defs {
-                        if definitions[name] != nil, JSONText.encode(definitions[name]!) != JSONText.encode(schema) {
+                        if definitions[name] != nil, JSONText.serialize(definitions[name]!) != JSONText.serialize(schema) {
                             throw ToolCallError(field: "\(field).\(key).\(name)", "another tool defines '\(name)' differently; rename one")
                         }
                         definitions[name] = schema

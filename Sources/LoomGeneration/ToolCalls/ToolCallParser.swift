@@ -64,7 +64,7 @@ public struct ToolCallParser: Sendable {
                 inner = rest[start.upperBound...]
                 blockEnd = rest.endIndex
             }
-            if calls.count < maximumCalls, let value = JSONText.parse(inner),
+            if calls.count < maximumCalls, let value = JSONScan.parse(inner),
                let call = Self.call(from: value, argumentsKeys: ["arguments", "parameters"], makeID: makeID) {
                 content += rest[..<start.lowerBound]
                 calls.append(call)
@@ -112,8 +112,8 @@ public struct ToolCallParser: Sendable {
         }
         body = body.drop { $0.isWhitespace }
         let bytes = Array(body.utf8)
-        guard let end = JSONText.endOfValue(in: bytes, from: 0),
-              case let .array(items)? = JSONText.parse(String(decoding: bytes[..<end], as: UTF8.self)),
+        guard let end = JSONScan.endOfValue(in: bytes, from: 0),
+              case let .array(items)? = JSONScan.parse(String(decoding: bytes[..<end], as: UTF8.self)),
               !items.isEmpty, items.count <= maximumCalls else { return nil }
         var calls: [ChatMessage.ToolCall] = []
         for item in items {
@@ -133,7 +133,7 @@ public struct ToolCallParser: Sendable {
             guard let newline = body.firstIndex(of: "\n"), body.hasSuffix("```"), body.count > 6 else { return nil }
             body = body[body.index(after: newline)..<body.index(body.endIndex, offsetBy: -3)]
         }
-        guard let value = JSONText.parse(body) else { return nil }
+        guard let value = JSONScan.parse(body) else { return nil }
         var items: [JSONValue]
         switch value {
         case let .array(list): items = list
@@ -168,8 +168,8 @@ public struct ToolCallParser: Sendable {
         while i < bytes.count {
             let c = Character(Unicode.Scalar(bytes[i]))
             if c.isWhitespace || separators.contains(c) { i += 1; continue }
-            guard let end = JSONText.endOfValue(in: bytes, from: i),
-                  let value = JSONText.parse(String(decoding: bytes[i..<end], as: UTF8.self)),
+            guard let end = JSONScan.endOfValue(in: bytes, from: i),
+                  let value = JSONScan.parse(String(decoding: bytes[i..<end], as: UTF8.self)),
                   let call = Self.call(from: value, argumentsKeys: [format.argumentsKey, "arguments"], makeID: makeID),
                   isKnown(call.name), calls.count < maximumCalls else { return nil }
             calls.append(call)
@@ -202,18 +202,18 @@ public struct ToolCallParser: Sendable {
             var j = equals + 1
             while j < bytes.count, bytes[j] == UInt8(ascii: " ") { j += 1 }
             let end = Self.endOfScalarOrValue(bytes, from: j)
-            guard let value = JSONText.parse(String(decoding: bytes[j..<end], as: UTF8.self)) else { return nil }
+            guard let value = JSONScan.parse(String(decoding: bytes[j..<end], as: UTF8.self)) else { return nil }
             arguments[key] = value
             i = end
         }
-        return ChatMessage.ToolCall(id: makeID(), name: name, arguments: JSONText.encode(.object(arguments)))
+        return ChatMessage.ToolCall(id: makeID(), name: name, arguments: JSONText.serialize(.object(arguments)))
     }
 
     /// Where a JSON value starting at `start` ends: a string, object or array by matching, a
     /// number or literal at the next top-level comma.
     private static func endOfScalarOrValue(_ bytes: [UInt8], from start: Int) -> Int {
         guard start < bytes.count else { return start }
-        if let end = JSONText.endOfValue(in: bytes, from: start) { return end }
+        if let end = JSONScan.endOfValue(in: bytes, from: start) { return end }
         if bytes[start] == UInt8(ascii: "\"") {
             var i = start + 1
             var escaped = false
@@ -240,10 +240,10 @@ public struct ToolCallParser: Sendable {
         var arguments = "{}"
         if let key = argumentsKeys.first(where: { object[$0] != nil }) {
             switch object[key]! {
-            case let .object(members): arguments = JSONText.encode(.object(members))
+            case let .object(members): arguments = JSONText.serialize(.object(members))
             case let .string(text):
-                guard case let .object(members)? = JSONText.parse(text) else { return nil }
-                arguments = JSONText.encode(.object(members))
+                guard case let .object(members)? = JSONScan.parse(text) else { return nil }
+                arguments = JSONText.serialize(.object(members))
             case .null: break
             default: return nil
             }

@@ -53,7 +53,7 @@ public struct ToolDefinition: Sendable {
         case .string("function"): break
         case nil: throw ToolCallError(field: "\(path).type", "is required (\"function\")")
         case let other?:
-            throw ToolCallError(field: "\(path).type", "only \"function\" tools are supported, got \(JSONText.encode(other))")
+            throw ToolCallError(field: "\(path).type", "only \"function\" tools are supported, got \(JSONText.serialize(other))")
         }
         guard case let .object(function)? = entry["function"] else {
             throw ToolCallError(field: "\(path).function", "is required: an object with \"name\" and optionally \"description\" and \"parameters\"")
@@ -88,6 +88,6 @@ public struct ToolDefinition: Sendable {
 
     /// The definitions as the JSON array chat templates receive (`tools`).
     public static func templateJSON(_ tools: [ToolDefinition]) -> Data {
-        Data(JSONText.encode(.array(tools.map(\.original))).utf8)
+        Data(JSONText.serialize(.array(tools.map(\.original))).utf8)
     }
 }

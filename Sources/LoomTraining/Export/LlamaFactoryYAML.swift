@@ -1,3 +1,5 @@
+import LoomJinja
+
 /// A flat YAML mapping, written by hand: LLaMA-Factory's training files are one level of
 /// `key: scalar` lines, which needs no YAML library.
 ///

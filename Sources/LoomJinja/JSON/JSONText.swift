@@ -1,5 +1,3 @@
-import LoomJinja
-
 /// Writes ``JSONValue``s as JSON text (UTF-8 kept as is, like Python's
 /// `json.dumps(..., ensure_ascii=False)`), for tool-call arguments and the exported dataset.
 public enum JSONText {
