@@ -6,7 +6,9 @@ import LoomModels
 extension Generator {
     /// Loads a prompt cache written by ``savePromptCache(to:tokens:)``: the session holds its
     /// tokens' keys and values, and the next ``generate(prompt:options:onToken:)`` evaluates
-    /// only what its prompt does not share with them. Returns the number of cached tokens.
+    /// only what its prompt does not share with them, from the last whole prompt chunk on
+    /// (``reusablePrefixLength(of:)``), so its answer is bit-identical to a fresh run's.
+    /// Returns the number of cached tokens.
     ///
     /// - Throws: ``SessionStateError`` when the file is not a prompt cache, is truncated, or
     ///   was saved with another model, adapter set, RoPE setting or KV cache type; the
@@ -15,6 +17,7 @@ extension Generator {
     public func loadPromptCache(from url: URL) throws -> Int {
         let tokens = try session.loadState(from: url)
         cachedTokens = tokens
+        alignsReuseToChunks = true
         return tokens.count
     }
 

@@ -99,6 +99,9 @@ public final class Generator {
     /// The tokens whose keys and values the session holds, in order: a new prompt that
     /// starts with some of them (the next turn of a chat) evaluates only the rest.
     public internal(set) var cachedTokens: [Int] = []
+    /// Whether reuse is cut to whole prompt chunks (see ``reusablePrefixLength(of:)``); set
+    /// by ``loadPromptCache(from:)``.
+    public internal(set) var alignsReuseToChunks = false
 
     /// The draft model for ``SpeculativeOptions/Source/draftModel`` (``attachDraft(session:)``).
     public private(set) var draft: DraftModel?
@@ -128,15 +131,32 @@ public final class Generator {
         draft?.reset()
     }
 
+    /// How many leading tokens of `prompt` the next ``generate(prompt:options:onToken:)``
+    /// takes from the cache: the prefix it shares with ``cachedTokens``, less the last two
+    /// prompt tokens; after ``loadPromptCache(from:)``, cut down to a multiple of the
+    /// session's prompt chunk (``InferenceSession/maxBatch`` tokens), so the rest is evaluated
+    /// in exactly the chunks a fresh run evaluates it in. Kernels pick their arithmetic by
+    /// batch size (small batches take other kernels than whole chunks), so only the same
+    /// chunks give a fresh run's logits bit for bit; the cost is at most one chunk.
+    public func reusablePrefixLength(of prompt: [Int]) -> Int {
+        var shared = 0
+        let limit = min(cachedTokens.count, prompt.count - 2, session.position)
+        while shared < limit && cachedTokens[shared] == prompt[shared] { shared += 1 }
+        if alignsReuseToChunks {
+            let chunk = min(InferenceSession.maxBatch, session.capacity)
+            shared = min(shared / chunk * chunk, max(0, prompt.count - 1) / chunk * chunk)
+        }
+        return shared
+    }
+
     /// Moves the session to `prompt`, reusing the longest cached prefix, and returns the
     /// logits after its last token. At least two tokens are evaluated (when the prompt has
     /// two): a one-token step takes the integer decode kernels and a batch the float ones,
     /// so keeping the prompt's tail on the batch path makes a repeated request give exactly
     /// the logits of a fresh one.
     func evaluatePrompt(_ prompt: [Int]) throws -> UnsafeBufferPointer<Float> {
-        var shared = 0
-        let limit = min(cachedTokens.count, prompt.count - 2, session.position)
-        while shared < limit && cachedTokens[shared] == prompt[shared] { shared += 1 }
+        let shared = reusablePrefixLength(of: prompt)
+        alignsReuseToChunks = false  // later turns of a chat reuse their whole shared prefix
         session.truncate(to: shared)
         cachedTokens = Array(prompt[..<shared])
         let logits = try session.evaluate(Array(prompt[shared...]))

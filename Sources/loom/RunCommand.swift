@@ -45,7 +45,7 @@ struct RunCommand: ParsableCommand {
         let generator = Generator(session: session)
         try draft.attach(to: generator, offline: modelOptions.offline)
         try promptCache.load(into: generator)
-        let reused = generator.cachedPrefixLength(of: ids)
+        let reused = generator.reusablePrefixLength(of: ids)
         let result = try generator.generate(prompt: ids, options: options) { token in
             if topLogprobs > 0 {
                 if !token.isEndOfGeneration || !token.text.isEmpty {

@@ -156,7 +156,7 @@ final class DataCLITests: XCTestCase {
     func testSynthesizeQAWithQwen() throws {
         let dir = try folder()
         let chunks = [
-            "The Eiffel Tower is in Paris. It was completed in 1889 for the World's Fair and is 330 metres tall. It is made of wrought iron.",
+            "The Eiffel Tower is in Paris. It was completed in 1889 for the World Fair and is 330 meters tall. It is made of wrought iron.",
             "Python lists are mutable sequences. The append method adds one item to the end of a list, and the sort method sorts the list in place.",
             "Bitcoin uses proof of work. Miners compete to find a hash below a target, and the winner adds the next block and receives newly created bitcoin.",
         ]

@@ -14,7 +14,7 @@ final class PromptCacheCLITests: XCTestCase {
         return url.path
     }
 
-    static let document = (1...20).map { "Entry \($0): the ledger moved \($0 * 13) coins from wallet \($0) to wallet \($0 + 1)." }
+    static let document = (1...60).map { "Entry \($0): the ledger moved \($0 * 13) coins from wallet \($0) to wallet \($0 + 1)." }
         .joined(separator: "\n") + "\nQuestion: how many coins did entry 7 move?"
 
     func testSecondRunReusesThePromptAndAnswersTheSame() throws {
@@ -32,8 +32,10 @@ final class PromptCacheCLITests: XCTestCase {
             .map { String(second.stderr[$0]) }, second.stderr)
         let numbers = reused.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
         XCTAssertEqual(numbers.count, 2, reused)
-        XCTAssertEqual(numbers[0], numbers[1], "the whole prompt comes from the cache: \(reused)")
-        XCTAssertGreaterThan(numbers[0], 200)
+        // Everything up to the last whole 512-token prompt chunk comes from the cache; the
+        // rest is evaluated in the chunk a fresh run evaluates it in (so the answer is the same).
+        XCTAssertGreaterThanOrEqual(numbers[0], 512, reused)
+        XCTAssertEqual(numbers[0], (numbers[1] - 1) / 512 * 512, reused)
 
         // A cache for another KV cache type is reported and ignored, the answer unchanged.
         let other = try loom("run", "-p", Self.document, "--prompt-cache", cache, "--prompt-cache-ro", "-ctk", "q8_0", "-ctv", "q8_0",

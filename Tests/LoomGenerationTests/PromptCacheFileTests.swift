@@ -17,7 +17,7 @@ final class PromptCacheFileTests: XCTestCase {
     }
 
     var prompt: [Int] {
-        get throws { try model.tokenizer.encode(String(repeating: ContextShiftTests.text + " ", count: 4)) }
+        get throws { try model.tokenizer.encode(String(repeating: ContextShiftTests.text + " ", count: 12)) }
     }
 
     func greedy(_ generator: Generator, _ prompt: [Int]) throws -> (GenerationResult, [UInt32]) {
@@ -35,34 +35,39 @@ final class PromptCacheFileTests: XCTestCase {
     func testALoadedPromptGivesExactlyTheColdResult() throws {
         let model = try self.model, prompt = try self.prompt
         let url = temporaryURL()
-        let cold = Generator(session: try model.makeSession(contextLength: 512, pool: ThreadPool(threadCount: 2)))
+        let cold = Generator(session: try model.makeSession(contextLength: 1024, pool: ThreadPool(threadCount: 2)))
         let (coldResult, coldLogprobs) = try greedy(cold, prompt)
         try cold.savePromptCache(to: url, tokens: cold.cachedPrefixLength(of: prompt))
         XCTAssertEqual(cold.cachedPrefixLength(of: prompt), prompt.count)
 
-        let warm = Generator(session: try model.makeSession(contextLength: 512, pool: ThreadPool(threadCount: 2)))
+        let warm = Generator(session: try model.makeSession(contextLength: 1024, pool: ThreadPool(threadCount: 2)))
         XCTAssertEqual(try warm.loadPromptCache(from: url), prompt.count)
         XCTAssertEqual(warm.session.position, prompt.count)
         XCTAssertEqual(warm.cachedTokens, prompt)
+        XCTAssertGreaterThan(prompt.count, 512)
+        // Reuse stops at the last whole prompt chunk: the rest is evaluated as a fresh run does.
+        XCTAssertEqual(warm.reusablePrefixLength(of: prompt), (prompt.count - 1) / 512 * 512)
         let (warmResult, warmLogprobs) = try greedy(warm, prompt)
         XCTAssertEqual(warmResult.tokens, coldResult.tokens)
         XCTAssertEqual(warmLogprobs, coldLogprobs, "bit-identical log-probabilities")
         XCTAssertGreaterThan(coldLogprobs.count, 12)
 
         // A longer prompt that starts with the cached one reuses all of it.
-        let longer = Generator(session: try model.makeSession(contextLength: 512, pool: ThreadPool(threadCount: 2)))
+        let longer = Generator(session: try model.makeSession(contextLength: 1024, pool: ThreadPool(threadCount: 2)))
         try longer.loadPromptCache(from: url)
         let extended = prompt + model.tokenizer.encode(" And then?", addSpecial: false)
         XCTAssertEqual(longer.cachedPrefixLength(of: extended), prompt.count)
-        let (extendedResult, _) = try greedy(longer, extended)
-        let fresh = Generator(session: try model.makeSession(contextLength: 512, pool: ThreadPool(threadCount: 2)))
-        XCTAssertEqual(extendedResult.tokens, try greedy(fresh, extended).0.tokens)
+        let (extendedResult, extendedLogprobs) = try greedy(longer, extended)
+        let fresh = Generator(session: try model.makeSession(contextLength: 1024, pool: ThreadPool(threadCount: 2)))
+        let (freshResult, freshLogprobs) = try greedy(fresh, extended)
+        XCTAssertEqual(extendedResult.tokens, freshResult.tokens)
+        XCTAssertEqual(extendedLogprobs, freshLogprobs, "bit-identical after a prompt that extends the cached one")
     }
 
     func testCachesThatDoNotFitAreNamedErrors() throws {
         let model = try self.model, prompt = try self.prompt
         let url = temporaryURL()
-        let saver = Generator(session: try model.makeSession(contextLength: 512, pool: ThreadPool(threadCount: 2)))
+        let saver = Generator(session: try model.makeSession(contextLength: 1024, pool: ThreadPool(threadCount: 2)))
         _ = try greedy(saver, prompt)
         try saver.savePromptCache(to: url, tokens: prompt.count)
 
@@ -70,7 +75,7 @@ final class PromptCacheFileTests: XCTestCase {
             do { try generator.loadPromptCache(from: url); return nil } catch { return error as? SessionStateError }
         }
         // Another KV cache type.
-        let q8 = Generator(session: try model.makeSession(contextLength: 512, pool: ThreadPool(threadCount: 2),
+        let q8 = Generator(session: try model.makeSession(contextLength: 1024, pool: ThreadPool(threadCount: 2),
                                                         cacheTypes: KVCacheTypes(keys: .q8_0, values: .q8_0)))
         guard case .mismatch(_, let field, _, _)? = load(q8, url) else { return XCTFail("q8_0 session loaded an f16 cache") }
         XCTAssertEqual(field, "KV cache types")
@@ -82,7 +87,7 @@ final class PromptCacheFileTests: XCTestCase {
         let bytes = try Data(contentsOf: url)
         let damaged = temporaryURL()
         try bytes.prefix(bytes.count - 100).write(to: damaged)
-        let fresh = Generator(session: try model.makeSession(contextLength: 512, pool: ThreadPool(threadCount: 2)))
+        let fresh = Generator(session: try model.makeSession(contextLength: 1024, pool: ThreadPool(threadCount: 2)))
         guard case .truncated(_, bytes.count, bytes.count - 100)? = load(fresh, damaged) else { return XCTFail("truncated cache loaded") }
         try (bytes + Data([1, 2, 3])).write(to: damaged)
         guard case .notAStateFile? = load(fresh, damaged) else { return XCTFail("cache with trailing bytes loaded") }

@@ -202,6 +202,7 @@ final class ToolCallParserTests: XCTestCase {
                 XCTAssertEqual(parser.parse(two).toolCalls.map(\.name), ["get_weather", "get_time"], "\(format)")
             }
             XCTAssertFalse(GrammarMatcher(grammar: single).matches(two), "\(format): \(two)")
+            XCTAssertFalse(GrammarMatcher(grammar: named).matches(wrap([time, time])), "\(format): a named function is called once")
         }
         // A schema the compiler cannot take is named by its place in the request.
         let unsupported = try ToolDefinition.list(fromJSON: Data(#"""

@@ -65,22 +65,26 @@ final class ConvertQ8_0GreedyTests: XCTestCase {
 
         let model = try LanguageModel(path: output)
         let session = try model.makeSession(contextLength: 256, pool: ThreadPool(threadCount: 2))
-        var compared = 0
+        // Every step is compared: the context is llama.cpp's own greedy text (teacher forcing),
+        // so one near-tie does not end the comparison of a case.
+        var equal = 0, steps = 0
         for c in fixture.cases {
             XCTAssertEqual(model.tokenizer.encode(c.prompt), c.ids, "prompt ids")
             session.reset()
             var logits = try session.evaluate(c.ids)
             for step in 0..<c.greedy.count {
                 let next = VectorOps.argmax(logits.baseAddress!, count: logits.count)
-                if next != c.greedy[step] {
+                steps += 1
+                if next == c.greedy[step] {
+                    equal += 1
+                } else {
                     XCTAssertLessThan(c.gaps[step], Self.margin, "'\(c.prompt)': greedy step \(step) differs where llama.cpp's top two are \(c.gaps[step]) apart")
-                    break
                 }
-                compared += 1
-                logits = try session.evaluate([next])
+                logits = try session.evaluate([c.greedy[step]])
             }
         }
-        print("convert q8_0 vs llama.cpp Q8_0: \(mismatches) tensor mismatches; \(compared) of \(fixture.cases.count * 32) greedy tokens equal")
-        XCTAssertGreaterThanOrEqual(compared, 64, "too few greedy tokens compared for the test to mean much")
+        print("convert q8_0 vs llama.cpp Q8_0: \(mismatches) tensor mismatches; \(equal) of \(steps) greedy tokens equal")
+        XCTAssertGreaterThanOrEqual(steps, 64, "too few greedy tokens in the fixture for the test to mean much")
+        XCTAssertGreaterThanOrEqual(equal * 10, steps * 9, "fewer than 90 % of llama.cpp's greedy tokens")
     }
 }

@@ -20,7 +20,7 @@ final class SmolLM2LoRAParityTests: XCTestCase {
     }
 
     func logprobs(_ model: LanguageModel, _ ids: [Int]) throws -> [[Double]] {
-        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2))
+        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2), cacheTypes: .f32)
         var rows: [[Double]] = []
         try session.evaluate(ids) { _, logits in
             let peak = Double(logits.max()!)
@@ -41,7 +41,7 @@ final class SmolLM2LoRAParityTests: XCTestCase {
         }
         XCTAssertLessThan(worst, 0.05, "\(label): largest log-prob difference from PEFT")
         // Greedy as the script computes it: argmax of the last row, `greedy.count` steps, no stop tokens.
-        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2))
+        let session = try model.makeSession(contextLength: 64, pool: ThreadPool(threadCount: 2), cacheTypes: .f32)
         func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int { VectorOps.argmax(logits.baseAddress!, count: logits.count) }
         var next = argmax(try session.evaluate(prompt))
         var greedy: [Int] = []

@@ -18,11 +18,15 @@ import LoomJinja
 public enum ToolCallGrammar {
     /// - Parameters:
     ///   - tools: the tools offered; with `only`, just that one may be called.
-    ///   - parallel: whether several calls may be made in one reply.
+    ///   - parallel: whether several calls may be made in one reply (never with `only`).
     /// - Throws: ``ToolCallError`` naming `tools[i].function.parameters…` when a schema uses
     ///   something the JSON-Schema compiler does not support.
     public static func grammar(format: ToolCallFormat, tools: [ToolDefinition], only: String? = nil,
                                parallel: Bool = true) throws -> Grammar {
+        // A named function is called once (OpenAI's named `tool_choice` forces "a call to that
+        // function"): with repeats allowed a small model repeats the same call until
+        // `max_tokens` cuts the reply off mid-call, and nothing parses.
+        let parallel = parallel && only == nil
         var branches: [JSONValue] = []
         var definitions = JSONObject()
         for (index, tool) in tools.enumerated() where only == nil || tool.name == only {
