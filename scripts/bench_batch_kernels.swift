@@ -85,24 +85,28 @@ enum BenchBatchKernels {
                 }
                 x.withUnsafeBufferPointer { xp in
                     y.withUnsafeMutableBufferPointer { yp in
-                        var float = KernelOptions(); float.integerBatch = false
-                        var noLane = KernelOptions(); noLane.laneBatch = false
+                        var float = KernelOptions.smallBatchKernels; float.integerBatch = false
+                        var noLane = KernelOptions.smallBatchKernels; noLane.laneBatch = false
                         // The lane kernel and the single-token kernel without and with
                         // software prefetch of the weight rows (WeightPrefetch.swift).
-                        var noPrefetch = KernelOptions()
+                        var noPrefetch = KernelOptions.smallBatchKernels
                         (noPrefetch.lanePrefetchDistance, noPrefetch.decodePrefetchDistance, noPrefetch.longRunPrefetchDistance) = (0, 0, 0)
                         let old = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, options: float) }
-                        let new = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true, options: noLane) }
-                        let lane = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true, options: noPrefetch) }
+                        let new = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, batch: .decode, options: noLane) }
+                        let lane = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, batch: .decode, options: noPrefetch) }
                         func singles(_ options: KernelOptions) {
                             let w = matrix()
                             for k in 0..<tokens { MatMul.multiply(w, xp.baseAddress! + k * columns, tokens: 1, into: yp.baseAddress! + k * rows, pool: pool, options: options) }
                         }
                         let single = measure { singles(noPrefetch) }
-                        let lanePrefetched = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, integerBatch: true) }
+                        let lanePrefetched = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, batch: .decode, options: .smallBatchKernels) }
                         let singlePrefetched = measure { singles(.default) }
+                        // The batch-invariant default: one-token kernels per token over L1/L2 tiles.
+                        let invariant = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, batch: .decode) }
+                        // The prompt kernels at this batch size (what batch-invariant prompt rows take).
+                        let prompt = measure { MatMul.multiply(matrix(), xp.baseAddress!, tokens: tokens, into: yp.baseAddress!, pool: pool, batch: .prompt) }
                         func f(_ v: (Double, Double)) -> String { "\(fmt(v.0)) / \(fmt(v.1))" }
-                        print("\(t)  float \(f(old))   integer batch \(f(new))   lanes \(f(lane)), prefetched \(f(lanePrefetched))   \(tokens)× single-token \(f(single)), prefetched \(f(singlePrefetched))")
+                        print("\(t)  float \(f(old))   integer batch \(f(new))   lanes \(f(lane)), prefetched \(f(lanePrefetched))   \(tokens)× single-token \(f(single)), prefetched \(f(singlePrefetched))   batch-invariant \(f(invariant))   prompt kernel \(f(prompt))")
                     }
                 }
             }

@@ -77,7 +77,7 @@ enum BenchTrainingGEMM {
                         TrainingGEMM.multiply(dy, rows: tokens, lda: n, w, form: .plain, into: &dx, ldc: k, accumulate: true, pool: pool)
                     }
                     let old = measure {
-                        MatMul.multiply(MatMulTarget(w, &y), nil, nil, x, tokens: tokens, pool: pool, integerBatch: false)
+                        MatMul.multiply(MatMulTarget(w, &y), nil, nil, x, tokens: tokens, pool: pool)
                     }
                     print("\(t) N×K=\(n)×\(k): x·Wᵀ \(fwd)   dy·W \(bwd)   MatMul.multiply (before) \(old)")
                 }

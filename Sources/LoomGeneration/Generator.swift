@@ -159,7 +159,7 @@ public final class Generator {
         alignsReuseToChunks = false  // later turns of a chat reuse their whole shared prefix
         session.truncate(to: shared)
         cachedTokens = Array(prompt[..<shared])
-        let logits = try session.evaluate(Array(prompt[shared...]))
+        let logits = try session.evaluate(Array(prompt[shared...]), asPrompt: true)
         cachedTokens = prompt
         return logits
     }

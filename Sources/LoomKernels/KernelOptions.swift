@@ -13,9 +13,17 @@ public struct KernelOptions: Sendable, Equatable {
     /// Prompts (16+ tokens) use ``IntegerPromptKernel`` for the formats it prefers
     /// (bit-identical to feeding the tokens one at a time).
     public var integerPrompt = true
-    /// Decode batches of 2–15 independent rows use ``IntegerBatchKernels``.
+    /// Batched products give every row the arithmetic its kind of row gets alone
+    /// (``BatchRows``): decode rows that of a one-token product, prompt rows that of the
+    /// prompt kernels, whatever the batch size and whichever rows share the step. Off, decode
+    /// batches of 2–15 rows take the faster small-batch kernels (``integerBatch``,
+    /// ``laneBatch``) and small prompt batches the dot form, whose rounding depends on the
+    /// batch (`loom serve --no-batch-invariant`; the cost is in BENCHMARKS.md).
+    public var batchInvariant = true
+    /// Without ``batchInvariant``: decode batches of 2–15 independent rows use ``IntegerBatchKernels``.
     public var integerBatch = true
-    /// Decode batches of up to 8 rows use ``IntegerLaneBatchKernel`` (with ``integerBatch``).
+    /// Without ``batchInvariant``: decode batches of up to 8 rows use ``IntegerLaneBatchKernel``
+    /// (with ``integerBatch``).
     public var laneBatch = true
     /// Bytes ahead of the row being read that single-token decode loops prefetch; 0 is off.
     /// 4 KB measured clearly faster than none in SmolLM2 decode (BENCHMARKS.md, "Kernel
@@ -34,4 +42,11 @@ public struct KernelOptions: Sendable, Equatable {
 
     /// The measured defaults.
     public static let `default` = KernelOptions()
+
+    /// The defaults without ``batchInvariant``: decode batches take the small-batch kernels.
+    public static var smallBatchKernels: KernelOptions {
+        var options = KernelOptions()
+        options.batchInvariant = false
+        return options
+    }
 }

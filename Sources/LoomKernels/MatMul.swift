@@ -19,31 +19,41 @@ public enum MatMul {
     /// to balance two threads when one is slowed by another process.
     @usableFromInline static let rowChunk = 16
 
-    /// `y = W·x` for `tokens` activation rows. `integerBatch`: see the grouped variant.
+    /// `y = W·x` for `tokens` activation rows. `batch`: see the grouped variant.
     public static func multiply(
         _ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int,
-        into y: UnsafeMutablePointer<Float>, pool: ThreadPool, integerBatch: Bool = false, options: KernelOptions = .default
+        into y: UnsafeMutablePointer<Float>, pool: ThreadPool, batch: BatchRows = .any, options: KernelOptions = .default
     ) {
-        multiply(MatMulTarget(w, y), nil, nil, x, tokens: tokens, pool: pool, integerBatch: integerBatch, options: options)
+        multiply(MatMulTarget(w, y), nil, nil, x, tokens: tokens, pool: pool, batch: batch, options: options)
     }
 
     /// Several products that share one input, in a single dispatch (one barrier instead of
     /// three for Q/K/V, two for gate/up).
     ///
-    /// `integerBatch`: batches of 2–15 tokens quantise the activations like single-token
-    /// products and use ``IntegerBatchKernels`` (≈ 1.3× faster than the float path). Pass it
-    /// for rows that are independent decode steps (a server step, one token per sequence,
-    /// or LM-head rows): each row then gets the accuracy of single-token decode. Not for
-    /// prompts: quantising every prompt position's activations in every layer moved
-    /// SmolLM2's prompt log-probs by up to 0.14 against the float64 reference (the float
-    /// path stays within 0.05).
+    /// `batch` says what the rows are (``BatchRows``). `.decode` rows (independent decode
+    /// steps: a server step, draft tokens, LM-head rows of generated tokens) quantise their
+    /// activations as single-token products do; with ``KernelOptions/batchInvariant`` each
+    /// row then runs the one-token kernels (``multiplyEachToken(_:_:_:_:tokens:pool:options:)``),
+    /// without it batches of 2–15 take ``IntegerLaneBatchKernel`` or ``IntegerBatchKernels``
+    /// (≈ 1.3–2× faster, other rounding). `.prompt` rows with ``KernelOptions/batchInvariant``
+    /// always take the prompt kernels, a single row too. Prompts must not quantise like decode
+    /// rows where the prompt kernel keeps float activations: quantising every prompt
+    /// position's activations in every layer moved SmolLM2's prompt log-probs by up to 0.14
+    /// against the float64 reference (the float path stays within 0.05).
     ///
-    /// `options` picks among kernels that compute the same products (see ``KernelOptions``).
+    /// `options` picks among kernels (see ``KernelOptions``).
     public static func multiply(
         _ a: MatMulTarget, _ b: MatMulTarget?, _ c: MatMulTarget?,
-        _ x: UnsafePointer<Float>, tokens: Int, pool: ThreadPool, integerBatch: Bool = false,
+        _ x: UnsafePointer<Float>, tokens: Int, pool: ThreadPool, batch: BatchRows = .any,
         options: KernelOptions = .default
     ) {
+        if batch == .decode && tokens > 1 && options.batchInvariant {
+            multiplyEachToken(a, b, c, x, tokens: tokens, pool: pool, options: options)
+            return
+        }
+        // Prompt rows of a batch-invariant product take the prompt kernels at any size.
+        let promptShape = batch == .prompt && options.batchInvariant
+        let oneToken = tokens == 1 && !promptShape
         let rowsA = a.matrix.rows
         let rowsB = b?.matrix.rows ?? 0
         let total = rowsA + rowsB + (c?.matrix.rows ?? 0)
@@ -51,16 +61,16 @@ public enum MatMul {
         // Decode: quantise the activations once for every integer kernel of this dispatch.
         // Plain conditionals and a struct of pointers, not an array literal and the buffer
         // object: the closure below then captures no class reference besides the pool.
-        let integer = tokens == 1 && options.integerActivations && maxColumns % QuantizedActivations.blockSize == 0
+        let integer = oneToken && options.integerActivations && maxColumns % QuantizedActivations.blockSize == 0
             && anyTakes(a, b, c, columns: nil, IntegerRowKernels.isPreferred)
         let activations = integer ? pool.quantizeActivations(x, count: maxColumns) : nil
         // Ternary weights take their own 8-bit activations (``TernaryActivations``).
-        let ternary = tokens == 1 && options.integerActivations && maxColumns % TernaryActivations.blockSize == 0
+        let ternary = oneToken && options.integerActivations && maxColumns % TernaryActivations.blockSize == 0
             && anyTakes(a, b, c, columns: nil, TernaryKernels.supports)
         let ternaryActivations = ternary ? pool.quantizeTernaryActivations(x, count: maxColumns) : nil
         // Small batches (a server decode step): every token quantised once, integer batch
         // kernels for the formats that have one (``IntegerBatchKernels``).
-        let integerBatch = integerBatch && tokens > 1 && tokens < broadcastMinimumTokens && options.integerActivations && options.integerBatch
+        let integerBatch = batch == .decode && tokens > 1 && tokens < broadcastMinimumTokens && options.integerActivations && options.integerBatch
             && maxColumns % QuantizedActivations.blockSize == 0
             && anyTakes(a, b, c, columns: maxColumns, IntegerBatchKernels.supports)
         // Up to 8 tokens (one lane group) take the tokens-in-lanes kernel instead when every
@@ -72,13 +82,13 @@ public enum MatMul {
         // Batches keep tile-sized chunks. Lane-kernel decode steps claim eight per participant,
         // at least one whole ``laneTileRows`` tile: their rows stream from memory, and longer
         // runs per claim keep each thread's reads sequential for the hardware prefetcher.
-        let chunk = laneBatch ? max(laneTileRows, total / (pool.threadCount * 8)) : tokens == 1 ? decodeChunk(rows: total, pool, options) : rowChunk
+        let chunk = laneBatch ? max(laneTileRows, total / (pool.threadCount * 8)) : oneToken ? decodeChunk(rows: total, pool, options) : rowChunk
         // Batches: the activations transposed once into blocks of tokens (``BatchMicroKernel``),
         // kept behind the calling participant's tile scratch (worker 0 asks for the same size
         // inside the job, so it gets the same buffer back).
         let tileCount = laneBatch ? max(rowChunk * maxColumns, IntegerLaneBatchKernel.tileWords(rows: laneTileRows, columns: maxColumns)) : rowChunk * maxColumns
         let lanes = BatchMicroKernel.lanes(tokens: tokens)
-        let broadcast = tokens >= broadcastMinimumTokens
+        let broadcast = tokens >= broadcastMinimumTokens || promptShape
         // Prompts: integer codes for the formats with an integer prompt kernel (all products
         // of the dispatch must share the column count, as the prepared activations do), the
         // transposed floats for the others.
@@ -122,17 +132,8 @@ public enum MatMul {
             }
         }
         // Decode: chunks taper to half a tile at the end of the job (see ThreadPool.parallelFor).
-        pool.parallelFor(count: total, chunk: chunk, minimumChunk: tokens == 1 ? rowChunk / 2 : nil) { range, worker in
-            // Chunks may straddle two matrices: split at the boundaries.
-            var start = range.lowerBound
-            while start < range.upperBound {
-                let target: MatMulTarget
-                let offset: Int
-                if start < rowsA { target = a; offset = 0 }
-                else if start < rowsA + rowsB { target = b!; offset = rowsA }
-                else { target = c!; offset = rowsA + rowsB }
-                let end = min(range.upperBound, offset + target.matrix.rows)
-                let local = (start - offset)..<(end - offset)
+        pool.parallelFor(count: total, chunk: chunk, minimumChunk: oneToken ? rowChunk / 2 : nil) { range, worker in
+            forEachTarget(range, a, b, c) { target, local in
                 if let ternaryActivations, TernaryKernels.supports(target.matrix.type) {
                     multiplyRowsTernary(target, local, ternaryActivations, options)
                 } else if let ternaryPrepared, takes(target, columns: maxColumns, TernaryKernels.supports) {
@@ -143,7 +144,7 @@ public enum MatMul {
                 } else if let prepared, takes(target, columns: maxColumns, IntegerPromptKernel.isPreferred) {
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
                     multiplyRowsIntegerPrompt(target, local, prepared, tokens: tokens, scratch: UnsafeMutableRawPointer(scratch))
-                } else if tokens == 1 {
+                } else if oneToken {
                     multiplyRowsOneToken(target, local, x, options)
                 } else if let laneActivations {
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
@@ -158,8 +159,27 @@ public enum MatMul {
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
                     multiplyRows(target, local, x, transposed, lanes: lanes, tokens: tokens, scratch: scratch)
                 }
-                start = end
             }
+        }
+    }
+
+    /// Calls `body` with each target of a dispatch that rows `range` of the dispatch (the
+    /// rows of `a`, then `b`, then `c`) cover, and the range of that target's own rows.
+    @inline(__always)
+    static func forEachTarget(
+        _ range: Range<Int>, _ a: MatMulTarget, _ b: MatMulTarget?, _ c: MatMulTarget?, _ body: (MatMulTarget, Range<Int>) -> Void
+    ) {
+        let rowsA = a.matrix.rows, rowsB = b?.matrix.rows ?? 0
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let target: MatMulTarget
+            let offset: Int
+            if start < rowsA { target = a; offset = 0 }
+            else if start < rowsA + rowsB { target = b!; offset = rowsA }
+            else { target = c!; offset = rowsA + rowsB }
+            let end = min(range.upperBound, offset + target.matrix.rows)
+            body(target, (start - offset)..<(end - offset))
+            start = end
         }
     }
 

@@ -48,6 +48,8 @@ public final class ThreadPool: @unchecked Sendable {
     /// The same for small-batch products (``IntegerBatchKernels``).
     private let quantizedBatch = QuantizedActivationBatch()
     private let ternaryActivations = TernaryActivations(capacity: 4096)
+    /// Every token of a batch-invariant decode step quantised on its own (``TokenActivationSet``).
+    let tokenActivations = TokenActivationSet()
     /// How many polls of the ticket a worker makes before it goes to sleep (≈ 50–100 µs).
     private let spinLimit = 200_000
 

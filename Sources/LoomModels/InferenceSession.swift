@@ -58,14 +58,11 @@ public final class InferenceSession {
     /// false. ``position`` moves past all of `tokens`; the caller then drops the rejected ones
     /// with ``truncate(to:)`` (their keys and values are simply overwritten later).
     ///
-    /// The rows take the decode kernels (``SequenceSegment/isDraft``): activations quantised per
-    /// row as in one-token steps, rather than the prompt path's float activations (see
-    /// `MatMul.multiply`). The small-batch kernels still sum in another order than the
-    /// one-token kernels; measured on SmolLM2 Q4_1 the log-probs then differ from one-token
-    /// steps' by up to about 0.02 (not bit-identical).
-    /// That holds for batches of up to 15 rows; from 16 on the products take the prompt
-    /// kernels (bit-identical to one-token steps for Q4_0, Q5_0 and Q8_0 weights, float
-    /// activations for the other formats).
+    /// The rows are decode rows (``SequenceSegment/isDraft``, ``BatchRows/decode``): with the
+    /// session's ``KernelOptions/batchInvariant`` (the default) each gets exactly the logits a
+    /// one-token ``evaluate(_:asPrompt:eachPosition:)`` of it would, so verified tokens are
+    /// those plain decoding picks. Without it the small-batch kernels round differently (on
+    /// SmolLM2 Q4_1 log-probs moved by up to about 0.02).
     ///
     /// - Throws: ``ModelError`` for an empty batch, one longer than ``maxBatch``, a token
     ///   outside the vocabulary or positions past ``capacity``; the session is then unchanged.
@@ -80,7 +77,7 @@ public final class InferenceSession {
         // long draft does not pay for the logits of every later row.
         while going && next < tokens.count {
             let count = min(DecoderForward.logitRows, tokens.count - next)
-            forward.logits(rows: Array(next..<next + count), decodeStep: true) { i, logits in
+            forward.logits(rows: Array(next..<next + count)) { i, logits in
                 if going { going = eachPosition(next + i, logits) }
             }
             next += count
@@ -91,11 +88,18 @@ public final class InferenceSession {
     /// (valid until the next call, and only while the session is alive: the buffer is the
     /// session's, so copy it before a temporary session is released). If `eachPosition` is given it receives, in order, every
     /// position's index within `tokens` and its logits.
+    ///
+    /// `asPrompt`: whether the tokens are prompt rows (``BatchRows/prompt``) or a generated
+    /// token (``BatchRows/decode``), which decides the arithmetic they get; nil means prompt
+    /// rows for several tokens or when every position is scored, a decode row for one token.
+    /// Pass `true` for a prompt's remainder after a reused prefix, so that it gets the
+    /// logits of the same prompt evaluated whole, however short the remainder is.
     @discardableResult
     public func evaluate(
-        _ tokens: [Int], eachPosition: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil
+        _ tokens: [Int], asPrompt: Bool? = nil, eachPosition: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil
     ) throws -> UnsafeBufferPointer<Float> {
-        let whole = SequenceSegment(slot: 0, start: position, tokens: tokens)
+        let isPrompt = asPrompt ?? (tokens.count > 1 || eachPosition != nil)
+        let whole = SequenceSegment(slot: 0, start: position, tokens: tokens, isPrompt: isPrompt)
         // Checked whole before any chunk runs, so a bad token leaves the session unchanged.
         try forward.validate([whole], caches: [cache], chunked: true)
         var start = 0
@@ -103,17 +107,16 @@ public final class InferenceSession {
         while start < tokens.count {
             let count = min(forward.maxRows, tokens.count - start)
             forward.run([SequenceSegment(slot: 0, start: position, tokens: Array(tokens[start..<start + count]),
-                                         ropeEnd: whole.start + tokens.count)], caches: [cache])
+                                         ropeEnd: whole.start + tokens.count, isPrompt: isPrompt)], caches: [cache])
             position += count
             if let eachPosition {
-                // Prompt rows: the float batch path (not a decode step), as a fresh prompt gets.
-                forward.logits(rows: Array(0..<count), decodeStep: false) { i, logits in eachPosition(start + i, logits) }
+                forward.logits(rows: Array(0..<count)) { i, logits in eachPosition(start + i, logits) }
             }
             lastRow = count - 1
             start += count
         }
         var last = UnsafeBufferPointer<Float>(start: nil, count: 0)
-        forward.logits(rows: [lastRow], decodeStep: false) { _, logits in last = logits }
+        forward.logits(rows: [lastRow]) { _, logits in last = logits }
         return last
     }
 }

@@ -99,9 +99,8 @@ public final class MultiSequenceBatch {
             }
             row += count
         }
-        // Rows of a pure decode step are independent single tokens: integer batch kernels.
-        let decodeStep = SequenceSegment.isDecodeStep(segments)
-        forward.logits(rows: wanted.map(\.row), decodeStep: decodeStep) { i, logits in
+        // Each row's LM head takes the arithmetic of its kind of row (DecoderForward.logits).
+        forward.logits(rows: wanted.map(\.row)) { i, logits in
             body(wanted[i].segment, wanted[i].token, logits)
         }
     }

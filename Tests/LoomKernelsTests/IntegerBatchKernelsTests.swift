@@ -171,7 +171,7 @@ final class MatMulIntegerBatchTests: XCTestCase {
                 for m in types.indices { outs[m].initialize(repeating: .nan, count: rows[m] * tokens) }
                 bias.withUnsafeBufferPointer { b in
                     MatMul.multiply(MatMulTarget(matrices[0], outs[0]), MatMulTarget(matrices[1], outs[1], bias: b.baseAddress),
-                                    MatMulTarget(matrices[2], outs[2]), x, tokens: tokens, pool: pool, integerBatch: true)
+                                    MatMulTarget(matrices[2], outs[2]), x, tokens: tokens, pool: pool, batch: .decode, options: .smallBatchKernels)
                 }
                 for t in 0..<tokens {
                     let single = QuantizedActivations()

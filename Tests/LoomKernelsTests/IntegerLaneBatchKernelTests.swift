@@ -27,7 +27,7 @@ final class IntegerLaneBatchKernelTests: XCTestCase {
                             bias.withUnsafeBufferPointer { b in
                                 y.withUnsafeMutableBufferPointer { out in
                                     MatMul.multiply(MatMulTarget(w, out.baseAddress!, bias: b.baseAddress), nil, nil, x, tokens: tokens,
-                                                    pool: ThreadPool(threadCount: threads), integerBatch: true)
+                                                    pool: ThreadPool(threadCount: threads), batch: .decode, options: .smallBatchKernels)
                                 }
                             }
                         }
@@ -55,12 +55,12 @@ final class IntegerLaneBatchKernelTests: XCTestCase {
         let bytes = TestData.randomRow(.q4_1, count: rows * columns, &rng)
         let x = TestData.randomFloats(columns * tokens, &rng)
         func run(lane: Bool) -> [Float] {
-            var options = KernelOptions()
+            var options = KernelOptions.smallBatchKernels
             options.laneBatch = lane
             var y = [Float](repeating: .nan, count: rows * tokens)
             bytes.withUnsafeBytes { raw in
                 let w = WeightMatrix(type: .q4_1, rows: rows, columns: columns, base: raw.baseAddress!)
-                MatMul.multiply(w, x, tokens: tokens, into: &y, pool: ThreadPool(threadCount: 2), integerBatch: true, options: options)
+                MatMul.multiply(w, x, tokens: tokens, into: &y, pool: ThreadPool(threadCount: 2), batch: .decode, options: options)
             }
             return y
         }
@@ -83,12 +83,12 @@ final class IntegerLaneBatchKernelTests: XCTestCase {
             for tokens in [1, 8] {
                 let x = TestData.randomFloats(columns * tokens, &rng)
                 func run(prefetch: Bool) -> [Float] {
-                    var options = KernelOptions()
+                    var options = KernelOptions.smallBatchKernels
                     if !prefetch { (options.lanePrefetchDistance, options.decodePrefetchDistance, options.longRunPrefetchDistance) = (0, 0, 0) }
                     var y = [Float](repeating: .nan, count: rows * tokens)
                     bytes.withUnsafeBytes { raw in
                         let w = WeightMatrix(type: type, rows: rows, columns: columns, base: raw.baseAddress!)
-                        MatMul.multiply(w, x, tokens: tokens, into: &y, pool: ThreadPool(threadCount: 2), integerBatch: true, options: options)
+                        MatMul.multiply(w, x, tokens: tokens, into: &y, pool: ThreadPool(threadCount: 2), batch: .decode, options: options)
                     }
                     return y
                 }

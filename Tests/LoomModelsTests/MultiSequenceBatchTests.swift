@@ -85,6 +85,71 @@ final class MultiSequenceBatchTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, 1e-4, "batched logits differ from single-sequence logits")
     }
 
+    /// With the default kernels (integer activations, f16 cache) and batch invariance, every
+    /// row's logits are bit for bit those of its sequence evaluated alone: prompt rows those of
+    /// the prompt alone, decode rows those of one-token steps, whatever shares the step
+    /// (prompts of other lengths, a mix of prompt and decode rows, decode batches of 3 and 1).
+    func testRowsAreBatchInvariantWithDefaultKernels() throws {
+        let model = try LanguageModel(path: try TestModels.path("smollm2"))
+        let pool = ThreadPool(threadCount: 2)
+        let prompts = [
+            "The capital of France is",
+            "Once upon a time, in a small village by the sea, there lived an old fisherman who",
+            "1, 2, 3,",
+        ].map { model.tokenizer.encode($0) }
+        let continuations = [[504, 1345, 260, 2848], [314, 253, 1115], [216, 34, 30, 216, 35]]
+
+        // Reference: each sequence alone, its prompt as one prompt evaluation, then one token at a time.
+        var expected: [[[UInt32]]] = []
+        for (p, c) in zip(prompts, continuations) {
+            let session = try model.makeSession(contextLength: 128, pool: pool)
+            var rows: [[UInt32]] = []
+            try session.evaluate(p, asPrompt: true) { _, logits in rows.append(logits.map(\.bitPattern)) }
+            for token in c.dropLast() { rows.append(try session.evaluate([token]).map(\.bitPattern)) }
+            expected.append(rows)
+        }
+
+        let batch = try MultiSequenceBatch(model: model, slots: 4, capacity: 128, maxTokens: 64, pool: pool)
+        var mismatches: [String] = []
+        var checked = 0
+        func check(_ seq: Int, _ pos: Int, _ logits: UnsafeBufferPointer<Float>) {
+            checked += 1
+            if logits.map(\.bitPattern) != expected[seq][pos] { mismatches.append("sequence \(seq) position \(pos)") }
+        }
+        // Step 1: two prompts of different lengths together (all logits of the first).
+        try batch.evaluate([
+            .init(slot: 1, start: 0, tokens: prompts[0], allLogits: true, isPrompt: true),
+            .init(slot: 3, start: 0, tokens: prompts[2], isPrompt: true),
+        ]) { s, i, logits in check(s == 0 ? 0 : 2, s == 0 ? i : prompts[2].count - 1, logits) }
+        // Step 2: the long prompt joins while the others decode one token.
+        var positions = [prompts[0].count, prompts[1].count, prompts[2].count]
+        try batch.evaluate([
+            .init(slot: 0, start: 0, tokens: prompts[1], isPrompt: true),
+            .init(slot: 1, start: positions[0], tokens: [continuations[0][0]]),
+            .init(slot: 3, start: positions[2], tokens: [continuations[2][0]]),
+        ]) { s, _, logits in
+            let seq = [1, 0, 2][s]
+            check(seq, seq == 1 ? prompts[1].count - 1 : positions[seq], logits)
+        }
+        positions[0] += 1; positions[2] += 1
+        var next = [1, 0, 1]
+        let slotOf = [1, 0, 3]
+        // Steps 3+: decode batches of three, three and one.
+        while true {
+            var segments: [MultiSequenceBatch.Segment] = []
+            var seqs: [Int] = []
+            for seq in 0..<3 where next[seq] < continuations[seq].count - 1 {
+                segments.append(.init(slot: slotOf[seq], start: positions[seq], tokens: [continuations[seq][next[seq]]]))
+                seqs.append(seq)
+            }
+            if segments.isEmpty { break }
+            try batch.evaluate(segments) { s, _, logits in check(seqs[s], positions[seqs[s]], logits) }
+            for seq in seqs { positions[seq] += 1; next[seq] += 1 }
+        }
+        XCTAssertEqual(checked, prompts[0].count + 1 + 3 + 7)
+        XCTAssertTrue(mismatches.isEmpty, "rows whose logits depend on the batch: \(mismatches)")
+    }
+
     func testRejectsBadSegments() throws {
         let model = try LanguageModel(path: try TestModels.path("smollm2"))
         let batch = try MultiSequenceBatch(model: model, slots: 2, capacity: 8, maxTokens: 8, pool: ThreadPool(threadCount: 1))

@@ -45,6 +45,8 @@ final class DecoderForward {
     private var headScaleBuffers: [Int: UnsafeMutablePointer<Float>] = [:]  // id → [logitRows]
     /// Slot of each batch row of the last ``run(_:caches:)``.
     private var rowSlots: [Int] = []
+    /// Kind of each batch row of the last ``run(_:caches:)`` (its segment's, ``SequenceSegment/isDecode``).
+    private var rowKinds: [BatchRows] = []
 
     init(model: LanguageModel, maxRows: Int, pool: ThreadPool, options: KernelOptions) {
         self.model = model
@@ -101,7 +103,11 @@ final class DecoderForward {
 
     /// Runs every segment (already validated) through every layer, writing each token's keys
     /// and values into its slot's cache; the final hidden states stay behind for
-    /// ``logits(rows:decodeStep:_:)``, batch row `r` being the `r`-th token over all segments.
+    /// ``logits(rows:_:)``, batch row `r` being the `r`-th token over all segments.
+    ///
+    /// Each row's products get the arithmetic of its kind (``BatchRows``): decode rows that
+    /// of a one-token step, prompt rows that of the prompt kernels, whatever else shares the
+    /// step (``KernelOptions/batchInvariant``).
     func run(_ segments: [SequenceSegment], caches: [KVCache]) {
         let c = model.config
         let w = model.weights
@@ -120,16 +126,16 @@ final class DecoderForward {
             }
         }
         let n = rows.count
-        // A step of single tokens (decode) may quantise activations per row; see ProjectionSeam.
-        let decodeStep = SequenceSegment.isDecodeStep(segments)
         rowSlots = rows.map(\.slot)
+        rowKinds = segments.flatMap { s in repeatElement(s.isDecode ? BatchRows.decode : .prompt, count: s.tokens.count) }
+        let runs = seam.runs(rowKinds[...])
         let scales = adapterRowScales(slots: rowSlots[...], buffers: &rowScaleBuffers, capacity: maxRows)
 
         for (index, layer) in w.layers.enumerated() {
             // Attention block.
             rmsNorm(n, weight: layer.attentionNorm)
             seam.project(.init(layer.query, into: queries), .init(layer.key, into: newKeys), .init(layer.value, into: newValues),
-                         input: normed, tokens: n, decodeStep: decodeStep, rowScales: scales)
+                         input: normed, runs: runs, rowScales: scales)
             for r in 0..<n {
                 let table = ropeTable + r * c.ropeDimensions
                 model.rope.apply(queries + r * qDim, heads: c.headCount, headDim: c.headDim, table: table)
@@ -143,17 +149,15 @@ final class DecoderForward {
             }
             attend(segments, rows: rows, caches: caches, layer: index)
             if let norm = layer.attentionSubNorm { subNorm(attended, rows: n, width: qDim, weight: norm) }
-            seam.project(.init(layer.attentionOutput, into: blockOutput), input: attended, tokens: n, decodeStep: decodeStep,
-                         rowScales: scales)
+            seam.project(.init(layer.attentionOutput, into: blockOutput), input: attended, runs: runs, rowScales: scales)
             VectorOps.add(blockOutput, into: hidden, count: n * d)
 
             // Feed-forward block.
             rmsNorm(n, weight: layer.feedForwardNorm)
-            seam.projectGated(gate: layer.gate, up: layer.up, input: normed, tokens: n, decodeStep: decodeStep,
+            seam.projectGated(gate: layer.gate, up: layer.up, input: normed, runs: runs,
                               gateOut: ffnGate, upOut: ffnUp, activation: c.feedForwardActivation, rowScales: scales)
             if let norm = layer.feedForwardSubNorm { subNorm(ffnGate, rows: n, width: c.feedForwardSize, weight: norm) }
-            seam.project(.init(layer.down, into: blockOutput), input: ffnGate, tokens: n, decodeStep: decodeStep,
-                         rowScales: scales)
+            seam.project(.init(layer.down, into: blockOutput), input: ffnGate, runs: runs, rowScales: scales)
             VectorOps.add(blockOutput, into: hidden, count: n * d)
         }
     }
@@ -234,9 +238,10 @@ final class DecoderForward {
     }
 
     /// The logits of batch rows `rows` (of the last ``run(_:caches:)``), ``logitRows`` at a
-    /// time: final RMSNorm, then the LM head. `body` gets each entry's index in `rows` and
-    /// its `[vocab]` logits, valid until the next call of this method or ``run(_:caches:)``.
-    func logits(rows: [Int], decodeStep: Bool, _ body: (Int, UnsafeBufferPointer<Float>) -> Void) {
+    /// time: final RMSNorm, then the LM head, each row with its kind's arithmetic. `body` gets
+    /// each entry's index in `rows` and its `[vocab]` logits, valid until the next call of
+    /// this method or ``run(_:caches:)``.
+    func logits(rows: [Int], _ body: (Int, UnsafeBufferPointer<Float>) -> Void) {
         let c = model.config
         let d = c.embeddingSize
         let vocab = c.vocabularySize
@@ -249,7 +254,8 @@ final class DecoderForward {
             }
             let slots = (next..<next + count).map { rowSlots[rows[$0]] }
             let scales = adapterRowScales(slots: slots[...], buffers: &headScaleBuffers, capacity: Self.logitRows)
-            seam.project(.init(model.weights.output, into: logitBlock), input: lastNormed, tokens: count, decodeStep: decodeStep,
+            let kinds = rows[next..<next + count].map { rowKinds[$0] }
+            seam.project(.init(model.weights.output, into: logitBlock), input: lastNormed, runs: seam.runs(kinds[...]),
                          rowScales: scales)
             for i in 0..<count {
                 body(next + i, UnsafeBufferPointer(start: logitBlock + i * vocab, count: vocab))

@@ -17,24 +17,37 @@ struct ProjectionSeam {
         }
     }
 
+    /// Consecutive batch rows of one kind (``BatchRows``): a product runs once per run, so
+    /// that each row gets its kind's arithmetic whatever else shares the step.
+    struct Run: Equatable {
+        let rows: Range<Int>
+        let batch: BatchRows
+    }
+
     let pool: ThreadPool
     /// Kernel choices for every product (``KernelOptions``).
     let options: KernelOptions
 
     /// `y = W·x (+ bias) (+ adapters)` for up to three projections that share their input,
-    /// in one dispatch (one barrier for Q/K/V instead of three).
+    /// in one dispatch per run (one barrier for Q/K/V instead of three).
     ///
-    /// `decodeStep`: every row is an independent single-token step (a server decode step,
-    /// LM-head rows), so small batches may take the integer batch kernels; see
-    /// ``MatMul/multiply(_:_:_:_:tokens:pool:integerBatch:)`` for why prompts must not.
+    /// `runs` cover the batch's rows in order and say what they are: `.decode` rows
+    /// (independent single-token steps) get the one-token arithmetic, `.prompt` rows the
+    /// prompt kernels' (``MatMul/multiply(_:_:_:_:tokens:pool:batch:options:)``).
     func project(_ a: Output, _ b: Output? = nil, _ c: Output? = nil,
-                 input: UnsafePointer<Float>, tokens: Int, decodeStep: Bool, rowScales: AdapterRowScales = .none) {
+                 input: UnsafePointer<Float>, runs: [Run], rowScales: AdapterRowScales = .none) {
+        let tokens = runs.last?.rows.upperBound ?? 0
         if a.projection.bitLinear != nil || b?.projection.bitLinear != nil || c?.projection.bitLinear != nil {
-            // BitNet weights (every projection of a layer is one, or none is) take their own kernel.
-            for output in [a, b, c].compactMap({ $0 }) { multiplyAlone(output, input: input, tokens: tokens, decodeStep: decodeStep) }
+            // BitNet weights (every projection of a layer is one, or none is) take their own
+            // kernel, which quantises and multiplies every row on its own.
+            for output in [a, b, c].compactMap({ $0 }) { multiplyBitLinear(output, input: input, tokens: tokens) }
         } else {
-            MatMul.multiply(target(a), b.map(target), c.map(target), input, tokens: tokens, pool: pool,
-                            integerBatch: decodeStep, options: options)
+            let columns = a.projection.columns
+            for run in runs {
+                let first = run.rows.lowerBound
+                MatMul.multiply(target(a, row: first), b.map { target($0, row: first) }, c.map { target($0, row: first) },
+                                input + first * columns, tokens: run.rows.count, pool: pool, batch: run.batch, options: options)
+            }
         }
         // No array of outputs here: this runs for every projection of every layer.
         addAdapters(a, input: input, tokens: tokens, rowScales: rowScales)
@@ -43,39 +56,56 @@ struct ProjectionSeam {
     }
 
     /// The SwiGLU feed-forward's first half: `gateOut = silu(gate·x) ⊙ (up·x)`, `[tokens × ffn]`.
-    /// `upOut` is scratch of the same size. One token without adapters takes the fused
+    /// `upOut` is scratch of the same size. One decode row without adapters takes the fused
     /// kernel (``GatedFeedForward``, one dispatch with the activation applied by the workers,
-    /// bit-identical to the unfused sequence); everything else is two projections and
-    /// ``VectorOps/swiglu(_:up:count:)``.
-    func projectGated(gate: Projection, up: Projection, input: UnsafePointer<Float>, tokens: Int,
-                      decodeStep: Bool, gateOut: UnsafeMutablePointer<Float>, upOut: UnsafeMutablePointer<Float>,
+    /// bit-identical to the unfused one-token sequence); everything else is two projections
+    /// and ``VectorOps/swiglu(_:up:count:)``.
+    func projectGated(gate: Projection, up: Projection, input: UnsafePointer<Float>, runs: [Run],
+                      gateOut: UnsafeMutablePointer<Float>, upOut: UnsafeMutablePointer<Float>,
                       activation: Architecture.FeedForwardActivation = .silu, rowScales: AdapterRowScales = .none) {
-        if tokens == 1 && activation == .silu && gate.bitLinear == nil && up.bitLinear == nil && gate.adapters.isEmpty && up.adapters.isEmpty && gate.bias == nil && up.bias == nil {
+        let tokens = runs.last?.rows.upperBound ?? 0
+        let oneTokenArithmetic = runs.first?.batch != .prompt || !options.batchInvariant
+        if tokens == 1 && oneTokenArithmetic && activation == .silu && gate.bitLinear == nil && up.bitLinear == nil
+            && gate.adapters.isEmpty && up.adapters.isEmpty && gate.bias == nil && up.bias == nil {
             GatedFeedForward.multiply(gate: gate.weight, up: up.weight, input, into: gateOut, pool: pool, options: options)
             return
         }
-        project(Output(gate, into: gateOut), Output(up, into: upOut), input: input, tokens: tokens, decodeStep: decodeStep,
-                rowScales: rowScales)
+        project(Output(gate, into: gateOut), Output(up, into: upOut), input: input, runs: runs, rowScales: rowScales)
         switch activation {
         case .silu: VectorOps.swiglu(gateOut, up: upOut, count: tokens * gate.rows)
         case .squaredReLU: VectorOps.squaredReLUGate(gateOut, up: upOut, count: tokens * gate.rows)
         }
     }
 
-    /// One projection's base product, whatever its storage.
-    private func multiplyAlone(_ output: Output, input: UnsafePointer<Float>, tokens: Int, decodeStep: Bool) {
+    /// A BitNet projection's base product (``BitLinearKernel``).
+    private func multiplyBitLinear(_ output: Output, input: UnsafePointer<Float>, tokens: Int) {
         let p = output.projection
-        let bias = p.bias.map { UnsafePointer($0.pointer) }
-        switch p.storage {
-        case .matrix:
-            MatMul.multiply(target(output), nil, nil, input, tokens: tokens, pool: pool, integerBatch: decodeStep, options: options)
-        case .bitLinear(let w):
-            BitLinearKernel.multiply(w, input, tokens: tokens, into: output.into, bias: bias, pool: pool)
-        }
+        guard case .bitLinear(let w) = p.storage else { preconditionFailure("\(p.rows)×\(p.columns): not a BitLinear projection") }
+        BitLinearKernel.multiply(w, input, tokens: tokens, into: output.into, bias: p.bias.map { UnsafePointer($0.pointer) }, pool: pool)
     }
 
-    private func target(_ output: Output) -> MatMulTarget {
-        MatMulTarget(output.projection.weight, output.into, bias: output.projection.bias.map { UnsafePointer($0.pointer) })
+    /// The product target of `output` from batch row `row` on.
+    private func target(_ output: Output, row: Int = 0) -> MatMulTarget {
+        MatMulTarget(output.projection.weight, output.into + row * output.projection.rows,
+                     bias: output.projection.bias.map { UnsafePointer($0.pointer) })
+    }
+
+    /// The runs of a batch whose rows are all `batch` rows.
+    static func uniform(_ rows: Int, _ batch: BatchRows) -> [Run] { [Run(rows: 0..<rows, batch: batch)] }
+
+    /// The runs of consecutive rows of equal kind in `kinds` (all `kinds` in one run, of the
+    /// step's kind as before batch invariance, when `options` do not ask for it).
+    func runs(_ kinds: ArraySlice<BatchRows>) -> [Run] {
+        guard options.batchInvariant else {
+            return Self.uniform(kinds.count, kinds.allSatisfy { $0 == .decode } ? .decode : .prompt)
+        }
+        var result: [Run] = []
+        var start = 0
+        for (i, kind) in kinds.enumerated() where i + 1 == kinds.count || kinds[kinds.startIndex + i + 1] != kind {
+            result.append(Run(rows: start..<i + 1, batch: kind))
+            start = i + 1
+        }
+        return result
     }
 
     private func addAdapters(_ output: Output, input: UnsafePointer<Float>, tokens: Int, rowScales: AdapterRowScales) {

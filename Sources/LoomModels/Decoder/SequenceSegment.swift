@@ -34,9 +34,13 @@ public struct SequenceSegment: Sendable, Equatable {
         self.isDraft = isDraft
     }
 
+    /// Whether the segment's rows are decode rows (a single generated token, or draft tokens)
+    /// rather than prompt rows: the arithmetic its products give them (``BatchRows``).
+    var isDecode: Bool { (tokens.count == 1 || isDraft) && !isPrompt }
+
     /// Whether `segments` form a decode step (single tokens or draft tokens, none of them a prompt's).
     static func isDecodeStep(_ segments: [SequenceSegment]) -> Bool {
-        segments.allSatisfy { ($0.tokens.count == 1 || $0.isDraft) && !$0.isPrompt }
+        segments.allSatisfy(\.isDecode)
     }
 
     /// Where the segment's dynamic RoPE frequencies are computed for: ``ropeEnd`` or its end.

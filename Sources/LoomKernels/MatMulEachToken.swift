@@ -1,0 +1,62 @@
+// Batch-invariant decode steps: every token of a batch of independent decode rows gets
+// exactly the arithmetic of a one-token product (issue 26: "a row's result must not depend
+// on which other rows share the step").
+//
+// The one-token kernels are the reference: plain decoding runs them, so a server step, a
+// speculative verification or a batch of LM-head rows that runs them too gives each row the
+// logits plain decoding gives it, bit for bit. The small-batch kernels (``IntegerLaneBatchKernel``,
+// ``IntegerBatchKernels``, the dot form) share work across tokens and round differently;
+// measured on SmolLM2 they moved log-probs by 0.01–0.02, enough to flip greedy near-ties and
+// to make a server's answers depend on its load.
+//
+// The weights are still read from memory once per step: each participant walks its rows in
+// tiles small enough to stay in L1/L2 (``eachTokenTileRows(_:)``) and runs every token over a
+// tile before the next, so the batch costs one weight stream plus the per-token arithmetic.
+// What is lost is the shared unpacking of each weight block across tokens; BENCHMARKS.md has
+// the measured cost against the small-batch kernels (`loom serve --no-batch-invariant`).
+
+extension MatMul {
+    /// Rows of `w` a participant runs every token over before moving on: about 16 KB of
+    /// weights (a multiple of four, the decode kernels' row group, from 4 to 64 rows).
+    @inline(__always)
+    static func eachTokenTileRows(_ w: WeightMatrix) -> Int {
+        max(4, min(64, (16 << 10) / max(1, w.rowBytes)) / 4 * 4)
+    }
+
+    /// `y[t] = W·x[t]` (+ bias) for every token t of `x` (`[tokens × columns]`) and every
+    /// target, each token computed exactly as ``multiply(_:_:_:_:tokens:pool:batch:options:)``
+    /// computes a single token: the same activation quantisation, the same kernel choice per
+    /// target, the same row kernels.
+    static func multiplyEachToken(
+        _ a: MatMulTarget, _ b: MatMulTarget?, _ c: MatMulTarget?, _ x: UnsafePointer<Float>, tokens: Int,
+        pool: ThreadPool, options: KernelOptions
+    ) {
+        let total = a.matrix.rows + (b?.matrix.rows ?? 0) + (c?.matrix.rows ?? 0)
+        let maxColumns = max(a.matrix.columns, b?.matrix.columns ?? 0, c?.matrix.columns ?? 0)
+        // The one-token path's choices, made once for the dispatch as it makes them.
+        let integer = options.integerActivations && maxColumns % QuantizedActivations.blockSize == 0
+            && anyTakes(a, b, c, columns: nil, IntegerRowKernels.isPreferred)
+        let ternary = options.integerActivations && maxColumns % TernaryActivations.blockSize == 0
+            && anyTakes(a, b, c, columns: nil, TernaryKernels.supports)
+        let activations = integer ? pool.tokenActivations.quantize(x, columns: maxColumns, tokens: tokens) : nil
+        let ternaryActivations = ternary ? pool.tokenActivations.quantizeTernary(x, columns: maxColumns, tokens: tokens) : nil
+        pool.parallelFor(count: total, chunk: decodeChunk(rows: total, pool, options), minimumChunk: rowChunk / 2) { range, _ in
+            forEachTarget(range, a, b, c) { target, local in
+                let w = target.matrix
+                let type = w.type
+                forEachTile(local, size: eachTokenTileRows(w)) { tile in
+                    for t in 0..<tokens {
+                        let one = MatMulTarget(w, target.output + t * w.rows, bias: target.bias)
+                        if let ternaryActivations, TernaryKernels.supports(type) {
+                            multiplyRowsTernary(one, tile, ternaryActivations[t], options)
+                        } else if let activations, IntegerRowKernels.isPreferred(type) {
+                            multiplyRowsInteger(one, tile, activations[t], options)
+                        } else {
+                            multiplyRowsOneToken(one, tile, x + t * maxColumns, options)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
