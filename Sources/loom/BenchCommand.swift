@@ -33,6 +33,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Keep activations in f32 (float kernels) instead of 10-bit integer codes, for decode and prompts, for comparison.")
     var floatActivations = false
+    @Flag(inversion: .prefixedNo, help: "Batch-invariant products (the default; --no-batch-invariant for the small-batch kernels).")
+    var batchInvariant = true
     @Option(parsing: .unconditional, help: .hidden) var decodePrefetch: Int?
     @Option(parsing: .unconditional, help: .hidden) var longRunPrefetch: Int?
 
@@ -54,6 +56,7 @@ struct BenchCommand: ParsableCommand {
         ModelLocator.goOffline(offline)
         var options = KernelOptions()
         options.integerActivations = !floatActivations
+        options.batchInvariant = batchInvariant
         // Tuning knobs for the decode prefetch distances (bytes; 0 = off), hidden from help.
         if let decodePrefetch { options.decodePrefetchDistance = decodePrefetch }
         if let longRunPrefetch { options.longRunPrefetchDistance = longRunPrefetch }
