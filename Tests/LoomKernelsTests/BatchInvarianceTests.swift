@@ -16,19 +16,19 @@ final class BatchInvarianceTests: XCTestCase {
     /// (the second with a bias), as the decoder's Q/K/V dispatch runs them.
     func multiply(_ types: [GGMLType], _ weights: [[UInt8]], bias: [Float], _ x: [Float], tokens: Int, batch: BatchRows,
                   threads: Int, options: KernelOptions = .default) -> [[Float]] {
-        var outs = types.map { _ in [Float](repeating: .nan, count: Self.rows * tokens) }
+        var y0 = [Float](repeating: .nan, count: Self.rows * tokens), y1 = y0, y2 = y0
         weights[0].withUnsafeBytes { w0 in
             weights[1].withUnsafeBytes { w1 in
                 weights[2].withUnsafeBytes { w2 in
                     let m = [w0, w1, w2].enumerated().map {
                         WeightMatrix(type: types[$0.offset], rows: Self.rows, columns: Self.columns, base: $0.element.baseAddress!)
                     }
-                    outs[0].withUnsafeMutableBufferPointer { y0 in
-                        outs[1].withUnsafeMutableBufferPointer { y1 in
-                            outs[2].withUnsafeMutableBufferPointer { y2 in
+                    y0.withUnsafeMutableBufferPointer { o0 in
+                        y1.withUnsafeMutableBufferPointer { o1 in
+                            y2.withUnsafeMutableBufferPointer { o2 in
                                 bias.withUnsafeBufferPointer { b in
-                                    MatMul.multiply(MatMulTarget(m[0], y0.baseAddress!), MatMulTarget(m[1], y1.baseAddress!, bias: b.baseAddress),
-                                                    MatMulTarget(m[2], y2.baseAddress!), x, tokens: tokens,
+                                    MatMul.multiply(MatMulTarget(m[0], o0.baseAddress!), MatMulTarget(m[1], o1.baseAddress!, bias: b.baseAddress),
+                                                    MatMulTarget(m[2], o2.baseAddress!), x, tokens: tokens,
                                                     pool: ThreadPool(threadCount: threads), batch: batch, options: options)
                                 }
                             }
@@ -37,7 +37,7 @@ final class BatchInvarianceTests: XCTestCase {
                 }
             }
         }
-        return outs
+        return [y0, y1, y2]
     }
 
     /// Dispatches of three formats each, covering every format: the same format three
