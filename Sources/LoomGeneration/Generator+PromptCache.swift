@@ -6,8 +6,8 @@ import LoomModels
 extension Generator {
     /// Loads a prompt cache written by ``savePromptCache(to:tokens:)``: the session holds its
     /// tokens' keys and values, and the next ``generate(prompt:options:onToken:)`` evaluates
-    /// only what its prompt does not share with them, from the last whole prompt chunk on
-    /// (``reusablePrefixLength(of:)``), so its answer is bit-identical to a fresh run's.
+    /// only what its prompt does not share with them (``reusablePrefixLength(of:)``), so that
+    /// its answer is bit-identical to a fresh run's.
     /// Returns the number of cached tokens.
     ///
     /// - Throws: ``SessionStateError`` when the file is not a prompt cache, is truncated, or

@@ -133,16 +133,16 @@ public final class Generator {
 
     /// How many leading tokens of `prompt` the next ``generate(prompt:options:onToken:)``
     /// takes from the cache: the prefix it shares with ``cachedTokens``, less the last two
-    /// prompt tokens; after ``loadPromptCache(from:)``, cut down to a multiple of the
+    /// prompt tokens. With batch-invariant kernels (``KernelOptions/batchInvariant``, the
+    /// default) every prompt row gets the same logits however the prompt is chunked. Without
+    /// them, after ``loadPromptCache(from:)`` the prefix is cut down to a multiple of the
     /// session's prompt chunk (``InferenceSession/maxBatch`` tokens), so the rest is evaluated
-    /// in exactly the chunks a fresh run evaluates it in. Kernels pick their arithmetic by
-    /// batch size (small batches take other kernels than whole chunks), so only the same
-    /// chunks give a fresh run's logits bit for bit; the cost is at most one chunk.
+    /// in exactly the chunks a fresh run evaluates it in (the cost is at most one chunk).
     public func reusablePrefixLength(of prompt: [Int]) -> Int {
         var shared = 0
         let limit = min(cachedTokens.count, prompt.count - 2, session.position)
         while shared < limit && cachedTokens[shared] == prompt[shared] { shared += 1 }
-        if alignsReuseToChunks {
+        if alignsReuseToChunks && !session.kernelOptions.batchInvariant {
             let chunk = min(InferenceSession.maxBatch, session.capacity)
             shared = min(shared / chunk * chunk, max(0, prompt.count - 1) / chunk * chunk)
         }
@@ -150,10 +150,8 @@ public final class Generator {
     }
 
     /// Moves the session to `prompt`, reusing the longest cached prefix, and returns the
-    /// logits after its last token. At least two tokens are evaluated (when the prompt has
-    /// two): a one-token step takes the integer decode kernels and a batch the float ones,
-    /// so keeping the prompt's tail on the batch path makes a repeated request give exactly
-    /// the logits of a fresh one.
+    /// logits after its last token. The rest is evaluated as prompt rows however short it is
+    /// (`asPrompt`), so a repeated request gives exactly the logits of a fresh one.
     func evaluatePrompt(_ prompt: [Int]) throws -> UnsafeBufferPointer<Float> {
         let shared = reusablePrefixLength(of: prompt)
         alignsReuseToChunks = false  // later turns of a chat reuse their whole shared prefix

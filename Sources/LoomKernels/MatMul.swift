@@ -14,6 +14,11 @@
 /// (TQ1_0, TQ2_0) take 8-bit activations with one scale per 256 (``TernaryActivations``), four
 /// rows at a time for one token (``TernaryKernels``) and an unpacked tile for prompts
 /// (``TernaryPromptKernel``, bit-identical to the single-token kernel).
+///
+/// Which of these a batch takes is decided by what its rows are (``BatchRows``), not by its
+/// size, when ``KernelOptions/batchInvariant`` is set (the default): decode rows always get
+/// the one-token kernels' arithmetic (MatMulEachToken.swift), prompt rows always the prompt
+/// kernels', so a row's result never depends on the rows that share its step.
 public enum MatMul {
     /// Rows each worker claims at a time: large enough to amortise the claim, small enough
     /// to balance two threads when one is slowed by another process.

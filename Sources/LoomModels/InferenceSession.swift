@@ -12,6 +12,8 @@ public final class InferenceSession {
     /// Tokens evaluated so far (the next token's position).
     public internal(set) var position = 0
     public let pool: ThreadPool
+    /// The kernel choices of every product (``KernelOptions``).
+    public let kernelOptions: KernelOptions
     /// Largest number of tokens run through the layers together.
     public static let maxBatch = 512
 
@@ -22,6 +24,7 @@ public final class InferenceSession {
         self.model = model
         self.capacity = capacity
         self.pool = pool
+        kernelOptions = options
         let c = model.config
         cache = KVCache(layers: c.layerCount, capacity: capacity, rowSize: c.kvHeadCount * c.headDim, types: cacheTypes)
         forward = DecoderForward(model: model, maxRows: min(Self.maxBatch, capacity), pool: pool, options: options)

@@ -28,7 +28,7 @@
 // four tokens per pass would share the activation loads, but LLVM then no longer forms
 // `vpmaddwd` from ``quadProducts(_:_:)`` (vpmulld + shuffles, 2× slower), so it is not done.
 // In `loom serve --parallel 8` these kernels are most of the time. Used only where
-// `MatMul.multiply` is called with `integerBatch: true` (decode steps; see there why not
+// `MatMul.multiply` is called with `.decode` rows and without `batchInvariant` (decode steps; see there why not
 // prompts).
 
 /// Pointers into a ``QuantizedActivationBatch``: token t's codes (in pair order) start at

@@ -26,7 +26,7 @@
 
 /// Products of 2–8 tokens with Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 weights on integer codes,
 /// tokens in lanes; see the file header. ``MatMul`` uses it for decode steps
-/// (`integerBatch`) of at most ``maxTokens`` tokens.
+/// (`.decode` rows without ``KernelOptions/batchInvariant``) of at most ``maxTokens`` tokens.
 enum IntegerLaneBatchKernel {
     /// Most tokens per product (one lane group).
     static let maxTokens = 8

@@ -2,7 +2,7 @@ import LoomFormats
 import LoomKernels
 
 /// The one place the decoder multiplies by a weight: every projection of
-/// ``DecoderForward`` (q, k, v, o, gate, up, down, LM head) goes through ``project(_:_:_:input:tokens:decodeStep:)``,
+/// ``DecoderForward`` (q, k, v, o, gate, up, down, LM head) goes through ``project(_:_:_:input:runs:rowScales:)``,
 /// which runs the base product through ``MatMul`` and then each ``ProjectionAdapter``.
 /// llama.cpp's equivalent is `build_lora_mm` (src/llama-graph.cpp).
 struct ProjectionSeam {

@@ -12,10 +12,10 @@ public struct SequenceSegment: Sendable, Equatable {
     /// with the frequencies of the whole prompt, as one forward pass over it would. nil: the
     /// segment's own end.
     public var ropeEnd: Int?
-    /// Whether the tokens are (part of) a prompt. A step whose segments are all single tokens
-    /// runs the decode kernels (activations quantised per row), unless one of them is a
-    /// prompt token: a prompt's rows then always take the prompt path, however it is chunked,
-    /// so a prompt resumed from a cached prefix gets exactly the logits of a cold one.
+    /// Whether the tokens are (part of) a prompt. Prompt rows always take the prompt kernels'
+    /// arithmetic, however the prompt is chunked and whatever shares the step, so a prompt
+    /// resumed from a cached prefix gets exactly the logits of a cold one; a single token that
+    /// is not a prompt's is a decode row (``isDecode``).
     public var isPrompt: Bool
     /// Whether the tokens are draft tokens being verified (speculative decoding): each row
     /// then takes the decode kernels (activations quantised per row, as a one-token step
