@@ -14,6 +14,11 @@
 // tile before the next, so the batch costs one weight stream plus the per-token arithmetic.
 // What is lost is the shared unpacking of each weight block across tokens; BENCHMARKS.md has
 // the measured cost against the small-batch kernels (`loom serve --no-batch-invariant`).
+//
+// One exception shares it: Q4_0, Q5_0 and Q8_0 rows whose one-token kernel is the pairwise
+// 16-bit dot (``pairwiseDot``: Q8_0 always, Q4_0 and Q5_0 where the byte dot is not native)
+// take ``IntegerPromptKernel``, tokens in lanes, whose arithmetic is exactly that kernel's
+// (IntegerPromptKernelTests pins it); it measured ≈ 2× the per-token loop for Q4_0 at 8 tokens.
 
 extension MatMul {
     /// Rows of `w` a participant runs every token over before moving on: about 16 KB of
@@ -21,6 +26,12 @@ extension MatMul {
     @inline(__always)
     static func eachTokenTileRows(_ w: WeightMatrix) -> Int {
         max(4, min(64, (16 << 10) / max(1, w.rowBytes)) / 4 * 4)
+    }
+
+    /// Whether ``IntegerPromptKernel`` computes a row of `type` exactly as its one-token
+    /// integer kernel does (the pairwise dot, not the byte dot).
+    static func promptKernelMatchesOneToken(_ type: GGMLType) -> Bool {
+        IntegerPromptKernel.supports(type) && IntegerRowKernels.isPreferred(type) && (type == .q8_0 || !IntegerDotBytes.isNative)
     }
 
     /// `y[t] = W·x[t]` (+ bias) for every token t of `x` (`[tokens × columns]`) and every
@@ -40,10 +51,25 @@ extension MatMul {
             && anyTakes(a, b, c, columns: nil, TernaryKernels.supports)
         let activations = integer ? pool.tokenActivations.quantize(x, columns: maxColumns, tokens: tokens) : nil
         let ternaryActivations = ternary ? pool.tokenActivations.quantizeTernary(x, columns: maxColumns, tokens: tokens) : nil
-        pool.parallelFor(count: total, chunk: decodeChunk(rows: total, pool, options), minimumChunk: rowChunk / 2) { range, _ in
+        // Tokens in lanes where that is the one-token arithmetic: prepared behind worker 0's tile.
+        let lanes = integer && anyTakes(a, b, c, columns: maxColumns, promptKernelMatchesOneToken)
+        let tileCount = rowChunk * maxColumns
+        let scratchCount = tileCount + (lanes ? IntegerPromptKernel.preparedWords(tokens: tokens, columns: maxColumns) : 0)
+        var prepared: UnsafeRawPointer? = nil
+        if lanes {
+            let xp = UnsafeMutableRawPointer(pool.scratch(worker: 0, count: scratchCount) + tileCount)
+            IntegerPromptKernel.prepare(x, tokens: tokens, columns: maxColumns, into: xp, pool: pool)
+            prepared = UnsafeRawPointer(xp)
+        }
+        pool.parallelFor(count: total, chunk: decodeChunk(rows: total, pool, options), minimumChunk: rowChunk / 2) { range, worker in
             forEachTarget(range, a, b, c) { target, local in
                 let w = target.matrix
                 let type = w.type
+                if let prepared, takes(target, columns: maxColumns, promptKernelMatchesOneToken) {
+                    let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
+                    multiplyRowsIntegerPrompt(target, local, prepared, tokens: tokens, scratch: UnsafeMutableRawPointer(scratch))
+                    return
+                }
                 forEachTile(local, size: eachTokenTileRows(w)) { tile in
                     for t in 0..<tokens {
                         let one = MatMulTarget(w, target.output + t * w.rows, bias: target.bias)

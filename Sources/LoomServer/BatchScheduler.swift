@@ -47,6 +47,8 @@ public final class BatchScheduler: @unchecked Sendable {
     /// while a job runs in it), and that job's adapter scales: a later job with the same
     /// scales may start after their common prefix (llama.cpp's `cache_prompt`).
     private var cachedPrompts: [[Int]]
+    /// Whether reused prefixes are cut to whole prompt chunks (without batch invariance).
+    private let alignsReuseToChunks: Bool
     private var cachedScales: [[Int: Float]?]
     /// Drafted and accepted tokens over every finished job (speculative decoding).
     private var speculativeTotals = SpeculativeStats()
@@ -69,6 +71,7 @@ public final class BatchScheduler: @unchecked Sendable {
         self.promptChunk = promptChunk
         self.metrics = metrics
         self.contextShift = contextShift
+        self.alignsReuseToChunks = !kernelOptions.batchInvariant
         let pool = ThreadPool(threadCount: threads ?? ThreadPool.availableProcessors)
         batch = try MultiSequenceBatch(model: model, slots: slots, capacity: contextLength,
                                        maxTokens: promptChunk + slots * (1 + (speculative?.draftMax ?? 0)), pool: pool,
@@ -178,12 +181,11 @@ public final class BatchScheduler: @unchecked Sendable {
     /// most all but the last prompt token, whose logits the job needs); without one, the free
     /// slot whose cached prefix is shortest, keeping the others for later requests.
     ///
-    /// The prefix is cut down to a multiple of ``promptChunk``. How a prompt row is multiplied
-    /// depends on how many rows share its dispatch (one row: integer decode kernels; 2–15:
-    /// the float path; 16 or more: the broadcast kernels), so resuming at any other position
-    /// would evaluate the rest in other chunks than a cold request does and move the logits by
-    /// up to 10⁻². From a chunk boundary the rest is evaluated in exactly the cold request's
-    /// chunks, and a request prefilled alone answers bit for bit as it would cold.
+    /// With batch-invariant kernels (``KernelOptions/batchInvariant``, the default) every
+    /// prompt row gets the same logits however its prompt is chunked, so the whole common
+    /// prefix is reused. Without them (``alignsReuseToChunks``) the prefix is cut down to a
+    /// multiple of ``promptChunk``: how a prompt row is multiplied then depends on how many
+    /// rows share its dispatch, and only the cold request's own chunks give its logits.
     private func chooseSlot(for job: GenerationJob) -> (slot: Int, cachedPrefix: Int)? {
         let free = slots.indices.filter { slots[$0] == nil }
         guard let fallback = free.min(by: { cachedPrompts[$0].count < cachedPrompts[$1].count }) else { return nil }
@@ -197,7 +199,7 @@ public final class BatchScheduler: @unchecked Sendable {
             var common = 0
             let limit = min(cached.count, job.prompt.count - 1)
             while common < limit && cached[common] == job.prompt[common] { common += 1 }
-            let aligned = common / promptChunk * promptChunk
+            let aligned = alignsReuseToChunks ? common / promptChunk * promptChunk : common
             if aligned > best.cachedPrefix { best = (index, aligned) }
         }
         return best

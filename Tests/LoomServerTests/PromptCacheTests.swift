@@ -3,9 +3,9 @@ import XCTest
 @testable import LoomServer
 
 /// Prompt-prefix reuse (llama.cpp's `cache_prompt`): a request starts from the longest prefix
-/// of its prompt a free slot still holds, cut to a multiple of the prompt chunk (256 tokens
-/// here, the server's default), reports it as `usage.prompt_tokens_details.cached_tokens`,
-/// and answers exactly as a cold request does.
+/// of its prompt a free slot still holds (all of it but the last token, across prompt-chunk
+/// boundaries: prompt rows are batch-invariant), reports it as
+/// `usage.prompt_tokens_details.cached_tokens`, and answers exactly as a cold request does.
 final class PromptCacheTests: XCTestCase {
     /// One slot, so every request lands where the previous one left its cache.
     static let oneSlot: Result<TestServer, Error> = Result {
@@ -38,14 +38,15 @@ final class PromptCacheTests: XCTestCase {
         XCTAssertEqual(cold.cached, 0, "cache_prompt: false evaluates the whole prompt")
         // The same prompt again: everything but the last token comes from the cache.
         let again = try completion(server, first)
-        XCTAssertEqual(again.cached, (again.prompt - 1) / 256 * 256)
+        XCTAssertEqual(again.cached, again.prompt - 1)
         XCTAssertGreaterThan(again.cached, 0)
         XCTAssertEqual(again.text, cold.text, "a cached prefix must not change the answer")
         XCTAssertEqual(again.logprobs, cold.logprobs, "bit-identical log-probabilities")
 
         // Another question about the same document: the document is reused.
         let warm = try completion(server, second)
-        XCTAssertEqual(warm.cached, 256, "the shared document, to a chunk boundary")
+        XCTAssertGreaterThan(warm.cached, 256, "the shared document, past the first prompt chunk")
+        XCTAssertLessThan(warm.cached, warm.prompt - 5, "only the shared document")
         let coldSecond = try completion(server, second, cachePrompt: false)
         XCTAssertEqual(coldSecond.cached, 0)
         XCTAssertEqual(warm.text, coldSecond.text)
@@ -73,7 +74,7 @@ final class PromptCacheTests: XCTestCase {
         group.wait()
         let followA = try completion(server, a + "\nQ: first line?")
         let followB = try completion(server, b + "\nQ: last line?")
-        XCTAssertTrue(followA.cached >= 256 && followA.cached % 256 == 0, "A's follow-up found A's slot: \(followA.cached)")
-        XCTAssertTrue(followB.cached >= 256 && followB.cached % 256 == 0, "B's follow-up found B's slot: \(followB.cached)")
+        XCTAssertGreaterThanOrEqual(followA.cached, 256, "A's follow-up found A's slot: \(followA.cached)")
+        XCTAssertGreaterThanOrEqual(followB.cached, 256, "B's follow-up found B's slot: \(followB.cached)")
     }
 }
