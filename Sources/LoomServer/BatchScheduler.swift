@@ -55,7 +55,7 @@ public final class BatchScheduler: @unchecked Sendable {
 
     public init(model: LanguageModel, slots: Int, contextLength: Int, queueLimit: Int = 64,
                 promptChunk: Int = 256, threads: Int? = nil, metrics: ServerMetrics = ServerMetrics(),
-                kernelOptions: KernelOptions = .default, contextShift: ContextShift? = nil,
+                kernelOptions: KernelOptions = .smallBatchKernels, contextShift: ContextShift? = nil,
                 speculative: SpeculativeOptions? = nil) throws {
         if let speculative {
             try speculative.validate()

@@ -23,7 +23,11 @@ public struct ServerConfiguration: Sendable {
     public var threads: Int?
     /// Requests waiting for a slot beyond which new ones get 503 + Retry-After.
     public var queueLimit: Int
-    /// Kernel choices of the forward pass (tests compare paths with it).
+    /// Kernel choices of the forward pass. By default the small-batch kernels
+    /// (``KernelOptions/smallBatchKernels``): ≈ 2.4× the throughput of batch-invariant products
+    /// at 8 streams on SmolLM2 (BENCHMARKS.md), but a row's rounding then depends on the rows
+    /// that share its step. ``KernelOptions/default`` (`loom serve --deterministic`) makes
+    /// answers and log-probs independent of the load. Draft rows are verified exactly either way.
     public var kernelOptions: KernelOptions
     /// Where the server logs (an access line per request at `info`, load details at `debug`);
     /// nil = label "loom" on swift-log's default handler (standard error) at `info`, or at the
@@ -69,7 +73,7 @@ public struct ServerConfiguration: Sendable {
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, parallel: Int = 4,
                 contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64,
-                kernelOptions: KernelOptions = .default, logger: Logger? = nil,
+                kernelOptions: KernelOptions = .smallBatchKernels, logger: Logger? = nil,
                 headerTimeout: TimeInterval = 30, bodyTimeout: TimeInterval = 30, requestTimeout: TimeInterval = 120,
                 maxConnectionsPerClient: Int = 64, maxRequestBodyBytes: Int = 8 << 20) {
         self.host = host

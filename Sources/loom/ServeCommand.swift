@@ -59,9 +59,9 @@ struct ServeCommand: ParsableCommand {
 
     @Option(help: "The model's tool-call syntax: llama3, hermes, mistral or generic (default: detected from the chat template).")
     var toolCallFormat: String?
-    @Flag(inversion: .prefixedNo,
-          help: "Give every row of a batched step the arithmetic it gets alone, so answers and log-probs do not depend on the server's load (--no-batch-invariant: faster small-batch kernels whose rounding does; BENCHMARKS.md has the cost).")
-    var batchInvariant = true
+    @Flag(name: [.customLong("deterministic"), .customLong("batch-invariant")],
+          help: "Give every row of a batched step the arithmetic it gets alone, so answers and log-probs do not depend on the server's load (about 2.4x less throughput at 8 streams; BENCHMARKS.md).")
+    var deterministic = false
 
     func validate() throws {
         if draft.modelDraft != nil {
@@ -123,7 +123,7 @@ struct ServeCommand: ParsableCommand {
         if contextShift { configuration.contextShift = ContextShift(keep: keep ?? 0) }
         configuration.speculative = draft.options
         configuration.toolCallFormat = toolCallFormat.flatMap(ToolCallFormat.init(rawValue:))
-        configuration.kernelOptions.batchInvariant = batchInvariant
+        configuration.kernelOptions.batchInvariant = deterministic
         let overrides = rope.overrides, context = contextLength, cache = cache
         let server = LoomHTTPServer(configuration: configuration) {
             let model = try LanguageModel(path: path, rope: overrides)

@@ -3,13 +3,14 @@ import XCTest
 @testable import LoomServer
 
 /// Prompt-prefix reuse (llama.cpp's `cache_prompt`): a request starts from the longest prefix
-/// of its prompt a free slot still holds (all of it but the last token, across prompt-chunk
-/// boundaries: prompt rows are batch-invariant), reports it as
+/// of its prompt a free slot still holds (with `--deterministic`, all of it but the last token,
+/// across prompt-chunk boundaries: prompt rows are batch-invariant), reports it as
 /// `usage.prompt_tokens_details.cached_tokens`, and answers exactly as a cold request does.
 final class PromptCacheTests: XCTestCase {
     /// One slot, so every request lands where the previous one left its cache.
     static let oneSlot: Result<TestServer, Error> = Result {
-        try TestServer(configuration: ServerConfiguration(port: 0, parallel: 1, contextLength: 1024, alias: "smol", threads: 2))
+        try TestServer(configuration: ServerConfiguration(port: 0, parallel: 1, contextLength: 1024, alias: "smol", threads: 2,
+                                                          kernelOptions: .default))
     }
 
     /// A ~390-token document and two questions about it.
@@ -60,7 +61,8 @@ final class PromptCacheTests: XCTestCase {
     /// The cache is chosen per slot: with two slots holding two documents, each follow-up
     /// goes to the slot with its own document.
     func testTheSlotWithTheLongestMatchIsChosen() throws {
-        let server = try TestServer(configuration: ServerConfiguration(port: 0, parallel: 2, contextLength: 1024, alias: "smol", threads: 2))
+        let server = try TestServer(configuration: ServerConfiguration(port: 0, parallel: 2, contextLength: 1024, alias: "smol", threads: 2,
+                                                                       kernelOptions: .default))
         let a = Self.document, b = String(Self.document.reversed())
         // Fill both slots at once so each document lands in its own slot.
         let group = DispatchGroup()

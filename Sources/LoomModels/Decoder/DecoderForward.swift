@@ -46,7 +46,7 @@ final class DecoderForward {
     /// Slot of each batch row of the last ``run(_:caches:)``.
     private var rowSlots: [Int] = []
     /// Kind of each batch row of the last ``run(_:caches:)`` (its segment's, ``SequenceSegment/isDecode``).
-    private var rowKinds: [BatchRows] = []
+    private var rowKinds: [ProjectionSeam.RowKind] = []
 
     init(model: LanguageModel, maxRows: Int, pool: ThreadPool, options: KernelOptions) {
         self.model = model
@@ -141,7 +141,9 @@ final class DecoderForward {
         }
         let n = rows.count
         rowSlots = rows.map(\.slot)
-        rowKinds = segments.flatMap { s in repeatElement(s.isDecode ? BatchRows.decode : .prompt, count: s.tokens.count) }
+        rowKinds = segments.flatMap { s in
+            repeatElement(ProjectionSeam.RowKind(batch: s.isDecode ? .decode : .prompt, exact: s.isDraft), count: s.tokens.count)
+        }
         let runs = seam.runs(rowKinds[...])
         let scales = adapterRowScales(slots: rowSlots[...], buffers: &rowScaleBuffers, capacity: maxRows)
 

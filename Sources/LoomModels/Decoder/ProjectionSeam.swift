@@ -17,11 +17,21 @@ struct ProjectionSeam {
         }
     }
 
-    /// Consecutive batch rows of one kind (``BatchRows``): a product runs once per run, so
-    /// that each row gets its kind's arithmetic whatever else shares the step.
+    /// What a batch row is: a decode or prompt row (``BatchRows``), and whether it must get
+    /// its kind's exact arithmetic even without ``KernelOptions/batchInvariant`` (draft rows
+    /// under verification: speculative decoding promises plain decoding's answers).
+    struct RowKind: Equatable {
+        let batch: BatchRows
+        let exact: Bool
+    }
+
+    /// Consecutive batch rows of one kind: a product runs once per run, so that each row gets
+    /// its kind's arithmetic whatever else shares the step. `exact` runs are batch-invariant
+    /// whatever the seam's options.
     struct Run: Equatable {
         let rows: Range<Int>
         let batch: BatchRows
+        var exact = false
     }
 
     let pool: ThreadPool
@@ -45,8 +55,10 @@ struct ProjectionSeam {
             let columns = a.projection.columns
             for run in runs {
                 let first = run.rows.lowerBound
+                var runOptions = options
+                if run.exact { runOptions.batchInvariant = true }
                 MatMul.multiply(target(a, row: first), b.map { target($0, row: first) }, c.map { target($0, row: first) },
-                                input + first * columns, tokens: run.rows.count, pool: pool, batch: run.batch, options: options)
+                                input + first * columns, tokens: run.rows.count, pool: pool, batch: run.batch, options: runOptions)
             }
         }
         // No array of outputs here: this runs for every projection of every layer.
@@ -93,16 +105,22 @@ struct ProjectionSeam {
     /// The runs of a batch whose rows are all `batch` rows.
     static func uniform(_ rows: Int, _ batch: BatchRows) -> [Run] { [Run(rows: 0..<rows, batch: batch)] }
 
-    /// The runs of consecutive rows of equal kind in `kinds` (all `kinds` in one run, of the
-    /// step's kind as before batch invariance, when `options` do not ask for it).
-    func runs(_ kinds: ArraySlice<BatchRows>) -> [Run] {
-        guard options.batchInvariant else {
-            return Self.uniform(kinds.count, kinds.allSatisfy { $0 == .decode } ? .decode : .prompt)
+    /// The runs of consecutive rows of equal kind in `kinds`. Without batch invariance in
+    /// `options`, every row but the exact ones takes the step's kind as before batch
+    /// invariance (decode if every row is a decode row), in as few runs as the exact rows allow.
+    func runs(_ kinds: ArraySlice<RowKind>) -> [Run] {
+        let invariant = options.batchInvariant
+        let legacy: BatchRows = kinds.allSatisfy { $0.batch == .decode } ? .decode : .prompt
+        if !invariant && !kinds.contains(where: \.exact) { return Self.uniform(kinds.count, legacy) }
+        // The run a row belongs to: its own kind, or the step's for inexact rows without invariance.
+        func key(_ kind: RowKind) -> Run {
+            invariant || kind.exact ? Run(rows: 0..<0, batch: kind.batch, exact: kind.exact) : Run(rows: 0..<0, batch: legacy)
         }
         var result: [Run] = []
         var start = 0
-        for (i, kind) in kinds.enumerated() where i + 1 == kinds.count || kinds[kinds.startIndex + i + 1] != kind {
-            result.append(Run(rows: start..<i + 1, batch: kind))
+        let keys = kinds.map(key)
+        for (i, k) in keys.enumerated() where i + 1 == keys.count || keys[i + 1] != k {
+            result.append(Run(rows: start..<i + 1, batch: k.batch, exact: k.exact))
             start = i + 1
         }
         return result
