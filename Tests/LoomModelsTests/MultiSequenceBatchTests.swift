@@ -12,6 +12,16 @@ final class MultiSequenceBatchTests: XCTestCase {
         return worst
     }
 
+    /// Three prompts of different lengths.
+    static func prompts(_ model: LanguageModel) -> [[Int]] {
+        ["The capital of France is",
+         "Once upon a time, in a small village by the sea, there lived an old fisherman who",
+         "1, 2, 3,"].map { model.tokenizer.encode($0) }
+    }
+
+    /// Continuations fed one token at a time after the prompts (fixed ids, any valid ones).
+    static let continuations = [[504, 1345, 260, 2848], [314, 253, 1115], [216, 34, 30, 216, 35]]
+
     func testInterleavedSequencesMatchSingleSessions() throws {
         // Exact comparison of the batching logic: single-token steps would otherwise take
         // the integer kernels (tested on their own in LoomKernelsTests) and batches the float ones.
@@ -19,13 +29,8 @@ final class MultiSequenceBatchTests: XCTestCase {
         floatPath.integerActivations = false
         let model = try LanguageModel(path: try TestModels.path("smollm2"))
         let pool = ThreadPool(threadCount: 2)
-        let prompts = [
-            "The capital of France is",
-            "Once upon a time, in a small village by the sea, there lived an old fisherman who",
-            "1, 2, 3,",
-        ].map { model.tokenizer.encode($0) }
-        // Continuations fed one token at a time after the prompts (fixed ids, any valid ones).
-        let continuations = [[504, 1345, 260, 2848], [314, 253, 1115], [216, 34, 30, 216, 35]]
+        let prompts = Self.prompts(model)
+        let continuations = Self.continuations
 
         // Reference: each full sequence alone, logits at every position.
         var expected: [[[Float]]] = []
@@ -92,12 +97,8 @@ final class MultiSequenceBatchTests: XCTestCase {
     func testRowsAreBatchInvariantWithDefaultKernels() throws {
         let model = try LanguageModel(path: try TestModels.path("smollm2"))
         let pool = ThreadPool(threadCount: 2)
-        let prompts = [
-            "The capital of France is",
-            "Once upon a time, in a small village by the sea, there lived an old fisherman who",
-            "1, 2, 3,",
-        ].map { model.tokenizer.encode($0) }
-        let continuations = [[504, 1345, 260, 2848], [314, 253, 1115], [216, 34, 30, 216, 35]]
+        let prompts = Self.prompts(model)
+        let continuations = Self.continuations
 
         // Reference: each sequence alone, its prompt as one prompt evaluation, then one token at a time.
         var expected: [[[UInt32]]] = []

@@ -22,11 +22,7 @@ final class TokenActivationSet: @unchecked Sendable {
     /// element t of the result points at token t's codes. Valid until the next call.
     func quantize(_ x: UnsafePointer<Float>, columns: Int, tokens: Int) -> UnsafePointer<ActivationBlocks> {
         while integer.count < tokens { integer.append(QuantizedActivations(capacity: columns)) }
-        if integerCapacity < tokens {
-            integerBlocks.deallocate()
-            integerBlocks = .allocate(capacity: tokens)
-            integerCapacity = tokens
-        }
+        Self.grow(&integerBlocks, &integerCapacity, to: tokens)
         for t in 0..<tokens {
             integer[t].quantize(x + t * columns, count: columns)
             (integerBlocks + t).initialize(to: ActivationBlocks(integer[t]))
@@ -37,15 +33,19 @@ final class TokenActivationSet: @unchecked Sendable {
     /// The same for the ternary kernels (``TernaryActivations``).
     func quantizeTernary(_ x: UnsafePointer<Float>, columns: Int, tokens: Int) -> UnsafePointer<TernaryActivationBlocks> {
         while ternary.count < tokens { ternary.append(TernaryActivations(capacity: columns)) }
-        if ternaryCapacity < tokens {
-            ternaryBlocks.deallocate()
-            ternaryBlocks = .allocate(capacity: tokens)
-            ternaryCapacity = tokens
-        }
+        Self.grow(&ternaryBlocks, &ternaryCapacity, to: tokens)
         for t in 0..<tokens {
             ternary[t].quantize(x + t * columns, count: columns)
             (ternaryBlocks + t).initialize(to: ternary[t].blocks)
         }
         return UnsafePointer(ternaryBlocks)
+    }
+
+    /// Reallocates `pointer` (holding `capacity` elements, none to keep) for at least `count`.
+    private static func grow<T>(_ pointer: inout UnsafeMutablePointer<T>, _ capacity: inout Int, to count: Int) {
+        guard capacity < count else { return }
+        pointer.deallocate()
+        pointer = .allocate(capacity: count)
+        capacity = count
     }
 }
