@@ -118,7 +118,17 @@ public struct GenerationRequest {
         }
         let grammar = try Self.grammar(f)
         var stops = try f.strings("stop") ?? []
+        // OpenAI's limit; past it a client's request would be answered under other rules
+        // than the API it was written for.
+        guard stops.count <= 4 else { throw APIError.invalid("stop", "at most 4 stop sequences, got \(stops.count)") }
         stops.removeAll { $0.isEmpty }
+        // Fields of OpenAI's API that Loom does not implement: refused by name rather than ignored.
+        if let bestOf = try f.int("best_of"), bestOf != 1 {
+            throw APIError.invalid("best_of", "is not supported (only 1); ask for n choices instead")
+        }
+        if let suffix = try f.string("suffix"), !suffix.isEmpty {
+            throw APIError.invalid("suffix", "is not supported (no fill-in-the-middle completions)")
+        }
         // Logprobs of the chosen token need the top-k pass; at least one alternative is
         // computed and the extra ones are trimmed when answering.
         options = GenerationOptions(maxTokens: maxTokens ?? defaultMaxTokens, sampling: sampling,

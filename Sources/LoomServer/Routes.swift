@@ -13,11 +13,13 @@ struct Routes {
 
     func register(on router: Router<ServerRequestContext>) {
         router.get("/health") { _, _ -> Response in
-            switch host.current {
-            case .ready: return JSON.response(["status": "ok"])
-            case .loading: throw APIError(.serviceUnavailable, "Loading model", type: "unavailable_error", code: "503", retryAfter: 1)
-            case .failed(let message): throw APIError(.internalServerError, "the model failed to load: \(message)", type: "server_error", code: "500")
-            }
+            try health()
+            return JSON.response(["status": "ok"])
+        }
+        // Uptime probes ask with HEAD: the same status, no body.
+        router.head("/health") { _, _ -> Response in
+            try health()
+            return Response(status: .ok, headers: [.contentType: "application/json"])
         }
         router.get("/metrics") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -25,20 +27,21 @@ struct Routes {
         }
         for path in ["/v1/models", "/models"] {
             router.get(RouterPath(path)) { _, _ -> Response in
+                JSON.response(["object": "list", "data": Self.modelEntries(try host.ready())])
+            }
+            router.head(RouterPath(path)) { _, _ -> Response in
+                _ = try host.ready()
+                return Response(status: .ok, headers: [.contentType: "application/json"])
+            }
+            // OpenAI's `models.retrieve`: an entry by id; any name the server accepts in a
+            // request's `model` (file name, alias) gives the model's own entry.
+            router.get(RouterPath(path + "/{id}")) { _, context -> Response in
                 let served = try host.ready()
-                let c = served.model.config
-                let base: [String: Any] = [
-                    "id": served.id, "object": "model", "created": served.created, "owned_by": "loom",
-                    "meta": ["n_vocab": c.vocabularySize, "n_ctx_train": c.contextLength, "n_ctx": served.contextLength,
-                             "n_embd": c.embeddingSize, "n_layer": c.layerCount, "architecture": c.architecture.name],
-                ]
-                // vLLM lists each LoRA module as a model whose parent is the base.
-                let paths = Dictionary(uniqueKeysWithValues: served.scheduler.loraAdapters.map { ($0.id, $0.path) })
-                let adapters: [[String: Any]] = served.adapterNames.sorted { $0.value < $1.value }.map { name, id in
-                    ["id": name, "object": "model", "created": served.created, "owned_by": "loom",
-                     "parent": served.id, "root": paths[id] ?? ""]
-                }
-                return JSON.response(["object": "list", "data": [base] + adapters])
+                let id = try context.parameters.require("id")
+                let entries = Self.modelEntries(served)
+                if let entry = entries.first(where: { $0["id"] as? String == id }) { return JSON.response(entry) }
+                try served.checkModelName(id)
+                return JSON.response(entries[0])
             }
         }
         post(router, ["/v1/chat/completions", "/chat/completions"]) { served, body, connection in
@@ -54,6 +57,32 @@ struct Routes {
         post(router, ["/tokenize"]) { served, body, _ in try tokenize(served, body) }
         post(router, ["/detokenize"]) { served, body, _ in try detokenize(served, body) }
         post(router, ["/apply-template"]) { served, body, _ in try applyTemplate(served, body) }
+    }
+
+    /// Throws the `/health` error while the model loads or after it failed to.
+    private func health() throws {
+        switch host.current {
+        case .ready: return
+        case .loading: throw APIError(.serviceUnavailable, "Loading model", type: "unavailable_error", code: "503", retryAfter: 1)
+        case .failed(let message): throw APIError(.internalServerError, "the model failed to load: \(message)", type: "server_error", code: "500")
+        }
+    }
+
+    /// The `/v1/models` entries: the model, then each LoRA module as a model whose parent is
+    /// the base (vLLM's form).
+    private static func modelEntries(_ served: ServedModel) -> [[String: Any]] {
+        let c = served.model.config
+        let base: [String: Any] = [
+            "id": served.id, "object": "model", "created": served.created, "owned_by": "loom",
+            "meta": ["n_vocab": c.vocabularySize, "n_ctx_train": c.contextLength, "n_ctx": served.contextLength,
+                     "n_embd": c.embeddingSize, "n_layer": c.layerCount, "architecture": c.architecture.name],
+        ]
+        let paths = Dictionary(uniqueKeysWithValues: served.scheduler.loraAdapters.map { ($0.id, $0.path) })
+        let adapters: [[String: Any]] = served.adapterNames.sorted { $0.value < $1.value }.map { name, id in
+            ["id": name, "object": "model", "created": served.created, "owned_by": "loom",
+             "parent": served.id, "root": paths[id] ?? ""]
+        }
+        return [base] + adapters
     }
 
     /// Registers a POST route that reads the whole body and needs the loaded model.

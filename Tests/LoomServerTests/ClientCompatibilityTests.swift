@@ -1,0 +1,60 @@
+import Foundation
+import XCTest
+@testable import LoomServer
+
+/// What running real clients against the server found (issue 26 item 6): routes the official
+/// `openai` package and uptime probes use, and OpenAI's own limits, enforced by name.
+final class ClientCompatibilityTests: XCTestCase {
+    var server: TestServer!
+    var client: RawHTTPClient { server.client }
+    let auth = TestServer.auth
+
+    override func setUpWithError() throws {
+        server = try TestServer.shared.get()
+    }
+
+    func assertError(_ reply: RawHTTPClient.Reply, _ status: Int, param: String? = nil, code: String? = nil,
+                     file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(reply.status, status, reply.text, file: file, line: line)
+        let error = (try? reply.json())?["error"] as? [String: Any]
+        XCTAssertNotNil(error?["message"] as? String, reply.text, file: file, line: line)
+        if let param { XCTAssertEqual(error?["param"] as? String, param, reply.text, file: file, line: line) }
+        if let code { XCTAssertEqual(error?["code"] as? String, code, reply.text, file: file, line: line) }
+    }
+
+    /// `HEAD /health` and `HEAD /v1/models` answer as GET does, without a body.
+    func testHeadRequests() throws {
+        let health = try client.request("HEAD", "/health")
+        XCTAssertEqual(health.status, 200)
+        XCTAssertTrue(health.body.isEmpty, health.text)
+        let models = try client.request("HEAD", "/v1/models", headers: auth)
+        XCTAssertEqual(models.status, 200)
+        XCTAssertTrue(models.body.isEmpty, models.text)
+        XCTAssertEqual(try client.request("HEAD", "/v1/models").status, 401, "HEAD needs the key as GET does")
+    }
+
+    /// The SDK's `models.retrieve(id)`: the listed id, any name a request may use, or 404.
+    func testRetrieveModel() throws {
+        let list = try client.get("/v1/models", headers: auth).json()
+        let id = try XCTUnwrap(((list["data"] as? [[String: Any]])?.first)?["id"] as? String)
+        for name in [id, try XCTUnwrap(server.server.servedModel).model.path.split(separator: "/").last.map(String.init)!] {
+            let reply = try client.get("/v1/models/\(name)", headers: auth)
+            XCTAssertEqual(reply.status, 200, reply.text)
+            let object = try reply.json()
+            XCTAssertEqual(object["id"] as? String, id)
+            XCTAssertEqual(object["object"] as? String, "model")
+        }
+        assertError(try client.get("/v1/models/gpt-9", headers: auth), 404, param: "model", code: "model_not_found")
+    }
+
+    /// OpenAI's limits and fields Loom does not implement are 400s that name the field.
+    func testOpenAILimitsAreEnforcedByName() throws {
+        let base: [String: Any] = ["prompt": "Hi", "max_tokens": 2]
+        func with(_ key: String, _ value: Any) -> [String: Any] { base.merging([key: value]) { $1 } }
+        assertError(try client.post("/v1/completions", with("stop", ["a", "b", "c", "d", "e"]), headers: auth), 400, param: "stop")
+        XCTAssertEqual(try client.post("/v1/completions", with("stop", ["a", "b", "c", "d"]), headers: auth).status, 200)
+        assertError(try client.post("/v1/completions", with("best_of", 3), headers: auth), 400, param: "best_of")
+        XCTAssertEqual(try client.post("/v1/completions", with("best_of", 1), headers: auth).status, 200)
+        assertError(try client.post("/v1/completions", with("suffix", " end"), headers: auth), 400, param: "suffix")
+    }
+}
