@@ -11,6 +11,9 @@ import LoomGeneration
 public enum APIRequestDecoder {
     /// A `/v1/chat/completions` body.
     /// - Parameter vocabularySize: token ids (in `logit_bias`) must be below it.
+    /// Message roles a chat request may use.
+    static let roles: Set<String> = ["system", "developer", "user", "assistant", "tool", "function", "ipython"]
+
     public static func chatCompletion(_ body: Data, vocabularySize: Int) throws -> ChatCompletionRequest {
         let fields = try JSONFields(body: body)
         let model = try fields.string("model")
@@ -25,6 +28,11 @@ public enum APIRequestDecoder {
             throw APIError.invalid("messages", "\(error)")
         }
         guard !messages.isEmpty else { throw APIError.invalid("messages", "must contain at least one message") }
+        // OpenAI's roles (and Llama 3.1's `ipython` for tool results); any other would be
+        // rendered into the prompt as-is, as text the model was never trained on.
+        if let (i, bad) = messages.enumerated().first(where: { !Self.roles.contains($0.element.role) }).map({ ($0.offset, $0.element) }) {
+            throw APIError.invalid("messages[\(i)].role", "must be one of \(Self.roles.sorted().joined(separator: ", ")), got \"\(bad.role)\"")
+        }
         let tools: [ToolDefinition]
         let toolChoice: ToolChoice
         do {
