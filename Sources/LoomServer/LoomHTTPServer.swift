@@ -51,6 +51,8 @@ public struct ServerConfiguration: Sendable {
     /// 8 MiB is well above the largest legitimate request (a 128K-token prompt as token ids,
     /// or as text, is about 1 MB of JSON).
     public var maxRequestBodyBytes: Int
+    /// Origins browsers may call from (`Access-Control-Allow-Origin`; `*` for any); empty: no CORS.
+    public var corsOrigins: [String] = []
     /// LoRA adapters attached at start, in order (ids 0, 1, …). One with a `name` is a
     /// selectable model (vLLM's `--lora-modules name=path`): attached at scale 0 and turned on
     /// for requests whose `model` is that name; one without is on for every request at its
@@ -161,6 +163,7 @@ public final class LoomHTTPServer: @unchecked Sendable {
         router.add(middleware: AccessLogMiddleware())
         router.add(middleware: ErrorMiddleware(metrics: metrics))
         router.add(middleware: BodyLimitMiddleware(limit: configuration.maxRequestBodyBytes))
+        if !configuration.corsOrigins.isEmpty { router.add(middleware: CORSOriginsMiddleware(origins: configuration.corsOrigins)) }
         if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
         Routes(host: host, metrics: metrics, maxBodyBytes: configuration.maxRequestBodyBytes).register(on: router)
         let timeouts = ConnectionGuard.Timeouts(header: TimeAmount(seconds: configuration.headerTimeout),

@@ -59,6 +59,8 @@ struct ServeCommand: ParsableCommand {
 
     @Option(help: "The model's tool-call syntax: llama3, hermes, mistral or generic (default: detected from the chat template).")
     var toolCallFormat: String?
+    @Option(help: ArgumentHelp("Origins browsers may call the server from, comma-separated, or * for any (CORS).", valueName: "origins"))
+    var corsOrigins: String?
     @Flag(name: [.customLong("deterministic"), .customLong("batch-invariant")],
           help: "Give every row of a batched step the arithmetic it gets alone, so answers and log-probs do not depend on the server's load (about 2.4x less throughput at 8 streams; BENCHMARKS.md).")
     var deterministic = false
@@ -74,6 +76,10 @@ struct ServeCommand: ParsableCommand {
         if let keep, keep < -1 { throw ValidationError("--keep must be ≥ -1 (-1: the whole prompt), got \(keep)") }
         if let keep, let contextLength, keep > contextLength - 2 {
             throw ValidationError("--keep \(keep) leaves nothing to drop in a context of \(contextLength); keep fewer tokens or raise --ctx")
+        }
+        if let corsOrigins, corsOrigins.split(separator: ",", omittingEmptySubsequences: false)
+            .contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("--cors-origins needs comma-separated origins (e.g. https://app.example) or *, got \"\(corsOrigins)\"")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0…65535, got \(port)") }
         guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be in 1…64, got \(parallel)") }
@@ -124,6 +130,7 @@ struct ServeCommand: ParsableCommand {
         configuration.speculative = draft.options
         configuration.toolCallFormat = toolCallFormat.flatMap(ToolCallFormat.init(rawValue:))
         configuration.kernelOptions.batchInvariant = deterministic
+        configuration.corsOrigins = corsOrigins.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
         let overrides = rope.overrides, context = contextLength, cache = cache
         let server = LoomHTTPServer(configuration: configuration) {
             let model = try LanguageModel(path: path, rope: overrides)

@@ -47,6 +47,32 @@ final class ClientCompatibilityTests: XCTestCase {
         assertError(try client.get("/v1/models/gpt-9", headers: auth), 404, param: "model", code: "model_not_found")
     }
 
+    /// `--cors-origins`: a browser's preflight is answered before the API key is asked for, and
+    /// allowed origins get `Access-Control-Allow-Origin`; others get no CORS headers.
+    func testCORS() throws {
+        var configuration = ServerConfiguration(port: 0, parallel: 1, contextLength: 256, alias: "smol", threads: 1)
+        configuration.apiKey = TestServer.apiKey
+        configuration.corsOrigins = ["https://app.example"]
+        let cors = try TestServer(configuration: configuration)
+        let preflight = try cors.client.request("OPTIONS", "/v1/chat/completions", headers: [
+            "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type"])
+        XCTAssertEqual(preflight.status, 204, preflight.text)
+        XCTAssertEqual(preflight.headers["access-control-allow-origin"], "https://app.example")
+        XCTAssertTrue(preflight.headers["access-control-allow-methods"]?.contains("POST") ?? false)
+        XCTAssertEqual(preflight.headers["access-control-allow-headers"], "authorization, content-type")
+        let models = try cors.client.get("/v1/models", headers: auth.merging(["Origin": "https://app.example"]) { $1 })
+        XCTAssertEqual(models.status, 200, models.text)
+        XCTAssertEqual(models.headers["access-control-allow-origin"], "https://app.example")
+        let other = try cors.client.get("/v1/models", headers: auth.merging(["Origin": "https://evil.example"]) { $1 })
+        XCTAssertEqual(other.status, 200)
+        XCTAssertNil(other.headers["access-control-allow-origin"])
+        XCTAssertEqual(try cors.client.request("OPTIONS", "/v1/models", headers: ["Origin": "https://evil.example"]).status, 401,
+                       "a preflight from an origin not allowed goes on to the API key check")
+        XCTAssertNil(try client.get("/v1/models", headers: auth.merging(["Origin": "https://app.example"]) { $1 })
+            .headers["access-control-allow-origin"], "no CORS without --cors-origins")
+    }
+
     /// OpenAI's limits and fields Loom does not implement are 400s that name the field.
     func testOpenAILimitsAreEnforcedByName() throws {
         let base: [String: Any] = ["prompt": "Hi", "max_tokens": 2]
