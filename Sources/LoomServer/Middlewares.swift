@@ -70,6 +70,11 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
             throw APIError.bodyTooLarge(declared, limit: limit)
         }
+        // A compressed body would otherwise fail as "invalid JSON"; say what is wrong (RFC 9110 §15.5.16).
+        if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" {
+            throw APIError(.unsupportedMediaType, "Content-Encoding '\(encoding)' is not supported; send the body uncompressed",
+                           code: "unsupported_content_encoding")
+        }
         return try await next(request, context)
     }
 }

@@ -82,6 +82,9 @@ final class ClientCompatibilityTests: XCTestCase {
         assertError(try client.post("/v1/completions", with("best_of", 3), headers: auth), 400, param: "best_of")
         XCTAssertEqual(try client.post("/v1/completions", with("best_of", 1), headers: auth).status, 200)
         assertError(try client.post("/v1/completions", with("suffix", " end"), headers: auth), 400, param: "suffix")
+        // A gzip-encoded body is named as such, not reported as malformed JSON.
+        assertError(try client.post("/v1/completions", base, headers: auth.merging(["Content-Encoding": "gzip"]) { $1 }), 415,
+                    code: "unsupported_content_encoding")
         let chat: [String: Any] = ["messages": [["role": "user", "content": "Hi"], ["role": "narrator", "content": "x"]], "max_tokens": 2]
         assertError(try client.post("/v1/chat/completions", chat, headers: auth), 400, param: "messages[1].role")
     }
