@@ -13,15 +13,6 @@ final class ClientCompatibilityTests: XCTestCase {
         server = try TestServer.shared.get()
     }
 
-    func assertError(_ reply: RawHTTPClient.Reply, _ status: Int, param: String? = nil, code: String? = nil,
-                     file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(reply.status, status, reply.text, file: file, line: line)
-        let error = (try? reply.json())?["error"] as? [String: Any]
-        XCTAssertNotNil(error?["message"] as? String, reply.text, file: file, line: line)
-        if let param { XCTAssertEqual(error?["param"] as? String, param, reply.text, file: file, line: line) }
-        if let code { XCTAssertEqual(error?["code"] as? String, code, reply.text, file: file, line: line) }
-    }
-
     /// `HEAD /health` and `HEAD /v1/models` answer as GET does, without a body.
     func testHeadRequests() throws {
         let health = try client.request("HEAD", "/health")
