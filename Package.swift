@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "LoomServer",
             dependencies: [
-                "LoomModels", "LoomGeneration", "LoomTokenizer", "LoomFormats", "LoomKernels", "LoomJinja",
+                "LoomModels", "LoomGeneration", "LoomTokenizer", "LoomFormats", "LoomKernels", "LoomJinja", "LoomEval", "LoomHub",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

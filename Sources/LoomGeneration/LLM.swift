@@ -102,6 +102,15 @@ public final class LLM: @unchecked Sendable {
         }
     }
 
+    /// The model's embedding of `text`: its final hidden states pooled (``DecoderEmbedder``)
+    /// and L2-normalised. Runs on the generation thread and leaves the chat's KV cache alone.
+    public func embedding(of text: String, pooling: EmbeddingPooling = .mean) async throws -> [Float] {
+        try await perform { [model] generator in
+            try DecoderEmbedder(model: model, pooling: pooling, maxTokens: generator.session.capacity,
+                                pool: generator.session.pool, options: generator.session.kernelOptions).embed(text).vector
+        }
+    }
+
     /// Runs `body` on the generation thread, after the requests made before it.
     public func perform<T: Sendable>(_ body: @escaping @Sendable (Generator) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in

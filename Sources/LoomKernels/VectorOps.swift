@@ -227,6 +227,14 @@ public enum VectorOps {
         while i < count { y[i] += a * x[i]; i += 1 }
     }
 
+    /// Scales `v` to unit Euclidean length, the sum of squares in Double (embeddings'
+    /// `normalize`, sentence-transformers' `Normalize` module); a zero vector stays zero.
+    public static func normalizeL2(_ v: inout [Float]) {
+        let norm = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        guard norm > 0 else { return }
+        for i in v.indices { v[i] = Float(Double(v[i]) / norm) }
+    }
+
     /// Index of the largest element (the first one on ties).
     @inlinable
     public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {

@@ -18,7 +18,7 @@ public final class InferenceSession {
     public static let maxBatch = 512
 
     let cache: KVCache
-    private let forward: DecoderForward
+    let forward: DecoderForward
 
     init(model: LanguageModel, capacity: Int, pool: ThreadPool, options: KernelOptions, cacheTypes: KVCacheTypes) {
         self.model = model

@@ -62,9 +62,10 @@ public enum APIRequestDecoder {
         return CompletionRequest(model: model, prompts: prompts, echo: echo, generation: generation)
     }
 
-    /// `prompt`: a string, an array of strings, an array of token ids or an array of arrays of ids.
-    static func parsePrompts(_ fields: JSONFields, vocabularySize: Int) throws -> [PromptInput] {
-        guard let raw = fields.raw("prompt") else { throw APIError.invalid("prompt", "is required") }
+    /// `prompt` (or `key`): a string, an array of strings, an array of token ids or an array
+    /// of arrays of ids.
+    static func parsePrompts(_ fields: JSONFields, key: String = "prompt", vocabularySize: Int) throws -> [PromptInput] {
+        guard let raw = fields.raw(key) else { throw APIError.invalid(key, "is required") }
         func tokens(_ array: [Any], field: String) throws -> PromptInput {
             .tokens(try array.enumerated().map { i, item -> Int in
                 guard let id = JSONFields.integer(item) else {
@@ -78,14 +79,14 @@ public enum APIRequestDecoder {
         }
         if let s = raw as? String { return [.text(s)] }
         guard let array = raw as? [Any] else {
-            throw APIError.invalid("prompt", "expected a string, an array of strings or an array of token ids, got \(JSONFields.describe(raw))")
+            throw APIError.invalid(key, "expected a string, an array of strings or an array of token ids, got \(JSONFields.describe(raw))")
         }
-        guard !array.isEmpty else { throw APIError.invalid("prompt", "must not be empty") }
+        guard !array.isEmpty else { throw APIError.invalid(key, "must not be empty") }
         if array.allSatisfy({ $0 is String }) { return array.map { .text($0 as! String) } }
         if array.allSatisfy({ $0 is [Any] }) {
-            return try array.enumerated().map { i, item in try tokens(item as! [Any], field: "prompt[\(i)]") }
+            return try array.enumerated().map { i, item in try tokens(item as! [Any], field: "\(key)[\(i)]") }
         }
-        return [try tokens(array, field: "prompt")]
+        return [try tokens(array, field: key)]
     }
 }
 
@@ -127,7 +128,7 @@ public struct CompletionRequest {
 }
 
 /// One prompt of a completion request, before tokenizing.
-public enum PromptInput: Equatable {
+public enum PromptInput: Equatable, Sendable {
     case text(String)
     /// Token ids, each checked to be in the vocabulary.
     case tokens([Int])

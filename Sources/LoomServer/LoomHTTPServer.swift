@@ -72,6 +72,9 @@ public struct ServerConfiguration: Sendable {
     /// The tool-call syntax of the model's family; nil = detected from its chat template
     /// (``ToolCallFormat/detect(chatTemplate:)``).
     public var toolCallFormat: ToolCallFormat?
+    /// The model behind `POST /v1/embeddings`: all-MiniLM-L6-v2 by default (fetched on the
+    /// first embeddings request), another encoder, the served decoder pooled, or none.
+    public var embeddingModel: EmbeddingModelChoice = .miniLM
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, parallel: Int = 4,
                 contextLength: Int? = nil, alias: String? = nil, threads: Int? = nil, queueLimit: Int = 64,
@@ -165,7 +168,8 @@ public final class LoomHTTPServer: @unchecked Sendable {
         router.add(middleware: BodyLimitMiddleware(limit: configuration.maxRequestBodyBytes))
         if !configuration.corsOrigins.isEmpty { router.add(middleware: CORSOriginsMiddleware(origins: configuration.corsOrigins)) }
         if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
-        Routes(host: host, metrics: metrics, maxBodyBytes: configuration.maxRequestBodyBytes).register(on: router)
+        let embeddings = EmbeddingService(choice: configuration.embeddingModel, threads: configuration.threads)
+        Routes(host: host, metrics: metrics, embeddings: embeddings, maxBodyBytes: configuration.maxRequestBodyBytes).register(on: router)
         let timeouts = ConnectionGuard.Timeouts(header: TimeAmount(seconds: configuration.headerTimeout),
                                                 body: TimeAmount(seconds: configuration.bodyTimeout),
                                                 request: TimeAmount(seconds: configuration.requestTimeout))

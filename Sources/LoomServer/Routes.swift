@@ -2,12 +2,15 @@ import Foundation
 import Hummingbird
 import LoomGeneration
 
-/// The server's routes: OpenAI's (`/v1/chat/completions`, `/v1/completions`, `/v1/models`)
+/// The server's routes: OpenAI's (`/v1/chat/completions`, `/v1/completions`, `/v1/models`,
+/// `/v1/embeddings`)
 /// and llama.cpp's extras (`/health`, `/metrics`, `/tokenize`, `/detokenize`,
 /// `/apply-template`), in their shapes.
 struct Routes {
     let host: ModelHost
     let metrics: ServerMetrics
+    /// The `/v1/embeddings` model.
+    let embeddings: EmbeddingService
     /// Largest request body accepted (413 beyond; ``ServerConfiguration/maxRequestBodyBytes``).
     let maxBodyBytes: Int
 
@@ -49,6 +52,9 @@ struct Routes {
         }
         post(router, ["/v1/completions", "/completions"]) { served, body, connection in
             try await CompletionHandler(served: served).handle(body: body, connection: connection)
+        }
+        post(router, ["/v1/embeddings", "/embeddings"]) { [embeddings] served, body, _ in
+            try await EmbeddingsHandler(served: served, service: embeddings).handle(body: body)
         }
         router.get("/lora-adapters") { _, _ -> Response in
             JSON.response(Self.loraList(try host.ready()))

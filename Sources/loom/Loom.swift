@@ -14,7 +14,7 @@ struct Loom: ParsableCommand {
         """,
         subcommands: [
             RunCommand.self, ChatCommand.self, TemplateCommand.self, ServeCommand.self, TokenizeCommand.self,
-            DetokenizeCommand.self, InfoCommand.self, BenchCommand.self, PerplexityCommand.self, EvalCommand.self,
+            DetokenizeCommand.self, EmbedCommand.self, InfoCommand.self, BenchCommand.self, PerplexityCommand.self, EvalCommand.self,
             QuantizeCommand.self, ConvertCommand.self, ExportHFCommand.self, ExportLoRACommand.self, ConvertLoRACommand.self,
             FinetuneCommand.self, DataCommand.self, PullCommand.self, ListCommand.self, ShowCommand.self, RmCommand.self,
         ],

@@ -12,7 +12,7 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve a model over an OpenAI-compatible HTTP API (chat, completions, streaming, metrics).",
         discussion: """
-        Routes: POST /v1/chat/completions, /v1/completions, /tokenize, /detokenize, /apply-template; \
+        Routes: POST /v1/chat/completions, /v1/completions, /v1/embeddings, /tokenize, /detokenize, /apply-template; \
         GET /v1/models, /health, /metrics. Up to --parallel requests generate together in one batched \
         forward pass per token; more wait in a queue (503 with Retry-After when it is full). \
         SIGINT/SIGTERM finish in-flight requests, then exit.
@@ -46,6 +46,7 @@ struct ServeCommand: ParsableCommand {
     @OptionGroup var rope: RopeOptions
     @OptionGroup var cache: CacheTypeOptions
     @OptionGroup var draft: DraftOptions
+    @OptionGroup var embedding: EmbeddingOptions
     @Flag(name: .customLong("context-shift"),
           help: "When a slot's prompt plus answer fill its context, drop the older half (after --keep tokens) and go on to max_tokens.")
     var contextShift = false
@@ -130,6 +131,7 @@ struct ServeCommand: ParsableCommand {
         configuration.speculative = draft.options
         configuration.toolCallFormat = toolCallFormat.flatMap(ToolCallFormat.init(rawValue:))
         configuration.kernelOptions.batchInvariant = deterministic
+        configuration.embeddingModel = embedding.serverChoice
         configuration.corsOrigins = corsOrigins.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
         let overrides = rope.overrides, context = contextLength, cache = cache
         let server = LoomHTTPServer(configuration: configuration) {

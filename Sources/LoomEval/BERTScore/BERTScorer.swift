@@ -104,17 +104,7 @@ public final class BERTScorer: @unchecked Sendable {
     /// the last layer.
     public convenience init(path: String, layer: Int? = nil, baseline: BERTScoreBaseline? = nil, pool: ThreadPool = ThreadPool()) throws {
         let model = try BertModel(path: path, pool: pool)
-        // A bare vocab.txt says nothing about casing: take it from tokenizer_config.json beside it.
-        var lowercase = true
-        if model.files.vocabulary.hasSuffix(".txt") {
-            let config = ((model.files.vocabulary as NSString).deletingLastPathComponent as NSString).appendingPathComponent("tokenizer_config.json")
-            if let data = FileManager.default.contents(atPath: config),
-               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-               let flag = object["do_lower_case"] as? Bool {
-                lowercase = flag
-            }
-        }
-        let tokenizer = try WordPieceTokenizer(path: model.files.vocabulary, lowercase: lowercase, maxLength: model.config.maxPositions)
+        let tokenizer = try WordPieceTokenizer(for: model, maxLength: model.config.maxPositions)
         try self.init(model: model, tokenizer: tokenizer, layer: layer, baseline: baseline)
     }
 

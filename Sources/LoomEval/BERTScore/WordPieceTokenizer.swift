@@ -124,6 +124,22 @@ public struct WordPieceTokenizer: Sendable {
                       maxLength: maxLength)
     }
 
+    /// The tokenizer of a loaded BERT checkpoint (``BertCheckpointFiles/vocabulary``). A bare
+    /// `vocab.txt` says nothing about casing, so `do_lower_case` comes from the
+    /// `tokenizer_config.json` beside it (default: lowercase, as BertTokenizer's).
+    public init(for model: BertModel, maxLength: Int) throws {
+        var lowercase = true
+        if model.files.vocabulary.hasSuffix(".txt") {
+            let config = ((model.files.vocabulary as NSString).deletingLastPathComponent as NSString).appendingPathComponent("tokenizer_config.json")
+            if let data = FileManager.default.contents(atPath: config),
+               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+               let flag = object["do_lower_case"] as? Bool {
+                lowercase = flag
+            }
+        }
+        try self.init(path: model.files.vocabulary, lowercase: lowercase, maxLength: maxLength)
+    }
+
     /// `[CLS] pieces… [SEP]`, the pieces truncated so the whole fits `maxLength` (what
     /// bert_score's `sent_encode` returns; an empty or blank text gives `[CLS] [SEP]`).
     public func encode(_ text: String) -> [Int] {

@@ -253,6 +253,14 @@ final class DecoderForward {
         }
     }
 
+    /// Batch row `row`'s final hidden state after the output RMSNorm (the LM head's input,
+    /// what llama.cpp pools for embeddings), `[d]`, written to `output`.
+    func outputNormed(row: Int, into output: UnsafeMutablePointer<Float>) {
+        let c = model.config
+        VectorOps.rmsNorm(hidden + row * c.embeddingSize, weight: model.weights.outputNorm, eps: c.rmsEpsilon,
+                          into: output, count: c.embeddingSize)
+    }
+
     /// The logits of batch rows `rows` (of the last ``run(_:caches:)``), ``logitRows`` at a
     /// time: final RMSNorm, then the LM head, each row with its kind's arithmetic. `body` gets
     /// each entry's index in `rows` and its `[vocab]` logits, valid until the next call of
