@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drive a running `loom serve` with the official `openai` Python package and check the
 answers' shapes: chat (whole and streamed, with usage), text completions with logprobs,
-echo + logprobs (prompt-token scoring as lm-evaluation-harness does it), models, errors.
+echo + logprobs (prompt-token scoring as lm-evaluation-harness does it), embeddings (base64
+and float), models, errors.
 
     loom serve -m smollm2 --port 8080 --api-key secret &
     python3 scripts/openai_client_check.py --base-url http://127.0.0.1:8080/v1 --api-key secret
@@ -83,6 +84,21 @@ def main():
     check(all(x is not None and x <= 0 and math.isfinite(x) for x in e.logprobs.token_logprobs[1:]), "echo: prompt logprobs finite and <= 0")
     total = sum(e.logprobs.token_logprobs[1:n_prompt])
     check(total < 0, f"echo: sum of prompt logprobs {total:.3f}")
+
+    # Embeddings: the SDK asks for base64 by default and decodes it; ask for floats too.
+    texts = ["A blockchain is a shared ledger.", "Bitcoin's supply is capped."]
+    emb = client.embeddings.create(model="text-embedding-3-small", input=texts)
+    check(len(emb.data) == 2 and [d.index for d in emb.data] == [0, 1], "embeddings: one vector per input, in order")
+    vec = emb.data[0].embedding
+    check(len(vec) == 384 and abs(sum(x * x for x in vec) - 1) < 1e-4, "embeddings: 384-wide (MiniLM), unit length (base64)")
+    floats = client.embeddings.create(model="text-embedding-3-small", input=texts[0], encoding_format="float")
+    check(max(abs(a - b) for a, b in zip(floats.data[0].embedding, vec)) < 1e-6, "embeddings: float and base64 agree")
+    check(emb.usage.prompt_tokens > 0 and emb.usage.total_tokens == emb.usage.prompt_tokens, "embeddings: usage counts tokens")
+    try:
+        client.embeddings.create(model="text-embedding-3-small", input="x", dimensions=64)
+        check(False, "dimensions must fail")
+    except openai.BadRequestError as err:
+        check(err.status_code == 400 and "dimensions" in str(err), "embeddings: dimensions -> 400 naming it")
 
     try:
         client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "hi"}], max_tokens=1)
