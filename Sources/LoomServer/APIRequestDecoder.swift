@@ -1,5 +1,6 @@
 import Foundation
 import LoomGeneration
+import LoomTokenizer
 
 /// The bodies of the generation endpoints decoded and checked without a model: bytes in, a
 /// typed request or an ``APIError`` (a 400 naming the field) out. Pure — no model, tokenizer,
@@ -11,11 +12,20 @@ import LoomGeneration
 public enum APIRequestDecoder {
     /// A `/v1/chat/completions` body.
     /// - Parameter vocabularySize: token ids (in `logit_bias`) must be below it.
+    /// Fields only a chat request reads.
+    static let chatFields: Set<String> = ["messages", "tools", "tool_choice", "parallel_tool_calls", "top_logprobs"]
+    /// Fields only a text-completion request reads (`best_of` and `suffix` are refused by
+    /// name unless harmless).
+    static let completionFields: Set<String> = ["prompt", "echo", "best_of", "suffix"]
     /// Message roles a chat request may use.
     static let roles: Set<String> = ["system", "developer", "user", "assistant", "tool", "function", "ipython"]
 
-    public static func chatCompletion(_ body: Data, vocabularySize: Int) throws -> ChatCompletionRequest {
+    /// - Parameter generationDefaults: the model's `generation_config.json`, whose sampling
+    ///   values apply to fields the request leaves out.
+    public static func chatCompletion(_ body: Data, vocabularySize: Int,
+                                      generationDefaults: HFGenerationConfig? = nil) throws -> ChatCompletionRequest {
         let fields = try JSONFields(body: body)
+        try fields.refuseUnknown(GenerationRequest.knownFields.union(chatFields), endpoint: "/v1/chat/completions")
         let model = try fields.string("model")
         guard fields.has("messages") else { throw APIError.invalid("messages", "is required") }
         guard fields.raw("messages") is [Any] else {
@@ -43,7 +53,8 @@ public enum APIRequestDecoder {
         }
         let parallel = try fields.bool("parallel_tool_calls") ?? true
         // The default answer length depends on the rendered prompt; the handler sets it.
-        let generation = try GenerationRequest(fields, vocabularySize: vocabularySize, defaultMaxTokens: 0, chatLogprobs: true)
+        let generation = try GenerationRequest(fields, vocabularySize: vocabularySize, defaultMaxTokens: 0, chatLogprobs: true,
+                                               generationDefaults: generationDefaults)
         if generation.options.grammar != nil, toolChoice != .auto, toolChoice != .none {
             throw APIError.invalid("tool_choice", "a required or named tool call is enforced by its own grammar and cannot be combined with response_format, grammar or json_schema")
         }
@@ -53,11 +64,14 @@ public enum APIRequestDecoder {
 
     /// A `/v1/completions` body.
     /// - Parameter vocabularySize: token ids (prompts given as ids, `logit_bias`) must be below it.
-    public static func completion(_ body: Data, vocabularySize: Int) throws -> CompletionRequest {
+    public static func completion(_ body: Data, vocabularySize: Int,
+                                  generationDefaults: HFGenerationConfig? = nil) throws -> CompletionRequest {
         let fields = try JSONFields(body: body)
+        try fields.refuseUnknown(GenerationRequest.knownFields.union(completionFields), endpoint: "/v1/completions")
         let model = try fields.string("model")
         let prompts = try parsePrompts(fields, vocabularySize: vocabularySize)
-        let generation = try GenerationRequest(fields, vocabularySize: vocabularySize, defaultMaxTokens: 16, chatLogprobs: false)
+        let generation = try GenerationRequest(fields, vocabularySize: vocabularySize, defaultMaxTokens: 16, chatLogprobs: false,
+                                               generationDefaults: generationDefaults)
         let echo = try fields.bool("echo") ?? false
         return CompletionRequest(model: model, prompts: prompts, echo: echo, generation: generation)
     }

@@ -7,13 +7,21 @@ import LoomModels
 enum Admission {
     static let fingerprint = "loom-1"
 
-    /// A prompt must leave room for the answer: at least one token when any are wanted.
-    static func checkLength(prompt: Int, maxTokens: Int, context: Int, field: String = "messages") throws {
+    /// A prompt must leave room for the answer: at least one token when any are wanted, and
+    /// all of an explicitly `requested` length, as OpenAI requires, unless the server shifts
+    /// the context when it fills (`shifts`), where an answer may outgrow it by design.
+    static func checkLength(prompt: Int, maxTokens: Int, context: Int, field: String = "messages",
+                            requested: Int? = nil, shifts: Bool = false) throws {
         guard prompt > 0 else { throw APIError.invalid(field, "the prompt is empty") }
         if prompt + (maxTokens > 0 ? 1 : 0) > context {
             throw APIError(.badRequest,
                            "This model's maximum context length is \(context) tokens; the prompt has \(prompt) tokens\(maxTokens > 0 ? " and leaves no room for the answer" : "")",
                            code: "context_length_exceeded", param: field)
+        }
+        if let requested, !shifts, prompt + requested > context {
+            throw APIError(.badRequest,
+                           "This model's maximum context length is \(context) tokens. However, you requested \(prompt + requested) tokens (\(prompt) in the prompt, \(requested) for the answer); lower max_tokens to at most \(context - prompt)",
+                           code: "context_length_exceeded", param: "max_tokens")
         }
     }
 

@@ -112,6 +112,22 @@ public final class BatchScheduler: @unchecked Sendable {
         condition.signal()
     }
 
+    /// What one slot holds now (llama-server's `GET /slots`).
+    public struct SlotSnapshot: Sendable {
+        public let id: Int
+        /// The job generating in it, if any.
+        public let job: GenerationJob?
+        /// Prompt tokens its KV cache holds for reuse (while idle).
+        public let cachedPromptTokens: Int
+    }
+
+    /// Every slot's state, taken under the scheduler's lock.
+    public var slotSnapshots: [SlotSnapshot] {
+        condition.lock()
+        defer { condition.unlock() }
+        return slots.indices.map { SlotSnapshot(id: $0, job: slots[$0]?.job, cachedPromptTokens: cachedPrompts[$0].count) }
+    }
+
     /// Jobs generating now and jobs waiting.
     public var load: (active: Int, queued: Int) {
         condition.lock()

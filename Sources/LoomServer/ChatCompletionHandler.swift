@@ -16,8 +16,8 @@ struct ChatCompletionHandler {
     /// Answers one request; `connection` is watched so a client that leaves before a
     /// non-streamed answer is complete frees its slots at once.
     func handle(body: Data, connection: ClientConnection) async throws -> Response {
-        let decoded = try APIRequestDecoder.chatCompletion(body, vocabularySize: served.model.config.vocabularySize)
-        try served.checkModelName(decoded.model)
+        let decoded = try APIRequestDecoder.chatCompletion(body, vocabularySize: served.model.config.vocabularySize,
+                                                           generationDefaults: served.model.generationDefaults)
         let messages = decoded.messages
         guard let formatter = served.formatter else {
             throw APIError(.badRequest, "the model has no chat template; use /v1/completions", code: "no_chat_template")
@@ -46,9 +46,12 @@ struct ChatCompletionHandler {
         let parser = decoded.usesTools
             ? ToolCallParser(format: format, tools: decoded.tools, maximumCalls: decoded.parallelToolCalls ? .max : 1) : nil
         // Without a length the answer may fill the rest of the context.
-        if generation.requestedMaxTokens == nil { generation.options.maxTokens = max(0, context - prompt.count) }
+        if generation.requestedMaxTokens == nil {
+            generation.options.maxTokens = min(max(0, context - prompt.count), served.model.generationDefaults?.maxNewTokens ?? .max)
+        }
         let request = generation
-        try Admission.checkLength(prompt: prompt.count, maxTokens: request.options.maxTokens, context: context)
+        try Admission.checkLength(prompt: prompt.count, maxTokens: request.options.maxTokens, context: context,
+                                  requested: request.requestedMaxTokens, shifts: served.scheduler.contextShift != nil)
         let adapters = try served.adapterScales(model: decoded.model, request: request)
         let group = JobGroup((0..<request.n).map { (prompt, request.options(forChoice: $0), false) }, adapterScales: adapters,
                              cachePrompt: request.cachePrompt)
@@ -123,6 +126,7 @@ struct ChatCompletionHandler {
         }
         object["usage"] = Admission.usage(prompt: promptTokens, completion: completionTokens,
                                                cached: group.cachedPromptTokens(choicesPerPrompt: request.n))
+        object["timings"] = group.timings.json
         return JSON.response(object)
     }
 
@@ -168,9 +172,11 @@ struct ChatCompletionHandler {
                             "index": index, "delta": ["tool_calls": deltas], "logprobs": NSNull(), "finish_reason": NSNull()]])))
                     }
                 }
-                try await send(ServerSentEvents.event(chunk([[
+                var last = chunk([[
                     "index": index, "delta": [String: Any](), "logprobs": NSNull(),
-                    "finish_reason": Self.finishReason(reason, madeCalls: madeCalls)]])))
+                    "finish_reason": Self.finishReason(reason, madeCalls: madeCalls)]])
+                last["timings"] = group.jobs[index].timings.json
+                try await send(ServerSentEvents.event(last))
             case .failed(let error):
                 // Headers are sent: report in-band as llama.cpp does, then end the stream.
                 try await send(ServerSentEvents.event(Admission.generationFailure(error).body))

@@ -18,8 +18,8 @@ struct CompletionHandler {
     /// Answers one request; `connection` is watched so a client that leaves before a
     /// non-streamed answer is complete frees its slots at once.
     func handle(body: Data, connection: ClientConnection) async throws -> Response {
-        let decoded = try APIRequestDecoder.completion(body, vocabularySize: served.model.config.vocabularySize)
-        try served.checkModelName(decoded.model)
+        let decoded = try APIRequestDecoder.completion(body, vocabularySize: served.model.config.vocabularySize,
+                                                       generationDefaults: served.model.generationDefaults)
         let prompts = decoded.prompts.map { input -> Prompt in
             switch input {
             case .text(let s): return Prompt(tokens: served.tokenizer.encode(s, addSpecial: true), text: s)
@@ -30,7 +30,8 @@ struct CompletionHandler {
         let echo = decoded.echo
         for p in prompts {
             try Admission.checkLength(prompt: p.tokens.count, maxTokens: request.options.maxTokens,
-                                      context: served.contextLength, field: "prompt")
+                                      context: served.contextLength, field: "prompt",
+                                      requested: request.requestedMaxTokens, shifts: served.scheduler.contextShift != nil)
         }
         let wantPromptLogprobs = echo && request.logprobs != nil
         var specs: [(prompt: [Int], options: GenerationOptions, promptLogprobs: Bool)] = []
@@ -103,15 +104,17 @@ struct CompletionHandler {
         }
         object["usage"] = Admission.usage(prompt: c.promptTokens, completion: completionTokens,
                                                cached: group.cachedPromptTokens(choicesPerPrompt: c.request.n))
+        object["timings"] = group.timings.json
         return JSON.response(object)
     }
 
     private func stream(_ group: JobGroup, _ c: Context, send: (ByteBuffer) async throws -> Void) async throws {
-        func chunk(_ index: Int, text: String, logprobs: Any, finish: Any) -> ByteBuffer {
+        func chunk(_ index: Int, text: String, logprobs: Any, finish: Any, timings: JobTimings? = nil) -> ByteBuffer {
             var object = c.head
             object["object"] = "text_completion"
             object["choices"] = [["index": index, "text": text, "logprobs": logprobs, "finish_reason": finish]]
             if c.request.includeUsage { object["usage"] = NSNull() }
+            if let timings { object["timings"] = timings.json }
             return ServerSentEvents.event(object)
         }
         if c.echo && c.request.logprobs == nil {
@@ -144,7 +147,8 @@ struct CompletionHandler {
             case .finished(let reason, let n):
                 completionTokens += n
                 if reason == .cancelled { continue }
-                try await send(chunk(index, text: "", logprobs: NSNull(), finish: reason == .length ? "length" : "stop"))
+                try await send(chunk(index, text: "", logprobs: NSNull(), finish: reason == .length ? "length" : "stop",
+                                     timings: group.jobs[index].timings))
             case .failed(let error):
                 try await send(ServerSentEvents.event(Admission.generationFailure(error).body))
                 group.cancelAll()

@@ -16,9 +16,9 @@ public struct EmbeddingRequest: Sendable {
 
     /// OpenAI's limit on inputs per request.
     public static let maxInputs = 2048
-    /// The fields this endpoint reads; `user` is accepted and ignored (OpenAI's abuse-tracking
-    /// tag). Any other field is a 400 naming it, rather than an option silently ignored.
-    static let knownFields: Set<String> = ["model", "input", "encoding_format", "dimensions", "user", "embd_normalize"]
+    /// The fields this endpoint reads (besides ``JSONFields/ignoredFields``). Any other field
+    /// is a 400 naming it, rather than an option silently ignored.
+    static let knownFields: Set<String> = ["model", "input", "encoding_format", "dimensions", "embd_normalize"]
 }
 
 extension APIRequestDecoder {
@@ -28,9 +28,7 @@ extension APIRequestDecoder {
     /// `embd_normalize` 2 or -1. Token ids are checked against the embedding model later.
     public static func embedding(_ body: Data) throws -> EmbeddingRequest {
         let fields = try JSONFields(body: body)
-        if let unknown = fields.object.keys.sorted().first(where: { !EmbeddingRequest.knownFields.contains($0) }) {
-            throw APIError.invalid(unknown, "is not supported by /v1/embeddings (fields: \(EmbeddingRequest.knownFields.sorted().joined(separator: ", ")))")
-        }
+        try fields.refuseUnknown(EmbeddingRequest.knownFields, endpoint: "/v1/embeddings")
         let model = try fields.string("model")
         let inputs = try parsePrompts(fields, key: "input", vocabularySize: Int.max)
         guard inputs.count <= EmbeddingRequest.maxInputs else {

@@ -24,10 +24,17 @@ public final class GenerationJob: @unchecked Sendable {
     /// Whether the job may start from the longest prefix of its prompt a free slot still holds
     /// (llama.cpp's `cache_prompt`, on by default).
     public let cachePrompt: Bool
-    let sink: @Sendable (Event) -> Void
+    private let deliver: @Sendable (Event) -> Void
     private let lock = NSLock()
     private var cancelledFlag = false
     private var cachedTokens = 0
+    // Uptime stamps (ns) for ``timings``: slot assigned, first token, finished.
+    private var startedAt: UInt64?
+    private var firstTokenAt: UInt64?
+    private var endedAt: UInt64?
+    private var generated = 0
+    private var decoded = 0
+    private var speculativeStats: SpeculativeStats?
 
     public init(prompt: [Int], options: GenerationOptions, promptLogprobs: Bool = false, adapterScales: [Int: Float]? = nil,
                 cachePrompt: Bool = true, sink: @escaping @Sendable (Event) -> Void) {
@@ -36,13 +43,56 @@ public final class GenerationJob: @unchecked Sendable {
         self.promptLogprobs = promptLogprobs
         self.adapterScales = adapterScales
         self.cachePrompt = cachePrompt
-        self.sink = sink
+        deliver = sink
     }
 
     /// Prompt tokens taken from a slot's cache instead of evaluated (set when the job gets a
     /// slot, before its first event): OpenAI's `usage.prompt_tokens_details.cached_tokens`.
     public var cachedPromptTokens: Int { lock.withLock { cachedTokens } }
-    func setCachedPromptTokens(_ count: Int) { lock.withLock { cachedTokens = count } }
+    /// Records the cached prefix when the job gets a slot; its prompt phase starts now.
+    func setCachedPromptTokens(_ count: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        lock.withLock { cachedTokens = count; startedAt = now }
+    }
+
+    /// Speculative decoding's counts, set before the job finishes (when it ran).
+    func setSpeculative(_ stats: SpeculativeStats) { lock.withLock { speculativeStats = stats } }
+
+    /// Hands `event` to the job's owner, stamping the times ``timings`` reports.
+    func sink(_ event: Event) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        lock.withLock {
+            switch event {
+            case .token: if firstTokenAt == nil { firstTokenAt = now }; decoded += 1
+            case .finished(_, let count): endedAt = now; generated = count
+            case .failed: endedAt = now
+            case .promptLogprobs: break
+            }
+        }
+        deliver(event)
+    }
+
+    /// Token events delivered so far (the answer's length while it runs).
+    public var decodedTokens: Int { lock.withLock { decoded } }
+    /// Whether the job has finished or failed.
+    public var hasEnded: Bool { lock.withLock { endedAt != nil } }
+
+    /// What the job took (complete once it has finished); llama-server's `timings`.
+    public var timings: JobTimings {
+        lock.withLock {
+            var t = JobTimings()
+            t.cachedTokens = cachedTokens
+            t.predictedTokens = generated
+            t.speculative = speculativeStats
+            guard let start = startedAt else { return t }
+            t.promptTokens = max(0, prompt.count - cachedTokens)
+            let end = endedAt ?? DispatchTime.now().uptimeNanoseconds
+            let first = firstTokenAt ?? end
+            t.promptSeconds = Double(first - start) / 1e9
+            t.predictedSeconds = Double(end - first) / 1e9
+            return t
+        }
+    }
 
     /// Asks the scheduler to drop the job (client gone); its slot is freed before the next step.
     public func cancel() { lock.withLock { cancelledFlag = true } }
@@ -90,6 +140,9 @@ final class JobGroup: @unchecked Sendable {
     }
 
     func cancelAll() { jobs.forEach { $0.cancel() } }
+
+    /// The request's `timings`: every job's combined (``JobTimings/init(combining:)``).
+    var timings: JobTimings { JobTimings(combining: jobs.map(\.timings)) }
 
     /// Cached prompt tokens of the request, its jobs taken `choices` at a time (one prompt's
     /// choices): each prompt counts once, with the best of its choices' cache hits.

@@ -1,6 +1,7 @@
 import Foundation
 import LoomGeneration
 import LoomJinja
+import LoomTokenizer
 
 /// The fields `/v1/chat/completions` and `/v1/completions` share, checked and turned into
 /// generation options. Every bad value is a 400 naming the field.
@@ -20,11 +21,24 @@ public struct GenerationRequest {
     /// llama.cpp's `cache_prompt` (default true): start from a slot's cached prompt prefix.
     public internal(set) var cachePrompt: Bool
 
+    /// Fields both generation endpoints read (OpenAI's and llama.cpp's names).
+    static let knownFields: Set<String> = [
+        "model", "max_completion_tokens", "max_tokens", "n_predict", "n", "stream", "stream_options", "cache_prompt",
+        "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "repeat_penalty", "seed",
+        "logit_bias", "logprobs", "lora", "grammar", "json_schema", "response_format", "stop",
+    ]
+
     /// - Parameters:
     ///   - defaultMaxTokens: used when neither max_tokens nor max_completion_tokens is given.
     ///   - chatLogprobs: chat shape (`logprobs: bool`, `top_logprobs: int`) instead of the
     ///     legacy `logprobs: int`.
-    init(_ f: JSONFields, vocabularySize: Int, defaultMaxTokens: Int, chatLogprobs: Bool) throws {
+    ///   - generationDefaults: the model's `generation_config.json`: its `temperature`
+    ///     (0 when `do_sample` is false), `top_p`, `top_k` and `repetition_penalty` apply when
+    ///     the request leaves them out, as transformers and vLLM apply them; its
+    ///     `max_new_tokens` replaces `defaultMaxTokens` (a chat answer's default is then the
+    ///     smaller of it and the rest of the context).
+    init(_ f: JSONFields, vocabularySize: Int, defaultMaxTokens: Int, chatLogprobs: Bool,
+         generationDefaults: HFGenerationConfig? = nil) throws {
         model = try f.string("model")
         let maxTokens = try f.int("max_completion_tokens") ?? f.int("max_tokens") ?? f.int("n_predict")
         if let maxTokens, maxTokens < 0 {
@@ -39,6 +53,12 @@ public struct GenerationRequest {
         cachePrompt = try f.bool("cache_prompt") ?? true
 
         var sampling = SamplingParameters()
+        if let d = generationDefaults {
+            if d.doSample == false { sampling.temperature = 0 } else if let t = d.temperature { sampling.temperature = Float(t) }
+            if let p = d.topP { sampling.topP = Float(p) }
+            if let k = d.topK { sampling.topK = k }
+            if let r = d.repetitionPenalty { sampling.repetitionPenalty = Float(r) }
+        }
         if let t = try f.double("temperature") {
             guard t >= 0, t <= 2 else { throw APIError.invalid("temperature", "must be in [0, 2], got \(t)") }
             sampling.temperature = Float(t)
@@ -70,21 +90,7 @@ public struct GenerationRequest {
         if let seed = try f.int("seed") {
             sampling.seed = UInt64(bitPattern: Int64(seed))
         }
-        if let bias = try f.object("logit_bias") {
-            var map: [Int: Float] = [:]
-            for (key, value) in bias.object {
-                guard let id = Int(key), id >= 0, id < vocabularySize else {
-                    throw APIError.invalid("logit_bias", "key '\(key)' is not a token id in 0..<\(vocabularySize)")
-                }
-                guard let v = JSONFields.number(value) else {
-                    throw APIError.invalid("logit_bias.\(key)", "expected a number, got \(JSONFields.describe(value))")
-                }
-                // OpenAI's range is [-100, 100]; -100 bans the token.
-                let clamped = max(-100, min(100, v))
-                map[id] = clamped <= -100 ? -.infinity : Float(clamped)
-            }
-            sampling.logitBias = map
-        }
+        if f.has("logit_bias") { sampling.logitBias = try Self.logitBias(f, vocabularySize: vocabularySize) }
 
         if chatLogprobs {
             let wanted = try f.bool("logprobs") ?? false
@@ -131,9 +137,51 @@ public struct GenerationRequest {
         }
         // Logprobs of the chosen token need the top-k pass; at least one alternative is
         // computed and the extra ones are trimmed when answering.
-        options = GenerationOptions(maxTokens: maxTokens ?? defaultMaxTokens, sampling: sampling,
+        options = GenerationOptions(maxTokens: maxTokens ?? generationDefaults?.maxNewTokens ?? defaultMaxTokens, sampling: sampling,
                                     stopStrings: stops, topLogprobs: logprobs.map { max($0, 1) } ?? 0,
                                     grammar: grammar)
+    }
+
+    /// `logit_bias` in OpenAI's object form (`{"15043": -100}`) or llama.cpp's array form
+    /// (`[[15043, -100], [29871, false]]`, `false` banning the token). Biases are clamped to
+    /// OpenAI's [-100, 100], and -100 bans the token.
+    static func logitBias(_ f: JSONFields, vocabularySize: Int) throws -> [Int: Float] {
+        var map: [Int: Float] = [:]
+        func add(_ id: Int?, _ value: Any, field: String, key: String) throws {
+            guard let id, id >= 0, id < vocabularySize else {
+                throw APIError.invalid(field, "'\(key)' is not a token id in 0..<\(vocabularySize)")
+            }
+            if JSONFields.isBool(value), value as? Bool == false {
+                map[id] = -.infinity
+                return
+            }
+            guard let v = JSONFields.number(value), v.isFinite else {
+                throw APIError.invalid(field, "expected a number or false, got \(JSONFields.describe(value))")
+            }
+            let clamped = max(-100, min(100, v))
+            map[id] = clamped <= -100 ? -.infinity : Float(clamped)
+        }
+        switch f.raw("logit_bias") {
+        case let list as [Any]:
+            for (i, item) in list.enumerated() {
+                let field = "logit_bias[\(i)]"
+                guard let pair = item as? [Any], pair.count == 2 else {
+                    throw APIError.invalid(field, "expected a [token id, bias] pair, got \(JSONFields.describe(item))")
+                }
+                if pair[0] is String {
+                    throw APIError.invalid(field, "token text is not supported in logit_bias; give token ids (POST /tokenize finds them)")
+                }
+                try add(JSONFields.integer(pair[0]), pair[1], field: field, key: "\(pair[0])")
+            }
+        case .some:
+            let bias = try f.object("logit_bias")!
+            for (key, value) in bias.object {
+                try add(Int(key), value, field: "logit_bias.\(key)", key: key)
+            }
+        case .none:
+            break
+        }
+        return map
     }
 
     /// The grammar a request asks for: llama.cpp's `grammar` (GBNF) or `json_schema` field,

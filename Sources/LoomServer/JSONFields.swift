@@ -143,6 +143,20 @@ struct JSONFields {
         throw APIError.invalid(name(key), "expected a string or an array of strings, got \(Self.describe(v))")
     }
 
+    /// Throws a 400 naming the first field (alphabetically) that is neither in `known` nor
+    /// in ``ignoredFields``: an option the server does not implement must not be dropped
+    /// silently, since the answer would then follow rules the client did not ask for.
+    func refuseUnknown(_ known: Set<String>, endpoint: String) throws {
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) && !Self.ignoredFields.contains($0) }) {
+            throw APIError.invalid(path + unknown, "is not supported by \(endpoint)")
+        }
+    }
+
+    /// Fields accepted everywhere and ignored, because they cannot change an answer: OpenAI's
+    /// `user` (an abuse-tracking tag), `metadata` and `store` (what OpenAI keeps of a request)
+    /// and `service_tier` (its billing queue).
+    static let ignoredFields: Set<String> = ["user", "metadata", "store", "service_tier"]
+
     /// A short name of a JSON value's type for error messages.
     static func describe(_ value: Any) -> String {
         if value is NSNull { return "null" }

@@ -17,8 +17,13 @@ public struct ServerConfiguration: Sendable {
     public var parallel: Int
     /// Positions per slot (prompt plus answer); nil = the model's trained context, at most 4096.
     public var contextLength: Int?
-    /// Model id reported and accepted besides the file name.
+    /// Model id reported instead of the file name. Requests may name the model anything (as
+    /// llama-server answers them): only an adapter's name selects something else.
     public var alias: String?
+    /// More names listed in the model's `/v1/models` entry (`--alias a,b,c` gives `b` and `c`).
+    public var additionalAliases: [String] = []
+    /// A Jinja chat template replacing the model's (`--chat-template-file`).
+    public var chatTemplate: String?
     /// Worker threads of the forward pass; nil = all cores.
     public var threads: Int?
     /// Requests waiting for a slot beyond which new ones get 503 + Retry-After.
@@ -215,6 +220,8 @@ public final class LoomHTTPServer: @unchecked Sendable {
                     if let name = adapter.name { adapterNames[name] = id }
                     FileHandle.standardError.write(Data("loom serve: LoRA \(id) \(adapter.name.map { "'\($0)' " } ?? "")from \(adapter.path)\n".utf8))
                 }
+                // A bad --chat-template-file fails the load before any slot exists.
+                if let template = configuration.chatTemplate { _ = try ChatFormatter(model: model, template: template) }
                 let context = configuration.contextLength ?? min(model.config.contextLength, 4096)
                 let scheduler = try BatchScheduler(model: model, slots: configuration.parallel, contextLength: context,
                                                    queueLimit: configuration.queueLimit, threads: configuration.threads,
@@ -223,8 +230,10 @@ public final class LoomHTTPServer: @unchecked Sendable {
                                                    speculative: configuration.speculative)
                 scheduler.start()
                 logLoadDetails(model, context: context)
-                host.set(.ready(ServedModel(model: model, scheduler: scheduler, alias: configuration.alias,
-                                            adapterNames: adapterNames, toolCallFormat: configuration.toolCallFormat)))
+                let aliases = (configuration.alias.map { [$0] } ?? []) + configuration.additionalAliases
+                host.set(.ready(try ServedModel(model: model, scheduler: scheduler, aliases: aliases,
+                                                adapterNames: adapterNames, toolCallFormat: configuration.toolCallFormat,
+                                                template: configuration.chatTemplate)))
                 FileHandle.standardError.write(Data("loom serve: model ready (\(model.path)), \(configuration.parallel) slots × \(context) tokens\n".utf8))
             } catch {
                 host.set(.failed("\(error)"))

@@ -5,7 +5,7 @@ import LoomGeneration
 /// The server's routes: OpenAI's (`/v1/chat/completions`, `/v1/completions`, `/v1/models`,
 /// `/v1/embeddings`)
 /// and llama.cpp's extras (`/health`, `/metrics`, `/tokenize`, `/detokenize`,
-/// `/apply-template`), in their shapes.
+/// `/apply-template`, `/props`, `/slots`), in their shapes.
 struct Routes {
     let host: ModelHost
     let metrics: ServerMetrics
@@ -36,15 +36,13 @@ struct Routes {
                 _ = try host.ready()
                 return Response(status: .ok, headers: [.contentType: "application/json"])
             }
-            // OpenAI's `models.retrieve`: an entry by id; any name the server accepts in a
-            // request's `model` (file name, alias) gives the model's own entry.
+            // OpenAI's `models.retrieve`: an adapter's entry by its name; any other name gives
+            // the model's own entry, since any name a request carries serves the model.
             router.get(RouterPath(path + "/{id}")) { _, context -> Response in
                 let served = try host.ready()
                 let id = try context.parameters.require("id")
                 let entries = Self.modelEntries(served)
-                if let entry = entries.first(where: { $0["id"] as? String == id }) { return JSON.response(entry) }
-                try served.checkModelName(id)
-                return JSON.response(entries[0])
+                return JSON.response(entries.first(where: { $0["id"] as? String == id }) ?? entries[0])
             }
         }
         post(router, ["/v1/chat/completions", "/chat/completions"]) { served, body, connection in
@@ -63,6 +61,7 @@ struct Routes {
         post(router, ["/tokenize"]) { served, body, _ in try tokenize(served, body) }
         post(router, ["/detokenize"]) { served, body, _ in try detokenize(served, body) }
         post(router, ["/apply-template"]) { served, body, _ in try applyTemplate(served, body) }
+        registerIntrospection(on: router)
     }
 
     /// Throws the `/health` error while the model loads or after it failed to.
@@ -79,7 +78,7 @@ struct Routes {
     private static func modelEntries(_ served: ServedModel) -> [[String: Any]] {
         let c = served.model.config
         let base: [String: Any] = [
-            "id": served.id, "object": "model", "created": served.created, "owned_by": "loom",
+            "id": served.id, "object": "model", "created": served.created, "owned_by": "loom", "aliases": served.aliases,
             "meta": ["n_vocab": c.vocabularySize, "n_ctx_train": c.contextLength, "n_ctx": served.contextLength,
                      "n_embd": c.embeddingSize, "n_layer": c.layerCount, "architecture": c.architecture.name],
         ]

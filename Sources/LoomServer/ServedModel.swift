@@ -9,10 +9,10 @@ public final class ServedModel: @unchecked Sendable {
     public let model: LanguageModel
     public let formatter: ChatFormatter?
     public let scheduler: BatchScheduler
-    /// The id reported by `/v1/models` (the alias, or the file name).
+    /// The id reported by `/v1/models` (the first alias, or the file name).
     public let id: String
-    /// Every name a request's `model` field may carry.
-    public let acceptedNames: Set<String>
+    /// `--alias` names (llama.cpp's comma-separated list), listed in the model's entry.
+    public let aliases: [String]
     public let created = Int(Date().timeIntervalSince1970)
     /// Selectable adapters: model name → LoRA id (``ServedLoRA/name``).
     public let adapterNames: [String: Int]
@@ -20,32 +20,24 @@ public final class ServedModel: @unchecked Sendable {
     /// template shows.
     public let toolCallFormat: ToolCallFormat
 
-    public init(model: LanguageModel, scheduler: BatchScheduler, alias: String?, adapterNames: [String: Int] = [:],
-                toolCallFormat: ToolCallFormat? = nil) {
+    /// - Parameter template: a chat template replacing the model's own (`--chat-template-file`).
+    public init(model: LanguageModel, scheduler: BatchScheduler, aliases: [String] = [], adapterNames: [String: Int] = [:],
+                toolCallFormat: ToolCallFormat? = nil, template: String? = nil) throws {
         self.adapterNames = adapterNames
         self.model = model
         self.scheduler = scheduler
-        let formatter = model.chatTemplate != nil ? try? ChatFormatter(model: model) : nil
+        // A template given on the command line must work; the model's own, if broken, only
+        // disables chat (completions still serve).
+        let formatter = try template.map { try ChatFormatter(model: model, template: $0) }
+            ?? (model.chatTemplate != nil ? try? ChatFormatter(model: model) : nil)
         self.formatter = formatter
         self.toolCallFormat = toolCallFormat ?? formatter.map { ToolCallFormat.detect(chatTemplate: $0.templateSource) } ?? .generic
-        let file = (model.path as NSString).lastPathComponent
-        id = alias ?? file
-        var names: Set<String> = [file, (file as NSString).deletingPathExtension, model.path]
-        if let alias { names.insert(alias) }
-        acceptedNames = names
+        self.aliases = aliases
+        id = aliases.first ?? (model.path as NSString).lastPathComponent
     }
 
     public var contextLength: Int { scheduler.contextLength }
     var tokenizer: BPETokenizer { model.tokenizer }
-
-    /// Checks a request's `model` field (absent or empty means this model; an adapter's
-    /// name means this model with that adapter).
-    func checkModelName(_ name: String?) throws {
-        guard let name, !name.isEmpty, !acceptedNames.contains(name), adapterNames[name] == nil else { return }
-        let adapters = adapterNames.isEmpty ? "" : " and its adapters " + adapterNames.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
-        throw APIError(.notFound, "The model '\(name)' does not exist; this server serves '\(id)'\(adapters)",
-                       code: "model_not_found", param: "model")
-    }
 
     /// The LoRA scales a request runs with, or nil for the adapters' own: a `model` naming an
     /// adapter turns it on (scale 1) and every other adapter off; the request's `"lora"`

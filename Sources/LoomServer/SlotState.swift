@@ -147,6 +147,7 @@ final class SlotState {
         }
         if let reason = step.finishReason {
             isDone = true
+            if speculativeOptions != nil { job.setSpeculative(speculative) }
             job.sink(.finished(reason, completionTokens: state.generatedCount))
         }
     }

@@ -29,7 +29,9 @@ struct ServeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Sequences generated together (KV-cache slots).") var parallel = 4
     @Option(name: .customLong("ctx"), parsing: .unconditional, help: "Context length per slot (default: the model's, at most 4096).")
     var contextLength: Int?
-    @Option(help: "Model id to report and accept besides the file name.") var alias: String?
+    @Option(help: ArgumentHelp("Model id to report instead of the file name; more names after commas are listed too. Requests may name the model anything.", valueName: "name[,name…]"))
+    var alias: String?
+    @Option(help: "A Jinja chat template file to use instead of the model's.") var chatTemplateFile: String?
     @Option(name: [.short, .customLong("threads")], parsing: .unconditional, help: "Worker threads (default: all cores).") var threads: Int?
     @Option(name: .customLong("queue"), parsing: .unconditional, help: "Requests that may wait for a slot before 503.") var queueLimit = 64
     @Option(parsing: .unconditional, help: "Seconds a client may take to send a request head (also the keep-alive idle time).")
@@ -88,6 +90,10 @@ struct ServeCommand: ParsableCommand {
         if let threads, threads < 1 || threads > 512 { throw ValidationError("--threads must be between 1 and 512, got \(threads)") }
         guard queueLimit >= 0 else { throw ValidationError("--queue must be ≥ 0, got \(queueLimit)") }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
+        if let alias, alias.split(separator: ",", omittingEmptySubsequences: false)
+            .contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("--alias needs comma-separated names, got \"\(alias)\"")
+        }
         _ = try servedAdapters(resolve: false)
         for (flag, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout),
                              ("--request-timeout", requestTimeout)] where !(value > 0 && value <= 86_400) {
@@ -109,20 +115,24 @@ struct ServeCommand: ParsableCommand {
             }
             let name = String(text[..<eq])
             guard names.insert(name).inserted else { throw ValidationError("--lora-modules: the name '\(name)' is given twice") }
-            if name == alias { throw ValidationError("--lora-modules: '\(name)' is also the --alias of the base model") }
+            if aliasNames.contains(name) { throw ValidationError("--lora-modules: '\(name)' is also an --alias of the base model") }
             return ServedLoRA(name: name, path: try locate(String(text[text.index(after: eq)...])))
         }
         return try (resolve ? lora.resolvedAdapters() : lora.adapters()).map { ServedLoRA(path: $0.path, scale: $0.scale) } + modules
     }
+
+    /// The `--alias` names, in order.
+    var aliasNames: [String] { alias.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? [] }
 
     func run() throws {
         ModelLocator.goOffline(offline)
         // Resolve (and fetch) a named model before listening, so the fetch's errors are
         // reported plainly; loading itself happens while /health answers 503.
         let path = try ModelLocator.resolve(model)
+        let aliases = aliasNames
         var configuration = ServerConfiguration(
             host: host, port: port, apiKey: apiKey, parallel: parallel, contextLength: contextLength,
-            alias: alias, threads: threads, queueLimit: queueLimit,
+            alias: aliases.first, threads: threads, queueLimit: queueLimit,
             logger: verbose ? LoadLog.logger(verbose: true) : nil,
             headerTimeout: headerTimeout, bodyTimeout: bodyTimeout, requestTimeout: requestTimeout,
             maxConnectionsPerClient: maxClientConnections, maxRequestBodyBytes: maxBodyMib << 20)
@@ -132,6 +142,13 @@ struct ServeCommand: ParsableCommand {
         configuration.toolCallFormat = toolCallFormat.flatMap(ToolCallFormat.init(rawValue:))
         configuration.kernelOptions.batchInvariant = deterministic
         configuration.embeddingModel = embedding.serverChoice
+        configuration.additionalAliases = Array(aliases.dropFirst())
+        if let chatTemplateFile {
+            guard let data = FileManager.default.contents(atPath: chatTemplateFile) else {
+                throw ValidationError("--chat-template-file: cannot read \(chatTemplateFile)")
+            }
+            configuration.chatTemplate = String(decoding: data, as: UTF8.self)
+        }
         configuration.corsOrigins = corsOrigins.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
         let overrides = rope.overrides, context = contextLength, cache = cache
         let server = LoomHTTPServer(configuration: configuration) {
