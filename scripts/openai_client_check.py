@@ -100,11 +100,17 @@ def main():
     except openai.BadRequestError as err:
         check(err.status_code == 400 and "dimensions" in str(err), "embeddings: dimensions -> 400 naming it")
 
+    other = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], max_tokens=1)
+    check(other.model == model, "any model name serves the loaded model (as llama-server)")
+    check(client.models.retrieve("gpt-4o").id == model, "models.retrieve of any name gives the model")
     try:
-        client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "hi"}], max_tokens=1)
-        check(False, "unknown model must fail")
-    except openai.NotFoundError as err:
-        check(err.status_code == 404, "unknown model -> 404 NotFoundError")
+        client.completions.create(model=model, prompt="hi", max_tokens=1, extra_body={"mirostat": 2})
+        check(False, "an unsupported field must fail")
+    except openai.BadRequestError as err:
+        check(err.status_code == 400 and "mirostat" in str(err), "unsupported field -> 400 naming it")
+    raw = client.completions.with_raw_response.create(model=model, prompt="hi", max_tokens=2, temperature=0)
+    timings = raw.http_response.json().get("timings", {})
+    check(timings.get("predicted_n") == 2 and timings.get("prompt_ms", 0) > 0, "llama.cpp timings in the response")
     try:
         client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}], max_tokens=-1)
         check(False, "negative max_tokens must fail")

@@ -4,7 +4,7 @@ import LoomGeneration
 @testable import LoomServer
 
 /// `loom serve --context-shift --keep N`: a slot whose context fills drops the older half of
-/// it and generates on to `max_tokens`; without the flag it stops at the context's end.
+/// it and generates on to `max_tokens`; without the flag `max_tokens` must fit the context.
 final class ContextShiftServerTests: XCTestCase {
     static let prompt = (1...3).map { "Line \($0): the ledger records transfer \($0 * 7) between wallets." }.joined(separator: "\n") + "\nLine 4:"
 
@@ -22,8 +22,14 @@ final class ContextShiftServerTests: XCTestCase {
     func testSlotsShiftTheirContextAndGenerateOn() throws {
         var configuration = ServerConfiguration(port: 0, parallel: 1, contextLength: 96, alias: "smol", threads: 2)
         let plain = try TestServer(configuration: configuration)
-        let stopped = try completion(plain, maxTokens: 200)
-        XCTAssertEqual(stopped.tokens + stopped.prompt, 96, "without a shift the answer ends with the context")
+        // Without a shift, a max_tokens the context cannot hold is refused (OpenAI's rule)…
+        let refused = try plain.client.post("/v1/completions", ["prompt": Self.prompt, "max_tokens": 200, "temperature": 0])
+        XCTAssertEqual(refused.status, 400, refused.text)
+        XCTAssertTrue(refused.text.contains("context_length_exceeded"), refused.text)
+        // …and one that fills it exactly ends with the context.
+        let promptTokens = try XCTUnwrap(plain.server.servedModel).model.tokenizer.encode(Self.prompt, addSpecial: true).count
+        let stopped = try completion(plain, maxTokens: 96 - promptTokens)
+        XCTAssertEqual(stopped.tokens + stopped.prompt, 96, "the answer ends with the context")
         XCTAssertEqual(stopped.finish, "length")
 
         configuration.contextShift = ContextShift(keep: -1)
