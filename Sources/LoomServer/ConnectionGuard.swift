@@ -76,6 +76,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
+        // HTTP/1.0 framing needs the request's version, which only NIO's HTTP/1 parts carry.
+        if let codec = try? context.pipeline.syncOperations.handler(type: HTTP1ToHTTPServerCodec.self) {
+            try? context.pipeline.syncOperations.addHandler(HTTP10Framing(), position: .before(codec))
+        }
         if context.channel.isActive { start(context) }
     }
 

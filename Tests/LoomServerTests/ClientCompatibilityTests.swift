@@ -64,6 +64,41 @@ final class ClientCompatibilityTests: XCTestCase {
             .headers["access-control-allow-origin"], "no CORS without --cors-origins")
     }
 
+    /// An HTTP/1.0 request gets an HTTP/1.0 answer: a stream without chunked framing, ended
+    /// by closing the connection (RFC 9112 §6.3); a plain answer closes too unless the client
+    /// asked for keep-alive. HTTP/1.1 keeps its chunked stream.
+    func testHTTP10ClientsGetUnchunkedAnswersAndAClose() throws {
+        func exchange(_ version: String, _ body: String, extra: String = "", wait: Double = 5) throws -> (head: String, body: String, closed: Bool) {
+            let fd = try client.connectSocket()
+            defer { close(fd) }
+            var request = "POST /v1/completions HTTP/\(version)\r\nHost: x\r\nAuthorization: Bearer \(TestServer.apiKey)\r\n\(extra)"
+            request += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            try RawHTTPClient.sendAll(fd, Array(request.utf8))
+            let (bytes, closed) = RawHTTPClient.readUntilClose(fd, timeout: wait * TestServer.timeScale)
+            let text = String(decoding: bytes, as: UTF8.self)
+            let parts = text.components(separatedBy: "\r\n\r\n")
+            return (parts[0].lowercased(), parts.dropFirst().joined(separator: "\r\n\r\n"), closed)
+        }
+        let streamed = try exchange("1.0", #"{"prompt": "Hi", "max_tokens": 3, "stream": true}"#)
+        XCTAssertTrue(streamed.head.hasPrefix("http/1.0 200"), streamed.head)
+        XCTAssertFalse(streamed.head.contains("transfer-encoding"), streamed.head)
+        XCTAssertTrue(streamed.head.contains("connection: close"), streamed.head)
+        XCTAssertTrue(streamed.closed, "the end of a 1.0 stream is the close")
+        XCTAssertTrue(streamed.body.hasPrefix("data: {"), streamed.body)
+        XCTAssertTrue(streamed.body.hasSuffix("data: [DONE]\n\n"), streamed.body)
+
+        let plain = try exchange("1.0", #"{"prompt": "Hi", "max_tokens": 2}"#)
+        XCTAssertTrue(plain.head.contains("content-length"), plain.head)
+        XCTAssertTrue(plain.closed)
+        let kept = try exchange("1.0", #"{"prompt": "Hi", "max_tokens": 2}"#, extra: "Connection: keep-alive\r\n", wait: 1)
+        XCTAssertTrue(kept.head.contains("connection: keep-alive"), kept.head)
+        XCTAssertFalse(kept.closed, "a 1.0 client asking for keep-alive keeps a framed answer's connection")
+
+        let modern = try exchange("1.1", #"{"prompt": "Hi", "max_tokens": 3, "stream": true}"#, extra: "Connection: close\r\n")
+        XCTAssertTrue(modern.head.hasPrefix("http/1.1 200"), modern.head)
+        XCTAssertTrue(modern.head.contains("transfer-encoding: chunked"), modern.head)
+    }
+
     /// OpenAI's limits and fields Loom does not implement are 400s that name the field.
     func testOpenAILimitsAreEnforcedByName() throws {
         let base: [String: Any] = ["prompt": "Hi", "max_tokens": 2]
