@@ -160,12 +160,15 @@ struct Routes {
         return JSON.response(Self.loraList(served))
     }
 
-    /// `{content, add_special=false, with_pieces=false}` → `{"tokens": [ids]}` or
-    /// `{"tokens": [{"id", "piece"}]}` (piece as bytes when not valid UTF-8).
+    /// llama.cpp's `{content, add_special=false, with_pieces=false}` or vLLM's
+    /// `{prompt, add_special_tokens}` (what lm-evaluation-harness's remote tokenizer sends) →
+    /// `{"tokens": [ids], "count", "max_model_len"}`, or `{"tokens": [{"id", "piece"}]}`
+    /// (piece as bytes when not valid UTF-8). Special-token text is parsed as those tokens.
     private func tokenize(_ served: ServedModel, _ body: Data) throws -> Response {
         let f = try JSONFields(body: body)
-        guard let content = try f.string("content") else { throw APIError.invalid("content", "is required") }
-        let ids = served.tokenizer.encode(content, addSpecial: try f.bool("add_special") ?? false)
+        try f.refuseUnknown(["model", "content", "prompt", "add_special", "add_special_tokens", "with_pieces"], endpoint: "/tokenize")
+        guard let content = try f.string("content") ?? f.string("prompt") else { throw APIError.invalid("content", "is required (or prompt)") }
+        let ids = served.tokenizer.encode(content, addSpecial: try f.bool("add_special") ?? f.bool("add_special_tokens") ?? false)
         if try f.bool("with_pieces") ?? false {
             return JSON.response(["tokens": ids.map { id -> [String: Any] in
                 let bytes = served.tokenizer.tokenBytes(id)
@@ -173,10 +176,10 @@ struct Routes {
                 return ["id": id, "piece": piece]
             }])
         }
-        return JSON.response(["tokens": ids])
+        return JSON.response(["tokens": ids, "count": ids.count, "max_model_len": served.contextLength])
     }
 
-    /// `{tokens: [ids]}` → `{"content": text}`.
+    /// `{tokens: [ids]}` → `{"content": text, "prompt": text}` (llama.cpp's and vLLM's key).
     private func detokenize(_ served: ServedModel, _ body: Data) throws -> Response {
         let f = try JSONFields(body: body)
         guard let raw = f.raw("tokens") else { throw APIError.invalid("tokens", "is required") }
@@ -188,7 +191,8 @@ struct Routes {
             }
             return id
         }
-        return JSON.response(["content": served.tokenizer.decode(ids)])
+        let text = served.tokenizer.decode(ids)
+        return JSON.response(["content": text, "prompt": text])
     }
 
     /// `{messages}` → `{"prompt": text}` (the chat template with the generation prompt).

@@ -2,10 +2,11 @@ import Foundation
 import Hummingbird
 import LoomGeneration
 
-/// llama-server's introspection routes: `GET /props` (the server's settings and the
-/// defaults a request gets) and `GET /slots` (what each KV-cache slot is doing), in the
-/// shapes llama.cpp's web UI and clients read (tools/server/server.cpp, `handle_props`,
-/// `handle_slots`, `server_slot::to_json`).
+/// Introspection routes: llama-server's `GET /props` (the server's settings and the defaults
+/// a request gets) and `GET /slots` (what each KV-cache slot is doing), in the shapes
+/// llama.cpp's web UI and clients read (tools/server/server.cpp, `handle_props`,
+/// `handle_slots`, `server_slot::to_json`); and vLLM's `GET /tokenizer_info`, which
+/// lm-evaluation-harness's remote tokenizer reads instead of downloading one.
 extension Routes {
     func registerIntrospection(on router: Router<ServerRequestContext>) {
         router.get("/props") { _, _ -> Response in
@@ -13,6 +14,9 @@ extension Routes {
         }
         router.get("/slots") { _, _ -> Response in
             JSON.response(Self.slots(try host.ready()))
+        }
+        router.get("/tokenizer_info") { _, _ -> Response in
+            JSON.response(Self.tokenizerInfo(try host.ready()))
         }
     }
 
@@ -77,5 +81,21 @@ extension Routes {
             }
             return object
         }
+    }
+
+    /// vLLM's `/tokenizer_info` (its tokenizer_config-like dict): the special tokens' text,
+    /// the chat template and the context. lm-evaluation-harness (`tokenizer_backend=remote`)
+    /// needs `eos_token` and then encodes it with `/tokenize` to find its id.
+    static func tokenizerInfo(_ served: ServedModel) -> [String: Any] {
+        let tokenizer = served.model.tokenizer
+        func text(_ id: Int?) -> Any { id.map { tokenizer.piece($0) as Any } ?? NSNull() }
+        return [
+            "tokenizer_class": "LoomBPETokenizer",
+            "bos_token": text(tokenizer.bosID), "eos_token": text(tokenizer.eosID), "unk_token": text(tokenizer.unknownID),
+            "pad_token": text(tokenizer.eosID),
+            "add_bos_token": tokenizer.addsBOS, "add_eos_token": tokenizer.addsEOS,
+            "chat_template": served.formatter?.templateSource ?? NSNull(),
+            "model_max_length": served.contextLength, "vocab_size": served.model.config.vocabularySize,
+        ]
     }
 }

@@ -120,6 +120,27 @@ final class ServerDetailsTests: XCTestCase {
         XCTAssertTrue(list.allSatisfy { $0["n_ctx"] as? Int == 256 && $0["is_processing"] is Bool })
     }
 
+    /// lm-evaluation-harness's remote tokenizer (`tokenizer_backend=remote`, lm_eval/models/
+    /// api_models.py `RemoteTokenizer`): `GET /tokenizer_info` must carry `eos_token`; it then
+    /// finds the id with vLLM's `/tokenize` shape and decodes with `/detokenize`'s `prompt`.
+    func testRemoteTokenizerEndpointsForLMEval() throws {
+        let info = try client.get("/tokenizer_info", headers: auth).json()
+        let eos = try XCTUnwrap(info["eos_token"] as? String)
+        XCTAssertEqual(eos, "<|im_end|>")
+        XCTAssertEqual(info["model_max_length"] as? Int, 256)
+        XCTAssertTrue((info["chat_template"] as? String ?? "").contains("im_start"))
+        let model = try XCTUnwrap(server.server.servedModel).model
+        let encoded = try client.post("/tokenize", ["prompt": eos, "add_special_tokens": false], headers: auth).json()
+        XCTAssertEqual(encoded["tokens"] as? [Int], [try XCTUnwrap(model.tokenizer.eosID)])
+        let text = "Paris is the capital of France."
+        let ids = try XCTUnwrap(try client.post("/tokenize", ["prompt": text, "add_special_tokens": false], headers: auth).json()["tokens"] as? [Int])
+        XCTAssertEqual(ids, model.tokenizer.encode(text, addSpecial: false))
+        let decoded = try client.post("/detokenize", ["tokens": ids], headers: auth).json()
+        XCTAssertEqual(decoded["prompt"] as? String, text)
+        XCTAssertEqual(decoded["content"] as? String, text, "llama.cpp's key stays")
+        assertError(try client.post("/tokenize", ["prompt": "x", "messages": []], headers: auth), 400, param: "messages")
+    }
+
     /// `generation_config.json` values apply to the sampling fields a request leaves out;
     /// the request's own values win; `do_sample: false` means greedy.
     func testGenerationConfigDefaults() throws {
