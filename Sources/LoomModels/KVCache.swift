@@ -114,6 +114,22 @@ public final class KVCache {
         self.values(layer: layer).dequantize(first: position, count: count, width: rowSize, into: values)
     }
 
+    /// Copies the keys and values of positions `0 ..< count` of every layer from `source`
+    /// (llama.cpp's `llama_memory_seq_cp`): a sequence with the same prefix then starts after
+    /// it without evaluating it. Rows move as bytes, so the copy is exact in every cache type.
+    public func copyPrefix(from source: KVCache, count: Int) {
+        precondition(source.layers == layers && source.rowSize == rowSize && source.types == types,
+                     "KVCache.copyPrefix: caches of different shapes or types")
+        precondition(count >= 0 && count <= capacity && count <= source.capacity,
+                     "KVCache.copyPrefix: \(count) positions outside the capacity")
+        reserve(positions: count)
+        for layer in 0..<layers {
+            keyStart(layer).copyMemory(from: source.keyStart(layer), byteCount: count * keyRowBytes)
+            valueStart(layer).copyMemory(from: source.valueStart(layer), byteCount: count * valueRowBytes)
+        }
+        ropeLength = source.ropeLength
+    }
+
     /// llama.cpp's context shift (`llama_memory_seq_rm` + `llama_memory_seq_add`, then its
     /// K-shift graph): drops positions `keep ..< keep + discard` of every layer and moves the
     /// `filled - keep - discard` positions after them down by `discard`. Values move as bytes;

@@ -73,6 +73,12 @@ public final class MultiSequenceBatch {
         try model.shiftContext(of: caches[slot], filled: filled, keep: keep, discard: discard)
     }
 
+    /// Copies slot `source`'s first `count` positions into slot `target` (the `n` choices of
+    /// one prompt share its evaluation; ``KVCache/copyPrefix(from:count:)``).
+    public func copyPrefix(from source: Int, to target: Int, count: Int) {
+        caches[target].copyPrefix(from: caches[source], count: count)
+    }
+
     /// Bytes of KV cache reserved over all slots.
     public var kvByteCount: Int { caches.reduce(0) { $0 + $1.byteCount } }
 

@@ -258,6 +258,38 @@ public final class BatchScheduler: @unchecked Sendable {
             metrics.recordCachedPromptTokens(cachedPrefix)
             // The job overwrites the cache from its prefix on; nothing else may start from it now.
             cachedPrompts[index] = []
+            if let follower = slots[index] { share(follower) }
+        }
+    }
+
+    /// Lets `slot` take its prompt's keys and values from another slot running the same
+    /// prompt with the same adapter scales (the `n` choices of one request, or identical
+    /// requests) instead of evaluating it again: copied at once if that slot has evaluated
+    /// it, else once it has (``resolveSharing(_:)``). Not with prompt logprobs (each choice
+    /// reports them) or a RoPE that depends on the sequence length (as for prefix reuse).
+    private func share(_ slot: SlotState) {
+        let job = slot.job
+        guard slot.position < slot.sharedPrefix, !job.promptLogprobs, model.config.ropeDynamic == nil else { return }
+        let candidates = slots.compactMap { $0 }.filter { other in
+            other !== slot && other.leader == nil && !other.isDone && other.job.adapterScales == job.adapterScales
+                && other.job.prompt.count == job.prompt.count && other.job.prompt == job.prompt
+                && (other.isPrefilling || other.evaluatedPromptTokens >= slot.sharedPrefix)
+        }
+        guard let leader = candidates.max(by: { $0.evaluatedPromptTokens < $1.evaluatedPromptTokens }) else { return }
+        slot.leader = leader
+        resolveSharing(slot)
+    }
+
+    /// Copies a waiting slot's prefix once its leader has evaluated it; lets it evaluate the
+    /// prompt itself if the leader ended (or shifted its context) first.
+    private func resolveSharing(_ slot: SlotState) {
+        guard let leader = slot.leader else { return }
+        if leader.evaluatedPromptTokens >= slot.sharedPrefix {
+            batch.copyPrefix(from: leader.slot, to: slot.slot, count: slot.sharedPrefix)
+            slot.adoptSharedPrefix()
+            metrics.recordSharedPromptTokens(slot.sharedPrefix)
+        } else if leader.isDone || !leader.isPrefilling {
+            slot.leader = nil
         }
     }
 
@@ -298,6 +330,8 @@ public final class BatchScheduler: @unchecked Sendable {
             }
         }
 
+        // A choice waiting for a leader that was cancelled (or failed) evaluates its own prompt.
+        for slot in active where slot.leader != nil { resolveSharing(slot) }
         var segments: [MultiSequenceBatch.Segment] = []
         var owners: [SlotState] = []
         var promptBudget = promptChunk
@@ -326,6 +360,7 @@ public final class BatchScheduler: @unchecked Sendable {
                     owners[s].consume(logits: logits, at: segments[s].start + i)
                 }
                 for slot in owners { slot.advance() }
+                for slot in active where slot.leader != nil { resolveSharing(slot) }
             } catch {
                 for slot in owners { slot.fail(error); failed.insert(slot.slot) }
             }

@@ -20,6 +20,7 @@ public final class ServerMetrics: @unchecked Sendable {
 
     private let promptTokensTotal: Counter
     private let cachedPromptTokensTotal: Counter
+    private let sharedPromptTokensTotal: Counter
     private let promptSecondsTotal: FloatingPointCounter
     private let predictedTokensTotal: Counter
     private let predictedSecondsTotal: FloatingPointCounter
@@ -50,6 +51,7 @@ public final class ServerMetrics: @unchecked Sendable {
         self.factory = factory
         promptTokensTotal = Counter(label: "loom:prompt_tokens_total", factory: factory)
         cachedPromptTokensTotal = Counter(label: "loom:prompt_tokens_cached_total", factory: factory)
+        sharedPromptTokensTotal = Counter(label: "loom:prompt_tokens_shared_total", factory: factory)
         promptSecondsTotal = FloatingPointCounter(label: "loom:prompt_seconds_total", factory: factory)
         predictedTokensTotal = Counter(label: "loom:tokens_predicted_total", factory: factory)
         predictedSecondsTotal = FloatingPointCounter(label: "loom:tokens_predicted_seconds_total", factory: factory)
@@ -98,6 +100,11 @@ public final class ServerMetrics: @unchecked Sendable {
     /// Counts prompt tokens a job took from a slot's cache instead of evaluating them.
     func recordCachedPromptTokens(_ count: Int) {
         cachedPromptTokensTotal.increment(by: Int64(count))
+    }
+
+    /// Counts prompt tokens a job copied from a slot evaluating the same prompt (`n` > 1).
+    func recordSharedPromptTokens(_ count: Int) {
+        sharedPromptTokensTotal.increment(by: Int64(count))
     }
 
     func setGauges(queue: Int, active: Int, kvTokens k: Int, kvCapacity cap: Int) {

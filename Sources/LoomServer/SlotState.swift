@@ -24,6 +24,18 @@ final class SlotState {
     private var verificationEnded = false
     /// Drafted and accepted tokens of this job.
     private(set) var speculative = SpeculativeStats()
+    /// A slot evaluating the same prompt (another choice of the same request): this one waits
+    /// for it and copies its keys and values (``BatchScheduler``) instead of evaluating them.
+    var leader: SlotState?
+
+    /// Prompt positions a follower copies: all but the last, whose logits it needs.
+    var sharedPrefix: Int { job.prompt.count - 1 }
+
+    /// Takes the shared prefix as evaluated (its keys and values were just copied in).
+    func adoptSharedPrefix() {
+        position = max(position, sharedPrefix)
+        leader = nil
+    }
 
     /// - Parameter cachedPrefix: leading prompt tokens already in the slot's KV cache (from
     ///   an earlier request), which the slot starts after.
@@ -72,7 +84,7 @@ final class SlotState {
 
     /// The tokens this slot evaluates in the next step (nil if none fit the prompt budget).
     func nextSegment(promptBudget: Int) -> MultiSequenceBatch.Segment? {
-        if isDone { return nil }
+        if isDone || leader != nil { return nil }
         if isPrefilling {
             let count = min(promptBudget, job.prompt.count - position)
             guard count > 0 else { return nil }

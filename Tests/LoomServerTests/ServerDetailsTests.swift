@@ -120,6 +120,40 @@ final class ServerDetailsTests: XCTestCase {
         XCTAssertTrue(list.allSatisfy { $0["n_ctx"] as? Int == 256 && $0["is_processing"] is Bool })
     }
 
+    /// `n > 1` evaluates the prompt once: the other choices copy its keys and values and
+    /// evaluate only the last prompt token. With batch-invariant kernels each choice then gets
+    /// exactly the logits of a request on its own, so greedy choices equal the `n = 1` answer.
+    func testChoicesShareThePromptEvaluation() async throws {
+        var configuration = ServerConfiguration(port: 0, parallel: 3, contextLength: 128, threads: 2, kernelOptions: .default)
+        configuration.embeddingModel = .none
+        let shared = try TestServer(configuration: configuration)
+        func counter(_ name: String) throws -> Int {
+            let text = try shared.client.get("/metrics").text
+            let line = try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix(name + " ") }, "\(name) in \(text)")
+            return Int(Double(line.split(separator: " ").last!)!)
+        }
+        let prompt = "List three colours of the rainbow, separated by commas:"
+        let single = try shared.client.post("/v1/completions", ["prompt": prompt, "max_tokens": 8, "temperature": 0, "cache_prompt": false]).json()
+        let expected = try XCTUnwrap(((single["choices"] as? [[String: Any]])?.first)?["text"] as? String)
+        let promptTokens = try XCTUnwrap((single["usage"] as? [String: Any])?["prompt_tokens"] as? Int)
+
+        let evaluatedBefore = try counter("loom:prompt_tokens_total"), sharedBefore = try counter("loom:prompt_tokens_shared_total")
+        let reply = try shared.client.post("/v1/completions", ["prompt": prompt, "max_tokens": 8, "temperature": 0, "n": 3,
+                                                               "cache_prompt": false])
+        XCTAssertEqual(reply.status, 200, reply.text)
+        let texts = try XCTUnwrap(reply.json()["choices"] as? [[String: Any]]).map { $0["text"] as? String }
+        XCTAssertEqual(texts, [expected, expected, expected])
+        XCTAssertEqual(try counter("loom:prompt_tokens_total") - evaluatedBefore, promptTokens + 2, "the prompt once, then one token per other choice")
+        XCTAssertEqual(try counter("loom:prompt_tokens_shared_total") - sharedBefore, 2 * (promptTokens - 1))
+
+        // Sampled choices still differ (each has its own seed), from the same shared prompt.
+        let sampled = try shared.client.post("/v1/completions", ["prompt": prompt, "max_tokens": 12, "temperature": 1.0, "n": 3, "seed": 5]).json()
+        let sampledTexts = try XCTUnwrap(sampled["choices"] as? [[String: Any]]).compactMap { $0["text"] as? String }
+        XCTAssertEqual(sampledTexts.count, 3)
+        XCTAssertGreaterThan(Set(sampledTexts).count, 1, "\(sampledTexts)")
+        await shared.stop()
+    }
+
     /// lm-evaluation-harness's remote tokenizer (`tokenizer_backend=remote`, lm_eval/models/
     /// api_models.py `RemoteTokenizer`): `GET /tokenizer_info` must carry `eos_token`; it then
     /// finds the id with vLLM's `/tokenize` shape and decodes with `/detokenize`'s `prompt`.
