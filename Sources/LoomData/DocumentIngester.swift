@@ -33,6 +33,10 @@ public struct DocumentIngester {
 
     /// The options.
     public var options: Options
+    /// Continue from the checkpoint of an interrupted run (see `ResumableOutput`): files
+    /// whose records were all checkpointed are not read again, and no output line is lost
+    /// or written twice.
+    public var resume = false
     /// The HTML extractor.
     public var extractor = HTMLTextExtractor()
 
@@ -51,17 +55,34 @@ public struct DocumentIngester {
     /// Extensions this stage reads.
     public static let supportedExtensions: Set<String> = ["txt", "md", "markdown", "html", "htm", "xhtml", "json", "jsonl", "csv", "pdf"]
 
-    /// Ingests `paths` into the JSONL file `output` (written atomically, with its statistics sidecar).
+    /// Ingests `paths` into the JSONL file `output` (written atomically, with its statistics
+    /// sidecar). The run checkpoints after whole files (``resume``); the checkpoint names the
+    /// file list by a hash of the paths and their sizes, so it only resumes the same input.
     public func run(paths: [String], output: String, progress: ((Int, Int) -> Void)? = nil) throws -> StageStats {
         let started = Date()
         var stats = StageStats(stage: "ingest", inputs: paths, output: output)
-        let files = collectFiles(paths, stats: &stats)
-        stats.count("files_found", files.count)
-        let writer = try AtomicFileWriter(path: output)
+        var scan = StageStats(stage: "ingest", inputs: paths, output: output)
+        let files = collectFiles(paths, stats: &scan)
+        var listing: [UInt8] = []
+        var totalBytes = 0
+        for file in files {
+            let size = ((try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? NSNumber)?.intValue ?? 0
+            totalBytes += size
+            listing += Array("\(file.root)\u{0}\(file.path)\u{0}\(size)\n".utf8)
+        }
+        let identity = "ingest of \(files.count) files, list \(StableHash.hex(StableHash.hash64(listing, seed: 0x6C6F_6F6D)))"
+        let writer = try ResumableOutput(path: output, input: identity, inputSize: totalBytes, resume: resume, stats: &stats)
+        // A resumed run's statistics (restored above) already hold the scan's.
+        if writer.resumeLine == 0 {
+            for (key, value) in scan.counters { stats.count(key, value) }
+            stats.errors = scan.errors
+            stats.errorCount = scan.errorCount
+            stats.count("files_found", files.count)
+        }
         let pdftotext = options.pdftotext ?? (options.searchPath ? Self.findExecutable("pdftotext") : nil)
         var pending: [(root: String, path: String)] = []
         var pendingBytes = 0
-        var done = 0
+        var done = writer.resumeLine
 
         func flushPending() throws {
             guard !pending.isEmpty else { return }
@@ -70,12 +91,13 @@ public struct DocumentIngester {
                 try emit(result, writer: writer, stats: &stats)
             }
             done += pending.count
+            try writer.checkpoint(line: done, stats: stats)
             progress?(done, files.count)
             pending.removeAll(keepingCapacity: true)
             pendingBytes = 0
         }
 
-        for file in files {
+        for file in files.dropFirst(writer.resumeLine) {
             let ext = URL(fileURLWithPath: file.path).pathExtension.lowercased()
             if ext == "jsonl" || ext == "csv" {
                 try flushPending()
@@ -95,6 +117,7 @@ public struct DocumentIngester {
                 if let writeFailure { throw writeFailure }
                 try emit(result, writer: writer, stats: &stats)
                 done += 1
+                try writer.checkpoint(line: done, stats: stats)
                 progress?(done, files.count)
             } else {
                 let size = ((try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? NSNumber)?.intValue ?? 0
@@ -119,7 +142,7 @@ public struct DocumentIngester {
         mutating func error(_ source: String, _ message: String, _ counter: String) { errors.append((source, message, counter)) }
     }
 
-    private func emit(_ result: FileResult, writer: AtomicFileWriter, stats: inout StageStats) throws {
+    private func emit(_ result: FileResult, writer: ResumableOutput, stats: inout StageStats) throws {
         for (key, value) in result.counters { stats.count(key, value) }
         for e in result.errors { stats.error(e.source, e.message, counter: e.counter) }
         var buffer: [UInt8] = []

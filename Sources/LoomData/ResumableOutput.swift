@@ -38,8 +38,10 @@ public final class ResumableOutput {
     public static func checkpointPath(for output: String) -> String { output + ".checkpoint.json" }
 
     /// Opens the output for `input`; with `resume`, continues from the checkpoint of a
-    /// previous run if there is one, restoring its statistics into `stats`.
-    public init(path: String, input: String, resume: Bool, stats: inout StageStats) throws {
+    /// previous run if there is one, restoring its statistics into `stats`. `inputSize`
+    /// replaces the size of the file `input` when the input is not one file (ingest names its
+    /// file list by a hash and gives their total size): a checkpoint only resumes the same input.
+    public init(path: String, input: String, inputSize: Int? = nil, resume: Bool, stats: inout StageStats) throws {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
@@ -50,7 +52,7 @@ public final class ResumableOutput {
         self.input = input
         self.partialPath = folder + "/." + url.lastPathComponent + ".partial"
         self.checkpointPath = Self.checkpointPath(for: path)
-        inputSize = ((try? FileManager.default.attributesOfItem(atPath: input))?[.size] as? NSNumber)?.intValue ?? -1
+        self.inputSize = inputSize ?? ((try? FileManager.default.attributesOfItem(atPath: input))?[.size] as? NSNumber)?.intValue ?? -1
         var line = 0
         if resume, let data = FileManager.default.contents(atPath: checkpointPath) {
             guard case .object(let o)? = try? JSONParser.parse(Array(data)),
@@ -59,8 +61,8 @@ public final class ResumableOutput {
                   let savedStats = o["stats"] else {
                 throw DataError("\(checkpointPath) is not a loom data checkpoint; remove it to start again")
             }
-            guard recordedInput == input, recordedSize == inputSize else {
-                throw DataError("\(checkpointPath) was written for \(recordedInput) (\(recordedSize) bytes), not \(input) (\(inputSize) bytes); run without --resume to start again")
+            guard recordedInput == input, recordedSize == self.inputSize else {
+                throw DataError("\(checkpointPath) was written for \(recordedInput) (\(recordedSize) bytes), not \(input) (\(self.inputSize) bytes); run without --resume to start again")
             }
             let partialSize = ((try? FileManager.default.attributesOfItem(atPath: partialPath))?[.size] as? NSNumber)?.intValue ?? -1
             guard partialSize >= bytes else {

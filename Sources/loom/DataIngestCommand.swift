@@ -17,6 +17,7 @@ struct DataIngestCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The JSONL file to write.") var output: String
     @Option(help: "The field of .json/.jsonl objects, or the .csv column, holding the text.") var field = "text"
     @Option(help: "Skip files larger than this many bytes (streamed .jsonl/.csv: longer lines or rows).") var maxFileBytes = 64 << 20
+    @Flag(help: "Continue an interrupted run from OUT.checkpoint.json: no output line lost or repeated.") var resume = false
 
     func run() throws {
         guard maxFileBytes > 0 else { throw ValidationError("--max-file-bytes must be positive") }
@@ -24,7 +25,9 @@ struct DataIngestCommand: ParsableCommand {
         options.field = field
         options.maxFileBytes = maxFileBytes
         let progress = isatty(STDERR_FILENO) == 1
-        let stats = try DocumentIngester(options: options).run(paths: paths, output: output) { done, total in
+        var ingester = DocumentIngester(options: options)
+        ingester.resume = resume
+        let stats = try ingester.run(paths: paths, output: output) { done, total in
             if progress { FileHandle.standardError.write(Data("\rfiles \(done)/\(total)".utf8)) }
         }
         if progress { FileHandle.standardError.write(Data("\r".utf8)) }

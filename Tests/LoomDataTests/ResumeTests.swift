@@ -84,6 +84,59 @@ final class ResumeTests: XCTestCase {
         }
     }
 
+    /// Ingest checkpoints after whole files: a run that fails mid-folder, resumed, writes the
+    /// same records, statistics and errors as one that never failed; a changed folder is refused.
+    func testIngestResumes() throws {
+        let dir = try temporaryFolder(self)
+        let docs = dir + "/docs"
+        try FileManager.default.createDirectory(atPath: docs + "/sub", withIntermediateDirectories: true)
+        var rng = SeededGenerator(seed: 9)
+        for i in 0 ..< 120 {
+            let text = randomDocument(words: 30 + i % 20, rng: &rng).joined(separator: " ")
+            if i % 10 == 0 {
+                try write("<html><body><nav>Home</nav><p>\(text)</p></body></html>", to: docs + "/sub/page\(i).html")
+            } else {
+                try write(text, to: docs + "/doc\(i).txt")
+            }
+        }
+        var lines = ""
+        for i in 0 ..< 40 { lines += "{\"text\": \"line \(i) \(randomDocument(words: 12, rng: &rng).joined(separator: " "))\"}\n" }
+        try write(lines + "broken\n", to: docs + "/records.jsonl")
+        try Data([0, 1, 2, 0xFF, 0]).write(to: URL(fileURLWithPath: docs + "/binary.txt"))
+        func ingest(_ output: String, resume: Bool) throws -> StageStats {
+            var options = DocumentIngester.Options()
+            options.batchSize = 8
+            options.searchPath = false
+            var ingester = DocumentIngester(options: options)
+            ingester.resume = resume
+            return try ingester.run(paths: [docs, dir + "/missing"], output: output)
+        }
+        let reference = try ingest(dir + "/ref.jsonl", resume: false)
+        XCTAssertGreaterThan(reference.documentsOut, 150)
+        let out = dir + "/out.jsonl"
+        ResumableOutput.checkpointInterval = 0
+        ResumableOutput.failAfterCheckpoints = 5
+        XCTAssertThrowsError(try ingest(out, resume: false)) { XCTAssertTrue("\($0)".contains("injected failure"), "\($0)") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        ResumableOutput.failAfterCheckpoints = nil
+        let resumed = try ingest(out, resume: true)
+        XCTAssertEqual(FileManager.default.contents(atPath: out), FileManager.default.contents(atPath: dir + "/ref.jsonl"))
+        XCTAssertGreaterThan(resumed.counters["resumed_at_line"] ?? 0, 0, "resumed after some files")
+        var counters = resumed.counters
+        counters["resumed_at_line"] = nil
+        XCTAssertEqual(counters, reference.counters)
+        XCTAssertEqual(resumed.documentsOut, reference.documentsOut)
+        XCTAssertEqual(resumed.errorCount, reference.errorCount)
+        XCTAssertEqual(resumed.errors.map(\.source), reference.errors.map(\.source))
+
+        // A checkpoint of another folder's listing is refused.
+        ResumableOutput.failAfterCheckpoints = 2
+        XCTAssertThrowsError(try ingest(out, resume: false))
+        ResumableOutput.failAfterCheckpoints = nil
+        try write("one more document", to: docs + "/added.txt")
+        XCTAssertThrowsError(try ingest(out, resume: true)) { XCTAssertTrue("\($0)".contains("run without --resume"), "\($0)") }
+    }
+
     func testResumeRefusesAnotherInput() throws {
         let dir = try temporaryFolder(self)
         let input = try makeInput(dir)
