@@ -37,6 +37,9 @@ public struct CorpusFormatter {
     /// With a synthesizer, each record becomes alpaca question/answer lines written by a
     /// model from its text (`--synthesize qa`), on the record's side of the split.
     public var synthesizer: QASynthesizer?
+    /// Continue from the checkpoint of an interrupted run (see `ResumableOutput`): with a
+    /// synthesizer, the model is not asked again for records already written.
+    public var resume = false
 
     /// A formatter for `text` with no validation split.
     public init() {}
@@ -115,15 +118,19 @@ public struct CorpusFormatter {
             throw DataError("cannot create the folder \(output): \(error.localizedDescription)")
         }
         var stats = StageStats(stage: "format", inputs: [input], output: output + "/train.jsonl")
-        let train = try AtomicFileWriter(path: output + "/train.jsonl")
-        let validation = validationFraction > 0 ? try AtomicFileWriter(path: output + "/validation.jsonl") : nil
+        let splits = validationFraction > 0
         var sides: [Bool]?
-        if validation != nil, let splitThreshold {
+        if splits, let splitThreshold {
             guard splitThreshold > 0 && splitThreshold < 1 else { throw DataError("--split-threshold must be between 0 and 1 (got \(splitThreshold))") }
             sides = try groupSides(input: input, threshold: splitThreshold, stats: &stats)
         }
-        var index = 0
-        try RecordStream.forEachBatch(path: input, stats: &stats) { batch, stats in
+        // Train and validation resume together: one checkpoint counts both.
+        let writer = try ResumableOutput(path: output + "/train.jsonl", companions: splits ? [output + "/validation.jsonl"] : [],
+                                         input: input, resume: resume, stats: &stats)
+        // Records before the resumed line (the split sides are indexed by record).
+        var index = writer.resumeLine > 0 ? stats.documentsIn : 0
+        try RecordStream.forEachBatch(path: input, startLine: writer.resumeLine, stats: &stats,
+                                      afterBatch: writer.checkpoint) { batch, stats in
             var trainBytes: [UInt8] = []
             var validationBytes: [UInt8] = []
             for record in batch {
@@ -149,7 +156,7 @@ public struct CorpusFormatter {
                         lines = [["instruction": .string(instruction), "input": .string(input), "output": .string(record.text)]]
                     }
                 }
-                let toValidation = validation != nil && (sides?[index] ?? isValidation(splitKey(record)))
+                let toValidation = splits && (sides?[index] ?? isValidation(splitKey(record)))
                 stats.count(toValidation ? "validation_documents" : "train_documents")
                 if !toValidation { stats.wrote(record) }
                 var bytes: [UInt8] = []
@@ -159,11 +166,10 @@ public struct CorpusFormatter {
                 }
                 if toValidation { validationBytes += bytes } else { trainBytes += bytes }
             }
-            try train.write(trainBytes)
-            try validation?.write(validationBytes)
+            try writer.write(trainBytes)
+            if splits { try writer.write(validationBytes, to: 1) }
         }
-        try train.commit()
-        try validation?.commit()
+        try writer.commit()
         func entry(_ file: String) -> JSONValue {
             switch synthesizer == nil ? format : .alpaca {
             case .text:
@@ -174,7 +180,7 @@ public struct CorpusFormatter {
             }
         }
         var info: JSONObject = [name: entry("train.jsonl")]
-        if validation != nil { info[name + "_validation"] = entry("validation.jsonl") }
+        if splits { info[name + "_validation"] = entry("validation.jsonl") }
         try AtomicFileWriter.write(JSONWriter.string(.object(info)) + "\n", to: output + "/dataset_info.json")
         stats.details["dataset_info"] = .string(output + "/dataset_info.json")
         stats.seconds = Date().timeIntervalSince(started)

@@ -33,6 +33,8 @@ struct DataFormatCommand: ParsableCommand {
     @Option(help: "With --synthesize: the least fraction of an answer's content words found in the record.") var minSupport = 0.75
     @Option(help: "With --synthesize: the model's context (prompt + reply), in tokens.") var ctx = 2048
     @Option(name: .shortAndLong, help: "With --synthesize: threads for the model.") var threads: Int?
+    @Flag(help: "Continue an interrupted run from OUT/train.jsonl.checkpoint.json: no output line lost or repeated, no record synthesised twice.")
+    var resume = false
 
     func run() throws {
         enableDataProgress()
@@ -44,6 +46,7 @@ struct DataFormatCommand: ParsableCommand {
         formatter.validationFraction = valSplit
         formatter.name = name
         formatter.instructionField = instructionField
+        formatter.resume = resume
         guard splitThreshold >= 0 && splitThreshold < 1 else { throw ValidationError("--split-threshold must be in [0, 1) (got \(splitThreshold))") }
         formatter.splitThreshold = splitThreshold > 0 ? splitThreshold : nil
         if let clusters { try formatter.loadClusters(clusters) }

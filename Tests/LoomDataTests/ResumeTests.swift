@@ -84,6 +84,36 @@ final class ResumeTests: XCTestCase {
         }
     }
 
+    /// Format's train and validation files resume together from one checkpoint.
+    func testFormatResumes() throws {
+        let dir = try temporaryFolder(self)
+        let input = try makeInput(dir)
+        func format(_ folder: String, resume: Bool) throws -> StageStats {
+            var stage = CorpusFormatter()
+            stage.validationFraction = 0.2
+            stage.resume = resume
+            return try stage.run(input: input, output: folder)
+        }
+        let reference = try format(dir + "/ref", resume: false)
+        ResumableOutput.checkpointInterval = 0
+        ResumableOutput.failAfterCheckpoints = 2
+        XCTAssertThrowsError(try format(dir + "/out", resume: false)) { XCTAssertTrue("\($0)".contains("injected failure"), "\($0)") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out/train.jsonl"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out/validation.jsonl"))
+        ResumableOutput.failAfterCheckpoints = nil
+        let resumed = try format(dir + "/out", resume: true)
+        for file in ["train.jsonl", "validation.jsonl", "dataset_info.json"] {
+            let data = FileManager.default.contents(atPath: dir + "/out/" + file)
+            XCTAssertNotNil(data, file)
+            XCTAssertEqual(data, FileManager.default.contents(atPath: dir + "/ref/" + file), file)
+        }
+        XCTAssertGreaterThan(resumed.counters["resumed_at_line"] ?? 0, 0)
+        var counters = resumed.counters
+        counters["resumed_at_line"] = nil
+        XCTAssertEqual(counters, reference.counters)
+        XCTAssertGreaterThan(reference.counters["validation_documents"] ?? 0, 0)
+    }
+
     /// Ingest checkpoints after whole files: a run that fails mid-folder, resumed, writes the
     /// same records, statistics and errors as one that never failed; a changed folder is refused.
     func testIngestResumes() throws {
