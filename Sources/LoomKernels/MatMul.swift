@@ -127,7 +127,9 @@ public enum MatMul {
             }
             if integerPrompt {
                 let xp = UnsafeMutableRawPointer(scratch0 + tileCount + transposedCount)
-                IntegerPromptKernel.prepare(x, tokens: tokens, columns: maxColumns, into: xp, pool: pool)
+                // Prompt rows get 15-bit codes; decode rows the one-token kernels' 10 bits.
+                IntegerPromptKernel.prepare(x, tokens: tokens, columns: maxColumns, into: xp, pool: pool,
+                                            codeLimit: batch == .decode ? QuantizedActivations.codeLimit : IntegerPromptKernel.promptCodeLimit)
                 prepared = UnsafeRawPointer(xp)
             }
             if ternaryPrompt {

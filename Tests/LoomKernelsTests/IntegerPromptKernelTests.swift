@@ -2,8 +2,10 @@ import XCTest
 @testable import LoomKernels
 
 /// Prompt-sized products (16+ tokens) through ``IntegerPromptKernel``: every output must be
-/// bit-identical to the 16-bit single-token integer kernel on that token alone (so a prompt
-/// gives the logits of feeding its tokens one at a time; on hosts with a native byte dot,
+/// bit-identical to the single-token integer kernel's arithmetic on that token alone, with
+/// the prompt's 15-bit activation codes (``IntegerPromptKernel/promptCodeLimit``) for prompt
+/// rows and the one-token kernels' own 10-bit codes for decode rows (so decode rows batched
+/// through it get exactly the logits of one-token steps; on hosts with a native byte dot,
 /// Q4_0 and Q5_0 decode use ``byteDotRow(_:_:_:blocks:)`` instead, the same integers with
 /// different float rounding, checked against the 16-bit kernels in ``IntegerDotBytesTests``), and close to a
 /// naive Double product of the reference-dequantised weights with the dequantised codes.
@@ -29,7 +31,7 @@ final class IntegerPromptKernelTests: XCTestCase {
 
     /// y = W·x for `tokens` rows of x through ``MatMul`` (threads 1 or 2), optional bias.
     func product(_ targets: [(WeightMatrix, [Float]?)], _ x: [Float], tokens: Int, threads: Int,
-                 options: KernelOptions = .default) -> [[Float]] {
+                 options: KernelOptions = .default, batch: BatchRows = .any) -> [[Float]] {
         let pool = ThreadPool(threadCount: threads)
         var outs = targets.map { [Float](repeating: .nan, count: tokens * $0.0.rows) }
         let biases = targets.map { $0.1 }
@@ -43,22 +45,27 @@ final class IntegerPromptKernelTests: XCTestCase {
             o1?.initialize(repeating: .nan, count: outs[1].count)
             let a = MatMulTarget(targets[0].0, o0, bias: b0.map { UnsafePointer($0) })
             let b = o1.map { MatMulTarget(targets[1].0, $0) }
-            MatMul.multiply(a, b, nil, xb.baseAddress!, tokens: tokens, pool: pool, options: options)
+            MatMul.multiply(a, b, nil, xb.baseAddress!, tokens: tokens, pool: pool, batch: batch, options: options)
             outs[0] = Array(UnsafeBufferPointer(start: o0, count: outs[0].count))
             if let o1 { outs[1] = Array(UnsafeBufferPointer(start: o1, count: outs[1].count)) }
         }
         return outs
     }
 
-    func check(_ type: GGMLType, rows: Int, columns: Int, tokens: Int, bias: Bool, threads: Int, seed: UInt64) {
+    /// - Parameter batch: `.decode` rows (without batch invariance, so 16+ of them take this
+    ///   kernel) must get the one-token kernels' 10-bit codes; other rows the prompt's 15 bits.
+    func check(_ type: GGMLType, rows: Int, columns: Int, tokens: Int, bias: Bool, threads: Int, seed: UInt64,
+               batch: BatchRows = .any) {
         var rng = SplitMix64(seed: seed)
         let (w, bytes, buffer) = matrix(type, rows: rows, columns: columns, &rng)
         defer { buffer.deallocate() }
         let x = TestData.randomFloats(tokens * columns, &rng)
         let b: [Float]? = bias ? (0..<rows).map { _ in Float.random(in: -1...1, using: &rng) } : nil
-        let y = product([(w, b)], x, tokens: tokens, threads: threads)[0]
+        var options = KernelOptions.default
+        if batch == .decode { options.batchInvariant = false }
+        let y = product([(w, b)], x, tokens: tokens, threads: threads, options: options, batch: batch)[0]
         let weights = ReferenceKernels.dequantize(type, bytes, count: rows * columns)
-        let a = QuantizedActivations()
+        let a = QuantizedActivations(codeLimit: batch == .decode ? QuantizedActivations.codeLimit : IntegerPromptKernel.promptCodeLimit)
         for t in 0..<tokens {
             x.withUnsafeBufferPointer { a.quantize($0.baseAddress! + t * columns, count: columns) }
             let xq = (0..<columns).map { Float(a.codes[$0]) * a.scales[$0 / 32] }
@@ -83,6 +90,41 @@ final class IntegerPromptKernelTests: XCTestCase {
             for (rows, columns, tokens) in [(1, 32, 16), (3, 64, 17), (4, 96, 23), (5, 128, 16), (9, 160, 31),
                                             (16, 576, 16), (37, 576, 40), (21, 1536, 19), (7, 64, 70)] {
                 check(type, rows: rows, columns: columns, tokens: tokens, bias: seed % 2 == 0, threads: 1 + Int(seed % 2), seed: seed)
+                seed += 1
+            }
+        }
+    }
+
+    /// The point of the prompt's 15-bit codes: prompt rows come out far closer to the product
+    /// with unquantised activations than with the one-token kernels' 10-bit codes.
+    func testPromptCodesAreFinerThanDecodeCodes() {
+        var rng = SplitMix64(seed: 42)
+        let rows = 32, columns = 896, tokens = 20
+        let (w, bytes, buffer) = matrix(.q8_0, rows: rows, columns: columns, &rng)
+        defer { buffer.deallocate() }
+        let x = TestData.randomFloats(tokens * columns, &rng)
+        let weights = ReferenceKernels.dequantize(.q8_0, bytes, count: rows * columns)
+        var noInvariance = KernelOptions.default
+        noInvariance.batchInvariant = false
+        let prompt = product([(w, nil)], x, tokens: tokens, threads: 2)[0]
+        let decode = product([(w, nil)], x, tokens: tokens, threads: 2, options: noInvariance, batch: .decode)[0]
+        var promptError = 0.0, decodeError = 0.0
+        for t in 0..<tokens {
+            for r in 0..<rows {
+                let exact = referenceDot(Array(weights[r * columns..<(r + 1) * columns]), Array(x[t * columns..<(t + 1) * columns])).sum
+                promptError = max(promptError, abs(Double(prompt[t * rows + r]) - exact))
+                decodeError = max(decodeError, abs(Double(decode[t * rows + r]) - exact))
+            }
+        }
+        XCTAssertLessThan(promptError * 8, decodeError, "15-bit \(promptError) vs 10-bit \(decodeError)")
+    }
+
+    /// Decode rows batched through the prompt kernel keep the one-token kernels' 10-bit codes.
+    func testDecodeRowsKeepTheOneTokenCodes() {
+        var seed: UInt64 = 300
+        for type in Self.types {
+            for (rows, columns, tokens) in [(5, 128, 16), (37, 576, 40)] {
+                check(type, rows: rows, columns: columns, tokens: tokens, bias: false, threads: 2, seed: seed, batch: .decode)
                 seed += 1
             }
         }
@@ -140,7 +182,7 @@ final class IntegerPromptKernelTests: XCTestCase {
         let x = TestData.randomFloats(tokens * columns, &rng)
         let outs = product([(w0, nil), (w1, nil)], x, tokens: tokens, threads: 2)
         let ref1 = ReferenceKernels.dequantize(.q4_1, bytes1, count: 19 * columns)
-        let a = QuantizedActivations()
+        let a = QuantizedActivations(codeLimit: IntegerPromptKernel.promptCodeLimit)
         for t in 0..<tokens {
             let xt = Array(x[t * columns..<(t + 1) * columns])
             a.quantize(xt, count: columns)

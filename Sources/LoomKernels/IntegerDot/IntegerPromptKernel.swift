@@ -34,6 +34,13 @@ enum IntegerPromptKernel {
     static var groupLanes: Int { isWide ? WidePromptLanes.lanes : NarrowPromptLanes.lanes }
     /// Rows per register block.
     static let rowBlock = 4
+    /// Largest activation code of prompt rows: 15-bit codes (32× finer than the one-token
+    /// kernels' 10 bits). The kernel sums code products in 32-bit lanes per 32-column block
+    /// (at most 32 · 16383 · 128 < 2³¹), so the width costs nothing; with 10-bit codes
+    /// Qwen2.5-0.5B's prompt log-probs were up to 0.085 off the float64 reference, more than
+    /// the float path's 0.05. Decode rows that take this kernel (``MatMulEachToken``) keep
+    /// ``QuantizedActivations/codeLimit``, the one-token kernels' arithmetic.
+    static let promptCodeLimit = 16383
 
     /// Formats with a prompt kernel whose arithmetic matches their decode kernel
     /// (``pairwiseDot``): signed codes, no offset.
@@ -62,25 +69,28 @@ enum IntegerPromptKernel {
     /// group of L = `lanes` tokens: word `(g·columns/2 + p)·L + l` holds codes 2p, 2p+1 of
     /// token L·g + l; then the scales, float `(g·columns/32 + b)·L + l`. Lanes past the last
     /// token are zero.
-    static func prepare(_ x: UnsafePointer<Float>, tokens: Int, columns: Int, into words: UnsafeMutableRawPointer, lanes: Int = groupLanes) {
-        prepare(x, tokens: tokens, columns: columns, groups: 0..<groups(tokens: tokens, lanes: lanes), into: words, lanes: lanes)
+    static func prepare(_ x: UnsafePointer<Float>, tokens: Int, columns: Int, into words: UnsafeMutableRawPointer, lanes: Int = groupLanes,
+                        codeLimit: Int = QuantizedActivations.codeLimit) {
+        prepare(x, tokens: tokens, columns: columns, groups: 0..<groups(tokens: tokens, lanes: lanes), into: words, lanes: lanes,
+                codeLimit: codeLimit)
     }
 
     /// ``prepare(_:tokens:columns:into:)`` on all workers of `pool`, a few groups each (the
     /// quantisation is ≈ 3 % of a single-threaded prompt; alone on the calling thread it
     /// left the other workers waiting).
-    static func prepare(_ x: UnsafePointer<Float>, tokens: Int, columns: Int, into words: UnsafeMutableRawPointer, pool: ThreadPool) {
+    static func prepare(_ x: UnsafePointer<Float>, tokens: Int, columns: Int, into words: UnsafeMutableRawPointer, pool: ThreadPool,
+                        codeLimit: Int = QuantizedActivations.codeLimit) {
         let count = groups(tokens: tokens)
         let raw = Int(bitPattern: words)
         pool.parallelFor(count: count, chunk: max(1, count / (pool.threadCount * 4))) { range, _ in
-            prepare(x, tokens: tokens, columns: columns, groups: range, into: UnsafeMutableRawPointer(bitPattern: raw)!)
+            prepare(x, tokens: tokens, columns: columns, groups: range, into: UnsafeMutableRawPointer(bitPattern: raw)!, codeLimit: codeLimit)
         }
     }
 
     /// The groups `groupRange` of ``prepare(_:tokens:columns:into:lanes:)``.
     static func prepare(
         _ x: UnsafePointer<Float>, tokens: Int, columns: Int, groups groupRange: Range<Int>, into words: UnsafeMutableRawPointer,
-        lanes groupLanes: Int = groupLanes
+        lanes groupLanes: Int = groupLanes, codeLimit: Int = QuantizedActivations.codeLimit
     ) {
         let groupCount = groups(tokens: tokens, lanes: groupLanes)
         let pairs = words.bindMemory(to: UInt32.self, capacity: preparedWords(tokens: tokens, columns: columns, lanes: groupLanes))
@@ -92,7 +102,7 @@ enum IntegerPromptKernel {
             for p in 0..<(columns / 2) { (pairs + (g * columns / 2 + p) * groupLanes).initialize(repeating: 0, count: groupLanes) }
             for b in 0..<blocks { (scales + (g * blocks + b) * groupLanes).initialize(repeating: 0, count: groupLanes) }
         }
-        let a = QuantizedActivations(capacity: columns)
+        let a = QuantizedActivations(capacity: columns, codeLimit: codeLimit)
         a.splitsCodes = false  // the prompt kernel reads the 16-bit codes only
         for t in (groupRange.lowerBound * groupLanes)..<min(tokens, groupRange.upperBound * groupLanes) {
             a.quantize(x + t * columns, count: columns)

@@ -43,10 +43,16 @@ public final class QuantizedActivations: @unchecked Sendable {
 
     /// Elements per quantisation block.
     public static let blockSize = 32
-    /// Largest code magnitude (10-bit signed codes).
+    /// Largest code magnitude of the one-token kernels (10-bit signed codes).
     public static let codeLimit = 511
+    /// Largest code magnitude of these activations: ``codeLimit`` for the one-token kernels,
+    /// whose 16-bit lane sums bound it; the prompt kernel, which sums in 32-bit lanes, asks
+    /// for ``IntegerPromptKernel/promptCodeLimit``.
+    public let limit: Int
 
-    public init(capacity: Int = 0) {
+    public init(capacity: Int = 0, codeLimit: Int = QuantizedActivations.codeLimit) {
+        precondition(codeLimit > 0 && codeLimit < 1 << 15, "QuantizedActivations: codes must fit Int16")
+        limit = codeLimit
         self.capacity = max(32, (capacity + 31) / 32 * 32)
         codes = cacheLineAligned(Int16.self, self.capacity)
         scales = .allocate(capacity: self.capacity / 32)
@@ -98,7 +104,7 @@ public final class QuantizedActivations: @unchecked Sendable {
             var m = SIMD16<UInt32>()
             for i in 0..<16 { m[i] = Swift.max(magnitudeBits[i], magnitudeBits1[i]) }
             let amax = Float(bitPattern: horizontalMax(m))
-            let d = amax / Float(Self.codeLimit)
+            let d = amax / Float(limit)
             let inverse = SIMD16<Float>(repeating: d > 0 ? 1 / d : 0)
             let r0 = unsafeBitCast(v0 * inverse + magic, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
             let r1 = unsafeBitCast(v1 * inverse + magic, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)

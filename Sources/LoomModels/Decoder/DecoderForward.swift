@@ -69,18 +69,12 @@ final class DecoderForward {
         lastNormed = .allocate(capacity: Self.logitRows * d)
     }
 
-    /// `options` as the decoder applies them. Batch-invariant prompt rows keep float
-    /// activations (no ``KernelOptions/integerPrompt``): one arithmetic for every prompt row
-    /// must be the accurate one. The integer prompt kernel quantises activations to 10-bit
-    /// codes; on Qwen2.5-0.5B Q8_0 that moved prompt log-probs by up to 0.085 against the
-    /// float64 reference (ReferenceLogitsTests allows 0.05), and on SmolLM2's Q8_0 LM head by
-    /// 0.06. Before batch invariance only prompts of 16+ rows took it, so the reference tests,
-    /// whose prompts are shorter, never saw it. Without batch invariance the old choice stays:
-    /// the integer kernel for 16+ rows (faster; BENCHMARKS.md).
+    /// `options` as the decoder applies them (unchanged: batch-invariant prompt rows take the
+    /// integer prompt kernel with its 15-bit activation codes, ``IntegerPromptKernel/promptCodeLimit``,
+    /// which keeps them within the float path's accuracy; with 10-bit codes they were up to
+    /// 0.085 off the float64 reference on Qwen2.5-0.5B, and the float path had to be used).
     static func effectiveOptions(_ options: KernelOptions) -> KernelOptions {
-        var o = options
-        if o.batchInvariant { o.integerPrompt = false }
-        return o
+        options
     }
 
     deinit {
