@@ -235,6 +235,19 @@ public enum VectorOps {
         for i in v.indices { v[i] = Float(Double(v[i]) / norm) }
     }
 
+    /// The cosine of the angle between `a` and `b` (equal lengths), summed in Double: how
+    /// embeddings are compared. 0 when either is the zero vector.
+    public static func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
+        precondition(a.count == b.count, "cosineSimilarity: vectors of \(a.count) and \(b.count) elements")
+        var dot = 0.0, na = 0.0, nb = 0.0
+        for i in a.indices {
+            dot += Double(a[i]) * Double(b[i])
+            na += Double(a[i]) * Double(a[i])
+            nb += Double(b[i]) * Double(b[i])
+        }
+        return na > 0 && nb > 0 ? dot / (na.squareRoot() * nb.squareRoot()) : 0
+    }
+
     /// Index of the largest element (the first one on ties).
     @inlinable
     public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {

@@ -1,6 +1,7 @@
 import Foundation
 import LoomGeneration
 import LoomHub
+import LoomKernels
 import LoomModels
 import XCTest
 @testable import LoomEval
@@ -30,7 +31,7 @@ final class SentenceEncoderTests: XCTestCase {
             let (vector, count) = try encoder.embed(text)
             XCTAssertEqual(count, ids.count)
             truncated = truncated || count == encoder.maxTokens
-            let cosine = Self.cosine(vector, expected)
+            let cosine = VectorOps.cosineSimilarity(vector, expected.map(Float.init))
             XCTAssertGreaterThanOrEqual(cosine, 0.9999, "\(text.prefix(40)): cosine \(cosine)")
             let norm = vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             XCTAssertEqual(norm, 1, accuracy: 1e-5)
@@ -86,16 +87,5 @@ final class SentenceEncoderTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("pooling_mode_max_tokens"), "\($0)")
         }
         XCTAssertEqual(try SentenceEncoder.sentenceTransformersSettings(in: dir.deletingLastPathComponent().path).maxSequenceLength, nil)
-    }
-
-    static func cosine(_ a: [Float], _ b: [Double]) -> Double {
-        precondition(a.count == b.count)
-        var dot = 0.0, na = 0.0, nb = 0.0
-        for i in a.indices {
-            dot += Double(a[i]) * b[i]
-            na += Double(a[i]) * Double(a[i])
-            nb += b[i] * b[i]
-        }
-        return dot / (na.squareRoot() * nb.squareRoot())
     }
 }

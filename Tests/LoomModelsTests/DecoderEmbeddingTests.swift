@@ -26,7 +26,7 @@ final class DecoderEmbeddingTests: XCTestCase {
                 for pooling in [EmbeddingPooling.mean, .last] {
                     let expected = try XCTUnwrap(item[pooling.rawValue] as? [Double])
                     let vector = try session.embedding(of: ids, pooling: pooling)
-                    let cosine = Self.cosine(vector, expected)
+                    let cosine = VectorOps.cosineSimilarity(vector, expected.map(Float.init))
                     XCTAssertGreaterThanOrEqual(cosine, 0.999, "\(file) \(pooling) \(ids.count) tokens: cosine \(cosine)")
                 }
             }
@@ -52,16 +52,5 @@ final class DecoderEmbeddingTests: XCTestCase {
         XCTAssertThrowsError(try session.embedding(of: [Int](repeating: 5, count: 65), pooling: .mean)) {
             XCTAssertEqual($0 as? ModelError, .contextFull(needed: 65, capacity: 64))
         }
-    }
-
-    static func cosine(_ a: [Float], _ b: [Double]) -> Double {
-        precondition(a.count == b.count)
-        var dot = 0.0, na = 0.0, nb = 0.0
-        for i in a.indices {
-            dot += Double(a[i]) * b[i]
-            na += Double(a[i]) * Double(a[i])
-            nb += b[i] * b[i]
-        }
-        return dot / (na.squareRoot() * nb.squareRoot())
     }
 }

@@ -30,7 +30,7 @@ final class ServerMetricsTests: XCTestCase {
         let (types, values) = parse(metrics.render())
 
         let counters = ["prompt_tokens_total", "prompt_seconds_total", "tokens_predicted_total",
-                        "tokens_predicted_seconds_total", "n_decode_total", "requests_total", "prompt_tokens_cached_total"]
+                        "tokens_predicted_seconds_total", "n_decode_total", "requests_total", "prompt_tokens_cached_total", "prompt_tokens_shared_total"]
         let gauges = ["n_busy_slots_per_decode", "prompt_tokens_seconds", "predicted_tokens_seconds",
                       "kv_cache_usage_ratio", "kv_cache_tokens", "requests_processing", "requests_deferred"]
         for name in counters { XCTAssertEqual(types["loom:" + name], "counter", name) }
