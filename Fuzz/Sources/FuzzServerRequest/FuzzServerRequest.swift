@@ -6,7 +6,8 @@ import LoomGeneration
 /// The server's request decoding, as `/v1/chat/completions` does it before admission: the
 /// body → `JSONFields` → model name, messages (`ChatMessage.conversation`), tools → the chat
 /// template (Qwen2.5's, which uses tools and tool calls) → `GenerationRequest` and each
-/// choice's options. Every failure must be an `APIError` (a 400), never a trap.
+/// choice's options; and the same bytes as a `/v1/embeddings` body (`APIRequestDecoder.embedding`).
+/// Every failure must be an `APIError` (a 400), never a trap.
 /// Internal API, hence `@testable` (scripts/fuzz.sh builds with `-enable-testing`).
 private let formatter: ChatFormatter = {
     let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -42,6 +43,13 @@ public func fuzzServerRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int3
     } catch is ChatError {
     } catch {
         fatalError("request decoding threw \(type(of: error)), not an APIError: \(error)")
+    }
+    // The same bytes as a `/v1/embeddings` body.
+    do {
+        _ = try APIRequestDecoder.embedding(body)
+    } catch is APIError {
+    } catch {
+        fatalError("embedding request decoding threw \(type(of: error)), not an APIError: \(error)")
     }
     return 0
 }
