@@ -74,18 +74,22 @@ public enum BitLinearKernel {
     static func fourDots(_ row: UnsafePointer<UInt8>, _ x: UnsafePointer<Int8>, count: Int) -> SIMD4<Int32> {
         var total = SIMD4<Int32>()
         var c = 0
-        let three = SIMD32<UInt8>(repeating: 3)
+        // Shifts and masks on 32-bit lanes, then a bit cast: Swift's `&>>` and `&` on
+        // SIMD32<UInt8> compile to lane-by-lane loops (~100× slower; see BlockTQ2_0.codes).
+        @inline(__always) func field(_ w: SIMD8<UInt32>, _ k: UInt32) -> SIMD32<UInt8> {
+            unsafeBitCast((w &>> (2 * k)) & 0x0303_0303, to: SIMD32<UInt8>.self)
+        }
         while c + 32 <= count {
             // Up to 32 chunks in 16-bit lanes: each multiply-add adds at most 2·2·128 = 512.
             let end = min(count - (count - c) % 32, c + 32 * 32)
             var s0 = SIMD16<Int16>(), s1 = SIMD16<Int16>(), s2 = SIMD16<Int16>(), s3 = SIMD16<Int16>()
             while c < end {
-                let bytes = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD32<UInt8>.self)
+                let bytes = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD8<UInt32>.self)
                 let xs = UnsafeRawPointer(x + c).loadUnaligned(as: SIMD32<Int8>.self)
-                s0 &+= NativeByteMadd.madd(bytes & three, xs)
-                s1 &+= NativeByteMadd.madd((bytes &>> 2) & three, xs)
-                s2 &+= NativeByteMadd.madd((bytes &>> 4) & three, xs)
-                s3 &+= NativeByteMadd.madd((bytes &>> 6) & three, xs)
+                s0 &+= NativeByteMadd.madd(field(bytes, 0), xs)
+                s1 &+= NativeByteMadd.madd(field(bytes, 1), xs)
+                s2 &+= NativeByteMadd.madd(field(bytes, 2), xs)
+                s3 &+= NativeByteMadd.madd(field(bytes, 3), xs)
                 c += 32
             }
             total &+= SIMD4(widenPairs(s0).wrappedSum(), widenPairs(s1).wrappedSum(),
