@@ -25,10 +25,18 @@ fixture had before), U(1/16, 1/8) for AutoBitLinear (a factor). The script check
 bytes against the generator, writes the manifest weights.json and deletes model.safetensors,
 which is never committed; the tests regenerate it (Tests/LoomTestSupport/SyntheticFixture.swift).
 
+  llama_online/  a plain float LlamaForCausalLM (seed 23, no quantization_config), the input of
+                 `loom quantize --ternary`; its reference "llama_online" is transformers loading
+                 it with BitNetQuantConfig(linear_class="autobitlinear", quantization_mode="online"):
+                 AutoBitLinear's WeightQuant (absmean: scale = 1/mean|W|, round, clamp to ±1,
+                 per tensor) and ActQuant (per-token absmax int8) on every linear of the layers.
+
 reference_logits.json: {"transformers", "torch", "models": {name: {"dtype", "cases": [...]}},
 with name_float the same weights (ternary * scale) run in plain float without activation
 quantisation, the reference for GGUF conversions of these directories;
-"bitlinear_example": {...}} where the example pins the packing order and BitLinear's arithmetic on
+"bitlinear_example": {...}, "weight_quant_example": {...}} where weight_quant_example is one
+matrix through transformers' WeightQuant (inputs, the ternary codes and the value scale mean|W|), and
+bitlinear_example pins the packing order and BitLinear's arithmetic on
 one tiny module: a ternary matrix, transformers' packed bytes for it, a weight_scale, inputs and
 BitLinear.forward's outputs.
 
@@ -129,6 +137,85 @@ def build(name, model_class, config, seed, linear_class):
     return cases, float_cases
 
 
+def build_online(name, config, seed):
+    """A float checkpoint and transformers' online BitNet quantisation of it (absmean weights,
+    int8 activations): the reference for Loom's `quantize --ternary` on any float model."""
+    directory = os.path.join(OUT, name)
+    shutil.rmtree(directory, ignore_errors=True)
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    specs = synthetic_weights.assign(model, seed)
+    os.makedirs(directory)
+    state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
+    synthetic_weights.write_manifest(directory, specs, seed)
+    config.architectures = ["LlamaForCausalLM"]
+    config.save_pretrained(directory)
+    tokenizer = train_tokenizer(LLAMA3_REGEX)
+    tokenizer.save_pretrained(directory)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    # from_pretrained refuses BitNet quantisation of a float checkpoint ("requires the model to be
+    # pre-quantized"), so the layers' linears are swapped for the integration's own online
+    # AutoBitLinear modules by hand, holding the same float weights.
+    quantized = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32, attn_implementation="eager").eval()
+    for layer in quantized.model.layers:
+        for parent in (layer.self_attn, layer.mlp):
+            for attr in PROJECTIONS:
+                linear = getattr(parent, attr, None)
+                if linear is None:
+                    continue
+                module = integration.AutoBitLinear(linear.in_features, linear.out_features, bias=linear.bias is not None,
+                                                   dtype=torch.float32, online_quant=True)
+                with torch.no_grad():
+                    module.weight.copy_(linear.weight)
+                    if linear.bias is not None:
+                        module.bias.copy_(linear.bias)
+                setattr(parent, attr, module.eval())
+    q_proj = quantized.model.layers[0].self_attn.q_proj
+    assert isinstance(q_proj, integration.AutoBitLinear) and q_proj.online_quant, type(q_proj)
+    plain = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32, attn_implementation="eager").eval()
+    # Per-token int8 activations make logits discontinuous: an activation within float rounding
+    # of a code boundary takes the other code under any other engine's rounding, and every later
+    # position moves (0.02 on "the cat sat ..."). Keep only texts whose logits stay put when the
+    # embeddings get 1e-6 relative noise, so a tight tolerance tests the arithmetic, not luck.
+    candidates = TEXTS + ["a quick brown fox jumps over the lazy dog", "hello world, the log sat on the cat",
+                          "12 cats and 7 dogs", "on the mat the dog sat"]
+    cases = []
+    gap = 0.0
+    embedding = quantized.model.embed_tokens.weight.detach().clone()
+    noise = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for text in candidates:
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            out = quantized(torch.tensor([ids])).logits[0].float()
+            moved = 0.0
+            for _ in range(8):
+                quantized.model.embed_tokens.weight.copy_(embedding * (1 + 1e-6 * torch.randn(embedding.shape, generator=noise)))
+                moved = max(moved, float((quantized(torch.tensor([ids])).logits[0].float() - out).abs().max()))
+            quantized.model.embed_tokens.weight.copy_(embedding)
+            print(f"{name}: '{text}' moves {moved:.2e} under 1e-6 input noise")
+            if moved > 1e-4:
+                continue
+            gap = max(gap, float((out - plain(torch.tensor([ids])).logits[0].float()).abs().max()))
+            cases.append({"text": text, "ids": ids, "logits": out})
+    assert len(cases) >= 2, "too few stable texts"
+    print(f"{name}: max |logit diff| online-ternarised vs float = {gap:.4f}")
+    return cases, gap
+
+
+def weight_quant_example():
+    """transformers' WeightQuant on one 8 x 6 matrix: codes round(W/mean|W|) clamped to ±1."""
+    g = torch.Generator().manual_seed(6)
+    w = torch.randn(8, 6, generator=g) * 0.05
+    w[0, 0] = 0.0
+    with torch.no_grad():
+        q = integration.WeightQuant.apply(w.clone())
+    mean = float(w.abs().mean())
+    codes = torch.round(q / mean).int()
+    assert torch.allclose(codes.float() * mean, q, rtol=1e-6, atol=0)
+    return {"weights": w.tolist(), "codes": codes.tolist(), "mean_abs": mean}
+
+
 def bitlinear_example():
     """One BitLinear (8 outputs, 3 inputs) run by transformers: pins pack order, scale direction,
     per-token absmax int8 activations (round half to even, the 1e-5 floor)."""
@@ -157,8 +244,11 @@ def main():
     cases, float_cases = build("bitnet", BitNetForCausalLM, config, 22, "autobitlinear")
     result["models"]["bitnet"] = {"dtype": "float32", "cases": encode(cases)}
     result["models"]["bitnet_float"] = {"dtype": "float32", "cases": encode(float_cases)}
+    cases, gap = build_online("llama_online", LlamaConfig(**common(rope_theta=10000.0)), 23)
+    result["models"]["llama_online"] = {"dtype": "float32", "cases": encode(cases), "ternarisation_max_diff": gap}
     result["bitlinear_example"] = bitlinear_example()
-    for name in ("llama_bitnet", "bitnet"):
+    result["weight_quant_example"] = weight_quant_example()
+    for name in ("llama_bitnet", "bitnet", "llama_online"):
         synthetic_weights.remove_weights(os.path.join(OUT, name))
     path = os.path.join(OUT, "reference_logits.json")
     with open(path, "w") as f:

@@ -15,6 +15,9 @@ public enum GGMLType: UInt32, CaseIterable, Sendable, CustomStringConvertible {
     case q4_K = 12
     case q5_K = 13
     case q6_K = 14
+    /// Signed bytes (ggml's GGML_TYPE_I8). Loom stores its packed ternary projections in it
+    /// (``TernaryPacking``): integers, not quantised reals, so there is no quantiser for it.
+    case i8 = 24
     case bf16 = 30
     /// Ternary {−1, 0, +1}·d, five per byte in base 3 (llama.cpp's TQ1_0, 1.69 bpw).
     case tq1_0 = 34
@@ -24,7 +27,7 @@ public enum GGMLType: UInt32, CaseIterable, Sendable, CustomStringConvertible {
     /// Elements per quantisation block (1 for plain float types).
     public var blockSize: Int {
         switch self {
-        case .f32, .f16, .bf16: return 1
+        case .f32, .f16, .bf16, .i8: return 1
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0: return 32
         case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .tq1_0, .tq2_0: return 256
         }
@@ -35,6 +38,7 @@ public enum GGMLType: UInt32, CaseIterable, Sendable, CustomStringConvertible {
         switch self {
         case .f32: return 4
         case .f16, .bf16: return 2
+        case .i8: return 1
         case .q4_0: return 18
         case .q4_1: return 20
         case .q5_0: return 22
@@ -71,10 +75,15 @@ public enum GGMLType: UInt32, CaseIterable, Sendable, CustomStringConvertible {
         case .q4_K: return "Q4_K"
         case .q5_K: return "Q5_K"
         case .q6_K: return "Q6_K"
+        case .i8: return "I8"
         case .tq1_0: return "TQ1_0"
         case .tq2_0: return "TQ2_0"
         }
     }
+
+    /// Whether the type holds integers rather than (quantised) real numbers: ``i8``. Such
+    /// tensors are read as integers and never quantised to or from.
+    public var holdsIntegers: Bool { self == .i8 }
 
     /// Bits per weight including block scales.
     public var bitsPerWeight: Double { Double(blockBytes * 8) / Double(blockSize) }

@@ -64,6 +64,8 @@ public enum RowKernels {
             BlockTQ1_0.dequantize(src, into: dst, blocks: wholeBlocks(type, count, blockSize: 256, "dequantize"))
         case .tq2_0:
             BlockTQ2_0.dequantize(src, into: dst, blocks: wholeBlocks(type, count, blockSize: 256, "dequantize"))
+        case .i8:
+            FloatRows.dequantizeI8(src, into: dst, count: count)
         }
     }
 
@@ -110,6 +112,8 @@ public enum RowKernels {
             return BlockTQ1_0.dot(row, x, blocks: wholeBlocks(type, count, blockSize: 256, "dot"))
         case .tq2_0:
             return BlockTQ2_0.dot(row, x, blocks: wholeBlocks(type, count, blockSize: 256, "dot"))
+        case .i8:
+            return FloatRows.dotI8(row, x, count: count)
         }
     }
 

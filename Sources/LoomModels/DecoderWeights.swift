@@ -100,7 +100,9 @@ public struct DecoderWeights: @unchecked Sendable {
             }
             // llama.cpp's bitnet graph multiplies a product by an optional `<name>.scale` (bitnet.cpp
             // files); its own converter folds the scale into the weights instead.
-            for name in ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"] where file.has(p + name + ".scale") {
+            // Loom's packed ternary projections (I8 codes) own their `.scale` (TernaryGGUFLayout).
+            for name in ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]
+            where file.has(p + name + ".scale") && ((try? file.lookup(p + name + ".weight")) ?? nil)?.type.holdsIntegers != true {
                 throw ModelError.tensorType(name: p + name + ".scale", type: "scale", reason: "per-tensor output scales are not supported (fold them into the weights)", path: loader.path)
             }
             let query, key, value, gate, up: Projection

@@ -23,6 +23,33 @@ struct TensorBinder {
         lookup = { name in
             file.tensor(named: name).map { Tensor(type: $0.type, dimensions: $0.dimensions, base: file.data(for: $0)) }
         }
+        packedLookup = { name, columns, rows in
+            guard let t = file.tensor(named: name), t.type.holdsIntegers else { return nil }
+            return try Self.packedTernary(t, file: file, columns: columns, rows: rows)
+        }
+    }
+
+    /// Loom's packed ternary projection in a GGUF file (``TernaryGGUFLayout``): I8 codes
+    /// `[columns, rows/4]` and an F32 `<stem>.scale` multiplying the product.
+    private static func packedTernary(_ t: GGUFTensorInfo, file: GGUFFile, columns: Int, rows: Int) throws -> BitLinearMatrix {
+        let path = file.path
+        guard rows % 4 == 0, t.dimensions == TernaryGGUFLayout.packedDimensions(rows: rows, columns: columns) else {
+            throw ModelError.tensorShape(name: "\(t.name) (packed ternary I8: [columns, rows/4] for a \(rows) × \(columns) matrix)",
+                                         expected: TernaryGGUFLayout.packedDimensions(rows: rows, columns: columns), actual: t.dimensions, path: path)
+        }
+        let scaleName = TernaryGGUFLayout.scaleName(forWeight: t.name)
+        guard let scaleInfo = file.tensor(named: scaleName) else {
+            throw ModelError.missingTensor(name: "\(scaleName) (the scale of packed ternary weight \(t.name))", path: path)
+        }
+        guard scaleInfo.elementCount == 1, !scaleInfo.type.holdsIntegers else {
+            throw ModelError.tensorShape(name: "\(scaleName) (one float scale per packed ternary weight)", expected: [1], actual: scaleInfo.dimensions, path: path)
+        }
+        var scale: Float = 0
+        RowKernels.dequantize(scaleInfo.type, file.data(for: scaleInfo), into: &scale, count: 1)
+        guard scale.isFinite, scale > 0 else {
+            throw ModelError.tensorType(name: scaleName, type: "\(scaleInfo.type)", reason: "scale \(scale) is not a positive finite number", path: path)
+        }
+        return BitLinearMatrix(rows: rows, columns: columns, base: file.data(for: t), weightScale: scale, scaleUse: .multiply)
     }
 
     /// HF safetensors tensors under their GGUF names (`naming`, the architecture's);
@@ -110,6 +137,9 @@ struct TensorBinder {
 
     func matrix(_ name: String, columns: Int, rows: Int) throws -> WeightMatrix {
         let t = try info(name)
+        guard !t.type.holdsIntegers else {
+            throw ModelError.tensorType(name: name, type: "\(t.type)", reason: "I8 holds Loom's packed ternary codes, which only per-layer projections (q, k, v, o, gate, up, down) can use", path: path)
+        }
         guard t.dimensions == [columns, rows] else {
             throw ModelError.tensorShape(name: name, expected: [columns, rows], actual: t.dimensions, path: path)
         }

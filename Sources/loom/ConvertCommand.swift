@@ -14,7 +14,7 @@ struct ConvertCommand: ParsableCommand {
         biases in F32, hyper-parameters, rope_freqs for Llama 3.1 scaling, and the tokenizer.json \
         vocabulary, merges, special tokens and chat template when present. HF BitNet checkpoints \
         (quant_method bitnet) are written unpacked as ternary × scale; with --type tq1_0 or tq2_0 \
-        their ternary matrices become TQ blocks (exact where rows are multiples of 256, else F32) \
+        their ternary matrices become TQ blocks (exact where rows are multiples of 256, else Loom's packed 2-bit layout) \
         and the other matrices F16.
         """)
 

@@ -13,7 +13,9 @@ struct QuantizeCommand: ParsableCommand {
         Tensor types follow llama.cpp's llama-quantize: norms and other 1-D tensors keep their type, the \
         output tensor (or the token embedding when the two are tied) gets Q6_K, and the _M mixes give \
         attn_v and ffn_down more bits in some layers. Q3_K, Q4_K and Q5_K mean the _M mixes; use --pure \
-        for one type everywhere. Rows that do not fit the block size fall back as in llama.cpp.
+        for one type everywhere. Rows that do not fit the block size fall back as in llama.cpp. \
+        --ternary ternarises the projections of any model (e.g. `loom quantize model-f16.gguf out.gguf Q8_0 --ternary`). \
+        Packed ternary tensors already in the input are kept as they are.
         """)
 
     @Argument(help: "Input GGUF file or model name.") var input: String
@@ -23,6 +25,10 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(name: .customLong("allow-requantize"), help: "Allow quantising tensors that are already quantised (loses accuracy twice).")
     var allowRequantize = false
     @Flag(help: "No mix rules: every quantisable tensor gets TYPE (with the block-size fallback).") var pure = false
+    @Flag(help: ArgumentHelp(
+        "Absmean-ternarise every per-layer projection (BitNet b1.58: W/mean|W| rounded and clipped to ±1, one scale per matrix).",
+        discussion: "Projections go to TYPE when it is TQ1_0/TQ2_0 and their rows fit 256-element blocks, else to Loom's packed 2-bit layout (I8 codes + a .scale tensor, any row length; llama.cpp cannot run it). Embeddings, norms and the LM head follow TYPE. Without training the result is far worse than the base: see BENCHMARKS.md."))
+    var ternary = false
     @Option(name: .short, parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
     @Option(name: .customLong("tensor-type"), help: ArgumentHelp(
         "Force one tensor's type: NAME=TYPE (exact tensor name, e.g. blk.0.ffn_up.weight=TQ2_0); repeatable. No fallback: rows that do not fit TYPE's blocks are an error.",
@@ -58,6 +64,7 @@ struct QuantizeCommand: ParsableCommand {
         quantizer.leaveOutputTensor = leaveOutputTensor
         quantizer.allowRequantize = allowRequantize
         quantizer.pure = pure
+        quantizer.ternary = ternary
         quantizer.typeOverrides = try parsedTensorTypes()
         func err(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
         err("quantising \(inputPath) -> \(output) as \(fileType) with \(quantizer.threads) threads\n")

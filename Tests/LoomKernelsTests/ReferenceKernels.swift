@@ -32,6 +32,7 @@ enum ReferenceKernels {
                 y.append(Float(bitPattern: UInt32(block[0]) | UInt32(block[1]) << 8 | UInt32(block[2]) << 16 | UInt32(block[3]) << 24))
             case .f16: y.append(half(block, 0))
             case .bf16: y.append(Float(bitPattern: (UInt32(block[0]) | UInt32(block[1]) << 8) << 16))
+            case .i8: y.append(Float(Int8(bitPattern: block[0])))
             case .q4_0: y += q4_0(block)
             case .q4_1: y += q4_1(block)
             case .q5_0: y += q5(block, hasMin: false)

@@ -9,7 +9,9 @@ final class RowKernelsFixtureTests: XCTestCase {
 
     func testFixtureCoversEveryType() throws {
         let covered = Set(try loadRows().map(\.type))
-        XCTAssertEqual(covered, Set(GGMLType.allCases), "every GGMLType needs a gguf-py fixture row")
+        // I8 holds integers (Loom's packed ternary codes), which gguf-py does not dequantise;
+        // its float view is a plain cast, checked against ReferenceKernels.
+        XCTAssertEqual(covered, Set(GGMLType.allCases.filter { !$0.holdsIntegers }), "every GGMLType needs a gguf-py fixture row")
     }
 
     func testDequantizeMatchesGGUFPy() throws {

@@ -25,7 +25,7 @@ enum TestData {
     /// Byte offsets of the fp16 scale/min fields inside one block (llama.cpp `ggml/src/ggml-common.h`).
     static func halfFieldOffsets(_ type: GGMLType) -> [Int] {
         switch type {
-        case .f32, .f16, .bf16: return []
+        case .f32, .f16, .bf16, .i8: return []
         case .q4_0, .q5_0, .q8_0: return [0]
         case .q4_1, .q5_1, .q4_K, .q5_K: return [0, 2]
         case .q2_K: return [80, 82]

@@ -127,10 +127,19 @@ public struct HFToGGUFConverter {
             var type: GGMLType = dims.count >= 2 ? outputType : .f32
             if ternaryOutput {
                 // TQ blocks hold ternary rows exactly when they are whole blocks (d = the scale);
-                // other ternary rows stay F32 (still exact), every other matrix F16.
+                // other ternary rows are packed below (still exact), every other matrix is F16.
                 type = packed == nil ? (dims.count >= 2 ? .f16 : .f32) : RowQuantizer.canQuantize(outputType, count: dims[0]) ? outputType : .f32
             }
             if !RowQuantizer.canQuantize(type, count: dims.first ?? 1) { type = .f16 }
+            if ternaryOutput, let packed, type == .f32, packed.rows % 4 == 0 {
+                // Ternary rows TQ blocks cannot hold: Loom's packed 2-bit layout, also exact.
+                try TernaryGGUFLayout.addPacked(to: &w, name: ggufName, rows: packed.rows, columns: packed.columns) {
+                    let values = try packed.floats()
+                    return permuteHeads.map { HFTensorNaming.permuteForGGUF(values, rows: packed.rows, heads: $0) } ?? values
+                }
+                count += 2
+                continue
+            }
             // Read, permute and convert when the writer streams this tensor (one in memory at a time).
             try w.addTensor(name: ggufName, type: type, dimensions: dims.isEmpty ? [1] : dims) { [type] in
                 var values = try packed.map { try $0.floats() } ?? file.floats(info)

@@ -61,6 +61,10 @@ public struct GGUFQuantizer {
     /// fallback: a type whose blocks do not fit a tensor's rows (TQ2_0 on 576-wide rows) is an
     /// error naming the tensor, not a silent change of type.
     public var typeOverrides: [String: GGMLType] = [:]
+    /// Absmean-ternarise every per-layer projection (BitNet b1.58; ``TernaryPacking``): stored
+    /// as TQ1_0/TQ2_0 when that is the file type and the rows fit its 256-element blocks, else
+    /// in Loom's packed layout (``TernaryGGUFLayout``). Other tensors follow the file type.
+    public var ternary = false
 
     public init(fileType: QuantizationFileType, threads: Int = ThreadPool.availableProcessors) {
         self.fileType = fileType
@@ -98,8 +102,12 @@ public struct GGUFQuantizer {
             }
             plan[t.name] = type
         }
+        // Packed ternary tensors (I8 codes with a scale) are kept as they are: their bytes are
+        // not values, so no other type can be made from them.
+        for t in file.tensors where t.type.holdsIntegers { plan[t.name] = t.type }
+        let ternarised = try ternaryPlan(file, input: input, plan: &plan)
         // Every converted tensor's rows must be whole blocks of its new type.
-        for t in file.tensors {
+        for t in file.tensors where !ternarised.contains(t.name) {
             let target = plan[t.name] ?? t.type
             if target != t.type && !RowQuantizer.canQuantize(target, count: t.rowLength) {
                 throw QuantizationError(path: input, tensor: t.name, reason: """
@@ -111,8 +119,9 @@ public struct GGUFQuantizer {
 
         // Refuse before doing any work: requantising compounds two rounding errors.
         if !allowRequantize, let t = file.tensors.first(where: { plan[$0.name] != $0.type && $0.type.blockSize > 1 }) {
+            let what = ternarised.contains(t.name) ? "ternarising it" : "quantising it again to \(plan[t.name]!)"
             throw QuantizationError(path: input, tensor: t.name, reason: """
-                is already quantised (\(t.type)); quantising it again to \(plan[t.name]!) adds a second rounding error \
+                is already quantised (\(t.type)); \(what) adds a second rounding error \
                 on top of the first, so the result is worse than quantising the original F32/F16/BF16 weights. \
                 Pass --allow-requantize to do it anyway.
                 """)
@@ -140,6 +149,15 @@ public struct GGUFQuantizer {
             var writer = writer
             for (index, tensor) in file.tensors.enumerated() {
                 let target = plan[tensor.name] ?? tensor.type
+                if ternarised.contains(tensor.name) {
+                    try addTernary(tensor, as: target, file: file, to: &writer, pool: pool) { seconds in
+                        progress(Progress(index: index, count: file.tensors.count, name: tensor.name, dimensions: tensor.dimensions,
+                                          from: tensor.type, to: target, seconds: seconds))
+                    }
+                    typeCounts[target, default: 0] += 1
+                    outBytes += target == .i8 ? tensor.elementCount / 4 + 4 : target.byteCount(elements: tensor.elementCount)
+                    continue
+                }
                 try writer.addTensor(name: tensor.name, type: target, dimensions: tensor.dimensions) {
                     let tensorStart = Date()
                     let data = target == tensor.type

@@ -106,3 +106,19 @@ enum FloatRows {
         return sum
     }
 }
+
+// MARK: I8
+
+extension FloatRows {
+    /// Signed bytes as floats (ggml's I8 → F32 copy). Not a hot path: I8 tensors are Loom's
+    /// packed ternary codes, multiplied by ``BitLinearKernel``; this serves inspection.
+    static func dequantizeI8(_ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { dst[i] = Float(src.load(fromByteOffset: i, as: Int8.self)) }
+    }
+
+    static func dotI8(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        var sum: Float = 0
+        for i in 0..<count { sum = sum.addingProduct(Float(row.load(fromByteOffset: i, as: Int8.self)), x[i]) }
+        return sum
+    }
+}

@@ -14,7 +14,7 @@ public enum IntegerRowKernels {
     @inlinable public static func supports(_ type: GGMLType) -> Bool {
         switch type {
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K: return true
-        case .f32, .f16, .bf16, .q2_K, .q3_K, .tq1_0, .tq2_0: return false
+        case .f32, .f16, .bf16, .q2_K, .q3_K, .tq1_0, .tq2_0, .i8: return false
         }
     }
 
@@ -41,7 +41,7 @@ public enum IntegerRowKernels {
         guard IntegerDotBytes.isNative else { return false }
         switch type {
         case .q4_0, .q4_1, .q5_0, .q5_1: return true
-        case .q8_0, .f32, .f16, .bf16, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .tq1_0, .tq2_0: return false
+        case .q8_0, .f32, .f16, .bf16, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .tq1_0, .tq2_0, .i8: return false
         }
     }
 
@@ -56,7 +56,7 @@ public enum IntegerRowKernels {
         case .q4_1: return byteDotFourRows(BlockQ4_1.self, row, rowBytes: rowBytes, a, blocks: blocks)
         case .q5_0: return byteDotFourRows(BlockQ5_0.self, row, rowBytes: rowBytes, a, blocks: blocks)
         case .q5_1: return byteDotFourRows(BlockQ5_1.self, row, rowBytes: rowBytes, a, blocks: blocks)
-        case .q8_0, .f32, .f16, .bf16, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .tq1_0, .tq2_0:
+        case .q8_0, .f32, .f16, .bf16, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .tq1_0, .tq2_0, .i8:
             fatalError("IntegerRowKernels.dotFourRows: no four-row kernel for \(type)")
         }
     }
@@ -72,7 +72,7 @@ public enum IntegerRowKernels {
         case .q4_K: return BlockQ4_K.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 256, "integer dot"))
         case .q5_K: return BlockQ5_K.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 256, "integer dot"))
         case .q6_K: return BlockQ6_K.dotInteger(row, a, blocks: wholeBlocks(type, count, blockSize: 256, "integer dot"))
-        case .f32, .f16, .bf16, .q2_K, .q3_K, .tq1_0, .tq2_0:
+        case .f32, .f16, .bf16, .q2_K, .q3_K, .tq1_0, .tq2_0, .i8:
             fatalError("IntegerRowKernels.dot: no integer kernel for \(type)")
         }
     }

@@ -20,9 +20,10 @@
 /// }
 /// ```
 public enum RowQuantizer {
-    /// Whether a row of `count` elements can be stored as `type` (a whole number of blocks).
+    /// Whether a row of `count` elements can be stored as `type` (a whole number of blocks;
+    /// never for the integer type I8).
     public static func canQuantize(_ type: GGMLType, count: Int) -> Bool {
-        count >= 0 && count % type.blockSize == 0
+        !type.holdsIntegers && count >= 0 && count % type.blockSize == 0
     }
 
     /// Quantises `count` floats at `src` into `type.byteCount(elements: count)` bytes at `dst`.
@@ -53,6 +54,7 @@ public enum RowQuantizer {
         case .q6_K: KBlockQuantizer.quantizeQ6_K(src, dst, blocks: blocks)
         case .tq1_0: TernaryBlockQuantizer.quantizeTQ1_0(src, dst, blocks: blocks)
         case .tq2_0: TernaryBlockQuantizer.quantizeTQ2_0(src, dst, blocks: blocks)
+        case .i8: preconditionFailure("RowQuantizer.quantize: I8 holds integers (checked by canQuantize)")
         }
     }
 
