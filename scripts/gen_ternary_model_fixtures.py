@@ -15,7 +15,16 @@ matrix, token embedding included), computed independently of Loom:
 For a fixed token sequence (a prompt of 18 ids, then 3 more fed one at a time) it stores the
 full log-prob vector after the prompt and after each later token.
 
-    python3 scripts/gen_ternary_model_fixtures.py     # needs numpy, gguf (0.19)
+It also writes the same model (same tensors, SyntheticModel's metadata and byte tokenizer) as a
+GGUF with gguf-py and lets llama.cpp (llama-cpp-python) continue the prompt greedily for
+GREEDY_TOKENS tokens: "llamacpp_greedy". There the token embedding (the tied LM head) stays F32, as
+BitNet keeps it in high precision: a ternary head with one absmax scale per 256 weights maps most
+rows to the same few codes and ties whole groups of logits, which two engines break differently.
+Both with an F32 and with an F16 KV cache (llama.cpp's default); the two differ from token 21 on.
+"llamacpp_gaps" holds llama.cpp's top-1/top-2 logit gap at each step of each path
+("llamacpp_min_gap") so a reader can see how far from a tie each choice was.
+
+    python3 scripts/gen_ternary_model_fixtures.py     # needs numpy, gguf (0.19), llama-cpp-python (0.3.36)
 """
 import hashlib
 import json
@@ -34,6 +43,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "L
 EMBD, HEADS, KV, FF, LAYERS, VOCAB = 256, 4, 2, 512, 2, 258
 IDS = [72, 101, 108, 108, 111, 32, 116, 101, 114, 110, 97, 114, 121, 32, 119, 111, 114, 108]
 MORE = [100, 33, 10]
+GREEDY_TOKENS = 24
 
 
 class LCG:
@@ -77,6 +87,69 @@ def reference(weights):
     return ref
 
 
+def byte_tokens():
+    """SyntheticModel.tokens: 256 byte tokens in GPT-2's byte-to-unicode order plus two controls."""
+    printable = list(range(0x21, 0x7F)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    mapping, extra = {}, 256
+    for b in range(256):
+        if b in printable:
+            mapping[b] = b
+        else:
+            mapping[b] = extra
+            extra += 1
+    return [chr(mapping[b]) for b in range(256)] + ["<|im_start|>", "<|im_end|>"]
+
+
+def llamacpp_greedy(floats, qtype, directory):
+    """llama.cpp's greedy continuation of IDS on the model quantised to `qtype` (every matrix)."""
+    import gguf
+    from llama_cpp import Llama
+    path = os.path.join(directory, f"synthetic-{qtype.name}.gguf")
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_name("synthetic-llama")
+    w.add_block_count(LAYERS)
+    w.add_context_length(64)
+    w.add_embedding_length(EMBD)
+    w.add_feed_forward_length(FF)
+    w.add_head_count(HEADS)
+    w.add_head_count_kv(KV)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_freq_base(10000.0)
+    tokens = byte_tokens()
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(tokens)
+    w.add_token_types([1 if i < 256 else 3 for i in range(len(tokens))])
+    w.add_token_merges(["Ġ t"])
+    w.add_eos_token_id(257)
+    for name, dims, values in floats:
+        if len(dims) == 1 or name == "token_embd.weight":
+            w.add_tensor(name, values.reshape(list(reversed(dims))))
+        else:
+            q = quantize(values.reshape(dims[1], dims[0]), qtype)
+            w.add_tensor(name, q, raw_dtype=qtype)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    result = {}
+    for cache, ggml_type in (("f32", 0), ("f16", 1)):
+        llm = Llama(model_path=path, n_ctx=64, n_threads=2, n_batch=64, logits_all=True, verbose=False,
+                    type_k=ggml_type, type_v=ggml_type)
+        llm.eval(IDS)
+        out, gaps = [], []
+        for _ in range(GREEDY_TOKENS):
+            logits = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float64)
+            top = np.argsort(logits)[::-1][:2]
+            gaps.append(float(logits[top[0]] - logits[top[1]]))
+            out.append(int(top[0]))
+            llm.eval([int(top[0])])
+        result[cache] = (out, gaps)
+        del llm
+    os.remove(path)
+    return result
+
+
 def main():
     rng = LCG()
     floats = [(name, dims, rng.random(int(np.prod(dims)))) for name, dims in tensors()]
@@ -97,6 +170,14 @@ def main():
         for token in MORE:
             steps.append(ref.forward([token], cache)[-1])
         result["types"][qtype.name] = {"sha256": hashes, "logprobs": [[float(v) for v in s] for s in steps]}
+        import tempfile
+        import llama_cpp
+        with tempfile.TemporaryDirectory() as directory:
+            greedy = llamacpp_greedy(floats, qtype, directory)
+        result["types"][qtype.name] |= {"llamacpp_greedy": {cache: tokens for cache, (tokens, _) in greedy.items()},
+                                        "llamacpp_gaps": {cache: gaps for cache, (_, gaps) in greedy.items()}}
+        result["llama_cpp_python"] = llama_cpp.__version__
+        print(qtype.name, "llama.cpp greedy", greedy)
     with open(OUT, "w") as f:
         json.dump(result, f, indent=0)
     print("wrote", os.path.normpath(OUT))

@@ -43,19 +43,33 @@ final class TernaryKernelsTests: XCTestCase {
         XCTAssertTrue(RowQuantizer.canQuantize(.tq1_0, count: 1536))
     }
 
-    func testActivationQuantisation() {
+    /// Codes and scales equal a scalar port of ggml's `quantize_row_q8_K_ref` (ggml-quants.c):
+    /// iscale = −127/max for the first element of largest magnitude, codes nearest(iscale·x)
+    /// capped at 127, d = 1/iscale — llama.cpp's TQ activations bit for bit. Blocks include a
+    /// negative maximum, a tie between +a and −a, and all zeros.
+    func testActivationQuantisationIsGGMLs() {
         var rng = SplitMix64(seed: 5)
-        let x = TestData.randomFloats(768, &rng)
+        var x = TestData.randomFloats(1024, &rng)
+        x[256 + 17] = -9; x[256 + 40] = 9         // block 1: the first (negative) one wins
+        for i in 512..<768 { x[i] = 0 }           // block 2: zeros
+        x[768 + 3] = 5                            // block 3: a positive maximum
         let a = TernaryActivations()
-        a.quantize(x, count: 768)
-        for b in 0..<3 {
-            let amax = x[(256 * b)..<(256 * b + 256)].map(abs).max()!
-            XCTAssertEqual(a.scales[b], amax / 127)
+        a.quantize(x, count: 1024)
+        for b in 0..<4 {
+            let block = Array(x[(256 * b)..<(256 * b + 256)])
+            var amax: Float = 0, max: Float = 0
+            for v in block where abs(v) > amax { amax = abs(v); max = v }
             var sum: Int32 = 0
-            for i in (256 * b)..<(256 * b + 256) {
-                let c = a.codes[i]
-                sum += Int32(c)
-                XCTAssertLessThanOrEqual(abs(Float(c) - x[i] / a.scales[b]), 0.5 + 1e-4, "element \(i)")
+            if amax == 0 {
+                XCTAssertEqual(a.scales[b], 0)
+            } else {
+                let iscale = -127 / max
+                XCTAssertEqual(a.scales[b].bitPattern, (1 / iscale).bitPattern, "block \(b)")
+                for (i, v) in block.enumerated() {
+                    let code = Swift.min(127, Int32((iscale * v).rounded(.toNearestOrEven)))
+                    XCTAssertEqual(Int32(a.codes[256 * b + i]), code, "block \(b) element \(i)")
+                    sum += code
+                }
             }
             XCTAssertEqual(a.sums[b], sum)
         }
