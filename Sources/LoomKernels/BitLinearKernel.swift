@@ -57,14 +57,36 @@ public enum BitLinearKernel {
     /// Quantises `count` activations to int8 codes as transformers does; returns the scale
     /// `s` (codes are x·s) and the sum of the codes.
     public static func quantize(_ x: UnsafePointer<Float>, count: Int, into codes: UnsafeMutablePointer<Int8>) -> (scale: Float, sum: Int32) {
-        var amax: Float = 0
-        for i in 0..<count { amax = max(amax, abs(x[i])) }
+        // Whole-vector steps as in ``QuantizedActivations``: |x| and its maximum on the bit
+        // patterns, x·s rounded half to even by the 1.5·2²³ trick (exact for |x·s| ≤ 2²²,
+        // and |x·s| ≤ 127 here), then the scalar tail.
+        var bits = SIMD16<UInt32>()
+        var i = 0
+        while i + 16 <= count {
+            bits = pointwiseMax(bits, unsafeBitCast(loadFloats16(x + i), to: SIMD16<UInt32>.self) & 0x7FFF_FFFF)
+            i += 16
+        }
+        var amax = Float(bitPattern: horizontalMax(bits))
+        while i < count { amax = max(amax, abs(x[i])); i += 1 }
         let scale = 127 / max(amax, epsilon)
-        var sum: Int32 = 0
-        for i in 0..<count {
+        let magic = SIMD16<Float>(repeating: 12_582_912), s = SIMD16<Float>(repeating: scale)
+        var total = SIMD16<Int32>()
+        i = 0
+        while i + 16 <= count {
+            var r = unsafeBitCast(loadFloats16(x + i) * s + magic, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
+            r = pointwiseMin(pointwiseMax(r, SIMD16(repeating: -128)), SIMD16(repeating: 127))
+            var c = SIMD16<Int8>()
+            for k in 0..<16 { c[k] = Int8(truncatingIfNeeded: r[k]) }
+            UnsafeMutableRawPointer(codes + i).storeBytes(of: c, as: SIMD16<Int8>.self)
+            total &+= r
+            i += 16
+        }
+        var sum = horizontalSum(total)
+        while i < count {
             let q = min(127, max(-128, (x[i] * scale).rounded(.toNearestOrEven)))
             codes[i] = Int8(q)
             sum &+= Int32(q)
+            i += 1
         }
         return (scale, sum)
     }
