@@ -65,7 +65,8 @@ struct InfoCommand: ParsableCommand {
         let types = byType.sorted { $0.value.bytes > $1.value.bytes }
             .map { String(format: "%@ ×%d (%.1f MB)", $0.key, $0.value.count, Double($0.value.bytes) / 1e6) }
         line("tensors", "\(tensors.count): " + types.joined(separator: ", "))
-        let params = tensors.reduce(0) { $0 + $1.dimensions.reduce(1, *) }
+        // Packed ternary tensors (I8, TernaryGGUFLayout) hold four weights per stored byte.
+        let params = tensors.reduce(0) { $0 + $1.dimensions.reduce(1, *) * ($1.type == "I8" ? 4 : 1) }
         line("parameters", String(format: "%.1f M", Double(params) / 1e6))
         line("bytes per token", String(format: "%.1f MB read per generated token", Double(lm.weights.bytesPerToken) / 1e6))
         if let contextLength {
