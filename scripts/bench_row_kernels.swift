@@ -36,7 +36,7 @@ enum BenchRowKernels {
     /// Offsets of the fp16 scale fields in a block (kept sane: random bits could be inf/NaN).
     static func halfOffsets(_ t: GGMLType) -> [Int] {
         switch t {
-        case .f32, .f16, .bf16: return []
+        case .f32, .f16, .bf16, .i8: return []
         case .q4_0, .q5_0, .q8_0: return [0]
         case .q4_1, .q5_1, .q4_K, .q5_K: return [0, 2]
         case .q2_K: return [80, 82]
