@@ -1,0 +1,64 @@
+import Foundation
+import LoomFormats
+import LoomKernels
+
+/// Writes the outcome of quantisation-aware training as a whole GGUF model: the base file
+/// with every trained projection replaced by its *latent* weight (F32, or F16), every other
+/// tensor and all metadata copied unchanged. The latent weights, not their ternary rounding,
+/// are what a ternary quantiser needs (`loom quantize OUT.gguf X.gguf TQ2_0` computes its
+/// own scales from them); their fake-quantised loss at λ = 1 is what the trainer reports.
+///
+/// The latent weights are in the base's row order (a GGUF llama's Q/K rows permuted), so
+/// they drop into the same tensors as they are. Written atomically (``GGUFWriter``).
+public struct QATModelWriter {
+    /// Type of the written projections: `.f32` (exact) or `.f16`.
+    public var type: GGMLType
+
+    public init(type: GGMLType = .f32) {
+        self.type = type
+    }
+
+    /// Writes `base` with `projections` replaced to `output`; returns the replaced tensors' names.
+    /// - Throws: ``TrainingError/invalidParameter(_:)`` for a type other than F32/F16, a
+    ///   projection the base has no tensor for or one of another shape; ``GGUFError`` from writing.
+    @discardableResult
+    public func write(base: GGUFFile, projections: [QATProjection], to output: String) throws -> [String] {
+        guard type == .f32 || type == .f16 else {
+            throw TrainingError.invalidParameter("QAT latent weights are written as f32 or f16, not \(type)")
+        }
+        var replaced: [String: QATProjection] = [:]
+        for p in projections {
+            let name = p.module.ggufTensor(layer: p.layer)
+            guard let t = base.tensor(named: name) else {
+                throw TrainingError.invalidParameter("\(base.path) has no tensor \(name) to write the trained \(p.module.rawValue) of layer \(p.layer) into")
+            }
+            guard t.dimensions == [p.inputs, p.outputs] else {
+                throw TrainingError.invalidParameter("\(name) is \(t.dimensions) in \(base.path), the trained weight [\(p.inputs), \(p.outputs)]")
+            }
+            replaced[name] = p
+        }
+        var writer = GGUFWriter(alignment: base.alignment)
+        for key in base.metadataKeys where key != "general.alignment" {
+            if let element = base.arrayElementType(forKey: key), case .array(let list)? = base[key], list.isEmpty {
+                writer.setMetadata(key, emptyArrayOf: element)
+            } else if let value = base[key] {
+                writer.setMetadata(key, value)
+            }
+        }
+        let type = self.type
+        for t in base.tensors {
+            guard let p = replaced[t.name] else {
+                try writer.addTensor(name: t.name, type: t.type, dimensions: t.dimensions) { Array(base.bytes(for: t)) }
+                continue
+            }
+            // Produced while writing, one tensor at a time, so the output is not held whole.
+            try writer.addTensor(name: t.name, type: type, dimensions: t.dimensions) {
+                var data = [UInt8](repeating: 0, count: type.byteCount(elements: p.latent.count))
+                data.withUnsafeMutableBytes { RowQuantizer.quantize(type, p.latent.pointer, into: $0.baseAddress!, count: p.latent.count) }
+                return data
+            }
+        }
+        try writer.write(to: output)
+        return base.tensors.map(\.name).filter { replaced[$0] != nil }
+    }
+}
