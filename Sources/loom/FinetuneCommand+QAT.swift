@@ -17,6 +17,9 @@ extension FinetuneCommand {
             throw ValidationError("--qat must be \(QATSettings.Target.allCases.map(\.rawValue).joined(separator: ", ")), got '\(qat)'")
         }
         if let qatWarmupSteps, qatWarmupSteps < 0 { throw ValidationError("--qat-warmup-steps must be ≥ 0, got \(qatWarmupSteps)") }
+        guard QATModelWriter.Content(rawValue: qatExport) != nil else {
+            throw ValidationError("--qat-export must be \(QATModelWriter.Content.allCases.map(\.rawValue).joined(separator: " or ")), got '\(qatExport)'")
+        }
         let lora: [(String, Bool)] = [("--lora-r", hyper.loraRank != nil), ("--lora-alpha", hyper.loraAlpha != nil),
                                       ("--lora-dropout", hyper.loraDropout != nil), ("--use-rslora", hyper.useRSLoRA),
                                       ("--train-norms", hyper.trainNorms)]
@@ -100,7 +103,8 @@ extension FinetuneCommand {
             eval.trained = try run.evaluationLoss(lambda: 1)
         }
         let modelOut = (output as NSString).appendingPathComponent("model.gguf")
-        let written = try QATModelWriter(type: .f32).write(base: base, projections: run.trainer.projections, to: modelOut)
+        let content = QATModelWriter.Content(rawValue: qatExport)!   // checked in validateQAT
+        let written = try QATModelWriter(type: .f32, content: content).write(base: base, projections: run.trainer.projections, to: modelOut)
         try eval.write(to: (output as NSString).appendingPathComponent("qat_eval.json"))
         writeLossCurve(log: logPath, output: output)
         if let b = eval.base, let u = eval.untrained, let t = eval.trained {
@@ -114,7 +118,8 @@ extension FinetuneCommand {
             StandardError.print("interrupted at step \(run.step) of \(run.totalSteps); wrote \(modelOut) with the weights so far")
             throw ExitCode(130)
         }
-        print("trained \(run.step) QAT steps; model: \(modelOut) (\(written.count) tensors with F32 latent weights; ternarise with `loom quantize \(modelOut) OUT.gguf TQ2_0`)")
+        let what = content == .latent ? "F32 latent weights" : "their ternary values Q(W) as F32"
+        print("trained \(run.step) QAT steps; model: \(modelOut) (\(written.count) tensors with \(what))")
     }
 }
 

@@ -34,7 +34,8 @@ struct FinetuneCommand: ParsableCommand {
         activations, with the straight-through estimator and the λ warm-up of Hugging Face's \
         "Fine-tuning LLMs to 1.58bit" (--qat-warmup-steps N: λ rises from 0 to 1 over N steps). It \
         needs a GGUF base and writes OUT/model.gguf (the trained projections as F32 latent \
-        weights; ternarise with `loom quantize OUT/model.gguf X.gguf TQ2_0`), OUT/qat_eval.json and \
+        weights, or with --qat-export ternary as their ternary values {-1/s, 0, 1/s}, which a ternary \
+        format with per-block absmax scales such as TQ2_0 stores exactly), OUT/qat_eval.json and \
         the log. With held-out data (--val-split/--val-file) it reports the held-out loss of the \
         base, of the base ternarised without training and of the trained ternary model (λ = 1). \
         The LoRA flags, --precision bf16/f16, --save-steps, --resume and --export do not apply.
@@ -65,6 +66,8 @@ struct FinetuneCommand: ParsableCommand {
     var qat: String?
     @Option(name: .customLong("qat-warmup-steps"), help: "With --qat: λ rises linearly from 0 to 1 over N optimiser steps (default: 0, fully quantised from the start).")
     var qatWarmupSteps: Int?
+    @Option(name: .customLong("qat-export"), help: "With --qat: write the trained projections as their F32 latent weights (latent, the default) or as their ternary values (ternary).")
+    var qatExport = "latent"
 
     @Option(name: .customLong("export"), parsing: .upToNextOption,
             help: ArgumentHelp("Write a LLaMA-Factory run instead of (or, with -o, besides) training here.", valueName: "llama-factory DIR"))

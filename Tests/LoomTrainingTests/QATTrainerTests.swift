@@ -115,5 +115,18 @@ final class QATTrainerTests: XCTestCase {
         let mine = try onGGUF.lossAndGradients(tokens: c.tokens, labels: c.labels, lambda: 1).loss
         let theirs = try reloaded.lossAndGradients(tokens: c.tokens, labels: c.labels, lambda: 1).loss
         XCTAssertEqual(mine, theirs, "the written latent weights are the trained ones")
+
+        // --qat-export ternary: each trained tensor holds Q(W) = {−1/s, 0, +1/s} of its latent weight.
+        try QATModelWriter(content: .ternary).write(base: base, projections: onGGUF.projections, to: out)
+        let ternary = try GGUFFile(path: out)
+        for p in onGGUF.projections {
+            let t = try XCTUnwrap(ternary.tensor(named: p.module.ggufTensor(layer: p.layer)))
+            let stored = Array(ternary.bytes(for: t).bindMemory(to: Float.self))
+            let s = TernaryFakeQuant.weightScale(p.latent.pointer, count: p.latent.count)
+            XCTAssertEqual(stored.count, p.latent.count)
+            XCTAssertTrue(stored.allSatisfy { $0 == 0 || $0 == 1 / s || $0 == -1 / s }, t.name)
+            XCTAssertEqual(stored, p.latent.array.map { TernaryFakeQuant.ternary($0, scale: s) }, t.name)
+            XCTAssertTrue(Set(stored).count == 3, "\(t.name) uses all three values")
+        }
     }
 }

@@ -8,14 +8,31 @@ import LoomKernels
 /// are what a ternary quantiser needs (`loom quantize OUT.gguf X.gguf TQ2_0` computes its
 /// own scales from them); their fake-quantised loss at λ = 1 is what the trainer reports.
 ///
-/// The latent weights are in the base's row order (a GGUF llama's Q/K rows permuted), so
-/// they drop into the same tensors as they are. Written atomically (``GGUFWriter``).
+/// With ``Content/ternary`` the projections hold `Q(W)` instead — the values
+/// `{−1/s, 0, +1/s}` the λ = 1 forward pass used — so that inference on the written file is
+/// the trained ternary model itself, and a ternary format whose scale is the block's absmax
+/// (ggml's TQ1_0/TQ2_0 reference quantiser, `d = max|x|`) stores it exactly. Quantising the
+/// latent weights with such a format instead rounds them by a different rule (`|w| > max/2`
+/// per 256-block, not `|w| > mean|W|/2` per tensor) than the one they were trained for.
+///
+/// The weights are in the base's row order (a GGUF llama's Q/K rows permuted), so they drop
+/// into the same tensors as they are. Written atomically (``GGUFWriter``).
 public struct QATModelWriter {
+    /// What the trained projections hold.
+    public enum Content: String, Sendable, CaseIterable {
+        /// The f32 latent weights `W` (to continue training, or for another quantiser).
+        case latent
+        /// Their ternary rounding `Q(W)` (`W_eff` at λ = 1), as floats.
+        case ternary
+    }
+
     /// Type of the written projections: `.f32` (exact) or `.f16`.
     public var type: GGMLType
+    public var content: Content
 
-    public init(type: GGMLType = .f32) {
+    public init(type: GGMLType = .f32, content: Content = .latent) {
         self.type = type
+        self.content = content
     }
 
     /// Writes `base` with `projections` replaced to `output`; returns the replaced tensors' names.
@@ -45,7 +62,7 @@ public struct QATModelWriter {
                 writer.setMetadata(key, value)
             }
         }
-        let type = self.type
+        let type = self.type, content = self.content
         for t in base.tensors {
             guard let p = replaced[t.name] else {
                 try writer.addTensor(name: t.name, type: t.type, dimensions: t.dimensions) { Array(base.bytes(for: t)) }
@@ -53,8 +70,13 @@ public struct QATModelWriter {
             }
             // Produced while writing, one tensor at a time, so the output is not held whole.
             try writer.addTensor(name: t.name, type: type, dimensions: t.dimensions) {
-                var data = [UInt8](repeating: 0, count: type.byteCount(elements: p.latent.count))
-                data.withUnsafeMutableBytes { RowQuantizer.quantize(type, p.latent.pointer, into: $0.baseAddress!, count: p.latent.count) }
+                var values = p.latent.array
+                if content == .ternary {
+                    let scale = TernaryFakeQuant.weightScale(p.latent.pointer, count: p.latent.count)
+                    for i in values.indices { values[i] = TernaryFakeQuant.ternary(values[i], scale: scale) }
+                }
+                var data = [UInt8](repeating: 0, count: type.byteCount(elements: values.count))
+                data.withUnsafeMutableBytes { RowQuantizer.quantize(type, values, into: $0.baseAddress!, count: values.count) }
                 return data
             }
         }
