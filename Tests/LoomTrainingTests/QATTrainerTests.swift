@@ -66,6 +66,24 @@ final class QATTrainerTests: XCTestCase {
                                                                  to: NSTemporaryDirectory() + "never.gguf"))
     }
 
+    /// `--grad-checkpoint` recomputes each layer's forward pass (the fake quantisation with it)
+    /// in the backward pass: the same loss and latent gradients.
+    func testCheckpointingGivesTheSameGradients() throws {
+        let c = try XCTUnwrap(try QATStepFixture.load().cases["llama_lambda_half"])
+        let schedule = try LearningRateSchedule(kind: .constant, peak: c.lr, warmupSteps: 0, totalSteps: 2)
+        func gradients(checkpointing: Bool) throws -> (Double, [[Float]]) {
+            let trainer = try QATTrainer(model: LanguageModel(path: FinetuneStepFixture.baseDirectory(c.base)),
+                                         settings: QATSettings(gradientCheckpointing: checkpointing), schedule: schedule,
+                                         pool: ThreadPool(threadCount: 2))
+            let loss = try trainer.lossAndGradients(tokens: c.tokens, labels: c.labels, lambda: 0.5).loss
+            return (loss, trainer.projections.map(\.gradient.array))
+        }
+        let (plainLoss, plain) = try gradients(checkpointing: false)
+        let (checkpointedLoss, checkpointed) = try gradients(checkpointing: true)
+        XCTAssertEqual(plainLoss, checkpointedLoss)
+        XCTAssertEqual(plain, checkpointed)
+    }
+
     /// The tiny llama converted to an F32 GGUF by Loom (Q/K rows permuted), once per process.
     static func ggufBase() throws -> String {
         let path = NSTemporaryDirectory() + "loom-qat-llama-\(getpid()).gguf"
