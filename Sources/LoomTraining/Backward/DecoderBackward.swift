@@ -159,8 +159,12 @@ public final class DecoderBackward: @unchecked Sendable {
     private func project(_ l: Int, _ m: LoRAModule, _ x: TrainingBuffer<Float>, _ n: Int, into y: TrainingBuffer<Float>,
                          scratch: TrainingBuffer<Float>) {
         if let q = qat[l][m] {
+            // The scratch must outlive the call (Swift may free an object right after its last
+            // use, which here is reading its pointer).
             let xEff = TrainingBuffer<Float>(zeros: n * q.inputs)
-            TrainingProfile.time("qat forward") { q.forward(x.pointer, tokens: n, into: y.pointer, xEff: xEff.pointer, pool: pool) }
+            withExtendedLifetime(xEff) {
+                TrainingProfile.time("qat forward") { q.forward(x.pointer, tokens: n, into: y.pointer, xEff: xEff.pointer, pool: pool) }
+            }
             return
         }
         let base = layers[l].projections[m]!
@@ -195,8 +199,10 @@ public final class DecoderBackward: @unchecked Sendable {
                                  into dx: TrainingBuffer<Float>, scratch: (TrainingBuffer<Float>, TrainingBuffer<Float>)) {
         if let q = qat[l][m] {
             let xEff = TrainingBuffer<Float>(zeros: n * q.inputs), dyT = TrainingBuffer<Float>(zeros: n * q.outputs)
-            TrainingProfile.time("qat backward") {
-                q.backward(dy.pointer, x: x.pointer, tokens: n, addingInto: dx.pointer, xEff: xEff.pointer, dyT: dyT.pointer, pool: pool)
+            withExtendedLifetime((xEff, dyT)) {
+                TrainingProfile.time("qat backward") {
+                    q.backward(dy.pointer, x: x.pointer, tokens: n, addingInto: dx.pointer, xEff: xEff.pointer, dyT: dyT.pointer, pool: pool)
+                }
             }
             return
         }
