@@ -29,11 +29,7 @@ extension FinetuneCommand {
         if let precision = hyper.precision, precision != "f32" {
             throw ValidationError("--qat runs in f32 only (--precision \(precision) is not implemented for QAT)")
         }
-        let unsupported: [(String, Bool)] = [("--resume", resume != nil), ("--save-steps", saveSteps != nil),
-                                             ("--save-total-limit", saveTotalLimit != nil), ("--export", !export.isEmpty)]
-        if let flag = unsupported.first(where: \.1)?.0 {
-            throw ValidationError("\(flag) is not implemented for --qat yet")
-        }
+        if !export.isEmpty { throw ValidationError("--export is not implemented for --qat (LLaMA-Factory has no BitNet QAT recipe)") }
     }
 
     func trainQAT(config: FineTuneConfig, model: LanguageModel, modelPath: String, examples: [TrainingExample],
@@ -57,7 +53,8 @@ extension FinetuneCommand {
         }
         let pool = ThreadPool(threadCount: threads ?? ThreadPool.availableProcessors)
         let run = try QATRun(model: model, config: config, warmupSteps: qatWarmupSteps ?? 0, sequences: sequences,
-                             validation: validationSequences, gradientCheckpointing: gradientCheckpointing, pool: pool)
+                             validation: validationSequences, gradientCheckpointing: gradientCheckpointing,
+                             options: .init(saveSteps: saveSteps, checkpointDirectory: output, saveTotalLimit: saveTotalLimit), pool: pool)
         do {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         } catch {
@@ -74,17 +71,25 @@ extension FinetuneCommand {
             StandardError.print(String(format: "held-out loss: base %.4f (ppl %.2f), ternary before training %.4f (ppl %.2f)",
                                        eval.base!, exp(eval.base!), eval.untrained!, exp(eval.untrained!)))
         }
+        // After the evaluations above, which need the untouched latent copy of the base.
+        if let resume {
+            let checkpoint = try FineTuneRun.checkpointDirectory(resuming: resume)
+            try run.resume(from: checkpoint)
+            StandardError.print("resumed from \(checkpoint) at step \(run.step) of \(run.totalSteps)")
+        }
         let logPath = (output as NSString).appendingPathComponent("train_log.jsonl")
-        let log = try TrainingLogWriter(path: logPath)
+        let log = try TrainingLogWriter(path: logPath, resumingAfter: resume != nil ? run.step : nil)
+        let startStep = run.step
         let progress = FinetuneProgressLine(isTTY: isatty(2) != 0)
         var logError: Error?
         run.onStep = { p, lambda in
             do { try log.append(p.logEntry) } catch { logError = logError ?? error }
-            progress.update(p, startStep: 0)
+            progress.update(p, startStep: startStep)
             if let evalLoss = p.evalLoss {
                 progress.note(String(format: "step %d: λ %.3f, train loss %.4f, held-out loss (λ = 1) %.4f", p.step, lambda, p.loss, evalLoss))
             }
         }
+        run.onCheckpoint = { path in progress.note("saved \(path)") }
         let interrupt = FinetuneInterrupt.installed()
         run.shouldStop = { interrupt.isSet }
         StandardError.print("training \(run.totalSteps) steps (\(run.stepsPerEpoch) per epoch) on \(sequences.count) sequences, \(pool.threadCount) threads")
@@ -115,7 +120,10 @@ extension FinetuneCommand {
             }
         }
         if run.step < run.totalSteps, interrupt.isSet {
-            StandardError.print("interrupted at step \(run.step) of \(run.totalSteps); wrote \(modelOut) with the weights so far")
+            let path = (output as NSString).appendingPathComponent("checkpoint-\(run.step)")
+            if run.lastCheckpoint != path { try run.saveCheckpoint(to: path) }
+            if let saveTotalLimit { try FineTuneRun.pruneCheckpoints(in: output, keeping: saveTotalLimit) }
+            StandardError.print("interrupted at step \(run.step) of \(run.totalSteps); saved \(path) and wrote \(modelOut) with the weights so far (continue with --resume \(output))")
             throw ExitCode(130)
         }
         let what = content == .latent ? "F32 latent weights" : "their ternary values Q(W) as F32"

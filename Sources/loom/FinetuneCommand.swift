@@ -38,7 +38,9 @@ struct FinetuneCommand: ParsableCommand {
         format with per-block absmax scales such as TQ2_0 stores exactly), OUT/qat_eval.json and \
         the log. With held-out data (--val-split/--val-file) it reports the held-out loss of the \
         base, of the base ternarised without training and of the trained ternary model (λ = 1). \
-        The LoRA flags, --precision bf16/f16, --save-steps, --resume and --export do not apply.
+        --save-steps and --resume work as for LoRA (a QAT checkpoint holds the latent weights and \
+        AdamW's moments: 12 bytes per trained weight). The LoRA flags, --precision bf16/f16 and \
+        --export do not apply.
         """)
 
     @Option(name: [.short, .customLong("model")], help: "Base model: GGUF file, Hugging Face directory or model name (default: smollm2).")

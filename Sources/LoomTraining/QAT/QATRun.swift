@@ -12,7 +12,8 @@ import LoomModels
 /// The evaluation loss is always taken at λ = 1: it is the loss of the ternary model the
 /// latent weights round to, whatever the warm-up has reached.
 ///
-/// Checkpoints are not implemented for QAT yet (the CLI refuses `--save-steps`/`--resume`).
+/// Checkpoints hold the latent weights and AdamW's moments (``saveCheckpoint(to:)``), and
+/// ``resume(from:)`` continues with the same losses.
 public final class QATRun: @unchecked Sendable {
     public let model: LanguageModel
     public let config: FineTuneConfig
@@ -25,15 +26,36 @@ public final class QATRun: @unchecked Sendable {
     public var onStep: ((FineTuneProgress, Double) -> Void)?
     /// Asked before every step; true makes ``run(untilStep:)`` return.
     public var shouldStop: (() -> Bool)?
+    /// Checkpointing: `saveSteps`, `checkpointDirectory` and `saveTotalLimit` as in a
+    /// ``FineTuneRun`` (`gradientCheckpointing` is the init's argument here).
+    public let options: FineTuneRun.Options
+    /// Called with the directory of every checkpoint saved.
+    public var onCheckpoint: ((String) -> Void)?
+    /// The newest checkpoint saved or resumed from.
+    public internal(set) var lastCheckpoint: String?
+    /// What identifies the run for ``resume(from:)``: ``FineTuneRun``'s fingerprint of model,
+    /// data and hyper-parameters, plus the QAT target and warm-up.
+    let fingerprint: [String: String]
 
     public var step: Int { trainer.stepCount }
 
     /// - Throws: ``TrainingError/invalidParameter(_:)`` for a bad config or a `--target`
     ///   naming no decoder projection, ``TrainingError/emptyDataset(path:)`` for no sequences.
     public init(model: LanguageModel, config: FineTuneConfig, warmupSteps: Int, sequences: [TrainingSequence],
-                validation: [TrainingSequence] = [], gradientCheckpointing: Bool = false, pool: ThreadPool = ThreadPool()) throws {
+                validation: [TrainingSequence] = [], gradientCheckpointing: Bool = false, options: FineTuneRun.Options = .init(),
+                pool: ThreadPool = ThreadPool()) throws {
         try config.validate()
         guard !sequences.isEmpty else { throw TrainingError.emptyDataset(path: "the training set") }
+        if let saveSteps = options.saveSteps {
+            guard saveSteps >= 1 else { throw TrainingError.invalidParameter("--save-steps must be ≥ 1, got \(saveSteps)") }
+            guard options.checkpointDirectory != nil else {
+                throw TrainingError.invalidParameter("--save-steps needs a directory to save the checkpoints in")
+            }
+        }
+        if let limit = options.saveTotalLimit, limit < 1 {
+            throw TrainingError.invalidParameter("--save-total-limit must be ≥ 1, got \(limit)")
+        }
+        self.options = options
         let layerCount = model.config.layerCount
         let layers = try config.layers.resolve(layerCount: layerCount)
         var modules = Set<LoRAModule>()
@@ -57,6 +79,8 @@ public final class QATRun: @unchecked Sendable {
         totalSteps = schedule.totalSteps
         let microBatches = (sequences.count + config.batchSize - 1) / config.batchSize
         stepsPerEpoch = max(1, (microBatches + config.gradientAccumulation - 1) / config.gradientAccumulation)
+        fingerprint = FineTuneRun.fingerprint(model: model, config: config, sequences: sequences, totalSteps: totalSteps)
+            .merging(["--qat": settings.target.rawValue, "--qat-warmup-steps": "\(warmupSteps)"]) { $1 }
     }
 
     /// The indices of the sequences optimiser step `step` (0-based) trains on — the batches
@@ -76,6 +100,7 @@ public final class QATRun: @unchecked Sendable {
         let end = min(totalSteps, untilStep ?? totalSteps)
         let started = DispatchTime.now().uptimeNanoseconds
         var done: [FineTuneProgress] = []
+        if let directory = options.checkpointDirectory { FineTuneRun.recoverCheckpoints(in: directory) }
         while trainer.stepCount < end, shouldStop?() != true {
             let index = trainer.stepCount
             let lambda = trainer.currentLambda
@@ -87,7 +112,7 @@ public final class QATRun: @unchecked Sendable {
             } catch {
                 if trainer.stepCount == index, let evaluated = try? trainer.lossAndGradients(tokens: tokens, labels: labels),
                    !evaluated.loss.isFinite {
-                    throw FineTuneRunError.nonFiniteLoss(step: index + 1, loss: evaluated.loss, lastCheckpoint: nil)
+                    throw FineTuneRunError.nonFiniteLoss(step: index + 1, loss: evaluated.loss, lastCheckpoint: lastCheckpoint)
                 }
                 throw error
             }
@@ -103,6 +128,12 @@ public final class QATRun: @unchecked Sendable {
                 evalLoss: evalLoss)
             done.append(progress)
             onStep?(progress, lambda)
+            if let saveSteps = options.saveSteps, let directory = options.checkpointDirectory, result.step % saveSteps == 0 {
+                let path = (directory as NSString).appendingPathComponent("checkpoint-\(result.step)")
+                try saveCheckpoint(to: path)
+                onCheckpoint?(path)
+                if let limit = options.saveTotalLimit { try FineTuneRun.pruneCheckpoints(in: directory, keeping: limit) }
+            }
         }
         return done
     }
