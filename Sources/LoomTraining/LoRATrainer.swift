@@ -147,7 +147,12 @@ public final class LoRATrainer: @unchecked Sendable {
 
     /// Checks a batch and returns its count of non-ignored (shifted) labels.
     private func validate(tokens: [[Int32]], labels: [[Int32]]) throws -> Int {
-        let vocab = model.config.vocabularySize
+        try Self.validate(tokens: tokens, labels: labels, vocabularySize: model.config.vocabularySize)
+    }
+
+    /// Checks a batch for a vocabulary of `vocab` tokens (``QATTrainer`` too) and returns its
+    /// count of non-ignored (shifted) labels.
+    static func validate(tokens: [[Int32]], labels: [[Int32]], vocabularySize vocab: Int) throws -> Int {
         guard !tokens.isEmpty, tokens.count == labels.count else {
             throw TrainingError.invalidParameter("a batch needs ≥ 1 sequence and one label list per sequence (got \(tokens.count) and \(labels.count))")
         }

@@ -28,6 +28,19 @@ struct FinetuneCommand: ParsableCommand {
         --export llama-factory DIR writes the same run for LLaMA-Factory (dataset, dataset_info.json, \
         train_lora.yaml, and with --deepspeed a ZeRO JSON); without -o it only exports, with -o it \
         also trains here.
+
+        --qat ternary trains the full weights of the --target projections of the --layers instead of \
+        a LoRA adapter: quantisation-aware training towards BitNet b1.58 ternary weights and int8 \
+        activations, with the straight-through estimator and the λ warm-up of Hugging Face's \
+        "Fine-tuning LLMs to 1.58bit" (--qat-warmup-steps N: λ rises from 0 to 1 over N steps). It \
+        needs a GGUF base and writes OUT/model.gguf (the trained projections as F32 latent \
+        weights, or with --qat-export ternary as their ternary values {-1/s, 0, 1/s}, which a ternary \
+        format with per-block absmax scales such as TQ2_0 stores exactly), OUT/qat_eval.json and \
+        the log. With held-out data (--val-split/--val-file) it reports the held-out loss of the \
+        base, of the base ternarised without training and of the trained ternary model (λ = 1). \
+        --save-steps and --resume work as for LoRA (a QAT checkpoint holds the latent weights and \
+        AdamW's moments: 12 bytes per trained weight). The LoRA flags, --precision bf16/f16 and \
+        --export do not apply.
         """)
 
     @Option(name: [.short, .customLong("model")], help: "Base model: GGUF file, Hugging Face directory or model name (default: smollm2).")
@@ -51,6 +64,12 @@ struct FinetuneCommand: ParsableCommand {
     @Option(name: .customLong("save-total-limit"), help: "Keep only the newest N checkpoints (transformers' save_total_limit).")
     var saveTotalLimit: Int?
     @Option(name: .customLong("resume"), help: "Continue from a checkpoint directory (or an OUT holding checkpoint-N).") var resume: String?
+    @Option(name: .customLong("qat"), help: "Quantisation-aware full-weight training instead of LoRA: ternary (BitNet b1.58).")
+    var qat: String?
+    @Option(name: .customLong("qat-warmup-steps"), help: "With --qat: λ rises linearly from 0 to 1 over N optimiser steps (default: 0, fully quantised from the start).")
+    var qatWarmupSteps: Int?
+    @Option(name: .customLong("qat-export"), help: "With --qat: write the trained projections as their F32 latent weights (latent, the default) or as their ternary values (ternary).")
+    var qatExport = "latent"
 
     @Option(name: .customLong("export"), parsing: .upToNextOption,
             help: ArgumentHelp("Write a LLaMA-Factory run instead of (or, with -o, besides) training here.", valueName: "llama-factory DIR"))
@@ -82,6 +101,7 @@ struct FinetuneCommand: ParsableCommand {
         if deepSpeedStage != nil, export.isEmpty { throw ValidationError("--deepspeed needs --export llama-factory DIR") }
         if offload, deepSpeedStage == nil { throw ValidationError("--offload needs --deepspeed 2|3") }
         if validationFile != nil, hyper.validationSplit != nil { throw ValidationError("give --val-file or --val-split, not both") }
+        try validateQAT()
     }
 
     /// Loads `path` with the command's format and strictness, reporting skipped records.
@@ -124,7 +144,12 @@ struct FinetuneCommand: ParsableCommand {
                             directory: export[1])
             if output == nil { return }
         }
-        try train(config: config, model: languageModel, examples: examples, validation: validationExamples ?? [], output: output!)
+        if qat != nil {
+            try trainQAT(config: config, model: languageModel, modelPath: modelPath, examples: examples,
+                         validation: validationExamples ?? [], output: output!)
+        } else {
+            try train(config: config, model: languageModel, examples: examples, validation: validationExamples ?? [], output: output!)
+        }
     }
 
     func writeExport(config: FineTuneConfig, model: LanguageModel, modelPath: String, examples: [TrainingExample],

@@ -15,6 +15,10 @@ import LoomModels
 /// stored format (``FrozenProjection``). With `checkpointing`, a layer's activations are
 /// not kept: only its input is, and the layer is recomputed during the backward pass. With
 /// ``dropout``, each LoRA path sees its dropped-out input in train mode (``LoRADropout``).
+///
+/// For quantisation-aware training (``QATTrainer``) a projection may instead be a
+/// ``QATProjection`` (``qat``): its fake-quantised latent weight replaces the frozen base
+/// weight in both passes, and its weight gradient is accumulated.
 public final class DecoderBackward: @unchecked Sendable {
     public let model: LanguageModel
     public let pool: ThreadPool
@@ -23,6 +27,9 @@ public final class DecoderBackward: @unchecked Sendable {
     public let factors: [[LoRAModule: LoRAFactors<Float>]]
     /// LoRA dropout in train mode (PEFT's `lora_dropout`); nil or p = 0 for none.
     public let dropout: LoRADropout?
+    /// `qat[layer][module]`: projections trained whole under fake quantisation (empty
+    /// dictionaries, or no layers at all, for LoRA training).
+    public let qat: [[LoRAModule: QATProjection]]
     /// Bytes of saved activations of the last ``lossAndGradients(tokens:labels:gradScale:dropoutSite:)``.
     public private(set) var lastActivationBytes = 0
     /// Activations and gradients in f32, or rounded to bf16/f16 as under `torch.autocast`.
@@ -71,8 +78,10 @@ public final class DecoderBackward: @unchecked Sendable {
 
     /// - Throws: ``TrainingError/invalidParameter(_:)`` for architectures with fused
     ///   projections (Phi-3), whose LoRA modules this trainer does not map yet.
+    ///   With `qat`, f32 precision only and no LoRA factor on a QAT projection.
     public init(model: LanguageModel, factors: [[LoRAModule: LoRAFactors<Float>]], checkpointing: Bool,
-                dropout: LoRADropout? = nil, precision: PrecisionPolicy = .f32, trainNorms: Bool = false, pool: ThreadPool) throws {
+                dropout: LoRADropout? = nil, precision: PrecisionPolicy = .f32, trainNorms: Bool = false,
+                qat: [[LoRAModule: QATProjection]] = [], pool: ThreadPool) throws {
         let c = model.config
         guard !c.architecture.fusedQKV, !c.architecture.fusedGateUp else {
             throw TrainingError.invalidParameter("\(c.architecture.name) fuses its projections; LoRA training supports llama-style (separate q/k/v, gate/up) models")
@@ -84,6 +93,17 @@ public final class DecoderBackward: @unchecked Sendable {
             throw TrainingError.invalidParameter("\(model.path) has packed BitNet (ternary) projections; LoRA training needs block-format base weights")
         }
         precondition(factors.count == c.layerCount)
+        precondition(qat.isEmpty || qat.count == c.layerCount)
+        let hasQAT = qat.contains { !$0.isEmpty }
+        if hasQAT {
+            guard !precision.isReduced else {
+                throw TrainingError.invalidParameter("quantisation-aware training runs in f32 only")
+            }
+            for (l, layer) in qat.enumerated() where layer.keys.contains(where: { factors[l][$0] != nil }) {
+                throw TrainingError.invalidParameter("layer \(l): a projection cannot be both LoRA-adapted and QAT-trained")
+            }
+        }
+        self.qat = hasQAT ? qat : Array(repeating: [:], count: c.layerCount)
         self.model = model
         self.factors = factors
         self.checkpointing = checkpointing
@@ -138,6 +158,15 @@ public final class DecoderBackward: @unchecked Sendable {
     /// `y = base(x) (+ LoRA)` for module `m` of layer `l`.
     private func project(_ l: Int, _ m: LoRAModule, _ x: TrainingBuffer<Float>, _ n: Int, into y: TrainingBuffer<Float>,
                          scratch: TrainingBuffer<Float>) {
+        if let q = qat[l][m] {
+            // The scratch must outlive the call (Swift may free an object right after its last
+            // use, which here is reading its pointer).
+            let xEff = TrainingBuffer<Float>(zeros: n * q.inputs)
+            withExtendedLifetime(xEff) {
+                TrainingProfile.time("qat forward") { q.forward(x.pointer, tokens: n, into: y.pointer, xEff: xEff.pointer, pool: pool) }
+            }
+            return
+        }
         let base = layers[l].projections[m]!
         TrainingProfile.time("frozen forward") { base.forward(x.pointer, tokens: n, into: y.pointer, pool: pool) }
         if let low = reduced[l][m], let work {
@@ -168,6 +197,15 @@ public final class DecoderBackward: @unchecked Sendable {
     /// factors' gradients.
     private func projectBackward(_ l: Int, _ m: LoRAModule, dy: TrainingBuffer<Float>, x: TrainingBuffer<Float>, _ n: Int,
                                  into dx: TrainingBuffer<Float>, scratch: (TrainingBuffer<Float>, TrainingBuffer<Float>)) {
+        if let q = qat[l][m] {
+            let xEff = TrainingBuffer<Float>(zeros: n * q.inputs), dyT = TrainingBuffer<Float>(zeros: n * q.outputs)
+            withExtendedLifetime((xEff, dyT)) {
+                TrainingProfile.time("qat backward") {
+                    q.backward(dy.pointer, x: x.pointer, tokens: n, addingInto: dx.pointer, xEff: xEff.pointer, dyT: dyT.pointer, pool: pool)
+                }
+            }
+            return
+        }
         let base = layers[l].projections[m]!
         if precision.isReduced, let work {
             // Each 16-bit matmul's input gradient is rounded; the base and LoRA paths' meet in f32.
@@ -415,8 +453,8 @@ public final class DecoderBackward: @unchecked Sendable {
         RMSNormOp.backward(dNormed.pointer, x: hidden.pointer, weight: finalNorm.pointer, inverseRMS: rms.pointer,
                            rows: n, dim: s.d, addingInto: dHidden.pointer, dWeight: trainedFinalNorm?.gradient.pointer)
         // Backward through the layers, last first (recomputing each one when checkpointing).
-        // Below the lowest adapted layer nothing is trained: the backward pass stops there.
-        let lowest = factors.firstIndex { !$0.isEmpty } ?? c.layerCount
+        // Below the lowest adapted (or QAT-trained) layer nothing is trained: the backward pass stops there.
+        let lowest = (0..<c.layerCount).first { !factors[$0].isEmpty || !qat[$0].isEmpty } ?? c.layerCount
         for l in stride(from: c.layerCount - 1, through: lowest, by: -1) {
             let a: LayerActivations
             if let shared, checkpointing {

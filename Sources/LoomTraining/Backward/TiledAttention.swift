@@ -162,10 +162,16 @@ public struct TiledAttention {
         let buffers = UnsafeMutablePointer<Float>.allocate(capacity: workers * (stripCount + gradCount))
         defer { buffers.deallocate() }
         for w in 0..<workers { (buffers + w * (stripCount + gradCount) + stripCount).initialize(repeating: 0, count: gradCount) }
-        pool.parallelFor(count: tiles(n), chunk: 1) { range, worker in
-            let base = buffers + worker * (stripCount + gradCount)
+        // Slot w takes the tiles item ≡ w (mod workers), in order, into its own dK and dV, and
+        // the slots are summed in order below: the result does not depend on which thread runs
+        // which slot or when. (Tiles claimed dynamically made each worker's partial sums — so
+        // dK, dV and every gradient below them — differ in the last bits from run to run.)
+        let total = tiles(n)
+        pool.parallelFor(count: workers, chunk: 1) { slots, _ in
+          for slot in slots {
+            let base = buffers + slot * (stripCount + gradCount)
             let p = base, ds = base + tile * np, myDK = base + stripCount, myDV = myDK + n * kvDim
-            for item in range {
+            for item in stride(from: slot, to: total, by: workers) {
                 let h = item / perTile, i0 = (item % perTile) * tile, i1 = min(n, i0 + tile), g = h / group
                 let j0 = op.first(i0) / 16 * 16, j1 = Self.padded(i1)
                 var r = i0
@@ -206,8 +212,9 @@ public struct TiledAttention {
                                      dOut + i0 * qDim + h * hd, bStride: qDim, width: hd,
                                      into: myDV + j0 * kvDim + g * hd, cStride: kvDim, accumulate: true)
             }
+          }
         }
-        // Sum the workers' dK and dV.
+        // Sum the slots' dK and dV, in slot order.
         let size = n * kvDim
         for (target, offset) in [(dk, stripCount), (dv, stripCount + size)] {
             target.update(from: buffers + offset, count: size)

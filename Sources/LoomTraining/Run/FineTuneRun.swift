@@ -128,13 +128,19 @@ public final class FineTuneRun: @unchecked Sendable {
     /// The order of the sequences in epoch `epoch` (0-based).
     public func order(epoch: Int) -> [Int] {
         if let cachedOrder, cachedOrder.epoch == epoch { return cachedOrder.order }
-        var order = Array(sequences.indices)
+        let order = Self.shuffledOrder(count: sequences.count, seed: config.seed, epoch: epoch)
+        cachedOrder = (epoch, order)
+        return order
+    }
+
+    /// The order of `count` sequences in epoch `epoch` for `seed` (``QATRun`` uses it too).
+    static func shuffledOrder(count: Int, seed: UInt64, epoch: Int) -> [Int] {
+        var order = Array(0..<count)
         // A stream apart from the LoRA init's (which is seeded with `seed` itself).
-        var random = SplitMix64(seed: config.seed ^ (0xD1B5_4A32_D192_ED03 &* UInt64(epoch + 1)))
+        var random = SplitMix64(seed: seed ^ (0xD1B5_4A32_D192_ED03 &* UInt64(epoch + 1)))
         for i in stride(from: order.count - 1, to: 0, by: -1) {
             order.swapAt(i, Int(random.next() % UInt64(i + 1)))
         }
-        cachedOrder = (epoch, order)
         return order
     }
 
