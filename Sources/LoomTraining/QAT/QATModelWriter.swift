@@ -5,8 +5,10 @@ import LoomKernels
 /// Writes the outcome of quantisation-aware training as a whole GGUF model: the base file
 /// with every trained projection replaced by its *latent* weight (F32, or F16), every other
 /// tensor and all metadata copied unchanged. The latent weights, not their ternary rounding,
-/// are what a ternary quantiser needs (`loom quantize OUT.gguf X.gguf TQ2_0` computes its
-/// own scales from them); their fake-quantised loss at λ = 1 is what the trainer reports.
+/// are what a ternary quantiser needs: `loom quantize OUT.gguf X.gguf Q8_0 --ternary`
+/// ternarises them by the very rule training used (absmean per tensor, ``TernaryPacking``)
+/// into Loom's packed layout, which runs with BitLinear's int8 activations — the λ = 1 model
+/// whose loss the trainer reports.
 ///
 /// With ``Content/ternary`` the projections hold `Q(W)` instead — the values
 /// `{−1/s, 0, +1/s}` the λ = 1 forward pass used — so that inference on the written file is

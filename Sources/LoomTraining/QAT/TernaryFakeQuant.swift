@@ -1,3 +1,5 @@
+import LoomKernels
+
 /// The fake quantisation of BitNet b1.58's `BitLinear` with the warm-up factor λ of Hugging
 /// Face's "Fine-tuning LLMs to 1.58bit: extreme quantization made easy"
 /// (https://huggingface.co/blog/1_58_llm_extreme_quantization, section "Finetuning in 1.58bit"):
@@ -26,18 +28,17 @@ public enum TernaryFakeQuant {
     /// The lower bound of the absmean and absmax denominators (the recipe's `clamp_(min=1e-5)`).
     public static let epsilon: Float = 1e-5
 
-    /// `1 / max(mean|w|, 1e-5)`: the per-tensor scale of `weight_quant`.
+    /// `1 / max(mean|w|, 1e-5)`: the per-tensor scale of `weight_quant` — the one
+    /// `loom quantize --ternary` ternarises with (``TernaryPacking``), so a latent model
+    /// quantised that way is the λ = 1 model of training.
     public static func weightScale(_ w: UnsafePointer<Float>, count: Int) -> Float {
-        var sum = 0.0
-        for i in 0..<count { sum += Double(abs(w[i])) }
-        let mean = Float(sum / Double(max(count, 1)))
-        return 1 / max(mean, epsilon)
+        count > 0 ? TernaryPacking.absmeanInverseScale(w, count: count) : 1 / epsilon
     }
 
     /// `weight_quant` of one value for `scale` (``weightScale(_:count:)``): −1/s, 0 or 1/s.
     @inlinable
     public static func ternary(_ w: Float, scale: Float) -> Float {
-        min(max((w * scale).rounded(.toNearestOrEven), -1), 1) / scale
+        Float(TernaryPacking.ternary(w, inverseScale: scale)) / scale
     }
 
     /// `out = w + λ·(weight_quant(w) − w)` over the whole tensor; returns the scale.
