@@ -63,14 +63,20 @@ final class TernaryModelTests: XCTestCase {
         return worst
     }
 
-    func testSyntheticTernaryModelsMatchTheReference() throws {
+    /// The fixture, a temporary directory, and the synthetic F32 model written into it.
+    func syntheticSource() throws -> (Fixture, String, String) {
         let url = try XCTUnwrap(Bundle.module.url(forResource: "ternary_synthetic_reference", withExtension: "json", subdirectory: "Fixtures"))
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
         let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         var m = Self.synthetic()
-        let source = try m.write()
-        defer { try? FileManager.default.removeItem(atPath: source) }
+        let source = dir + "/source.gguf"
+        try FileManager.default.moveItem(atPath: try m.write(), toPath: source)
+        return (fixture, dir, source)
+    }
+
+    func testSyntheticTernaryModelsMatchTheReference() throws {
+        let (fixture, dir, source) = try syntheticSource()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         for (name, fileType) in [("TQ1_0", QuantizationFileType.mostlyTQ1_0), ("TQ2_0", .mostlyTQ2_0)] {
             let expected = try XCTUnwrap(fixture.types[name])
             var quantizer = GGUFQuantizer(fileType: fileType, threads: 2)
@@ -103,13 +109,8 @@ final class TernaryModelTests: XCTestCase {
     /// prompt (≥ 16 rows) and decode (1 row) kernels both run, with activations quantised as
     /// ggml's q8_K.
     func testGreedyContinuationEqualsLlamaCpp() throws {
-        let url = try XCTUnwrap(Bundle.module.url(forResource: "ternary_synthetic_reference", withExtension: "json", subdirectory: "Fixtures"))
-        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
-        let dir = try temporaryDirectory()
+        let (fixture, dir, source) = try syntheticSource()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var m = Self.synthetic()
-        let source = try m.write()
-        defer { try? FileManager.default.removeItem(atPath: source) }
         for (name, fileType) in [("TQ1_0", QuantizationFileType.mostlyTQ1_0), ("TQ2_0", .mostlyTQ2_0)] {
             let expected = try XCTUnwrap(fixture.types[name])
             var quantizer = GGUFQuantizer(fileType: fileType, threads: 2)
