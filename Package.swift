@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "LoomServerTests",
             dependencies: [
-                "LoomServer", "LoomModels", "LoomGeneration", "LoomFormats", "LoomKernels", "LoomHub",
+                "LoomServer", "LoomModels", "LoomGeneration", "LoomFormats", "LoomKernels", "LoomHub", "LoomTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

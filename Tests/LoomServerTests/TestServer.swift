@@ -34,7 +34,7 @@ final class TestServer: @unchecked Sendable {
 
     /// - Parameter model: a catalog name (the smollm2 test model by default).
     init(configuration: ServerConfiguration, model: String = "smollm2") throws {
-        let path = try Self.modelPath(model)
+        let path = try Self.modelPath(model)  // a catalog name or an existing path
         let server = LoomHTTPServer(configuration: configuration) { try LanguageModel(path: path) }
         self.server = server
         task = Task.detached { try await server.run(handleSignals: false) }

@@ -78,5 +78,14 @@ public struct HFTokenizerMetadata {
             addBOS = try? c.bool("add_bos_token")
             chatTemplate = try? c.string("chat_template")
         }
+        // transformers 5 saves the template as chat_template.jinja beside tokenizer_config.json
+        // (as the HF directory loader reads it, HFTokenizerSource); the config's own wins.
+        let jinjaPath = (directory as NSString).appendingPathComponent("chat_template.jinja")
+        if chatTemplate == nil, let data = FileManager.default.contents(atPath: jinjaPath) {
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw HFConfigError(path: jinjaPath, field: nil, reason: "the chat template is not UTF-8 text")
+            }
+            chatTemplate = text
+        }
     }
 }
