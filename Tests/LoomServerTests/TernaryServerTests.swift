@@ -39,7 +39,7 @@ final class TernaryServerTests: XCTestCase {
         quantizer.ternary = true
         try quantizer.quantize(input: float, output: packed)
         XCTAssertTrue(try GGUFFile(path: packed).tensors.contains { $0.type == .i8 }, "the projections are packed")
-        for path in [root.appendingPathComponent("llama_bitnet").path, packed] {
+        for path in [root.appendingPathComponent("llama_bitnet").path, root.appendingPathComponent("bitnet").path, packed] {
             try serve(path) { server in
                 let first = try greedy(server)
                 XCTAssertFalse(first.isEmpty, path)
