@@ -136,6 +136,38 @@ final class TernaryGGUFTests: XCTestCase {
         }
     }
 
+    /// `export-hf` of a packed file writes ternary × scale floats in HF's layout (Q/K rows
+    /// un-permuted), not the codes: loaded back, every projection holds the packed values.
+    func testExportToHFUnpacksTernaryWeights() throws {
+        let ternary = try ternarised(try floatGGUF("llama_online"))
+        let directory = temporaryPath("hf-export")
+        try GGUFToHFExporter(dtype: .f32).export(gguf: ternary, to: directory)
+        // The exporter writes config, weights and tokenizer_config; the vocabulary comes from the source.
+        let source = try HFBitNetTests.loaded.get().root.appendingPathComponent("llama_online/tokenizer.json")
+        try FileManager.default.copyItem(at: source, to: URL(fileURLWithPath: directory + "/tokenizer.json"))
+        let packed = try LanguageModel(path: ternary), exported = try LanguageModel(path: directory)
+        for (a, b) in zip(packed.weights.layers, exported.weights.layers) {
+            for (index, (p, f)) in zip(a.projections, b.projections).enumerated() {
+                let w = try XCTUnwrap(p.bitLinear)
+                XCTAssertNil(f.bitLinear)
+                var x = [Float](repeating: 0, count: w.columns), y = x
+                var packedRows: [[Float]] = [], exportedRows: [[Float]] = []
+                for r in 0..<w.rows {
+                    w.dequantizeRow(r, into: &x)
+                    f.weight.dequantizeRow(r, into: &y)
+                    packedRows.append(x)
+                    exportedRows.append(y)
+                }
+                // Q and K (projections 0 and 1) come back in HF's RoPE row order: the same rows, permuted.
+                if index < 2 {
+                    XCTAssertEqual(packedRows.sorted { $0.lexicographicallyPrecedes($1) }, exportedRows.sorted { $0.lexicographicallyPrecedes($1) })
+                } else {
+                    XCTAssertEqual(packedRows, exportedRows, "projection \(index)")
+                }
+            }
+        }
+    }
+
     // MARK: Bad input
 
     /// A copy of GGUF `input` with tensors dropped or replaced (`change` returns nil to keep one,

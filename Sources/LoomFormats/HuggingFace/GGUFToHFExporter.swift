@@ -96,15 +96,23 @@ public struct GGUFToHFExporter {
         var count = 0
         for t in file.tensors {
             guard let hfName = architecture.tensorNames.hfName(forGGUF: t.name) else { continue }
-            var values = [Float](repeating: 0, count: t.elementCount)
-            values.withUnsafeMutableBufferPointer { RowKernels.dequantize(t.type, file.data(for: t), into: $0.baseAddress!, count: t.elementCount) }
-            let rows = t.dimensions.count >= 2 ? t.dimensions[1] : t.dimensions[0]
+            var values: [Float], dimensions = t.dimensions
+            if t.type.holdsIntegers {
+                // Loom's packed ternary projection: exported as ternary × scale floats, the form
+                // convert_hf_to_gguf's BitnetModel writes (HF has no packed layout without a
+                // quantization_config).
+                (values, dimensions) = try Self.unpackTernary(t, file: file, fail: fail)
+            } else {
+                values = [Float](repeating: 0, count: t.elementCount)
+                values.withUnsafeMutableBufferPointer { RowKernels.dequantize(t.type, file.data(for: t), into: $0.baseAddress!, count: t.elementCount) }
+            }
+            let rows = dimensions.count >= 2 ? dimensions[1] : dimensions[0]
             if architecture.permutesQK, let h = t.name.contains("attn_q.") ? heads : t.name.contains("attn_k.") ? kvHeads : nil {
                 guard rows % (2 * h) == 0 else { throw fail("\(t.name): \(rows) rows do not split into \(h) heads of RoPE pairs") }
                 values = HFTensorNaming.unpermuteFromGGUF(values, rows: rows, heads: h)
             }
-            let outType: SafetensorsDType = t.dimensions.count >= 2 ? dtype : .f32
-            try writer.addTensor(name: hfName, dtype: outType, shape: Array(t.dimensions.reversed()), floats: values)
+            let outType: SafetensorsDType = dimensions.count >= 2 ? dtype : .f32
+            try writer.addTensor(name: hfName, dtype: outType, shape: Array(dimensions.reversed()), floats: values)
             count += 1
         }
 
@@ -154,5 +162,23 @@ public struct GGUFToHFExporter {
     /// Writes `data` atomically (temporary file, fsync, rename), errors naming the path.
     public static func writeData(_ data: Data, to path: String) throws {
         try GGUFFileSink.writeAtomically(to: path) { sink in try sink.write([UInt8](data)) }
+    }
+
+    /// A packed ternary tensor (``TernaryGGUFLayout``) as row-major floats `[rows × columns]`
+    /// and its logical GGUF dimensions `[columns, rows]`.
+    static func unpackTernary(_ t: GGUFTensorInfo, file: GGUFFile, fail: (String) -> Error) throws -> ([Float], [Int]) {
+        guard t.dimensions.count == 2, let scaleInfo = file.tensor(named: TernaryGGUFLayout.scaleName(forWeight: t.name)),
+              scaleInfo.elementCount == 1, !scaleInfo.type.holdsIntegers else {
+            throw fail("\(t.name): an I8 tensor must be a packed ternary projection with a one-element float .scale")
+        }
+        var scale: Float = 0
+        RowKernels.dequantize(scaleInfo.type, file.data(for: scaleInfo), into: &scale, count: 1)
+        let columns = t.dimensions[0], rows = 4 * t.dimensions[1]
+        let matrix = BitLinearMatrix(rows: rows, columns: columns, base: file.data(for: t), weightScale: scale, scaleUse: .multiply)
+        var values = [Float](repeating: 0, count: rows * columns)
+        values.withUnsafeMutableBufferPointer { v in
+            for r in 0..<rows { matrix.dequantizeRow(r, into: v.baseAddress! + r * columns) }
+        }
+        return (values, [columns, rows])
     }
 }
