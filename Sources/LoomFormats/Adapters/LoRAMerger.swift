@@ -36,6 +36,12 @@ public struct LoRAMerger {
                 guard let t = base.tensor(named: name) else {
                     throw LoRAAdapterError(path: adapter.path, field: name, reason: "the base model \(base.path) has no such tensor")
                 }
+                guard !t.type.holdsIntegers else {
+                    throw LoRAAdapterError(path: adapter.path, field: name, reason: """
+                        the base tensor is a packed ternary projection (\(base.path)); merge into the float model, \
+                        then ternarise it with loom quantize --ternary
+                        """)
+                }
                 guard t.dimensions.count == 2, t.dimensions == [module.inputs, module.outputs] else {
                     throw LoRAAdapterError(path: adapter.path, field: name,
                                            reason: "B·A is [\(module.outputs) × \(module.inputs)] but the base tensor is [\(t.dimensions.count == 2 ? "\(t.dimensions[1]) × \(t.dimensions[0])" : "\(t.dimensions)")] ([rows × columns])")
