@@ -228,8 +228,11 @@ public final class LoRATrainer: @unchecked Sendable {
                 return result
             }
         }
-        let norm = GradientClipping.clip(gradients, maxNorm: maxGradientNorm)
-        optimizer.update(params, lr: lr, undecayed: normParams)
+        let norm = TrainingProfile.time("clipping and AdamW") {
+            let norm = GradientClipping.clip(gradients, maxNorm: maxGradientNorm)
+            optimizer.update(params, lr: lr, undecayed: normParams)
+            return norm
+        }
         stepCount += 1
         let result = TrainingStepResult(step: stepCount, loss: loss, gradientNorm: norm, learningRate: lr,
                                         tokens: tokenCount, labelCount: count, lossScale: gradScaler == nil ? nil : scale)

@@ -109,6 +109,27 @@ final class BackwardOpsTests: XCTestCase {
         G.assertClose(du, G.numeric(u) { loss(g, $0) }, "SwiGLU dup")
     }
 
+    /// The vectorised `Float` SwiGLU (forward and backward, with a tail shorter than a vector)
+    /// against the generic one in `Double`.
+    func testFloatSwiGLUMatchesDouble() {
+        let count = 16 * 5 + 7
+        // Inputs representable in Float, so both see the same values.
+        func input(_ seed: UInt64, scale: Double = 1) -> [Double] { G.values(count, seed: seed, scale: scale).map { Double(Float($0)) } }
+        let g = input(24, scale: 6), u = input(25), r = input(26)
+        var out = [Double](repeating: 0, count: count), dg = out, du = out
+        SwiGLUOp.forward(gate: g, up: u, count: count, into: &out)
+        SwiGLUOp.backward(r, gate: g, up: u, count: count, dGate: &dg, dUp: &du)
+        let gf = g.map(Float.init), uf = u.map(Float.init), rf = r.map(Float.init)
+        var outF = [Float](repeating: .nan, count: count), dgF = outF, duF = outF
+        SwiGLUOp.forward(gate: gf, up: uf, count: count, into: &outF)
+        SwiGLUOp.backward(rf, gate: gf, up: uf, count: count, dGate: &dgF, dUp: &duF)
+        for (name, f, d) in [("forward", outF, out), ("dGate", dgF, dg), ("dUp", duF, du)] {
+            for i in 0..<count {
+                XCTAssertEqual(Double(f[i]), d[i], accuracy: 1e-6 * max(1, abs(d[i])), "\(name)[\(i)]")
+            }
+        }
+    }
+
     /// `y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ` with W, b frozen: gradients to x, A and B.
     func testLoRALinearGradients() {
         let tokens = 3, inputs = 6, outputs = 5, rank = 2, s = 1.7

@@ -47,15 +47,16 @@ final class TrainingSpeedTests: XCTestCase {
             // resets VmHWM to the current RSS).
             try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
             let t = try makeTrainer(model, threads: threads, checkpointing: checkpointing)
-            var times: [Double] = [], profiled: [Double] = []
+            var times: [Double] = [], profiled: [(wall: Double, cpu: Double)] = []
             for i in 0...steps {
                 let ids = randomTokens(length, vocab: model.config.vocabularySize, seed: UInt64(i))
                 if i == 1 { TrainingProfile.reset() }
-                let start = DispatchTime.now().uptimeNanoseconds, clock = TrainingProfile.now()
+                let start = TrainingProfile.Instant.now()
                 try t.step(tokens: [ids], labels: [ids])
                 if i > 0 {
-                    times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                    profiled.append(Double(TrainingProfile.now() - clock) / 1e9)
+                    let seconds = TrainingProfile.Instant.now().seconds(since: start)
+                    times.append(seconds.wall)
+                    profiled.append(seconds)
                 }
             }
             let median = times.sorted()[times.count / 2]
@@ -63,14 +64,17 @@ final class TrainingSpeedTests: XCTestCase {
                   + "tokens_per_s=\(String(format: "%.1f", Double(length) / median)) activation_bytes=\(t.lastActivationBytes) "
                   + "peak_rss_kb=\(Self.peakResidentKilobytes() ?? -1)")
             if TrainingProfile.enabled {
-                // On the profile's clock (process CPU time with LOOM_TRAIN_PROFILE_CLOCK=cpu).
-                let total = profiled.reduce(0, +)
-                print("loom-finetune-profile seq=\(length) clock: \(TrainingProfile.cpuClock ? "process CPU time" : "wall time")")
-                for (label, seconds) in TrainingProfile.report {
-                    print("loom-finetune-profile seq=\(length) \(label): \(String(format: "%.3f", seconds / Double(steps))) s/step "
-                          + "(\(String(format: "%.1f", 100 * seconds / total)) %)")
+                // Per op: wall and CPU seconds a step, and CPU ÷ wall (the cores it kept busy).
+                let wall = profiled.map(\.wall).reduce(0, +), cpu = profiled.map(\.cpu).reduce(0, +)
+                func line(_ label: String, _ w: Double, _ c: Double) -> String {
+                    "loom-finetune-profile seq=\(length) \(label): wall \(String(format: "%.3f", w / Double(steps))) s/step "
+                        + "(\(String(format: "%.1f", 100 * w / wall)) %), cpu \(String(format: "%.3f", c / Double(steps))) s/step "
+                        + "(\(String(format: "%.1f", 100 * c / cpu)) %), cpu/wall \(String(format: "%.2f", w > 0 ? c / w : 0))"
                 }
-                print("loom-finetune-profile seq=\(length) step: \(String(format: "%.3f", total / Double(steps))) s/step")
+                let report = TrainingProfile.report
+                for entry in report { print(line(entry.label, entry.wall, entry.cpu)) }
+                print(line("untimed rest", wall - report.map(\.wall).reduce(0, +), cpu - report.map(\.cpu).reduce(0, +)))
+                print(line("step", wall, cpu))
             }
         }
     }

@@ -47,6 +47,8 @@ public final class DecoderBackward: @unchecked Sendable {
         let dropped: TrainingBuffer<Float>, lora: TrainingBuffer<Float>, dxLoRA: TrainingBuffer<Float>, dxBase: TrainingBuffer<Float>
     }
     private var work: Work?
+    /// The last call's buffers (``StepBuffers``), reused while the sequence length stays.
+    private var buffers: StepBuffers?
 
     struct FrozenLayer {
         let norm1: TrainingBuffer<Float>, norm2: TrainingBuffer<Float>
@@ -141,9 +143,19 @@ public final class DecoderBackward: @unchecked Sendable {
         return (c.embeddingSize, c.headCount * c.headDim, c.kvHeadCount * c.headDim, c.headCount, c.feedForwardSize)
     }
 
-    private func makeActivations(_ n: Int) -> LayerActivations {
-        let s = dims
-        return LayerActivations(tokens: n, d: s.d, qDim: s.q, kvDim: s.kv, heads: s.heads, ffn: s.ffn)
+    /// The buffers for `n`-token sequences: the last call's when it had the same length.
+    private func stepBuffers(_ n: Int) -> StepBuffers {
+        if let kept = buffers, kept.tokens == n { return kept }
+        buffers = nil   // the old ones go before the new ones are allocated
+        let s = dims, rank = factors.lazy.flatMap(\.values).map(\.rank).max() ?? 1
+        let made = TrainingProfile.time("buffers") {
+            StepBuffers(tokens: n, layers: model.config.layerCount, keepsEveryLayer: !checkpointing && !precision.isReduced,
+                        checkpointing: checkpointing, rank: rank,
+                        make: { LayerActivations(tokens: n, d: s.d, qDim: s.q, kvDim: s.kv, heads: s.heads, ffn: s.ffn) },
+                        d: s.d, qDim: s.q, kvDim: s.kv, ffn: s.ffn)
+        }
+        buffers = made
+        return made
     }
 
     /// The dropout noise of module `m` of layer `l` for the sequence in progress (nil in eval
@@ -255,8 +267,10 @@ public final class DecoderBackward: @unchecked Sendable {
         project(l, .q, a.normed1, n, into: a.q, scratch: scratch)
         project(l, .k, a.normed1, n, into: a.k, scratch: scratch)
         project(l, .v, a.normed1, n, into: a.v, scratch: scratch)
-        rope.apply(a.q.pointer, rows: n, heads: c.headCount, headDim: c.headDim)
-        rope.apply(a.k.pointer, rows: n, heads: c.kvHeadCount, headDim: c.headDim)
+        inRows(n, "RoPE") { r in
+            rope.apply(a.q.pointer, rows: r, heads: c.headCount, headDim: c.headDim)
+            rope.apply(a.k.pointer, rows: r, heads: c.kvHeadCount, headDim: c.headDim)
+        }
         precision.round(a.q)         // RoPE ran in f32; attention reads 16-bit q, k
         precision.round(a.k)
         TrainingProfile.time("attention forward") {
@@ -276,7 +290,7 @@ public final class DecoderBackward: @unchecked Sendable {
         precision.round(a.normed2)
         project(l, .gate, a.normed2, n, into: a.gate, scratch: scratch)
         project(l, .up, a.normed2, n, into: a.up, scratch: scratch)
-        inRows(n) { r in
+        inRows(n, "SwiGLU") { r in
             let o = r.lowerBound * s.ffn
             SwiGLUOp.forward(gate: a.gate.pointer + o, up: a.up.pointer + o, count: r.count * s.ffn, into: a.act.pointer + o)
         }
@@ -289,32 +303,34 @@ public final class DecoderBackward: @unchecked Sendable {
 
     /// Layer `l`'s backward pass: `dOut` (∂L/∂output) in, ∂L/∂input written to `dIn`.
     private func backwardLayer(_ l: Int, _ a: LayerActivations, _ n: Int, rope: RoPEOp<Float>, dOut: TrainingBuffer<Float>,
-                               dIn: TrainingBuffer<Float>, scratch: (TrainingBuffer<Float>, TrainingBuffer<Float>)) {
+                               dIn: TrainingBuffer<Float>, temporaries t: BackwardScratch,
+                               scratch: (TrainingBuffer<Float>, TrainingBuffer<Float>)) {
         let s = dims, c = model.config, L = layers[l]
+        t.zeroAccumulators()
         // Feed-forward block: out = mid + down(silu(gate(n2))·up(n2)).
         // In bf16/f16 the gradient of each 16-bit tensor is rounded (see PrecisionPolicy).
-        let dAct = TrainingBuffer<Float>(zeros: n * s.ffn)
+        let dAct = t.dAct
         projectBackward(l, .down, dy: rounded(dOut), x: a.act, n, into: dAct, scratch: scratch)
         precision.round(dAct)
-        let dGate = TrainingBuffer<Float>(zeros: n * s.ffn), dUp = TrainingBuffer<Float>(zeros: n * s.ffn)
-        inRows(n) { r in
+        let dGate = t.dGate, dUp = t.dUp
+        inRows(n, "SwiGLU") { r in
             let o = r.lowerBound * s.ffn
             SwiGLUOp.backward(dAct.pointer + o, gate: a.gate.pointer + o, up: a.up.pointer + o, count: r.count * s.ffn,
                               dGate: dGate.pointer + o, dUp: dUp.pointer + o)
         }
         precision.round(dGate)
         precision.round(dUp)
-        let dNormed = TrainingBuffer<Float>(zeros: n * s.d)
+        let dNormed = t.dNormed
         projectBackward(l, .gate, dy: dGate, x: a.normed2, n, into: dNormed, scratch: scratch)
         projectBackward(l, .up, dy: dUp, x: a.normed2, n, into: dNormed, scratch: scratch)
-        let dMid = TrainingBuffer<Float>(zeros: n * s.d)
+        let dMid = t.dMid
         dMid.pointer.update(from: dOut.pointer, count: n * s.d)
         normBackward(dNormed, x: a.mid, weight: L.norm2, inverseRMS: a.rms2, n, addingInto: dMid, dWeight: L.trained?.norm2.gradient)
         // Attention block: mid = input + o(attention(rope(q(n1)), rope(k(n1)), v(n1))).
-        let dAttended = TrainingBuffer<Float>(zeros: n * s.q)
+        let dAttended = t.dAttended
         projectBackward(l, .o, dy: rounded(dMid), x: a.attended, n, into: dAttended, scratch: scratch)
         precision.round(dAttended)
-        let dq = TrainingBuffer<Float>(zeros: n * s.q), dk = TrainingBuffer<Float>(zeros: n * s.kv), dv = TrainingBuffer<Float>(zeros: n * s.kv)
+        let dq = t.dq, dk = t.dk, dv = t.dv
         TrainingProfile.time("attention backward") {
             if let tiled {
                 tiled.backward(dOut: dAttended.pointer, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, out: a.attended.pointer,
@@ -325,8 +341,10 @@ public final class DecoderBackward: @unchecked Sendable {
             }
         }
         for g in [dq, dk, dv] { precision.round(g) }
-        rope.apply(dq.pointer, rows: n, heads: c.headCount, headDim: c.headDim, inverse: true)
-        rope.apply(dk.pointer, rows: n, heads: c.kvHeadCount, headDim: c.headDim, inverse: true)
+        inRows(n, "RoPE") { r in
+            rope.apply(dq.pointer, rows: r, heads: c.headCount, headDim: c.headDim, inverse: true)
+            rope.apply(dk.pointer, rows: r, heads: c.kvHeadCount, headDim: c.headDim, inverse: true)
+        }
         precision.round(dq)          // the gradients of the 16-bit projection outputs
         precision.round(dk)
         dNormed.zero()
@@ -360,8 +378,10 @@ public final class DecoderBackward: @unchecked Sendable {
     /// element-wise ops (norms, SwiGLU, residual adds), which compute every row as they do
     /// serially. Run on the training thread alone they took ≈ 10 % of a 512-token step
     /// while the other core waited.
-    private func inRows(_ n: Int, _ body: (Range<Int>) -> Void) {
-        pool.parallelFor(count: n, chunk: max(8, n / (pool.threadCount * 4))) { range, _ in body(range) }
+    private func inRows(_ n: Int, _ label: String = "norms and residuals", _ body: (Range<Int>) -> Void) {
+        TrainingProfile.time(label) {
+            pool.parallelFor(count: n, chunk: max(8, n / (pool.threadCount * 4))) { range, _ in body(range) }
+        }
     }
 
     /// `g` rounded to the 16-bit format (a copy; `g` itself in f32): the gradient entering a
@@ -385,8 +405,8 @@ public final class DecoderBackward: @unchecked Sendable {
     public func lossAndGradients(tokens: [Int32], labels: [Int32], gradScale: Float,
                                  dropoutSite: (step: Int, sequence: Int)? = nil) -> Double {
         let c = model.config, s = dims, n = tokens.count
-        let rank = factors.lazy.flatMap(\.values).map(\.rank).max() ?? 1
-        let scratch = (TrainingBuffer<Float>(zeros: n * rank), TrainingBuffer<Float>(zeros: n * rank))
+        let buffers = stepBuffers(n)
+        let scratch = buffers.rankScratch
         let site = dropout == nil ? nil : dropoutSite
         if site != nil || precision.isReduced {
             let widest = n * max(s.d, s.q, s.ffn)
@@ -399,7 +419,7 @@ public final class DecoderBackward: @unchecked Sendable {
         defer { work = nil }
         let rope = RoPEOp<Float>(model.rotaryEmbedding(sequenceLength: n), positions: Array(0..<n))
         // Forward: embeddings, then every layer, keeping its activations (or only its input).
-        var hidden = TrainingBuffer<Float>(zeros: n * s.d)
+        var hidden = buffers.hidden[0]
         for (t, token) in tokens.enumerated() {
             model.weights.tokenEmbedding.dequantizeRow(Int(token), into: hidden.pointer + t * s.d)
         }
@@ -408,11 +428,11 @@ public final class DecoderBackward: @unchecked Sendable {
         // residual stream (f32 under autocast too), so they stay f32.
         var saved: [LayerActivations] = [], packed: [PackedLayerActivations] = []
         var inputs: [TrainingBuffer<Float>] = []
-        let shared = checkpointing || precision.isReduced ? makeActivations(n) : nil
+        let shared = checkpointing || precision.isReduced ? buffers.activations[0] : nil
         for l in 0..<c.layerCount {
-            let a = shared ?? makeActivations(n)
+            let a = shared ?? buffers.activations[l]
             a.input.pointer.update(from: hidden.pointer, count: n * s.d)
-            let out = TrainingBuffer<Float>(zeros: n * s.d)
+            let out = buffers.hidden[checkpointing ? l + 1 : (l + 1) % 2]
             forwardLayer(l, a, n, rope: rope, out: out, scratch: scratch.0)
             if checkpointing {
                 inputs.append(hidden)
@@ -427,12 +447,13 @@ public final class DecoderBackward: @unchecked Sendable {
             ? inputs.count * n * s.d * 4 + (shared?.bytes ?? 0)
             : saved.reduce(0) { $0 + $1.bytes } + packed.reduce(0) { $0 + $1.bytes } + (shared?.bytes ?? 0)
         // Final norm and the LM head with the loss, `logitRows` rows at a time.
-        let normed = TrainingBuffer<Float>(zeros: n * s.d), rms = TrainingBuffer<Float>(zeros: n)
+        let normed = buffers.normed, rms = buffers.rms
         RMSNormOp.forward(hidden.pointer, weight: finalNorm.pointer, rows: n, dim: s.d, eps: c.rmsEpsilon,
                           into: normed.pointer, inverseRMS: rms.pointer)
         precision.round(normed)
         let targets = CrossEntropyOp.shiftedTargets(labels)
-        let dNormed = TrainingBuffer<Float>(zeros: n * s.d)
+        let dNormed = buffers.dNormed
+        dNormed.zero()
         var loss = 0.0
         var r0 = 0
         while r0 < n {
@@ -449,7 +470,8 @@ public final class DecoderBackward: @unchecked Sendable {
             r0 += rows
         }
         precision.round(dNormed)   // each row is one 16-bit product of the head
-        var dHidden = TrainingBuffer<Float>(zeros: n * s.d)
+        var (dHidden, dIn) = buffers.dHidden
+        dHidden.zero()
         RMSNormOp.backward(dNormed.pointer, x: hidden.pointer, weight: finalNorm.pointer, inverseRMS: rms.pointer,
                            rows: n, dim: s.d, addingInto: dHidden.pointer, dWeight: trainedFinalNorm?.gradient.pointer)
         // Backward through the layers, last first (recomputing each one when checkpointing).
@@ -459,7 +481,7 @@ public final class DecoderBackward: @unchecked Sendable {
             let a: LayerActivations
             if let shared, checkpointing {
                 shared.input.pointer.update(from: inputs[l].pointer, count: n * s.d)
-                forwardLayer(l, shared, n, rope: rope, out: TrainingBuffer(zeros: n * s.d), scratch: scratch.0)
+                forwardLayer(l, shared, n, rope: rope, out: buffers.recomputed, scratch: scratch.0)
                 a = shared
             } else if let shared {
                 packed[l].unpack(into: shared, policy: precision)
@@ -467,9 +489,8 @@ public final class DecoderBackward: @unchecked Sendable {
             } else {
                 a = saved[l]
             }
-            let dIn = TrainingBuffer<Float>(zeros: n * s.d)
-            backwardLayer(l, a, n, rope: rope, dOut: dHidden, dIn: dIn, scratch: scratch)
-            dHidden = dIn
+            backwardLayer(l, a, n, rope: rope, dOut: dHidden, dIn: dIn, temporaries: buffers.scratch, scratch: scratch)
+            swap(&dHidden, &dIn)
         }
         return loss
     }

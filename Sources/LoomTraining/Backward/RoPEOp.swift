@@ -38,17 +38,28 @@ public struct RoPEOp<T: TrainingScalar> {
     /// Rotates `heads` heads of `headDim` in each of `rows` rows (row stride `heads·headDim`)
     /// in place; `inverse` rotates by −θ (the backward pass).
     public func apply(_ x: UnsafeMutablePointer<T>, rows: Int, heads: Int, headDim: Int, inverse: Bool = false) {
-        let half = dimensions / 2
-        for r in 0..<rows {
-            for h in 0..<heads {
-                let v = x + r * heads * headDim + h * headDim
-                for i in 0..<half {
-                    let c = cosines[r * half + i]
-                    let s = inverse ? -sines[r * half + i] : sines[r * half + i]
-                    let (ia, ib) = layout == .adjacent ? (2 * i, 2 * i + 1) : (i, i + half)
-                    let a = v[ia], b = v[ib]
-                    v[ia] = a * c - b * s
-                    v[ib] = a * s + b * c
+        apply(x, rows: 0..<rows, heads: heads, headDim: headDim, inverse: inverse)
+    }
+
+    /// ``apply(_:rows:heads:headDim:inverse:)`` on rows `rows` only (each row is independent,
+    /// so workers may take disjoint ranges).
+    public func apply(_ x: UnsafeMutablePointer<T>, rows: Range<Int>, heads: Int, headDim: Int, inverse: Bool = false) {
+        let half = dimensions / 2, adjacent = layout == .adjacent
+        cosines.withUnsafeBufferPointer { cosines in
+            sines.withUnsafeBufferPointer { sines in
+                for r in rows {
+                    let cs = cosines.baseAddress! + r * half, sn = sines.baseAddress! + r * half
+                    for h in 0..<heads {
+                        let v = x + r * heads * headDim + h * headDim
+                        for i in 0..<half {
+                            let c = cs[i]
+                            let s = inverse ? -sn[i] : sn[i]
+                            let (ia, ib) = adjacent ? (2 * i, 2 * i + 1) : (i, i + half)
+                            let a = v[ia], b = v[ib]
+                            v[ia] = a * c - b * s
+                            v[ib] = a * s + b * c
+                        }
+                    }
                 }
             }
         }

@@ -1,48 +1,66 @@
 import Foundation
 
-/// Wall time per kind of training op, for finding where a step goes (the training-speed
+/// Time per kind of training op, for finding where a step goes (the training-speed
 /// benchmark prints it). Off unless `LOOM_TRAIN_PROFILE=1`: then the callers on the
 /// training thread time each op dispatch (the dispatch, not the work of each worker).
 ///
-/// `LOOM_TRAIN_PROFILE_CLOCK=cpu` times the process's CPU time instead (all threads; see
-/// ``now()``): on a machine shared with other jobs wall time mostly measures the wait for a
-/// core, while CPU time still splits the step's work between the ops.
+/// Each op gets two clocks: wall time, and the CPU time of every thread of the process (the
+/// pool's workers included, and their brief spin after each job). Their ratio is the op's
+/// effective parallelism: an op at 1.0 on a two-core pool leaves a core idle, which wall time
+/// alone cannot tell from slow code, and on a machine shared with other jobs wall time mostly
+/// measures the wait for a core while CPU time still splits the step's work between the ops.
 public enum TrainingProfile {
     /// Whether timing is on (read once).
     public static let enabled = ProcessInfo.processInfo.environment["LOOM_TRAIN_PROFILE"] == "1"
-    /// Whether ``time(_:_:)`` and ``now()`` count process CPU time rather than wall time.
-    public static let cpuClock = ProcessInfo.processInfo.environment["LOOM_TRAIN_PROFILE_CLOCK"] == "cpu"
 
-    /// Nanoseconds on the profile's clock: wall time, or with ``cpuClock`` the CPU time of
-    /// every thread of the process (the pool's workers included, and their brief spin after
-    /// each job).
-    public static func now() -> UInt64 {
-        guard cpuClock else { return DispatchTime.now().uptimeNanoseconds }
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    /// One reading of both clocks, in nanoseconds.
+    public struct Instant: Sendable {
+        public let wall: UInt64
+        public let cpu: UInt64
+
+        /// Now: monotonic wall time and the process's CPU time (all threads).
+        public static func now() -> Instant {
+            var ts = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+            return Instant(wall: DispatchTime.now().uptimeNanoseconds, cpu: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
+        }
+
+        /// Seconds of each clock since `start`.
+        public func seconds(since start: Instant) -> (wall: Double, cpu: Double) {
+            (Double(wall - start.wall) / 1e9, Double(cpu - start.cpu) / 1e9)
+        }
     }
-    nonisolated(unsafe) private static var totals: [String: UInt64] = [:]
+
+    /// Wall and CPU seconds of one label.
+    public struct Entry: Sendable {
+        public let label: String
+        public let wall: Double
+        public let cpu: Double
+    }
+
+    nonisolated(unsafe) private static var totals: [String: (wall: UInt64, cpu: UInt64)] = [:]
     private static let lock = NSLock()
 
-    /// Runs `body`, adding its wall time to `label` when profiling is on.
+    /// Runs `body`, adding its wall and CPU time to `label` when profiling is on.
     @inline(__always)
     static func time<R>(_ label: String, _ body: () -> R) -> R {
         guard enabled else { return body() }
-        let start = now()
+        let start = Instant.now()
         let result = body()
-        let elapsed = now() - start
+        let end = Instant.now()
         lock.lock()
-        totals[label, default: 0] += elapsed
+        let old = totals[label] ?? (0, 0)
+        totals[label] = (old.wall + end.wall - start.wall, old.cpu + end.cpu - start.cpu)
         lock.unlock()
         return result
     }
 
-    /// Seconds (of ``now()``'s clock) per label since the last ``reset()``, largest first.
-    public static var report: [(label: String, seconds: Double)] {
+    /// Seconds per label since the last ``reset()``, largest wall time first.
+    public static var report: [Entry] {
         lock.lock()
         defer { lock.unlock() }
-        return totals.map { ($0.key, Double($0.value) / 1e9) }.sorted { $0.seconds > $1.seconds }
+        return totals.map { Entry(label: $0.key, wall: Double($0.value.wall) / 1e9, cpu: Double($0.value.cpu) / 1e9) }
+            .sorted { $0.wall > $1.wall }
     }
 
     /// Clears the totals.
