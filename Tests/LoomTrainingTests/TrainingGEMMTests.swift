@@ -62,22 +62,42 @@ final class TrainingGEMMTests: XCTestCase {
         for type in [GGMLType.f32, .f16, .bf16] {
             check(type, m: 1, rows: 1, columns: 1)
             check(type, m: 7, rows: 17, columns: 5)
-            // Depth 300 (a 256 slice and a 44 tail), 150 rows (past 144), 150 columns (> 8 panels).
-            check(type, m: 150, rows: 150, columns: 300)
-            check(type, m: 13, rows: 300, columns: 150)
+            // Depth 700 (slices of 234, 234 and 232), 150 rows (past 144), 150 columns (> 8 panels).
+            check(type, m: 150, rows: 150, columns: 700)
+            check(type, m: 13, rows: 700, columns: 150)
         }
     }
 
     func testBlockWeightsOnOddShapes() {
         for type in [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0] {
             check(type, m: 1, rows: 3, columns: 32)
-            // 288 columns: a 256 slice and one block; a plain-form cover that starts mid-block.
+            // 288 columns: one slice; a plain-form cover that starts mid-block. 736: slices of
+            // 256, 256 and 224 (whole blocks).
             check(type, m: 11, rows: 21, columns: 288)
+            check(type, m: 7, rows: 5, columns: 736)
             check(type, m: 146, rows: 270, columns: 96)
         }
         for type in [GGMLType.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .tq1_0, .tq2_0] {
             check(type, m: 1, rows: 1, columns: 256)
             check(type, m: 9, rows: 19, columns: 512)
+        }
+        check(.q6_K, m: 8, rows: 3, columns: 768)
+    }
+
+    /// Slices are whole blocks, no deeper than the L1 budget, and as even as blocks allow.
+    func testSliceDepths() {
+        XCTAssertEqual(TrainingGEMM.sliceDepth(576, blockSize: 32), 288)   // SmolLM2: 2 × 288, not 256 + 256 + 64
+        XCTAssertEqual(TrainingGEMM.sliceDepth(1536, blockSize: 32), 320)
+        XCTAssertEqual(TrainingGEMM.sliceDepth(192, blockSize: 1), 192)
+        XCTAssertEqual(TrainingGEMM.sliceDepth(4096, blockSize: 256), 256)
+        for depth in [1, 31, 32, 320, 321, 575, 576, 896, 1536, 4864, 14336] {
+            for block in [1, 32, 256] where block == 1 || depth % block == 0 {
+                let slice = TrainingGEMM.sliceDepth(depth, blockSize: block)
+                XCTAssertEqual(slice % block, 0, "\(depth)/\(block)")
+                XCTAssertLessThanOrEqual(slice, max(block, TrainingGEMM.kc), "\(depth)/\(block)")
+                let slices = (depth + slice - 1) / slice
+                XCTAssertEqual(slices, (depth + TrainingGEMM.kc / block * block - 1) / (TrainingGEMM.kc / block * block), "\(depth)/\(block): no more slices than needed")
+            }
         }
     }
 

@@ -21,9 +21,10 @@ public enum TrainingGEMM {
     static let mr = 6
     /// Columns of `C` per micro-kernel call (two 8-lane AVX2 registers per row).
     static let nr = 16
-    /// Depth of one packed slice: a weight micro-panel (`kc × nr` floats, 16 KB) stays in
-    /// L1 while it meets every micro-panel of `A`. A multiple of every block size (32, 256).
-    static let kc = 256
+    /// The deepest packed slice: a weight micro-panel (`kc × nr` floats, 20 KB) stays in L1
+    /// while it meets every micro-panel of `A`. A multiple of the 32-element blocks (K-quants' 256-element blocks slice at 256).
+    /// Each product's depth is cut into equal slices of at most this (``sliceDepth(_:blockSize:)``).
+    static let kc = 320
     /// Rows of `A` per pass over a packed slice: `mc × kc` floats (≈ 144 KB) stay in L2
     /// next to the slice.
     static let mc = 144
@@ -89,9 +90,10 @@ public enum TrainingGEMM {
     ) {
         let n0 = range.lowerBound * nr
         let nc = min(width, range.upperBound * nr) - n0
+        let slice = sliceDepth(depth, blockSize: w.type.blockSize)
         var k0 = 0
         while k0 < depth {
-            let kb = min(kc, depth - k0)
+            let kb = min(slice, depth - k0)
             if form == .transposed {
                 packTransposed(w, k0: k0, kb: kb, n0: n0, nc: nc, row: row, into: packedB)
             } else {
@@ -116,6 +118,17 @@ public enum TrainingGEMM {
             }
             k0 += kb
         }
+    }
+
+    /// The depth of each packed slice for a product of depth `depth`: the slices are as equal
+    /// as whole blocks allow, since every slice pays the micro-kernel's fixed cost (clearing,
+    /// loading and storing its `C` tile) once. With 256-deep slices SmolLM2's depth of 576 left
+    /// a 64-deep third slice; two of 288 cost less.
+    static func sliceDepth(_ depth: Int, blockSize: Int) -> Int {
+        let deepest = max(blockSize, kc / blockSize * blockSize)   // 320, or 256 for K-quants
+        let slices = max(1, (depth + deepest - 1) / deepest)
+        let even = (depth + slices - 1) / slices
+        return min(deepest, (even + blockSize - 1) / blockSize * blockSize)
     }
 
     /// Floats of per-worker row scratch the packers need for `w`.
@@ -145,7 +158,7 @@ public enum TrainingGEMM {
     }
 
     /// `.transposed`: `packed[(p·kb + k)·nr + j] = W[n0 + p·nr + j][k0 + k]` for the `nc`
-    /// columns of `C` from `n0` (zero past them). `k0` is a multiple of ``kc``, so of the
+    /// columns of `C` from `n0` (zero past them). `k0` is a multiple of the slice depth, so of the
     /// block size, and `kb` ends at a block boundary or the row's end.
     static func packTransposed(_ w: WeightMatrix, k0: Int, kb: Int, n0: Int, nc: Int, row: UnsafeMutablePointer<Float>,
                                into packed: UnsafeMutablePointer<Float>) {
