@@ -17,8 +17,10 @@ final class FastTrainingOpsTests: XCTestCase {
     }
 
     func testTiledAttentionMatchesTheReference() {
-        // 37 rows: two full 16-row tiles and a partial one, keys padded to 48.
-        let n = 37, heads = 6, kvHeads = 2
+        // 77 rows: two full 32-row tiles and a partial one, keys padded to 80 (a row stride of
+        // 80, five lines); the windows cut through vectors and tiles.
+        XCTAssertEqual(TiledAttention.rowTile, 32)
+        let n = 77, heads = 6, kvHeads = 2
         for (headDim, window) in [(32, nil), (64, nil), (16, 5), (80, 20)] as [(Int, Int?)] {
             let op = AttentionOp(heads: heads, kvHeads: kvHeads, headDim: headDim, window: window)
             XCTAssertTrue(TiledAttention.supports(op))
@@ -44,6 +46,19 @@ final class FastTrainingOpsTests: XCTestCase {
             }
         }
         XCTAssertFalse(TiledAttention.supports(AttentionOp(heads: 2, kvHeads: 1, headDim: 4)))
+    }
+
+    /// The backward pass's fixed tile lists cover every tile once, and split the causal work
+    /// (tile t costs t + 1) between the slots to within one pair of tiles.
+    func testAttentionBackwardSlotsCoverEveryTileAndBalanceTheWork() {
+        for (tiles, heads, workers) in [(16, 9, 2), (7, 3, 2), (1, 1, 2), (5, 4, 3), (16, 9, 1)] {
+            let lists = (0..<workers).map { TiledAttention.slotTiles(slot: $0, workers: workers, tiles: tiles, heads: heads) }
+            XCTAssertEqual(lists.flatMap { $0 }.sorted(), Array(0..<tiles * heads), "\(tiles) tiles × \(heads) heads")
+            let work = lists.map { $0.reduce(0) { $0 + $1 % tiles + 1 } }
+            XCTAssertLessThanOrEqual(work.max()! - work.min()!, tiles + 1, "\(tiles) tiles × \(heads) heads: \(work)")
+        }
+        XCTAssertEqual(TiledAttention.rowStride(512), 528)   // 33 lines, not 32
+        XCTAssertEqual(TiledAttention.rowStride(37), 48)     // 3 lines already odd
     }
 
     func testPooledLoRAProductsMatchTheReference() {
