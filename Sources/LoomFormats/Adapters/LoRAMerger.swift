@@ -57,13 +57,7 @@ public struct LoRAMerger {
             }
         }
         var writer = GGUFWriter(alignment: base.alignment)
-        for key in base.metadataKeys where key != "general.alignment" {
-            if let element = base.arrayElementType(forKey: key), case .array(let list)? = base[key], list.isEmpty {
-                writer.setMetadata(key, emptyArrayOf: element)
-            } else if let value = base[key] {
-                writer.setMetadata(key, value)
-            }
-        }
+        writer.copyMetadata(from: base, excluding: ["general.alignment"])
         var merged: [String] = [], quantizedBase = false
         for t in base.tensors {
             if let norm = adapters.last(where: { $0.0.norms[t.name] != nil })?.0.norms[t.name] {

@@ -46,6 +46,20 @@ public struct GGUFWriter {
         emptyArrayTypes[key] = elementType
     }
 
+    /// Copies every metadata key of `file` but those in `excluded`, in the file's order, with
+    /// empty arrays keeping their element type: what a tool that rewrites a model's tensors
+    /// (quantize, LoRA merge, QAT export) keeps of its input.
+    public mutating func copyMetadata(from file: GGUFFile, excluding excluded: Set<String> = []) {
+        for key in file.metadataKeys where !excluded.contains(key) {
+            guard let value = file[key] else { continue }
+            if case .array(let items) = value, items.isEmpty, let element = file.arrayElementType(forKey: key) {
+                setMetadata(key, emptyArrayOf: element)
+            } else {
+                setMetadata(key, value)
+            }
+        }
+    }
+
     /// Adds a tensor with `data` as its raw bytes (already in `type`'s block format).
     ///
     /// - Parameter dimensions: ggml `ne` order, innermost first; 0 to 4 positive sizes, with

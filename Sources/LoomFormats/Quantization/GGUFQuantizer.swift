@@ -128,14 +128,7 @@ public struct GGUFQuantizer {
         }
 
         var writer = GGUFWriter(alignment: file.alignment)
-        for key in file.metadataKeys {
-            guard let value = file[key] else { continue }
-            if case .array(let items) = value, items.isEmpty, let element = file.arrayElementType(forKey: key) {
-                writer.setMetadata(key, emptyArrayOf: element)
-            } else {
-                writer.setMetadata(key, value)
-            }
-        }
+        writer.copyMetadata(from: file)
         writer.setMetadata("general.quantization_version", .uint32(2))
         writer.setMetadata("general.file_type", .uint32(fileType.rawValue))
 

@@ -57,13 +57,7 @@ public struct QATModelWriter {
             replaced[name] = p
         }
         var writer = GGUFWriter(alignment: base.alignment)
-        for key in base.metadataKeys where key != "general.alignment" {
-            if let element = base.arrayElementType(forKey: key), case .array(let list)? = base[key], list.isEmpty {
-                writer.setMetadata(key, emptyArrayOf: element)
-            } else if let value = base[key] {
-                writer.setMetadata(key, value)
-            }
-        }
+        writer.copyMetadata(from: base, excluding: ["general.alignment"])
         let type = self.type, content = self.content
         for t in base.tensors {
             guard let p = replaced[t.name] else {
