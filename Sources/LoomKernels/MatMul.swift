@@ -245,19 +245,27 @@ public enum MatMul {
     /// measurements"). The 64-row tile (≈ 74 KB of 16-bit codes at 576 columns) stays in L2.
     static let laneTileRows = 64
 
-    /// Rows of `t` for the lane-prepared activations of `tokens` tokens, a tile of at most
-    /// `rowChunk` rows unpacked at a time into `scratch`.
+    /// Rows of `t` for the lane-prepared activations of `tokens` tokens (groups of
+    /// ``IntegerLaneBatchKernel/maxTokens`` one after the other, as
+    /// ``IntegerLaneBatchKernel/prepare(_:tokens:columns:into:)`` lays them out), a tile of at
+    /// most ``laneTileRows`` rows unpacked at a time into `scratch` and run for every group.
     static func multiplyRowsLaneBatch(
         _ t: MatMulTarget, _ rows: Range<Int>, _ prepared: UnsafeRawPointer, tokens: Int, prefetchDistance: Int,
         scratch: UnsafeMutableRawPointer
     ) {
         let w = t.matrix
         let hasOffsets = w.type == .q4_1 || w.type == .q5_1
+        let lanes = IntegerLaneBatchKernel.maxTokens
+        let groupBytes = 4 * IntegerLaneBatchKernel.preparedWords(columns: w.columns)
         forEachTile(rows, size: laneTileRows) { tile in
             IntegerLaneBatchKernel.unpack(w, rows: tile, prefetchLimit: rows.upperBound, prefetchDistance: prefetchDistance, into: scratch)
-            IntegerLaneBatchKernel.multiplyTile(
-                UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, hasOffsets: hasOffsets, prepared,
-                tokens: tokens, into: t.output, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)
+            var t0 = 0
+            while t0 < tokens {
+                IntegerLaneBatchKernel.multiplyTile(
+                    UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, hasOffsets: hasOffsets, prepared + t0 / lanes * groupBytes,
+                    tokens: min(lanes, tokens - t0), into: t.output + t0 * w.rows, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)
+                t0 += lanes
+            }
         }
     }
 
