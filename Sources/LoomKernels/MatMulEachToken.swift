@@ -23,7 +23,9 @@
 // - Q4_1 and Q5_1 rows where the byte dot is not native take ``IntegerLaneBatchKernel``,
 //   eight tokens per pass over each unpacked tile: their one-token kernel
 //   (IntegerDotOffset.swift) keeps one float chain per row in block order, which is what the
-//   lane kernel does per lane (BatchInvarianceTests pins it). This is what makes speculative
+//   lane kernel does per lane (OffsetIntegerKernelTests pins it); 1–3 tokens after the last
+//   whole group of 8 run the one-token kernel over the tile instead (``laneRemainder(tokens:)``:
+//   a lane pass costs as much for one token as for eight). This is what makes speculative
 //   verification and `--deterministic` server steps of SmolLM2 (Q4_1) cost less than one
 //   decode step per row; BENCHMARKS.md has the numbers.
 
@@ -98,8 +100,10 @@ extension MatMul {
                 }
                 if let lanePrepared, takes(target, columns: maxColumns, laneKernelMatchesOneToken) {
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
+                    let rest = laneRemainder(tokens: tokens)
                     multiplyRowsLaneBatch(target, local, lanePrepared, tokens: tokens, prefetchDistance: options.lanePrefetchDistance,
-                                          scratch: UnsafeMutableRawPointer(scratch))
+                                          scratch: UnsafeMutableRawPointer(scratch),
+                                          oneToken: rest > 0 ? activations.map { ($0, tokens - rest) } : nil, options: options)
                     return
                 }
                 forEachTile(local, size: eachTokenTileRows(w)) { tile in

@@ -127,7 +127,7 @@ final class OffsetIntegerKernelTests: XCTestCase {
             for (rows, columns) in [(1, 32), (3, 96), (13, 576), (70, 160), (130, 64)] {
                 let bytes = TestData.randomRow(type, count: rows * columns, &rng)
                 let bias: [Float]? = rows % 2 == 1 ? TestData.randomFloats(rows, &rng) : nil
-                for tokens in [2, 5, 8, 9, 16, 19] {
+                for tokens in [2, 5, 8, 9, 10, 12, 16, 19] {  // 9, 10, 19: the last 1–3 through the one-token kernel
                     let x = TestData.randomFloats(tokens * columns, &rng)
                     for threads in [1, 2] {
                         let batch = product(type, bytes, rows: rows, columns: columns, bias: bias, x, tokens: tokens, threads: threads, options: .default)
