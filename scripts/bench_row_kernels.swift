@@ -2,7 +2,8 @@
 // `dequantize` of RowKernels, per type, and for the integer dot of IntegerRowKernels
 // (activations quantised once), as used for decode; for the 32-element formats also the
 // 16-bit integer kernel and (on hosts with a native byte dot) the byte-dot kernel on their
-// own, whichever of the two `dot` uses, and the four-row byte kernel decode uses (per row).
+// own, whichever of the two `dot` uses, and the four-row kernel decode uses (per row: the byte
+// dot, or for Q4_1/Q5_1 without it the offset kernel of IntegerDotOffset.swift).
 // LOOM_BENCH_COLUMNS sets the row length (default 4096).
 //
 // Not part of the package (no speed assertions anywhere); it is compiled together with the
@@ -113,10 +114,11 @@ enum BenchRowKernels {
             let sixteenBitNs: Double, byteNs: Double
             var fourRowNs = Double.nan
             func fourRows<K: ByteDotBlock>(_: K.Type) -> Double {
+                guard IntegerRowKernels.hasFourRowKernel(t) else { return .nan }
                 var r = 0
                 return measure { row in
                     // `measure` walks rows in order: every fourth call takes four rows.
-                    if r & 3 == 0 { sink += byteDotFourRows(K.self, row, rowBytes: rowBytes, blocks, blocks: n / 32)[1] }
+                    if r & 3 == 0 { sink += IntegerRowKernels.dotFourRows(t, row, rowBytes: rowBytes, blocks, count: n)[1] }
                     r += 1
                 }
             }
@@ -126,7 +128,7 @@ enum BenchRowKernels {
                 byteNs = measure { sink += byteDotRow(BlockQ4_0.self, $0, blocks, blocks: n / 32) }
                 fourRowNs = fourRows(BlockQ4_0.self)
             case .q4_1:
-                sixteenBitNs = measure { sink += legacyIntegerDot(BlockQ4_1.self, $0, blocks, blocks: n / 32) }
+                sixteenBitNs = measure { sink += offsetDot(BlockQ4_1.self, $0, blocks, blocks: n / 32) }
                 byteNs = measure { sink += byteDotRow(BlockQ4_1.self, $0, blocks, blocks: n / 32) }
                 fourRowNs = fourRows(BlockQ4_1.self)
             case .q5_0:
@@ -134,7 +136,7 @@ enum BenchRowKernels {
                 byteNs = measure { sink += byteDotRow(BlockQ5_0.self, $0, blocks, blocks: n / 32) }
                 fourRowNs = fourRows(BlockQ5_0.self)
             case .q5_1:
-                sixteenBitNs = measure { sink += legacyIntegerDot(BlockQ5_1.self, $0, blocks, blocks: n / 32) }
+                sixteenBitNs = measure { sink += offsetDot(BlockQ5_1.self, $0, blocks, blocks: n / 32) }
                 byteNs = measure { sink += byteDotRow(BlockQ5_1.self, $0, blocks, blocks: n / 32) }
                 fourRowNs = fourRows(BlockQ5_1.self)
             case .q8_0:
@@ -147,7 +149,8 @@ enum BenchRowKernels {
             let name = t.description + String(repeating: " ", count: max(0, 6 - t.description.count))
             let intText = intNs.isNaN ? "" : "   \(pad(Int(intNs.rounded()), 10))   \(pad1(Double(rowBytes) / intNs, 8))"
             let pairwiseText = (sixteenBitNs.isNaN ? "" : "   \(pad(Int(sixteenBitNs.rounded()), 13))")
-                + (byteNs.isNaN || !IntegerDotBytes.isNative ? "" : "   \(pad(Int(byteNs.rounded()), 11))   \(pad(Int(fourRowNs.rounded()), 12))")
+                + (byteNs.isNaN || !IntegerDotBytes.isNative ? "   \(pad(0, 11))" : "   \(pad(Int(byteNs.rounded()), 11))")
+                + (IntegerRowKernels.hasFourRowKernel(t) ? "   \(pad(Int(fourRowNs.rounded()), 12))" : "")
             print("\(name) \(pad(rowBytes, 10))   \(pad(Int(dotNs.rounded()), 10))   \(pad(Int(deqNs.rounded()), 14))   \(pad1(Double(rowBytes) / dotNs, 8))" + intText + pairwiseText)
             if sink.isNaN { print("(nan)") }
         }

@@ -245,20 +245,49 @@ public enum MatMul {
     /// measurements"). The 64-row tile (≈ 74 KB of 16-bit codes at 576 columns) stays in L2.
     static let laneTileRows = 64
 
-    /// Rows of `t` for the lane-prepared activations of `tokens` tokens, a tile of at most
-    /// `rowChunk` rows unpacked at a time into `scratch`.
+    /// Rows of `t` for the lane-prepared activations of `tokens` tokens (groups of
+    /// ``IntegerLaneBatchKernel/maxTokens`` one after the other, as
+    /// ``IntegerLaneBatchKernel/prepare(_:tokens:columns:into:)`` lays them out), a tile of at
+    /// most ``laneTileRows`` rows unpacked at a time into `scratch` and run for every group.
+    /// With `oneToken` (the activations of every token, quantised alone, and the first token to
+    /// take them), tokens from there on run the one-token kernels over the tile instead
+    /// (``laneRemainder(tokens:)``).
     static func multiplyRowsLaneBatch(
         _ t: MatMulTarget, _ rows: Range<Int>, _ prepared: UnsafeRawPointer, tokens: Int, prefetchDistance: Int,
-        scratch: UnsafeMutableRawPointer
+        scratch: UnsafeMutableRawPointer, oneToken: (activations: UnsafePointer<ActivationBlocks>, from: Int)? = nil,
+        options: KernelOptions = .default
     ) {
         let w = t.matrix
         let hasOffsets = w.type == .q4_1 || w.type == .q5_1
+        let lanes = IntegerLaneBatchKernel.maxTokens
+        let groupBytes = 4 * IntegerLaneBatchKernel.preparedWords(columns: w.columns)
+        let laneTokens = oneToken?.from ?? tokens
         forEachTile(rows, size: laneTileRows) { tile in
             IntegerLaneBatchKernel.unpack(w, rows: tile, prefetchLimit: rows.upperBound, prefetchDistance: prefetchDistance, into: scratch)
-            IntegerLaneBatchKernel.multiplyTile(
-                UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, hasOffsets: hasOffsets, prepared,
-                tokens: tokens, into: t.output, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)
+            var t0 = 0
+            while t0 < laneTokens {
+                IntegerLaneBatchKernel.multiplyTile(
+                    UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, hasOffsets: hasOffsets, prepared + t0 / lanes * groupBytes,
+                    tokens: min(lanes, laneTokens - t0), into: t.output + t0 * w.rows, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)
+                t0 += lanes
+            }
+            if let oneToken {
+                // The tile's packed rows were just read: they are in cache for these passes.
+                for token in laneTokens..<tokens {
+                    multiplyRowsInteger(MatMulTarget(w, t.output + token * w.rows, bias: t.bias), tile, oneToken.activations[token], options)
+                }
+            }
         }
+    }
+
+    /// Tokens after the last whole lane group that are cheaper through the one-token kernels
+    /// than through another lane pass, which costs as much for 1 token as for 8: up to 3
+    /// (`scripts/bench_batch_kernels.swift`: Q4_1 one-token ≈ 12.5 MAC/ns per token, the lane
+    /// kernel ≈ 25 MAC/ns for 8 tokens, so 4 one-token passes cost about one lane pass). A
+    /// speculative verification of 8 drafts is 9 rows.
+    static func laneRemainder(tokens: Int) -> Int {
+        let rest = tokens % IntegerLaneBatchKernel.maxTokens
+        return tokens > IntegerLaneBatchKernel.maxTokens && rest <= 3 ? rest : 0
     }
 
     /// Rows of `t` for `tokens` activation rows (transposed into blocks of `lanes` tokens at

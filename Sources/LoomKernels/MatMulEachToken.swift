@@ -15,10 +15,19 @@
 // What is lost is the shared unpacking of each weight block across tokens; BENCHMARKS.md has
 // the measured cost against the small-batch kernels (`loom serve --no-batch-invariant`).
 //
-// One exception shares it: Q4_0, Q5_0 and Q8_0 rows whose one-token kernel is the pairwise
-// 16-bit dot (``pairwiseDot``: Q8_0 always, Q4_0 and Q5_0 where the byte dot is not native)
-// take ``IntegerPromptKernel``, tokens in lanes, whose arithmetic is exactly that kernel's
-// (IntegerPromptKernelTests pins it); it measured ≈ 2× the per-token loop for Q4_0 at 8 tokens.
+// Two exceptions share it, tokens in lanes with exactly the one-token arithmetic:
+// - Q4_0, Q5_0 and Q8_0 rows whose one-token kernel is the pairwise 16-bit dot
+//   (``pairwiseDot``: Q8_0 always, Q4_0 and Q5_0 where the byte dot is not native) take
+//   ``IntegerPromptKernel`` (IntegerPromptKernelTests pins it); it measured ≈ 2× the
+//   per-token loop for Q4_0 at 8 tokens.
+// - Q4_1 and Q5_1 rows where the byte dot is not native take ``IntegerLaneBatchKernel``,
+//   eight tokens per pass over each unpacked tile: their one-token kernel
+//   (IntegerDotOffset.swift) keeps one float chain per row in block order, which is what the
+//   lane kernel does per lane (OffsetIntegerKernelTests pins it); 1–3 tokens after the last
+//   whole group of 8 run the one-token kernel over the tile instead (``laneRemainder(tokens:)``:
+//   a lane pass costs as much for one token as for eight). This is what makes speculative
+//   verification and `--deterministic` server steps of SmolLM2 (Q4_1) cost less than one
+//   decode step per row; BENCHMARKS.md has the numbers.
 
 extension MatMul {
     /// Rows of `w` a participant runs every token over before moving on: about 16 KB of
@@ -32,6 +41,12 @@ extension MatMul {
     /// integer kernel does (the pairwise dot, not the byte dot).
     static func promptKernelMatchesOneToken(_ type: GGMLType) -> Bool {
         IntegerPromptKernel.supports(type) && IntegerRowKernels.isPreferred(type) && (type == .q8_0 || !IntegerDotBytes.isNative)
+    }
+
+    /// Whether ``IntegerLaneBatchKernel`` computes a row of `type` exactly as its one-token
+    /// integer kernel does (Q4_1 and Q5_1 where the byte dot is not native: IntegerDotOffset.swift).
+    static func laneKernelMatchesOneToken(_ type: GGMLType) -> Bool {
+        (type == .q4_1 || type == .q5_1) && IntegerRowKernels.isPreferred(type) && !IntegerDotBytes.isNative
     }
 
     /// `y[t] = W·x[t]` (+ bias) for every token t of `x` (`[tokens × columns]`) and every
@@ -53,13 +68,26 @@ extension MatMul {
         let ternaryActivations = ternary ? pool.tokenActivations.quantizeTernary(x, columns: maxColumns, tokens: tokens) : nil
         // Tokens in lanes where that is the one-token arithmetic: prepared behind worker 0's tile.
         let lanes = integer && anyTakes(a, b, c, columns: maxColumns, promptKernelMatchesOneToken)
-        let tileCount = rowChunk * maxColumns
-        let scratchCount = tileCount + (lanes ? IntegerPromptKernel.preparedWords(tokens: tokens, columns: maxColumns) : 0)
+        let laneGroups = integer && anyTakes(a, b, c, columns: maxColumns, laneKernelMatchesOneToken)
+        let tileCount = max(rowChunk * maxColumns, laneGroups ? IntegerLaneBatchKernel.tileWords(rows: laneTileRows, columns: maxColumns) : 0)
+        let promptCount = lanes ? IntegerPromptKernel.preparedWords(tokens: tokens, columns: maxColumns) : 0
+        let laneCount = laneGroups
+            ? IntegerPromptKernel.groups(tokens: tokens, lanes: IntegerLaneBatchKernel.maxTokens) * IntegerLaneBatchKernel.preparedWords(columns: maxColumns) : 0
+        let scratchCount = tileCount + promptCount + laneCount
         var prepared: UnsafeRawPointer? = nil
-        if lanes {
-            let xp = UnsafeMutableRawPointer(pool.scratch(worker: 0, count: scratchCount) + tileCount)
-            IntegerPromptKernel.prepare(x, tokens: tokens, columns: maxColumns, into: xp, pool: pool)
-            prepared = UnsafeRawPointer(xp)
+        var lanePrepared: UnsafeRawPointer? = nil
+        if lanes || laneGroups {
+            let scratch0 = pool.scratch(worker: 0, count: scratchCount)
+            if lanes {
+                let xp = UnsafeMutableRawPointer(scratch0 + tileCount)
+                IntegerPromptKernel.prepare(x, tokens: tokens, columns: maxColumns, into: xp, pool: pool)
+                prepared = UnsafeRawPointer(xp)
+            }
+            if let activations, laneGroups {
+                let xl = UnsafeMutableRawPointer(scratch0 + tileCount + promptCount)
+                IntegerLaneBatchKernel.prepare(activations, tokens: tokens, columns: maxColumns, into: xl)
+                lanePrepared = UnsafeRawPointer(xl)
+            }
         }
         pool.parallelFor(count: total, chunk: decodeChunk(rows: total, pool, options), minimumChunk: rowChunk / 2) { range, worker in
             forEachTarget(range, a, b, c) { target, local in
@@ -68,6 +96,14 @@ extension MatMul {
                 if let prepared, takes(target, columns: maxColumns, promptKernelMatchesOneToken) {
                     let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
                     multiplyRowsIntegerPrompt(target, local, prepared, tokens: tokens, scratch: UnsafeMutableRawPointer(scratch))
+                    return
+                }
+                if let lanePrepared, takes(target, columns: maxColumns, laneKernelMatchesOneToken) {
+                    let scratch = pool.scratch(worker: worker, count: worker == 0 ? scratchCount : tileCount)
+                    let rest = laneRemainder(tokens: tokens)
+                    multiplyRowsLaneBatch(target, local, lanePrepared, tokens: tokens, prefetchDistance: options.lanePrefetchDistance,
+                                          scratch: UnsafeMutableRawPointer(scratch),
+                                          oneToken: rest > 0 ? activations.map { ($0, tokens - rest) } : nil, options: options)
                     return
                 }
                 forEachTile(local, size: eachTokenTileRows(w)) { tile in

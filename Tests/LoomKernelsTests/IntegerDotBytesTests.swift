@@ -24,9 +24,9 @@ final class IntegerDotBytesTests: XCTestCase {
     func byteAndSixteenBitDots(_ type: GGMLType, _ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> (Float, Float) {
         switch type {
         case .q4_0: return (byteDotRow(BlockQ4_0.self, row, a, blocks: blocks), pairwiseDot(BlockQ4_0.self, row, a, blocks: blocks))
-        case .q4_1: return (byteDotRow(BlockQ4_1.self, row, a, blocks: blocks), legacyIntegerDot(BlockQ4_1.self, row, a, blocks: blocks))
+        case .q4_1: return (byteDotRow(BlockQ4_1.self, row, a, blocks: blocks), offsetDot(BlockQ4_1.self, row, a, blocks: blocks))
         case .q5_0: return (byteDotRow(BlockQ5_0.self, row, a, blocks: blocks), pairwiseDot(BlockQ5_0.self, row, a, blocks: blocks))
-        case .q5_1: return (byteDotRow(BlockQ5_1.self, row, a, blocks: blocks), legacyIntegerDot(BlockQ5_1.self, row, a, blocks: blocks))
+        case .q5_1: return (byteDotRow(BlockQ5_1.self, row, a, blocks: blocks), offsetDot(BlockQ5_1.self, row, a, blocks: blocks))
         default: fatalError("\(type) has no byte kernel")
         }
     }

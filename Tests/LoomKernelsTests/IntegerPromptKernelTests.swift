@@ -163,7 +163,9 @@ final class IntegerPromptKernelTests: XCTestCase {
         }
         var seed: UInt64 = 100
         for type in Self.types {
-            for (rows, columns, tokens) in [(5, 160, 16), (8, 576, 33), (6, 96, 50)] {
+            // Two-group blocks, and single groups (decode batches: ≤ 8 tokens narrow, ≤ 16 wide)
+            // with row counts around the one-group block of 8.
+            for (rows, columns, tokens) in [(5, 160, 16), (8, 576, 33), (6, 96, 50), (3, 64, 1), (13, 160, 5), (9, 576, 8), (17, 96, 12)] {
                 run(NarrowPromptLanes.self, type, rows: rows, columns: columns, tokens: tokens, seed: seed)
                 run(WidePromptLanes.self, type, rows: rows, columns: columns, tokens: tokens, seed: seed)
                 seed += 1

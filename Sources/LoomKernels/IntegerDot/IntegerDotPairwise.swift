@@ -13,8 +13,10 @@
 // lanes overflow for 8 × 10 bits).
 //
 // Measured faster than the 16-bit lanes for Q4_0 and Q5_0, and than the float kernel for Q8_0
-// (BENCHMARKS.md, "Kernel design measurements"). Q4_1 measured the same either way (kept on
-// 16-bit lanes); a Q6_K version (scales folded into 16-bit weights) was slower than its float kernel.
+// (BENCHMARKS.md, "Kernel design measurements"). Q4_1 and Q5_1 use the same 32-bit block sums
+// with one float chain per row instead (IntegerDotOffset.swift), the arithmetic their batch
+// kernel reproduces; a Q6_K version (scales folded into 16-bit weights) was slower than its
+// float kernel.
 
 /// Σ q[i]·x[i] over 32 signed byte codes and 32 activation codes.
 @inline(__always)
@@ -86,9 +88,11 @@ func pairwiseDot<K: PairwiseIntegerBlock>(_: K.Type, _ row: UnsafeRawPointer, _ 
     return sum
 }
 
-/// Block `b` of ``pairwiseDot(_:_:_:blocks:)`` on its own (the last `blocks % 4`). The scale
-/// is read with the opaque-mask trick of ``legacyIntegerStep`` (a lone fp16 load otherwise
-/// becomes a `vpinsrw` merging into the accumulator register).
+/// Block `b` of ``pairwiseDot(_:_:_:blocks:)`` on its own (the last `blocks % 4`). Only d
+/// is needed, and LLVM narrows any load of it to a 16-bit `vpinsrw` that merges into the
+/// accumulator register (a false dependency chaining every block to the previous one).
+/// Masking the 32-bit word with a mask it cannot see is 0xFFFF (``ActivationBlocks/lowHalfMask``)
+/// keeps the load 32 bits wide; the second half is then +0 and adding it changes nothing.
 @inline(__always)
 func pairwiseStep<K: PairwiseIntegerBlock>(_: K.Type, _ row: UnsafeRawPointer, _ a: ActivationBlocks, _ b: Int) -> Float {
     let p = row + K.bytes * b

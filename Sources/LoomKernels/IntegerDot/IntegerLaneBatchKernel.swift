@@ -9,9 +9,12 @@
 // half its work, so the register block here is 8 rows × 1 group: per column pair one load
 // and eight broadcasts for eight `vpdpwssd`, the same ratio as the prompt kernel.
 //
-// Unlike the prompt kernel it need not match the single-token kernels bit for bit (the
-// batch kernels it replaces do not either), so it also serves formats with an offset
-// (Q4_1, Q5_1: unsigned codes, `+ m·Σx` per block) and keeps one float accumulator per row.
+// It also serves formats with an offset (Q4_1, Q5_1: unsigned codes, `+ m·Σx` per block) and
+// keeps one float accumulator per row and token, added in block order. For Q4_1 and Q5_1 that
+// is exactly the single-token kernel where the byte dot is not native (IntegerDotOffset.swift
+// was written to match it), so ``MatMul``'s batch-invariant decode rows take this kernel for
+// them (MatMulEachToken.swift); for the signed formats it rounds differently from their
+// single-token kernels (``pairwiseDot`` sums blocks in four accumulators).
 // Weights are unpacked with the batch kernels' vector unpacking (``unpackPairs``, pair order:
 // codes j and j + 16 share a 32-bit word), and the activations are laid out in that order;
 // a first version with scalar per-code unpacking ran at half the speed of the batch kernels.
@@ -26,7 +29,9 @@
 
 /// Products of 2–8 tokens with Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 weights on integer codes,
 /// tokens in lanes; see the file header. ``MatMul`` uses it for decode steps
-/// (`.decode` rows without ``KernelOptions/batchInvariant``) of at most ``maxTokens`` tokens.
+/// (`.decode` rows without ``KernelOptions/batchInvariant``) of at most ``maxTokens`` tokens,
+/// and for batch-invariant decode rows of Q4_1/Q5_1 (``MatMul/laneKernelMatchesOneToken(_:)``),
+/// eight tokens per pass.
 enum IntegerLaneBatchKernel {
     /// Most tokens per product (one lane group).
     static let maxTokens = 8
@@ -54,24 +59,42 @@ enum IntegerLaneBatchKernel {
     static func prepare(_ x: UnsafePointer<Float>, tokens: Int, columns: Int, into words: UnsafeMutableRawPointer,
                         scratch a: QuantizedActivations) {
         precondition(tokens >= 1 && tokens <= maxTokens, "IntegerLaneBatchKernel: \(tokens) tokens")
+        if tokens < maxTokens { words.initializeMemory(as: UInt32.self, repeating: 0, count: preparedWords(columns: columns)) }
+        for t in 0..<tokens {
+            a.quantize(x + t * columns, count: columns)
+            layOut(ActivationBlocks(a), lane: t, columns: columns, into: words)
+        }
+    }
+
+    /// ``prepare(_:tokens:columns:into:scratch:)`` for `tokens` (any number) tokens already
+    /// quantised (`activations[t]`, as ``TokenActivationSet`` holds them): group g of 8 tokens
+    /// at `words + 4·g·preparedWords(columns:)`.
+    static func prepare(_ activations: UnsafePointer<ActivationBlocks>, tokens: Int, columns: Int, into words: UnsafeMutableRawPointer) {
+        let groupBytes = 4 * preparedWords(columns: columns)
+        for g in 0..<(tokens + maxTokens - 1) / maxTokens {
+            let group = words + g * groupBytes
+            let count = min(maxTokens, tokens - g * maxTokens)
+            if count < maxTokens { group.initializeMemory(as: UInt32.self, repeating: 0, count: preparedWords(columns: columns)) }
+            for l in 0..<count { layOut(activations[g * maxTokens + l], lane: l, columns: columns, into: group) }
+        }
+    }
+
+    /// Lane `lane` of a prepared group: one token's codes in pair order, scales and sums.
+    static func layOut(_ a: ActivationBlocks, lane t: Int, columns: Int, into words: UnsafeMutableRawPointer) {
         let lanes = maxTokens
         let blocks = columns / 32
         let pairs = words.bindMemory(to: UInt32.self, capacity: preparedWords(columns: columns))
         let scales = UnsafeMutableRawPointer(pairs + lanes * columns / 2).assumingMemoryBound(to: Float.self)
         let sums = scales + lanes * blocks
-        if tokens < lanes { pairs.initialize(repeating: 0, count: preparedWords(columns: columns)) }
-        for t in 0..<tokens {
-            a.quantize(x + t * columns, count: columns)
-            // Pair order, as the unpacked weights: word 16b + j holds codes 32b + j and 32b + j + 16.
-            for b in 0..<blocks {
-                for j in 0..<16 {
-                    let low = UInt32(UInt16(bitPattern: a.codes[32 * b + j]))
-                    let high = UInt32(UInt16(bitPattern: a.codes[32 * b + j + 16]))
-                    pairs[lanes * (16 * b + j) + t] = low | high &<< 16
-                }
-                scales[lanes * b + t] = a.scales[b]
-                sums[lanes * b + t] = a.sums[b]
+        // Pair order, as the unpacked weights: word 16b + j holds codes 32b + j and 32b + j + 16.
+        for b in 0..<blocks {
+            for j in 0..<16 {
+                let low = UInt32(UInt16(bitPattern: a.codes[32 * b + j]))
+                let high = UInt32(UInt16(bitPattern: a.codes[32 * b + j + 16]))
+                pairs[lanes * (16 * b + j) + t] = low | high &<< 16
             }
+            scales[lanes * b + t] = a.scales[b]
+            sums[lanes * b + t] = a.sums[b]
         }
     }
 

@@ -187,6 +187,18 @@ enum IntegerPromptKernel {
         // Pair p of group g at (g·n/2 + p)·lanes 32-bit words, then the scales.
         let pairs = xp
         let xScales = (xp + 4 * groupCount * groupLanes * n / 2).assumingMemoryBound(to: Float.self)
+        if groupCount == 1 {
+            // One group (a batch of decode rows): the block below would run its second group
+            // on a copy of the first; eight rows × one group does no wasted work.
+            var r0 = 0
+            while r0 < rows {
+                let rowCount = min(oneGroupRowBlock, rows - r0)
+                oneGroupBlock(G.self, codes + r0 * n, scales + r0 * blocks, rows: rowCount, columns: n, pairs, xScales, tokens: tokens,
+                              y, ldy: ldy, firstRow: firstRow + r0, bias: bias)
+                r0 += rowCount
+            }
+            return
+        }
         var r0 = 0
         while r0 < rows {
             let rowCount = min(rowBlock, rows - r0)

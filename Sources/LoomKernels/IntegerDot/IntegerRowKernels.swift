@@ -34,13 +34,15 @@ public enum IntegerRowKernels {
     }
 
     /// Whether `type` has a four-row decode kernel on this build (``dotFourRows(_:_:rowBytes:_:count:)``):
-    /// the 4- and 5-bit 32-element formats, where the byte dot is native. (Q8_0's, twice as
-    /// fast as its row kernel on rows in L2, streamed rows from DRAM at half the rate, and
-    /// SmolLM2 Q8_0 decode was slower with it; BENCHMARKS.md, "Kernel design measurements".)
+    /// the 4- and 5-bit 32-element formats where the byte dot is native, and the formats with
+    /// an offset (Q4_1, Q5_1) everywhere (``offsetDotFourRows``, whose single float chain per
+    /// row needs the four rows to hide its latency). (Q8_0's, twice as fast as its row kernel
+    /// on rows in L2, streamed rows from DRAM at half the rate, and SmolLM2 Q8_0 decode was
+    /// slower with it; BENCHMARKS.md, "Kernel design measurements".)
     static func hasFourRowKernel(_ type: GGMLType) -> Bool {
-        guard IntegerDotBytes.isNative else { return false }
         switch type {
-        case .q4_0, .q4_1, .q5_0, .q5_1: return true
+        case .q4_1, .q5_1: return true
+        case .q4_0, .q5_0: return IntegerDotBytes.isNative
         case .q8_0, .f32, .f16, .bf16, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .tq1_0, .tq2_0, .i8: return false
         }
     }
@@ -53,9 +55,13 @@ public enum IntegerRowKernels {
         let blocks = wholeBlocks(type, count, blockSize: 32, "four-row integer dot")
         switch type {
         case .q4_0: return byteDotFourRows(BlockQ4_0.self, row, rowBytes: rowBytes, a, blocks: blocks)
-        case .q4_1: return byteDotFourRows(BlockQ4_1.self, row, rowBytes: rowBytes, a, blocks: blocks)
+        case .q4_1:
+            if !IntegerDotBytes.isNative { return offsetDotFourRows(BlockQ4_1.self, row, rowBytes: rowBytes, a, blocks: blocks) }
+            return byteDotFourRows(BlockQ4_1.self, row, rowBytes: rowBytes, a, blocks: blocks)
         case .q5_0: return byteDotFourRows(BlockQ5_0.self, row, rowBytes: rowBytes, a, blocks: blocks)
-        case .q5_1: return byteDotFourRows(BlockQ5_1.self, row, rowBytes: rowBytes, a, blocks: blocks)
+        case .q5_1:
+            if !IntegerDotBytes.isNative { return offsetDotFourRows(BlockQ5_1.self, row, rowBytes: rowBytes, a, blocks: blocks) }
+            return byteDotFourRows(BlockQ5_1.self, row, rowBytes: rowBytes, a, blocks: blocks)
         case .q8_0, .f32, .f16, .bf16, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .tq1_0, .tq2_0, .i8:
             fatalError("IntegerRowKernels.dotFourRows: no four-row kernel for \(type)")
         }
