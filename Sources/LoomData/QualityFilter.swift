@@ -54,7 +54,6 @@ public struct QualityFilter: Sendable {
 
     /// The counter name of the first rule `text` fails, or nil when it passes.
     public func rejection(_ text: String) -> String? {
-        let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
         let t = thresholds
         if length || quality {
             let (contentWords, contentLength) = Self.contentWords(text)
@@ -68,6 +67,8 @@ public struct QualityFilter: Sendable {
                 if mean < t.minMeanWordLength || mean > t.maxMeanWordLength { return "gopher_mean_word_length" }
             }
         }
+        // Only the quality and repetition rules look at the words themselves.
+        let words = quality || repetition ? Self.whitespaceWords(text) : []
         if quality {
             let n = Double(max(1, words.count))
             var hashes = 0
@@ -88,10 +89,16 @@ public struct QualityFilter: Sendable {
                 let ellipsisLines = lines.filter { $0.hasSuffix("...") || $0.hasSuffix("…") }.count
                 if Double(ellipsisLines) / lineCount > t.maxEllipsisLines { return "gopher_ellipsis_lines" }
             }
-            let alphaWords = words.filter { $0.contains(where: { $0.isLetter }) }.count
+            // Scalars, not Characters: a letter is a letter with or without combining marks,
+            // and grapheme breaking per word is what made this rule slow.
+            let alphaWords = words.filter { word in
+                word.utf8.contains(where: { ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A })
+                    || word.unicodeScalars.contains(where: { !$0.isASCII && $0.properties.isAlphabetic })
+            }.count
             if Double(alphaWords) / n < t.minAlphaWords { return "gopher_alphabetic_words" }
             var stops = 0
-            for word in words where Self.stopWords.contains(Substring(word.lowercased())) {
+            // The stop words are 2–4 ASCII letters: longer words are never lowercased.
+            for word in words where word.utf8.count <= 4 && Self.stopWords.contains(Substring(word.lowercased())) {
                 stops += 1
                 if stops >= t.minStopWords { break }
             }
@@ -117,8 +124,13 @@ public struct QualityFilter: Sendable {
             if Double(dupLines) / Double(lines.count) > t.maxDuplicateLineFraction { return "gopher_duplicate_lines" }
             if Double(dupLineChars) / totalCharacters > t.maxDuplicateLineCharacters { return "gopher_duplicate_line_characters" }
         }
-        let wordHashes = words.map { StableHash.hash64(String($0)) }
-        let wordLengths = words.map { $0.count }
+        // Hashes of the words' bytes, and lengths in code points (as datatrove's `len`),
+        // both without building a `String` or breaking graphemes per word.
+        let wordHashes = words.map { word in
+            var w = word
+            return w.withUTF8 { StableHash.hash64(UnsafeRawBufferPointer($0)) }
+        }
+        let wordLengths = words.map { word in word.utf8.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) } }
         for n in t.maxTopNGramCharacters.keys.sorted() where words.count >= n {
             var counts: [UInt64: Int] = [:]
             var best = 0
@@ -199,6 +211,26 @@ public struct QualityFilter: Sendable {
             }
         }
         return (words, characters)
+    }
+
+    /// The words of `text` split on spaces, newlines and tabs, found on the UTF-8 bytes
+    /// (splitting `Character`s costs grapheme breaking, most of this filter's time).
+    static func whitespaceWords(_ text: String) -> [Substring] {
+        var words: [Substring] = []
+        let utf8 = text.utf8
+        var start: String.Index? = nil
+        var i = utf8.startIndex
+        while i < utf8.endIndex {
+            let b = utf8[i]
+            if b == 0x20 || b == 0x0A || b == 0x09 {
+                if let s = start { words.append(text[s ..< i]); start = nil }
+            } else if start == nil {
+                start = i
+            }
+            utf8.formIndex(after: &i)
+        }
+        if let s = start { words.append(text[s ..< utf8.endIndex]) }
+        return words
     }
 
     /// How many items repeat an earlier one, and their characters.
