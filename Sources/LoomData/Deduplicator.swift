@@ -6,8 +6,12 @@ import LoomJinja
 /// (MinHash + LSH), keeping the first document of each cluster, and writes the clusters.
 ///
 /// Pass 1 streams the input and keeps, per document, only its id, source, a 128-bit hash of
-/// its normalised words and its MinHash signature (`4 × permutations` bytes), never the text:
-/// memory is about `4 × permutations + 100` bytes per document. Candidates come from LSH
+/// its normalised words and its MinHash signature (`4 × permutations` bytes), never the text.
+/// Memory is one batch of records (`RecordStream.maxBatchBytes`) plus, per document, the
+/// signature (in `SignatureStore` blocks), the id and source strings (about 50 + their
+/// lengths each), about 60 bytes of keys, flags and cluster indices, and 16 bytes for each
+/// band in flight (one per core): about 0.75 KB per document at 128 permutations. It grows
+/// with the number of documents, not with their size. Candidates come from LSH
 /// bands, one band at a time on each core; a candidate pair counts as a near duplicate
 /// when its signatures agree on at least `threshold` of the entries. Clusters are the
 /// connected components (union-find). Pass 2 streams the input again and writes each

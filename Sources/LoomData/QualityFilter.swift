@@ -110,15 +110,16 @@ public struct QualityFilter: Sendable {
 
     private func repetitionRejection(_ text: String, words: [Substring]) -> String? {
         let t = thresholds
-        let totalCharacters = Double(max(1, text.count))
+        // Code points, as datatrove's len (counting Characters breaks graphemes over the whole text).
+        let totalCharacters = Double(max(1, text.unicodeScalars.count))
         // Paragraphs (split on blank lines) and lines.
-        let paragraphs = text.components(separatedBy: "\n\n").map { $0.trimmingWhitespace }.filter { !$0.isEmpty }
+        let paragraphs = Self.trimmedPieces(text, paragraphs: true)
         let (dupParagraphs, dupParagraphChars) = Self.duplicates(paragraphs)
         if !paragraphs.isEmpty {
             if Double(dupParagraphs) / Double(paragraphs.count) > t.maxDuplicateParagraphFraction { return "gopher_duplicate_paragraphs" }
             if Double(dupParagraphChars) / totalCharacters > t.maxDuplicateParagraphCharacters { return "gopher_duplicate_paragraph_characters" }
         }
-        let lines = text.split(separator: "\n").map { String($0).trimmingWhitespace }.filter { !$0.isEmpty }
+        let lines = Self.trimmedPieces(text, paragraphs: false)
         let (dupLines, dupLineChars) = Self.duplicates(lines)
         if !lines.isEmpty {
             if Double(dupLines) / Double(lines.count) > t.maxDuplicateLineFraction { return "gopher_duplicate_lines" }
@@ -233,16 +234,49 @@ public struct QualityFilter: Sendable {
         return words
     }
 
-    /// How many items repeat an earlier one, and their characters.
-    static func duplicates(_ items: [String]) -> (Int, Int) {
-        var seen = Set<String>()
+    /// The non-blank paragraphs (split at each "\n\n") or lines (split at "\n") of `text`,
+    /// trimmed of ASCII whitespace, as (hash of the bytes, length in code points). Bytes, not
+    /// Characters: normalised text has no other whitespace, and splitting and trimming
+    /// Strings was most of the repetition rules' time.
+    static func trimmedPieces(_ text: String, paragraphs: Bool) -> [(hash: UInt64, characters: Int)] {
+        var copy = text
+        return copy.withUTF8 { bytes in
+            var pieces: [(hash: UInt64, characters: Int)] = []
+            let n = bytes.count
+            func add(_ lo: Int, _ hi: Int) {
+                var lo = lo
+                var hi = hi
+                while lo < hi && (bytes[lo] == 0x20 || (bytes[lo] >= 0x09 && bytes[lo] <= 0x0D)) { lo += 1 }
+                while hi > lo && (bytes[hi - 1] == 0x20 || (bytes[hi - 1] >= 0x09 && bytes[hi - 1] <= 0x0D)) { hi -= 1 }
+                if lo == hi { return }
+                var characters = 0
+                for i in lo ..< hi where bytes[i] & 0xC0 != 0x80 { characters += 1 }
+                pieces.append((StableHash.hash64(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[lo ..< hi])), characters))
+            }
+            var start = 0
+            var i = 0
+            while i < n {
+                if bytes[i] == 0x0A && (!paragraphs || (i + 1 < n && bytes[i + 1] == 0x0A)) {
+                    add(start, i)
+                    i += paragraphs ? 2 : 1
+                    start = i
+                } else {
+                    i += 1
+                }
+            }
+            add(start, n)
+            return pieces
+        }
+    }
+
+    /// How many pieces repeat an earlier one (by hash), and their characters.
+    static func duplicates(_ items: [(hash: UInt64, characters: Int)]) -> (Int, Int) {
+        var seen = Set<UInt64>()
         var count = 0
         var characters = 0
-        for item in items {
-            if !seen.insert(item).inserted {
-                count += 1
-                characters += item.count
-            }
+        for item in items where !seen.insert(item.hash).inserted {
+            count += 1
+            characters += item.characters
         }
         return (count, characters)
     }
