@@ -75,7 +75,7 @@ def find(parent, x):
     return x
 
 
-def datasketch_dedup(corpus, args, params):
+def datasketch_dedup(corpus, args, params, seed=1):
     """datasketch MinHash + MinHashLSH over `corpus`, candidates verified on their signatures
     (as Loom does); `params` is (bands, rows), or None for datasketch's own choice."""
     from datasketch import MinHash, MinHashLSH
@@ -84,7 +84,7 @@ def datasketch_dedup(corpus, args, params):
     lsh = MinHashLSH(threshold=args.threshold, num_perm=args.num_perm, params=params)
     sigs = {}
     for r in corpus:
-        m = MinHash(num_perm=args.num_perm)
+        m = MinHash(num_perm=args.num_perm, seed=seed)
         m.update_batch([s.encode() for s in shingles(r["text"], args.shingle)])
         sigs[r["id"]] = m
         lsh.insert(r["id"], m)
@@ -109,6 +109,9 @@ def main():
     ap.add_argument("--shingle", type=int, default=5)
     ap.add_argument("--threshold", type=float, default=0.7)
     ap.add_argument("--rounds", type=int, default=5, help="runs of each Loom command; medians are reported")
+    ap.add_argument("--noise-floor", action="store_true",
+                    help="also compare datasketch with itself under another seed (same banding): the agreement two "
+                         "independent MinHash runs reach on this corpus")
     ap.add_argument("--repeat", type=int, default=1,
                     help="concatenate the ingested corpus this many times (ids made unique) for the speed runs")
     args = ap.parse_args()
@@ -180,8 +183,15 @@ def main():
         return cache[i]
 
     # Same parameters first (Loom's banding), then datasketch's own banding for reference.
-    for label, p in (("same banding", (bands, rows)), ("datasketch's default banding", None)):
+    runs = [("same banding", (bands, rows)), ("datasketch's default banding", None)]
+    if args.noise_floor:
+        # "loom" is replaced by datasketch with seed 2 in this comparison (see below).
+        _, _, seed2_parent, seed2_candidates, _, _ = datasketch_dedup(corpus, args, (bands, rows), seed=2)
+    for label, p in runs + ([("seed 1 vs seed 2, same banding", (bands, rows))] if args.noise_floor else []):
         ds_wall, ds_cpu, ds_parent, candidates, ds_bands, ds_rows = datasketch_dedup(corpus, args, p)
+        if label.startswith("seed 1 vs seed 2"):
+            candidates |= seed2_candidates
+            loom_cluster = {x: find(seed2_parent, x) for x in by_id}
         # Pairs to judge: every pair of a document and its edited copies (whether or not either
         # tool found it), plus every pair either tool put together.
         for r in records:
