@@ -57,11 +57,26 @@ public struct CorpusCleaner {
     static func lineKeys(_ text: String, site: UInt64) -> Set<UInt64> {
         var keys = Set<UInt64>()
         for line in text.split(separator: "\n") {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty { continue }
-            keys.insert(StableHash.combine(site, StableHash.hash64(trimmed)))
+            guard let hash = trimmedLineHash(line) else { continue }
+            keys.insert(StableHash.combine(site, hash))
         }
         return keys
+    }
+
+    /// The hash of a line of normalised text without its leading and trailing spaces, or nil
+    /// for a blank line. The normaliser has already turned tabs and every Unicode space
+    /// (what `CharacterSet.whitespaces` holds) into plain spaces, so trimming spaces is
+    /// trimming whitespace; Foundation's trimming cost a fifth of `clean`.
+    static func trimmedLineHash(_ line: Substring) -> UInt64? {
+        var line = line
+        return line.withUTF8 { bytes -> UInt64? in
+            var lo = 0
+            var hi = bytes.count
+            while lo < hi && (bytes[lo] == 0x20 || bytes[lo] == 0x09) { lo += 1 }
+            while hi > lo && (bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09) { hi -= 1 }
+            if lo == hi { return nil }
+            return StableHash.hash64(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[lo ..< hi]))
+        }
     }
 
     /// Cleans `input` into `output` (written atomically, with its statistics sidecar).
@@ -101,8 +116,7 @@ public struct CorpusCleaner {
                     let needed = max(boilerplateMinDocuments, Int((boilerplateFraction * Double(documents)).rounded(.up)))
                     var kept: [Substring] = []
                     for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-                        let trimmed = line.trimmingCharacters(in: .whitespaces)
-                        if !trimmed.isEmpty, let n = lineDocuments[StableHash.combine(site, StableHash.hash64(trimmed))], Int(n) >= needed {
+                        if let hash = Self.trimmedLineHash(line), let n = lineDocuments[StableHash.combine(site, hash)], Int(n) >= needed {
                             removed += 1
                             continue
                         }

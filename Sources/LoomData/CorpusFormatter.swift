@@ -82,7 +82,7 @@ public struct CorpusFormatter {
         let hasher = try MinHasher(shingleSize: 5, permutations: 128)
         let lsh = try LSHParameters(threshold: threshold, permutations: hasher.permutations)
         var keys: [Deduplicator.ExactKey] = []
-        var signatures: [UInt32] = []
+        let signatures = SignatureStore(width: hasher.permutations)
         var empty: [Bool] = []
         var scan = StageStats(stage: "format-scan", inputs: [input], output: "")
         try RecordStream.forEachBatch(path: input, stats: &scan) { batch, _ in

@@ -6,8 +6,12 @@ import LoomJinja
 /// (MinHash + LSH), keeping the first document of each cluster, and writes the clusters.
 ///
 /// Pass 1 streams the input and keeps, per document, only its id, source, a 128-bit hash of
-/// its normalised words and its MinHash signature (`4 × permutations` bytes), never the text:
-/// memory is about `4 × permutations + 100` bytes per document. Candidates come from LSH
+/// its normalised words and its MinHash signature (`4 × permutations` bytes), never the text.
+/// Memory is one batch of records (`RecordStream.maxBatchBytes`) plus, per document, the
+/// signature (in `SignatureStore` blocks), the id and source strings (about 50 + their
+/// lengths each), about 60 bytes of keys, flags and cluster indices, and 16 bytes for each
+/// band in flight (one per core): about 0.75 KB per document at 128 permutations. It grows
+/// with the number of documents, not with their size. Candidates come from LSH
 /// bands, one band at a time on each core; a candidate pair counts as a near duplicate
 /// when its signatures agree on at least `threshold` of the entries. Clusters are the
 /// connected components (union-find). Pass 2 streams the input again and writes each
@@ -65,10 +69,15 @@ public struct Deduplicator {
         public var verifiedPairs = 0
     }
 
-    /// Clusters of documents given their exact keys and signatures (flat, `permutations` per
-    /// document). Documents sharing a key are exact copies and skip the LSH search unless
+    /// Clusters of documents given their exact keys and signatures (one per document).
+    /// Documents sharing a key are exact copies and skip the LSH search unless
     /// `searchExactCopies` (for keys that group different texts, as `format`'s split does).
-    func findClusters(keys: [ExactKey], signatures: [UInt32], empty: [Bool], searchExactCopies: Bool = false) -> Clusters {
+    ///
+    /// Each band is processed on its own core: the band's hash of every document searched
+    /// is sorted (16 bytes per document, instead of a dictionary of arrays), and in each run
+    /// of equal hashes a document is verified against the first `bucketCandidates`
+    /// documents of the run before it, in input order, up to the first that passes.
+    func findClusters(keys: [ExactKey], signatures: SignatureStore, empty: [Bool], searchExactCopies: Bool = false) -> Clusters {
         let n = keys.count
         var sets = UnionFind(count: n)
         var isExact = [Bool](repeating: false, count: n)
@@ -81,41 +90,42 @@ public struct Deduplicator {
         var candidates = 0
         var verified = 0
         if nearDuplicates && n > 1 {
+            precondition(signatures.count == n, "\(signatures.count) signatures for \(n) documents")
             let p = hasher.permutations
             let rows = lsh.rows
             let needed = Int((threshold * Double(p)).rounded(.up))
-            let perBand = [[(Int32, Int32)]](repeating: [], count: lsh.bands)
-            var pairsPerBand = perBand
+            let searched = (0 ..< n).filter { !exactFlags[$0] && !empty[$0] }.map { Int32($0) }
+            var pairsPerBand = [[(Int32, Int32)]](repeating: [], count: lsh.bands)
             var counts = [(Int, Int)](repeating: (0, 0), count: lsh.bands)
             let maxBucket = bucketCandidates
             pairsPerBand.withUnsafeMutableBufferPointer { out in
                 counts.withUnsafeMutableBufferPointer { countOut in
-                    signatures.withUnsafeBufferPointer { sig in
-                        DispatchQueue.concurrentPerform(iterations: lsh.bands) { band in
-                            var buckets: [UInt64: [Int32]] = [:]
-                            var pairs: [(Int32, Int32)] = []
-                            var checked = 0
-                            for i in 0 ..< n where !exactFlags[i] && !empty[i] {
-                                let base = i * p + band * rows
-                                var h = UInt64(band) &* 0x9E37_79B9_7F4A_7C15
-                                for r in 0 ..< rows { h = StableHash.combine(h, UInt64(sig[base + r])) }
-                                if var members = buckets[h] {
-                                    for m in members {
-                                        checked += 1
-                                        var equal = 0
-                                        let x = Int(m) * p
-                                        let y = i * p
-                                        for k in 0 ..< p where sig[x + k] == sig[y + k] { equal += 1 }
-                                        if equal >= needed { pairs.append((m, Int32(i))); break }
-                                    }
-                                    if members.count < maxBucket { members.append(Int32(i)); buckets[h] = members }
-                                } else {
-                                    buckets[h] = [Int32(i)]
-                                }
-                            }
-                            out[band] = pairs
-                            countOut[band] = (checked, pairs.count)
+                    DispatchQueue.concurrentPerform(iterations: lsh.bands) { band in
+                        // (band hash, document); sorting keeps equal hashes in input order.
+                        var entries = searched.map { i -> (UInt64, Int32) in
+                            let sig = signatures.row(Int(i)) + band * rows
+                            var h = UInt64(band) &* 0x9E37_79B9_7F4A_7C15
+                            for r in 0 ..< rows { h = StableHash.combine(h, UInt64(sig[r])) }
+                            return (h, i)
                         }
+                        entries.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+                        var pairs: [(Int32, Int32)] = []
+                        var checked = 0
+                        var runStart = 0
+                        for k in 0 ..< entries.count {
+                            if entries[k].0 != entries[runStart].0 { runStart = k }
+                            let i = entries[k].1
+                            let y = signatures.row(Int(i))
+                            for m in runStart ..< min(k, runStart + maxBucket) {
+                                checked += 1
+                                let x = signatures.row(Int(entries[m].1))
+                                var equal = 0
+                                for e in 0 ..< p where x[e] == y[e] { equal += 1 }
+                                if equal >= needed { pairs.append((entries[m].1, i)); break }
+                            }
+                        }
+                        out[band] = pairs
+                        countOut[band] = (checked, pairs.count)
                     }
                 }
             }
@@ -138,8 +148,8 @@ public struct Deduplicator {
         var sources: [String] = []
         var keys: [ExactKey] = []
         var empty: [Bool] = []
-        var signatures: [UInt32] = []
-        var paragraphIndex = ParagraphIndex(minimumWords: minParagraphWords)
+        let signatures = SignatureStore(width: hasher.permutations)
+        var paragraphIndex = ParagraphIndex(minimumWords: minParagraphWords, permutations: hasher.permutations)
         var scan = StageStats(stage: "dedup-scan", inputs: [input], output: output)
         try RecordStream.forEachBatch(path: input, stats: &scan) { batch, _ in
             let computed = RecordStream.parallelMap(batch) { record -> (ExactKey, [UInt32], Bool) in
@@ -161,7 +171,7 @@ public struct Deduplicator {
             }
         }
         let clusters = findClusters(keys: keys, signatures: signatures, empty: empty)
-        signatures = []
+        signatures.removeAll()
         stats.count("lsh_candidate_pairs", clusters.candidatePairs)
         stats.count("lsh_verified_pairs", clusters.verifiedPairs)
         if paragraphs {

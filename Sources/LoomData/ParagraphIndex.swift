@@ -17,7 +17,7 @@ struct ParagraphIndex {
     private var slots: [Int32] = []
     /// Per long paragraph: exact key, signature (`permutations` entries) and document.
     private var keys: [Deduplicator.ExactKey] = []
-    private var signatures: [UInt32] = []
+    private var signatures: SignatureStore
     private var owner: [Int32] = []
     /// Per document, the index of its first paragraph (and one past the last at the end).
     private var firstParagraph: [Int] = [0]
@@ -25,7 +25,10 @@ struct ParagraphIndex {
     private var representative: [Int] = []
     private var exact: [Bool] = []
 
-    init(minimumWords: Int) { self.minimumWords = minimumWords }
+    init(minimumWords: Int, permutations: Int) {
+        self.minimumWords = minimumWords
+        signatures = SignatureStore(width: permutations)
+    }
 
     /// A document's paragraphs, exactly as `dedup` splits and re-joins them.
     static func paragraphs(_ text: String) -> [Substring] {
@@ -64,7 +67,7 @@ struct ParagraphIndex {
         var distinctKeys = keys
         for p in 0 ..< keys.count where leftOut[p] { distinctKeys[p] = .init(a: UInt64(p), b: 0xFFFF_FFFF_FFFF_FFFF) }
         let clusters = dedup.findClusters(keys: distinctKeys, signatures: signatures, empty: leftOut)
-        signatures = []
+        signatures.removeAll()
         representative = clusters.representative
         exact = clusters.isExactDuplicate
         return (clusters.candidatePairs, clusters.verifiedPairs)

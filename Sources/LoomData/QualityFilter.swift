@@ -54,7 +54,6 @@ public struct QualityFilter: Sendable {
 
     /// The counter name of the first rule `text` fails, or nil when it passes.
     public func rejection(_ text: String) -> String? {
-        let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
         let t = thresholds
         if length || quality {
             let (contentWords, contentLength) = Self.contentWords(text)
@@ -68,6 +67,8 @@ public struct QualityFilter: Sendable {
                 if mean < t.minMeanWordLength || mean > t.maxMeanWordLength { return "gopher_mean_word_length" }
             }
         }
+        // Only the quality and repetition rules look at the words themselves.
+        let words = quality || repetition ? Self.whitespaceWords(text) : []
         if quality {
             let n = Double(max(1, words.count))
             var hashes = 0
@@ -88,10 +89,16 @@ public struct QualityFilter: Sendable {
                 let ellipsisLines = lines.filter { $0.hasSuffix("...") || $0.hasSuffix("…") }.count
                 if Double(ellipsisLines) / lineCount > t.maxEllipsisLines { return "gopher_ellipsis_lines" }
             }
-            let alphaWords = words.filter { $0.contains(where: { $0.isLetter }) }.count
+            // Scalars, not Characters: a letter is a letter with or without combining marks,
+            // and grapheme breaking per word is what made this rule slow.
+            let alphaWords = words.filter { word in
+                word.utf8.contains(where: { ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A })
+                    || word.unicodeScalars.contains(where: { !$0.isASCII && $0.properties.isAlphabetic })
+            }.count
             if Double(alphaWords) / n < t.minAlphaWords { return "gopher_alphabetic_words" }
             var stops = 0
-            for word in words where Self.stopWords.contains(Substring(word.lowercased())) {
+            // The stop words are 2–4 ASCII letters: longer words are never lowercased.
+            for word in words where word.utf8.count <= 4 && Self.stopWords.contains(Substring(word.lowercased())) {
                 stops += 1
                 if stops >= t.minStopWords { break }
             }
@@ -103,22 +110,28 @@ public struct QualityFilter: Sendable {
 
     private func repetitionRejection(_ text: String, words: [Substring]) -> String? {
         let t = thresholds
-        let totalCharacters = Double(max(1, text.count))
+        // Code points, as datatrove's len (counting Characters breaks graphemes over the whole text).
+        let totalCharacters = Double(max(1, text.unicodeScalars.count))
         // Paragraphs (split on blank lines) and lines.
-        let paragraphs = text.components(separatedBy: "\n\n").map { $0.trimmingWhitespace }.filter { !$0.isEmpty }
+        let paragraphs = Self.trimmedPieces(text, paragraphs: true)
         let (dupParagraphs, dupParagraphChars) = Self.duplicates(paragraphs)
         if !paragraphs.isEmpty {
             if Double(dupParagraphs) / Double(paragraphs.count) > t.maxDuplicateParagraphFraction { return "gopher_duplicate_paragraphs" }
             if Double(dupParagraphChars) / totalCharacters > t.maxDuplicateParagraphCharacters { return "gopher_duplicate_paragraph_characters" }
         }
-        let lines = text.split(separator: "\n").map { String($0).trimmingWhitespace }.filter { !$0.isEmpty }
+        let lines = Self.trimmedPieces(text, paragraphs: false)
         let (dupLines, dupLineChars) = Self.duplicates(lines)
         if !lines.isEmpty {
             if Double(dupLines) / Double(lines.count) > t.maxDuplicateLineFraction { return "gopher_duplicate_lines" }
             if Double(dupLineChars) / totalCharacters > t.maxDuplicateLineCharacters { return "gopher_duplicate_line_characters" }
         }
-        let wordHashes = words.map { StableHash.hash64(String($0)) }
-        let wordLengths = words.map { $0.count }
+        // Hashes of the words' bytes, and lengths in code points (as datatrove's `len`),
+        // both without building a `String` or breaking graphemes per word.
+        let wordHashes = words.map { word in
+            var w = word
+            return w.withUTF8 { StableHash.hash64(UnsafeRawBufferPointer($0)) }
+        }
+        let wordLengths = words.map { word in word.utf8.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) } }
         for n in t.maxTopNGramCharacters.keys.sorted() where words.count >= n {
             var counts: [UInt64: Int] = [:]
             var best = 0
@@ -201,26 +214,70 @@ public struct QualityFilter: Sendable {
         return (words, characters)
     }
 
-    /// How many items repeat an earlier one, and their characters.
-    static func duplicates(_ items: [String]) -> (Int, Int) {
-        var seen = Set<String>()
+    /// The words of `text` split on spaces, newlines and tabs, found on the UTF-8 bytes
+    /// (splitting `Character`s costs grapheme breaking, most of this filter's time).
+    static func whitespaceWords(_ text: String) -> [Substring] {
+        var words: [Substring] = []
+        let utf8 = text.utf8
+        var start: String.Index? = nil
+        var i = utf8.startIndex
+        while i < utf8.endIndex {
+            let b = utf8[i]
+            if b == 0x20 || b == 0x0A || b == 0x09 {
+                if let s = start { words.append(text[s ..< i]); start = nil }
+            } else if start == nil {
+                start = i
+            }
+            utf8.formIndex(after: &i)
+        }
+        if let s = start { words.append(text[s ..< utf8.endIndex]) }
+        return words
+    }
+
+    /// The non-blank paragraphs (split at each "\n\n") or lines (split at "\n") of `text`,
+    /// trimmed of ASCII whitespace, as (hash of the bytes, length in code points). Bytes, not
+    /// Characters: normalised text has no other whitespace, and splitting and trimming
+    /// Strings was most of the repetition rules' time.
+    static func trimmedPieces(_ text: String, paragraphs: Bool) -> [(hash: UInt64, characters: Int)] {
+        var copy = text
+        return copy.withUTF8 { bytes in
+            var pieces: [(hash: UInt64, characters: Int)] = []
+            let n = bytes.count
+            func add(_ lo: Int, _ hi: Int) {
+                var lo = lo
+                var hi = hi
+                while lo < hi && (bytes[lo] == 0x20 || (bytes[lo] >= 0x09 && bytes[lo] <= 0x0D)) { lo += 1 }
+                while hi > lo && (bytes[hi - 1] == 0x20 || (bytes[hi - 1] >= 0x09 && bytes[hi - 1] <= 0x0D)) { hi -= 1 }
+                if lo == hi { return }
+                var characters = 0
+                for i in lo ..< hi where bytes[i] & 0xC0 != 0x80 { characters += 1 }
+                pieces.append((StableHash.hash64(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[lo ..< hi])), characters))
+            }
+            var start = 0
+            var i = 0
+            while i < n {
+                if bytes[i] == 0x0A && (!paragraphs || (i + 1 < n && bytes[i + 1] == 0x0A)) {
+                    add(start, i)
+                    i += paragraphs ? 2 : 1
+                    start = i
+                } else {
+                    i += 1
+                }
+            }
+            add(start, n)
+            return pieces
+        }
+    }
+
+    /// How many pieces repeat an earlier one (by hash), and their characters.
+    static func duplicates(_ items: [(hash: UInt64, characters: Int)]) -> (Int, Int) {
+        var seen = Set<UInt64>()
         var count = 0
         var characters = 0
-        for item in items {
-            if !seen.insert(item).inserted {
-                count += 1
-                characters += item.count
-            }
+        for item in items where !seen.insert(item.hash).inserted {
+            count += 1
+            characters += item.characters
         }
         return (count, characters)
-    }
-}
-
-extension String {
-    var trimmingWhitespace: String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

@@ -3,12 +3,18 @@ import Foundation
 
 /// Streams the records of a JSONL file in batches, and maps batches over all cores.
 ///
-/// Memory is bounded by one batch of records (plus the reader's chunk), whatever the size of
-/// the file. Lines that are not records, or are longer than the limit, are counted in the
-/// stage's statistics (`malformed_lines`, `lines_too_long`) and skipped.
+/// Memory is bounded by one batch of records (at most `batchSize` records and about
+/// `maxBatchBytes` of JSON, plus the reader's chunk), whatever the size of the file. Lines
+/// that are not records, or are longer than the limit, are counted in the stage's statistics
+/// (`malformed_lines`, `lines_too_long`) and skipped.
 public enum RecordStream {
     /// Records per batch: enough to keep two or more cores busy, small enough to stay in cache-sized memory.
     public static let defaultBatchSize = 2048
+
+    /// Bytes of JSON lines per batch at most (a batch also ends here, before `batchSize`
+    /// records), so that a batch of long documents cannot hold gigabytes: a stage holds about
+    /// four copies of a batch at once (lines, records, results, encoded output).
+    nonisolated(unsafe) public static var maxBatchBytes = 16 << 20
 
     /// Report progress (bytes read of the input) on standard error, one line redrawn per batch.
     /// The CLI sets it when standard error is a terminal.
@@ -35,6 +41,7 @@ public enum RecordStream {
         // Lines are gathered on this thread and parsed on all cores.
         var lines: [(number: Int, bytes: [UInt8])] = []
         lines.reserveCapacity(batchSize)
+        var pendingBytes = 0
         func flush() throws {
             let parsed = parallelMap(lines) { line -> Result<DataRecord, Error> in Result { try DataRecord(jsonLine: line.bytes) } }
             var batch: [DataRecord] = []
@@ -50,6 +57,7 @@ public enum RecordStream {
                 }
             }
             lines.removeAll(keepingCapacity: true)
+            pendingBytes = 0
             progress()
             if !batch.isEmpty { try body(batch, &stats) }
             try afterBatch?(reader.lineNumber, stats)
@@ -62,8 +70,9 @@ public enum RecordStream {
             case .line(let bytes):
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
                 lines.append((reader.lineNumber, bytes))
+                pendingBytes += bytes.count
             }
-            if lines.count >= batchSize { try flush() }
+            if lines.count >= batchSize || pendingBytes >= maxBatchBytes { try flush() }
         }
         if !lines.isEmpty { try flush() }
     }

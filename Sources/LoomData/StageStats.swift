@@ -63,14 +63,18 @@ public struct StageStats: Sendable {
 
     /// Whitespace-separated words in `text`.
     public static func wordCount(_ text: String) -> Int {
-        var words = 0
-        var inWord = false
-        for byte in text.utf8 {
-            let space = byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D
-            if !space && !inWord { words += 1 }
-            inWord = !space
+        var copy = text
+        // Over the contiguous bytes: iterating `String.UTF8View` cost a tenth of `clean`.
+        return copy.withUTF8 { bytes in
+            var words = 0
+            var inWord = false
+            for byte in bytes {
+                let space = byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D
+                if !space && !inWord { words += 1 }
+                inWord = !space
+            }
+            return words
         }
-        return words
     }
 
     /// The sidecar path for an output.

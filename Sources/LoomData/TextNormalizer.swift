@@ -21,10 +21,13 @@ public struct TextNormalizer: Sendable {
 
     /// The normalised text.
     ///
-    /// One pass over the UTF-8 bytes: ASCII is decided byte by byte (the common case, which
-    /// also skips NFC, a no-op on ASCII); other characters are decoded from their bytes.
+    /// One pass over the UTF-8 bytes: ASCII is decided byte by byte (the common case);
+    /// other characters are decoded from their bytes. NFC runs only on texts that
+    /// `NFCQuickCheck` cannot show to be NFC already (it is a no-op on the others).
     public func normalize(_ text: String) -> String {
-        let composed = text.utf8.allSatisfy({ $0 < 0x80 }) ? text : text.precomposedStringWithCanonicalMapping
+        var original = text
+        let isNFC = original.withUTF8 { NFCQuickCheck.isNFC($0) }
+        let composed = isNFC ? text : text.precomposedStringWithCanonicalMapping
         var builder = LineBuilder(dehyphenate: dehyphenate, capacity: composed.utf8.count)
         var previousCR = false
         var utf8 = composed
@@ -45,7 +48,13 @@ public struct TextNormalizer: Sendable {
                     case 0x20, 0x0B, 0x0C: builder.space(1)
                     case 0x09: builder.space(4)
                     case 0x00 ..< 0x20, 0x7F: break  // other controls
-                    default: builder.append(b)
+                    default:
+                        // A run of printable ASCII is appended at once (per-byte appends
+                        // were the normaliser's main cost).
+                        var end = i
+                        while end < n && bytes[end] > 0x20 && bytes[end] < 0x7F { end += 1 }
+                        builder.append(UnsafeBufferPointer(rebasing: bytes[i - 1 ..< end]))
+                        i = end
                     }
                     continue
                 }

@@ -4,7 +4,10 @@ import XCTest
 import LoomJinja
 
 final class LanguageIdentifierTests: XCTestCase {
-    /// Held-out sentences (Debian Reference chapters 7–12; training used chapters 1–6).
+    /// Held-out sentences: Debian Reference chapters 7–12, 60 per language. The profiles were
+    /// built from Wikipedia (langdetect), so none of these sentences was seen in training. Five
+    /// "ja" and a few "zh" lines are English or mostly commands (the translations left them so):
+    /// they are counted as errors, not removed.
     func heldOut() throws -> [(language: String, text: String)] {
         let url = try XCTUnwrap(Bundle.module.url(forResource: "langid_heldout", withExtension: "jsonl", subdirectory: "Fixtures"))
         return try readLines(url.path).map { line in
@@ -30,7 +33,8 @@ final class LanguageIdentifierTests: XCTestCase {
         let accuracy = Double(correct.values.reduce(0, +)) / Double(sentences.count)
         print("language identification: held-out accuracy \(accuracy); per language \(correct.sorted { $0.key < $1.key })")
         for m in mistakes.prefix(10) { print("  " + m) }
-        XCTAssertGreaterThanOrEqual(accuracy, 0.95)
+        // 0.983 with the langdetect profiles (the Debian Reference samples they replaced: 0.965).
+        XCTAssertGreaterThanOrEqual(accuracy, 0.97)
         for (language, n) in total {
             XCTAssertGreaterThanOrEqual(Double(correct[language] ?? 0) / Double(n), 0.85, language)
         }

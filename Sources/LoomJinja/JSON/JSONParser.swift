@@ -145,6 +145,7 @@ public struct JSONParser {
             return s
         }
         var out = [UInt8]()
+        out.reserveCapacity(bytes.count - position)  // an upper bound: escapes only shrink
         while true {
             guard position < bytes.count else { throw error("unterminated string") }
             let b = bytes[position]
@@ -178,8 +179,14 @@ public struct JSONParser {
             case 0x00 ..< 0x20:
                 throw error("raw control character \(describeByte(b)) in a string")
             default:
-                out.append(b)
-                position += 1
+                // Copy the run of plain bytes up to the next quote, escape or control
+                // character at once: long texts (documents with newlines) are mostly runs.
+                var end = position + 1
+                while end < bytes.count && bytes[end] != UInt8(ascii: "\"") && bytes[end] != UInt8(ascii: "\\") && bytes[end] >= 0x20 {
+                    end += 1
+                }
+                out.append(contentsOf: bytes[position ..< end])
+                position = end
             }
         }
     }
