@@ -24,6 +24,7 @@ ap.add_argument("-n", type=int, default=256, help="--max-tokens")
 ap.add_argument("--threads", default="2")
 ap.add_argument("--draft-max", default=None)
 ap.add_argument("--ngram-max", default=None)
+ap.add_argument("--ngram-min", default=None)
 args = ap.parse_args()
 
 FUNCTION = '''def summarize_orders(orders, tax_rate=0.2, currency="EUR"):
@@ -88,6 +89,7 @@ def spec_flags(base):
     flags = list(base)
     if args.draft_max: flags += ["--draft-max", args.draft_max]
     if args.ngram_max and "--lookup" in base: flags += ["--lookup-ngram-max", args.ngram_max]
+    if args.ngram_min and "--lookup" in base: flags += ["--lookup-ngram-min", args.ngram_min]
     return flags
 
 drafts = dict(d.split("=", 1) for d in args.draft)
