@@ -63,12 +63,14 @@ def copy_tokenizer(src, w, vocab):
             w.add_uint32(field.name, int(value))
 
 
-def write_f16(path, shape, layers, seed=0):
-    hidden, ffn, heads, kv_heads, vocab, _, qkv_bias, tied = SHAPES[shape]
+def write_f16(path, dims, layers, name, seed=0):
+    """An F16 model of `dims` (a ``SHAPES`` value) with `layers` layers at `path`
+    (Benchmarks/ternary_model.py writes its sources with it too)."""
+    hidden, ffn, heads, kv_heads, vocab, _, qkv_bias, tied = dims
     src = gguf.GGUFReader(TOKENIZER_SOURCE)
     arch = "qwen2" if qkv_bias else "llama"
     w = gguf.GGUFWriter(path, arch)
-    w.add_name(f"random-{shape}-{layers}L")
+    w.add_name(name)
     w.add_block_count(layers)
     w.add_context_length(8192)
     w.add_embedding_length(hidden)
@@ -131,7 +133,7 @@ def models(shape, layers, types):
     stem = os.path.join(out_dir, f"shape-{shape}-{layers}L")
     source = stem + ".F16.gguf"
     if not os.path.exists(source):
-        write_f16(source + ".tmp", shape, layers)
+        write_f16(source + ".tmp", SHAPES[shape], layers, f"random-{shape}-{layers}L")
         os.replace(source + ".tmp", source)
     paths = []
     for t in types:

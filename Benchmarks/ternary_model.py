@@ -15,66 +15,19 @@ RequantizedModelTests fixture checks that on SmolLM2). Files go to <loom cache>/
     python3 Benchmarks/peer_bench.py --models <printed paths> --threads 2
 pip install gguf numpy llama-cpp-python
 """
-import argparse, ctypes, os, sys
+import argparse, os
 
-import numpy as np
-import gguf
+import shape_models
 
 SHAPES = {"bitnet-large": (1536, 4096, 16, 16, 24), "llama3-8b": (4096, 14336, 32, 8, 32)}
-CACHE = os.environ.get("LOOM_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "loom")
-TOKENIZER_SOURCE = os.path.join(CACHE, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+CACHE = shape_models.CACHE
 
 
-def write_f16(path, hidden, ffn, heads, kv_heads, layers, seed=0):
-    src = gguf.GGUFReader(TOKENIZER_SOURCE)
-    w = gguf.GGUFWriter(path, "llama")
-    w.add_name(f"random-ternary-bench-{hidden}x{ffn}x{layers}")
-    w.add_block_count(layers)
-    w.add_context_length(4096)
-    w.add_embedding_length(hidden)
-    w.add_feed_forward_length(ffn)
-    w.add_head_count(heads)
-    w.add_head_count_kv(kv_heads)
-    w.add_layer_norm_rms_eps(1e-5)
-    w.add_rope_freq_base(10000.0)
-    w.add_file_type(1)
-    for field in src.fields.values():
-        if not field.name.startswith("tokenizer."):
-            continue
-        value = field.contents()
-        vtype = field.types[0]
-        if vtype == gguf.GGUFValueType.ARRAY:
-            w.add_array(field.name, value)
-        elif vtype == gguf.GGUFValueType.STRING:
-            w.add_string(field.name, value)
-        elif vtype == gguf.GGUFValueType.BOOL:
-            w.add_bool(field.name, value)
-        else:
-            w.add_uint32(field.name, int(value))
-    vocab = len(src.fields["tokenizer.ggml.tokens"].data)
-    rng = np.random.default_rng(seed)
-
-    def matrix(rows, cols):
-        return (rng.standard_normal((rows, cols), dtype=np.float32) * np.float32(0.02)).astype(np.float16)
-
-    hd = hidden // heads
-    w.add_tensor("token_embd.weight", matrix(vocab, hidden))
-    w.add_tensor("output_norm.weight", np.ones(hidden, dtype=np.float32))
-    for layer in range(layers):
-        p = f"blk.{layer}."
-        w.add_tensor(p + "attn_norm.weight", np.ones(hidden, dtype=np.float32))
-        w.add_tensor(p + "attn_q.weight", matrix(heads * hd, hidden))
-        w.add_tensor(p + "attn_k.weight", matrix(kv_heads * hd, hidden))
-        w.add_tensor(p + "attn_v.weight", matrix(kv_heads * hd, hidden))
-        w.add_tensor(p + "attn_output.weight", matrix(hidden, heads * hd))
-        w.add_tensor(p + "ffn_norm.weight", np.ones(hidden, dtype=np.float32))
-        w.add_tensor(p + "ffn_gate.weight", matrix(ffn, hidden))
-        w.add_tensor(p + "ffn_up.weight", matrix(ffn, hidden))
-        w.add_tensor(p + "ffn_down.weight", matrix(hidden, ffn))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+def write_f16(path, hidden, ffn, heads, kv_heads, layers):
+    """The F16 source: Benchmarks/shape_models.py's writer with SmolLM2's vocabulary and a tied head."""
+    vocab = 49152
+    shape_models.write_f16(path, (hidden, ffn, heads, kv_heads, vocab, layers, False, True), layers,
+                           f"random-ternary-bench-{hidden}x{ffn}x{layers}")
 
 
 def main():
@@ -83,7 +36,6 @@ def main():
     ap.add_argument("--layers", type=int, help="override the layer count (fewer layers: a quicker benchmark)")
     ap.add_argument("--types", default="TQ2_0,TQ1_0")
     args = ap.parse_args()
-    import llama_cpp as L
     hidden, ffn, heads, kv, layers = SHAPES[args.shape]
     layers = args.layers or layers
     out_dir = os.path.join(CACHE, "bench")
@@ -96,11 +48,7 @@ def main():
     for t in args.types.split(","):
         out = f"{stem}.{t}.gguf"
         if not os.path.exists(out):
-            params = L.llama_model_quantize_default_params()
-            params.ftype = getattr(L, f"LLAMA_FTYPE_MOSTLY_{t.upper()}")
-            params.nthread = os.cpu_count() or 1
-            assert L.llama_model_quantize(source.encode(), (out + ".tmp").encode(), ctypes.byref(params)) == 0
-            os.replace(out + ".tmp", out)
+            shape_models.quantize(source, out, t)
         print(out)
 
 
