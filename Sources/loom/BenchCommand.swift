@@ -37,6 +37,14 @@ struct BenchCommand: ParsableCommand {
     var batchInvariant = true
     @Option(parsing: .unconditional, help: .hidden) var decodePrefetch: Int?
     @Option(parsing: .unconditional, help: .hidden) var longRunPrefetch: Int?
+    @Option(help: ArgumentHelp("Instead of benchmarking, write a random-weight F16 model at this shape to --output "
+                               + "(\(BenchmarkShape.all.map(\.name).joined(separator: ", "))), with -m's tokenizer padded to the shape's vocabulary.",
+                               valueName: "shape"))
+    var writeShape: String?
+    @Option(help: "Layers of the --write-shape model (default: the full model's).") var layers: Int?
+    @Option(help: "Vocabulary of the --write-shape model (default: the shape's).") var vocabulary: Int?
+    @Flag(help: "Tie the --write-shape model's LM head to its token embedding.") var tiedOutput = false
+    @Option(name: [.short, .customLong("output")], help: "The file --write-shape writes.") var output: String?
 
     func validate() throws {
         // Upper bounds keep `d + max(p, n) + 1` far from overflow (release builds have no traps).
@@ -50,10 +58,39 @@ struct BenchCommand: ParsableCommand {
         for (flag, value) in [("--decode-prefetch", decodePrefetch), ("--long-run-prefetch", longRunPrefetch)] {
             if let value, !(0...(1 << 20)).contains(value) { throw ValidationError("\(flag) must be in 0…\(1 << 20) bytes, got \(value)") }
         }
+        if let writeShape {
+            guard BenchmarkShape.named(writeShape) != nil else {
+                throw ValidationError("unknown shape '\(writeShape)'; one of \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
+            }
+            guard output != nil else { throw ValidationError("--write-shape needs --output FILE") }
+            if let layers, !(1...1024).contains(layers) { throw ValidationError("--layers must be in 1…1024, got \(layers)") }
+            if let vocabulary, !(1...(1 << 24)).contains(vocabulary) {
+                throw ValidationError("--vocabulary must be in 1…\(1 << 24), got \(vocabulary)")
+            }
+        } else if layers != nil || output != nil || vocabulary != nil || tiedOutput {
+            throw ValidationError("--layers, --vocabulary, --tied-output and --output go with --write-shape")
+        }
+    }
+
+    /// `--write-shape`: the random-weight model, its tokenizer from -m (default smollm2).
+    private func writeShapeModel(_ preset: BenchmarkShape, to output: String) throws {
+        let shape = BenchmarkShape(
+            name: preset.name, architecture: preset.architecture, hidden: preset.hidden, feedForward: preset.feedForward,
+            heads: preset.heads, kvHeads: preset.kvHeads, vocabulary: vocabulary ?? preset.vocabulary,
+            layers: preset.layers, tiedOutput: preset.tiedOutput || tiedOutput)
+        let tokenizer = try GGUFFile(path: try ModelLocator.resolve(model))
+        let layerCount = layers ?? shape.layers
+        let start = Date()
+        try shape.writeRandomModel(to: output, layers: layerCount, tokenizer: tokenizer)
+        StandardError.print("wrote \(output): \(shape.name), \(layerCount) layers, vocabulary \(shape.vocabulary), F16, "
+                            + String(format: "%.1f s", Date().timeIntervalSince(start)))
     }
 
     func run() throws {
         ModelLocator.goOffline(offline)
+        if let writeShape, let shape = BenchmarkShape.named(writeShape), let output {
+            return try writeShapeModel(shape, to: output)
+        }
         var options = KernelOptions()
         options.integerActivations = !floatActivations
         options.batchInvariant = batchInvariant
