@@ -1,8 +1,8 @@
 // Micro-benchmark of the row kernels: ns per 4096-element row for the float `dot` and
 // `dequantize` of RowKernels, per type, and for the integer dot of IntegerRowKernels
-// (activations quantised once), as used for decode; for the 32-element formats also the
-// 16-bit integer kernel and (on hosts with a native byte dot) the byte-dot kernel on their
-// own, whichever of the two `dot` uses, and the four-row kernel decode uses (per row: the byte
+// (activations quantised once), as used for decode; for the 32-element formats and the
+// K-quants also the 16-bit integer kernel and (on hosts with a native byte dot, or AVX2's byte
+// multiply-add) the byte-dot kernel on their own, whichever of the two `dot` uses, and the four-row kernel decode uses (per row: the byte
 // dot, or for Q4_1/Q5_1 without it the offset kernel of IntegerDotOffset.swift).
 // LOOM_BENCH_COLUMNS sets the row length (default 4096).
 //
@@ -142,6 +142,17 @@ enum BenchRowKernels {
             case .q8_0:
                 sixteenBitNs = measure { sink += pairwiseDot(BlockQ8_0.self, $0, blocks, blocks: n / 32) }
                 byteNs = .nan
+            // The K-quants: the 16-bit kernel and the byte-plane kernel (AVX2's vpmaddubsw)
+            // separately, whichever `dot` uses on this host.
+            case .q4_K:
+                sixteenBitNs = measure { sink += BlockQ4_K.dotSixteenBit($0, blocks, blocks: n / 256) }
+                byteNs = quantized.splitsCodes ? measure { sink += BlockQ4_K.dotBytes($0, blocks, blocks: n / 256) } : .nan
+            case .q5_K:
+                sixteenBitNs = measure { sink += BlockQ5_K.dotSixteenBit($0, blocks, blocks: n / 256) }
+                byteNs = quantized.splitsCodes ? measure { sink += BlockQ5_K.dotBytes($0, blocks, blocks: n / 256) } : .nan
+            case .q6_K:
+                sixteenBitNs = measure { sink += BlockQ6_K.dotSixteenBit($0, blocks, blocks: n / 256) }
+                byteNs = quantized.splitsCodes ? measure { sink += BlockQ6_K.dotBytes($0, blocks, blocks: n / 256) } : .nan
             default:
                 sixteenBitNs = .nan
                 byteNs = .nan
@@ -149,7 +160,7 @@ enum BenchRowKernels {
             let name = t.description + String(repeating: " ", count: max(0, 6 - t.description.count))
             let intText = intNs.isNaN ? "" : "   \(pad(Int(intNs.rounded()), 10))   \(pad1(Double(rowBytes) / intNs, 8))"
             let pairwiseText = (sixteenBitNs.isNaN ? "" : "   \(pad(Int(sixteenBitNs.rounded()), 13))")
-                + (byteNs.isNaN || !IntegerDotBytes.isNative ? "   \(pad(0, 11))" : "   \(pad(Int(byteNs.rounded()), 11))")
+                + (byteNs.isNaN || !IntegerDotBytes.isFast ? "   \(pad(0, 11))" : "   \(pad(Int(byteNs.rounded()), 11))")
                 + (IntegerRowKernels.hasFourRowKernel(t) ? "   \(pad(Int(fourRowNs.rounded()), 12))" : "")
             print("\(name) \(pad(rowBytes, 10))   \(pad(Int(dotNs.rounded()), 10))   \(pad(Int(deqNs.rounded()), 14))   \(pad1(Double(rowBytes) / dotNs, 8))" + intText + pairwiseText)
             if sink.isNaN { print("(nan)") }

@@ -40,7 +40,7 @@ extension MatMul {
     /// Whether ``IntegerPromptKernel`` computes a row of `type` exactly as its one-token
     /// integer kernel does (the pairwise dot, not the byte dot).
     static func promptKernelMatchesOneToken(_ type: GGMLType) -> Bool {
-        IntegerPromptKernel.supports(type) && IntegerRowKernels.isPreferred(type) && (type == .q8_0 || !IntegerDotBytes.isNative)
+        IntegerPromptKernel.supports(type) && IntegerRowKernels.isPreferred(type) && !IntegerDotBytes.isOneTokenKernel(for: type)
     }
 
     /// Whether ``IntegerLaneBatchKernel`` computes a row of `type` exactly as its one-token

@@ -8,7 +8,7 @@ import XCTest
 final class IntegerDotBytesTests: XCTestCase {
     func testActivationCodesSplitIntoBytePlanes() throws {
         let a = QuantizedActivations()
-        try XCTSkipUnless(a.splitsCodes, "this build has no native byte dot; the planes are not filled")
+        try XCTSkipUnless(a.splitsCodes, "this build has no fast byte dot; the planes are not filled")
         var rng = SplitMix64(seed: 3)
         var x = TestData.randomFloats(896, &rng)
         x[5] = 40; x[6] = -40  // codes ±511 in block 0
@@ -34,7 +34,7 @@ final class IntegerDotBytesTests: XCTestCase {
     static let types: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1]
 
     func testByteDotRowMatchesTheSixteenBitKernelAndTheReference() throws {
-        try XCTSkipUnless(IntegerDotBytes.isNative, "no native byte dot in this build")
+        try XCTSkipUnless(IntegerDotBytes.isFast, "no fast byte dot in this build")
         for type in Self.types {
             for blocks in [1, 3, 4, 5, 8, 18, 152] {
                 for trial in 0..<4 {
@@ -63,7 +63,7 @@ final class IntegerDotBytesTests: XCTestCase {
     /// of its rows, and each lane alone (`rowBytes` 0: one row four times) bit for bit
     /// against the same row in a group: what lets decode read any row in any group.
     func testByteDotFourRowsMatchesRowsAndIsTheSameInEveryLane() throws {
-        try XCTSkipUnless(IntegerDotBytes.isNative, "no native byte dot in this build")
+        try XCTSkipUnless(IntegerDotBytes.isNative, "the four-row byte kernel runs where the byte dot is native")
         for type in Self.types {
             for blocks in [1, 3, 4, 18, 48] {
                 var rng = SplitMix64(seed: UInt64(blocks) << 4 | 7)
@@ -137,6 +137,31 @@ final class IntegerDotBytesTests: XCTestCase {
         check(BlockQ4_1.self, .q4_1)
         check(BlockQ5_0.self, .q5_0)
         check(BlockQ5_1.self, .q5_1)
+    }
+
+    /// The AVX2 form of the split-code dot (16-bit pair sums) gives the byte-dot form's
+    /// integers lane for lane, at the extremes of its range too: codes up to 31 against high
+    /// planes of −128 and 127 and low planes of 3.
+    func testMaddSplitCodeDotIsTheByteDotIntegers() {
+        var rng = SplitMix64(seed: 37)
+        for trial in 0..<500 {
+            var u = SIMD32<UInt8>(), high = SIMD32<Int8>(), low = SIMD32<Int8>()
+            for i in 0..<32 {
+                switch trial % 3 {
+                case 0:  // the extremes
+                    u[i] = 31
+                    high[i] = Bool.random(using: &rng) ? -128 : 127
+                    low[i] = 3
+                default:
+                    u[i] = UInt8.random(in: 0...31, using: &rng)
+                    high[i] = Int8.random(in: .min ... .max, using: &rng)
+                    low[i] = Int8.random(in: 0...3, using: &rng)
+                }
+            }
+            let want = portableByteDot32(portableByteDot32(SIMD8<Int32>(), u, high) &<< 2, u, low)
+            XCTAssertEqual(maddSplitCodeDot(u, high, low), want, "trial \(trial)")
+            XCTAssertEqual(splitCodeDot(u, high, low), want, "trial \(trial)")
+        }
     }
 
     func testPortableByteDotMatchesBuild() {

@@ -109,6 +109,48 @@ final class IntegerRowKernelsTests: XCTestCase {
         let got = bytes.withUnsafeBytes { IntegerRowKernels.dot(.q4_1, $0.baseAddress!, a, count: 256) }
         assertDot(got, referenceDot(weights, Array(dequantized(a).prefix(256))), "prefix")
     }
+
+    /// The half-block code sums Q6_K's byte kernel subtracts its −32 with.
+    func testHalfSumsAreTheSumsOfEachSixteenCodes() {
+        var rng = SplitMix64(seed: 17)
+        let a = QuantizedActivations()
+        a.quantize(TestData.randomFloats(512, &rng), count: 512)
+        for k in 0..<32 {
+            XCTAssertEqual(Int(a.halfSums[k]), (16 * k..<16 * k + 16).reduce(0) { $0 + Int(a.codes[$1]) }, "half \(k)")
+        }
+    }
+
+    /// Q6_K's byte kernel (IntegerDotQ6_K.swift) and its 16-bit kernel sum the same integers:
+    /// they agree to float rounding, also at the code extremes (q = 0 and 63 against
+    /// activation codes ±511) and with scales of −128.
+    func testQ6_KByteKernelMatchesTheSixteenBitKernel() throws {
+        try XCTSkipUnless(BlockQ6_K.hasByteKernel, "no byte multiply-add in this build")
+        var rng = SplitMix64(seed: 23)
+        for trial in 0..<20 {
+            let count = 256 * (1 + trial % 4)
+            var bytes = TestData.randomRow(.q6_K, count: count, &rng)
+            var x = TestData.randomFloats(count, &rng)
+            if trial % 2 == 0 {
+                for b in 0..<count / 256 {
+                    let p = 210 * b
+                    for i in 0..<192 { bytes[p + i] = trial % 4 == 0 ? 0xFF : 0x00 }  // every code 63, or every code 0
+                    for i in 192..<208 { bytes[p + i] = 0x80 }  // scales −128
+                }
+                for i in 0..<count { x[i] = i % 2 == 0 ? 1 : -1 }  // codes ±511
+            }
+            let a = QuantizedActivations()
+            a.quantize(x, count: count)
+            let blocks = ActivationBlocks(a)
+            bytes.withUnsafeBytes { p in
+                let got = BlockQ6_K.dotBytes(p.baseAddress!, blocks, blocks: count / 256)
+                let want = BlockQ6_K.dotSixteenBit(p.baseAddress!, blocks, blocks: count / 256)
+                let weights = ReferenceKernels.dequantize(.q6_K, bytes, count: count)
+                let reference = referenceDot(weights, dequantized(a))
+                XCTAssertEqual(Double(got), Double(want), accuracy: 1e-5 * reference.magnitude + 1e-6, "trial \(trial)")
+                XCTAssertEqual(Double(got), reference.sum, accuracy: 1e-5 * reference.magnitude + 1e-6, "trial \(trial)")
+            }
+        }
+    }
 }
 
 /// Single-token matrix products through the integer path (grouped targets, biases, both
@@ -152,4 +194,5 @@ final class MatMulIntegerTests: XCTestCase {
             }
         }
     }
+
 }

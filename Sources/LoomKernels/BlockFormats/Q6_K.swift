@@ -21,13 +21,22 @@ enum BlockQ6_K {
     @inline(__always)
     static func codes(_ p: UnsafeRawPointer, half h: Int, group g: Int)
         -> (SIMD16<UInt8>, SIMD16<UInt8>, SIMD16<UInt8>, SIMD16<UInt8>) {
+        let (q1, q2, q3, q4) = unsignedCodes(p, half: h, group: g)
+        return (q1 &- 32, q2 &- 32, q3 &- 32, q4 &- 32)
+    }
+
+    /// The four 16-element vectors of stored codes q (0...63) for half h, group g: elements
+    /// 128h + 16g + 32j ..< +16 in vector j.
+    @inline(__always)
+    static func unsignedCodes(_ p: UnsafeRawPointer, half h: Int, group g: Int)
+        -> (SIMD16<UInt8>, SIMD16<UInt8>, SIMD16<UInt8>, SIMD16<UInt8>) {
         let a = loadBytes16(p, 64 * h + 16 * g)
         let b = loadBytes16(p, 64 * h + 32 + 16 * g)
         let hb = loadBytes16(p, 128 + 32 * h + 16 * g)
-        let q1 = ((a & 0x0F) | ((hb & 0x03) &<< 4)) &- 32
-        let q2 = ((b & 0x0F) | ((hb & 0x0C) &<< 2)) &- 32
-        let q3 = ((a &>> 4) | (hb & 0x30)) &- 32
-        let q4 = ((b &>> 4) | ((hb & 0xC0) &>> 2)) &- 32
+        let q1 = (a & 0x0F) | ((hb & 0x03) &<< 4)
+        let q2 = (b & 0x0F) | ((hb & 0x0C) &<< 2)
+        let q3 = (a &>> 4) | (hb & 0x30)
+        let q4 = (b &>> 4) | ((hb & 0xC0) &>> 2)
         return (q1, q2, q3, q4)
     }
 

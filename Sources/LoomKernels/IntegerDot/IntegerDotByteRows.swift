@@ -1,3 +1,7 @@
+#if canImport(LoomIntrinsics)
+import LoomIntrinsics
+#endif
+
 // Decode four consecutive weight rows at once with the byte dot (``byteDotRow``'s
 // arithmetic, IntegerDotBytes.swift), for the matrix-vector products of a decode step.
 //
@@ -37,11 +41,28 @@ func byteDotFourRows<K: ByteDotBlock>(
     return horizontalSums(acc0, acc1, acc2, acc3) + biases
 }
 
-/// Σ u·x for 32 unsigned codes u and the activation codes x = 4·high + low, spread over 8
-/// lanes: two byte dots and a shift.
+/// Σ u·x for 32 unsigned codes u ≤ 31 and the activation codes x = 4·high + low, spread
+/// over 8 lanes (lane i: elements 4i..<4i + 4): two byte dots and a shift where the byte dot
+/// is native, else ``maddSplitCodeDot(_:_:_:)`` where AVX2 has `vpmaddubsw` (the same integers).
 @inline(__always)
 func splitCodeDot(_ u: SIMD32<UInt8>, _ high: SIMD32<Int8>, _ low: SIMD32<Int8>) -> SIMD8<Int32> {
-    byteDot32(byteDot32(SIMD8<Int32>(), u, high) &<< 2, u, low)
+    #if canImport(LoomIntrinsics)
+    if LOOM_HAS_BYTE_DOT == 0 && LOOM_HAS_UNSIGNED_BYTE_MADD != 0 { return maddSplitCodeDot(u, high, low) }
+    #endif
+    return byteDot32(byteDot32(SIMD8<Int32>(), u, high) &<< 2, u, low)
+}
+
+/// ``splitCodeDot(_:_:_:)`` from 16-bit pair sums, as llama.cpp's AVX2 kernels multiply
+/// bytes (`vpmaddubsw`, then `vpmaddwd` by ones; ggml-cpu arch/x86/quants.c, `mul_sum_us8_pairs_float`):
+/// t = 4·madd(u, high) + madd(u, low) per pair, then adjacent pairs summed into 32 bits. Lane
+/// i gets 4·Σ u·high + Σ u·low over elements 4i..<4i + 4, the very integer of the byte-dot form.
+/// Exact for u ≤ 31: |4·(u·high + u·high')| ≤ 4·2·31·128 = 31744 and u·low + u·low' ≤ 186, so
+/// neither the saturating multiply-add nor the 16-bit sum overflows (5-bit codes; 6- and
+/// 8-bit codes would).
+@inline(__always)
+func maddSplitCodeDot(_ u: SIMD32<UInt8>, _ high: SIMD32<Int8>, _ low: SIMD32<Int8>) -> SIMD8<Int32> {
+    let t = (NativeByteMadd.madd(u, high) &<< 2) &+ NativeByteMadd.madd(u, low)
+    return pairSums(t, SIMD16(repeating: 1))
 }
 
 /// The lane sums of four 8-lane vectors, as one vector: halves added pairwise, so the last

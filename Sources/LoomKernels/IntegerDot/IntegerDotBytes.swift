@@ -21,14 +21,50 @@ import LoomIntrinsics
 
 /// Where the byte-dot decode kernels are used.
 enum IntegerDotBytes {
-    /// Whether the byte dot is one instruction on this build (a compile-time constant). Where
-    /// it is not, Q4_0 keeps the 16-bit kernel, and the activations skip the split.
+    /// Whether the byte dot is one instruction on this build (a compile-time constant): AVX-512
+    /// VNNI or AVX-VNNI. Q4_1 and Q5_1 take the byte kernels only then.
     static var isNative: Bool {
         #if canImport(LoomIntrinsics)
         return LOOM_HAS_BYTE_DOT != 0
         #else
         return false
         #endif
+    }
+
+    /// Whether ``splitCodeDot(_:_:_:)`` is fast on this build: the byte dot is native, or
+    /// AVX2's `vpmaddubsw` computes it for codes of up to 5 bits (``maddSplitCodeDot(_:_:_:)``).
+    /// Q4_0 and Q5_0 take the byte kernels then, and the activations are split into byte
+    /// planes. Without either, Q4_0 keeps the 16-bit kernel and the activations skip the split.
+    static var isFast: Bool {
+        #if canImport(LoomIntrinsics)
+        return LOOM_HAS_BYTE_DOT != 0 || LOOM_HAS_UNSIGNED_BYTE_MADD != 0
+        #else
+        return false
+        #endif
+    }
+
+    /// Whether the byte-plane kernels multiply with AVX2's `vpmaddubsw` (``maddSplitCodeDot(_:_:_:)``):
+    /// AVX2 without VNNI. The K-quant formats take their byte-plane kernels only there, the
+    /// host they were measured on (an AVX2 Zen core; BENCHMARKS.md); VNNI hosts keep the
+    /// kernels measured on them.
+    static var usesByteMadd: Bool {
+        #if canImport(LoomIntrinsics)
+        return LOOM_HAS_BYTE_DOT == 0 && LOOM_HAS_UNSIGNED_BYTE_MADD != 0
+        #else
+        return false
+        #endif
+    }
+
+    /// Whether the one-token integer kernel of `type` is the byte kernel (``byteDotRow`` and
+    /// ``byteDotFourRows``): Q4_0 and Q5_0 where the split dot is fast, Q4_1 and Q5_1 where the
+    /// byte dot is native (elsewhere they keep the offset kernel, whose arithmetic their
+    /// exact batch kernel reproduces; IntegerDotOffset.swift).
+    static func isOneTokenKernel(for type: GGMLType) -> Bool {
+        switch type {
+        case .q4_0, .q5_0: return isFast
+        case .q4_1, .q5_1: return isNative
+        default: return false
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 // Integer row·activation kernels for the K-quant formats (Q4_K, Q5_K, Q6_K) against
 // ``QuantizedActivations`` (blocks of 32, so eight activation blocks per super-block).
+// Where AVX2 multiplies bytes and VNNI does not (``IntegerDotBytes/usesByteMadd``), Q4_K and
+// Q5_K take the byte-plane forms below and Q6_K its own (IntegerDotQ6_K.swift).
 //
 // Q4_K/Q5_K groups are 32 wide and line up with the activation blocks: per group the
 // 16-bit products of two 16-element halves are added (≤ 2·31·511, no overflow), converted
@@ -9,6 +11,40 @@
 
 extension BlockQ4_K {
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
+        IntegerDotBytes.usesByteMadd ? dotBytes(row, a, blocks: blocks) : dotSixteenBit(row, a, blocks: blocks)
+    }
+
+    /// The byte-plane form (AVX2's `vpmaddubsw`, ``maddSplitCodeDot(_:_:_:)``): per 32-element
+    /// group the same integer as ``dotSixteenBit(_:_:blocks:)``, from one 32-byte vector of
+    /// codes against the activation block's two byte planes.
+    static func dotBytes(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        var offsets = SIMD8<Float>()
+        for sb in 0..<blocks {
+            let p = row + sb * bytes
+            let xd = UnsafeRawPointer(a.scales + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
+            let xs = UnsafeRawPointer(a.sums + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
+            let (sc, m) = scalesAndMins(p, at: 4)
+            let dmin = loadHalves8(p, 0)
+            let multiplier = dmin[0] * unsignedFloats(sc) * xd
+            offsets.addProduct(dmin[1] * unsignedFloats(m), xs)
+            for c in 0..<4 {
+                // The 32 bytes as 32-bit lanes: one 256-bit mask and shift for 64 codes.
+                let q = p.loadUnaligned(fromByteOffset: 16 + 32 * c, as: SIMD8<UInt32>.self)
+                let nibble = SIMD8<UInt32>(repeating: 0x0F0F_0F0F)
+                let b = 8 * sb + 2 * c
+                let low = maddSplitCodeDot(unsafeBitCast(q & nibble, to: SIMD32<UInt8>.self), a.highPlane(b), a.lowPlane(b))
+                let high = maddSplitCodeDot(unsafeBitCast((q &>> 4) & nibble, to: SIMD32<UInt8>.self), a.highPlane(b + 1), a.lowPlane(b + 1))
+                acc0.addProduct(floats(low), SIMD8(repeating: multiplier[2 * c]))
+                acc1.addProduct(floats(high), SIMD8(repeating: multiplier[2 * c + 1]))
+            }
+        }
+        return horizontalSum(acc0 + acc1) - horizontalSum(offsets)
+    }
+
+    /// The 16-bit-lane form (every host; decode uses it where the byte multiply-add is not
+    /// the kernel, see ``IntegerDotBytes/usesByteMadd``).
+    static func dotSixteenBit(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var offsets = SIMD8<Float>()
         for sb in 0..<blocks {
@@ -36,6 +72,39 @@ extension BlockQ4_K {
 
 extension BlockQ5_K {
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
+        IntegerDotBytes.usesByteMadd ? dotBytes(row, a, blocks: blocks) : dotSixteenBit(row, a, blocks: blocks)
+    }
+
+    /// The byte-plane form, as ``BlockQ4_K/dotBytes(_:_:blocks:)`` (5-bit codes ≤ 31 keep
+    /// ``maddSplitCodeDot(_:_:_:)`` exact).
+    static func dotBytes(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        var offsets = SIMD8<Float>()
+        for sb in 0..<blocks {
+            let p = row + sb * bytes
+            let xd = UnsafeRawPointer(a.scales + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
+            let xs = UnsafeRawPointer(a.sums + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
+            let (sc, m) = BlockQ4_K.scalesAndMins(p, at: 4)
+            let dmin = loadHalves8(p, 0)
+            let multiplier = dmin[0] * unsignedFloats(sc) * xd
+            offsets.addProduct(dmin[1] * unsignedFloats(m), xs)
+            let qh0 = loadBytes16(p, 16)
+            let qh1 = loadBytes16(p, 32)
+            for c in 0..<4 {
+                let q0 = codes(loadBytes16(p, 48 + 32 * c), qh0, chunk: c)
+                let q1 = codes(loadBytes16(p, 48 + 32 * c + 16), qh1, chunk: c)
+                let b = 8 * sb + 2 * c
+                let low = maddSplitCodeDot(unsafeBitCast((q0.low, q1.low), to: SIMD32<UInt8>.self), a.highPlane(b), a.lowPlane(b))
+                let high = maddSplitCodeDot(unsafeBitCast((q0.high, q1.high), to: SIMD32<UInt8>.self), a.highPlane(b + 1), a.lowPlane(b + 1))
+                acc0.addProduct(floats(low), SIMD8(repeating: multiplier[2 * c]))
+                acc1.addProduct(floats(high), SIMD8(repeating: multiplier[2 * c + 1]))
+            }
+        }
+        return horizontalSum(acc0 + acc1) - horizontalSum(offsets)
+    }
+
+    /// The 16-bit-lane form (see ``BlockQ4_K/dotSixteenBit(_:_:blocks:)``).
+    static func dotSixteenBit(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var offsets = SIMD8<Float>()
         for sb in 0..<blocks {
@@ -65,6 +134,12 @@ extension BlockQ5_K {
 
 extension BlockQ6_K {
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
+        hasByteKernel ? dotBytes(row, a, blocks: blocks) : dotSixteenBit(row, a, blocks: blocks)
+    }
+
+    /// The 16-bit-lane kernel (any host; decode uses it only through tests and benchmarks
+    /// where the byte kernel is unavailable, as the float kernel measured faster than it).
+    static func dotSixteenBit(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
         var acc = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
         for sb in 0..<blocks {
             let p = row + sb * bytes

@@ -130,7 +130,7 @@ extension BlockQ4_0: PairwiseIntegerBlock {
     }
 
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
-        IntegerDotBytes.isNative ? byteDotRow(Self.self, row, a, blocks: blocks) : pairwiseDot(Self.self, row, a, blocks: blocks)
+        IntegerDotBytes.isFast ? byteDotRow(Self.self, row, a, blocks: blocks) : pairwiseDot(Self.self, row, a, blocks: blocks)
     }
 }
 
@@ -150,6 +150,6 @@ extension BlockQ5_0: PairwiseIntegerBlock {
     }
 
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
-        IntegerDotBytes.isNative ? byteDotRow(Self.self, row, a, blocks: blocks) : pairwiseDot(Self.self, row, a, blocks: blocks)
+        IntegerDotBytes.isFast ? byteDotRow(Self.self, row, a, blocks: blocks) : pairwiseDot(Self.self, row, a, blocks: blocks)
     }
 }

@@ -20,10 +20,11 @@ public enum IntegerRowKernels {
 
     /// Whether matrix products should use the integer kernel for `type`: supported and
     /// measured faster than the float kernel on an AVX-512 Zen 4 (BENCHMARKS.md, "Kernel
-    /// design measurements"). Q6_K's integer kernel measured slightly slower, so it stays on
-    /// the float kernel.
-    @inlinable public static func isPreferred(_ type: GGMLType) -> Bool {
-        supports(type) && type != .q6_K
+    /// design measurements"). Q6_K's 16-bit integer kernel measured slightly slower there, so
+    /// Q6_K takes the integer path only with its byte kernel (IntegerDotQ6_K.swift, AVX2),
+    /// measured about twice as fast as the float kernel on an AVX2 Zen host.
+    public static func isPreferred(_ type: GGMLType) -> Bool {
+        supports(type) && (type != .q6_K || BlockQ6_K.hasByteKernel)
     }
 
     /// Σ row[i]·x̂[i] over the first `count` elements of `activations` (`count` a multiple of
@@ -34,7 +35,9 @@ public enum IntegerRowKernels {
     }
 
     /// Whether `type` has a four-row decode kernel on this build (``dotFourRows(_:_:rowBytes:_:count:)``):
-    /// the 4- and 5-bit 32-element formats where the byte dot is native, and the formats with
+    /// Q4_0 and Q5_0 where the byte dot is native (on AVX2 alone, LLVM's SLP vectoriser
+    /// rearranged the four rows' float accumulation into shuffles, and the kernel ran at 253 ns
+    /// a 4096-wide row against the row kernel's 235; scripts/bench_row_kernels.swift), and the formats with
     /// an offset (Q4_1, Q5_1) everywhere (``offsetDotFourRows``, whose single float chain per
     /// row needs the four rows to hide its latency). (Q8_0's, twice as fast as its row kernel
     /// on rows in L2, streamed rows from DRAM at half the rate, and SmolLM2 Q8_0 decode was

@@ -32,6 +32,8 @@ public final class QuantizedActivations: @unchecked Sendable {
     public private(set) var scales: UnsafeMutablePointer<Float>
     public private(set) var sums: UnsafeMutablePointer<Float>
     public private(set) var codeSums: UnsafeMutablePointer<Int32>
+    /// Σ codes over each half block (elements 16k..<16k + 16), for the 16-element groups of Q6_K.
+    public private(set) var halfSums: UnsafeMutablePointer<Int32>
     /// The codes split as `code = 4·highCodes + lowCodes` with `highCodes = code >> 2`
     /// (−128...127) and `lowCodes = code & 3` (0...3): two byte planes for the byte-dot
     /// kernels (``IntegerDotBytes``), which multiply bytes only.
@@ -58,6 +60,7 @@ public final class QuantizedActivations: @unchecked Sendable {
         scales = .allocate(capacity: self.capacity / 32)
         sums = .allocate(capacity: self.capacity / 32)
         codeSums = .allocate(capacity: self.capacity / 32)
+        halfSums = .allocate(capacity: self.capacity / 16)
         highCodes = cacheLineAligned(Int8.self, self.capacity)
         lowCodes = cacheLineAligned(Int8.self, self.capacity)
     }
@@ -67,26 +70,28 @@ public final class QuantizedActivations: @unchecked Sendable {
         scales.deallocate()
         sums.deallocate()
         codeSums.deallocate()
+        halfSums.deallocate()
         highCodes.deallocate()
         lowCodes.deallocate()
     }
 
     /// Whether ``quantize(_:count:)`` fills ``highCodes`` and ``lowCodes`` (only where the
-    /// byte-dot kernels run: the byte dot is one instruction). Users of ``codes`` alone (the
+    /// byte-dot kernels run: ``IntegerDotBytes/isFast``). Users of ``codes`` alone (the
     /// prompt kernel's preparation) switch it off.
-    var splitsCodes = IntegerDotBytes.isNative
+    var splitsCodes = IntegerDotBytes.isFast
 
     /// Quantises `count` floats (a multiple of 32) from `x`.
     public func quantize(_ x: UnsafePointer<Float>, count: Int) {
         precondition(count >= 0 && count % 32 == 0, "QuantizedActivations: \(count) is not a multiple of 32")
         if count > capacity {
-            codes.deallocate(); scales.deallocate(); sums.deallocate(); codeSums.deallocate()
+            codes.deallocate(); scales.deallocate(); sums.deallocate(); codeSums.deallocate(); halfSums.deallocate()
             highCodes.deallocate(); lowCodes.deallocate()
             capacity = count
             codes = cacheLineAligned(Int16.self, count)
             scales = .allocate(capacity: count / 32)
             sums = .allocate(capacity: count / 32)
             codeSums = .allocate(capacity: count / 32)
+            halfSums = .allocate(capacity: count / 16)
             highCodes = cacheLineAligned(Int8.self, count)
             lowCodes = cacheLineAligned(Int8.self, count)
         }
@@ -130,7 +135,10 @@ public final class QuantizedActivations: @unchecked Sendable {
                 low.storeBytes(of: l0, as: SIMD16<Int8>.self)
                 low.storeBytes(of: l1, toByteOffset: 16, as: SIMD16<Int8>.self)
             }
-            let codeSum = horizontalSum(r0 &+ r1)
+            let firstHalf = horizontalSum(r0), secondHalf = horizontalSum(r1)
+            let codeSum = firstHalf &+ secondHalf
+            halfSums[2 * b] = firstHalf
+            halfSums[2 * b + 1] = secondHalf
             scales[b] = d
             sums[b] = d * Float(codeSum)
             codeSums[b] = codeSum
