@@ -22,7 +22,7 @@ public enum IntegerRowKernels {
     /// measured faster than the float kernel on an AVX-512 Zen 4 (BENCHMARKS.md, "Kernel
     /// design measurements"). Q6_K's 16-bit integer kernel measured slightly slower there, so
     /// Q6_K takes the integer path only with its byte kernel (IntegerDotQ6_K.swift, AVX2),
-    /// measured about twice as fast as the float kernel on an AVX2 Zen host.
+    /// measured 1.6–1.7× as fast as the float kernel on an AVX2 Zen host (BENCHMARKS.md).
     public static func isPreferred(_ type: GGMLType) -> Bool {
         supports(type) && (type != .q6_K || BlockQ6_K.hasByteKernel)
     }
