@@ -1,3 +1,7 @@
+#if canImport(LoomIntrinsics)
+import LoomIntrinsics
+#endif
+
 /// The micro-kernel of batched matrix products (``MatMul`` with several tokens), in
 /// "tokens in lanes" form: the activations of a batch are transposed once per product into
 /// blocks of 8 or 16 tokens (``transpose(_:tokens:columns:lanes:into:)``), and a tile of
@@ -19,12 +23,27 @@ enum BatchMicroKernel {
     /// Rows per register block: 8 accumulators per lane vector.
     static let rowBlock = 8
 
-    /// Lanes for a batch of `tokens` tokens: 8 for small batches, 16 otherwise. (``MatMul``
-    /// only sends batches of 16+ tokens here: at 8 tokens — a server decode step — the
-    /// 8-lane version measured ≈ 9 % slower than the 4×4 dot form in a profile of
-    /// `loom serve`, so it is kept, tested, for experiments only.)
+    /// Lanes for a batch of `tokens` tokens: 8 for small batches, 16 otherwise where vectors
+    /// are 512 bits wide. (``MatMul`` only sends batches of 16+ tokens here: at 8 tokens — a
+    /// server decode step — the 8-lane version measured ≈ 9 % slower than the 4×4 dot form
+    /// in a profile of `loom serve`.) With 256-bit vectors (AVX2) 16 lanes take two registers,
+    /// and eight rows' accumulators (16 registers) plus the activations do not fit the 16
+    /// vector registers: `perf annotate` of a Llama‑3‑8B-shaped F16 prompt showed accumulators
+    /// spilled to the stack and reloaded every column. AVX2 takes 8 lanes (8 accumulators, one
+    /// activation vector, one broadcast): 49–51 → 60–64 GFLOPS on one core for 1024×4096 F16
+    /// weights times 512 tokens (BENCHMARKS.md). The lane count changes no output (one chain
+    /// per output, see above).
     @inline(__always)
-    static func lanes(tokens: Int) -> Int { tokens <= 8 ? 8 : 16 }
+    static func lanes(tokens: Int) -> Int { tokens <= 8 || !hasWideVectors ? 8 : 16 }
+
+    /// Whether the target has 512-bit vectors (32 registers of 16 floats).
+    static var hasWideVectors: Bool {
+        #if canImport(LoomIntrinsics)
+        return LOOM_HAS_512_BIT_VECTORS != 0
+        #else
+        return false
+        #endif
+    }
 
     /// Floats ``transpose(_:tokens:columns:lanes:into:)`` writes.
     static func transposedCount(tokens: Int, columns: Int, lanes: Int) -> Int {

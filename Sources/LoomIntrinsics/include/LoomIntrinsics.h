@@ -190,16 +190,4 @@ static inline __attribute__((always_inline)) loom_i32x8 loom_madd_words(loom_i16
 #endif
 }
 
-/// Vectors of 8 floats (`SIMD8<Float>`).
-typedef float loom_f32x8 __attribute__((ext_vector_type(8)));
-
-/// The 8 lanes of `v` converted to float (`vcvtdq2ps`). Swift's conversion is a lane loop
-/// that LLVM scalarises; its SLP vectoriser then sometimes regroups the scalars across
-/// independent accumulators (four rows' lane 0 in one vector, and so on) and shuffles
-/// between the two layouts every iteration. One vector conversion keeps each row's lanes in
-/// its own register.
-static inline __attribute__((always_inline)) loom_f32x8 loom_float_i32x8(loom_i32x8 v) {
-    return __builtin_convertvector(v, loom_f32x8);
-}
-
 #endif
