@@ -7,17 +7,28 @@ import LoomKernels
 /// The random-weight benchmark models (`loom bench --write-shape`, issue #29): the shape, the
 /// padded tokenizer and the weight statistics are what the benchmark scripts rely on.
 final class BenchmarkShapeTests: XCTestCase {
+    /// A tokenizer source (SyntheticModel's 258 tokens) and an output path, both removed after `body`.
+    func withTokenizerAndOutput(_ body: (GGUFFile, String) throws -> Void) throws {
+        var tokenizerSource = SyntheticModel()
+        let sourcePath = try tokenizerSource.write()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("loom-shape-\(UUID().uuidString).gguf").path
+        defer {
+            try? FileManager.default.removeItem(atPath: sourcePath)
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        try body(try GGUFFile(path: sourcePath), path)
+    }
+
     /// A small model at the Qwen2 layout (biases, tied head) with a vocabulary larger than the
     /// tokenizer's 258 tokens, loaded and run by Loom.
     func testSmallShapeLoadsWithPaddedVocabularyAndRuns() throws {
-        var tokenizerSource = SyntheticModel()
-        let sourcePath = try tokenizerSource.write()
-        defer { try? FileManager.default.removeItem(atPath: sourcePath) }
+        try withTokenizerAndOutput { tokenizer, path in try checkSmallShape(tokenizer, path) }
+    }
+
+    func checkSmallShape(_ tokenizer: GGUFFile, _ path: String) throws {
         let shape = BenchmarkShape(name: "tiny", architecture: "qwen2", hidden: 64, feedForward: 96, heads: 4,
                                    kvHeads: 2, vocabulary: 300, layers: 8, tiedOutput: true)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("loom-shape-\(UUID().uuidString).gguf").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try shape.writeRandomModel(to: path, layers: 2, tokenizer: try GGUFFile(path: sourcePath), seed: 7)
+        try shape.writeRandomModel(to: path, layers: 2, tokenizer: tokenizer, seed: 7)
 
         let file = try GGUFFile(path: path)
         XCTAssertEqual(file["qwen2.block_count"]?.intValue, 2)
@@ -60,16 +71,14 @@ final class BenchmarkShapeTests: XCTestCase {
     }
 
     func testVocabularySmallerThanTheTokenizerIsAnError() throws {
-        var tokenizerSource = SyntheticModel()
-        let sourcePath = try tokenizerSource.write()
-        defer { try? FileManager.default.removeItem(atPath: sourcePath) }
         let shape = BenchmarkShape(name: "small-vocab", architecture: "llama", hidden: 32, feedForward: 48, heads: 4,
                                    kvHeads: 2, vocabulary: 100, layers: 1, tiedOutput: false)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("loom-shape-\(UUID().uuidString).gguf").path
-        XCTAssertThrowsError(try shape.writeRandomModel(to: path, layers: 1, tokenizer: try GGUFFile(path: sourcePath))) { error in
-            XCTAssertTrue("\(error)".contains("258 tokens, more than the small-vocab vocabulary of 100"), "\(error)")
+        try withTokenizerAndOutput { tokenizer, path in
+            XCTAssertThrowsError(try shape.writeRandomModel(to: path, layers: 1, tokenizer: tokenizer)) { error in
+                XCTAssertTrue("\(error)".contains("258 tokens, more than the small-vocab vocabulary of 100"), "\(error)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path))
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
         XCTAssertEqual(BenchmarkShape.named("llama3-8b")?.vocabulary, 128_256)
         XCTAssertNil(BenchmarkShape.named("llama3-70b"))
     }

@@ -10,6 +10,20 @@
 // product (≤ 32·511) per group, scaled by d·sc·d_x of the activation block it lies in.
 
 extension BlockQ4_K {
+    /// Per 32-element group g of the super-block at `p` (Q4_K and Q5_K share the layout of
+    /// d, dmin and the 6-bit scales): multiplier d·sc[g]·d_x[g], the minimum's factor dmin·m[g],
+    /// and the activations' d_x·Σx of the block it multiplies (so the caller's offset is one
+    /// fused multiply-add per super-block).
+    @inline(__always)
+    static func groupFactors(_ p: UnsafeRawPointer, _ a: ActivationBlocks, superBlock sb: Int)
+        -> (multiplier: SIMD8<Float>, minimums: SIMD8<Float>, sums: SIMD8<Float>) {
+        let xd = UnsafeRawPointer(a.scales + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
+        let xs = UnsafeRawPointer(a.sums + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
+        let (sc, m) = scalesAndMins(p, at: 4)
+        let dmin = loadHalves8(p, 0)
+        return (dmin[0] * unsignedFloats(sc) * xd, dmin[1] * unsignedFloats(m), xs)
+    }
+
     static func dotInteger(_ row: UnsafeRawPointer, _ a: ActivationBlocks, blocks: Int) -> Float {
         IntegerDotBytes.usesByteMadd ? dotBytes(row, a, blocks: blocks) : dotSixteenBit(row, a, blocks: blocks)
     }
@@ -22,12 +36,8 @@ extension BlockQ4_K {
         var offsets = SIMD8<Float>()
         for sb in 0..<blocks {
             let p = row + sb * bytes
-            let xd = UnsafeRawPointer(a.scales + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
-            let xs = UnsafeRawPointer(a.sums + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
-            let (sc, m) = scalesAndMins(p, at: 4)
-            let dmin = loadHalves8(p, 0)
-            let multiplier = dmin[0] * unsignedFloats(sc) * xd
-            offsets.addProduct(dmin[1] * unsignedFloats(m), xs)
+            let (multiplier, minimums, xs) = BlockQ4_K.groupFactors(p, a, superBlock: sb)
+            offsets.addProduct(minimums, xs)
             for c in 0..<4 {
                 // The 32 bytes as 32-bit lanes: one 256-bit mask and shift for 64 codes.
                 let q = p.loadUnaligned(fromByteOffset: 16 + 32 * c, as: SIMD8<UInt32>.self)
@@ -49,12 +59,8 @@ extension BlockQ4_K {
         var offsets = SIMD8<Float>()
         for sb in 0..<blocks {
             let p = row + sb * bytes
-            let xd = UnsafeRawPointer(a.scales + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
-            let xs = UnsafeRawPointer(a.sums + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
-            let (sc, m) = scalesAndMins(p, at: 4)
-            let dmin = loadHalves8(p, 0)
-            let multiplier = dmin[0] * unsignedFloats(sc) * xd
-            offsets.addProduct(dmin[1] * unsignedFloats(m), xs)
+            let (multiplier, minimums, xs) = BlockQ4_K.groupFactors(p, a, superBlock: sb)
+            offsets.addProduct(minimums, xs)
             let x = a.codes + 256 * sb
             for c in 0..<4 {
                 let q0 = loadBytes16(p, 16 + 32 * c)
@@ -82,12 +88,8 @@ extension BlockQ5_K {
         var offsets = SIMD8<Float>()
         for sb in 0..<blocks {
             let p = row + sb * bytes
-            let xd = UnsafeRawPointer(a.scales + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
-            let xs = UnsafeRawPointer(a.sums + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
-            let (sc, m) = BlockQ4_K.scalesAndMins(p, at: 4)
-            let dmin = loadHalves8(p, 0)
-            let multiplier = dmin[0] * unsignedFloats(sc) * xd
-            offsets.addProduct(dmin[1] * unsignedFloats(m), xs)
+            let (multiplier, minimums, xs) = BlockQ4_K.groupFactors(p, a, superBlock: sb)
+            offsets.addProduct(minimums, xs)
             let qh0 = loadBytes16(p, 16)
             let qh1 = loadBytes16(p, 32)
             for c in 0..<4 {
@@ -109,12 +111,8 @@ extension BlockQ5_K {
         var offsets = SIMD8<Float>()
         for sb in 0..<blocks {
             let p = row + sb * bytes
-            let xd = UnsafeRawPointer(a.scales + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
-            let xs = UnsafeRawPointer(a.sums + 8 * sb).loadUnaligned(as: SIMD8<Float>.self)
-            let (sc, m) = BlockQ4_K.scalesAndMins(p, at: 4)
-            let dmin = loadHalves8(p, 0)
-            let multiplier = dmin[0] * unsignedFloats(sc) * xd
-            offsets.addProduct(dmin[1] * unsignedFloats(m), xs)
+            let (multiplier, minimums, xs) = BlockQ4_K.groupFactors(p, a, superBlock: sb)
+            offsets.addProduct(minimums, xs)
             let qh0 = loadBytes16(p, 16)
             let qh1 = loadBytes16(p, 32)
             let x = a.codes + 256 * sb
