@@ -309,7 +309,8 @@ public enum MatMul {
     }
 
     /// Large batches: the dequantised tile (in `scratch`) times the transposed activations,
-    /// eight rows × one block of tokens per ``BatchMicroKernel`` call.
+    /// one register block of rows (``BatchMicroKernel/rowBlock(lanes:)``) × one block of tokens
+    /// per ``BatchMicroKernel`` call.
     static func multiplyTile(
         _ t: MatMulTarget, _ rows: Range<Int>, _ xt: UnsafePointer<Float>, lanes: Int, tokens: Int,
         scratch: UnsafeMutablePointer<Float>
@@ -319,7 +320,7 @@ public enum MatMul {
         let count = rows.count
         var r0 = 0
         while r0 < count {
-            let rowCount = min(BatchMicroKernel.rowBlock, count - r0)
+            let rowCount = min(BatchMicroKernel.rowBlock(lanes: lanes), count - r0)
             var t0 = 0
             while t0 < tokens {
                 let take = min(tokens - t0, lanes)

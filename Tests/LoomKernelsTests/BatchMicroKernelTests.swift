@@ -39,8 +39,8 @@ final class BatchMicroKernelTests: XCTestCase {
     func testAgainstNaiveProduct() {
         var seed: UInt64 = 42
         for (columns, tokens) in [(16, 1), (45, 3), (64, 8), (96, 9), (33, 16), (128, 17), (80, 32), (64, 40), (576, 35)] {
-            for rows in 1...8 {
-                let lanes = BatchMicroKernel.lanes(tokens: tokens)
+            let lanes = BatchMicroKernel.lanes(tokens: tokens)
+            for rows in 1...BatchMicroKernel.rowBlock(lanes: lanes) {
                 let w = randomFloats(rows * columns, seed: &seed)
                 let x = randomFloats(tokens * columns, seed: &seed)
                 let ldy = rows + 5, firstRow = 3
@@ -64,10 +64,11 @@ final class BatchMicroKernelTests: XCTestCase {
     }
 
     /// A token's outputs are bit-identical whether it is evaluated alone, in a block of 8
-    /// or in a block of 16 (batched results must not depend on the batch).
+    /// or in a block of 16, and whichever register block (8 rows, or 6 and 4 on 256-bit
+    /// vectors) its row falls in (batched results must not depend on the batch).
     func testResultsDoNotDependOnBatchComposition() {
         var seed: UInt64 = 9
-        let columns = 200, rows = 8, tokens = 37
+        let columns = 200, rows = BatchMicroKernel.rowBlock(lanes: 16), tokens = 37
         let w = randomFloats(rows * columns, seed: &seed)
         let x = randomFloats(tokens * columns, seed: &seed)
         let all = run(w, rows: rows, columns: columns, x, tokens: tokens, lanes: 16, ldy: rows, firstRow: 0)
@@ -75,6 +76,15 @@ final class BatchMicroKernelTests: XCTestCase {
             let one = Array(x[(t * columns)..<((t + 1) * columns)])
             let alone = run(w, rows: rows, columns: columns, one, tokens: 1, lanes: 8, ldy: rows, firstRow: 0)
             XCTAssertEqual(alone, Array(all[(t * rows)..<((t + 1) * rows)]), "token \(t)")
+        }
+        // Each row alone and the last rows as a 4-row block give the same bits as the full block.
+        for first in 0..<rows {
+            let count = min(4, rows - first)
+            let part = Array(w[(first * columns)..<((first + count) * columns)])
+            let got = run(part, rows: count, columns: columns, x, tokens: tokens, lanes: 16, ldy: rows, firstRow: first)
+            for t in 0..<tokens {
+                for r in first..<(first + count) { XCTAssertEqual(got[t * rows + r], all[t * rows + r], "rows from \(first), token \(t) row \(r)") }
+            }
         }
     }
 
