@@ -223,7 +223,7 @@ public enum MatMul {
             IntegerPromptKernel.unpack(w, rows: tile, into: scratch)
             IntegerPromptKernel.multiplyTile(
                 UnsafeRawPointer(scratch), rows: tile.count, columns: w.columns, prepared, tokens: tokens,
-                into: t.output, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias)
+                into: t.output, ldy: w.rows, firstRow: tile.lowerBound, bias: t.bias, offsets: IntegerPromptKernel.hasOffsets(w.type))
         }
     }
 

@@ -15,11 +15,12 @@ extension IntegerPromptKernel {
     /// Rows per register block of ``oneGroupBlock``.
     static let oneGroupRowBlock = 8
 
-    /// Up to 8 rows × one group of `G.lanes` tokens (`tokens` real ones).
+    /// Up to 8 rows × one group of `G.lanes` tokens (`tokens` real ones); `wOffsets` and
+    /// `xSums` as in ``block(_:_:_:_:rows:columns:_:_:_:groups:tokens:_:ldy:firstRow:bias:)``.
     @inline(__always)
     static func oneGroupBlock<G: PromptLaneGroup>(
-        _: G.Type, _ codes: UnsafePointer<Int16>, _ wScales: UnsafePointer<Float>, rows: Int, columns n: Int,
-        _ pairs: UnsafeRawPointer, _ xScales: UnsafePointer<Float>, tokens: Int,
+        _: G.Type, _ codes: UnsafePointer<Int16>, _ wScales: UnsafePointer<Float>, _ wOffsets: UnsafePointer<Float>?, rows: Int, columns n: Int,
+        _ pairs: UnsafeRawPointer, _ xScales: UnsafePointer<Float>, _ xSums: UnsafePointer<Float>, tokens: Int,
         _ y: UnsafeMutablePointer<Float>, ldy: Int, firstRow: Int, bias: UnsafePointer<Float>?
     ) {
         let groupLanes = G.lanes
@@ -29,7 +30,7 @@ extension IntegerPromptKernel {
         let w0 = UnsafeRawPointer(codes), w1 = w0 + 2 * n * rowIndex(1), w2 = w0 + 2 * n * rowIndex(2)
         let w3 = w0 + 2 * n * rowIndex(3), w4 = w0 + 2 * n * rowIndex(4), w5 = w0 + 2 * n * rowIndex(5)
         let w6 = w0 + 2 * n * rowIndex(6), w7 = w0 + 2 * n * rowIndex(7)
-        let xs = UnsafeRawPointer(xScales)
+        let xs = UnsafeRawPointer(xScales), xm = UnsafeRawPointer(xSums)
         typealias F = G.Floats
         // Float accumulators [row][block mod 4], as ``pairwiseDot``.
         var f = (F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(),
@@ -62,10 +63,18 @@ extension IntegerPromptKernel {
                         if b < whole {
                             let j = b & 3
                             for i in 0..<8 { acc[4 * i + j].addProduct(G.floats(s[i]), F(repeating: wScales[blocks * rowIndex(i) + b]) * d) }
+                            if let wOffsets {
+                                let m = xm.loadUnaligned(fromByteOffset: 4 * groupLanes * b, as: F.self)
+                                for i in 0..<8 { acc[4 * i + j].addProduct(F(repeating: wOffsets[blocks * rowIndex(i) + b]), m) }
+                            }
                         } else {
                             // ``pairwiseStep``: Float(t)·(d·d_x + 0), added after the four-way sum.
                             if b == whole { for i in 0..<8 { rest[i] = (acc[4 * i] + acc[4 * i + 1]) + (acc[4 * i + 2] + acc[4 * i + 3]) } }
                             for i in 0..<8 { rest[i] = rest[i] + G.floats(s[i]) * (F(repeating: wScales[blocks * rowIndex(i) + b]) * d + 0) }
+                            if let wOffsets {
+                                let m = xm.loadUnaligned(fromByteOffset: 4 * groupLanes * b, as: F.self)
+                                for i in 0..<8 { rest[i].addProduct(F(repeating: wOffsets[blocks * rowIndex(i) + b]), m) }
+                            }
                         }
                     }
                 }

@@ -48,27 +48,39 @@ enum IntegerPromptKernel {
         type == .q4_0 || type == .q5_0 || type == .q8_0
     }
 
-    /// Formats for which ``MatMul`` takes this kernel (supported and measured faster than
+    /// K-quant formats this kernel also runs (IntegerPromptKernel+KQuants.swift): their
+    /// prompts had no integer kernel and ran on dequantised f32 tiles. Their decode kernels
+    /// round differently (10-bit codes, own sum orders), so decode rows never come here.
+    static func supportsKQuant(_ type: GGMLType) -> Bool {
+        type == .q4_K || type == .q5_K || type == .q6_K
+    }
+
+    /// Whether the unpacked rows of `type` carry a per-block offset (the K-quants' minimums).
+    static func hasOffsets(_ type: GGMLType) -> Bool { type == .q4_K || type == .q5_K }
+
+    /// Formats for which ``MatMul`` takes this kernel for prompts (measured faster than
     /// dequantising to f32).
-    static func isPreferred(_ type: GGMLType) -> Bool { supports(type) }
+    static func isPreferred(_ type: GGMLType) -> Bool { supports(type) || supportsKQuant(type) }
 
     /// Groups of `lanes` (by default ``groupLanes``) tokens for `tokens` tokens.
     static func groups(tokens: Int, lanes: Int = groupLanes) -> Int { (tokens + lanes - 1) / lanes }
 
     /// 4-byte words ``prepare(_:tokens:columns:into:lanes:)`` writes: per group `columns / 2`
-    /// code pairs and `columns / 32` scales, for each of the group's lanes.
+    /// code pairs, `columns / 32` scales and `columns / 32` block sums, for each of the group's lanes.
     static func preparedWords(tokens: Int, columns: Int, lanes: Int = groupLanes) -> Int {
-        groups(tokens: tokens, lanes: lanes) * lanes * (columns / 2 + columns / 32)
+        groups(tokens: tokens, lanes: lanes) * lanes * (columns / 2 + 2 * columns / 32)
     }
 
-    /// 4-byte words of a weight tile of `rows` rows: 16-bit codes and one float scale per block.
-    static func tileWords(rows: Int, columns: Int) -> Int { rows * (columns / 2 + columns / 32) }
+    /// 4-byte words of a weight tile of `rows` rows: 16-bit codes, one float scale per block
+    /// and (K-quants with minimums) one float offset per block.
+    static func tileWords(rows: Int, columns: Int) -> Int { rows * (columns / 2 + 2 * columns / 32) }
 
     /// Quantises every token row of `x` (`tokens × columns`, `columns` a multiple of 32) as
     /// ``QuantizedActivations`` does for one token, and stores the codes as pairs per lane
     /// group of L = `lanes` tokens: word `(g·columns/2 + p)·L + l` holds codes 2p, 2p+1 of
-    /// token L·g + l; then the scales, float `(g·columns/32 + b)·L + l`. Lanes past the last
-    /// token are zero.
+    /// token L·g + l; then the scales, float `(g·columns/32 + b)·L + l`; then in the same
+    /// layout each block's sum of activations as quantised (scale · Σ codes, for the offsets of
+    /// K-quant rows). Lanes past the last token are zero.
     static func prepare(_ x: UnsafePointer<Float>, tokens: Int, columns: Int, into words: UnsafeMutableRawPointer, lanes: Int = groupLanes,
                         codeLimit: Int = QuantizedActivations.codeLimit) {
         prepare(x, tokens: tokens, columns: columns, groups: 0..<groups(tokens: tokens, lanes: lanes), into: words, lanes: lanes,
@@ -97,10 +109,14 @@ enum IntegerPromptKernel {
         let pairCount = groupCount * groupLanes * columns / 2
         let scales = UnsafeMutableRawPointer(pairs + pairCount).assumingMemoryBound(to: Float.self)
         let blocks = columns / 32
+        let sums = scales + groupCount * groupLanes * blocks
         if tokens % groupLanes != 0 && groupRange.contains(groupCount - 1) {
             let g = groupCount - 1
             for p in 0..<(columns / 2) { (pairs + (g * columns / 2 + p) * groupLanes).initialize(repeating: 0, count: groupLanes) }
-            for b in 0..<blocks { (scales + (g * blocks + b) * groupLanes).initialize(repeating: 0, count: groupLanes) }
+            for b in 0..<blocks {
+                (scales + (g * blocks + b) * groupLanes).initialize(repeating: 0, count: groupLanes)
+                (sums + (g * blocks + b) * groupLanes).initialize(repeating: 0, count: groupLanes)
+            }
         }
         let a = QuantizedActivations(capacity: columns, codeLimit: codeLimit)
         a.splitsCodes = false  // the prompt kernel reads the 16-bit codes only
@@ -113,13 +129,21 @@ enum IntegerPromptKernel {
                 out.pointee = codes.loadUnaligned(fromByteOffset: 4 * p, as: UInt32.self)
                 out += groupLanes
             }
-            for b in 0..<blocks { scales[(g * blocks + b) * groupLanes + l] = a.scales[b] }
+            for b in 0..<blocks {
+                scales[(g * blocks + b) * groupLanes + l] = a.scales[b]
+                sums[(g * blocks + b) * groupLanes + l] = a.sums[b]
+            }
         }
     }
 
     /// Unpacks rows `rows` of `w` into `tile`: row i's signed codes as `Int16` at
-    /// `tile + i·columns` (2 bytes each), then all block scales as floats (row-major).
+    /// `tile + i·columns` (2 bytes each), then all block scales as floats (row-major), then for
+    /// formats with offsets (``hasOffsets(_:)``) all block offsets (row-major).
     static func unpack(_ w: WeightMatrix, rows: Range<Int>, into tile: UnsafeMutableRawPointer) {
+        if supportsKQuant(w.type) {
+            unpackKQuant(w, rows: rows, into: tile)
+            return
+        }
         let n = w.columns
         let blocks = n / 32
         let codes = tile.bindMemory(to: Int16.self, capacity: rows.count * n)
@@ -158,16 +182,18 @@ enum IntegerPromptKernel {
     }
 
     /// `y[t·ldy + firstRow + r] = Σ row r · token t (+ bias)` for the `rows` rows of the
-    /// unpacked `tile` (``unpack(_:rows:into:)``) and all `tokens` tokens of the prepared
-    /// activations `xp` (``prepare(_:tokens:columns:into:)``).
+    /// unpacked `tile` (``unpack(_:rows:into:)``; `offsets` if its format ``hasOffsets(_:)``)
+    /// and all `tokens` tokens of the prepared activations `xp` (``prepare(_:tokens:columns:into:)``).
     static func multiplyTile(
         _ tile: UnsafeRawPointer, rows: Int, columns: Int, _ xp: UnsafeRawPointer, tokens: Int,
-        into y: UnsafeMutablePointer<Float>, ldy: Int, firstRow: Int, bias: UnsafePointer<Float>?
+        into y: UnsafeMutablePointer<Float>, ldy: Int, firstRow: Int, bias: UnsafePointer<Float>?, offsets: Bool = false
     ) {
         if isWide {
-            multiplyTile(WidePromptLanes.self, tile, rows: rows, columns: columns, xp, tokens: tokens, into: y, ldy: ldy, firstRow: firstRow, bias: bias)
+            multiplyTile(WidePromptLanes.self, tile, rows: rows, columns: columns, xp, tokens: tokens, into: y, ldy: ldy, firstRow: firstRow,
+                         bias: bias, offsets: offsets)
         } else {
-            multiplyTile(NarrowPromptLanes.self, tile, rows: rows, columns: columns, xp, tokens: tokens, into: y, ldy: ldy, firstRow: firstRow, bias: bias)
+            multiplyTile(NarrowPromptLanes.self, tile, rows: rows, columns: columns, xp, tokens: tokens, into: y, ldy: ldy, firstRow: firstRow,
+                         bias: bias, offsets: offsets)
         }
     }
 
@@ -176,7 +202,7 @@ enum IntegerPromptKernel {
     @inline(__always)
     static func multiplyTile<G: PromptLaneGroup>(
         _: G.Type, _ tile: UnsafeRawPointer, rows: Int, columns: Int, _ xp: UnsafeRawPointer, tokens: Int,
-        into y: UnsafeMutablePointer<Float>, ldy: Int, firstRow: Int, bias: UnsafePointer<Float>?
+        into y: UnsafeMutablePointer<Float>, ldy: Int, firstRow: Int, bias: UnsafePointer<Float>?, offsets: Bool = false
     ) {
         let groupLanes = G.lanes
         let n = columns
@@ -187,14 +213,17 @@ enum IntegerPromptKernel {
         // Pair p of group g at (g·n/2 + p)·lanes 32-bit words, then the scales.
         let pairs = xp
         let xScales = (xp + 4 * groupCount * groupLanes * n / 2).assumingMemoryBound(to: Float.self)
+        let xSums = xScales + groupCount * groupLanes * blocks
+        // Per-block offsets of K-quant rows (−dmin·m), after the scales; nil for the others.
+        let wOffsets: UnsafePointer<Float>? = offsets ? scales + rows * blocks : nil
         if groupCount == 1 {
             // One group (a batch of decode rows): the block below would run its second group
             // on a copy of the first; eight rows × one group does no wasted work.
             var r0 = 0
             while r0 < rows {
                 let rowCount = min(oneGroupRowBlock, rows - r0)
-                oneGroupBlock(G.self, codes + r0 * n, scales + r0 * blocks, rows: rowCount, columns: n, pairs, xScales, tokens: tokens,
-                              y, ldy: ldy, firstRow: firstRow + r0, bias: bias)
+                oneGroupBlock(G.self, codes + r0 * n, scales + r0 * blocks, wOffsets.map { $0 + r0 * blocks }, rows: rowCount, columns: n,
+                              pairs, xScales, xSums, tokens: tokens, y, ldy: ldy, firstRow: firstRow + r0, bias: bias)
                 r0 += rowCount
             }
             return
@@ -205,8 +234,9 @@ enum IntegerPromptKernel {
             var g0 = 0
             while g0 < groupCount {
                 let groupPair = min(2, groupCount - g0)
-                block(G.self, codes + r0 * n, scales + r0 * blocks, rows: rowCount, columns: n,
-                      pairs + 4 * g0 * groupLanes * n / 2, xScales + g0 * groupLanes * blocks, groups: groupPair, tokens: min(tokens - g0 * groupLanes, 2 * groupLanes),
+                block(G.self, codes + r0 * n, scales + r0 * blocks, wOffsets.map { $0 + r0 * blocks }, rows: rowCount, columns: n,
+                      pairs + 4 * g0 * groupLanes * n / 2, xScales + g0 * groupLanes * blocks, xSums + g0 * groupLanes * blocks,
+                      groups: groupPair, tokens: min(tokens - g0 * groupLanes, 2 * groupLanes),
                       y + g0 * groupLanes * ldy, ldy: ldy, firstRow: firstRow + r0, bias: bias)
                 g0 += groupPair
             }
@@ -215,10 +245,13 @@ enum IntegerPromptKernel {
     }
 
     /// Up to 4 rows × up to 2 groups of `G.lanes` tokens (`tokens` real ones, at most 2·`G.lanes`).
+    /// With `wOffsets` (K-quant minimums, per row and block) each block also adds
+    /// offset · (the tokens' block sums `xSums`) to the float accumulators, right after its
+    /// scaled integer sum.
     @inline(__always)
     static func block<G: PromptLaneGroup>(
-        _: G.Type, _ codes: UnsafePointer<Int16>, _ wScales: UnsafePointer<Float>, rows: Int, columns n: Int,
-        _ pairs: UnsafeRawPointer, _ xScales: UnsafePointer<Float>, groups: Int, tokens: Int,
+        _: G.Type, _ codes: UnsafePointer<Int16>, _ wScales: UnsafePointer<Float>, _ wOffsets: UnsafePointer<Float>?, rows: Int, columns n: Int,
+        _ pairs: UnsafeRawPointer, _ xScales: UnsafePointer<Float>, _ xSums: UnsafePointer<Float>, groups: Int, tokens: Int,
         _ y: UnsafeMutablePointer<Float>, ldy: Int, firstRow: Int, bias: UnsafePointer<Float>?
     ) {
         let groupLanes = G.lanes
@@ -230,6 +263,10 @@ enum IntegerPromptKernel {
         let s2 = wScales + blocks * min(2, rows - 1), s3 = wScales + blocks * min(3, rows - 1)
         let x0 = pairs, x1 = pairs + 4 * (groups - 1) * groupLanes * n / 2
         let xs0 = UnsafeRawPointer(xScales), xs1 = UnsafeRawPointer(xScales + (groups - 1) * groupLanes * blocks)
+        let xm0 = UnsafeRawPointer(xSums), xm1 = UnsafeRawPointer(xSums + (groups - 1) * groupLanes * blocks)
+        let hasOffsets = wOffsets != nil
+        let o = wOffsets ?? wScales
+        let o0 = o, o1 = o + blocks * min(1, rows - 1), o2 = o + blocks * min(2, rows - 1), o3 = o + blocks * min(3, rows - 1)
         // Float accumulators [row][group][block mod 4] as in ``pairwiseDot``.
         typealias F = G.Floats
         var f = (F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(), F(),
@@ -265,6 +302,14 @@ enum IntegerPromptKernel {
                     acc[20 + j].addProduct(G.floats(a21), F(repeating: s2[b]) * d1)
                     acc[24 + j].addProduct(G.floats(a30), F(repeating: s3[b]) * d0)
                     acc[28 + j].addProduct(G.floats(a31), F(repeating: s3[b]) * d1)
+                    if hasOffsets {
+                        let m0 = xm0.loadUnaligned(fromByteOffset: 4 * groupLanes * b, as: F.self)
+                        let m1 = xm1.loadUnaligned(fromByteOffset: 4 * groupLanes * b, as: F.self)
+                        acc[0 + j].addProduct(F(repeating: o0[b]), m0); acc[4 + j].addProduct(F(repeating: o0[b]), m1)
+                        acc[8 + j].addProduct(F(repeating: o1[b]), m0); acc[12 + j].addProduct(F(repeating: o1[b]), m1)
+                        acc[16 + j].addProduct(F(repeating: o2[b]), m0); acc[20 + j].addProduct(F(repeating: o2[b]), m1)
+                        acc[24 + j].addProduct(F(repeating: o3[b]), m0); acc[28 + j].addProduct(F(repeating: o3[b]), m1)
+                    }
                 } else {
                     // ``pairwiseStep``: Float(t)·(d·d_x + 0), added after the four-way sum.
                     if b == whole { tail = sums(acc) }
@@ -276,6 +321,14 @@ enum IntegerPromptKernel {
                     tail.5 = tail.5 + G.floats(a21) * (F(repeating: s2[b]) * d1 + 0)
                     tail.6 = tail.6 + G.floats(a30) * (F(repeating: s3[b]) * d0 + 0)
                     tail.7 = tail.7 + G.floats(a31) * (F(repeating: s3[b]) * d1 + 0)
+                    if hasOffsets {
+                        let m0 = xm0.loadUnaligned(fromByteOffset: 4 * groupLanes * b, as: F.self)
+                        let m1 = xm1.loadUnaligned(fromByteOffset: 4 * groupLanes * b, as: F.self)
+                        tail.0.addProduct(F(repeating: o0[b]), m0); tail.1.addProduct(F(repeating: o0[b]), m1)
+                        tail.2.addProduct(F(repeating: o1[b]), m0); tail.3.addProduct(F(repeating: o1[b]), m1)
+                        tail.4.addProduct(F(repeating: o2[b]), m0); tail.5.addProduct(F(repeating: o2[b]), m1)
+                        tail.6.addProduct(F(repeating: o3[b]), m0); tail.7.addProduct(F(repeating: o3[b]), m1)
+                    }
                 }
             }
             if whole == blocks { tail = sums(acc) }
