@@ -10,7 +10,8 @@
 /// transposed once per dispatch and the weights broadcast (``BatchMicroKernel``), which
 /// needs no horizontal sums and far fewer loads per multiply-add. Prompts of Q4_0, Q5_0 and
 /// Q8_0 weights take the same shape on integer codes instead (``IntegerPromptKernel``:
-/// 16-bit pair products, bit-identical to the single-token integer kernels). Ternary weights
+/// 16-bit pair products, bit-identical to the single-token integer kernels), and so do
+/// Q3_K…Q6_K prompts (IntegerPromptKernel+KQuants.swift: exact integers, their own rounding). Ternary weights
 /// (TQ1_0, TQ2_0) take 8-bit activations with one scale per 256 (``TernaryActivations``), four
 /// rows at a time for one token (``TernaryKernels``) and an unpacked tile for prompts
 /// (``TernaryPromptKernel``, bit-identical to the single-token kernel).

@@ -1,14 +1,14 @@
 import XCTest
 @testable import LoomKernels
 
-/// Prompts of Q4_K, Q5_K and Q6_K weights through ``IntegerPromptKernel``
+/// Prompts of Q3_K, Q4_K, Q5_K and Q6_K weights through ``IntegerPromptKernel``
 /// (IntegerPromptKernel+KQuants.swift): every output against a naive Double product of the
 /// reference-dequantised weights (ggml's formulas, ReferenceKernels.swift) with the
 /// activations as the prompt quantises them (15-bit codes). The kernel's integers are
 /// exact, so the only slack is float rounding: a wrong code, scale, group or offset changes
 /// an output by a whole term and fails ``assertDot(_:_:_:file:line:)``'s 1e-5 bound.
 final class IntegerPromptKernelKQuantTests: XCTestCase {
-    static let types: [GGMLType] = [.q4_K, .q5_K, .q6_K]
+    static let types: [GGMLType] = [.q3_K, .q4_K, .q5_K, .q6_K]
 
     /// Random rows of `type` in a 64-byte aligned buffer (freed by the caller).
     func matrix(_ type: GGMLType, rows: Int, columns: Int, _ rng: inout SplitMix64) -> (WeightMatrix, [UInt8], UnsafeMutableRawPointer) {

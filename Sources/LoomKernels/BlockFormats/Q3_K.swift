@@ -12,13 +12,19 @@ enum BlockQ3_K {
     /// The sixteen group scales d·(s − 32), one lane per group.
     @inline(__always)
     static func groupScales(_ p: UnsafeRawPointer) -> SIMD16<Float> {
+        loadHalf(p, 108) * signedFloats(signedScales(p))
+    }
+
+    /// The sixteen 6-bit group scales s − 32 (−32...31) as signed bytes, one lane per group.
+    @inline(__always)
+    static func signedScales(_ p: UnsafeRawPointer) -> SIMD16<UInt8> {
         // 8 + 4 loads: a 16-byte load would read past the end of the last block of a row.
         let b = unsafeBitCast(p.loadUnaligned(fromByteOffset: 96, as: UInt64.self), to: SIMD8<UInt8>.self)
         let c = unsafeBitCast(p.loadUnaligned(fromByteOffset: 104, as: UInt32.self), to: SIMD4<UInt8>.self)
         let low = SIMD16(lowHalf: b & 0x0F, highHalf: b &>> 4)
         let high = SIMD16(lowHalf: SIMD8(lowHalf: c, highHalf: c &>> 2),
                           highHalf: SIMD8(lowHalf: c &>> 4, highHalf: c &>> 6)) & 3
-        return loadHalf(p, 108) * signedFloats((low | (high &<< 4)) &- 32)
+        return (low | (high &<< 4)) &- 32
     }
 
     /// Codes of plane j (0..<4) in half h for 16 elements, as signed bytes −4...3.

@@ -1,4 +1,4 @@
-// ``IntegerPromptKernel`` for the K-quants Q4_K, Q5_K and Q6_K: their rows unpacked into the
+// ``IntegerPromptKernel`` for the K-quants Q3_K, Q4_K, Q5_K and Q6_K: their rows unpacked into the
 // kernel's tile of 16-bit codes with one float scale per 32 columns, so prompts of the most
 // used GGUF mixes (Q4_K_M, Q5_K_M, Q6_K) run on integer pair products (`vpmaddwd`) instead
 // of dequantised f32 tiles (``BatchMicroKernel``). On one AVX2 core, 1024×4096 weights × 512
@@ -14,6 +14,10 @@
 // - Q6_K (`dequantize_row_q6_K`): w = d·sc·(q − 32) per group of 16 with 8-bit signed sc, two
 //   groups in a block of 32. The code is sc·(q − 32) (|·| ≤ 128·32 = 4096) with block scale d.
 //   With 15-bit activation codes a block's sum stays below 32·4096·16383 < 2³¹.
+// - Q3_K (`dequantize_row_q3_K`): w = d·(s − 32)·(q − 4) per group of 16, 6-bit s and 3-bit
+//   q. The code is (s − 32)·(q − 4) (|·| ≤ 128) with block scale d.
+// Q2_K is not here: its minimums change every 16 columns, and the kernel adds one offset
+// per block of 32 (it keeps the f32 tile path).
 //
 // These codes are the integers of ggml's own dequantisation, so the only rounding is the
 // activations' (15-bit codes, ``promptCodeLimit``) and the float accumulation; the K-quants'
@@ -22,7 +26,7 @@
 // for them, and decode batches never take this path).
 
 extension IntegerPromptKernel {
-    /// ``unpack(_:rows:into:)`` for Q4_K, Q5_K and Q6_K rows (see the file header).
+    /// ``unpack(_:rows:into:)`` for Q3_K, Q4_K, Q5_K and Q6_K rows (see the file header).
     static func unpackKQuant(_ w: WeightMatrix, rows: Range<Int>, into tile: UnsafeMutableRawPointer) {
         let n = w.columns
         let blocks = n / 32
@@ -77,6 +81,23 @@ extension IntegerPromptKernel {
                                                toByteOffset: 2 * (128 * h + 16 * g + 32 * j), as: SIMD16<Int16>.self)
                             }
                             store(q1, 0); store(q2, 1); store(q3, 2); store(q4, 3)
+                        }
+                    }
+                case .q3_K:
+                    let p = row + BlockQ3_K.bytes * s
+                    let d = loadHalf(p, 108)
+                    for g in 0..<8 { blockScales[g] = d }
+                    let groupScales = BlockQ3_K.signedScales(p)
+                    for g in 0..<2 {
+                        let hm = loadBytes16(p, 16 * g)
+                        for h in 0..<2 {
+                            let q = loadBytes16(p, 32 + 32 * h + 16 * g)
+                            for j in 0..<4 {
+                                // Elements 128h + 32j + 16g ..< +16, of group 8h + 2j + g.
+                                let groupScale = Int16(Int8(bitPattern: groupScales[8 * h + 2 * j + g]))
+                                out.storeBytes(of: widenSigned(BlockQ3_K.codes(q, hm, plane: j, half: h)) &* SIMD16(repeating: groupScale),
+                                               toByteOffset: 2 * (128 * h + 32 * j + 16 * g), as: SIMD16<Int16>.self)
+                            }
                         }
                     }
                 default:

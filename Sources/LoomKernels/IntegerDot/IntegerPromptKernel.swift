@@ -27,7 +27,8 @@
 // faster too (BENCHMARKS.md, "Kernel design measurements"). The kernel is ≈ 2/3 of a prompt's time.
 
 /// Products of 16+ tokens with Q4_0, Q5_0 or Q8_0 weights on integer codes; see the file
-/// header. ``MatMul`` uses it for prompts when ``KernelOptions/integerActivations`` and
+/// header. Q3_K…Q6_K prompts take it too (IntegerPromptKernel+KQuants.swift). ``MatMul``
+/// uses it for prompts when ``KernelOptions/integerActivations`` and
 /// ``KernelOptions/integerPrompt`` are set and the format ``isPreferred(_:)``.
 enum IntegerPromptKernel {
     /// Tokens per lane group: 16 (512 bits) with AVX-512 VNNI, else 8 (see PromptLaneGroup.swift).
@@ -52,7 +53,7 @@ enum IntegerPromptKernel {
     /// prompts had no integer kernel and ran on dequantised f32 tiles. Their decode kernels
     /// round differently (10-bit codes, own sum orders), so decode rows never come here.
     static func supportsKQuant(_ type: GGMLType) -> Bool {
-        type == .q4_K || type == .q5_K || type == .q6_K
+        type == .q3_K || type == .q4_K || type == .q5_K || type == .q6_K
     }
 
     /// Whether the unpacked rows of `type` carry a per-block offset (the K-quants' minimums).
