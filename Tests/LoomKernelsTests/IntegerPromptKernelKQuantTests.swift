@@ -72,22 +72,9 @@ final class IntegerPromptKernelKQuantTests: XCTestCase {
         func run<G: PromptLaneGroup>(_: G.Type, _ type: GGMLType, rows: Int, columns: Int, tokens: Int, seed: UInt64) {
             var rng = SplitMix64(seed: seed)
             let (w, bytes, buffer) = matrix(type, rows: rows, columns: columns, &rng)
-            let words = IntegerPromptKernel.preparedWords(tokens: tokens, columns: columns, lanes: G.lanes)
-            let prepared = UnsafeMutableRawPointer.allocate(byteCount: 4 * words, alignment: 64)
-            let tile = UnsafeMutableRawPointer.allocate(byteCount: 4 * IntegerPromptKernel.tileWords(rows: rows, columns: columns), alignment: 64)
-            defer { buffer.deallocate(); prepared.deallocate(); tile.deallocate() }
+            defer { buffer.deallocate() }
             let x = TestData.randomFloats(tokens * columns, &rng)
-            x.withUnsafeBufferPointer {
-                IntegerPromptKernel.prepare($0.baseAddress!, tokens: tokens, columns: columns, into: prepared, lanes: G.lanes,
-                                            codeLimit: IntegerPromptKernel.promptCodeLimit)
-            }
-            IntegerPromptKernel.unpack(w, rows: 0..<rows, into: tile)
-            var y = [Float](repeating: .nan, count: tokens * rows)
-            y.withUnsafeMutableBufferPointer {
-                IntegerPromptKernel.multiplyTile(G.self, tile, rows: rows, columns: columns, prepared, tokens: tokens,
-                                                 into: $0.baseAddress!, ldy: rows, firstRow: 0, bias: nil,
-                                                 offsets: IntegerPromptKernel.hasOffsets(type))
-            }
+            let y = promptKernelProduct(G.self, w, x, tokens: tokens, codeLimit: IntegerPromptKernel.promptCodeLimit)
             assertMatchesReference(y, type, bytes, x, rows: rows, columns: columns, tokens: tokens, bias: nil, "\(G.lanes) lanes")
         }
         var seed: UInt64 = 500

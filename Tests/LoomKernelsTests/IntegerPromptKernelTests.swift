@@ -138,20 +138,9 @@ final class IntegerPromptKernelTests: XCTestCase {
         func run<G: PromptLaneGroup>(_: G.Type, _ type: GGMLType, rows: Int, columns: Int, tokens: Int, seed: UInt64) {
             var rng = SplitMix64(seed: seed)
             let (w, _, buffer) = matrix(type, rows: rows, columns: columns, &rng)
-            let words = IntegerPromptKernel.preparedWords(tokens: tokens, columns: columns, lanes: G.lanes)
-            let prepared = UnsafeMutableRawPointer.allocate(byteCount: 4 * words, alignment: 64)
-            let tile = UnsafeMutableRawPointer.allocate(byteCount: 4 * IntegerPromptKernel.tileWords(rows: rows, columns: columns), alignment: 64)
-            defer { buffer.deallocate(); prepared.deallocate(); tile.deallocate() }
+            defer { buffer.deallocate() }
             let x = TestData.randomFloats(tokens * columns, &rng)
-            x.withUnsafeBufferPointer {
-                IntegerPromptKernel.prepare($0.baseAddress!, tokens: tokens, columns: columns, into: prepared, lanes: G.lanes)
-            }
-            IntegerPromptKernel.unpack(w, rows: 0..<rows, into: tile)
-            var y = [Float](repeating: .nan, count: tokens * rows)
-            y.withUnsafeMutableBufferPointer {
-                IntegerPromptKernel.multiplyTile(G.self, tile, rows: rows, columns: columns, prepared, tokens: tokens,
-                                                 into: $0.baseAddress!, ldy: rows, firstRow: 0, bias: nil)
-            }
+            let y = promptKernelProduct(G.self, w, x, tokens: tokens)
             let a = QuantizedActivations()
             for t in 0..<tokens {
                 x.withUnsafeBufferPointer { a.quantize($0.baseAddress! + t * columns, count: columns) }
@@ -215,4 +204,27 @@ final class IntegerPromptKernelTests: XCTestCase {
             }
         }
     }
+}
+
+/// `W·x` for all rows of `w` and `tokens` rows of `x` through the prompt kernel alone with
+/// lane group `G` (prepare, unpack, one ``IntegerPromptKernel/multiplyTile(_:_:rows:columns:_:tokens:into:ldy:firstRow:bias:offsets:)``
+/// call, offsets where the format has them): `y[t·rows + r]`.
+func promptKernelProduct<G: PromptLaneGroup>(_: G.Type, _ w: WeightMatrix, _ x: [Float], tokens: Int,
+                                             codeLimit: Int = QuantizedActivations.codeLimit) -> [Float] {
+    let rows = w.rows, columns = w.columns
+    let words = IntegerPromptKernel.preparedWords(tokens: tokens, columns: columns, lanes: G.lanes)
+    let prepared = UnsafeMutableRawPointer.allocate(byteCount: 4 * words, alignment: 64)
+    let tile = UnsafeMutableRawPointer.allocate(byteCount: 4 * IntegerPromptKernel.tileWords(rows: rows, columns: columns), alignment: 64)
+    defer { prepared.deallocate(); tile.deallocate() }
+    x.withUnsafeBufferPointer {
+        IntegerPromptKernel.prepare($0.baseAddress!, tokens: tokens, columns: columns, into: prepared, lanes: G.lanes, codeLimit: codeLimit)
+    }
+    IntegerPromptKernel.unpack(w, rows: 0..<rows, into: tile)
+    var y = [Float](repeating: .nan, count: tokens * rows)
+    y.withUnsafeMutableBufferPointer {
+        IntegerPromptKernel.multiplyTile(G.self, tile, rows: rows, columns: columns, prepared, tokens: tokens,
+                                         into: $0.baseAddress!, ldy: rows, firstRow: 0, bias: nil,
+                                         offsets: IntegerPromptKernel.hasOffsets(w.type))
+    }
+    return y
 }
